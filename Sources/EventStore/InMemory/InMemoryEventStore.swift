@@ -1,0 +1,150 @@
+/// An event store in memory: for tests and prototypes. Nothing survives the process.
+///
+/// It behaves as every other backend does (expected versions, duplicate checks, transactions), which
+/// the conformance suite proves. Writers are serialised; a transaction holds the write lock from its
+/// start to its end, while readers go on seeing the last committed state.
+public actor InMemoryEventStore: EventStore {
+    /// How many events a load fetches at a time.
+    public nonisolated let loadBatchSize: Int
+
+    private var state: InMemoryState
+    /// For a transaction's store: whether its transaction still runs. `nil` for a top-level store.
+    private var transactionOpen: Bool?
+    private var writerBusy = false
+    private var writerWaiters: [CheckedContinuation<Void, Never>] = []
+
+    /// A new, empty store.
+    /// - Parameter loadBatchSize: how many events a load fetches at a time (at least 1).
+    public init(loadBatchSize: Int = 1000) {
+        self.loadBatchSize = max(1, loadBatchSize)
+        self.state = InMemoryState()
+        self.transactionOpen = nil
+    }
+
+    private init(transactionOn state: InMemoryState, loadBatchSize: Int) {
+        self.loadBatchSize = loadBatchSize
+        self.state = state
+        self.transactionOpen = true
+    }
+
+    // MARK: EventStore
+
+    public func create(_ stream: StreamName, metadata: Metadata, events: [EventMessage]) async throws -> AppendResult {
+        try await write { state throws(EventStoreError) in try state.create(stream, metadata: metadata, events: events) }
+    }
+
+    public func append(_ events: [EventMessage], to stream: StreamName, expectedVersion: ExpectedVersion) async throws
+        -> AppendResult
+    {
+        try await write { state throws(EventStoreError) in
+            try state.append(events, to: stream, expectedVersion: expectedVersion)
+        }
+    }
+
+    public func load(_ stream: StreamName, from: Int, count: Int?, matching: MetadataMatcher?) async throws
+        -> RecordedEventSequence
+    {
+        try readable().load(
+            stream, direction: .forward, from: from, count: count, matching: matching, pageSize: loadBatchSize)
+    }
+
+    public func loadReverse(_ stream: StreamName, from: Int?, count: Int?, matching: MetadataMatcher?) async throws
+        -> RecordedEventSequence
+    {
+        try readable().load(
+            stream, direction: .backward, from: from, count: count, matching: matching, pageSize: loadBatchSize)
+    }
+
+    public func delete(_ stream: StreamName) async throws {
+        try await write { state throws(EventStoreError) in try state.delete(stream) }
+    }
+
+    public func hasStream(_ stream: StreamName) async throws -> Bool {
+        try readable().streams[stream] != nil
+    }
+
+    public func streamMetadata(of stream: StreamName) async throws -> Metadata {
+        try readable().metadata(of: stream)
+    }
+
+    public func updateStreamMetadata(_ metadata: Metadata, of stream: StreamName) async throws {
+        try await write { state throws(EventStoreError) in try state.updateMetadata(metadata, of: stream) }
+    }
+
+    public func streamNames(_ filter: NameFilter, matching: MetadataMatcher?, limit: Int, offset: Int) async throws
+        -> [StreamName]
+    {
+        try readable().streamNames(filter, matching: matching, limit: limit, offset: offset)
+    }
+
+    public func categoryNames(_ filter: NameFilter, limit: Int, offset: Int) async throws -> [String] {
+        try readable().categoryNames(filter, limit: limit, offset: offset)
+    }
+
+    public nonisolated func transaction<T: Sendable>(_ body: @Sendable (any EventStore) async throws -> T) async throws
+        -> T
+    {
+        try TransactionScope.checkCanBegin()
+        let transactionStore = InMemoryEventStore(transactionOn: try await beginTransaction(), loadBatchSize: loadBatchSize)
+        do {
+            let result = try await TransactionScope.run(in: ObjectIdentifier(self)) { try await body(transactionStore) }
+            await endTransaction(committing: await transactionStore.close())
+            return result
+        } catch {
+            _ = await transactionStore.close()
+            await endTransaction(committing: nil)
+            throw error
+        }
+    }
+
+    // MARK: Locking
+
+    private func readable() throws(EventStoreError) -> InMemoryState {
+        if transactionOpen == false { throw Self.closedError }
+        return state
+    }
+
+    private func write<T>(_ body: (inout InMemoryState) throws(EventStoreError) -> T) async throws -> T {
+        switch transactionOpen {
+        case .some(false):
+            throw Self.closedError
+        case .some(true):
+            break
+        case nil:
+            try TransactionScope.checkOutsideTransaction(of: ObjectIdentifier(self))
+            await waitForWriter()
+        }
+        return try body(&state)
+    }
+
+    private func waitForWriter() async {
+        while writerBusy {
+            await withCheckedContinuation { writerWaiters.append($0) }
+        }
+    }
+
+    private func beginTransaction() async throws -> InMemoryState {
+        if transactionOpen != nil {
+            throw EventStoreError(code: .nestedTransaction, reason: "a transaction cannot be started inside another one")
+        }
+        await waitForWriter()
+        writerBusy = true
+        return state
+    }
+
+    private func endTransaction(committing newState: InMemoryState?) {
+        if let newState { state = newState }
+        writerBusy = false
+        let waiters = writerWaiters
+        writerWaiters.removeAll()
+        for waiter in waiters { waiter.resume() }
+    }
+
+    private func close() -> InMemoryState {
+        transactionOpen = false
+        return state
+    }
+
+    private static let closedError = EventStoreError(
+        code: .transactionClosed, reason: "this transaction's store was used after its transaction ended")
+}

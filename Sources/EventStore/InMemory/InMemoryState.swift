@@ -1,0 +1,159 @@
+import Foundation
+
+/// The data of an in-memory store and the operations on it, as a value: a transaction works on a copy
+/// and the store takes the copy back on commit.
+struct InMemoryState: Sendable {
+    struct StoredEvent: Sendable {
+        /// As written, without `_position`.
+        let message: EventMessage
+        let position: Int
+        let globalPosition: Int64
+    }
+
+    struct Stream: Sendable {
+        var metadata: Metadata
+        var events: [StoredEvent] = []
+        var uuids: Set<UUID> = []
+        var aggregateKeys: Set<AggregateKey> = []
+
+        var version: Int { events.count }
+    }
+
+    private(set) var streams: [StreamName: Stream] = [:]
+    private var lastGlobalPosition: Int64 = 0
+
+    // MARK: Writes
+
+    mutating func create(_ name: StreamName, metadata: Metadata, events: [EventMessage]) throws(EventStoreError)
+        -> AppendResult
+    {
+        try StoreValidation.streamMetadata(metadata)
+        try StoreValidation.events(events, for: name)
+        guard streams[name] == nil else { throw .streamExists(name) }
+        var stream = Stream(metadata: metadata)
+        let last = record(events, in: &stream, name: name)
+        streams[name] = stream
+        return AppendResult(streamVersion: stream.version, lastGlobalPosition: last)
+    }
+
+    mutating func append(_ events: [EventMessage], to name: StreamName, expectedVersion: ExpectedVersion)
+        throws(EventStoreError) -> AppendResult
+    {
+        try StoreValidation.events(events, for: name)
+        var stream: Stream
+        if let existing = streams[name] {
+            switch expectedVersion {
+            case .noStream:
+                throw .wrongExpectedVersion(name, expected: expectedVersion, actual: existing.version)
+            case let .exact(version) where version != existing.version:
+                throw .wrongExpectedVersion(name, expected: expectedVersion, actual: existing.version)
+            default:
+                stream = existing
+            }
+        } else {
+            guard expectedVersion == .noStream else { throw .streamNotFound(name) }
+            stream = Stream(metadata: [:])
+        }
+        for event in events {
+            if stream.uuids.contains(event.uuid) { throw .duplicateEvent(name, "event \(event.uuid.lowercased)") }
+            if let key = event.aggregateKey, stream.aggregateKeys.contains(key) { throw .duplicateEvent(name, "\(key)") }
+        }
+        let last = record(events, in: &stream, name: name)
+        streams[name] = stream
+        return AppendResult(streamVersion: stream.version, lastGlobalPosition: last)
+    }
+
+    private mutating func record(_ events: [EventMessage], in stream: inout Stream, name: StreamName) -> GlobalPosition? {
+        for event in events {
+            lastGlobalPosition += 1
+            stream.events.append(
+                StoredEvent(message: event, position: stream.events.count + 1, globalPosition: lastGlobalPosition))
+            stream.uuids.insert(event.uuid)
+            if let key = event.aggregateKey { stream.aggregateKeys.insert(key) }
+        }
+        return events.isEmpty ? nil : GlobalPosition(sequence: lastGlobalPosition)
+    }
+
+    mutating func delete(_ name: StreamName) throws(EventStoreError) {
+        guard streams.removeValue(forKey: name) != nil else { throw .streamNotFound(name) }
+    }
+
+    mutating func updateMetadata(_ metadata: Metadata, of name: StreamName) throws(EventStoreError) {
+        try StoreValidation.streamMetadata(metadata)
+        guard streams[name] != nil else { throw .streamNotFound(name) }
+        streams[name]?.metadata = metadata
+    }
+
+    // MARK: Reads
+
+    func metadata(of name: StreamName) throws(EventStoreError) -> Metadata {
+        guard let stream = streams[name] else { throw .streamNotFound(name) }
+        return stream.metadata
+    }
+
+    /// A load over a snapshot of the stream: later writes do not change what it returns.
+    func load(
+        _ name: StreamName, direction: RecordedEventSequence.Direction, from: Int?, count: Int?,
+        matching: MetadataMatcher?, pageSize: Int
+    ) throws(EventStoreError) -> RecordedEventSequence {
+        try StoreValidation.load(from: from, count: count)
+        guard let stream = streams[name] else { throw .streamNotFound(name) }
+        let evaluator = try matching.map { matcher throws(EventStoreError) in try MatcherEvaluator(matcher) }
+        let events = stream.events
+        let start = from ?? (direction == .forward ? 1 : Int.max)
+        return RecordedEventSequence(direction: direction, start: start, count: count, pageSize: pageSize) { bound, limit in
+            var page: [RecordedEvent] = []
+            var index = direction == .forward ? bound - 1 : min(bound, events.count) - 1
+            let step = direction == .forward ? 1 : -1
+            while index >= 0, index < events.count, page.count < limit {
+                let stored = events[index]
+                if evaluator?.matches(stored.message, position: stored.position) ?? true {
+                    page.append(
+                        RecordedEvent(
+                            streamName: name, position: stored.position,
+                            globalPosition: GlobalPosition(sequence: stored.globalPosition), message: stored.message))
+                }
+                index += step
+            }
+            return page
+        }
+    }
+
+    func streamNames(_ filter: NameFilter, matching: MetadataMatcher?, limit: Int, offset: Int) throws(EventStoreError)
+        -> [StreamName]
+    {
+        try StoreValidation.listing(filter, matching: matching, limit: limit, offset: offset)
+        let evaluator = try matching.map { matcher throws(EventStoreError) in try MatcherEvaluator(matcher) }
+        let regex = try Self.regex(of: filter)
+        let names = streams.keys.sorted().filter { name in
+            switch filter {
+            case .all: break
+            case let .exact(text): guard name.rawValue.utf8.elementsEqual(text.utf8) else { return false }
+            case .regex: guard regex?.matches(name.rawValue) ?? false else { return false }
+            }
+            guard let evaluator, let stream = streams[name] else { return true }
+            return evaluator.matches(streamMetadata: stream.metadata)
+        }
+        return Array(names.dropFirst(offset).prefix(limit))
+    }
+
+    func categoryNames(_ filter: NameFilter, limit: Int, offset: Int) throws(EventStoreError) -> [String] {
+        try StoreValidation.listing(filter, limit: limit, offset: offset)
+        let regex = try Self.regex(of: filter)
+        let categories = Set(streams.keys.compactMap(\.category))
+            .filter { category in
+                switch filter {
+                case .all: return true
+                case let .exact(text): return category.utf8.elementsEqual(text.utf8)
+                case .regex: return regex?.matches(category) ?? false
+                }
+            }
+            .sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
+        return Array(categories.dropFirst(offset).prefix(limit))
+    }
+
+    private static func regex(of filter: NameFilter) throws(EventStoreError) -> CompiledRegex? {
+        guard case let .regex(pattern) = filter else { return nil }
+        return try RegexPattern.compile(pattern)
+    }
+}

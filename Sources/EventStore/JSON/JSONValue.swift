@@ -1,0 +1,132 @@
+/// A JSON value that keeps numbers as their exact text and objects in their key order.
+///
+/// Numbers are never converted to binary floating point: `1.0` stays `1.0` and a 20-digit integer keeps
+/// every digit, which is what the event store promises for payloads.
+public enum JSONValue: Sendable, Equatable {
+    case null
+    case bool(Bool)
+    /// A number, as the exact text that stood in the document (or that a literal produced).
+    case number(String)
+    case string(String)
+    case array([JSONValue])
+    /// An object, its members in document order.
+    case object([(key: String, value: JSONValue)])
+
+    public static func == (lhs: JSONValue, rhs: JSONValue) -> Bool {
+        switch (lhs, rhs) {
+        case (.null, .null): return true
+        case let (.bool(a), .bool(b)): return a == b
+        case let (.number(a), .number(b)): return a == b
+        case let (.string(a), .string(b)): return a == b
+        case let (.array(a), .array(b)): return a == b
+        case let (.object(a), .object(b)):
+            return a.count == b.count && zip(a, b).allSatisfy { $0.key == $1.key && $0.value == $1.value }
+        default: return false
+        }
+    }
+
+    /// Parses one JSON document.
+    /// - Throws: ``EventStoreError`` with code `invalidArgument` when the text is not JSON.
+    public init(parsing text: String) throws {
+        self = try JSONReader.parse(Array(text.utf8))
+    }
+
+    /// The value's member named `key`, when the value is an object that has it.
+    public subscript(key: String) -> JSONValue? {
+        guard case let .object(members) = self else { return nil }
+        return members.first(where: { $0.key == key })?.value
+    }
+
+    /// The compact JSON text of this value.
+    public var jsonText: String {
+        var out = ""
+        write(into: &out)
+        return out
+    }
+
+    func write(into out: inout String) {
+        switch self {
+        case .null: out += "null"
+        case let .bool(b): out += b ? "true" : "false"
+        case let .number(n): out += n
+        case let .string(s): JSONWriter.writeString(s, into: &out)
+        case let .array(items):
+            out += "["
+            for (i, item) in items.enumerated() {
+                if i > 0 { out += "," }
+                item.write(into: &out)
+            }
+            out += "]"
+        case let .object(members):
+            out += "{"
+            for (i, member) in members.enumerated() {
+                if i > 0 { out += "," }
+                JSONWriter.writeString(member.key, into: &out)
+                out += ":"
+                member.value.write(into: &out)
+            }
+            out += "}"
+        }
+    }
+}
+
+extension JSONValue: ExpressibleByStringLiteral, ExpressibleByIntegerLiteral, ExpressibleByFloatLiteral,
+    ExpressibleByBooleanLiteral, ExpressibleByArrayLiteral, ExpressibleByDictionaryLiteral, ExpressibleByNilLiteral
+{
+    public init(stringLiteral value: String) { self = .string(value) }
+    public init(integerLiteral value: Int) { self = .number(String(value)) }
+    /// A float literal; a value that is not finite becomes `null`, since JSON has no such number.
+    public init(floatLiteral value: Double) { self = value.isFinite ? .number(JSONWriter.doubleText(value)) : .null }
+    public init(booleanLiteral value: Bool) { self = .bool(value) }
+    public init(arrayLiteral elements: JSONValue...) { self = .array(elements) }
+    public init(dictionaryLiteral elements: (String, JSONValue)...) {
+        self = .object(elements.map { (key: $0.0, value: $0.1) })
+    }
+    public init(nilLiteral: ()) { self = .null }
+}
+
+/// Writes JSON text.
+enum JSONWriter {
+    static func writeString(_ s: String, into out: inout String) {
+        out.append("\"")
+        var plainStart = s.unicodeScalars.startIndex
+        var index = plainStart
+        let scalars = s.unicodeScalars
+        while index != scalars.endIndex {
+            let c = scalars[index]
+            let escape: String?
+            switch c {
+            case "\"": escape = "\\\""
+            case "\\": escape = "\\\\"
+            case "\n": escape = "\\n"
+            case "\r": escape = "\\r"
+            case "\t": escape = "\\t"
+            case "\u{08}": escape = "\\b"
+            case "\u{0C}": escape = "\\f"
+            default:
+                if c.value < 0x20 {
+                    let hex = String(c.value, radix: 16)
+                    escape = "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+                } else {
+                    escape = nil
+                }
+            }
+            if let escape {
+                out.unicodeScalars.append(contentsOf: scalars[plainStart..<index])
+                out.append(escape)
+                plainStart = scalars.index(after: index)
+            }
+            index = scalars.index(after: index)
+        }
+        out.unicodeScalars.append(contentsOf: scalars[plainStart..<scalars.endIndex])
+        out.append("\"")
+    }
+
+    /// The shortest text that reads back as the same `Double`, always with a fraction or exponent so
+    /// that it reads back as a double rather than an integer.
+    static func doubleText(_ value: Double) -> String {
+        let text = value.description
+        if text.contains(where: { $0 == "." || $0 == "e" || $0 == "E" }) { return text }
+        return text + ".0"
+    }
+}

@@ -1,0 +1,81 @@
+import Foundation
+
+/// An event as it is written: a name, a uuid, a JSON payload, scalar metadata and the time it was
+/// created (UTC, kept to the microsecond).
+public struct EventMessage: Sendable, Hashable {
+    /// Unique within its stream; two events with the same uuid in one stream are a conflict.
+    public var uuid: UUID
+    /// What happened, for example `UserRegistered`. Must not be empty.
+    public var messageName: String
+    /// The event's data, a JSON object kept byte-for-byte.
+    public var payload: Payload
+    /// Scalar key/value pairs about the event.
+    public var metadata: Metadata
+    private var createdAtMicroseconds: Int64
+
+    /// When the event was created, rounded to the microsecond (the precision every backend keeps).
+    public var createdAt: Date {
+        get { Timestamp.date(microseconds: createdAtMicroseconds) }
+        set { createdAtMicroseconds = Timestamp.microseconds(newValue) }
+    }
+
+    /// ``createdAt`` as microseconds since 1970.
+    public var createdAtMicros: Int64 { createdAtMicroseconds }
+
+    public init(
+        messageName: String, payload: Payload = .empty, metadata: Metadata = [:], uuid: UUID = UUID(),
+        createdAt: Date = Date()
+    ) {
+        self.uuid = uuid
+        self.messageName = messageName
+        self.payload = payload
+        self.metadata = metadata
+        self.createdAtMicroseconds = Timestamp.microseconds(createdAt)
+    }
+
+    /// For backends: a message read back from storage, its time as microseconds since 1970.
+    public init(messageName: String, payload: Payload, metadata: Metadata, uuid: UUID, createdAtMicros: Int64) {
+        self.uuid = uuid
+        self.messageName = messageName
+        self.payload = payload
+        self.metadata = metadata
+        self.createdAtMicroseconds = createdAtMicros
+    }
+
+    /// This message with `value` added to its metadata under `key`.
+    public func withAddedMetadata(_ key: String, _ value: MetadataValue) -> EventMessage {
+        var copy = self
+        copy.metadata[key] = value
+        return copy
+    }
+
+    /// The reason this message cannot be stored, or `nil` when it can.
+    public var problem: String? {
+        if messageName.isEmpty { return "event \(uuid.lowercased): the message name must not be empty" }
+        if let problem = metadata.problem { return "event \(uuid.lowercased): \(problem)" }
+        return nil
+    }
+
+    /// The aggregate type, id and version from the metadata, when all three are there.
+    public var aggregateKey: AggregateKey? {
+        guard let type = metadata[MetadataKey.aggregateType], let id = metadata[MetadataKey.aggregateID],
+            let version = metadata[MetadataKey.aggregateVersion]
+        else { return nil }
+        return AggregateKey(type: type.description, id: id.description, version: version.description)
+    }
+}
+
+/// `(_aggregate_type, _aggregate_id, _aggregate_version)` of an event, by the text of each value: at most one
+/// event in a stream may carry a given key.
+public struct AggregateKey: Sendable, Hashable, CustomStringConvertible {
+    public let type: String
+    public let id: String
+    public let version: String
+
+    public var description: String { "aggregate \(type) \(id) at version \(version)" }
+}
+
+extension UUID {
+    /// The lowercase text form the store writes (`UUID.uuidString` is uppercase).
+    public var lowercased: String { uuidString.lowercased() }
+}

@@ -1,0 +1,64 @@
+import Foundation
+
+/// An event's payload: a JSON object, kept byte-for-byte as it was written.
+///
+/// `1.0` stays `1.0`, a 20-digit integer keeps its digits and keys keep their order, on every backend.
+public struct Payload: Sendable, Hashable, CustomStringConvertible {
+    /// The JSON text of the object.
+    public let jsonText: String
+
+    /// The empty object, `{}`.
+    public static let empty = Payload(trustedJSON: "{}")
+
+    /// Wraps JSON text that must be one object.
+    /// - Throws: ``EventStoreError`` `invalidArgument` when the text is not a JSON object.
+    public init(json text: String) throws(EventStoreError) {
+        do {
+            try JSONReader.validateObject(Array(text.utf8))
+        } catch let error as EventStoreError {
+            throw .invalidArgument("payload: \(error.reason)")
+        } catch {
+            throw .invalidArgument("payload: \(error)")
+        }
+        jsonText = text
+    }
+
+    /// Wraps UTF-8 JSON bytes that must be one object.
+    public init(jsonData data: Data) throws(EventStoreError) {
+        guard let text = String(data: data, encoding: .utf8) else {
+            throw .invalidArgument("payload: JSON text is not valid UTF-8")
+        }
+        try self.init(json: text)
+    }
+
+    /// Builds a payload from an object value.
+    /// - Throws: ``EventStoreError`` `invalidArgument` when the value is not an object.
+    public init(_ value: JSONValue) throws(EventStoreError) {
+        guard case .object = value else { throw .invalidArgument("payload must be a JSON object, not \(value.jsonText)") }
+        jsonText = value.jsonText
+    }
+
+    /// For text this module produced or already checked.
+    init(trustedJSON text: String) { jsonText = text }
+
+    /// The payload parsed into a value.
+    public func value() throws -> JSONValue { try JSONValue(parsing: jsonText) }
+
+    /// The payload's bytes.
+    public var data: Data { Data(jsonText.utf8) }
+
+    public var description: String { jsonText }
+
+    public static func == (lhs: Payload, rhs: Payload) -> Bool { lhs.jsonText.utf8.elementsEqual(rhs.jsonText.utf8) }
+
+    public func hash(into hasher: inout Hasher) {
+        for byte in jsonText.utf8 { hasher.combine(byte) }
+    }
+}
+
+extension Payload: ExpressibleByDictionaryLiteral {
+    /// A payload written in the source code: `["name": "Alice", "age": 30]`.
+    public init(dictionaryLiteral elements: (String, JSONValue)...) {
+        jsonText = JSONValue.object(elements.map { (key: $0.0, value: $0.1) }).jsonText
+    }
+}

@@ -1,0 +1,134 @@
+/// The one error type of the event store.
+///
+/// Switch on ``code`` to tell the situations apart; the other properties carry the context of the
+/// situation where it has one. New codes may be added in later versions, so a `switch` over codes
+/// needs a `default`.
+///
+/// ```swift
+/// do {
+///     try await store.append(events, to: stream, expectedVersion: .exact(3))
+/// } catch let error as EventStoreError where error.code == .wrongExpectedVersion {
+///     print("stream is at", error.actualVersion ?? 0)
+/// }
+/// ```
+public struct EventStoreError: Error, Sendable, CustomStringConvertible {
+    /// What went wrong.
+    public struct Code: Hashable, Sendable, CustomStringConvertible {
+        private enum Base: String, Sendable {
+            case streamNotFound = "stream not found"
+            case streamExists = "stream exists"
+            case wrongExpectedVersion = "wrong expected version"
+            case duplicateEvent = "duplicate event"
+            case invalidArgument = "invalid argument"
+            case decodingFailed = "decoding failed"
+            case nestedTransaction = "nested transaction"
+            case transactionClosed = "transaction closed"
+            case projectionNotFound = "projection not found"
+            case busy = "busy"
+            case backend = "backend failure"
+        }
+
+        private let base: Base
+        private init(_ base: Base) { self.base = base }
+
+        /// The stream does not exist.
+        public static let streamNotFound = Code(.streamNotFound)
+        /// A stream of that name exists already.
+        public static let streamExists = Code(.streamExists)
+        /// The stream's version is not the one the writer expected; nothing was written.
+        public static let wrongExpectedVersion = Code(.wrongExpectedVersion)
+        /// An event's uuid, or its aggregate type, id and version, is already used in the stream;
+        /// nothing was written.
+        public static let duplicateEvent = Code(.duplicateEvent)
+        /// An argument is not acceptable; ``EventStoreError/reason`` says why.
+        public static let invalidArgument = Code(.invalidArgument)
+        /// A payload could not be decoded into the requested type.
+        public static let decodingFailed = Code(.decodingFailed)
+        /// A transaction was started inside another one, or the outer store was written to from inside
+        /// a transaction's closure.
+        public static let nestedTransaction = Code(.nestedTransaction)
+        /// A transaction's store was used after its transaction ended.
+        public static let transactionClosed = Code(.transactionClosed)
+        /// No projection has that name.
+        public static let projectionNotFound = Code(.projectionNotFound)
+        /// The database stayed locked by another writer for longer than the configured timeout.
+        public static let busy = Code(.busy)
+        /// The database or its driver failed; ``EventStoreError/underlying`` holds its error.
+        public static let backend = Code(.backend)
+
+        /// `true` for the codes that mean another writer got there first: the caller may reload and retry.
+        public var isConflict: Bool {
+            self == .wrongExpectedVersion || self == .duplicateEvent || self == .streamExists
+        }
+
+        public var description: String { base.rawValue }
+    }
+
+    /// What went wrong.
+    public var code: Code
+    /// The stream the failed operation was about.
+    public var streamName: StreamName?
+    /// For ``Code/wrongExpectedVersion``: what the writer expected.
+    public var expectedVersion: ExpectedVersion?
+    /// For ``Code/wrongExpectedVersion``: the stream's version, `nil` when the stream does not exist.
+    public var actualVersion: Int?
+    /// For ``Code/projectionNotFound``: the projection's name.
+    public var projectionName: String?
+    /// A sentence for a person: what was wrong and, where it helps, what to do.
+    public var reason: String
+    /// The error of the database or driver, for ``Code/backend`` and ``Code/busy``.
+    public var underlying: (any Error & Sendable)?
+
+    public init(
+        code: Code, reason: String, streamName: StreamName? = nil, expectedVersion: ExpectedVersion? = nil,
+        actualVersion: Int? = nil, projectionName: String? = nil, underlying: (any Error & Sendable)? = nil
+    ) {
+        self.code = code
+        self.reason = reason
+        self.streamName = streamName
+        self.expectedVersion = expectedVersion
+        self.actualVersion = actualVersion
+        self.projectionName = projectionName
+        self.underlying = underlying
+    }
+
+    public var description: String {
+        var text = "\(code): \(reason)"
+        if let underlying { text += " (\(underlying))" }
+        return text
+    }
+
+    // MARK: Factories
+
+    public static func streamNotFound(_ stream: StreamName) -> Self {
+        .init(code: .streamNotFound, reason: "a stream named \"\(stream)\" could not be found", streamName: stream)
+    }
+
+    public static func streamExists(_ stream: StreamName) -> Self {
+        .init(code: .streamExists, reason: "a stream named \"\(stream)\" exists already", streamName: stream)
+    }
+
+    public static func wrongExpectedVersion(_ stream: StreamName, expected: ExpectedVersion, actual: Int?) -> Self {
+        let actualText = actual.map { "is at version \($0)" } ?? "does not exist"
+        return .init(
+            code: .wrongExpectedVersion,
+            reason: "stream \"\(stream)\" was expected to be \(expected) but \(actualText)",
+            streamName: stream, expectedVersion: expected, actualVersion: actual)
+    }
+
+    public static func duplicateEvent(_ stream: StreamName, _ detail: String) -> Self {
+        .init(code: .duplicateEvent, reason: "stream \"\(stream)\" already has \(detail)", streamName: stream)
+    }
+
+    public static func invalidArgument(_ reason: String) -> Self {
+        .init(code: .invalidArgument, reason: reason)
+    }
+
+    public static func projectionNotFound(_ name: String) -> Self {
+        .init(code: .projectionNotFound, reason: "a projection named \"\(name)\" could not be found", projectionName: name)
+    }
+
+    public static func backend(_ reason: String, underlying: (any Error & Sendable)? = nil) -> Self {
+        .init(code: .backend, reason: reason, underlying: underlying)
+    }
+}

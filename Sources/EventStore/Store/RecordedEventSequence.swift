@@ -1,0 +1,81 @@
+/// The events of a load, read from the backend in pages as they are consumed.
+///
+/// Pages are fetched by keyset (position after the last one seen), so memory stays constant however
+/// long the stream, and `count` is honoured exactly whatever the page size.
+public struct RecordedEventSequence: AsyncSequence, Sendable {
+    public typealias Element = RecordedEvent
+
+    /// Which way positions run.
+    public enum Direction: Sendable, Hashable {
+        case forward
+        case backward
+    }
+
+    /// Fetches at most `limit` matching events of one stream, starting at position `bound` (inclusive) and
+    /// going in the sequence's direction. Returning fewer than `limit` events means there are no more.
+    public typealias PageFetcher = @Sendable (_ bound: Int, _ limit: Int) async throws -> [RecordedEvent]
+
+    let direction: Direction
+    let start: Int
+    let count: Int?
+    let pageSize: Int
+    let fetch: PageFetcher
+
+    /// - Parameters:
+    ///   - direction: forward (ascending positions) or backward.
+    ///   - start: the first position to consider (inclusive).
+    ///   - count: the most events to return, `nil` for all.
+    ///   - pageSize: the most events fetched at once (at least 1).
+    ///   - fetch: reads one page.
+    public init(direction: Direction, start: Int, count: Int?, pageSize: Int, fetch: @escaping PageFetcher) {
+        self.direction = direction
+        self.start = start
+        self.count = count
+        self.pageSize = Swift.max(1, pageSize)
+        self.fetch = fetch
+    }
+
+    /// A sequence without events.
+    public static let empty = RecordedEventSequence(direction: .forward, start: 1, count: 0, pageSize: 1) { _, _ in [] }
+
+    public func makeAsyncIterator() -> Iterator {
+        Iterator(sequence: self, bound: start, remaining: count)
+    }
+
+    public struct Iterator: AsyncIteratorProtocol {
+        let sequence: RecordedEventSequence
+        var bound: Int
+        var remaining: Int?
+        var page: [RecordedEvent] = []
+        var index = 0
+        var exhausted = false
+
+        public mutating func next() async throws -> RecordedEvent? {
+            if index == page.count {
+                if exhausted || remaining == 0 { return nil }
+                let limit = Swift.min(sequence.pageSize, remaining ?? Int.max)
+                page = try await sequence.fetch(bound, limit)
+                index = 0
+                if page.count < limit { exhausted = true }
+                guard let last = page.last else { return nil }
+                switch sequence.direction {
+                case .forward:
+                    if last.position == Int.max { exhausted = true } else { bound = last.position + 1 }
+                case .backward:
+                    if last.position <= 1 { exhausted = true } else { bound = last.position - 1 }
+                }
+            }
+            let event = page[index]
+            index += 1
+            if let r = remaining { remaining = r - 1 }
+            return event
+        }
+    }
+
+    /// All the events, in order.
+    public func collect() async throws -> [RecordedEvent] {
+        var events: [RecordedEvent] = []
+        for try await event in self { events.append(event) }
+        return events
+    }
+}

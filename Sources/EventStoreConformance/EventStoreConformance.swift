@@ -1,0 +1,64 @@
+import EventStore
+import Testing
+
+/// What a conformance case needs of the store it is given.
+public struct StoreSettings: Sendable, Hashable {
+    /// How many events a load may fetch at a time. Paging cases set it small to cross page boundaries.
+    public var loadBatchSize: Int
+
+    public init(loadBatchSize: Int = 100) {
+        self.loadBatchSize = loadBatchSize
+    }
+}
+
+/// Opens a fresh, empty store with the given settings, runs the body on it and cleans up after it.
+public typealias StoreProvider = @Sendable (
+    _ settings: StoreSettings, _ body: @Sendable (any EventStore) async throws -> Void
+) async throws -> Void
+
+/// One behaviour every backend must show.
+public struct ConformanceCase: Sendable, CustomTestStringConvertible, CustomStringConvertible {
+    /// The feature the case belongs to (`streams`, `load`, `matcher`, …).
+    public let feature: String
+    /// The behaviour, named as a sentence in camel case (`loadReverseReturnsNewestFirst`).
+    public let name: String
+    let settings: StoreSettings
+    let body: @Sendable (any EventStore) async throws -> Void
+
+    init(
+        _ feature: String, _ name: String, settings: StoreSettings = StoreSettings(),
+        _ body: @escaping @Sendable (any EventStore) async throws -> Void
+    ) {
+        self.feature = feature
+        self.name = name
+        self.settings = settings
+        self.body = body
+    }
+
+    public var testDescription: String { "\(feature): \(name)" }
+    public var description: String { testDescription }
+
+    /// Runs the case on a fresh store from `provider`.
+    public func run(with provider: StoreProvider) async throws {
+        try await provider(settings, body)
+    }
+}
+
+/// The behaviour suite every backend must pass.
+///
+/// A backend's test target runs every case on a fresh store:
+/// ```swift
+/// @Test(arguments: EventStoreConformance.cases)
+/// func conformance(_ testCase: ConformanceCase) async throws {
+///     try await testCase.run { settings, body in
+///         try await body(InMemoryEventStore(loadBatchSize: settings.loadBatchSize))
+///     }
+/// }
+/// ```
+public enum EventStoreConformance {
+    /// Every case.
+    public static var cases: [ConformanceCase] {
+        streamCases + expectedVersionCases + duplicateCases + loadCases + payloadCases + matcherCases
+            + listingCases + transactionCases + concurrencyCases + validationCases + typedEventCases
+    }
+}

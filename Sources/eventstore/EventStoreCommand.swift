@@ -1,0 +1,16 @@
+import ArgumentParser
+import EventStore
+
+@main
+struct EventStoreCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "eventstore",
+        abstract: "An event store for Swift: streams of events, appended with optimistic concurrency.",
+        discussion: """
+            Every command takes --database URL (default: the EVENTSTORE_DATABASE environment variable, \
+            else \(DatabaseOptions.defaultURL)).
+            Exit status: 0 success, 1 other failure, 2 bad input, 3 not found, 4 conflict.
+            """,
+        subcommands: [QuickStart.self]
+    )
+}

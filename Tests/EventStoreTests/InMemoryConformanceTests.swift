@@ -1,0 +1,13 @@
+import EventStore
+import EventStoreConformance
+import Testing
+
+@Suite("In-memory store conformance")
+struct InMemoryConformanceTests {
+    @Test(arguments: EventStoreConformance.cases)
+    func conformance(_ testCase: ConformanceCase) async throws {
+        try await testCase.run { settings, body in
+            try await body(InMemoryEventStore(loadBatchSize: settings.loadBatchSize))
+        }
+    }
+}
