@@ -11,6 +11,7 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .library(name: "EventStore", targets: ["EventStore"]),
+        .library(name: "EventStoreSQLite", targets: ["EventStoreSQLite"]),
         .library(name: "EventStoreConformance", targets: ["EventStoreConformance"]),
         .executable(name: "eventstore", targets: ["eventstore"]),
     ],
@@ -25,6 +26,21 @@ let package = Package(
             swiftSettings: strictSettings
         ),
         .target(
+            name: "EventStoreSQL",
+            dependencies: ["EventStore"],
+            swiftSettings: strictSettings
+        ),
+        .systemLibrary(
+            name: "CSQLite",
+            pkgConfig: "sqlite3",
+            providers: [.apt(["libsqlite3-dev"]), .brew(["sqlite"])]
+        ),
+        .target(
+            name: "EventStoreSQLite",
+            dependencies: ["EventStore", "EventStoreSQL", "CSQLite"],
+            swiftSettings: strictSettings
+        ),
+        .target(
             name: "EventStoreConformance",
             dependencies: ["EventStore"],
             swiftSettings: strictSettings
@@ -33,6 +49,7 @@ let package = Package(
             name: "eventstore",
             dependencies: [
                 "EventStore",
+                "EventStoreSQLite",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strictSettings
@@ -40,6 +57,11 @@ let package = Package(
         .testTarget(
             name: "EventStoreTests",
             dependencies: ["EventStore", "EventStoreConformance"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "EventStoreSQLiteTests",
+            dependencies: ["EventStore", "EventStoreSQL", "EventStoreSQLite", "EventStoreConformance"],
             swiftSettings: strictSettings
         ),
     ],

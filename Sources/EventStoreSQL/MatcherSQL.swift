@@ -1,0 +1,116 @@
+import EventStore
+
+/// The SQL expressions for one metadata member inside a ``SQLMatcherDialect/member(of:key:_:)`` scope.
+public struct SQLJSONMember: Sendable {
+    /// True when the member is a JSON string.
+    public var isText: SQLQuery
+    /// True when the member is a JSON number.
+    public var isNumber: SQLQuery
+    /// True when the member is `true`.
+    public var isTrue: SQLQuery
+    /// True when the member is `false`.
+    public var isFalse: SQLQuery
+    /// The member's string value, comparing by bytes.
+    public var text: SQLQuery
+    /// The member's numeric value.
+    public var number: SQLQuery
+
+    public init(isText: SQLQuery, isNumber: SQLQuery, isTrue: SQLQuery, isFalse: SQLQuery, text: SQLQuery, number: SQLQuery) {
+        self.isText = isText
+        self.isNumber = isNumber
+        self.isTrue = isTrue
+        self.isFalse = isFalse
+        self.text = text
+        self.number = number
+    }
+}
+
+/// What differs between databases when a matcher becomes SQL. The semantics are the compiler's, the
+/// same for every dialect, and those of `MatcherEvaluator`.
+public protocol SQLMatcherDialect: Sendable {
+    /// A predicate that is true when the JSON object `json` has the member `key` (bound, never spliced) and
+    /// `predicate` holds for it; false when the key is missing.
+    func member(of json: SQLQuery, key: String, _ predicate: (SQLJSONMember) -> SQLQuery) -> SQLQuery
+    /// True when the regular expression `pattern` (bound) finds a match in `text`.
+    func regex(_ text: SQLQuery, pattern: String) -> SQLQuery
+    /// The text of a message property column, or the integer for `position`; `created_at` must give
+    /// the `yyyy-MM-ddTHH:mm:ss.ffffff` text.
+    func property(_ property: MetadataMatcher.MessageProperty) -> SQLQuery
+}
+
+extension SQLMatcherDialect {
+    /// The matcher as one SQL predicate (`1 = 1` when it has no conditions).
+    /// - Parameter metadata: the JSON column the metadata conditions test.
+    public func predicate(for matcher: MetadataMatcher, metadata: SQLQuery) -> SQLQuery {
+        guard !matcher.isEmpty else { return "1 = 1" }
+        let parts = matcher.conditions.map { condition -> SQLQuery in
+            switch condition.field {
+            case let .metadata(key):
+                return member(of: metadata, key: key) { member in memberPredicate(member, condition) }
+            case let .property(property):
+                return propertyPredicate(property, condition)
+            }
+        }
+        return "(" + SQLQuery.joined(parts, separator: " AND ") + ")"
+    }
+
+    private func memberPredicate(_ member: SQLJSONMember, _ condition: MetadataMatcher.Condition) -> SQLQuery {
+        let values = condition.value.values
+        func equal(_ value: MetadataValue) -> SQLQuery {
+            switch value {
+            case let .string(s): return "(\(member.isText) AND \(member.text) = \(bind: s))"
+            case let .int(i): return "(\(member.isNumber) AND \(member.number) = \(bind: .int(Int64(i))))"
+            case let .double(d): return "(\(member.isNumber) AND \(member.number) = \(bind: .double(d)))"
+            case let .bool(b): return b ? member.isTrue : member.isFalse
+            }
+        }
+        func ordered(_ op: String, _ value: MetadataValue) -> SQLQuery {
+            switch value {
+            case let .string(s): return "(\(member.isText) AND \(member.text) \(unsafeSQL: op) \(bind: s))"
+            case let .int(i): return "(\(member.isNumber) AND \(member.number) \(unsafeSQL: op) \(bind: .int(Int64(i))))"
+            case let .double(d): return "(\(member.isNumber) AND \(member.number) \(unsafeSQL: op) \(bind: .double(d)))"
+            case .bool: return "1 = 0"  // rejected by the matcher's validation; never true
+            }
+        }
+        func anyEqual(_ values: [MetadataValue]) -> SQLQuery {
+            values.isEmpty ? "1 = 0" : "(" + SQLQuery.joined(values.map(equal), separator: " OR ") + ")"
+        }
+        switch condition.op {
+        case .equals: return equal(values[0])
+        case .notEquals: return "NOT \(equal(values[0]))"
+        case .greaterThan: return ordered(">", values[0])
+        case .greaterThanOrEquals: return ordered(">=", values[0])
+        case .lessThan: return ordered("<", values[0])
+        case .lessThanOrEquals: return ordered("<=", values[0])
+        case .in: return anyEqual(values)
+        case .notIn: return "NOT \(anyEqual(values))"
+        case .regex:
+            guard case let .string(pattern) = values[0] else { return "1 = 0" }
+            return "(\(member.isText) AND \(regex(member.text, pattern: pattern)))"
+        }
+    }
+
+    private func propertyPredicate(_ property: MetadataMatcher.MessageProperty, _ condition: MetadataMatcher.Condition)
+        -> SQLQuery
+    {
+        let column = self.property(property)
+        let values = condition.value.values.map(SQLValue.init)
+        func compare(_ op: String, _ value: SQLValue) -> SQLQuery { "\(column) \(unsafeSQL: op) \(bind: value)" }
+        func list(_ values: [SQLValue]) -> SQLQuery {
+            SQLQuery.joined(values.map { "\(bind: $0)" }, separator: ", ")
+        }
+        switch condition.op {
+        case .equals: return compare("=", values[0])
+        case .notEquals: return compare("<>", values[0])
+        case .greaterThan: return compare(">", values[0])
+        case .greaterThanOrEquals: return compare(">=", values[0])
+        case .lessThan: return compare("<", values[0])
+        case .lessThanOrEquals: return compare("<=", values[0])
+        case .in: return values.isEmpty ? "1 = 0" : "\(column) IN (\(list(values)))"
+        case .notIn: return values.isEmpty ? "1 = 1" : "\(column) NOT IN (\(list(values)))"
+        case .regex:
+            guard case let .text(pattern) = values[0] else { return "1 = 0" }
+            return regex(column, pattern: pattern)
+        }
+    }
+}

@@ -1,0 +1,177 @@
+import CSQLite
+import EventStore
+import EventStoreSQL
+import Foundation
+
+/// One SQLite connection and its prepared statements.
+///
+/// - Important: not thread-safe. Each connection is used by one ``SQLiteWorker`` only, which runs its
+///   jobs serially on a thread of its own, off Swift's cooperative pool.
+final class SQLiteConnection {
+    private let handle: OpaquePointer
+    private var statements: [String: OpaquePointer] = [:]
+    private let regexCache: Unmanaged<RegexCache>
+
+    /// Opens (and creates, unless `readOnly`) the database file.
+    init(path: String, readOnly: Bool, busyTimeoutMilliseconds: Int32) throws(EventStoreError) {
+        var db: OpaquePointer?
+        let flags = (readOnly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE) | SQLITE_OPEN_NOMUTEX
+        let rc = sqlite3_open_v2(path, &db, flags, nil)
+        guard rc == SQLITE_OK, let db else {
+            let message = db.map { String(cString: sqlite3_errmsg($0)) } ?? "out of memory"
+            if let db { sqlite3_close_v2(db) }
+            throw EventStoreError.backend(
+                "could not open the SQLite database at \(path)", underlying: SQLiteError(code: rc, message: message))
+        }
+        handle = db
+        sqlite3_extended_result_codes(db, 1)
+        sqlite3_busy_timeout(db, busyTimeoutMilliseconds)
+        regexCache = Unmanaged.passRetained(RegexCache())
+        let registered = sqlite3_create_function_v2(
+            db, "es_regexp", 2, SQLITE_UTF8 | SQLITE_DETERMINISTIC, regexCache.toOpaque(), esRegexpFunction, nil, nil, nil)
+        guard registered == SQLITE_OK else {
+            let error = SQLiteError(code: registered, message: String(cString: sqlite3_errmsg(db)))
+            sqlite3_close_v2(db)
+            regexCache.release()
+            throw error.storeError
+        }
+    }
+
+    deinit {
+        for statement in statements.values { sqlite3_finalize(statement) }
+        sqlite3_close_v2(handle)
+        regexCache.release()
+    }
+
+    private func error(_ rc: Int32) -> SQLiteError {
+        SQLiteError(code: sqlite3_extended_errcode(handle), message: String(cString: sqlite3_errmsg(handle)))
+    }
+
+    /// Runs SQL text without parameters (several statements allowed): schema and pragmas.
+    func execute(_ sql: String) throws(SQLiteError) {
+        var message: UnsafeMutablePointer<CChar>?
+        let rc = sqlite3_exec(handle, sql, nil, nil, &message)
+        if rc != SQLITE_OK {
+            let text = message.map { String(cString: $0) } ?? "unknown error"
+            sqlite3_free(message)
+            throw SQLiteError(code: sqlite3_extended_errcode(handle), message: text)
+        }
+    }
+
+    /// Runs one statement, calling `row` for each result row.
+    func query(_ query: SQLQuery, row: (SQLiteRow) throws -> Void = { _ in }) throws {
+        let (sql, binds) = query.render()
+        let statement = try prepared(sql)
+        defer {
+            sqlite3_reset(statement)
+            sqlite3_clear_bindings(statement)
+        }
+        for (index, value) in binds.enumerated() {
+            let position = Int32(index + 1)
+            let rc: Int32
+            switch value {
+            case .null: rc = sqlite3_bind_null(statement, position)
+            case let .int(i): rc = sqlite3_bind_int64(statement, position, i)
+            case let .double(d): rc = sqlite3_bind_double(statement, position, d)
+            case let .text(s): rc = sqlite3_bind_text(statement, position, s, -1, sqliteTransient)
+            }
+            if rc != SQLITE_OK { throw error(rc) }
+        }
+        while true {
+            let rc = sqlite3_step(statement)
+            if rc == SQLITE_ROW {
+                try row(SQLiteRow(statement: statement))
+            } else if rc == SQLITE_DONE {
+                return
+            } else {
+                throw error(rc)
+            }
+        }
+    }
+
+    /// The rowid of the last row inserted on this connection.
+    var lastInsertRowID: Int64 { sqlite3_last_insert_rowid(handle) }
+
+    private func prepared(_ sql: String) throws(SQLiteError) -> OpaquePointer {
+        if let statement = statements[sql] { return statement }
+        var statement: OpaquePointer?
+        let rc = sqlite3_prepare_v3(handle, sql, -1, UInt32(SQLITE_PREPARE_PERSISTENT), &statement, nil)
+        guard rc == SQLITE_OK, let statement else { throw error(rc) }
+        statements[sql] = statement
+        return statement
+    }
+
+    /// Runs `body` in a transaction (`BEGIN IMMEDIATE`, so that the write lock is taken at once and a busy
+    /// database is waited for up front), committing when it returns and rolling back when it throws.
+    func immediateTransaction<T>(_ body: () throws -> T) throws -> T {
+        try execute("BEGIN IMMEDIATE")
+        do {
+            let result = try body()
+            try execute("COMMIT")
+            return result
+        } catch {
+            try? execute("ROLLBACK")
+            throw error
+        }
+    }
+
+    /// Runs `body` in a savepoint inside an open transaction: undone alone when it throws.
+    func savepoint<T>(_ body: () throws -> T) throws -> T {
+        try execute("SAVEPOINT es_operation")
+        do {
+            let result = try body()
+            try execute("RELEASE es_operation")
+            return result
+        } catch {
+            try? execute("ROLLBACK TO es_operation")
+            try? execute("RELEASE es_operation")
+            throw error
+        }
+    }
+}
+
+/// The current row of a statement, valid only inside the row callback.
+struct SQLiteRow {
+    let statement: OpaquePointer
+
+    func int(_ column: Int32) -> Int64 { sqlite3_column_int64(statement, column) }
+
+    func isNull(_ column: Int32) -> Bool { sqlite3_column_type(statement, column) == SQLITE_NULL }
+
+    func text(_ column: Int32) -> String {
+        guard let bytes = sqlite3_column_text(statement, column) else { return "" }
+        let count = Int(sqlite3_column_bytes(statement, column))
+        return String(decoding: UnsafeBufferPointer(start: bytes, count: count), as: UTF8.self)
+    }
+}
+
+/// Compiled patterns of `es_regexp`, per connection (used on its worker's thread only).
+private final class RegexCache {
+    var patterns: [String: CompiledRegex?] = [:]
+
+    func regex(_ pattern: String) -> CompiledRegex? {
+        if let cached = patterns[pattern] { return cached }
+        let compiled = try? RegexPattern.compile(pattern)
+        if patterns.count > 256 { patterns.removeAll() }
+        patterns[pattern] = compiled
+        return compiled
+    }
+}
+
+/// `es_regexp(pattern, text)`: 1 when the ICU pattern finds a match in the text, 0 otherwise, NULL for NULL.
+private func esRegexpFunction(
+    _ context: OpaquePointer?, _ count: Int32, _ arguments: UnsafeMutablePointer<OpaquePointer?>?
+) {
+    guard let context, let arguments, count == 2, let patternValue = arguments[0], let textValue = arguments[1],
+        sqlite3_value_type(patternValue) != SQLITE_NULL, sqlite3_value_type(textValue) != SQLITE_NULL,
+        let patternBytes = sqlite3_value_text(patternValue), let textBytes = sqlite3_value_text(textValue),
+        let userData = sqlite3_user_data(context)
+    else {
+        sqlite3_result_null(context)
+        return
+    }
+    let cache = Unmanaged<RegexCache>.fromOpaque(userData).takeUnretainedValue()
+    let pattern = String(cString: patternBytes)
+    let text = String(cString: textBytes)
+    sqlite3_result_int(context, cache.regex(pattern)?.matches(text) == true ? 1 : 0)
+}

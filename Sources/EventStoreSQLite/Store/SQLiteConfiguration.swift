@@ -1,0 +1,48 @@
+/// How an ``SQLiteEventStore`` opens and uses its database file.
+public struct SQLiteConfiguration: Sendable {
+    /// How hard SQLite makes sure a commit is on disk before it returns
+    /// ([`PRAGMA synchronous`](https://www.sqlite.org/pragma.html#pragma_synchronous)).
+    public enum Synchronous: String, Sendable, CaseIterable {
+        /// No syncs: fastest; an OS crash or power loss can corrupt or lose commits.
+        case off = "OFF"
+        /// In WAL mode, commits are durable against an application crash but the last ones may be lost on
+        /// power loss or an OS crash.
+        case normal = "NORMAL"
+        /// Every commit is synced to disk before it returns: nothing acknowledged is lost. The default.
+        case full = "FULL"
+        /// As `full`, and the directory is synced too.
+        case extra = "EXTRA"
+    }
+
+    /// The database file; created, with its schema, when missing.
+    public var path: String
+
+    /// A prefix for the store's tables, so that several stores can share one file (ASCII letters,
+    /// digits and `_`, at most 40). Empty by default.
+    public var tablePrefix: String = ""
+
+    /// How long a writer waits for another connection or process holding the write lock before it fails
+    /// with `busy` ([`sqlite3_busy_timeout`](https://www.sqlite.org/c3ref/busy_timeout.html)). 5 seconds by
+    /// default.
+    public var busyTimeout: Duration = .seconds(5)
+
+    /// Durability of commits; ``Synchronous/full`` by default, so that an acknowledged append survives a
+    /// power loss.
+    public var synchronous: Synchronous = .full
+
+    /// How many read connections serve loads and listings beside the one writer (WAL mode lets them read
+    /// while it writes). 2 by default, at least 1.
+    public var readerCount: Int = 2
+
+    /// How many events a load reads at a time. 1,000 by default, at least 1.
+    public var loadBatchSize: Int = 1000
+
+    /// Called on the writer's thread after an append's rows are written and before its commit. For
+    /// crash tests only; not API.
+    public var _beforeCommit: (@Sendable () -> Void)?
+
+    /// A configuration for the file at `path`, with the defaults.
+    public init(path: String) {
+        self.path = path
+    }
+}

@@ -1,0 +1,26 @@
+import EventStore
+import EventStoreSQL
+
+/// Matchers in SQLite: metadata members through `json_each` (the key is a bound value, so any key is
+/// plain data), regular expressions through the registered `es_regexp` function.
+struct SQLiteDialect: SQLMatcherDialect {
+    func member(of json: SQLQuery, key: String, _ predicate: (SQLJSONMember) -> SQLQuery) -> SQLQuery {
+        let member = SQLJSONMember(
+            isText: "j.type = 'text'", isNumber: "j.type IN ('integer', 'real')", isTrue: "j.type = 'true'",
+            isFalse: "j.type = 'false'", text: "j.value", number: "j.value")
+        return "EXISTS (SELECT 1 FROM json_each(\(json)) AS j WHERE j.key = \(bind: key) AND \(predicate(member)))"
+    }
+
+    func regex(_ text: SQLQuery, pattern: String) -> SQLQuery {
+        "es_regexp(\(bind: pattern), \(text)) = 1"
+    }
+
+    func property(_ property: MetadataMatcher.MessageProperty) -> SQLQuery {
+        switch property {
+        case .uuid: return "e.uuid"
+        case .messageName: return "e.message_name"
+        case .createdAt: return "e.created_at"
+        case .position: return "e.position"
+        }
+    }
+}

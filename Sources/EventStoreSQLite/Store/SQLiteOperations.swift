@@ -1,0 +1,241 @@
+import EventStore
+import EventStoreSQL
+import Foundation
+
+/// The store's operations on one connection. The caller provides the transaction (or savepoint) around
+/// each write, so that every write is all or nothing.
+struct SQLiteOperations: Sendable {
+    let tables: SQLiteTables
+    let dialect = SQLiteDialect()
+
+    // MARK: Schema
+
+    /// Creates or upgrades the schema; safe to run from several processes at once.
+    /// - Returns: the schema version.
+    func migrate(_ c: SQLiteConnection) throws -> Int {
+        try c.immediateTransaction {
+            try c.query("CREATE TABLE IF NOT EXISTS \(tables.schema) (id INTEGER PRIMARY KEY CHECK (id = 1), version INTEGER NOT NULL)")
+            var current = 0
+            try c.query("SELECT version FROM \(tables.schema) WHERE id = 1") { current = Int($0.int(0)) }
+            if current > tables.latestVersion {
+                throw EventStoreError.backend(
+                    "the database's schema is at version \(current), newer than this build knows (\(tables.latestVersion)): upgrade swift-event-store")
+            }
+            for migration in tables.migrations where migration.version > current {
+                try c.execute(migration.sql)
+                current = migration.version
+            }
+            try c.query(
+                "INSERT INTO \(tables.schema) (id, version) VALUES (1, \(bind: current)) ON CONFLICT (id) DO UPDATE SET version = excluded.version"
+            )
+            return current
+        }
+    }
+
+    // MARK: Writes
+
+    func create(_ c: SQLiteConnection, _ name: StreamName, metadata: Metadata, events: [EventMessage]) throws -> AppendResult {
+        try StoreValidation.streamMetadata(metadata)
+        try StoreValidation.events(events, for: name)
+        let id = try insertStream(c, name, metadata: metadata)
+        let last = try insert(c, events, streamID: id, after: 0, stream: name)
+        if !events.isEmpty { try c.query("UPDATE \(tables.streams) SET version = \(bind: events.count) WHERE id = \(bind: id)") }
+        return AppendResult(streamVersion: events.count, lastGlobalPosition: last)
+    }
+
+    func append(_ c: SQLiteConnection, _ events: [EventMessage], to name: StreamName, expectedVersion: ExpectedVersion)
+        throws -> AppendResult
+    {
+        try StoreValidation.events(events, for: name)
+        let id: Int64
+        let version: Int
+        if let row = try stream(c, name) {
+            switch expectedVersion {
+            case .noStream:
+                throw EventStoreError.wrongExpectedVersion(name, expected: expectedVersion, actual: row.version)
+            case let .exact(expected) where expected != row.version:
+                throw EventStoreError.wrongExpectedVersion(name, expected: expectedVersion, actual: row.version)
+            default:
+                (id, version) = row
+            }
+        } else {
+            guard expectedVersion == .noStream else { throw EventStoreError.streamNotFound(name) }
+            id = try insertStream(c, name, metadata: [:])
+            version = 0
+        }
+        let last = try insert(c, events, streamID: id, after: version, stream: name)
+        if !events.isEmpty {
+            try c.query("UPDATE \(tables.streams) SET version = \(bind: version + events.count) WHERE id = \(bind: id)")
+        }
+        return AppendResult(streamVersion: version + events.count, lastGlobalPosition: last)
+    }
+
+    private func insertStream(_ c: SQLiteConnection, _ name: StreamName, metadata: Metadata) throws -> Int64 {
+        let category: SQLValue = name.category.map { .text($0) } ?? .null
+        do {
+            try c.query(
+                """
+                INSERT INTO \(tables.streams) (name, category, metadata, version, created_at)
+                VALUES (\(bind: name.rawValue), \(bind: category), \(bind: metadata.jsonText), 0, \(bind: Timestamp.format(Date())))
+                """)
+        } catch let error as SQLiteError where error.isUniqueViolation {
+            throw EventStoreError.streamExists(name)
+        }
+        return c.lastInsertRowID
+    }
+
+    private func insert(_ c: SQLiteConnection, _ events: [EventMessage], streamID: Int64, after version: Int, stream: StreamName)
+        throws -> GlobalPosition?
+    {
+        for (offset, event) in events.enumerated() {
+            let key = event.aggregateKey
+            let uuid = event.uuid.lowercased
+            do {
+                try c.query(
+                    """
+                    INSERT INTO \(tables.events) (stream_id, position, uuid, message_name, payload, metadata, created_at,
+                        aggregate_type, aggregate_id, aggregate_version)
+                    VALUES (\(bind: streamID), \(bind: version + offset + 1), \(bind: uuid), \(bind: event.messageName),
+                        \(bind: event.payload.jsonText), \(bind: event.metadata.jsonText),
+                        \(bind: Timestamp.format(microseconds: event.createdAtMicros)),
+                        \(bind: key.map { .text($0.type) } ?? .null), \(bind: key.map { .text($0.id) } ?? .null),
+                        \(bind: key.map { .text($0.version) } ?? .null))
+                    """)
+            } catch let error as SQLiteError where error.isUniqueViolation {
+                var uuidTaken = false
+                try c.query("SELECT 1 FROM \(tables.events) WHERE stream_id = \(bind: streamID) AND uuid = \(bind: uuid)") { _ in
+                    uuidTaken = true
+                }
+                if uuidTaken { throw EventStoreError.duplicateEvent(stream, "event \(uuid)") }
+                if let key { throw EventStoreError.duplicateEvent(stream, "\(key)") }
+                throw error
+            }
+        }
+        return events.isEmpty ? nil : GlobalPosition(sequence: c.lastInsertRowID)
+    }
+
+    func delete(_ c: SQLiteConnection, _ name: StreamName) throws {
+        guard let row = try stream(c, name) else { throw EventStoreError.streamNotFound(name) }
+        try c.query("DELETE FROM \(tables.events) WHERE stream_id = \(bind: row.id)")
+        try c.query("DELETE FROM \(tables.streams) WHERE id = \(bind: row.id)")
+    }
+
+    func updateMetadata(_ c: SQLiteConnection, _ metadata: Metadata, of name: StreamName) throws {
+        try StoreValidation.streamMetadata(metadata)
+        guard let row = try stream(c, name) else { throw EventStoreError.streamNotFound(name) }
+        try c.query("UPDATE \(tables.streams) SET metadata = \(bind: metadata.jsonText) WHERE id = \(bind: row.id)")
+    }
+
+    // MARK: Reads
+
+    /// The stream's row id and version, `nil` when it does not exist.
+    func stream(_ c: SQLiteConnection, _ name: StreamName) throws -> (id: Int64, version: Int)? {
+        var row: (id: Int64, version: Int)?
+        try c.query("SELECT id, version FROM \(tables.streams) WHERE name = \(bind: name.rawValue)") {
+            row = ($0.int(0), Int($0.int(1)))
+        }
+        return row
+    }
+
+    func metadata(_ c: SQLiteConnection, of name: StreamName) throws -> Metadata {
+        var text: String?
+        try c.query("SELECT metadata FROM \(tables.streams) WHERE name = \(bind: name.rawValue)") { text = $0.text(0) }
+        guard let text else { throw EventStoreError.streamNotFound(name) }
+        return try storedMetadata(text)
+    }
+
+    /// The query of a load's pages, without the bound position and limit.
+    func pageQuery(streamID: Int64, direction: RecordedEventSequence.Direction, matching: MetadataMatcher?) -> (
+        head: SQLQuery, tail: SQLQuery
+    ) {
+        let filter = matching.map { dialect.predicate(for: $0, metadata: "e.metadata") } ?? "1 = 1"
+        let comparison = direction == .forward ? ">=" : "<="
+        let order = direction == .forward ? "ASC" : "DESC"
+        let columns = "e.global_position, e.position, e.uuid, e.message_name, e.payload, e.metadata, e.created_at"
+        let head: SQLQuery =
+            "SELECT \(unsafeSQL: columns) FROM \(tables.events) AS e WHERE e.stream_id = \(bind: streamID) AND \(filter) AND e.position \(unsafeSQL: comparison) "
+        return (head, " ORDER BY e.position \(unsafeSQL: order) LIMIT ")
+    }
+
+    func page(_ c: SQLiteConnection, _ query: (head: SQLQuery, tail: SQLQuery), stream: StreamName, bound: Int, limit: Int)
+        throws -> [RecordedEvent]
+    {
+        var events: [RecordedEvent] = []
+        events.reserveCapacity(limit)
+        var failure: (any Error)?
+        try c.query(query.head + "\(bind: bound)" + query.tail + "\(bind: limit)") { row in
+            do {
+                events.append(try recordedEvent(row, stream: stream))
+            } catch {
+                failure = error
+            }
+        }
+        if let failure { throw failure }
+        return events
+    }
+
+    private func recordedEvent(_ row: SQLiteRow, stream: StreamName) throws -> RecordedEvent {
+        let uuidText = row.text(2)
+        let createdText = row.text(6)
+        guard let uuid = UUID(uuidString: uuidText), let createdAt = Timestamp.parseMicroseconds(createdText) else {
+            throw EventStoreError.backend("stored event \(row.int(0)) of \"\(stream)\" is corrupt (uuid or created_at)")
+        }
+        let message = EventMessage(
+            messageName: row.text(3), payload: Payload(storedJSON: row.text(4)), metadata: try storedMetadata(row.text(5)),
+            uuid: uuid, createdAtMicros: createdAt)
+        return RecordedEvent(
+            streamName: stream, position: Int(row.int(1)), globalPosition: GlobalPosition(sequence: row.int(0)),
+            message: message)
+    }
+
+    private func storedMetadata(_ text: String) throws -> Metadata {
+        do {
+            return try Metadata(json: text)
+        } catch {
+            throw EventStoreError.backend("stored metadata is corrupt: \(error.reason)")
+        }
+    }
+
+    func streamNames(_ c: SQLiteConnection, _ filter: NameFilter, matching: MetadataMatcher?, limit: Int, offset: Int)
+        throws -> [StreamName]
+    {
+        var conditions: [SQLQuery] = ["1 = 1"]
+        switch filter {
+        case .all: break
+        case let .exact(name): conditions.append("s.name = \(bind: name)")
+        case let .regex(pattern): conditions.append(dialect.regex("s.name", pattern: pattern))
+        }
+        if let matching { conditions.append(dialect.predicate(for: matching, metadata: "s.metadata")) }
+        var names: [String] = []
+        try c.query(
+            """
+            SELECT s.name FROM \(tables.streams) AS s WHERE \(SQLQuery.joined(conditions, separator: " AND "))
+            ORDER BY s.name LIMIT \(bind: limit) OFFSET \(bind: offset)
+            """
+        ) { names.append($0.text(0)) }
+        return try names.map { name in
+            do {
+                return try StreamName(name)
+            } catch let error as EventStoreError {
+                throw EventStoreError.backend("stored stream name is invalid: \(error.reason)")
+            }
+        }
+    }
+
+    func categoryNames(_ c: SQLiteConnection, _ filter: NameFilter, limit: Int, offset: Int) throws -> [String] {
+        var conditions: [SQLQuery] = ["s.category IS NOT NULL"]
+        switch filter {
+        case .all: break
+        case let .exact(name): conditions.append("s.category = \(bind: name)")
+        case let .regex(pattern): conditions.append(dialect.regex("s.category", pattern: pattern))
+        }
+        var categories: [String] = []
+        try c.query(
+            """
+            SELECT DISTINCT s.category FROM \(tables.streams) AS s WHERE \(SQLQuery.joined(conditions, separator: " AND "))
+            ORDER BY s.category LIMIT \(bind: limit) OFFSET \(bind: offset)
+            """
+        ) { categories.append($0.text(0)) }
+        return categories
+    }
+}

@@ -1,0 +1,72 @@
+import EventStore
+import EventStoreSQL
+
+/// The store's tables, by prefix.
+struct SQLiteTables: Sendable {
+    let schema: SQLIdentifier
+    let streams: SQLIdentifier
+    let events: SQLIdentifier
+    let projections: SQLIdentifier
+    let categoryIndex: SQLIdentifier
+    let aggregateIndex: SQLIdentifier
+
+    init(prefix: String) throws(EventStoreError) {
+        if !prefix.isEmpty, !SQLIdentifier.isValid(prefix) || prefix.utf8.count > 40 {
+            throw .invalidArgument(
+                "table prefix \"\(prefix)\" must be at most 40 ASCII letters, digits and _, not starting with a digit")
+        }
+        schema = try SQLIdentifier(prefix + "event_store_schema")
+        streams = try SQLIdentifier(prefix + "event_streams")
+        events = try SQLIdentifier(prefix + "events")
+        projections = try SQLIdentifier(prefix + "projections")
+        categoryIndex = try SQLIdentifier(prefix + "event_streams_category")
+        aggregateIndex = try SQLIdentifier(prefix + "events_aggregate")
+    }
+
+    /// The schema's versions, in order; each migration takes the schema from the version before it.
+    var migrations: [(version: Int, sql: String)] {
+        [
+            (
+                1,
+                """
+                CREATE TABLE \(streams) (
+                    id INTEGER PRIMARY KEY AUTOINCREMENT,
+                    name TEXT NOT NULL UNIQUE,
+                    category TEXT,
+                    metadata TEXT NOT NULL,
+                    version INTEGER NOT NULL DEFAULT 0,
+                    created_at TEXT NOT NULL
+                );
+                CREATE INDEX \(categoryIndex) ON \(streams) (category) WHERE category IS NOT NULL;
+                CREATE TABLE \(events) (
+                    global_position INTEGER PRIMARY KEY AUTOINCREMENT,
+                    stream_id INTEGER NOT NULL,
+                    position INTEGER NOT NULL,
+                    uuid TEXT NOT NULL,
+                    message_name TEXT NOT NULL,
+                    payload TEXT NOT NULL,
+                    metadata TEXT NOT NULL,
+                    created_at TEXT NOT NULL,
+                    aggregate_type TEXT,
+                    aggregate_id TEXT,
+                    aggregate_version TEXT,
+                    UNIQUE (stream_id, position),
+                    UNIQUE (stream_id, uuid)
+                );
+                CREATE UNIQUE INDEX \(aggregateIndex) ON \(events)
+                    (stream_id, aggregate_type, aggregate_id, aggregate_version) WHERE aggregate_type IS NOT NULL;
+                CREATE TABLE \(projections) (
+                    name TEXT PRIMARY KEY,
+                    status TEXT NOT NULL DEFAULT 'idle',
+                    state TEXT NOT NULL DEFAULT '{}',
+                    positions TEXT NOT NULL DEFAULT '{}',
+                    locked_until TEXT
+                );
+                """
+            )
+        ]
+    }
+
+    /// The newest schema version this build knows.
+    var latestVersion: Int { migrations.last?.version ?? 0 }
+}

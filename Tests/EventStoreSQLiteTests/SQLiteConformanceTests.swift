@@ -1,0 +1,27 @@
+import EventStore
+import EventStoreConformance
+import EventStoreSQLite
+import Foundation
+import Testing
+
+/// A fresh database file per test, removed afterwards.
+func withTemporaryDatabase<T>(_ body: (String) async throws -> T) async throws -> T {
+    let directory = FileManager.default.temporaryDirectory.appendingPathComponent("eventstore-tests-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(at: directory) }
+    return try await body(directory.appendingPathComponent("events.sqlite").path)
+}
+
+@Suite("SQLite store conformance")
+struct SQLiteConformanceTests {
+    @Test(arguments: EventStoreConformance.cases)
+    func conformance(_ testCase: ConformanceCase) async throws {
+        try await testCase.run { settings, body in
+            try await withTemporaryDatabase { path in
+                var configuration = SQLiteConfiguration(path: path)
+                configuration.loadBatchSize = settings.loadBatchSize
+                try await body(try await SQLiteEventStore(configuration: configuration))
+            }
+        }
+    }
+}
