@@ -1,16 +1,17 @@
 import ArgumentParser
 import EventStore
+import EventStoreSQLite
 import Foundation
 
 /// `--database URL`, shared by every command.
 struct DatabaseOptions: ParsableArguments {
-    static let defaultURL = "memory:"
+    static let defaultURL = "sqlite:./eventstore.sqlite"
     static let environmentVariable = "EVENTSTORE_DATABASE"
 
     @Option(
         name: .long,
         help: ArgumentHelp(
-            "The store to use: memory:.",
+            "The store: sqlite:PATH[?synchronous=full|normal|off|extra&busy_timeout_ms=N&table_prefix=P] or memory:.",
             discussion: "Read from \(environmentVariable) when absent; \(defaultURL) when neither is set.",
             valueName: "url"))
     var database: String?
@@ -22,15 +23,71 @@ struct DatabaseOptions: ParsableArguments {
 
     /// Opens the store, runs `body` with it and closes it.
     func withStore<T>(_ body: (any EventStore) async throws -> T) async throws -> T {
-        let url = self.url
-        guard let colon = url.firstIndex(of: ":") else {
-            throw CommandFailure.badInput("\"\(url)\" is not a database URL (for example memory:)")
-        }
-        switch url[..<colon].lowercased() {
-        case "memory":
+        switch try StoreURL(url) {
+        case .memory:
             return try await body(InMemoryEventStore())
+        case let .sqlite(configuration):
+            return try await body(try await SQLiteEventStore(configuration: configuration))
+        }
+    }
+}
+
+/// A parsed `--database` URL.
+enum StoreURL {
+    case memory
+    case sqlite(SQLiteConfiguration)
+
+    init(_ url: String) throws {
+        guard let colon = url.firstIndex(of: ":") else {
+            throw CommandFailure.badInput("\"\(url)\" is not a database URL (for example sqlite:./eventstore.sqlite or memory:)")
+        }
+        let scheme = url[..<colon].lowercased()
+        var rest = String(url[url.index(after: colon)...])
+        switch scheme {
+        case "memory":
+            self = .memory
+        case "sqlite":
+            if rest.hasPrefix("//") { rest.removeFirst(2) }
+            var query: [(String, String)] = []
+            if let mark = rest.firstIndex(of: "?") {
+                let items = rest[rest.index(after: mark)...].split(separator: "&")
+                query = items.map { item in
+                    let parts = item.split(separator: "=", maxSplits: 1)
+                    let value = parts.count > 1 ? String(parts[1]) : ""
+                    return (String(parts[0]), value.removingPercentEncoding ?? value)
+                }
+                rest = String(rest[..<mark])
+            }
+            let path = rest.removingPercentEncoding ?? rest
+            guard !path.isEmpty else { throw CommandFailure.badInput("sqlite: needs a file path, for example sqlite:./eventstore.sqlite") }
+            var configuration = SQLiteConfiguration(path: path)
+            for (key, value) in query {
+                switch key {
+                case "synchronous":
+                    guard let mode = SQLiteConfiguration.Synchronous(rawValue: value.uppercased()) else {
+                        throw CommandFailure.badInput("synchronous must be off, normal, full or extra, not \"\(value)\"")
+                    }
+                    configuration.synchronous = mode
+                case "busy_timeout_ms":
+                    guard let ms = Int(value), ms >= 0 else {
+                        throw CommandFailure.badInput("busy_timeout_ms must be a whole number of milliseconds, not \"\(value)\"")
+                    }
+                    configuration.busyTimeout = .milliseconds(ms)
+                case "table_prefix":
+                    configuration.tablePrefix = value
+                default:
+                    throw CommandFailure.badInput("unknown sqlite: setting \"\(key)\" (known: synchronous, busy_timeout_ms, table_prefix)")
+                }
+            }
+            if let pause = ProcessInfo.processInfo.environment["EVENTSTORE_TEST_PAUSE_BEFORE_COMMIT_MS"], let ms = Int(pause) {
+                configuration._beforeCommit = {
+                    FileHandle.standardError.write(Data("eventstore: paused before commit\n".utf8))
+                    usleep(useconds_t(ms * 1000))
+                }
+            }
+            self = .sqlite(configuration)
         default:
-            throw CommandFailure.badInput("unsupported database \"\(url)\": this build knows memory:")
+            throw CommandFailure.badInput("unsupported database \"\(url)\": use sqlite:PATH or memory:")
         }
     }
 }

@@ -11,6 +11,9 @@ struct EventStoreCommand: AsyncParsableCommand {
             else \(DatabaseOptions.defaultURL)).
             Exit status: 0 success, 1 other failure, 2 bad input, 3 not found, 4 conflict.
             """,
-        subcommands: [QuickStart.self]
+        subcommands: [
+            QuickStart.self, Create.self, Append.self, Read.self, Delete.self, Streams.self, Categories.self,
+            StreamMetadataCommand.self, Migrate.self,
+        ]
     )
 }

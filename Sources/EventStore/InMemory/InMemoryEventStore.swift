@@ -29,10 +29,12 @@ public actor InMemoryEventStore: EventStore {
 
     // MARK: EventStore
 
+    @discardableResult
     public func create(_ stream: StreamName, metadata: Metadata, events: [EventMessage]) async throws -> AppendResult {
         try await write { state throws(EventStoreError) in try state.create(stream, metadata: metadata, events: events) }
     }
 
+    @discardableResult
     public func append(_ events: [EventMessage], to stream: StreamName, expectedVersion: ExpectedVersion) async throws
         -> AppendResult
     {
@@ -81,6 +83,7 @@ public actor InMemoryEventStore: EventStore {
         try readable().categoryNames(filter, limit: limit, offset: offset)
     }
 
+    @discardableResult
     public nonisolated func transaction<T: Sendable>(_ body: @Sendable (any EventStore) async throws -> T) async throws
         -> T
     {

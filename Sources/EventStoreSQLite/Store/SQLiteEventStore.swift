@@ -146,11 +146,13 @@ public final class SQLiteEventStore: EventStore {
 
     // MARK: EventStore
 
+    @discardableResult
     public func create(_ stream: StreamName, metadata: Metadata, events: [EventMessage]) async throws -> AppendResult {
         let operations = self.operations
         return try await write { try operations.create($0, stream, metadata: metadata, events: events) }
     }
 
+    @discardableResult
     public func append(_ events: [EventMessage], to stream: StreamName, expectedVersion: ExpectedVersion) async throws
         -> AppendResult
     {
@@ -222,6 +224,7 @@ public final class SQLiteEventStore: EventStore {
         return try await read { try operations.categoryNames($0, filter, limit: limit, offset: offset) }
     }
 
+    @discardableResult
     public func transaction<T: Sendable>(_ body: @Sendable (any EventStore) async throws -> T) async throws -> T {
         if transactionOpen != nil {
             throw EventStoreError(code: .nestedTransaction, reason: "a transaction cannot be started inside another one")

@@ -1,0 +1,127 @@
+import Foundation
+
+/// The JSON shapes of events outside Swift: what the command line and the HTTP API read and write.
+///
+/// An event written is `{"message_name", "uuid"?, "payload"?, "metadata"?, "created_at"?}`; an event read
+/// is `{"message_name", "uuid", "payload", "metadata", "created_at", "position"}`, its payload the exact
+/// text that was stored.
+public enum EventJSON {
+    /// Reads a JSON array of events to write. The payload of each is kept byte-for-byte; a missing uuid
+    /// is generated, a missing payload is `{}`, a missing `created_at` is now.
+    /// - Throws: ``EventStoreError`` `invalidArgument`, naming the event (counted from 0) and the problem.
+    public static func messages(fromArray text: String) throws(EventStoreError) -> [EventMessage] {
+        let elements: [ArraySlice<UInt8>]
+        do {
+            elements = try JSONReader.arrayElements(Array(text.utf8))
+        } catch {
+            throw .invalidArgument("events must be a JSON array of objects: \(Self.reason(error))")
+        }
+        var messages: [EventMessage] = []
+        messages.reserveCapacity(elements.count)
+        for (index, element) in elements.enumerated() {
+            do {
+                messages.append(try message(from: Array(element)))
+            } catch {
+                throw .invalidArgument("event \(index): \(error.reason)")
+            }
+        }
+        return messages
+    }
+
+    /// Reads one event to write from its JSON object.
+    public static func message(fromObject text: String) throws(EventStoreError) -> EventMessage {
+        try message(from: Array(text.utf8))
+    }
+
+    private static func message(from bytes: [UInt8]) throws(EventStoreError) -> EventMessage {
+        let members: [(key: String, raw: ArraySlice<UInt8>)]
+        do {
+            members = try JSONReader.objectMembers(bytes)
+        } catch {
+            throw .invalidArgument("an event must be a JSON object: \(Self.reason(error))")
+        }
+        var name: String?
+        var uuid = UUID()
+        var payload = Payload.empty
+        var metadata: Metadata = [:]
+        var createdAt = Date()
+        for member in members {
+            let raw = Array(member.raw)
+            switch member.key {
+            case "message_name":
+                guard case let .string(text) = try value(raw), !text.isEmpty else {
+                    throw .invalidArgument("message_name must be a non-empty string")
+                }
+                name = text
+            case "uuid":
+                guard case let .string(text) = try value(raw), let parsed = UUID(uuidString: text) else {
+                    throw .invalidArgument("uuid must be a UUID string such as \"\(UUID().lowercased)\"")
+                }
+                uuid = parsed
+            case "payload":
+                guard raw.first == UInt8(ascii: "{") else { throw .invalidArgument("payload must be a JSON object") }
+                payload = Payload(trustedJSON: String(decoding: raw, as: UTF8.self))
+            case "metadata":
+                metadata = try Metadata(json: try value(raw))
+            case "created_at":
+                guard case let .string(text) = try value(raw), let micros = Timestamp.parseMicroseconds(text) else {
+                    throw .invalidArgument("created_at must be a timestamp such as \"2026-11-27T10:00:00.000000\"")
+                }
+                createdAt = Timestamp.date(microseconds: micros)
+            default:
+                throw .invalidArgument(
+                    "unknown key \"\(member.key)\" (known: message_name, uuid, payload, metadata, created_at)")
+            }
+        }
+        guard let name else { throw .invalidArgument("message_name is missing") }
+        return EventMessage(messageName: name, payload: payload, metadata: metadata, uuid: uuid, createdAt: createdAt)
+    }
+
+    private static func value(_ raw: [UInt8]) throws(EventStoreError) -> JSONValue {
+        do {
+            return try JSONReader.parse(raw)
+        } catch {
+            throw .invalidArgument(Self.reason(error))
+        }
+    }
+
+    private static func reason(_ error: any Error) -> String {
+        (error as? EventStoreError)?.reason ?? "\(error)"
+    }
+
+    /// An event read, as one line of JSON: `message_name`, `uuid`, `payload` (as stored), `metadata`,
+    /// `created_at` and `position`; with `includeStream`, also `stream` and `global_position`.
+    public static func line(for event: RecordedEvent, includeStream: Bool = false) -> String {
+        var out = "{\"message_name\":"
+        JSONWriter.writeString(event.messageName, into: &out)
+        out += ",\"uuid\":\"\(event.uuid.lowercased)\",\"payload\":"
+        out += event.payload.jsonText
+        out += ",\"metadata\":" + event.metadata.jsonText
+        out += ",\"created_at\":\"\(Timestamp.format(microseconds: event.message.createdAtMicros))\""
+        out += ",\"position\":\(event.position)"
+        if includeStream {
+            out += ",\"stream\":"
+            JSONWriter.writeString(event.streamName.rawValue, into: &out)
+            let global = event.globalPosition
+            out += ",\"global_position\":" + (global.commit == 0 ? String(global.sequence) : "\"\(global)\"")
+        }
+        out += "}"
+        return out
+    }
+
+    /// Reads a matcher value the way the command line and the HTTP API do: as JSON when it parses (`4` an
+    /// integer, `"4"` a string, `[1,2]` a list, `true` a boolean), as a plain string otherwise.
+    public static func matcherValue(_ text: String) throws(EventStoreError) -> MetadataMatcher.Value {
+        guard let json = try? JSONValue(parsing: text) else { return .scalar(.string(text)) }
+        switch json {
+        case let .array(items):
+            var values: [MetadataValue] = []
+            for item in items { values.append(try MetadataValue(json: item)) }
+            return .list(values)
+        case .null, .object:
+            return .scalar(.string(text))
+        default:
+            return .scalar(try MetadataValue(json: json))
+        }
+    }
+}

@@ -1,0 +1,93 @@
+import Foundation
+import Testing
+
+/// The built `eventstore` executable, run as a separate process.
+struct EventStoreProcess {
+    /// `EVENTSTORE_BIN`, or the debug build beside this package (`scripts/test` builds it first).
+    static var executable: URL {
+        if let path = ProcessInfo.processInfo.environment["EVENTSTORE_BIN"] { return URL(fileURLWithPath: path) }
+        let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent()
+        return packageRoot.appendingPathComponent(".build/debug/eventstore")
+    }
+
+    struct Output {
+        var status: Int32
+        var stdout: String
+        var stderr: String
+    }
+
+    /// Starts `eventstore ARGS` with `input` on standard input and standard error written to a file.
+    static func start(
+        _ arguments: [String], input: String = "", environment: [String: String] = [:], stderrFile: URL
+    ) throws -> Process {
+        let process = Process()
+        process.executableURL = executable
+        process.arguments = arguments
+        var env = ProcessInfo.processInfo.environment
+        env.removeValue(forKey: "EVENTSTORE_DATABASE")
+        for (key, value) in environment { env[key] = value }
+        process.environment = env
+        let stdin = Pipe()
+        process.standardInput = stdin
+        process.standardOutput = FileHandle.nullDevice
+        _ = FileManager.default.createFile(atPath: stderrFile.path, contents: nil)
+        process.standardError = try FileHandle(forWritingTo: stderrFile)
+        try process.run()
+        stdin.fileHandleForWriting.write(Data(input.utf8))
+        try stdin.fileHandleForWriting.close()
+        return process
+    }
+
+    /// Runs `eventstore ARGS` to its end and returns its status and output.
+    static func run(_ arguments: [String], input: String = "", environment: [String: String] = [:]) async throws -> Output {
+        let process = Process()
+        process.executableURL = executable
+        process.arguments = arguments
+        var env = ProcessInfo.processInfo.environment
+        env.removeValue(forKey: "EVENTSTORE_DATABASE")
+        for (key, value) in environment { env[key] = value }
+        process.environment = env
+        let stdin = Pipe()
+        let stdout = Pipe()
+        let stderr = Pipe()
+        process.standardInput = stdin
+        process.standardOutput = stdout
+        process.standardError = stderr
+        try process.run()
+        async let out = Task.detached { stdout.fileHandleForReading.readDataToEndOfFile() }.value
+        async let err = Task.detached { stderr.fileHandleForReading.readDataToEndOfFile() }.value
+        stdin.fileHandleForWriting.write(Data(input.utf8))
+        try stdin.fileHandleForWriting.close()
+        let (outData, errData) = await (out, err)
+        await waitForExit(process)
+        return Output(
+            status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
+            stderr: String(decoding: errData, as: UTF8.self))
+    }
+
+    /// Waits for a process to end without blocking a thread of the cooperative pool.
+    static func waitForExit(_ process: Process) async {
+        while process.isRunning { try? await Task.sleep(for: .milliseconds(10)) }
+    }
+
+    /// Waits until `file` contains `text`, for at most `timeout`.
+    static func waitFor(_ text: String, in file: URL, timeout: Duration = .seconds(60)) async throws -> Bool {
+        let clock = ContinuousClock()
+        let deadline = clock.now + timeout
+        while clock.now < deadline {
+            if let data = FileManager.default.contents(atPath: file.path), String(decoding: data, as: UTF8.self).contains(text) {
+                return true
+            }
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        return false
+    }
+}
+
+/// A JSON array of `count` events named `name`, each with a ~200-byte payload.
+func eventsJSON(_ count: Int, name: String = "Ticked") -> String {
+    let filler = String(repeating: "x", count: 160)
+    return "[" + (1...count).map { "{\"message_name\":\"\(name)\",\"payload\":{\"n\":\($0),\"filler\":\"\(filler)\"}}" }
+        .joined(separator: ",") + "]"
+}

@@ -1,0 +1,121 @@
+import EventStore
+import EventStoreSQLite
+import Foundation
+import Testing
+
+/// Several `eventstore` processes on one file, and a writer killed mid-append.
+@Suite("SQLite across processes", .serialized)
+struct SQLiteProcessTests {
+    @Test func appendAndReadRoundTripAcrossProcesses() async throws {
+        try await withTemporaryDatabase { path in
+            let database = "--database=sqlite:\(path)"
+            let input = """
+                [{"message_name":"UserRegistered","uuid":"0b4a4e4e-6a0b-4f67-9a53-2d4b0c1f2e3d",\
+                "payload":{"name":"Alice","balance":1.0,"id":12345678901234567890},"metadata":{"_aggregate_version":1,"tenant":"acme"},\
+                "created_at":"2026-11-27T10:00:00.123456"}]
+                """
+            let appended = try await EventStoreProcess.run(["append", "user-1", database], input: input)
+            #expect(appended.status == 0, "\(appended.stderr)")
+            #expect(appended.stdout == "1\n")
+            let read = try await EventStoreProcess.run(["read", "user-1", database])
+            #expect(read.status == 0, "\(read.stderr)")
+            #expect(
+                read.stdout == """
+                    {"message_name":"UserRegistered","uuid":"0b4a4e4e-6a0b-4f67-9a53-2d4b0c1f2e3d",\
+                    "payload":{"name":"Alice","balance":1.0,"id":12345678901234567890},\
+                    "metadata":{"_aggregate_version":1,"_position":1,"tenant":"acme"},\
+                    "created_at":"2026-11-27T10:00:00.123456","position":1}
+
+                    """)
+            let filtered = try await EventStoreProcess.run(["read", "user-1", "--where", "tenant = \"other\"", database])
+            #expect(filtered.status == 0)
+            #expect(filtered.stdout.isEmpty)
+            let streams = try await EventStoreProcess.run(["streams", database])
+            #expect(streams.stdout == "user-1\n")
+        }
+    }
+
+    @Test func exitStatusesNameTheFailure() async throws {
+        try await withTemporaryDatabase { path in
+            let database = "--database=sqlite:\(path)"
+            let bad = try await EventStoreProcess.run(["append", "s-1", database], input: "{not json")
+            #expect(bad.status == 2)
+            #expect(bad.stderr.hasPrefix("eventstore: "))
+            #expect(bad.stderr.split(separator: "\n").count == 1)
+            let missing = try await EventStoreProcess.run(["read", "s-1", database])
+            #expect(missing.status == 3)
+            _ = try await EventStoreProcess.run(["append", "s-1", database], input: eventsJSON(2))
+            let conflict = try await EventStoreProcess.run(
+                ["append", "s-1", "--expected-version", "1", database], input: eventsJSON(1))
+            #expect(conflict.status == 4)
+            let badMatcher = try await EventStoreProcess.run(["read", "s-1", "--where", "x regex (", database])
+            #expect(badMatcher.status == 2)
+            let badURL = try await EventStoreProcess.run(["streams", "--database=postgres-ish"])
+            #expect(badURL.status == 2)
+        }
+    }
+
+    @Test func twoProcessesAppendingToOneFileBothSucceed() async throws {
+        try await withTemporaryDatabase { path in
+            let database = "--database=sqlite:\(path)"
+            _ = try await SQLiteEventStore(path: path)
+            let directory = URL(fileURLWithPath: path).deletingLastPathComponent()
+            let firstErr = directory.appendingPathComponent("first.err")
+            let secondErr = directory.appendingPathComponent("second.err")
+            // The first writer holds the write lock for 500 ms before it commits; the second must wait for it.
+            let first = try EventStoreProcess.start(
+                ["append", "shared-1", database], input: eventsJSON(2_000, name: "First"),
+                environment: ["EVENTSTORE_TEST_PAUSE_BEFORE_COMMIT_MS": "500"], stderrFile: firstErr)
+            #expect(try await EventStoreProcess.waitFor("paused before commit", in: firstErr))
+            let second = try EventStoreProcess.start(
+                ["append", "shared-1", database], input: eventsJSON(2_000, name: "Second"), stderrFile: secondErr)
+            await EventStoreProcess.waitForExit(first)
+            await EventStoreProcess.waitForExit(second)
+            #expect(first.terminationStatus == 0, "\(String(decoding: FileManager.default.contents(atPath: firstErr.path) ?? Data(), as: UTF8.self))")
+            #expect(second.terminationStatus == 0, "\(String(decoding: FileManager.default.contents(atPath: secondErr.path) ?? Data(), as: UTF8.self))")
+            let events = try await SQLiteEventStore(path: path).load("shared-1").collect()
+            #expect(events.map(\.position) == Array(1...4_000))
+            #expect(events.prefix(2_000).allSatisfy { $0.messageName == "First" })
+            #expect(events.suffix(2_000).allSatisfy { $0.messageName == "Second" })
+        }
+    }
+
+    @Test func aWriterKilledBeforeCommitLeavesNothingOfItsBatch() async throws {
+        try await withTemporaryDatabase { path in
+            let database = "--database=sqlite:\(path)"
+            let store = try await SQLiteEventStore(path: path)
+            try await store.create("killed-1", events: [EventMessage(messageName: "Before")])
+            let errFile = URL(fileURLWithPath: path).deletingLastPathComponent().appendingPathComponent("killed.err")
+            let writer = try EventStoreProcess.start(
+                ["append", "killed-1", database], input: eventsJSON(10_000),
+                environment: ["EVENTSTORE_TEST_PAUSE_BEFORE_COMMIT_MS": "60000"], stderrFile: errFile)
+            #expect(try await EventStoreProcess.waitFor("paused before commit", in: errFile))
+            kill(writer.processIdentifier, SIGKILL)
+            await EventStoreProcess.waitForExit(writer)
+            #expect(writer.terminationReason == .uncaughtSignal)
+            let reopened = try await SQLiteEventStore(path: path)
+            #expect(try await reopened.load("killed-1").collect().map(\.messageName) == ["Before"])
+            // The file is healthy: the next writer appends after the surviving event.
+            _ = try await reopened.append([EventMessage(messageName: "After")], to: "killed-1", expectedVersion: .exact(1))
+            #expect(try await reopened.load("killed-1").collect().map(\.position) == [1, 2])
+        }
+    }
+
+    @Test(arguments: [5, 40, 120])
+    func aWriterKilledAtAnyMomentLeavesAllOrNoneOfItsBatch(afterMilliseconds delay: Int) async throws {
+        try await withTemporaryDatabase { path in
+            let database = "--database=sqlite:\(path)"
+            _ = try await SQLiteEventStore(path: path)
+            let errFile = URL(fileURLWithPath: path).deletingLastPathComponent().appendingPathComponent("k.err")
+            let writer = try EventStoreProcess.start(["append", "killed-2", database], input: eventsJSON(10_000), stderrFile: errFile)
+            try await Task.sleep(for: .milliseconds(delay))
+            kill(writer.processIdentifier, SIGKILL)
+            await EventStoreProcess.waitForExit(writer)
+            let reopened = try await SQLiteEventStore(path: path)
+            if try await reopened.hasStream("killed-2") {
+                let positions = try await reopened.load("killed-2").collect().map(\.position)
+                #expect(positions == Array(1...10_000))
+            }
+        }
+    }
+}
