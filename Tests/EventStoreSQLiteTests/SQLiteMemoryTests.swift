@@ -1,0 +1,51 @@
+import EventStore
+import EventStoreSQLite
+import Foundation
+import Testing
+
+/// Resident memory of this process, from /proc (Linux); `nil` elsewhere.
+func residentBytes() -> Int? {
+    guard let text = try? String(contentsOfFile: "/proc/self/statm", encoding: .utf8) else { return nil }
+    let fields = text.split(separator: " ")
+    guard fields.count > 1, let pages = Int(fields[1]) else { return nil }
+    return pages * Int(sysconf(Int32(_SC_PAGESIZE)))
+}
+
+@Suite("SQLite memory")
+struct SQLiteMemoryTests {
+    /// Events in the long stream: `EVENTSTORE_LONG_STREAM_EVENTS`, 1,000,000 by default.
+    static let eventCount = ProcessInfo.processInfo.environment["EVENTSTORE_LONG_STREAM_EVENTS"].flatMap(Int.init) ?? 1_000_000
+
+    @Test(.enabled(if: residentBytes() != nil, "reads /proc/self/statm"))
+    func aLongStreamLoadsInBoundedMemory() async throws {
+        try await withTemporaryDatabase { path in
+            var configuration = SQLiteConfiguration(path: path)
+            configuration.synchronous = .off  // setting up, not measuring durability
+            let store = try await SQLiteEventStore(configuration: configuration)
+            try await store.create("long-1")
+            let batch = 10_000
+            let payload: Payload = ["filler": .string(String(repeating: "x", count: 150))]
+            var version = 0
+            while version < Self.eventCount {
+                let size = min(batch, Self.eventCount - version)
+                let events = (0..<size).map { _ in EventMessage(messageName: "Tick", payload: payload, metadata: ["k": 1]) }
+                try await store.append(events, to: "long-1", expectedVersion: .exact(version))
+                version += size
+            }
+            let before = residentBytes() ?? 0
+            var peak = before
+            var count = 0
+            var last = 0
+            for try await event in try await store.load("long-1") {
+                count += 1
+                #expect(event.position == last + 1)
+                last = event.position
+                if count % 50_000 == 0 { peak = max(peak, residentBytes() ?? 0) }
+            }
+            #expect(count == Self.eventCount)
+            // One page of 1,000 events is about 0.5 MiB; the stream itself is hundreds of MiB.
+            let growth = peak - before
+            #expect(growth < 64 * 1024 * 1024, "resident memory grew by \(growth / 1024 / 1024) MiB while loading")
+        }
+    }
+}
