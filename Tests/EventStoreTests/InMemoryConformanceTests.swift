@@ -11,3 +11,14 @@ struct InMemoryConformanceTests {
         }
     }
 }
+
+/// The decorator without listeners must be invisible: every case passes through it too.
+@Suite("Action-event decorator conformance")
+struct DecoratorConformanceTests {
+    @Test(arguments: EventStoreConformance.cases)
+    func conformance(_ testCase: ConformanceCase) async throws {
+        try await testCase.run { settings, body in
+            try await body(ActionEventEmitterEventStore(InMemoryEventStore(loadBatchSize: settings.loadBatchSize)))
+        }
+    }
+}

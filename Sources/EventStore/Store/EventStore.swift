@@ -19,7 +19,43 @@
 /// - ``categoryNames(_:limit:offset:)``
 /// ### Transactions
 /// - ``transaction(_:)``
-public protocol EventStore: Sendable {
+/// The reading half of an event store: what a read-only wrapper exposes.
+public protocol ReadOnlyEventStore: Sendable {
+    /// The events of a stream from position `from` on, oldest first: at most `count` of those that
+    /// meet the matcher (`count` counts matched events; `from` is a raw position).
+    ///
+    /// The sequence reads the backend in batches, so a long stream is read in constant memory.
+    /// - Throws: `streamNotFound` when the stream does not exist (an existing empty stream gives an
+    ///   empty sequence); `invalidArgument` when `from` < 1 or `count` < 1.
+    func load(_ stream: StreamName, from: Int, count: Int?, matching: MetadataMatcher?) async throws
+        -> RecordedEventSequence
+
+    /// The events of a stream from position `from` (the newest when `nil`) back, newest first: at most
+    /// `count` of those that meet the matcher.
+    /// - Throws: as ``load(_:from:count:matching:)``.
+    func loadReverse(_ stream: StreamName, from: Int?, count: Int?, matching: MetadataMatcher?) async throws
+        -> RecordedEventSequence
+
+    /// `true` when the stream exists.
+    func hasStream(_ stream: StreamName) async throws -> Bool
+
+    /// The stream's metadata.
+    /// - Throws: `streamNotFound` when the stream does not exist.
+    func streamMetadata(of stream: StreamName) async throws -> Metadata
+
+    /// Stream names in byte order: all, one by exact name, or those a regular expression finds; optionally
+    /// only streams whose metadata meets the matcher; `limit` names after skipping `offset`.
+    /// - Throws: `invalidArgument` when `limit` < 1, `offset` < 0, the regex does not compile or the
+    ///   matcher tests message properties.
+    func streamNames(_ filter: NameFilter, matching: MetadataMatcher?, limit: Int, offset: Int) async throws
+        -> [StreamName]
+
+    /// Category names (the part of stream names before the first `-`) in byte order, each once.
+    /// - Throws: `invalidArgument` when `limit` < 1, `offset` < 0 or the regex does not compile.
+    func categoryNames(_ filter: NameFilter, limit: Int, offset: Int) async throws -> [String]
+}
+
+public protocol EventStore: ReadOnlyEventStore {
     /// Creates a stream with its metadata and, optionally, its first events (positions 1, 2, …).
     /// - Throws: `streamExists` when a stream of that name exists; `invalidArgument` for an event that
     ///   cannot be stored; `duplicateEvent` when two of the events share a uuid or aggregate version.
@@ -40,46 +76,13 @@ public protocol EventStore: Sendable {
     func append(_ events: [EventMessage], to stream: StreamName, expectedVersion: ExpectedVersion) async throws
         -> AppendResult
 
-    /// The events of a stream from position `from` on, oldest first: at most `count` of those that
-    /// meet the matcher (`count` counts matched events; `from` is a raw position).
-    ///
-    /// The sequence reads the backend in batches, so a long stream is read in constant memory.
-    /// - Throws: `streamNotFound` when the stream does not exist (an existing empty stream gives an
-    ///   empty sequence); `invalidArgument` when `from` < 1 or `count` < 1.
-    func load(_ stream: StreamName, from: Int, count: Int?, matching: MetadataMatcher?) async throws
-        -> RecordedEventSequence
-
-    /// The events of a stream from position `from` (the newest when `nil`) back, newest first: at most
-    /// `count` of those that meet the matcher.
-    /// - Throws: as ``load(_:from:count:matching:)``.
-    func loadReverse(_ stream: StreamName, from: Int?, count: Int?, matching: MetadataMatcher?) async throws
-        -> RecordedEventSequence
-
     /// Deletes a stream and its events.
     /// - Throws: `streamNotFound` when the stream does not exist.
     func delete(_ stream: StreamName) async throws
 
-    /// `true` when the stream exists.
-    func hasStream(_ stream: StreamName) async throws -> Bool
-
-    /// The stream's metadata.
-    /// - Throws: `streamNotFound` when the stream does not exist.
-    func streamMetadata(of stream: StreamName) async throws -> Metadata
-
     /// Replaces the stream's metadata.
     /// - Throws: `streamNotFound` when the stream does not exist.
     func updateStreamMetadata(_ metadata: Metadata, of stream: StreamName) async throws
-
-    /// Stream names in byte order: all, one by exact name, or those a regular expression finds; optionally
-    /// only streams whose metadata meets the matcher; `limit` names after skipping `offset`.
-    /// - Throws: `invalidArgument` when `limit` < 1, `offset` < 0, the regex does not compile or the
-    ///   matcher tests message properties.
-    func streamNames(_ filter: NameFilter, matching: MetadataMatcher?, limit: Int, offset: Int) async throws
-        -> [StreamName]
-
-    /// Category names (the part of stream names before the first `-`) in byte order, each once.
-    /// - Throws: `invalidArgument` when `limit` < 1, `offset` < 0 or the regex does not compile.
-    func categoryNames(_ filter: NameFilter, limit: Int, offset: Int) async throws -> [String]
 
     /// Runs `body` in a transaction: what it writes through the store it is given becomes visible to
     /// others together when `body` returns, and is undone when it throws.
@@ -136,7 +139,9 @@ extension EventStore {
     {
         try await append([event], to: stream, expectedVersion: expectedVersion)
     }
+}
 
+extension ReadOnlyEventStore {
     /// Loads a stream forward (see ``load(_:from:count:matching:)``).
     public func load(_ stream: StreamName, from: Int = 1, count: Int? = nil, matching: MetadataMatcher? = nil)
         async throws -> RecordedEventSequence

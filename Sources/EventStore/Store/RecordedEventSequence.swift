@@ -20,6 +20,8 @@ public struct RecordedEventSequence: AsyncSequence, Sendable {
     let count: Int?
     let pageSize: Int
     let fetch: PageFetcher
+    /// Applied to each fetched event (upcasting); `nil` passes events through.
+    let transform: (@Sendable (RecordedEvent) throws -> [RecordedEvent])?
 
     /// - Parameters:
     ///   - direction: forward (ascending positions) or backward.
@@ -33,10 +35,39 @@ public struct RecordedEventSequence: AsyncSequence, Sendable {
         self.count = count
         self.pageSize = Swift.max(1, pageSize)
         self.fetch = fetch
+        self.transform = nil
+    }
+
+    private init(_ base: RecordedEventSequence, transform: @escaping @Sendable (RecordedEvent) throws -> [RecordedEvent]) {
+        direction = base.direction
+        start = base.start
+        count = base.count
+        pageSize = base.pageSize
+        fetch = base.fetch
+        if let earlier = base.transform {
+            self.transform = { event in try earlier(event).flatMap(transform) }
+        } else {
+            self.transform = transform
+        }
+    }
+
+    /// This sequence with each event replaced by zero or more events (upcasting). `count` and paging still
+    /// apply to the stored events: an event split in two counts once.
+    public func flatMapEvents(_ transform: @escaping @Sendable (RecordedEvent) throws -> [RecordedEvent])
+        -> RecordedEventSequence
+    {
+        RecordedEventSequence(self, transform: transform)
     }
 
     /// A sequence without events.
-    public static let empty = RecordedEventSequence(direction: .forward, start: 1, count: 0, pageSize: 1) { _, _ in [] }
+    public static let empty = RecordedEventSequence(direction: .forward, start: 1, count: nil, pageSize: 1) { _, _ in [] }
+
+    /// A sequence of the given events, in the order given.
+    public static func of(_ events: [RecordedEvent]) -> RecordedEventSequence {
+        RecordedEventSequence(direction: .forward, start: 0, count: nil, pageSize: Swift.max(1, events.count + 1)) {
+            bound, _ in bound == 0 ? events : []
+        }
+    }
 
     public func makeAsyncIterator() -> Iterator {
         Iterator(sequence: self, bound: start, remaining: count)
@@ -51,23 +82,24 @@ public struct RecordedEventSequence: AsyncSequence, Sendable {
         var exhausted = false
 
         public mutating func next() async throws -> RecordedEvent? {
-            if index == page.count {
+            while index == page.count {
                 if exhausted || remaining == 0 { return nil }
                 let limit = Swift.min(sequence.pageSize, remaining ?? Int.max)
-                page = try await sequence.fetch(bound, limit)
-                index = 0
-                if page.count < limit { exhausted = true }
-                guard let last = page.last else { return nil }
+                let fetched = try await sequence.fetch(bound, limit)
+                if fetched.count < limit { exhausted = true }
+                guard let last = fetched.last else { return nil }
                 switch sequence.direction {
                 case .forward:
                     if last.position == Int.max { exhausted = true } else { bound = last.position + 1 }
                 case .backward:
                     if last.position <= 1 { exhausted = true } else { bound = last.position - 1 }
                 }
+                if let r = remaining { remaining = r - fetched.count }
+                page = try sequence.transform.map { transform in try fetched.flatMap(transform) } ?? fetched
+                index = 0
             }
             let event = page[index]
             index += 1
-            if let r = remaining { remaining = r - 1 }
             return event
         }
     }
