@@ -12,12 +12,15 @@ let package = Package(
     products: [
         .library(name: "EventStore", targets: ["EventStore"]),
         .library(name: "EventStoreSQLite", targets: ["EventStoreSQLite"]),
+        .library(name: "EventStorePostgres", targets: ["EventStorePostgres"]),
         .library(name: "EventStoreConformance", targets: ["EventStoreConformance"]),
         .executable(name: "eventstore", targets: ["eventstore"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
     ],
     targets: [
         .target(
@@ -41,6 +44,16 @@ let package = Package(
             swiftSettings: strictSettings
         ),
         .target(
+            name: "EventStorePostgres",
+            dependencies: [
+                "EventStore", "EventStoreSQL",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .target(
             name: "EventStoreConformance",
             dependencies: ["EventStore"],
             swiftSettings: strictSettings
@@ -50,6 +63,7 @@ let package = Package(
             dependencies: [
                 "EventStore",
                 "EventStoreSQLite",
+                "EventStorePostgres",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strictSettings
@@ -57,6 +71,11 @@ let package = Package(
         .testTarget(
             name: "EventStoreTests",
             dependencies: ["EventStore", "EventStoreConformance"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "EventStorePostgresTests",
+            dependencies: ["EventStore", "EventStoreSQL", "EventStorePostgres", "EventStoreConformance"],
             swiftSettings: strictSettings
         ),
         .testTarget(

@@ -1,7 +1,9 @@
 import ArgumentParser
 import EventStore
+import EventStorePostgres
 import EventStoreSQLite
 import Foundation
+import Logging
 
 /// `--database URL`, shared by every command.
 struct DatabaseOptions: ParsableArguments {
@@ -11,7 +13,7 @@ struct DatabaseOptions: ParsableArguments {
     @Option(
         name: .long,
         help: ArgumentHelp(
-            "The store: sqlite:PATH[?synchronous=full|normal|off|extra&busy_timeout_ms=N&table_prefix=P] or memory:.",
+            "The store: sqlite:PATH[?synchronous=…&busy_timeout_ms=N&table_prefix=P], postgres://USER:PASSWORD@HOST:PORT/DB[?sslmode=…], or memory:.",
             discussion: "Read from \(environmentVariable) when absent; \(defaultURL) when neither is set.",
             valueName: "url"))
     var database: String?
@@ -22,20 +24,32 @@ struct DatabaseOptions: ParsableArguments {
     }
 
     /// Opens the store, runs `body` with it and closes it.
-    func withStore<T>(_ body: (any EventStore) async throws -> T) async throws -> T {
+    func withStore<T: Sendable>(_ body: @Sendable (any EventStore) async throws -> T) async throws -> T {
         switch try StoreURL(url) {
         case .memory:
             return try await body(InMemoryEventStore())
         case let .sqlite(configuration):
             return try await body(try await SQLiteEventStore(configuration: configuration))
+        case let .postgres(configuration):
+            return try await PostgresEventStore.withStore(configuration: configuration, logger: commandLogger) { store in
+                try await body(store)
+            }
         }
     }
 }
 
 /// A parsed `--database` URL.
+/// Warnings and errors of the drivers, on stderr.
+let commandLogger: Logger = {
+    var logger = Logger(label: "eventstore")
+    logger.logLevel = .error
+    return logger
+}()
+
 enum StoreURL {
     case memory
     case sqlite(SQLiteConfiguration)
+    case postgres(PostgresConfiguration)
 
     init(_ url: String) throws {
         guard let colon = url.firstIndex(of: ":") else {
@@ -46,6 +60,8 @@ enum StoreURL {
         switch scheme {
         case "memory":
             self = .memory
+        case "postgres", "postgresql":
+            self = .postgres(try PostgresConfiguration(url: url))
         case "sqlite":
             if rest.hasPrefix("//") { rest.removeFirst(2) }
             var query: [(String, String)] = []
@@ -87,7 +103,7 @@ enum StoreURL {
             }
             self = .sqlite(configuration)
         default:
-            throw CommandFailure.badInput("unsupported database \"\(url)\": use sqlite:PATH or memory:")
+            throw CommandFailure.badInput("unsupported database \"\(url)\": use sqlite:PATH, postgres://… or memory:")
         }
     }
 }

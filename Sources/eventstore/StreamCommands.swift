@@ -1,5 +1,6 @@
 import ArgumentParser
 import EventStore
+import EventStorePostgres
 import EventStoreSQLite
 import Foundation
 
@@ -223,12 +224,17 @@ struct Migrate: AsyncParsableCommand {
 
     func run() async throws {
         try await reportingFailures {
-            guard case let .sqlite(configuration) = try StoreURL(options.url) else {
+            switch try StoreURL(options.url) {
+            case .memory:
                 emit("schema version 0 (memory: has no schema)")
-                return
+            case let .sqlite(configuration):
+                emit("schema version \(try await SQLiteEventStore(configuration: configuration).schemaVersion)")
+            case let .postgres(configuration):
+                let version = try await PostgresEventStore.withStore(configuration: configuration, logger: commandLogger) {
+                    try await $0.migrate()
+                }
+                emit("schema version \(version)")
             }
-            let store = try await SQLiteEventStore(configuration: configuration)
-            emit("schema version \(store.schemaVersion)")
         }
     }
 }

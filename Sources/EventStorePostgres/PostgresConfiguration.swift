@@ -1,0 +1,99 @@
+import EventStore
+import Foundation
+import PostgresNIO
+
+/// How a ``PostgresEventStore`` reaches its server and lays out its tables.
+public struct PostgresConfiguration: Sendable {
+    /// TLS to the server, as libpq's `sslmode`.
+    public enum TLSMode: String, Sendable, CaseIterable {
+        /// Never TLS.
+        case disable
+        /// TLS when the server offers it (the default, as libpq).
+        case prefer
+        /// TLS or no connection.
+        case require
+    }
+
+    public var host: String
+    public var port: Int = 5432
+    public var username: String
+    public var password: String?
+    public var database: String?
+    public var tls: TLSMode = .prefer
+    /// The most connections the pool opens. 20 by default.
+    public var poolSize: Int = 20
+    /// How long opening a connection may take. 10 seconds by default.
+    public var connectTimeout: Duration = .seconds(10)
+    /// The schema of the store's tables; `nil` uses the connection's search path (normally `public`).
+    public var schema: String?
+    /// A prefix for the store's tables, so that several stores can share one database (ASCII letters,
+    /// digits and `_`, at most 40). Empty by default.
+    public var tablePrefix: String = ""
+    /// How many events a load reads at a time. 1,000 by default.
+    public var loadBatchSize: Int = 1000
+
+    public init(host: String, port: Int = 5432, username: String, password: String? = nil, database: String? = nil) {
+        self.host = host
+        self.port = port
+        self.username = username
+        self.password = password
+        self.database = database
+    }
+
+    /// Reads `postgres://user:password@host:port/database?sslmode=disable|prefer|require&pool_size=N&connect_timeout=S&schema=S&table_prefix=P`
+    /// (also `postgresql://`). Missing parts: port 5432, user `postgres`, `sslmode=prefer`.
+    /// - Throws: ``EventStoreError`` `invalidArgument` when the URL is not such a URL.
+    public init(url text: String) throws(EventStoreError) {
+        guard let url = URLComponents(string: text), let scheme = url.scheme?.lowercased(),
+            scheme == "postgres" || scheme == "postgresql"
+        else {
+            throw .invalidArgument("\"\(text)\" is not a postgres:// URL")
+        }
+        guard let host = url.host, !host.isEmpty else { throw .invalidArgument("the postgres URL needs a host") }
+        self.init(
+            host: host, port: url.port ?? 5432, username: url.user?.removingPercentEncoding ?? "postgres",
+            password: url.password?.removingPercentEncoding)
+        let path = url.path.hasPrefix("/") ? String(url.path.dropFirst()) : url.path
+        database = path.isEmpty ? nil : (path.removingPercentEncoding ?? path)
+        for item in url.queryItems ?? [] {
+            let value = item.value ?? ""
+            switch item.name {
+            case "sslmode":
+                guard let mode = TLSMode(rawValue: value) else {
+                    throw .invalidArgument("sslmode must be disable, prefer or require, not \"\(value)\"")
+                }
+                tls = mode
+            case "pool_size":
+                guard let size = Int(value), size >= 1 else { throw .invalidArgument("pool_size must be 1 or more") }
+                poolSize = size
+            case "connect_timeout":
+                guard let seconds = Int(value), seconds >= 1 else {
+                    throw .invalidArgument("connect_timeout must be a whole number of seconds, 1 or more")
+                }
+                connectTimeout = .seconds(seconds)
+            case "schema":
+                schema = value
+            case "table_prefix":
+                tablePrefix = value
+            default:
+                throw .invalidArgument(
+                    "unknown postgres URL setting \"\(item.name)\" (known: sslmode, pool_size, connect_timeout, schema, table_prefix)")
+            }
+        }
+    }
+
+    /// The PostgresNIO client configuration.
+    func clientConfiguration() throws -> PostgresClient.Configuration {
+        let tlsConfiguration: PostgresClient.Configuration.TLS
+        switch tls {
+        case .disable: tlsConfiguration = .disable
+        case .prefer: tlsConfiguration = .prefer(.makeClientConfiguration())
+        case .require: tlsConfiguration = .require(.makeClientConfiguration())
+        }
+        var configuration = PostgresClient.Configuration(
+            host: host, port: port, username: username, password: password, database: database, tls: tlsConfiguration)
+        configuration.options.maximumConnections = max(1, poolSize)
+        configuration.options.connectTimeout = connectTimeout
+        return configuration
+    }
+}

@@ -1,0 +1,353 @@
+import EventStore
+import EventStoreSQL
+import PostgresNIO
+import ServiceLifecycle
+import Synchronization
+
+/// An event store in PostgreSQL, on PostgresNIO's connection pool.
+///
+/// The store works while ``run()`` runs (it runs the pool, as a swift-service-lifecycle `Service`), and
+/// its schema must exist: ``migrate()`` creates or upgrades it. ``withStore(configuration:logger:_:)`` does
+/// both around a closure:
+/// ```swift
+/// try await PostgresEventStore.withStore(configuration: try PostgresConfiguration(url: url), logger: logger) { store in
+///     try await store.append(events, to: "user-1", expectedVersion: .exact(3))
+/// }
+/// ```
+///
+/// Appends take one advisory lock until they commit, so global positions follow commit order: a reader
+/// of the global order never passes over a transaction that commits late. Each append is one
+/// transaction (a savepoint inside ``transaction(_:)``); its events go in one statement.
+public final class PostgresEventStore: EventStore, Service {
+    /// The configuration the store was made with.
+    public let configuration: PostgresConfiguration
+    private let client: PostgresClient
+    private let operations: PostgresOperations
+    private let logger: Logger
+    /// Set for a transaction's store: its connection, and whether the transaction still runs.
+    private let transaction: TransactionConnection?
+
+    private final class TransactionConnection: Sendable {
+        let connection: PostgresConnection
+        let gate = AsyncGate()
+        private let open = Atomic<Bool>(true)
+        init(_ connection: PostgresConnection) { self.connection = connection }
+        var isOpen: Bool { open.load(ordering: .acquiring) }
+        func close() { open.store(false, ordering: .releasing) }
+    }
+
+    /// A store for the configured server. Nothing connects until ``run()`` runs.
+    /// - Throws: `invalidArgument` for a bad schema or table prefix.
+    public init(configuration: PostgresConfiguration, logger: Logger) throws {
+        self.configuration = configuration
+        self.logger = logger
+        self.operations = PostgresOperations(
+            tables: try PostgresTables(schema: configuration.schema, prefix: configuration.tablePrefix), logger: logger)
+        self.client = PostgresClient(configuration: try configuration.clientConfiguration(), backgroundLogger: logger)
+        self.transaction = nil
+    }
+
+    private init(transactionOf store: PostgresEventStore, connection: PostgresConnection) {
+        configuration = store.configuration
+        logger = store.logger
+        operations = store.operations
+        client = store.client
+        transaction = TransactionConnection(connection)
+    }
+
+    /// Runs the connection pool until the task is cancelled.
+    public func run() async {
+        await client.run()
+    }
+
+    /// Runs `body` with a store whose pool runs and whose schema is migrated, then stops the pool.
+    public static func withStore<T: Sendable>(
+        configuration: PostgresConfiguration, logger: Logger, _ body: @Sendable (PostgresEventStore) async throws -> T
+    ) async throws -> T {
+        let store = try PostgresEventStore(configuration: configuration, logger: logger)
+        return try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { await store.run() }
+            defer { group.cancelAll() }
+            try await store.migrate()
+            return try await body(store)
+        }
+    }
+
+    /// Creates or upgrades the schema; safe when several processes start at once.
+    /// - Returns: the schema version.
+    @discardableResult
+    public func migrate() async throws -> Int {
+        let operations = self.operations
+        return try await onConnection { connection in
+            try await Self.inTransaction(connection, self.logger) { try await operations.migrate($0) }
+        }
+    }
+
+    // MARK: Running work
+
+    /// Runs `body` on a pooled connection. Waiting for a connection fails after the configured connect
+    /// timeout (the pool itself would wait a minute while the server is unreachable); the query itself is
+    /// not timed.
+    private func onConnection<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) async throws -> T) async throws -> T {
+        let client = self.client
+        let timeout = configuration.connectTimeout
+        let acquired = Flag()
+        do {
+            return try await withThrowingTaskGroup(of: T?.self) { group in
+                group.addTask {
+                    try await client.withConnection { connection in
+                        acquired.set()
+                        return try await body(connection)
+                    }
+                }
+                group.addTask {
+                    try await Task.sleep(for: timeout)
+                    if !acquired.isSet {
+                        throw EventStoreError.backend("no connection to PostgreSQL within \(timeout): is the server up?")
+                    }
+                    return nil
+                }
+                while let result = try await group.next() {
+                    if let value = result {
+                        group.cancelAll()
+                        return value
+                    }
+                }
+                throw EventStoreError.backend("PostgreSQL operation ended without a result")
+            }
+        } catch where PostgresFailure.isDriverError(error) || !acquired.isSet && !(error is EventStoreError) {
+            // Errors before a connection was had come from the pool.
+            throw EventStoreError.backend("PostgreSQL failed", underlying: PostgresFailure(error))
+        }
+    }
+
+    private static func inTransaction<T>(_ c: PostgresConnection, _ logger: Logger, _ body: (PostgresConnection) async throws -> T)
+        async throws -> T
+    {
+        try await c.query("BEGIN", logger: logger)
+        do {
+            let result = try await body(c)
+            try await c.query("COMMIT", logger: logger)
+            return result
+        } catch {
+            _ = try? await c.query("ROLLBACK", logger: logger)
+            throw error
+        }
+    }
+
+    /// A write: its own transaction at the top level, a savepoint inside a transaction.
+    private func write<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) async throws -> T) async throws -> T {
+        if let transaction {
+            return try await inTransactionConnection(transaction) { c in
+                try await c.query("SAVEPOINT es_operation", logger: self.logger)
+                do {
+                    let result = try await body(c)
+                    try await c.query("RELEASE SAVEPOINT es_operation", logger: self.logger)
+                    return result
+                } catch {
+                    _ = try? await c.query("ROLLBACK TO SAVEPOINT es_operation", logger: self.logger)
+                    _ = try? await c.query("RELEASE SAVEPOINT es_operation", logger: self.logger)
+                    throw error
+                }
+            }
+        }
+        try TransactionScope.checkOutsideTransaction(of: ObjectIdentifier(client))
+        return try await onConnection { c in try await Self.inTransaction(c, self.logger, body) }
+    }
+
+    /// A read: any pooled connection at the top level, the transaction's connection inside one.
+    private func read<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) async throws -> T) async throws -> T {
+        if let transaction { return try await inTransactionConnection(transaction, body) }
+        return try await onConnection(body)
+    }
+
+    private func inTransactionConnection<T: Sendable>(
+        _ transaction: TransactionConnection, _ body: @Sendable (PostgresConnection) async throws -> T
+    ) async throws -> T {
+        guard transaction.isOpen else { throw Self.closedError }
+        await transaction.gate.acquire()
+        do {
+            guard transaction.isOpen else { throw Self.closedError }
+            let result = try await body(transaction.connection)
+            await transaction.gate.release()
+            return result
+        } catch where PostgresFailure.isDriverError(error) {
+            await transaction.gate.release()
+            throw EventStoreError.backend("PostgreSQL failed", underlying: PostgresFailure(error))
+        } catch {
+            await transaction.gate.release()
+            throw error
+        }
+    }
+
+    private static let closedError = EventStoreError(
+        code: .transactionClosed, reason: "this transaction's store was used after its transaction ended")
+
+    // MARK: EventStore
+
+    @discardableResult
+    public func create(_ stream: StreamName, metadata: Metadata, events: [EventMessage]) async throws -> AppendResult {
+        let operations = self.operations
+        return try await write { try await operations.create($0, stream, metadata: metadata, events: events) }
+    }
+
+    @discardableResult
+    public func append(_ events: [EventMessage], to stream: StreamName, expectedVersion: ExpectedVersion) async throws
+        -> AppendResult
+    {
+        let operations = self.operations
+        return try await write { try await operations.append($0, events, to: stream, expectedVersion: expectedVersion) }
+    }
+
+    public func load(_ stream: StreamName, from: Int, count: Int?, matching: MetadataMatcher?) async throws
+        -> RecordedEventSequence
+    {
+        try await sequence(stream, direction: .forward, from: from, count: count, matching: matching)
+    }
+
+    public func loadReverse(_ stream: StreamName, from: Int?, count: Int?, matching: MetadataMatcher?) async throws
+        -> RecordedEventSequence
+    {
+        try await sequence(stream, direction: .backward, from: from, count: count, matching: matching)
+    }
+
+    private func sequence(
+        _ stream: StreamName, direction: RecordedEventSequence.Direction, from: Int?, count: Int?, matching: MetadataMatcher?
+    ) async throws -> RecordedEventSequence {
+        try StoreValidation.load(from: from, count: count)
+        if let matching { _ = try MatcherEvaluator(matching) }
+        let operations = self.operations
+        guard let id = try await read({ try await operations.stream($0, stream) }) else {
+            throw EventStoreError.streamNotFound(stream)
+        }
+        return RecordedEventSequence(
+            direction: direction, start: min(from ?? Int.max, Int(Int64.max)), count: count, pageSize: configuration.loadBatchSize
+        ) { [self] bound, limit in
+            try await read {
+                try await operations.page(
+                    $0, streamID: id, stream: stream, direction: direction, matching: matching, bound: bound, limit: limit)
+            }
+        }
+    }
+
+    public func delete(_ stream: StreamName) async throws {
+        let operations = self.operations
+        try await write { try await operations.delete($0, stream) }
+    }
+
+    public func hasStream(_ stream: StreamName) async throws -> Bool {
+        let operations = self.operations
+        return try await read { try await operations.stream($0, stream) != nil }
+    }
+
+    public func streamMetadata(of stream: StreamName) async throws -> Metadata {
+        let operations = self.operations
+        return try await read { try await operations.metadata($0, of: stream) }
+    }
+
+    public func updateStreamMetadata(_ metadata: Metadata, of stream: StreamName) async throws {
+        let operations = self.operations
+        try await write { try await operations.updateMetadata($0, metadata, of: stream) }
+    }
+
+    public func streamNames(_ filter: NameFilter, matching: MetadataMatcher?, limit: Int, offset: Int) async throws
+        -> [StreamName]
+    {
+        try StoreValidation.listing(filter, matching: matching, limit: limit, offset: offset)
+        let operations = self.operations
+        return try await read { try await operations.streamNames($0, filter, matching: matching, limit: limit, offset: offset) }
+    }
+
+    public func categoryNames(_ filter: NameFilter, limit: Int, offset: Int) async throws -> [String] {
+        try StoreValidation.listing(filter, limit: limit, offset: offset)
+        let operations = self.operations
+        return try await read { try await operations.categoryNames($0, filter, limit: limit, offset: offset) }
+    }
+
+    @discardableResult
+    public func transaction<T: Sendable>(_ body: @Sendable (any EventStore) async throws -> T) async throws -> T {
+        if transaction != nil {
+            throw EventStoreError(code: .nestedTransaction, reason: "a transaction cannot be started inside another one")
+        }
+        try TransactionScope.checkCanBegin()
+        return try await withoutActuallyEscaping(body) { body in
+            try await onConnection { connection in
+                try await Self.inTransaction(connection, self.logger) { connection in
+                    let store = PostgresEventStore(transactionOf: self, connection: connection)
+                    defer { store.transaction?.close() }
+                    return try await TransactionScope.run(in: ObjectIdentifier(self.client)) { try await body(store) }
+                }
+            }
+        }
+    }
+
+    // MARK: Global order
+
+    /// Events of every stream after `position`, in global order, at most `limit` of them. Never passes over
+    /// an event that commits later with a smaller position (see the type's discussion).
+    public func readAll(after position: GlobalPosition, limit: Int) async throws -> [RecordedEvent] {
+        if limit < 1 { throw EventStoreError.invalidArgument("limit must be 1 or more, not \(limit)") }
+        let operations = self.operations
+        return try await read { try await operations.readAll($0, after: position, limit: limit) }
+    }
+
+    /// Wake-ups after appends commit: the last global position of each append, as other connections
+    /// (and processes) commit them, through `LISTEN`/`NOTIFY`. Ends when the task is cancelled or the
+    /// connection fails; a consumer should treat a wake-up as "read from where you are", since
+    /// notifications can be coalesced or lost with a connection. The first element, ``GlobalPosition/start``,
+    /// says that the listener is in place: appends committed after it are signalled.
+    public func notifications() -> AsyncThrowingStream<GlobalPosition, any Error> {
+        let channel = operations.tables.channel
+        let client = self.client
+        return AsyncThrowingStream { continuation in
+            let task = Task {
+                do {
+                    try await client.withConnection { connection in
+                        try await connection.listen(on: channel) { notifications in
+                            continuation.yield(GlobalPosition.start)
+                            for try await notification in notifications {
+                                if let sequence = Int64(notification.payload) {
+                                    continuation.yield(GlobalPosition(sequence: sequence))
+                                }
+                            }
+                        }
+                    }
+                    continuation.finish()
+                } catch {
+                    continuation.finish(throwing: error)
+                }
+            }
+            continuation.onTermination = { _ in task.cancel() }
+        }
+    }
+}
+
+/// A flag set once, read from any task.
+private final class Flag: Sendable {
+    private let value = Atomic<Bool>(false)
+    func set() { value.store(true, ordering: .releasing) }
+    var isSet: Bool { value.load(ordering: .acquiring) }
+}
+
+/// A PostgreSQL or driver error, with the SQLSTATE and the server's message when there are.
+public struct PostgresFailure: Error, Sendable, CustomStringConvertible {
+    public let sqlState: String?
+    public let message: String
+    init(_ error: any Error) {
+        if let error = error as? PSQLError {
+            sqlState = error.sqlState
+            message = error.serverInfo?[.message] ?? "\(error.code)"
+        } else {
+            sqlState = nil
+            message = String(describing: error)
+        }
+    }
+
+    public var description: String { sqlState.map { "\($0): \(message)" } ?? message }
+
+    /// Errors of the server, the driver or the network, as opposed to those of the caller's own code.
+    static func isDriverError(_ error: any Error) -> Bool {
+        error is PSQLError || error is PostgresDecodingError || error is ChannelError || error is IOError
+            || error is PostgresError
+    }
+}

@@ -1,0 +1,303 @@
+import EventStore
+import EventStoreSQL
+import Foundation
+import PostgresNIO
+
+/// The store's operations on one connection, inside a transaction or savepoint the caller opened.
+struct PostgresOperations: Sendable {
+    let tables: PostgresTables
+    let logger: Logger
+    let dialect = PostgresDialect()
+
+    // MARK: Running queries
+
+    @discardableResult
+    func run(_ connection: PostgresConnection, _ query: PostgresQuery) async throws -> PostgresRowSequence {
+        try await connection.query(query, logger: logger)
+    }
+
+    func run(_ connection: PostgresConnection, _ query: SQLQuery) async throws -> PostgresRowSequence {
+        try await connection.query(query.postgres, logger: logger)
+    }
+
+    // MARK: Schema
+
+    /// Creates or upgrades the schema; concurrent starts wait for each other on an advisory lock.
+    func migrate(_ c: PostgresConnection) async throws -> Int {
+        try await run(c, "SELECT pg_advisory_xact_lock(hashtext(\(tables.migrationLockName)))")
+        try await run(
+            c,
+            PostgresQuery(
+                unsafeSQL:
+                    "CREATE TABLE IF NOT EXISTS \(tables.schemaTable) (id int PRIMARY KEY CHECK (id = 1), version int NOT NULL)"))
+        var current = 0
+        for try await version in try await run(c, PostgresQuery(unsafeSQL: "SELECT version FROM \(tables.schemaTable) WHERE id = 1"))
+            .decode(Int.self)
+        {
+            current = version
+        }
+        if current > tables.latestVersion {
+            throw EventStoreError.backend(
+                "the database's schema is at version \(current), newer than this build knows (\(tables.latestVersion)): upgrade swift-event-store")
+        }
+        for migration in tables.migrations where migration.version > current {
+            // One statement at a time: the extended protocol takes no lists of statements.
+            for statement in migration.sql.components(separatedBy: ";\n") {
+                let text = statement.trimmingCharacters(in: .whitespacesAndNewlines)
+                if !text.isEmpty { try await run(c, PostgresQuery(unsafeSQL: text)) }
+            }
+            current = migration.version
+        }
+        try await run(
+            c,
+            PostgresQuery(
+                unsafeSQL: """
+                    INSERT INTO \(tables.schemaTable) (id, version) VALUES (1, \(current))
+                    ON CONFLICT (id) DO UPDATE SET version = excluded.version
+                    """))
+        return current
+    }
+
+    // MARK: Writes
+
+    func create(_ c: PostgresConnection, _ name: StreamName, metadata: Metadata, events: [EventMessage]) async throws
+        -> AppendResult
+    {
+        try StoreValidation.streamMetadata(metadata)
+        try StoreValidation.events(events, for: name)
+        if !events.isEmpty { try await lockAppends(c) }
+        let id = try await insertStream(c, name, metadata: metadata)
+        let last = try await insert(c, events, streamID: id, after: 0, stream: name)
+        return AppendResult(streamVersion: events.count, lastGlobalPosition: last)
+    }
+
+    func append(_ c: PostgresConnection, _ events: [EventMessage], to name: StreamName, expectedVersion: ExpectedVersion)
+        async throws -> AppendResult
+    {
+        try StoreValidation.events(events, for: name)
+        // Appends hold one advisory lock to their commit, so global positions follow commit order and a
+        // reader of the global order can never pass over a late commit. The version is read by a later
+        // statement: its snapshot must be taken after the lock is held.
+        try await lockAppends(c)
+        let query: PostgresQuery = "SELECT id, version FROM \(unescaped: tables.streams) WHERE name = \(name.rawValue)"
+        var row: (id: Int64, version: Int64)?
+        for try await (id, version) in try await run(c, query).decode((Int64, Int64).self) { row = (id, version) }
+        let id: Int64
+        let version: Int
+        if let row {
+            let current = Int(row.version)
+            switch expectedVersion {
+            case .noStream:
+                throw EventStoreError.wrongExpectedVersion(name, expected: expectedVersion, actual: current)
+            case let .exact(expected) where expected != current:
+                throw EventStoreError.wrongExpectedVersion(name, expected: expectedVersion, actual: current)
+            default:
+                (id, version) = (row.id, current)
+            }
+        } else {
+            guard expectedVersion == .noStream else { throw EventStoreError.streamNotFound(name) }
+            id = try await insertStream(c, name, metadata: [:])
+            version = 0
+        }
+        let last = try await insert(c, events, streamID: id, after: version, stream: name)
+        return AppendResult(streamVersion: version + events.count, lastGlobalPosition: last)
+    }
+
+    private func lockAppends(_ c: PostgresConnection) async throws {
+        try await run(c, "SELECT pg_advisory_xact_lock(hashtext(\(tables.appendLockName)))")
+    }
+
+    private func insertStream(_ c: PostgresConnection, _ name: StreamName, metadata: Metadata) async throws -> Int64 {
+        let query: PostgresQuery = """
+            INSERT INTO \(unescaped: tables.streams) (name, category, metadata)
+            VALUES (\(name.rawValue), \(name.category), \(metadata.jsonText)::jsonb) RETURNING id
+            """
+        do {
+            for try await id in try await run(c, query).decode(Int64.self) { return id }
+        } catch let error as PSQLError where error.isUniqueViolation(of: tables.streamNameKey) {
+            throw EventStoreError.streamExists(name)
+        }
+        throw EventStoreError.backend("inserting stream \"\(name)\" returned no id")
+    }
+
+    /// Inserts the events in one statement, sets the stream's version and signals the channel (delivered
+    /// at commit).
+    private func insert(_ c: PostgresConnection, _ events: [EventMessage], streamID: Int64, after version: Int, stream: StreamName)
+        async throws -> GlobalPosition?
+    {
+        guard !events.isEmpty else { return nil }
+        let keys = events.map(\.aggregateKey)
+        let query: PostgresQuery = """
+            WITH inserted AS (
+                INSERT INTO \(unescaped: tables.events) (stream_id, position, uuid, message_name, payload, metadata, created_at,
+                    aggregate_type, aggregate_id, aggregate_version)
+                SELECT \(streamID), \(Int64(version)) + e.ord, e.uuid, e.name, e.payload::json, e.metadata::jsonb,
+                    timestamptz 'epoch' + e.micros * interval '1 microsecond',
+                    CASE WHEN e.keyed THEN e.atype END, CASE WHEN e.keyed THEN e.aid END, CASE WHEN e.keyed THEN e.aver END
+                FROM unnest(\(events.map(\.uuid))::uuid[], \(events.map(\.messageName))::text[],
+                    \(events.map(\.payload.jsonText))::text[], \(events.map(\.metadata.jsonText))::text[],
+                    \(events.map(\.createdAtMicros))::int8[], \(keys.map { $0 != nil })::bool[],
+                    \(keys.map { $0?.type ?? "" })::text[], \(keys.map { $0?.id ?? "" })::text[],
+                    \(keys.map { $0?.version ?? "" })::text[])
+                    WITH ORDINALITY AS e(uuid, name, payload, metadata, micros, keyed, atype, aid, aver, ord)
+                ORDER BY e.ord
+                RETURNING global_position
+            ), updated AS (
+                UPDATE \(unescaped: tables.streams) SET version = \(Int64(version + events.count)) WHERE id = \(streamID)
+            )
+            SELECT max(global_position), pg_notify(\(tables.channel), max(global_position)::text) FROM inserted
+            """
+        do {
+            var last: Int64?
+            for try await (position, _) in try await run(c, query).decode((Int64?, String?).self) { last = position }
+            return last.map { GlobalPosition(sequence: $0) }
+        } catch let error as PSQLError where error.isUniqueViolation(of: tables.eventsUUIDKey) {
+            throw EventStoreError.duplicateEvent(stream, "an event whose uuid is in this append (\(error.detail ?? "uuid taken"))")
+        } catch let error as PSQLError where error.isUniqueViolation(of: tables.eventsAggregateKey) {
+            throw EventStoreError.duplicateEvent(stream, "an aggregate version in this append (\(error.detail ?? "version taken"))")
+        }
+    }
+
+    func delete(_ c: PostgresConnection, _ name: StreamName) async throws {
+        let query: PostgresQuery = "DELETE FROM \(unescaped: tables.streams) WHERE name = \(name.rawValue) RETURNING id"
+        var deleted: Int64?
+        for try await id in try await run(c, query).decode(Int64.self) { deleted = id }
+        guard let deleted else { throw EventStoreError.streamNotFound(name) }
+        try await run(c, "DELETE FROM \(unescaped: tables.events) WHERE stream_id = \(deleted)")
+    }
+
+    func updateMetadata(_ c: PostgresConnection, _ metadata: Metadata, of name: StreamName) async throws {
+        try StoreValidation.streamMetadata(metadata)
+        let query: PostgresQuery = """
+            UPDATE \(unescaped: tables.streams) SET metadata = \(metadata.jsonText)::jsonb WHERE name = \(name.rawValue) RETURNING id
+            """
+        var found = false
+        for try await _ in try await run(c, query).decode(Int64.self) { found = true }
+        guard found else { throw EventStoreError.streamNotFound(name) }
+    }
+
+    // MARK: Reads
+
+    func stream(_ c: PostgresConnection, _ name: StreamName) async throws -> Int64? {
+        let query: PostgresQuery = "SELECT id FROM \(unescaped: tables.streams) WHERE name = \(name.rawValue)"
+        for try await id in try await run(c, query).decode(Int64.self) { return id }
+        return nil
+    }
+
+    func metadata(_ c: PostgresConnection, of name: StreamName) async throws -> Metadata {
+        let query: PostgresQuery = "SELECT metadata::text FROM \(unescaped: tables.streams) WHERE name = \(name.rawValue)"
+        for try await text in try await run(c, query).decode(String.self) { return try storedMetadata(text) }
+        throw EventStoreError.streamNotFound(name)
+    }
+
+    private static let columns =
+        "e.global_position, e.position, e.uuid, e.message_name, e.payload::text, e.metadata::text, (extract(epoch FROM e.created_at) * 1000000)::int8"
+
+    /// One page of a load.
+    func page(
+        _ c: PostgresConnection, streamID: Int64, stream: StreamName, direction: RecordedEventSequence.Direction,
+        matching: MetadataMatcher?, bound: Int, limit: Int
+    ) async throws -> [RecordedEvent] {
+        let filter = matching.map { dialect.predicate(for: $0, metadata: "e.metadata") } ?? "TRUE"
+        let comparison = direction == .forward ? ">=" : "<="
+        let order = direction == .forward ? "ASC" : "DESC"
+        let query: SQLQuery = """
+            SELECT \(unsafeSQL: Self.columns) FROM \(unsafeSQL: tables.events) AS e
+            WHERE e.stream_id = \(bind: streamID) AND e.position \(unsafeSQL: comparison) \(bind: bound) AND \(filter)
+            ORDER BY e.position \(unsafeSQL: order) LIMIT \(bind: limit)
+            """
+        return try await events(c, query) { _ in stream }
+    }
+
+    /// Events of every stream after a global position, in global order (internal streams included).
+    func readAll(_ c: PostgresConnection, after position: GlobalPosition, limit: Int) async throws -> [RecordedEvent] {
+        let query: SQLQuery = """
+            SELECT \(unsafeSQL: Self.columns), s.name FROM \(unsafeSQL: tables.events) AS e
+            JOIN \(unsafeSQL: tables.streams) AS s ON s.id = e.stream_id
+            WHERE e.global_position > \(bind: position.sequence) ORDER BY e.global_position LIMIT \(bind: limit)
+            """
+        return try await events(c, query, streamColumn: true) { name in try StreamName(name ?? "") }
+    }
+
+    private func events(
+        _ c: PostgresConnection, _ query: SQLQuery, streamColumn: Bool = false,
+        stream: (String?) throws -> StreamName
+    ) async throws -> [RecordedEvent] {
+        var events: [RecordedEvent] = []
+        let rows = try await run(c, query)
+        for try await row in rows {
+            let cells = row.makeRandomAccess()
+            let global = try cells[0].decode(Int64.self)
+            let position = try cells[1].decode(Int64.self)
+            let uuid = try cells[2].decode(UUID.self)
+            let name = try cells[3].decode(String.self)
+            let payload = try cells[4].decode(String.self)
+            let metadata = try cells[5].decode(String.self)
+            let micros = try cells[6].decode(Int64.self)
+            let streamName = try stream(streamColumn ? try cells[7].decode(String.self) : nil)
+            let message = EventMessage(
+                messageName: name, payload: Payload(storedJSON: payload), metadata: try storedMetadata(metadata), uuid: uuid,
+                createdAtMicros: micros)
+            events.append(
+                RecordedEvent(
+                    streamName: streamName, position: Int(position), globalPosition: GlobalPosition(sequence: global),
+                    message: message))
+        }
+        return events
+    }
+
+    private func storedMetadata(_ text: String) throws -> Metadata {
+        do {
+            return try Metadata(json: text)
+        } catch {
+            throw EventStoreError.backend("stored metadata is corrupt: \(error.reason)")
+        }
+    }
+
+    func streamNames(_ c: PostgresConnection, _ filter: NameFilter, matching: MetadataMatcher?, limit: Int, offset: Int)
+        async throws -> [StreamName]
+    {
+        var conditions: [SQLQuery] = ["TRUE"]
+        switch filter {
+        case .all: break
+        case let .exact(name): conditions.append("s.name = \(bind: name)")
+        case let .regex(pattern): conditions.append(dialect.regex("s.name", pattern: pattern))
+        }
+        if let matching { conditions.append(dialect.predicate(for: matching, metadata: "s.metadata")) }
+        let query: SQLQuery = """
+            SELECT s.name FROM \(unsafeSQL: tables.streams) AS s WHERE \(SQLQuery.joined(conditions, separator: " AND "))
+            ORDER BY s.name LIMIT \(bind: limit) OFFSET \(bind: offset)
+            """
+        var names: [StreamName] = []
+        for try await name in try await run(c, query).decode(String.self) { names.append(try StreamName(name)) }
+        return names
+    }
+
+    func categoryNames(_ c: PostgresConnection, _ filter: NameFilter, limit: Int, offset: Int) async throws -> [String] {
+        var conditions: [SQLQuery] = ["s.category IS NOT NULL"]
+        switch filter {
+        case .all: break
+        case let .exact(name): conditions.append("s.category = \(bind: name)")
+        case let .regex(pattern): conditions.append(dialect.regex("s.category", pattern: pattern))
+        }
+        let query: SQLQuery = """
+            SELECT DISTINCT s.category FROM \(unsafeSQL: tables.streams) AS s WHERE \(SQLQuery.joined(conditions, separator: " AND "))
+            ORDER BY s.category LIMIT \(bind: limit) OFFSET \(bind: offset)
+            """
+        var names: [String] = []
+        for try await name in try await run(c, query).decode(String.self) { names.append(name) }
+        return names
+    }
+}
+
+extension PSQLError {
+    /// The server's SQLSTATE, when the server reported the error.
+    var sqlState: String? { serverInfo?[.sqlState] }
+
+    /// `true` for a unique violation (23505) of the named constraint or index.
+    func isUniqueViolation(of constraint: String) -> Bool {
+        sqlState == "23505" && serverInfo?[.constraintName] == constraint
+    }
+
+    var detail: String? { serverInfo?[.detail] }
+}

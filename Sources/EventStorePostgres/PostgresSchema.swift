@@ -1,0 +1,90 @@
+import EventStore
+import EventStoreSQL
+
+/// The store's tables and their SQL, by schema and prefix (both validated identifiers, always quoted).
+struct PostgresTables: Sendable {
+    let schemaTable: String
+    let streams: String
+    let events: String
+    let projections: String
+    /// Constraint names, to tell unique violations apart.
+    let streamNameKey: String
+    let eventsUUIDKey: String
+    let eventsAggregateKey: String
+    /// The `NOTIFY` channel appends signal on, with the new last global position as payload.
+    let channel: String
+    /// Keys (hashed in SQL) of the advisory locks for appends and for migrations.
+    let appendLockName: String
+    let migrationLockName: String
+    private let streamsCategoryIndex: String
+    private let bareNames: (streams: String, events: String)
+
+    init(schema: String?, prefix: String) throws(EventStoreError) {
+        if !prefix.isEmpty, !SQLIdentifier.isValid(prefix) || prefix.utf8.count > 36 {
+            throw .invalidArgument(
+                "table prefix \"\(prefix)\" must be at most 36 ASCII letters, digits and _, not starting with a digit")
+        }
+        let qualifier = try schema.map { name throws(EventStoreError) in try SQLIdentifier(name).quoted + "." } ?? ""
+        func table(_ name: String) throws(EventStoreError) -> String { qualifier + (try SQLIdentifier(prefix + name)).quoted }
+        schemaTable = try table("event_store_schema")
+        streams = try table("event_streams")
+        events = try table("events")
+        projections = try table("projections")
+        streamNameKey = prefix + "event_streams_name_key"
+        eventsUUIDKey = prefix + "events_stream_uuid_key"
+        eventsAggregateKey = prefix + "events_aggregate_key"
+        streamsCategoryIndex = try SQLIdentifier(prefix + "event_streams_category").quoted
+        bareNames = (prefix + "event_streams", prefix + "events")
+        channel = prefix + "eventstore_appended"
+        appendLockName = "eventstore:append:" + (schema ?? "") + "." + prefix
+        migrationLockName = "eventstore:migrate:" + (schema ?? "") + "." + prefix
+    }
+
+    private func constraint(_ name: String) -> String { "\"\(name)\"" }
+
+    /// The schema's versions, in order.
+    var migrations: [(version: Int, sql: String)] {
+        [
+            (
+                1,
+                """
+                CREATE TABLE \(streams) (
+                    id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+                    name text COLLATE "C" NOT NULL CONSTRAINT \(constraint(streamNameKey)) UNIQUE,
+                    category text COLLATE "C",
+                    metadata jsonb NOT NULL,
+                    version bigint NOT NULL DEFAULT 0,
+                    created_at timestamptz NOT NULL DEFAULT now()
+                );
+                CREATE INDEX \(streamsCategoryIndex) ON \(streams) (category) WHERE category IS NOT NULL;
+                CREATE TABLE \(events) (
+                    global_position bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+                    stream_id bigint NOT NULL,
+                    position bigint NOT NULL,
+                    uuid uuid NOT NULL,
+                    message_name text NOT NULL,
+                    payload json NOT NULL,
+                    metadata jsonb NOT NULL,
+                    created_at timestamptz NOT NULL,
+                    aggregate_type text,
+                    aggregate_id text,
+                    aggregate_version text,
+                    CONSTRAINT \(constraint(bareNames.events + "_stream_position_key")) UNIQUE (stream_id, position),
+                    CONSTRAINT \(constraint(eventsUUIDKey)) UNIQUE (stream_id, uuid)
+                );
+                CREATE UNIQUE INDEX \(constraint(eventsAggregateKey)) ON \(events)
+                    (stream_id, aggregate_type, aggregate_id, aggregate_version) WHERE aggregate_type IS NOT NULL;
+                CREATE TABLE \(projections) (
+                    name text COLLATE "C" PRIMARY KEY,
+                    status text NOT NULL DEFAULT 'idle',
+                    state jsonb NOT NULL DEFAULT '{}',
+                    positions jsonb NOT NULL DEFAULT '{}',
+                    locked_until timestamptz
+                );
+                """
+            )
+        ]
+    }
+
+    var latestVersion: Int { migrations.last?.version ?? 0 }
+}

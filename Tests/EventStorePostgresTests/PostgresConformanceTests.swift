@@ -1,0 +1,14 @@
+import EventStore
+import EventStoreConformance
+import EventStorePostgres
+import Testing
+
+@Suite("PostgreSQL store conformance", .enabled(if: PostgresTestServer.shouldRun, "\(PostgresTestServer.skipMessage)"))
+struct PostgresConformanceTests {
+    @Test(arguments: EventStoreConformance.cases)
+    func conformance(_ testCase: ConformanceCase) async throws {
+        try await testCase.run { settings, body in
+            try await PostgresTestServer.withStore(loadBatchSize: settings.loadBatchSize) { store in try await body(store) }
+        }
+    }
+}

@@ -1,0 +1,95 @@
+import EventStore
+import EventStorePostgres
+import Foundation
+import Synchronization
+import Testing
+
+@Suite("PostgreSQL store", .enabled(if: PostgresTestServer.shouldRun, "\(PostgresTestServer.skipMessage)"))
+struct PostgresStoreTests {
+    @Test func urlsCarryEverySetting() throws {
+        let configuration = try PostgresConfiguration(
+            url: "postgres://app:s%40cret@db.example:6543/events?sslmode=require&pool_size=7&connect_timeout=3&schema=es&table_prefix=p_")
+        #expect(configuration.host == "db.example")
+        #expect(configuration.port == 6543)
+        #expect(configuration.username == "app")
+        #expect(configuration.password == "s@cret")
+        #expect(configuration.database == "events")
+        #expect(configuration.tls == .require)
+        #expect(configuration.poolSize == 7)
+        #expect(configuration.connectTimeout == .seconds(3))
+        #expect(configuration.schema == "es")
+        #expect(configuration.tablePrefix == "p_")
+        let defaults = try PostgresConfiguration(url: "postgresql://localhost")
+        #expect(defaults.tls == .prefer)
+        #expect(defaults.port == 5432)
+        #expect(defaults.username == "postgres")
+        for bad in ["mysql://x", "postgres://", "postgres://h/db?sslmode=maybe", "postgres://h/db?pool_size=0", "postgres://h/db?color=red"] {
+            #expect(throws: EventStoreError.self, "\(bad)") { try PostgresConfiguration(url: bad) }
+        }
+    }
+
+    @Test func aHostilePrefixOrSchemaIsRejected() throws {
+        for prefix in ["a;DROP TABLE x", "\"", "1a", String(repeating: "p", count: 37)] {
+            var configuration = try PostgresTestServer.configuration(prefix: prefix)
+            configuration.tablePrefix = prefix
+            #expect(throws: EventStoreError.self) { try PostgresEventStore(configuration: configuration, logger: PostgresTestServer.logger) }
+        }
+        var configuration = try PostgresTestServer.configuration()
+        configuration.schema = "public; DROP SCHEMA public"
+        #expect(throws: EventStoreError.self) { try PostgresEventStore(configuration: configuration, logger: PostgresTestServer.logger) }
+    }
+
+    @Test func concurrentStartsMigrateOnce() async throws {
+        let prefix = PostgresTestServer.uniquePrefix()
+        let versions = try await withThrowingTaskGroup(of: Int.self) { group in
+            for _ in 0..<4 {
+                group.addTask {
+                    try await PostgresTestServer.withStore(prefix: prefix) { store in try await store.migrate() }
+                }
+            }
+            return try await group.reduce(into: []) { $0.append($1) }
+        }
+        #expect(versions == [1, 1, 1, 1])
+    }
+
+    @Test func tablesCanLiveInTheirOwnSchema() async throws {
+        let schema = "es_" + PostgresTestServer.uniquePrefix()
+        var configuration = try PostgresTestServer.configuration()
+        configuration.schema = schema
+        // The store never creates schemas itself: they belong to the database's owner.
+        let created = try await createSchema(schema)
+        #expect(created)
+        try await PostgresEventStore.withStore(configuration: configuration, logger: PostgresTestServer.logger) { store in
+            try await store.create("user-1", events: [EventMessage(messageName: "A")])
+            #expect(try await store.load("user-1").collect().count == 1)
+        }
+    }
+
+    @Test func appendsSignalTheirPositionAfterCommit() async throws {
+        try await PostgresTestServer.withStore { store in
+            try await store.create("notify-1")
+            var notifications = store.notifications().makeAsyncIterator()
+            #expect(try await notifications.next() == .start)
+            let appended = try await store.append([EventMessage(messageName: "A"), EventMessage(messageName: "B")], to: "notify-1")
+            #expect(try await notifications.next() == appended.lastGlobalPosition)
+            // A rolled-back transaction signals nothing; the next commit does.
+            try? await store.transaction { tx in
+                try await tx.append([EventMessage(messageName: "C")], to: "notify-1")
+                throw CancellationError()
+            }
+            let next = try await store.append([EventMessage(messageName: "D")], to: "notify-1")
+            #expect(try await notifications.next() == next.lastGlobalPosition)
+        }
+    }
+}
+
+/// Creates a schema with plain SQL through the test server (the store leaves schemas to their owners).
+func createSchema(_ name: String) async throws -> Bool {
+    let url = try #require(PostgresTestServer.url)
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    process.arguments = ["psql", url, "-qAtc", "CREATE SCHEMA \"\(name)\""]
+    try process.run()
+    while process.isRunning { try await Task.sleep(for: .milliseconds(10)) }
+    return process.terminationStatus == 0
+}
