@@ -15,9 +15,10 @@ import Synchronization
 /// }
 /// ```
 ///
-/// Appends take one advisory lock until they commit, so global positions follow commit order: a reader
-/// of the global order never passes over a transaction that commits late. Each append is one
-/// transaction (a savepoint inside ``transaction(_:)``); its events go in one statement.
+/// The global order is (writing transaction's id, sequence), and ``readAll(after:limit:)`` reads only what
+/// every older transaction has finished with, so a transaction that commits late is never passed over;
+/// writers to different streams commit in parallel. Each append is one transaction (a savepoint inside
+/// ``transaction(_:)``); its events go in one statement.
 public final class PostgresEventStore: EventStore, Service {
     /// The configuration the store was made with.
     public let configuration: PostgresConfiguration
@@ -284,7 +285,8 @@ public final class PostgresEventStore: EventStore, Service {
     // MARK: Global order
 
     /// Events of every stream after `position`, in global order, at most `limit` of them. Never passes over
-    /// an event that commits later with a smaller position (see the type's discussion).
+    /// an event that commits late (see the type's discussion); a long-running transaction anywhere in the
+    /// database delays, but never loses, what readers see.
     public func readAll(after position: GlobalPosition, limit: Int) async throws -> [RecordedEvent] {
         if limit < 1 { throw EventStoreError.invalidArgument("limit must be 1 or more, not \(limit)") }
         let operations = self.operations
@@ -306,8 +308,8 @@ public final class PostgresEventStore: EventStore, Service {
                         try await connection.listen(on: channel) { notifications in
                             continuation.yield(GlobalPosition.start)
                             for try await notification in notifications {
-                                if let sequence = Int64(notification.payload) {
-                                    continuation.yield(GlobalPosition(sequence: sequence))
+                                if let position = GlobalPosition(notification.payload) {
+                                    continuation.yield(position)
                                 }
                             }
                         }

@@ -65,7 +65,7 @@ struct PostgresOperations: Sendable {
     {
         try StoreValidation.streamMetadata(metadata)
         try StoreValidation.events(events, for: name)
-        if !events.isEmpty { try await lockAppends(c) }
+        try await lock(c, name)
         let id = try await insertStream(c, name, metadata: metadata)
         let last = try await insert(c, events, streamID: id, after: 0, stream: name)
         return AppendResult(streamVersion: events.count, lastGlobalPosition: last)
@@ -75,13 +75,16 @@ struct PostgresOperations: Sendable {
         async throws -> AppendResult
     {
         try StoreValidation.events(events, for: name)
-        // Appends hold one advisory lock to their commit, so global positions follow commit order and a
-        // reader of the global order can never pass over a late commit. The version is read by a later
-        // statement: its snapshot must be taken after the lock is held.
-        try await lockAppends(c)
-        let query: PostgresQuery = "SELECT id, version FROM \(unescaped: tables.streams) WHERE name = \(name.rawValue)"
-        var row: (id: Int64, version: Int64)?
-        for try await (id, version) in try await run(c, query).decode((Int64, Int64).self) { row = (id, version) }
+        try await lock(c, name)
+        // Read after the lock is held, so that the statement's snapshot sees the last holder's commit.
+        let query: PostgresQuery = """
+            SELECT id, version, last_transaction_id > pg_current_xact_id_if_assigned()
+            FROM \(unescaped: tables.streams) WHERE name = \(name.rawValue)
+            """
+        var row: (id: Int64, version: Int64, reordered: Bool)?
+        for try await (id, version, reordered) in try await run(c, query).decode((Int64, Int64, Bool?).self) {
+            row = (id, version, reordered ?? false)
+        }
         let id: Int64
         let version: Int
         if let row {
@@ -94,6 +97,13 @@ struct PostgresOperations: Sendable {
             default:
                 (id, version) = (row.id, current)
             }
+            if row.reordered {
+                // This transaction wrote earlier (so its id is older) and a younger transaction appended to this
+                // stream and committed meanwhile: appending now would put these events before that one's in the
+                // global order. Only transactions spanning several writes can meet this; retrying works.
+                throw EventStoreError.wrongExpectedVersion(name, expected: expectedVersion, actual: current).withReason(
+                    "stream \"\(name)\" was appended to by a younger transaction while this one ran: retry the transaction")
+            }
         } else {
             guard expectedVersion == .noStream else { throw EventStoreError.streamNotFound(name) }
             id = try await insertStream(c, name, metadata: [:])
@@ -103,8 +113,11 @@ struct PostgresOperations: Sendable {
         return AppendResult(streamVersion: version + events.count, lastGlobalPosition: last)
     }
 
-    private func lockAppends(_ c: PostgresConnection) async throws {
-        try await run(c, "SELECT pg_advisory_xact_lock(hashtext(\(tables.appendLockName)))")
+    /// Serialises writers of one stream until commit. An advisory lock takes no transaction id, so the
+    /// id a writer gets with its first row comes after every earlier writer of the stream committed: the
+    /// order of transaction ids is the order of the stream's positions.
+    private func lock(_ c: PostgresConnection, _ name: StreamName) async throws {
+        try await run(c, "SELECT pg_advisory_xact_lock(hashtext(\(tables.streamLockPrefix + name.rawValue)))")
     }
 
     private func insertStream(_ c: PostgresConnection, _ name: StreamName, metadata: Metadata) async throws -> Int64 {
@@ -143,14 +156,19 @@ struct PostgresOperations: Sendable {
                 ORDER BY e.ord
                 RETURNING global_position
             ), updated AS (
-                UPDATE \(unescaped: tables.streams) SET version = \(Int64(version + events.count)) WHERE id = \(streamID)
+                UPDATE \(unescaped: tables.streams) SET version = \(Int64(version + events.count)),
+                    last_transaction_id = pg_current_xact_id() WHERE id = \(streamID)
             )
-            SELECT max(global_position), pg_notify(\(tables.channel), max(global_position)::text) FROM inserted
+            SELECT pg_current_xact_id()::text::int8, max(global_position),
+                pg_notify(\(tables.channel), pg_current_xact_id()::text || ':' || max(global_position)::text)
+            FROM inserted
             """
         do {
-            var last: Int64?
-            for try await (position, _) in try await run(c, query).decode((Int64?, String?).self) { last = position }
-            return last.map { GlobalPosition(sequence: $0) }
+            var last: GlobalPosition?
+            for try await (transaction, position, _) in try await run(c, query).decode((Int64, Int64?, String?).self) {
+                last = position.map { GlobalPosition(commit: transaction, sequence: $0) }
+            }
+            return last
         } catch let error as PSQLError where error.isUniqueViolation(of: tables.eventsUUIDKey) {
             throw EventStoreError.duplicateEvent(stream, "an event whose uuid is in this append (\(error.detail ?? "uuid taken"))")
         } catch let error as PSQLError where error.isUniqueViolation(of: tables.eventsAggregateKey) {
@@ -190,8 +208,10 @@ struct PostgresOperations: Sendable {
         throw EventStoreError.streamNotFound(name)
     }
 
-    private static let columns =
-        "e.global_position, e.position, e.uuid, e.message_name, e.payload::text, e.metadata::text, (extract(epoch FROM e.created_at) * 1000000)::int8"
+    private static let columns = """
+        e.global_position, e.position, e.uuid, e.message_name, e.payload::text, e.metadata::text,
+        (extract(epoch FROM e.created_at) * 1000000)::int8, e.transaction_id::text::int8
+        """
 
     /// One page of a load.
     func page(
@@ -210,11 +230,17 @@ struct PostgresOperations: Sendable {
     }
 
     /// Events of every stream after a global position, in global order (internal streams included).
+    ///
+    /// The global order is (transaction id, sequence). Only transactions older than every transaction still
+    /// running are read (`pg_snapshot_xmin`), so a transaction that commits late is never passed over: the
+    /// reader waits for it instead.
     func readAll(_ c: PostgresConnection, after position: GlobalPosition, limit: Int) async throws -> [RecordedEvent] {
         let query: SQLQuery = """
             SELECT \(unsafeSQL: Self.columns), s.name FROM \(unsafeSQL: tables.events) AS e
             JOIN \(unsafeSQL: tables.streams) AS s ON s.id = e.stream_id
-            WHERE e.global_position > \(bind: position.sequence) ORDER BY e.global_position LIMIT \(bind: limit)
+            WHERE (e.transaction_id, e.global_position) > (\(bind: String(position.commit))::xid8, \(bind: position.sequence))
+                AND e.transaction_id < pg_snapshot_xmin(pg_current_snapshot())
+            ORDER BY e.transaction_id, e.global_position LIMIT \(bind: limit)
             """
         return try await events(c, query, streamColumn: true) { name in try StreamName(name ?? "") }
     }
@@ -234,13 +260,15 @@ struct PostgresOperations: Sendable {
             let payload = try cells[4].decode(String.self)
             let metadata = try cells[5].decode(String.self)
             let micros = try cells[6].decode(Int64.self)
-            let streamName = try stream(streamColumn ? try cells[7].decode(String.self) : nil)
+            let transaction = try cells[7].decode(Int64.self)
+            let streamName = try stream(streamColumn ? try cells[8].decode(String.self) : nil)
             let message = EventMessage(
                 messageName: name, payload: Payload(storedJSON: payload), metadata: try storedMetadata(metadata), uuid: uuid,
                 createdAtMicros: micros)
             events.append(
                 RecordedEvent(
-                    streamName: streamName, position: Int(position), globalPosition: GlobalPosition(sequence: global),
+                    streamName: streamName, position: Int(position),
+                    globalPosition: GlobalPosition(commit: transaction, sequence: global),
                     message: message))
         }
         return events
@@ -258,11 +286,7 @@ struct PostgresOperations: Sendable {
         async throws -> [StreamName]
     {
         var conditions: [SQLQuery] = ["TRUE"]
-        switch filter {
-        case .all: break
-        case let .exact(name): conditions.append("s.name = \(bind: name)")
-        case let .regex(pattern): conditions.append(dialect.regex("s.name", pattern: pattern))
-        }
+        if let condition = dialect.nameCondition(filter, column: "s.name") { conditions.append(condition) }
         if let matching { conditions.append(dialect.predicate(for: matching, metadata: "s.metadata")) }
         let query: SQLQuery = """
             SELECT s.name FROM \(unsafeSQL: tables.streams) AS s WHERE \(SQLQuery.joined(conditions, separator: " AND "))
@@ -275,11 +299,7 @@ struct PostgresOperations: Sendable {
 
     func categoryNames(_ c: PostgresConnection, _ filter: NameFilter, limit: Int, offset: Int) async throws -> [String] {
         var conditions: [SQLQuery] = ["s.category IS NOT NULL"]
-        switch filter {
-        case .all: break
-        case let .exact(name): conditions.append("s.category = \(bind: name)")
-        case let .regex(pattern): conditions.append(dialect.regex("s.category", pattern: pattern))
-        }
+        if let condition = dialect.nameCondition(filter, column: "s.category") { conditions.append(condition) }
         let query: SQLQuery = """
             SELECT DISTINCT s.category FROM \(unsafeSQL: tables.streams) AS s WHERE \(SQLQuery.joined(conditions, separator: " AND "))
             ORDER BY s.category LIMIT \(bind: limit) OFFSET \(bind: offset)

@@ -13,10 +13,12 @@ struct PostgresTables: Sendable {
     let eventsAggregateKey: String
     /// The `NOTIFY` channel appends signal on, with the new last global position as payload.
     let channel: String
-    /// Keys (hashed in SQL) of the advisory locks for appends and for migrations.
-    let appendLockName: String
+    /// Keys (hashed in SQL) of the advisory locks: appends to one stream (followed by the stream's name),
+    /// and migrations.
+    let streamLockPrefix: String
     let migrationLockName: String
     private let streamsCategoryIndex: String
+    private let eventsGlobalOrderIndex: String
     private let bareNames: (streams: String, events: String)
 
     init(schema: String?, prefix: String) throws(EventStoreError) {
@@ -34,9 +36,10 @@ struct PostgresTables: Sendable {
         eventsUUIDKey = prefix + "events_stream_uuid_key"
         eventsAggregateKey = prefix + "events_aggregate_key"
         streamsCategoryIndex = try SQLIdentifier(prefix + "event_streams_category").quoted
+        eventsGlobalOrderIndex = try SQLIdentifier(prefix + "events_global_order").quoted
         bareNames = (prefix + "event_streams", prefix + "events")
         channel = prefix + "eventstore_appended"
-        appendLockName = "eventstore:append:" + (schema ?? "") + "." + prefix
+        streamLockPrefix = "eventstore:stream:" + (schema ?? "") + "." + prefix + ":"
         migrationLockName = "eventstore:migrate:" + (schema ?? "") + "." + prefix
     }
 
@@ -54,11 +57,13 @@ struct PostgresTables: Sendable {
                     category text COLLATE "C",
                     metadata jsonb NOT NULL,
                     version bigint NOT NULL DEFAULT 0,
+                    last_transaction_id xid8,
                     created_at timestamptz NOT NULL DEFAULT now()
                 );
                 CREATE INDEX \(streamsCategoryIndex) ON \(streams) (category) WHERE category IS NOT NULL;
                 CREATE TABLE \(events) (
                     global_position bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+                    transaction_id xid8 NOT NULL DEFAULT pg_current_xact_id(),
                     stream_id bigint NOT NULL,
                     position bigint NOT NULL,
                     uuid uuid NOT NULL,
@@ -72,6 +77,7 @@ struct PostgresTables: Sendable {
                     CONSTRAINT \(constraint(bareNames.events + "_stream_position_key")) UNIQUE (stream_id, position),
                     CONSTRAINT \(constraint(eventsUUIDKey)) UNIQUE (stream_id, uuid)
                 );
+                CREATE INDEX \(eventsGlobalOrderIndex) ON \(events) (transaction_id, global_position);
                 CREATE UNIQUE INDEX \(constraint(eventsAggregateKey)) ON \(events)
                     (stream_id, aggregate_type, aggregate_id, aggregate_version) WHERE aggregate_type IS NOT NULL;
                 CREATE TABLE \(projections) (

@@ -114,3 +114,14 @@ extension SQLMatcherDialect {
         }
     }
 }
+
+extension SQLMatcherDialect {
+    /// The predicate of a listing's name filter on `column`, `nil` for ``NameFilter/all``.
+    public func nameCondition(_ filter: NameFilter, column: SQLQuery) -> SQLQuery? {
+        switch filter {
+        case .all: return nil
+        case let .exact(name): return "\(column) = \(bind: name)"
+        case let .regex(pattern): return regex(column, pattern: pattern)
+        }
+    }
+}

@@ -98,6 +98,13 @@ public struct EventStoreError: Error, Sendable, CustomStringConvertible {
         return text
     }
 
+    /// This error with another reason.
+    public func withReason(_ reason: String) -> EventStoreError {
+        var copy = self
+        copy.reason = reason
+        return copy
+    }
+
     // MARK: Factories
 
     public static func streamNotFound(_ stream: StreamName) -> Self {

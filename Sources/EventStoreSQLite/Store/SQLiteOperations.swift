@@ -200,11 +200,7 @@ struct SQLiteOperations: Sendable {
         throws -> [StreamName]
     {
         var conditions: [SQLQuery] = ["1 = 1"]
-        switch filter {
-        case .all: break
-        case let .exact(name): conditions.append("s.name = \(bind: name)")
-        case let .regex(pattern): conditions.append(dialect.regex("s.name", pattern: pattern))
-        }
+        if let condition = dialect.nameCondition(filter, column: "s.name") { conditions.append(condition) }
         if let matching { conditions.append(dialect.predicate(for: matching, metadata: "s.metadata")) }
         var names: [String] = []
         try c.query(
@@ -224,11 +220,7 @@ struct SQLiteOperations: Sendable {
 
     func categoryNames(_ c: SQLiteConnection, _ filter: NameFilter, limit: Int, offset: Int) throws -> [String] {
         var conditions: [SQLQuery] = ["s.category IS NOT NULL"]
-        switch filter {
-        case .all: break
-        case let .exact(name): conditions.append("s.category = \(bind: name)")
-        case let .regex(pattern): conditions.append(dialect.regex("s.category", pattern: pattern))
-        }
+        if let condition = dialect.nameCondition(filter, column: "s.category") { conditions.append(condition) }
         var categories: [String] = []
         try c.query(
             """
