@@ -13,8 +13,15 @@ let package = Package(
         .library(name: "EventStore", targets: ["EventStore"]),
         .library(name: "EventStoreSQLite", targets: ["EventStoreSQLite"]),
         .library(name: "EventStorePostgres", targets: ["EventStorePostgres"]),
+        .library(name: "EventStoreMySQL", targets: ["EventStoreMySQL"]),
         .library(name: "EventStoreConformance", targets: ["EventStoreConformance"]),
         .executable(name: "eventstore", targets: ["eventstore"]),
+    ],
+    traits: [
+        .trait(
+            name: "MySQL",
+            description: "The MySQL/MariaDB store and the mysql:// and mariadb:// URLs; needs libmariadb (apt-get install libmariadb-dev)."
+        )
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
@@ -53,6 +60,19 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        .systemLibrary(
+            name: "CMariaDB",
+            pkgConfig: "libmariadb",
+            providers: [.apt(["libmariadb-dev"]), .brew(["mariadb-connector-c"])]
+        ),
+        .target(
+            name: "EventStoreMySQL",
+            dependencies: [
+                "EventStore", "EventStoreSQL",
+                .target(name: "CMariaDB", condition: .when(traits: ["MySQL"])),
+            ],
+            swiftSettings: strictSettings
+        ),
         .target(
             name: "EventStoreConformance",
             dependencies: ["EventStore"],
@@ -64,6 +84,7 @@ let package = Package(
                 "EventStore",
                 "EventStoreSQLite",
                 "EventStorePostgres",
+                .target(name: "EventStoreMySQL", condition: .when(traits: ["MySQL"])),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strictSettings
@@ -76,6 +97,14 @@ let package = Package(
         .testTarget(
             name: "EventStorePostgresTests",
             dependencies: ["EventStore", "EventStoreSQL", "EventStorePostgres", "EventStoreConformance"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "EventStoreMySQLTests",
+            dependencies: [
+                "EventStore", "EventStoreSQL", "EventStoreConformance",
+                .target(name: "EventStoreMySQL", condition: .when(traits: ["MySQL"])),
+            ],
             swiftSettings: strictSettings
         ),
         .testTarget(

@@ -5,6 +5,10 @@ import EventStoreSQLite
 import Foundation
 import Logging
 
+#if MySQL
+import EventStoreMySQL
+#endif
+
 /// `--database URL`, shared by every command.
 struct DatabaseOptions: ParsableArguments {
     static let defaultURL = "sqlite:./eventstore.sqlite"
@@ -13,7 +17,7 @@ struct DatabaseOptions: ParsableArguments {
     @Option(
         name: .long,
         help: ArgumentHelp(
-            "The store: sqlite:PATH[?synchronous=…&busy_timeout_ms=N&table_prefix=P], postgres://USER:PASSWORD@HOST:PORT/DB[?sslmode=…], or memory:.",
+            "The store: sqlite:PATH[?…], postgres://USER:PASSWORD@HOST:PORT/DB[?…], mysql:// or mariadb://USER:PASSWORD@HOST:PORT/DB (with the MySQL trait), or memory:.",
             discussion: "Read from \(environmentVariable) when absent; \(defaultURL) when neither is set.",
             valueName: "url"))
     var database: String?
@@ -34,6 +38,10 @@ struct DatabaseOptions: ParsableArguments {
             return try await PostgresEventStore.withStore(configuration: configuration, logger: commandLogger) { store in
                 try await body(store)
             }
+        #if MySQL
+        case let .mysql(configuration):
+            return try await body(try await MySQLEventStore(configuration: configuration))
+        #endif
         }
     }
 }
@@ -50,6 +58,9 @@ enum StoreURL {
     case memory
     case sqlite(SQLiteConfiguration)
     case postgres(PostgresConfiguration)
+    #if MySQL
+    case mysql(MySQLConfiguration)
+    #endif
 
     init(_ url: String) throws {
         guard let colon = url.firstIndex(of: ":") else {
@@ -62,6 +73,13 @@ enum StoreURL {
             self = .memory
         case "postgres", "postgresql":
             self = .postgres(try PostgresConfiguration(url: url))
+        case "mysql", "mariadb":
+            #if MySQL
+            self = .mysql(try MySQLConfiguration(url: url))
+            #else
+            throw CommandFailure.badInput(
+                "this build has no MySQL/MariaDB store: build with --traits MySQL (and libmariadb-dev installed)")
+            #endif
         case "sqlite":
             if rest.hasPrefix("//") { rest.removeFirst(2) }
             var query: [(String, String)] = []

@@ -2,6 +2,10 @@ import ArgumentParser
 import EventStore
 import EventStorePostgres
 import EventStoreSQLite
+
+#if MySQL
+import EventStoreMySQL
+#endif
 import Foundation
 
 /// Reads a stream name argument.
@@ -234,6 +238,10 @@ struct Migrate: AsyncParsableCommand {
                     try await $0.migrate()
                 }
                 emit("schema version \(version)")
+            #if MySQL
+            case let .mysql(configuration):
+                emit("schema version \(try await MySQLEventStore(configuration: configuration).schemaVersion)")
+            #endif
             }
         }
     }

@@ -1,0 +1,277 @@
+#if MySQL
+import CMariaDB
+import EventStore
+import EventStoreSQL
+
+/// A MySQL or MariaDB error, recognised by its number (never by its text).
+struct MariaDBError: Error, Sendable, CustomStringConvertible {
+    let number: UInt32
+    let message: String
+
+    /// ER_DUP_ENTRY: a unique key already has the value.
+    var isDuplicateEntry: Bool { number == 1062 }
+    /// ER_LOCK_WAIT_TIMEOUT and ER_LOCK_DEADLOCK.
+    var isBusy: Bool { number == 1205 || number == 1213 }
+    /// Client errors (2000–2999): the connection is gone or could not be made.
+    var isConnectionError: Bool { (2000..<3000).contains(number) }
+
+    var description: String { "MySQL error \(number): \(message)" }
+
+    var storeError: EventStoreError {
+        if isBusy {
+            return EventStoreError(
+                code: .busy, reason: "MySQL/MariaDB gave up waiting for a lock held by another writer", underlying: self)
+        }
+        return .backend("MySQL/MariaDB failed", underlying: self)
+    }
+}
+
+/// One connection through libmariadb, with its prepared statements.
+///
+/// - Important: not thread-safe, and every call blocks: each connection is used by one worker, which runs
+///   its calls on a dispatch queue of its own, never on Swift's cooperative pool.
+final class MariaDBConnection {
+    struct Settings: Sendable {
+        var host: String
+        var port: Int
+        var username: String
+        var password: String?
+        var database: String?
+        var connectTimeoutSeconds: UInt32
+    }
+
+    private let handle: UnsafeMutablePointer<MYSQL>
+    private var statements: [String: UnsafeMutablePointer<MYSQL_STMT>] = [:]
+    /// Set when a call failed because the connection is gone; the worker opens a new one.
+    private(set) var isBroken = false
+
+    init(_ settings: Settings) throws(MariaDBError) {
+        guard let handle = mysql_init(nil) else { throw MariaDBError(number: 2008, message: "out of memory") }
+        self.handle = handle
+        var timeout = settings.connectTimeoutSeconds
+        mysql_options(handle, MYSQL_OPT_CONNECT_TIMEOUT, &timeout)
+        mysql_options(handle, MYSQL_SET_CHARSET_NAME, "utf8mb4")
+        let connected = mysql_real_connect(
+            handle, settings.host, settings.username, settings.password, settings.database, UInt32(settings.port), nil, 0)
+        guard connected != nil else {
+            let error = MariaDBError(number: mysql_errno(handle), message: String(cString: mysql_error(handle)))
+            mysql_close(handle)
+            throw error
+        }
+        do {
+            try execute("SET SESSION sql_mode = 'STRICT_ALL_TABLES,NO_ZERO_DATE,NO_ENGINE_SUBSTITUTION,ANSI_QUOTES'")
+            try execute("SET SESSION time_zone = '+00:00'")
+            try execute("SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED")
+        } catch {
+            mysql_close(handle)
+            throw error
+        }
+    }
+
+    deinit {
+        for statement in statements.values { mysql_stmt_close(statement) }
+        mysql_close(handle)
+    }
+
+    private func connectionError() -> MariaDBError {
+        let error = MariaDBError(number: mysql_errno(handle), message: String(cString: mysql_error(handle)))
+        if error.isConnectionError { isBroken = true }
+        return error
+    }
+
+    private func statementError(_ statement: UnsafeMutablePointer<MYSQL_STMT>) -> MariaDBError {
+        let error = MariaDBError(number: mysql_stmt_errno(statement), message: String(cString: mysql_stmt_error(statement)))
+        if error.isConnectionError { isBroken = true }
+        return error
+    }
+
+    /// Runs SQL text the program wrote itself, without parameters (schema, transaction control).
+    func execute(_ sql: String) throws(MariaDBError) {
+        if mysql_real_query(handle, sql, UInt(sql.utf8.count)) != 0 { throw connectionError() }
+        // Drain any result set so the connection is ready for the next command.
+        if let result = mysql_store_result(handle) { mysql_free_result(result) }
+    }
+
+    /// Runs one statement with bound values, calling `row` for each result row (columns as text or nil).
+    /// - Returns: the rows it changed and the id of the first row it inserted.
+    @discardableResult
+    func query(_ query: SQLQuery, row: ([String?]) throws -> Void = { _ in }) throws -> (affected: UInt64, insertID: UInt64) {
+        let (sql, binds) = query.render()
+        let statement = try prepared(sql)
+        defer {
+            mysql_stmt_free_result(statement)
+            mysql_stmt_reset(statement)
+        }
+        let parameters = ParameterBuffers(binds)
+        defer { parameters.deallocate() }
+        if !binds.isEmpty, mysql_stmt_bind_param(statement, parameters.binds) != 0 { throw statementError(statement) }
+        if mysql_stmt_execute(statement) != 0 { throw statementError(statement) }
+        let affected = mysql_stmt_affected_rows(statement)
+        let insertID = mysql_stmt_insert_id(statement)
+        let columns = Int(mysql_stmt_field_count(statement))
+        guard columns > 0 else { return (affected, insertID) }
+        let results = ResultBuffers(columns: columns)
+        defer { results.deallocate() }
+        if mysql_stmt_bind_result(statement, results.binds) != 0 { throw statementError(statement) }
+        while true {
+            let rc = mysql_stmt_fetch(statement)
+            if rc == 1 { throw statementError(statement) }
+            if rc == MYSQL_NO_DATA { break }
+            var values: [String?] = []
+            values.reserveCapacity(columns)
+            for column in 0..<columns {
+                values.append(try results.value(column, statement: statement))
+            }
+            try row(values)
+        }
+        return (affected, UInt64(insertID))
+    }
+
+    private func prepared(_ sql: String) throws(MariaDBError) -> UnsafeMutablePointer<MYSQL_STMT> {
+        if let statement = statements[sql] { return statement }
+        guard let statement = mysql_stmt_init(handle) else { throw connectionError() }
+        if mysql_stmt_prepare(statement, sql, UInt(sql.utf8.count)) != 0 {
+            let error = statementError(statement)
+            mysql_stmt_close(statement)
+            throw error
+        }
+        statements[sql] = statement
+        return statement
+    }
+
+    /// Runs `body` in a transaction, committing when it returns and rolling back when it throws.
+    func transaction<T>(_ body: () throws -> T) throws -> T {
+        try execute("START TRANSACTION")
+        do {
+            let result = try body()
+            try execute("COMMIT")
+            return result
+        } catch {
+            try? execute("ROLLBACK")
+            throw error
+        }
+    }
+
+    /// Runs `body` in a savepoint inside an open transaction: undone alone when it throws.
+    func savepoint<T>(_ body: () throws -> T) throws -> T {
+        try execute("SAVEPOINT es_operation")
+        do {
+            let result = try body()
+            try execute("RELEASE SAVEPOINT es_operation")
+            return result
+        } catch {
+            try? execute("ROLLBACK TO SAVEPOINT es_operation")
+            try? execute("RELEASE SAVEPOINT es_operation")
+            throw error
+        }
+    }
+}
+
+/// The input buffers of one execution, kept alive until it ends.
+private struct ParameterBuffers {
+    let binds: UnsafeMutablePointer<MYSQL_BIND>
+    private var storage: [UnsafeMutableRawPointer] = []
+    private let lengths: UnsafeMutablePointer<UInt>
+    private let count: Int
+
+    init(_ values: [SQLValue]) {
+        count = values.count
+        binds = .allocate(capacity: max(1, count))
+        binds.initialize(repeating: MYSQL_BIND(), count: max(1, count))
+        lengths = .allocate(capacity: max(1, count))
+        lengths.initialize(repeating: 0, count: max(1, count))
+        for (index, value) in values.enumerated() {
+            switch value {
+            case .null:
+                binds[index].buffer_type = MYSQL_TYPE_NULL
+            case let .int(i):
+                let buffer = UnsafeMutableRawPointer.allocate(byteCount: 8, alignment: 8)
+                buffer.storeBytes(of: i, as: Int64.self)
+                storage.append(buffer)
+                binds[index].buffer_type = MYSQL_TYPE_LONGLONG
+                binds[index].buffer = buffer
+            case let .double(d):
+                let buffer = UnsafeMutableRawPointer.allocate(byteCount: 8, alignment: 8)
+                buffer.storeBytes(of: d, as: Double.self)
+                storage.append(buffer)
+                binds[index].buffer_type = MYSQL_TYPE_DOUBLE
+                binds[index].buffer = buffer
+            case let .text(s):
+                let bytes = Array(s.utf8)
+                let buffer = UnsafeMutableRawPointer.allocate(byteCount: max(1, bytes.count), alignment: 1)
+                bytes.withUnsafeBytes { buffer.copyMemory(from: $0.baseAddress ?? UnsafeRawPointer(buffer), byteCount: bytes.count) }
+                storage.append(buffer)
+                lengths[index] = UInt(bytes.count)
+                binds[index].buffer_type = MYSQL_TYPE_STRING
+                binds[index].buffer = buffer
+                binds[index].buffer_length = UInt(bytes.count)
+                binds[index].length = lengths + index
+            }
+        }
+    }
+
+    func deallocate() {
+        for buffer in storage { buffer.deallocate() }
+        binds.deallocate()
+        lengths.deallocate()
+    }
+}
+
+/// The output buffers of a result, every column fetched as text.
+private struct ResultBuffers {
+    static let initialSize = 512
+    let binds: UnsafeMutablePointer<MYSQL_BIND>
+    private let buffers: UnsafeMutablePointer<UInt8>
+    private let lengths: UnsafeMutablePointer<UInt>
+    private let nulls: UnsafeMutablePointer<CChar>
+    private let columns: Int
+
+    init(columns: Int) {
+        self.columns = columns
+        binds = .allocate(capacity: columns)
+        binds.initialize(repeating: MYSQL_BIND(), count: columns)
+        buffers = .allocate(capacity: columns * Self.initialSize)
+        lengths = .allocate(capacity: columns)
+        lengths.initialize(repeating: 0, count: columns)
+        nulls = .allocate(capacity: columns)
+        nulls.initialize(repeating: 0, count: columns)
+        for column in 0..<columns {
+            binds[column].buffer_type = MYSQL_TYPE_STRING
+            binds[column].buffer = UnsafeMutableRawPointer(buffers + column * Self.initialSize)
+            binds[column].buffer_length = UInt(Self.initialSize)
+            binds[column].length = lengths + column
+            binds[column].is_null = nulls + column
+        }
+    }
+
+    /// The fetched value of a column, reading the rest of a long value from the server when it did not fit.
+    func value(_ column: Int, statement: UnsafeMutablePointer<MYSQL_STMT>) throws(MariaDBError) -> String? {
+        if nulls[column] != 0 { return nil }
+        let length = Int(lengths[column])
+        if length <= Self.initialSize {
+            return String(decoding: UnsafeBufferPointer(start: buffers + column * Self.initialSize, count: length), as: UTF8.self)
+        }
+        let full = UnsafeMutablePointer<UInt8>.allocate(capacity: length)
+        defer { full.deallocate() }
+        var bind = MYSQL_BIND()
+        var fetchedLength: UInt = 0
+        bind.buffer_type = MYSQL_TYPE_STRING
+        bind.buffer = UnsafeMutableRawPointer(full)
+        bind.buffer_length = UInt(length)
+        return try withUnsafeMutablePointer(to: &fetchedLength) { lengthPointer throws(MariaDBError) in
+            bind.length = lengthPointer
+            if mysql_stmt_fetch_column(statement, &bind, UInt32(column), 0) != 0 {
+                throw MariaDBError(number: mysql_stmt_errno(statement), message: String(cString: mysql_stmt_error(statement)))
+            }
+            return String(decoding: UnsafeBufferPointer(start: full, count: Int(lengthPointer.pointee)), as: UTF8.self)
+        }
+    }
+
+    func deallocate() {
+        binds.deallocate()
+        buffers.deallocate()
+        lengths.deallocate()
+        nulls.deallocate()
+    }
+}
+#endif

@@ -1,0 +1,71 @@
+#if MySQL
+import EventStore
+import Foundation
+
+/// How a ``MySQLEventStore`` reaches its server and lays out its tables.
+public struct MySQLConfiguration: Sendable {
+    /// Which server the URL named (the SQL is the same; see the README for the differences).
+    public enum Flavor: String, Sendable {
+        case mysql
+        case mariadb
+    }
+
+    public var flavor: Flavor = .mariadb
+    public var host: String
+    public var port: Int = 3306
+    public var username: String
+    public var password: String?
+    public var database: String
+    /// The most connections the store opens. 10 by default.
+    public var poolSize: Int = 10
+    /// How long opening a connection may take, in seconds. 10 by default.
+    public var connectTimeoutSeconds: Int = 10
+    /// A prefix for the store's tables (ASCII letters, digits and `_`, at most 36). Empty by default.
+    public var tablePrefix: String = ""
+    /// How many events a load reads at a time. 1,000 by default.
+    public var loadBatchSize: Int = 1000
+
+    public init(host: String, port: Int = 3306, username: String, password: String? = nil, database: String) {
+        self.host = host
+        self.port = port
+        self.username = username
+        self.password = password
+        self.database = database
+    }
+
+    /// Reads `mysql://user:password@host:port/database` or `mariadb://…`, with optional settings
+    /// `pool_size=N`, `connect_timeout=SECONDS` and `table_prefix=P`.
+    /// - Throws: ``EventStoreError`` `invalidArgument` when the URL is not such a URL.
+    public init(url text: String) throws(EventStoreError) {
+        guard let url = URLComponents(string: text), let scheme = url.scheme?.lowercased(),
+            let flavor = Flavor(rawValue: scheme)
+        else {
+            throw .invalidArgument("\"\(text)\" is not a mysql:// or mariadb:// URL")
+        }
+        guard let host = url.host, !host.isEmpty else { throw .invalidArgument("the \(scheme) URL needs a host") }
+        let path = url.path.hasPrefix("/") ? String(url.path.dropFirst()) : url.path
+        guard !path.isEmpty else { throw .invalidArgument("the \(scheme) URL needs a database: \(scheme)://host/database") }
+        self.init(
+            host: host, port: url.port ?? 3306, username: url.user?.removingPercentEncoding ?? "root",
+            password: url.password?.removingPercentEncoding, database: path.removingPercentEncoding ?? path)
+        self.flavor = flavor
+        for item in url.queryItems ?? [] {
+            let value = item.value ?? ""
+            switch item.name {
+            case "pool_size":
+                guard let size = Int(value), size >= 1 else { throw .invalidArgument("pool_size must be 1 or more") }
+                poolSize = size
+            case "connect_timeout":
+                guard let seconds = Int(value), seconds >= 1 else {
+                    throw .invalidArgument("connect_timeout must be a whole number of seconds, 1 or more")
+                }
+                connectTimeoutSeconds = seconds
+            case "table_prefix":
+                tablePrefix = value
+            default:
+                throw .invalidArgument("unknown \(scheme) URL setting \"\(item.name)\" (known: pool_size, connect_timeout, table_prefix)")
+            }
+        }
+    }
+}
+#endif

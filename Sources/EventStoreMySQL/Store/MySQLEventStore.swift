@@ -1,0 +1,236 @@
+#if MySQL
+import EventStore
+import EventStoreSQL
+import Synchronization
+
+/// An event store in MySQL or MariaDB, through the C client library libmariadb.
+///
+/// A small pool of connections, each with a dispatch queue of its own (libmariadb blocks; its calls never
+/// run on Swift's cooperative pool). Every append is one transaction that first locks one row of
+/// `event_store_lock`, so global positions are handed out in commit order and a reader of the global order
+/// never passes over a late commit. Inside ``transaction(_:)`` each operation runs in a savepoint of the
+/// transaction's one connection.
+///
+/// ```swift
+/// let store = try await MySQLEventStore(configuration: try MySQLConfiguration(url: "mariadb://app:secret@127.0.0.1/events"))
+/// ```
+public final class MySQLEventStore: EventStore {
+    public let configuration: MySQLConfiguration
+    /// The schema version of the database.
+    public let schemaVersion: Int
+    private let pool: MariaDBPool
+    private let operations: MySQLOperations
+    private let transaction: TransactionWorker?
+
+    private final class TransactionWorker: Sendable {
+        let worker: MariaDBWorker
+        let gate = AsyncGate()
+        private let open = Atomic<Bool>(true)
+        init(_ worker: MariaDBWorker) { self.worker = worker }
+        var isOpen: Bool { open.load(ordering: .acquiring) }
+        func close() { open.store(false, ordering: .releasing) }
+    }
+
+    /// Connects, and creates or upgrades the schema.
+    /// - Throws: `invalidArgument` for a bad table prefix; `backend` when the server cannot be reached or its
+    ///   schema is newer than this build.
+    public init(configuration: MySQLConfiguration) async throws {
+        let settings = MariaDBConnection.Settings(
+            host: configuration.host, port: configuration.port, username: configuration.username,
+            password: configuration.password, database: configuration.database,
+            connectTimeoutSeconds: UInt32(clamping: configuration.connectTimeoutSeconds))
+        let operations = MySQLOperations(tables: try MySQLTables(prefix: configuration.tablePrefix))
+        let pool = MariaDBPool(size: configuration.poolSize, settings: settings)
+        self.configuration = configuration
+        self.operations = operations
+        self.pool = pool
+        self.transaction = nil
+        self.schemaVersion = try await Self.run(pool) { try operations.migrate($0) }
+    }
+
+    private init(transactionOf store: MySQLEventStore, worker: MariaDBWorker) {
+        configuration = store.configuration
+        schemaVersion = store.schemaVersion
+        pool = store.pool
+        operations = store.operations
+        transaction = TransactionWorker(worker)
+    }
+
+    // MARK: Running work
+
+    private static func run<T: Sendable>(_ pool: MariaDBPool, _ body: @escaping @Sendable (MariaDBConnection) throws -> T)
+        async throws -> T
+    {
+        let (index, worker) = await pool.acquire()
+        do {
+            let result = try await run(worker, body)
+            await pool.release(index)
+            return result
+        } catch {
+            await pool.release(index)
+            throw error
+        }
+    }
+
+    private static func run<T: Sendable>(_ worker: MariaDBWorker, _ body: @escaping @Sendable (MariaDBConnection) throws -> T)
+        async throws -> T
+    {
+        do {
+            return try await worker.run(body)
+        } catch let error as MariaDBError {
+            throw error.storeError
+        }
+    }
+
+    private func write<T: Sendable>(_ body: @escaping @Sendable (MariaDBConnection) throws -> T) async throws -> T {
+        if let transaction {
+            return try await inTransaction(transaction) { connection in try connection.savepoint { try body(connection) } }
+        }
+        try TransactionScope.checkOutsideTransaction(of: ObjectIdentifier(pool))
+        return try await Self.run(pool) { connection in try connection.transaction { try body(connection) } }
+    }
+
+    private func read<T: Sendable>(_ body: @escaping @Sendable (MariaDBConnection) throws -> T) async throws -> T {
+        if let transaction { return try await inTransaction(transaction, body) }
+        return try await Self.run(pool, body)
+    }
+
+    private func inTransaction<T: Sendable>(
+        _ transaction: TransactionWorker, _ body: @escaping @Sendable (MariaDBConnection) throws -> T
+    ) async throws -> T {
+        guard transaction.isOpen else { throw Self.closedError }
+        await transaction.gate.acquire()
+        do {
+            guard transaction.isOpen else { throw Self.closedError }
+            let result = try await Self.run(transaction.worker, body)
+            await transaction.gate.release()
+            return result
+        } catch {
+            await transaction.gate.release()
+            throw error
+        }
+    }
+
+    private static let closedError = EventStoreError(
+        code: .transactionClosed, reason: "this transaction's store was used after its transaction ended")
+
+    // MARK: EventStore
+
+    @discardableResult
+    public func create(_ stream: StreamName, metadata: Metadata, events: [EventMessage]) async throws -> AppendResult {
+        let operations = self.operations
+        return try await write { try operations.create($0, stream, metadata: metadata, events: events) }
+    }
+
+    @discardableResult
+    public func append(_ events: [EventMessage], to stream: StreamName, expectedVersion: ExpectedVersion) async throws
+        -> AppendResult
+    {
+        let operations = self.operations
+        return try await write { try operations.append($0, events, to: stream, expectedVersion: expectedVersion) }
+    }
+
+    public func load(_ stream: StreamName, from: Int, count: Int?, matching: MetadataMatcher?) async throws
+        -> RecordedEventSequence
+    {
+        try await sequence(stream, direction: .forward, from: from, count: count, matching: matching)
+    }
+
+    public func loadReverse(_ stream: StreamName, from: Int?, count: Int?, matching: MetadataMatcher?) async throws
+        -> RecordedEventSequence
+    {
+        try await sequence(stream, direction: .backward, from: from, count: count, matching: matching)
+    }
+
+    private func sequence(
+        _ stream: StreamName, direction: RecordedEventSequence.Direction, from: Int?, count: Int?, matching: MetadataMatcher?
+    ) async throws -> RecordedEventSequence {
+        try StoreValidation.load(from: from, count: count)
+        if let matching { _ = try MatcherEvaluator(matching) }
+        let operations = self.operations
+        guard let row = try await read({ try operations.stream($0, stream) }) else {
+            throw EventStoreError.streamNotFound(stream)
+        }
+        return RecordedEventSequence(
+            direction: direction, start: min(from ?? Int.max, Int(Int64.max)), count: count, pageSize: configuration.loadBatchSize
+        ) { [self] bound, limit in
+            try await read {
+                try operations.page(
+                    $0, streamID: row.id, stream: stream, direction: direction, matching: matching, bound: bound, limit: limit)
+            }
+        }
+    }
+
+    public func delete(_ stream: StreamName) async throws {
+        let operations = self.operations
+        try await write { try operations.delete($0, stream) }
+    }
+
+    public func hasStream(_ stream: StreamName) async throws -> Bool {
+        let operations = self.operations
+        return try await read { try operations.stream($0, stream) != nil }
+    }
+
+    public func streamMetadata(of stream: StreamName) async throws -> Metadata {
+        let operations = self.operations
+        return try await read { try operations.metadata($0, of: stream) }
+    }
+
+    public func updateStreamMetadata(_ metadata: Metadata, of stream: StreamName) async throws {
+        let operations = self.operations
+        try await write { try operations.updateMetadata($0, metadata, of: stream) }
+    }
+
+    public func streamNames(_ filter: NameFilter, matching: MetadataMatcher?, limit: Int, offset: Int) async throws
+        -> [StreamName]
+    {
+        try StoreValidation.listing(filter, matching: matching, limit: limit, offset: offset)
+        let operations = self.operations
+        return try await read { try operations.streamNames($0, filter, matching: matching, limit: limit, offset: offset) }
+    }
+
+    public func categoryNames(_ filter: NameFilter, limit: Int, offset: Int) async throws -> [String] {
+        try StoreValidation.listing(filter, limit: limit, offset: offset)
+        let operations = self.operations
+        return try await read { try operations.categoryNames($0, filter, limit: limit, offset: offset) }
+    }
+
+    @discardableResult
+    public func transaction<T: Sendable>(_ body: @Sendable (any EventStore) async throws -> T) async throws -> T {
+        if transaction != nil {
+            throw EventStoreError(code: .nestedTransaction, reason: "a transaction cannot be started inside another one")
+        }
+        try TransactionScope.checkCanBegin()
+        let (index, worker) = await pool.acquire()
+        do {
+            try await Self.run(worker) { try $0.execute("START TRANSACTION") }
+        } catch {
+            await pool.release(index)
+            throw error
+        }
+        let store = MySQLEventStore(transactionOf: self, worker: worker)
+        do {
+            let result = try await TransactionScope.run(in: ObjectIdentifier(pool)) { try await body(store) }
+            store.transaction?.close()
+            try await Self.run(worker) { try $0.execute("COMMIT") }
+            await pool.release(index)
+            return result
+        } catch {
+            store.transaction?.close()
+            _ = try? await Self.run(worker) { try $0.execute("ROLLBACK") }
+            await pool.release(index)
+            throw error
+        }
+    }
+
+    // MARK: Global order
+
+    /// Events of every stream after `position`, in global order, at most `limit` of them; never passes over
+    /// an event that commits late (see the type's discussion).
+    public func readAll(after position: GlobalPosition, limit: Int) async throws -> [RecordedEvent] {
+        if limit < 1 { throw EventStoreError.invalidArgument("limit must be 1 or more, not \(limit)") }
+        let operations = self.operations
+        return try await read { try operations.readAll($0, after: position, limit: limit) }
+    }
+}
+#endif

@@ -1,0 +1,281 @@
+#if MySQL
+import EventStore
+import EventStoreSQL
+import Foundation
+
+/// The store's operations on one connection, inside a transaction or savepoint the caller opened.
+struct MySQLOperations: Sendable {
+    let tables: MySQLTables
+    let dialect = MySQLDialect()
+    /// Rows per `INSERT` statement (each row binds 10 values; the protocol allows 65,535).
+    static let rowsPerInsert = 500
+
+    // MARK: Schema
+
+    /// Creates or upgrades the schema. DDL commits implicitly in MySQL, so concurrent starts are serialised
+    /// by a named server lock instead of a transaction, and every statement is idempotent.
+    func migrate(_ c: MariaDBConnection) throws -> Int {
+        var locked = false
+        try c.query("SELECT GET_LOCK(\(bind: tables.migrationLockName), 60)") { row in locked = row.first == "1" }
+        guard locked else { throw EventStoreError.backend("another process held the migration lock for 60 s") }
+        defer { _ = try? c.query("SELECT RELEASE_LOCK(\(bind: tables.migrationLockName))") }
+        try c.execute("CREATE TABLE IF NOT EXISTS \(tables.schema) (id INT NOT NULL PRIMARY KEY, version INT NOT NULL) ENGINE=InnoDB")
+        var current = 0
+        try c.query("SELECT version FROM \(unsafeSQL: tables.schema) WHERE id = 1") { row in
+            current = row.first.flatMap { $0.flatMap(Int.init) } ?? 0
+        }
+        if current > tables.latestVersion {
+            throw EventStoreError.backend(
+                "the database's schema is at version \(current), newer than this build knows (\(tables.latestVersion)): upgrade swift-event-store")
+        }
+        for migration in tables.migrations where migration.version > current {
+            for statement in migration.statements { try c.execute(statement) }
+            current = migration.version
+        }
+        try c.query(
+            "INSERT INTO \(unsafeSQL: tables.schema) (id, version) VALUES (1, \(bind: current)) ON DUPLICATE KEY UPDATE version = \(bind: current)")
+        return current
+    }
+
+    // MARK: Writes
+
+    /// Serialises appends until commit: positions are handed out in commit order, so a reader of the
+    /// global order never passes over a late commit.
+    private func lockAppends(_ c: MariaDBConnection) throws {
+        try c.query("SELECT id FROM \(unsafeSQL: tables.lock) WHERE id = 1 FOR UPDATE")
+    }
+
+    func create(_ c: MariaDBConnection, _ name: StreamName, metadata: Metadata, events: [EventMessage]) throws -> AppendResult {
+        try StoreValidation.streamMetadata(metadata)
+        try StoreValidation.events(events, for: name)
+        try lockAppends(c)
+        let id = try insertStream(c, name, metadata: metadata)
+        let last = try insert(c, events, streamID: id, after: 0, stream: name)
+        return AppendResult(streamVersion: events.count, lastGlobalPosition: last)
+    }
+
+    func append(_ c: MariaDBConnection, _ events: [EventMessage], to name: StreamName, expectedVersion: ExpectedVersion)
+        throws -> AppendResult
+    {
+        try StoreValidation.events(events, for: name)
+        try lockAppends(c)
+        let id: Int64
+        let version: Int
+        if let row = try stream(c, name) {
+            switch expectedVersion {
+            case .noStream:
+                throw EventStoreError.wrongExpectedVersion(name, expected: expectedVersion, actual: row.version)
+            case let .exact(expected) where expected != row.version:
+                throw EventStoreError.wrongExpectedVersion(name, expected: expectedVersion, actual: row.version)
+            default:
+                (id, version) = row
+            }
+        } else {
+            guard expectedVersion == .noStream else { throw EventStoreError.streamNotFound(name) }
+            id = try insertStream(c, name, metadata: [:])
+            version = 0
+        }
+        let last = try insert(c, events, streamID: id, after: version, stream: name)
+        return AppendResult(streamVersion: version + events.count, lastGlobalPosition: last)
+    }
+
+    private func insertStream(_ c: MariaDBConnection, _ name: StreamName, metadata: Metadata) throws -> Int64 {
+        let category: SQLValue = name.category.map { .text($0) } ?? .null
+        do {
+            let result = try c.query(
+                """
+                INSERT INTO \(unsafeSQL: tables.streams) (name, category, metadata, version, created_at)
+                VALUES (\(bind: name.rawValue), \(bind: category), \(bind: metadata.jsonText), 0, UTC_TIMESTAMP(6))
+                """)
+            return Int64(result.insertID)
+        } catch let error as MariaDBError where error.isDuplicateEntry {
+            throw EventStoreError.streamExists(name)
+        }
+    }
+
+    private func insert(_ c: MariaDBConnection, _ events: [EventMessage], streamID: Int64, after version: Int, stream: StreamName)
+        throws -> GlobalPosition?
+    {
+        guard !events.isEmpty else { return nil }
+        var last: Int64 = 0
+        var offset = 0
+        for chunk in events.chunked(Self.rowsPerInsert) {
+            let rows = chunk.enumerated().map { index, event -> SQLQuery in
+                let key = event.aggregateKey
+                return """
+                    (\(bind: streamID), \(bind: version + offset + index + 1), \(bind: event.uuid.lowercased),
+                    \(bind: event.messageName), \(bind: event.payload.jsonText), \(bind: event.metadata.jsonText),
+                    \(bind: Self.datetime(event.createdAtMicros)), \(bind: key.map { .text($0.type) } ?? .null),
+                    \(bind: key.map { .text($0.id) } ?? .null), \(bind: key.map { .text($0.version) } ?? .null))
+                    """
+            }
+            let query: SQLQuery = """
+                INSERT INTO \(unsafeSQL: tables.events) (stream_id, position, uuid, message_name, payload, metadata, created_at,
+                    aggregate_type, aggregate_id, aggregate_version)
+                VALUES \(SQLQuery.joined(rows, separator: ", "))
+                """
+            do {
+                let result = try c.query(query)
+                // The first id of a multi-row insert; the rows of one statement take consecutive ids.
+                last = Int64(result.insertID) + Int64(chunk.count) - 1
+            } catch let error as MariaDBError where error.isDuplicateEntry {
+                try explainDuplicate(c, Array(chunk), streamID: streamID, stream: stream)
+                throw error
+            }
+            offset += chunk.count
+        }
+        try c.query("UPDATE \(unsafeSQL: tables.streams) SET version = \(bind: version + events.count) WHERE id = \(bind: streamID)")
+        return GlobalPosition(sequence: last)
+    }
+
+    /// Which event of a rejected batch is the duplicate, found by looking (the server names the key only in
+    /// its message text).
+    private func explainDuplicate(_ c: MariaDBConnection, _ events: [EventMessage], streamID: Int64, stream: StreamName) throws {
+        for event in events {
+            var taken = false
+            try c.query(
+                "SELECT 1 FROM \(unsafeSQL: tables.events) WHERE stream_id = \(bind: streamID) AND uuid = \(bind: event.uuid.lowercased)"
+            ) { _ in taken = true }
+            if taken { throw EventStoreError.duplicateEvent(stream, "event \(event.uuid.lowercased)") }
+        }
+        if let key = events.compactMap(\.aggregateKey).first {
+            throw EventStoreError.duplicateEvent(stream, "an aggregate version in this append (first: \(key))")
+        }
+    }
+
+    /// `yyyy-MM-dd HH:mm:ss.ffffff`, UTC: what a DATETIME(6) column takes.
+    static func datetime(_ micros: Int64) -> String {
+        var text = Timestamp.format(microseconds: micros)
+        if let t = text.firstIndex(of: "T") { text.replaceSubrange(t...t, with: " ") }
+        return text
+    }
+
+    func delete(_ c: MariaDBConnection, _ name: StreamName) throws {
+        guard let row = try stream(c, name) else { throw EventStoreError.streamNotFound(name) }
+        try c.query("DELETE FROM \(unsafeSQL: tables.events) WHERE stream_id = \(bind: row.id)")
+        try c.query("DELETE FROM \(unsafeSQL: tables.streams) WHERE id = \(bind: row.id)")
+    }
+
+    func updateMetadata(_ c: MariaDBConnection, _ metadata: Metadata, of name: StreamName) throws {
+        try StoreValidation.streamMetadata(metadata)
+        guard let row = try stream(c, name) else { throw EventStoreError.streamNotFound(name) }
+        // Compared by id, not by rows changed: unchanged metadata changes no row (prooph's MySQL bug).
+        try c.query("UPDATE \(unsafeSQL: tables.streams) SET metadata = \(bind: metadata.jsonText) WHERE id = \(bind: row.id)")
+    }
+
+    // MARK: Reads
+
+    func stream(_ c: MariaDBConnection, _ name: StreamName) throws -> (id: Int64, version: Int)? {
+        var found: (id: Int64, version: Int)?
+        try c.query("SELECT id, version FROM \(unsafeSQL: tables.streams) WHERE name = \(bind: name.rawValue)") { row in
+            if let id = row[0].flatMap({ Int64($0) }), let version = row[1].flatMap({ Int($0) }) { found = (id, version) }
+        }
+        return found
+    }
+
+    func metadata(_ c: MariaDBConnection, of name: StreamName) throws -> Metadata {
+        var text: String?
+        try c.query("SELECT metadata FROM \(unsafeSQL: tables.streams) WHERE name = \(bind: name.rawValue)") { text = $0[0] }
+        guard let text else { throw EventStoreError.streamNotFound(name) }
+        return try storedMetadata(text)
+    }
+
+    private static let columns =
+        "e.global_position, e.position, e.uuid, e.message_name, e.payload, e.metadata, DATE_FORMAT(e.created_at, '%Y-%m-%dT%H:%i:%s.%f')"
+
+    func page(
+        _ c: MariaDBConnection, streamID: Int64, stream: StreamName, direction: RecordedEventSequence.Direction,
+        matching: MetadataMatcher?, bound: Int, limit: Int
+    ) throws -> [RecordedEvent] {
+        let filter = matching.map { dialect.predicate(for: $0, metadata: "e.metadata") } ?? "TRUE"
+        let comparison = direction == .forward ? ">=" : "<="
+        let order = direction == .forward ? "ASC" : "DESC"
+        let query: SQLQuery = """
+            SELECT \(unsafeSQL: Self.columns) FROM \(unsafeSQL: tables.events) AS e
+            WHERE e.stream_id = \(bind: streamID) AND e.position \(unsafeSQL: comparison) \(bind: bound) AND \(filter)
+            ORDER BY e.position \(unsafeSQL: order) LIMIT \(bind: limit)
+            """
+        return try events(c, query) { _ in stream }
+    }
+
+    /// Events of every stream after a global position, in global order (internal streams included).
+    func readAll(_ c: MariaDBConnection, after position: GlobalPosition, limit: Int) throws -> [RecordedEvent] {
+        let query: SQLQuery = """
+            SELECT \(unsafeSQL: Self.columns), s.name FROM \(unsafeSQL: tables.events) AS e
+            JOIN \(unsafeSQL: tables.streams) AS s ON s.id = e.stream_id
+            WHERE e.global_position > \(bind: position.sequence) ORDER BY e.global_position LIMIT \(bind: limit)
+            """
+        return try events(c, query) { row in try StreamName(row[7] ?? "") }
+    }
+
+    private func events(_ c: MariaDBConnection, _ query: SQLQuery, stream: ([String?]) throws -> StreamName) throws
+        -> [RecordedEvent]
+    {
+        var events: [RecordedEvent] = []
+        var failure: (any Error)?
+        try c.query(query) { row in
+            do {
+                guard let global = row[0].flatMap({ Int64($0) }), let position = row[1].flatMap({ Int($0) }),
+                    let uuid = row[2].flatMap({ UUID(uuidString: $0) }), let name = row[3], let payload = row[4],
+                    let metadata = row[5], let micros = row[6].flatMap(Timestamp.parseMicroseconds)
+                else { throw EventStoreError.backend("a stored event is corrupt") }
+                let message = EventMessage(
+                    messageName: name, payload: Payload(storedJSON: payload), metadata: try storedMetadata(metadata),
+                    uuid: uuid, createdAtMicros: micros)
+                events.append(
+                    RecordedEvent(
+                        streamName: try stream(row), position: position, globalPosition: GlobalPosition(sequence: global),
+                        message: message))
+            } catch {
+                failure = failure ?? error
+            }
+        }
+        if let failure { throw failure }
+        return events
+    }
+
+    private func storedMetadata(_ text: String) throws -> Metadata {
+        do {
+            return try Metadata(json: text)
+        } catch {
+            throw EventStoreError.backend("stored metadata is corrupt: \(error.reason)")
+        }
+    }
+
+    func streamNames(_ c: MariaDBConnection, _ filter: NameFilter, matching: MetadataMatcher?, limit: Int, offset: Int) throws
+        -> [StreamName]
+    {
+        var conditions: [SQLQuery] = ["TRUE"]
+        if let condition = dialect.nameCondition(filter, column: "s.name") { conditions.append(condition) }
+        if let matching { conditions.append(dialect.predicate(for: matching, metadata: "s.metadata")) }
+        var names: [String] = []
+        try c.query(
+            """
+            SELECT s.name FROM \(unsafeSQL: tables.streams) AS s WHERE \(SQLQuery.joined(conditions, separator: " AND "))
+            ORDER BY s.name LIMIT \(bind: limit) OFFSET \(bind: offset)
+            """
+        ) { row in if let name = row[0] { names.append(name) } }
+        return try names.map { try StreamName($0) }
+    }
+
+    func categoryNames(_ c: MariaDBConnection, _ filter: NameFilter, limit: Int, offset: Int) throws -> [String] {
+        var conditions: [SQLQuery] = ["s.category IS NOT NULL"]
+        if let condition = dialect.nameCondition(filter, column: "s.category") { conditions.append(condition) }
+        var names: [String] = []
+        try c.query(
+            """
+            SELECT DISTINCT s.category FROM \(unsafeSQL: tables.streams) AS s WHERE \(SQLQuery.joined(conditions, separator: " AND "))
+            ORDER BY s.category LIMIT \(bind: limit) OFFSET \(bind: offset)
+            """
+        ) { row in if let name = row[0] { names.append(name) } }
+        return names
+    }
+}
+
+extension Array {
+    /// The array in consecutive slices of at most `size` elements.
+    func chunked(_ size: Int) -> [ArraySlice<Element>] {
+        stride(from: 0, to: count, by: Swift.max(1, size)).map { self[$0..<Swift.min($0 + size, count)] }
+    }
+}
+#endif

@@ -1,0 +1,89 @@
+#if MySQL
+import EventStore
+import EventStoreSQL
+
+/// The store's tables and their SQL, by prefix (a validated identifier; names are quoted with `"`, the
+/// connections run in `ANSI_QUOTES` mode).
+struct MySQLTables: Sendable {
+    let schema: String
+    let streams: String
+    let events: String
+    let lock: String
+    let projections: String
+    let prefix: String
+
+    init(prefix: String) throws(EventStoreError) {
+        if !prefix.isEmpty, !SQLIdentifier.isValid(prefix) || prefix.utf8.count > 36 {
+            throw .invalidArgument(
+                "table prefix \"\(prefix)\" must be at most 36 ASCII letters, digits and _, not starting with a digit")
+        }
+        self.prefix = prefix
+        schema = try SQLIdentifier(prefix + "event_store_schema").quoted
+        streams = try SQLIdentifier(prefix + "event_streams").quoted
+        events = try SQLIdentifier(prefix + "events").quoted
+        lock = try SQLIdentifier(prefix + "event_store_lock").quoted
+        projections = try SQLIdentifier(prefix + "projections").quoted
+    }
+
+    private func name(_ suffix: String) -> String { "\"\(prefix)\(suffix)\"" }
+
+    /// The name of the server-wide lock that serialises migrations of this prefix.
+    var migrationLockName: String { "eventstore:migrate:" + prefix }
+
+    var migrations: [(version: Int, statements: [String])] {
+        [
+            (
+                1,
+                [
+                    """
+                    CREATE TABLE IF NOT EXISTS \(streams) (
+                        id BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY,
+                        name VARBINARY(150) NOT NULL,
+                        category VARBINARY(150) NULL,
+                        metadata LONGTEXT NOT NULL CHECK (JSON_VALID(metadata)),
+                        version BIGINT NOT NULL DEFAULT 0,
+                        created_at DATETIME(6) NOT NULL,
+                        UNIQUE KEY \(name("event_streams_name")) (name),
+                        KEY \(name("event_streams_category")) (category)
+                    ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin
+                    """,
+                    """
+                    CREATE TABLE IF NOT EXISTS \(events) (
+                        global_position BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY,
+                        stream_id BIGINT NOT NULL,
+                        position BIGINT NOT NULL,
+                        uuid CHAR(36) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
+                        message_name VARBINARY(255) NOT NULL,
+                        payload LONGTEXT NOT NULL CHECK (JSON_VALID(payload)),
+                        metadata LONGTEXT NOT NULL CHECK (JSON_VALID(metadata)),
+                        created_at DATETIME(6) NOT NULL,
+                        aggregate_type BLOB NULL,
+                        aggregate_id BLOB NULL,
+                        aggregate_version BLOB NULL,
+                        aggregate_hash BINARY(32) AS (IF(aggregate_type IS NULL, NULL, UNHEX(SHA2(CONCAT(
+                            LENGTH(aggregate_type), ':', aggregate_type, LENGTH(aggregate_id), ':', aggregate_id,
+                            LENGTH(aggregate_version), ':', aggregate_version), 256)))) STORED,
+                        UNIQUE KEY \(name("events_stream_position")) (stream_id, position),
+                        UNIQUE KEY \(name("events_stream_uuid")) (stream_id, uuid),
+                        UNIQUE KEY \(name("events_aggregate")) (stream_id, aggregate_hash)
+                    ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin
+                    """,
+                    "CREATE TABLE IF NOT EXISTS \(lock) (id INT NOT NULL PRIMARY KEY) ENGINE=InnoDB",
+                    "INSERT IGNORE INTO \(lock) (id) VALUES (1)",
+                    """
+                    CREATE TABLE IF NOT EXISTS \(projections) (
+                        name VARBINARY(150) NOT NULL PRIMARY KEY,
+                        status VARCHAR(40) NOT NULL DEFAULT 'idle',
+                        state LONGTEXT NOT NULL,
+                        positions LONGTEXT NOT NULL,
+                        locked_until DATETIME(6) NULL
+                    ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin
+                    """,
+                ]
+            )
+        ]
+    }
+
+    var latestVersion: Int { migrations.last?.version ?? 0 }
+}
+#endif

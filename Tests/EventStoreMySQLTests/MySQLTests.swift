@@ -1,0 +1,146 @@
+#if MySQL
+import EventStore
+import EventStoreConformance
+import EventStoreMySQL
+import EventStoreSQL
+import Foundation
+import Synchronization
+import Testing
+
+/// The throwaway server `scripts/test` starts. Without it the tests skip, except in CI (`CI=true`), where a
+/// missing server is a failure.
+enum MySQLTestServer {
+    static let environment = ProcessInfo.processInfo.environment
+    static let url = environment["EVENTSTORE_MYSQL_URL"]
+    static let shouldRun = url != nil || environment["CI"] == "true"
+    static let skipMessage = "set EVENTSTORE_MYSQL_URL to a MariaDB or MySQL database (scripts/test starts one) to run these"
+
+    static func configuration(loadBatchSize: Int = 100) throws -> MySQLConfiguration {
+        let url = try #require(url, "CI=true but EVENTSTORE_MYSQL_URL is not set: the MariaDB server did not start")
+        var configuration = try MySQLConfiguration(url: url)
+        configuration.tablePrefix = "t" + UUID().uuidString.replacingOccurrences(of: "-", with: "").prefix(12).lowercased() + "_"
+        configuration.loadBatchSize = loadBatchSize
+        configuration.poolSize = 10
+        return configuration
+    }
+}
+
+@Suite("MySQL/MariaDB store conformance", .enabled(if: MySQLTestServer.shouldRun, "\(MySQLTestServer.skipMessage)"))
+struct MySQLConformanceTests {
+    @Test(arguments: EventStoreConformance.cases)
+    func conformance(_ testCase: ConformanceCase) async throws {
+        try await testCase.run { settings, body in
+            try await body(try await MySQLEventStore(configuration: try MySQLTestServer.configuration(loadBatchSize: settings.loadBatchSize)))
+        }
+    }
+}
+
+struct Rollback: Error {}
+
+final class Written: Sendable {
+    private let state = Mutex<(committed: Set<UUID>, rolledBack: Set<UUID>)>(([], []))
+    func committed(_ events: [EventMessage]) { state.withLock { $0.committed.formUnion(events.map(\.uuid)) } }
+    func rolledBack(_ events: [EventMessage]) { state.withLock { $0.rolledBack.formUnion(events.map(\.uuid)) } }
+    var committed: Set<UUID> { state.withLock { $0.committed } }
+    var rolledBack: Set<UUID> { state.withLock { $0.rolledBack } }
+}
+
+@Suite("MySQL/MariaDB store", .enabled(if: MySQLTestServer.shouldRun, "\(MySQLTestServer.skipMessage)"))
+struct MySQLStoreTests {
+    static let eventsPerWriter = ProcessInfo.processInfo.environment["EVENTSTORE_STRESS_EVENTS_PER_WRITER"].flatMap(Int.init) ?? 2_000
+
+    @Test func urlsCarryEverySetting() throws {
+        let configuration = try MySQLConfiguration(url: "mysql://app:s%40cret@db.example:3307/events?pool_size=4&connect_timeout=3&table_prefix=p_")
+        #expect(configuration.flavor == .mysql)
+        #expect(configuration.host == "db.example")
+        #expect(configuration.port == 3307)
+        #expect(configuration.username == "app")
+        #expect(configuration.password == "s@cret")
+        #expect(configuration.database == "events")
+        #expect(configuration.poolSize == 4)
+        #expect(configuration.connectTimeoutSeconds == 3)
+        #expect(configuration.tablePrefix == "p_")
+        #expect(try MySQLConfiguration(url: "mariadb://localhost/x").flavor == .mariadb)
+        for bad in ["postgres://h/x", "mysql://h", "mysql:///x", "mysql://h/x?pool_size=0", "mysql://h/x?color=red"] {
+            #expect(throws: EventStoreError.self, "\(bad)") { try MySQLConfiguration(url: bad) }
+        }
+    }
+
+    @Test func concurrentStartsMigrateOnce() async throws {
+        let configuration = try MySQLTestServer.configuration()
+        let versions = try await withThrowingTaskGroup(of: Int.self) { group in
+            for _ in 0..<4 { group.addTask { try await MySQLEventStore(configuration: configuration).schemaVersion } }
+            return try await group.reduce(into: []) { $0.append($1) }
+        }
+        #expect(versions == [1, 1, 1, 1])
+    }
+
+    @Test func payloadNumbersStayAsWritten() async throws {
+        // MySQL's JSON type would rewrite 1.0 as 1: the store keeps payloads in text columns.
+        let store = try await MySQLEventStore(configuration: try MySQLTestServer.configuration())
+        let payload = try Payload(json: "{\"a\": 1.0, \"b\": 12345678901234567890123, \"c\": -0.0}")
+        try await store.create("numbers-1", events: [EventMessage(messageName: "N", payload: payload)])
+        #expect(try await store.load("numbers-1").collect().first?.payload.jsonText == payload.jsonText)
+    }
+
+    @Test func aTailingReaderSeesEveryCommittedEventOnceAndNoRolledBackOne() async throws {
+        let store = try await MySQLEventStore(configuration: try MySQLTestServer.configuration())
+        let writers = 8
+        for writer in 0..<writers { try await store.create(try StreamName("writer-\(writer)")) }
+        let log = Written()
+        let done = Atomic<Bool>(false)
+        let reader = Task {
+            var seen: [RecordedEvent] = []
+            var last = GlobalPosition.start
+            while true {
+                let finished = done.load(ordering: .acquiring)
+                let page = try await store.readAll(after: last, limit: 500)
+                seen += page
+                if let position = page.last?.globalPosition { last = position }
+                if page.isEmpty {
+                    if finished { return seen }
+                    try await Task.sleep(for: .milliseconds(2))
+                }
+            }
+        }
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for writer in 0..<writers {
+                group.addTask {
+                    let stream = try StreamName("writer-\(writer)")
+                    var written = 0
+                    var round = 0
+                    while written < Self.eventsPerWriter {
+                        round += 1
+                        let size = round % 3 == 0 ? min(25, Self.eventsPerWriter - written) : 1
+                        let events = (0..<size).map { _ in EventMessage(messageName: "Wrote") }
+                        if round % 7 == 0 {
+                            let doomed = (0..<5).map { _ in EventMessage(messageName: "Doomed") }
+                            await #expect(throws: Rollback.self) {
+                                try await store.transaction { tx in
+                                    try await tx.append(doomed, to: stream)
+                                    throw Rollback()
+                                }
+                            }
+                            log.rolledBack(doomed)
+                        }
+                        try await store.append(events, to: stream)
+                        log.committed(events)
+                        written += size
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+        done.store(true, ordering: .releasing)
+        let seen = try await reader.value
+        let ids = seen.map(\.uuid)
+        #expect(ids.count == Set(ids).count, "an event was seen twice")
+        #expect(Set(ids) == log.committed, "the reader missed \(log.committed.subtracting(ids).count) committed events")
+        #expect(log.rolledBack.isDisjoint(with: ids))
+        #expect(zip(seen, seen.dropFirst()).allSatisfy { $0.globalPosition < $1.globalPosition })
+        for writer in 0..<writers {
+            #expect(seen.filter { $0.streamName.rawValue == "writer-\(writer)" }.map(\.position) == Array(1...Self.eventsPerWriter))
+        }
+    }
+}
+#endif
