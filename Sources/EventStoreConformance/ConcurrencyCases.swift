@@ -74,7 +74,8 @@ extension EventStoreConformance {
         ConformanceCase("validation", "anInvalidEventRejectsTheWholeBatch") { store in
             try await store.create("valid-1", events: [userEvent(1)])
             let bad: [EventMessage] = [
-                EventMessage(messageName: ""), EventMessage(messageName: "A", metadata: ["": 1]),
+                EventMessage(messageName: ""), EventMessage(messageName: String(repeating: "n", count: 256)),
+                EventMessage(messageName: "A", metadata: ["": 1]),
                 EventMessage(messageName: "A", metadata: ["nan": .double(.nan)]),
                 EventMessage(messageName: "A", metadata: ["inf": .double(.infinity)]),
             ]
@@ -84,6 +85,9 @@ extension EventStoreConformance {
             }
             #expect(try await store.all("valid-1").count == 1)
             #expect(try await store.hasStream("valid-2") == false)
+            let longest = String(repeating: "é", count: 127) + "n"
+            try await store.append([EventMessage(messageName: longest)], to: "valid-1")
+            #expect(try await store.all("valid-1").last?.messageName == longest)
         },
         ConformanceCase("validation", "invalidStreamMetadataIsRejected") { store in
             await expectError(.invalidArgument) { try await store.create("valid-3", metadata: ["": 1], events: []) }

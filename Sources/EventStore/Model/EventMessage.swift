@@ -5,7 +5,7 @@ import Foundation
 public struct EventMessage: Sendable, Hashable {
     /// Unique within its stream; two events with the same uuid in one stream are a conflict.
     public var uuid: UUID
-    /// What happened, for example `UserRegistered`. Must not be empty.
+    /// What happened, for example `UserRegistered`. Non-empty, at most ``maxNameLength`` bytes of UTF-8.
     public var messageName: String
     /// The event's data, a JSON object kept byte-for-byte.
     public var payload: Payload
@@ -49,9 +49,15 @@ public struct EventMessage: Sendable, Hashable {
         return copy
     }
 
+    /// The longest message name, in UTF-8 bytes.
+    public static let maxNameLength = 255
+
     /// The reason this message cannot be stored, or `nil` when it can.
     public var problem: String? {
         if messageName.isEmpty { return "event \(uuid.lowercased): the message name must not be empty" }
+        if messageName.utf8.count > Self.maxNameLength {
+            return "event \(uuid.lowercased): the message name must be at most \(Self.maxNameLength) bytes of UTF-8"
+        }
         if let problem = metadata.problem { return "event \(uuid.lowercased): \(problem)" }
         return nil
     }
