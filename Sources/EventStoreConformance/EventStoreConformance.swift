@@ -59,6 +59,6 @@ public enum EventStoreConformance {
     /// Every case.
     public static var cases: [ConformanceCase] {
         streamCases + expectedVersionCases + duplicateCases + loadCases + payloadCases + matcherCases
-            + listingCases + transactionCases + concurrencyCases + validationCases + typedEventCases + pluginCases
+            + listingCases + transactionCases + concurrencyCases + validationCases + typedEventCases + pluginCases + subscriptionCases
     }
 }

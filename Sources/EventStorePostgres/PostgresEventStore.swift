@@ -19,12 +19,14 @@ import Synchronization
 /// every older transaction has finished with, so a transaction that commits late is never passed over;
 /// writers to different streams commit in parallel. Each append is one transaction (a savepoint inside
 /// ``transaction(_:)``); its events go in one statement.
-public final class PostgresEventStore: EventStore, Service {
+public final class PostgresEventStore: GlobalOrderEventStore, Service {
     /// The configuration the store was made with.
     public let configuration: PostgresConfiguration
     private let client: PostgresClient
     private let operations: PostgresOperations
     private let logger: Logger
+    /// Signalled after commits, this process's and (through `LISTEN`) every other's.
+    public let appendNotifier: AppendNotifier
     /// Set for a transaction's store: its connection, and whether the transaction still runs.
     private let transaction: TransactionConnection?
 
@@ -46,6 +48,7 @@ public final class PostgresEventStore: EventStore, Service {
             tables: try PostgresTables(schema: configuration.schema, prefix: configuration.tablePrefix), logger: logger)
         self.client = PostgresClient(configuration: try configuration.clientConfiguration(), backgroundLogger: logger)
         self.transaction = nil
+        self.appendNotifier = AppendNotifier()
     }
 
     private init(transactionOf store: PostgresEventStore, connection: PostgresConnection) {
@@ -54,11 +57,34 @@ public final class PostgresEventStore: EventStore, Service {
         operations = store.operations
         client = store.client
         transaction = TransactionConnection(connection)
+        appendNotifier = store.appendNotifier
     }
 
-    /// Runs the connection pool until the task is cancelled.
+    /// Runs the connection pool, and a listener that turns other processes' `NOTIFY`s into wake-ups, until
+    /// the task is cancelled.
     public func run() async {
-        await client.run()
+        await withDiscardingTaskGroup { group in
+            group.addTask { await self.client.run() }
+            group.addTask { await self.listenForAppends() }
+        }
+    }
+
+    /// Follows the append channel; reconnects with back-off when the connection is lost.
+    private func listenForAppends() async {
+        var delay: Duration = .milliseconds(100)
+        while !Task.isCancelled {
+            do {
+                for try await _ in notifications() {
+                    appendNotifier.signal()
+                    delay = .milliseconds(100)
+                }
+            } catch {
+                logger.debug("append listener lost its connection: \(error)")
+            }
+            appendNotifier.signal()
+            try? await Task.sleep(for: delay)
+            delay = min(delay * 2, .seconds(5))
+        }
     }
 
     /// Runs `body` with a store whose pool runs and whose schema is migrated, then stops the pool.
@@ -153,7 +179,9 @@ public final class PostgresEventStore: EventStore, Service {
             }
         }
         try TransactionScope.checkOutsideTransaction(of: ObjectIdentifier(client))
-        return try await onConnection { c in try await Self.inTransaction(c, self.logger, body) }
+        let result = try await onConnection { c in try await Self.inTransaction(c, self.logger, body) }
+        appendNotifier.signal()
+        return result
     }
 
     /// A read: any pooled connection at the top level, the transaction's connection inside one.
@@ -271,7 +299,7 @@ public final class PostgresEventStore: EventStore, Service {
             throw EventStoreError(code: .nestedTransaction, reason: "a transaction cannot be started inside another one")
         }
         try TransactionScope.checkCanBegin()
-        return try await withoutActuallyEscaping(body) { body in
+        let result = try await withoutActuallyEscaping(body) { body in
             try await onConnection { connection in
                 try await Self.inTransaction(connection, self.logger) { connection in
                     let store = PostgresEventStore(transactionOf: self, connection: connection)
@@ -280,17 +308,39 @@ public final class PostgresEventStore: EventStore, Service {
                 }
             }
         }
+        appendNotifier.signal()
+        return result
     }
 
     // MARK: Global order
 
-    /// Events of every stream after `position`, in global order, at most `limit` of them. Never passes over
-    /// an event that commits late (see the type's discussion); a long-running transaction anywhere in the
+    /// How long a live reader waits for a `NOTIFY` before it reads anyway (poolers may drop notifications). 1 s.
+    public var pollInterval: Duration { .seconds(1) }
+
+    /// Events of `target` after `position`, in global order, at most `limit` of them. Never passes over an
+    /// event that commits late (see the type's discussion); a long-running transaction anywhere in the
     /// database delays, but never loses, what readers see.
-    public func readAll(after position: GlobalPosition, limit: Int) async throws -> [RecordedEvent] {
+    public func readAll(after position: GlobalPosition, of target: SubscriptionTarget = .all, limit: Int) async throws
+        -> [RecordedEvent]
+    {
         if limit < 1 { throw EventStoreError.invalidArgument("limit must be 1 or more, not \(limit)") }
         let operations = self.operations
-        return try await read { try await operations.readAll($0, after: position, limit: limit) }
+        return try await read { try await operations.readAll($0, after: position, of: target, limit: limit) }
+    }
+
+    public func headPosition() async throws -> GlobalPosition {
+        let operations = self.operations
+        return try await read { try await operations.headPosition($0) }
+    }
+
+    public func checkpoint(named name: String) async throws -> GlobalPosition? {
+        let operations = self.operations
+        return try await read { try await operations.checkpoint($0, named: name) }
+    }
+
+    public func saveCheckpoint(_ position: GlobalPosition, named name: String) async throws {
+        let operations = self.operations
+        try await write { try await operations.saveCheckpoint($0, position, named: name) }
     }
 
     /// Wake-ups after appends commit: the last global position of each append, as other connections

@@ -234,15 +234,49 @@ struct PostgresOperations: Sendable {
     /// The global order is (transaction id, sequence). Only transactions older than every transaction still
     /// running are read (`pg_snapshot_xmin`), so a transaction that commits late is never passed over: the
     /// reader waits for it instead.
-    func readAll(_ c: PostgresConnection, after position: GlobalPosition, limit: Int) async throws -> [RecordedEvent] {
+    func readAll(_ c: PostgresConnection, after position: GlobalPosition, of target: SubscriptionTarget, limit: Int)
+        async throws -> [RecordedEvent]
+    {
         let query: SQLQuery = """
             SELECT \(unsafeSQL: Self.columns), s.name FROM \(unsafeSQL: tables.events) AS e
             JOIN \(unsafeSQL: tables.streams) AS s ON s.id = e.stream_id
             WHERE (e.transaction_id, e.global_position) > (\(bind: String(position.commit))::xid8, \(bind: position.sequence))
                 AND e.transaction_id < pg_snapshot_xmin(pg_current_snapshot())
+                AND \(dialect.targetCondition(target, name: "s.name", category: "s.category"))
             ORDER BY e.transaction_id, e.global_position LIMIT \(bind: limit)
             """
         return try await events(c, query, streamColumn: true) { name in try StreamName(name ?? "") }
+    }
+
+    /// The position of the last event committed. (A transaction still running with an older id, committing
+    /// later, sorts before it: a subscription from the end treats its events as stored before it began.)
+    func headPosition(_ c: PostgresConnection) async throws -> GlobalPosition {
+        let query: PostgresQuery = """
+            SELECT transaction_id::text::int8, global_position FROM \(unescaped: tables.events)
+            ORDER BY transaction_id DESC, global_position DESC LIMIT 1
+            """
+        for try await (transaction, position) in try await run(c, query).decode((Int64, Int64).self) {
+            return GlobalPosition(commit: transaction, sequence: position)
+        }
+        return .start
+    }
+
+    func checkpoint(_ c: PostgresConnection, named name: String) async throws -> GlobalPosition? {
+        let query: PostgresQuery = "SELECT position FROM \(unescaped: tables.checkpoints) WHERE name = \(name)"
+        for try await text in try await run(c, query).decode(String.self) {
+            guard let position = GlobalPosition(text) else { throw EventStoreError.backend("checkpoint \"\(name)\" is corrupt") }
+            return position
+        }
+        return nil
+    }
+
+    func saveCheckpoint(_ c: PostgresConnection, _ position: GlobalPosition, named name: String) async throws {
+        try await run(
+            c,
+            """
+            INSERT INTO \(unescaped: tables.checkpoints) (name, position) VALUES (\(name), \(position.description))
+            ON CONFLICT (name) DO UPDATE SET position = excluded.position, updated_at = now()
+            """)
     }
 
     private func events(

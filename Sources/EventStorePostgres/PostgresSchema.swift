@@ -7,6 +7,7 @@ struct PostgresTables: Sendable {
     let streams: String
     let events: String
     let projections: String
+    let checkpoints: String
     /// Constraint names, to tell unique violations apart.
     let streamNameKey: String
     let eventsUUIDKey: String
@@ -32,6 +33,7 @@ struct PostgresTables: Sendable {
         streams = try table("event_streams")
         events = try table("events")
         projections = try table("projections")
+        checkpoints = try table("subscription_checkpoints")
         streamNameKey = prefix + "event_streams_name_key"
         eventsUUIDKey = prefix + "events_stream_uuid_key"
         eventsAggregateKey = prefix + "events_aggregate_key"
@@ -88,7 +90,17 @@ struct PostgresTables: Sendable {
                     locked_until timestamptz
                 );
                 """
-            )
+            ),
+            (
+                2,
+                """
+                CREATE TABLE \(checkpoints) (
+                    name text COLLATE "C" PRIMARY KEY,
+                    position text NOT NULL,
+                    updated_at timestamptz NOT NULL DEFAULT now()
+                );
+                """
+            ),
         ]
     }
 

@@ -125,3 +125,14 @@ extension SQLMatcherDialect {
         }
     }
 }
+
+extension SQLMatcherDialect {
+    /// The predicate of a subscription target, on the streams table's `name` and `category` columns.
+    public func targetCondition(_ target: SubscriptionTarget, name: SQLQuery, category: SQLQuery) -> SQLQuery {
+        switch target {
+        case let .stream(stream): return "\(name) = \(bind: stream.rawValue)"
+        case let .category(value): return "\(category) = \(bind: value)"
+        case .all: return "substr(\(name), 1, 1) <> '$'"
+        }
+    }
+}

@@ -1,6 +1,7 @@
 import EventStore
 import EventStorePostgres
 import Foundation
+import Synchronization
 import Testing
 
 /// Runs `scripts/postgres COMMAND DIR` and returns the server's URL (from `DIR/url`). Standard output is not
@@ -24,14 +25,7 @@ struct PostgresFaultTests {
     @Test func callsFailClearlyWhileTheServerIsDownAndSucceedWhenItIsBack() async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("es-pg-fault-\(UUID().uuidString)")
         let url = try await postgresScript("start", directory)
-        defer {
-            let stop = Process()
-            stop.executableURL = URL(fileURLWithPath: "/bin/sh")
-            stop.arguments = ["-c", "\"$0\" stop \"$1\"; rm -rf \"$1\"", URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-                .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("scripts/postgres").path, directory.path]
-            try? stop.run()
-            stop.waitUntilExit()
-        }
+        defer { stopServer(directory) }
         var configuration = try PostgresConfiguration(url: url)
         configuration.connectTimeout = .seconds(2)
         try await PostgresEventStore.withStore(configuration: configuration, logger: PostgresTestServer.logger) { store in
@@ -55,4 +49,65 @@ struct PostgresFaultTests {
             #expect(try await store.load("fault-1").collect().map(\.messageName) == ["Before", "After"])
         }
     }
+
+    /// A live subscriber survives a server restart: it retries with back-off and resumes after the last event
+    /// it delivered, without loss or duplicates.
+    @Test func aLiveSubscriberResumesAfterTheServerRestarts() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("es-pg-sub-\(UUID().uuidString)")
+        let url = try await postgresScript("start", directory)
+        defer { stopServer(directory) }
+        var configuration = try PostgresConfiguration(url: url)
+        configuration.connectTimeout = .seconds(2)
+        try await PostgresEventStore.withStore(configuration: configuration, logger: PostgresTestServer.logger) { store in
+            try await store.create("live-1")
+            let subscription = try await store.subscribe(to: .stream("live-1"))
+            let delivered = DeliveredPositions()
+            let consumer = Task { for try await event in subscription { delivered.add(event.position) } }
+            try await store.append((1...3).map { _ in EventMessage(messageName: "Before") }, to: "live-1")
+            #expect(try await delivered.wait(for: 3))
+            _ = try await postgresScript("stop", directory)
+            try await Task.sleep(for: .milliseconds(300))
+            _ = try await postgresScript("resume", directory)
+            var appended = false
+            for _ in 0..<100 where !appended {
+                do {
+                    try await store.append((1...3).map { _ in EventMessage(messageName: "After") }, to: "live-1")
+                    appended = true
+                } catch let error as EventStoreError where error.code == .backend {
+                    try await Task.sleep(for: .milliseconds(100))
+                }
+            }
+            #expect(appended)
+            #expect(try await delivered.wait(for: 6))
+            consumer.cancel()
+            _ = try? await consumer.value
+            #expect(delivered.positions == [1, 2, 3, 4, 5, 6])
+        }
+    }
+}
+
+/// Positions a consumer delivered, from any task.
+final class DeliveredPositions: Sendable {
+    private let state = Mutex<[Int]>([])
+    func add(_ position: Int) { state.withLock { $0.append(position) } }
+    var positions: [Int] { state.withLock { $0 } }
+
+    /// Waits until `count` positions arrived, at most 60 s.
+    func wait(for count: Int) async throws -> Bool {
+        let clock = ContinuousClock()
+        let deadline = clock.now + .seconds(60)
+        while positions.count < count, clock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
+        return positions.count >= count
+    }
+}
+
+/// Stops a private server and removes its folder.
+func stopServer(_ directory: URL) {
+    let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    let stop = Process()
+    stop.executableURL = URL(fileURLWithPath: "/bin/sh")
+    stop.arguments = ["-c", "\"$0\" stop \"$1\"; rm -rf \"$1\"", root.appendingPathComponent("scripts/postgres").path, directory.path]
+    stop.standardOutput = FileHandle.nullDevice
+    try? stop.run()
+    stop.waitUntilExit()
 }

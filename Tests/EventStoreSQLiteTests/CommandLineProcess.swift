@@ -19,7 +19,8 @@ struct EventStoreProcess {
 
     /// Starts `eventstore ARGS` with `input` on standard input and standard error written to a file.
     static func start(
-        _ arguments: [String], input: String = "", environment: [String: String] = [:], stderrFile: URL
+        _ arguments: [String], input: String = "", environment: [String: String] = [:], stdoutFile: URL? = nil,
+        stderrFile: URL
     ) throws -> Process {
         let process = Process()
         process.executableURL = executable
@@ -30,7 +31,12 @@ struct EventStoreProcess {
         process.environment = env
         let stdin = Pipe()
         process.standardInput = stdin
-        process.standardOutput = FileHandle.nullDevice
+        if let stdoutFile {
+            _ = FileManager.default.createFile(atPath: stdoutFile.path, contents: nil)
+            process.standardOutput = try FileHandle(forWritingTo: stdoutFile)
+        } else {
+            process.standardOutput = FileHandle.nullDevice
+        }
         _ = FileManager.default.createFile(atPath: stderrFile.path, contents: nil)
         process.standardError = try FileHandle(forWritingTo: stderrFile)
         try process.run()

@@ -48,4 +48,33 @@ struct SQLiteMemoryTests {
             #expect(growth < 64 * 1024 * 1024, "resident memory grew by \(growth / 1024 / 1024) MiB while loading")
         }
     }
+
+    /// A consumer that sleeps while 100,000 events are appended still gets every one, in order, read in
+    /// pages: memory does not grow with what it has not consumed.
+    @Test(.enabled(if: residentBytes() != nil, "reads /proc/self/statm"))
+    func aSleepingSubscriberGetsEveryEventInBoundedMemory() async throws {
+        try await withTemporaryDatabase { path in
+            var configuration = SQLiteConfiguration(path: path)
+            configuration.synchronous = .off
+            let store = try await SQLiteEventStore(configuration: configuration)
+            try await store.create("pressure-1")
+            var iterator = try await store.subscribe(to: .stream("pressure-1"), bufferSize: 500).makeAsyncIterator()
+            try await store.append([EventMessage(messageName: "First")], to: "pressure-1")
+            #expect(try await iterator.next()?.position == 1)
+            let payload: Payload = ["filler": .string(String(repeating: "x", count: 150))]
+            for _ in 0..<100 {
+                try await store.append((0..<1_000).map { _ in EventMessage(messageName: "Tick", payload: payload) }, to: "pressure-1")
+            }
+            let before = residentBytes() ?? 0
+            var peak = before
+            var expected = 2
+            while expected <= 100_001, let event = try await iterator.next() {
+                if event.position != expected { break }
+                expected += 1
+                if expected % 10_000 == 0 { peak = max(peak, residentBytes() ?? 0) }
+            }
+            #expect(expected == 100_002, "stopped at position \(expected)")
+            #expect(peak - before < 64 * 1024 * 1024, "resident memory grew by \((peak - before) / 1024 / 1024) MiB")
+        }
+    }
 }

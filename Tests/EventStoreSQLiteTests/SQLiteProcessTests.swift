@@ -118,4 +118,25 @@ struct SQLiteProcessTests {
             }
         }
     }
+
+    @Test func subscribePrintsStoredThenNewEventsFromAnotherProcess() async throws {
+        try await withTemporaryDatabase { path in
+            let database = "--database=sqlite:\(path)"
+            _ = try await EventStoreProcess.run(["append", "user-1", database], input: eventsJSON(2, name: "Stored"))
+            let out = URL(fileURLWithPath: path).deletingLastPathComponent().appendingPathComponent("subscribe.out")
+            let subscriber = try EventStoreProcess.start(
+                ["subscribe", "--category", "user", database], stdoutFile: out,
+                stderrFile: URL(fileURLWithPath: path).deletingLastPathComponent().appendingPathComponent("subscribe.err"))
+            defer { kill(subscriber.processIdentifier, SIGKILL) }
+            #expect(try await EventStoreProcess.waitFor("\"global_position\":2", in: out))
+            _ = try await EventStoreProcess.run(["append", "admin-1", database], input: eventsJSON(1, name: "Other"))
+            _ = try await EventStoreProcess.run(["append", "user-2", database], input: eventsJSON(1, name: "Live"))
+            #expect(try await EventStoreProcess.waitFor("\"Live\"", in: out))
+            let lines = String(decoding: FileManager.default.contents(atPath: out.path) ?? Data(), as: UTF8.self)
+                .split(separator: "\n")
+            #expect(lines.count == 3)
+            #expect(lines.last?.contains("\"stream\":\"user-2\"") == true)
+            #expect(!lines.contains { $0.contains("admin-1") })
+        }
+    }
 }

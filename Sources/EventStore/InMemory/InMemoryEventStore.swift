@@ -3,9 +3,13 @@
 /// It behaves as every other backend does (expected versions, duplicate checks, transactions), which
 /// the conformance suite proves. Writers are serialised; a transaction holds the write lock from its
 /// start to its end, while readers go on seeing the last committed state.
-public actor InMemoryEventStore: EventStore {
+public actor InMemoryEventStore: GlobalOrderEventStore {
     /// How many events a load fetches at a time.
     public nonisolated let loadBatchSize: Int
+    /// Signalled after every commit.
+    public nonisolated let appendNotifier: AppendNotifier
+    /// Wake-ups are in-process and never missed; the poll is only a fallback.
+    public nonisolated var pollInterval: Duration { .seconds(1) }
 
     private var state: InMemoryState
     /// For a transaction's store: whether its transaction still runs. `nil` for a top-level store.
@@ -19,12 +23,14 @@ public actor InMemoryEventStore: EventStore {
         self.loadBatchSize = max(1, loadBatchSize)
         self.state = InMemoryState()
         self.transactionOpen = nil
+        self.appendNotifier = AppendNotifier()
     }
 
     private init(transactionOn state: InMemoryState, loadBatchSize: Int) {
         self.loadBatchSize = loadBatchSize
         self.state = state
         self.transactionOpen = true
+        self.appendNotifier = AppendNotifier()
     }
 
     // MARK: EventStore
@@ -100,6 +106,28 @@ public actor InMemoryEventStore: EventStore {
         }
     }
 
+    // MARK: Global order
+
+    public func readAll(after position: GlobalPosition, of target: SubscriptionTarget, limit: Int) async throws
+        -> [RecordedEvent]
+    {
+        if limit < 1 { throw EventStoreError.invalidArgument("limit must be 1 or more, not \(limit)") }
+        return try readable().readAll(after: position, of: target, limit: limit)
+    }
+
+    public func headPosition() async throws -> GlobalPosition {
+        GlobalPosition(sequence: try readable().lastGlobalPosition)
+    }
+
+    public func checkpoint(named name: String) async throws -> GlobalPosition? {
+        try readable().checkpoints[name]
+    }
+
+    public func saveCheckpoint(_ position: GlobalPosition, named name: String) async throws {
+        if transactionOpen == false { throw Self.closedError }
+        state.checkpoints[name] = position
+    }
+
     // MARK: Locking
 
     private func readable() throws(EventStoreError) -> InMemoryState {
@@ -116,6 +144,9 @@ public actor InMemoryEventStore: EventStore {
         case nil:
             try TransactionScope.checkOutsideTransaction(of: ObjectIdentifier(self))
             await waitForWriter()
+            let result = try body(&state)
+            appendNotifier.signal()
+            return result
         }
         return try body(&state)
     }
@@ -136,7 +167,10 @@ public actor InMemoryEventStore: EventStore {
     }
 
     private func endTransaction(committing newState: InMemoryState?) {
-        if let newState { state = newState }
+        if let newState {
+            state = newState
+            appendNotifier.signal()
+        }
         writerBusy = false
         let waiters = writerWaiters
         writerWaiters.removeAll()

@@ -20,7 +20,10 @@ struct InMemoryState: Sendable {
     }
 
     private(set) var streams: [StreamName: Stream] = [:]
-    private var lastGlobalPosition: Int64 = 0
+    private(set) var lastGlobalPosition: Int64 = 0
+    /// Every event ever recorded, in global order (entries of deleted streams are skipped on read).
+    private var globalLog: [(stream: StreamName, position: Int, global: Int64)] = []
+    var checkpoints: [String: GlobalPosition] = [:]
 
     // MARK: Writes
 
@@ -70,6 +73,7 @@ struct InMemoryState: Sendable {
                 StoredEvent(message: event, position: stream.events.count + 1, globalPosition: lastGlobalPosition))
             stream.uuids.insert(event.uuid)
             if let key = event.aggregateKey { stream.aggregateKeys.insert(key) }
+            globalLog.append((name, stream.events.count, lastGlobalPosition))
         }
         return events.isEmpty ? nil : GlobalPosition(sequence: lastGlobalPosition)
     }
@@ -117,6 +121,31 @@ struct InMemoryState: Sendable {
             }
             return page
         }
+    }
+
+    /// Events of `target` after `position` in global order.
+    func readAll(after position: GlobalPosition, of target: SubscriptionTarget, limit: Int) -> [RecordedEvent] {
+        var low = 0
+        var high = globalLog.count
+        while low < high {
+            let middle = (low + high) / 2
+            if globalLog[middle].global <= position.sequence { low = middle + 1 } else { high = middle }
+        }
+        var events: [RecordedEvent] = []
+        var index = low
+        while index < globalLog.count, events.count < limit {
+            let entry = globalLog[index]
+            index += 1
+            guard target.contains(entry.stream), let stream = streams[entry.stream], entry.position <= stream.events.count
+            else { continue }
+            let stored = stream.events[entry.position - 1]
+            guard stored.globalPosition == entry.global else { continue }
+            events.append(
+                RecordedEvent(
+                    streamName: entry.stream, position: stored.position,
+                    globalPosition: GlobalPosition(sequence: stored.globalPosition), message: stored.message))
+        }
+        return events
     }
 
     func streamNames(_ filter: NameFilter, matching: MetadataMatcher?, limit: Int, offset: Int) throws(EventStoreError)

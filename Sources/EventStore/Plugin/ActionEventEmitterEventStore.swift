@@ -21,6 +21,7 @@ public final class ActionEventEmitterEventStore: EventStore {
     /// The store this one wraps.
     public let innerStore: any EventStore
     let listeners: ActionListeners
+    let fallbackNotifier = AppendNotifier()
 
     /// Wraps `store`, with no listeners yet.
     public init(_ store: any EventStore) {
@@ -225,5 +226,37 @@ public final class ActionEventEmitterEventStore: EventStore {
         }
         try await notify(commit) { $0 <= 0 }
         return result
+    }
+}
+
+extension ActionEventEmitterEventStore: GlobalOrderEventStore {
+    private func globalOrderStore() throws -> any GlobalOrderEventStore {
+        guard let store = innerStore as? any GlobalOrderEventStore else {
+            throw EventStoreError.invalidArgument("the wrapped store cannot be read in global order")
+        }
+        return store
+    }
+
+    /// Reads the wrapped store's global order (no action events; upcasters do not apply).
+    public func readAll(after position: GlobalPosition, of target: SubscriptionTarget, limit: Int) async throws
+        -> [RecordedEvent]
+    {
+        try await globalOrderStore().readAll(after: position, of: target, limit: limit)
+    }
+
+    public func headPosition() async throws -> GlobalPosition { try await globalOrderStore().headPosition() }
+
+    public var appendNotifier: AppendNotifier {
+        (innerStore as? any GlobalOrderEventStore)?.appendNotifier ?? fallbackNotifier
+    }
+
+    public var pollInterval: Duration { (innerStore as? any GlobalOrderEventStore)?.pollInterval ?? .seconds(1) }
+
+    public func checkpoint(named name: String) async throws -> GlobalPosition? {
+        try await globalOrderStore().checkpoint(named: name)
+    }
+
+    public func saveCheckpoint(_ position: GlobalPosition, named name: String) async throws {
+        try await globalOrderStore().saveCheckpoint(position, named: name)
     }
 }

@@ -14,13 +14,15 @@ import Synchronization
 /// ```swift
 /// let store = try await MySQLEventStore(configuration: try MySQLConfiguration(url: "mariadb://app:secret@127.0.0.1/events"))
 /// ```
-public final class MySQLEventStore: EventStore {
+public final class MySQLEventStore: GlobalOrderEventStore {
     public let configuration: MySQLConfiguration
     /// The schema version of the database.
     public let schemaVersion: Int
     private let pool: MariaDBPool
     private let operations: MySQLOperations
     private let transaction: TransactionWorker?
+    /// Signalled after this process's commits; other processes' appends are found by a short poll.
+    public let appendNotifier: AppendNotifier
 
     private final class TransactionWorker: Sendable {
         let worker: MariaDBWorker
@@ -45,6 +47,7 @@ public final class MySQLEventStore: EventStore {
         self.operations = operations
         self.pool = pool
         self.transaction = nil
+        self.appendNotifier = AppendNotifier()
         self.schemaVersion = try await Self.run(pool) { try operations.migrate($0) }
     }
 
@@ -54,6 +57,7 @@ public final class MySQLEventStore: EventStore {
         pool = store.pool
         operations = store.operations
         transaction = TransactionWorker(worker)
+        appendNotifier = store.appendNotifier
     }
 
     // MARK: Running work
@@ -87,7 +91,9 @@ public final class MySQLEventStore: EventStore {
             return try await inTransaction(transaction) { connection in try connection.savepoint { try body(connection) } }
         }
         try TransactionScope.checkOutsideTransaction(of: ObjectIdentifier(pool))
-        return try await Self.run(pool) { connection in try connection.transaction { try body(connection) } }
+        let result = try await Self.run(pool) { connection in try connection.transaction { try body(connection) } }
+        appendNotifier.signal()
+        return result
     }
 
     private func read<T: Sendable>(_ body: @escaping @Sendable (MariaDBConnection) throws -> T) async throws -> T {
@@ -214,6 +220,7 @@ public final class MySQLEventStore: EventStore {
             store.transaction?.close()
             try await Self.run(worker) { try $0.execute("COMMIT") }
             await pool.release(index)
+            appendNotifier.signal()
             return result
         } catch {
             store.transaction?.close()
@@ -225,12 +232,32 @@ public final class MySQLEventStore: EventStore {
 
     // MARK: Global order
 
-    /// Events of every stream after `position`, in global order, at most `limit` of them; never passes over
-    /// an event that commits late (see the type's discussion).
-    public func readAll(after position: GlobalPosition, limit: Int) async throws -> [RecordedEvent] {
+    /// The bounded poll for other processes' appends. 100 ms.
+    public var pollInterval: Duration { .milliseconds(100) }
+
+    /// Events of `target` after `position`, in global order, at most `limit` of them; never passes over an
+    /// event that commits late (see the type's discussion).
+    public func readAll(after position: GlobalPosition, of target: SubscriptionTarget = .all, limit: Int) async throws
+        -> [RecordedEvent]
+    {
         if limit < 1 { throw EventStoreError.invalidArgument("limit must be 1 or more, not \(limit)") }
         let operations = self.operations
-        return try await read { try operations.readAll($0, after: position, limit: limit) }
+        return try await read { try operations.readAll($0, after: position, of: target, limit: limit) }
+    }
+
+    public func headPosition() async throws -> GlobalPosition {
+        let operations = self.operations
+        return try await read { try operations.headPosition($0) }
+    }
+
+    public func checkpoint(named name: String) async throws -> GlobalPosition? {
+        let operations = self.operations
+        return try await read { try operations.checkpoint($0, named: name) }
+    }
+
+    public func saveCheckpoint(_ position: GlobalPosition, named name: String) async throws {
+        let operations = self.operations
+        try await write { try operations.saveCheckpoint($0, position, named: name) }
     }
 }
 #endif

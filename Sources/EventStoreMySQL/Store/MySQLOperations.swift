@@ -198,14 +198,42 @@ struct MySQLOperations: Sendable {
         return try events(c, query) { _ in stream }
     }
 
-    /// Events of every stream after a global position, in global order (internal streams included).
-    func readAll(_ c: MariaDBConnection, after position: GlobalPosition, limit: Int) throws -> [RecordedEvent] {
+    /// Events of `target` after a global position, in global order.
+    func readAll(_ c: MariaDBConnection, after position: GlobalPosition, of target: SubscriptionTarget, limit: Int) throws
+        -> [RecordedEvent]
+    {
         let query: SQLQuery = """
             SELECT \(unsafeSQL: Self.columns), s.name FROM \(unsafeSQL: tables.events) AS e
             JOIN \(unsafeSQL: tables.streams) AS s ON s.id = e.stream_id
-            WHERE e.global_position > \(bind: position.sequence) ORDER BY e.global_position LIMIT \(bind: limit)
+            WHERE e.global_position > \(bind: position.sequence) AND \(dialect.targetCondition(target, name: "s.name", category: "s.category"))
+            ORDER BY e.global_position LIMIT \(bind: limit)
             """
         return try events(c, query) { row in try StreamName(row[7] ?? "") }
+    }
+
+    func headPosition(_ c: MariaDBConnection) throws -> GlobalPosition {
+        var head: Int64 = 0
+        try c.query("SELECT COALESCE(MAX(global_position), 0) FROM \(unsafeSQL: tables.events)") { row in
+            head = row[0].flatMap { Int64($0) } ?? 0
+        }
+        return GlobalPosition(sequence: head)
+    }
+
+    func checkpoint(_ c: MariaDBConnection, named name: String) throws -> GlobalPosition? {
+        var text: String?
+        try c.query("SELECT position FROM \(unsafeSQL: tables.checkpoints) WHERE name = \(bind: name)") { text = $0[0] }
+        return try text.map { text in
+            guard let position = GlobalPosition(text) else { throw EventStoreError.backend("checkpoint \"\(name)\" is corrupt") }
+            return position
+        }
+    }
+
+    func saveCheckpoint(_ c: MariaDBConnection, _ position: GlobalPosition, named name: String) throws {
+        try c.query(
+            """
+            INSERT INTO \(unsafeSQL: tables.checkpoints) (name, position, updated_at) VALUES (\(bind: name), \(bind: position.description), UTC_TIMESTAMP(6))
+            ON DUPLICATE KEY UPDATE position = VALUES(position), updated_at = VALUES(updated_at)
+            """)
     }
 
     private func events(_ c: MariaDBConnection, _ query: SQLQuery, stream: ([String?]) throws -> StreamName) throws

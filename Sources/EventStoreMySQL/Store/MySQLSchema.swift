@@ -10,6 +10,7 @@ struct MySQLTables: Sendable {
     let events: String
     let lock: String
     let projections: String
+    let checkpoints: String
     let prefix: String
 
     init(prefix: String) throws(EventStoreError) {
@@ -23,6 +24,7 @@ struct MySQLTables: Sendable {
         events = try SQLIdentifier(prefix + "events").quoted
         lock = try SQLIdentifier(prefix + "event_store_lock").quoted
         projections = try SQLIdentifier(prefix + "projections").quoted
+        checkpoints = try SQLIdentifier(prefix + "subscription_checkpoints").quoted
     }
 
     private func name(_ suffix: String) -> String { "\"\(prefix)\(suffix)\"" }
@@ -80,7 +82,19 @@ struct MySQLTables: Sendable {
                     ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin
                     """,
                 ]
-            )
+            ),
+            (
+                2,
+                [
+                    """
+                    CREATE TABLE IF NOT EXISTS \(checkpoints) (
+                        name VARBINARY(190) NOT NULL PRIMARY KEY,
+                        position VARCHAR(64) NOT NULL,
+                        updated_at DATETIME(6) NOT NULL
+                    ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin
+                    """
+                ]
+            ),
         ]
     }
 

@@ -13,7 +13,7 @@ import Synchronization
 /// ```swift
 /// let store = try await SQLiteEventStore(path: "./eventstore.sqlite")
 /// ```
-public final class SQLiteEventStore: EventStore {
+public final class SQLiteEventStore: GlobalOrderEventStore {
     /// The configuration the store was opened with.
     public let configuration: SQLiteConfiguration
     /// The schema version of the database.
@@ -35,6 +35,7 @@ public final class SQLiteEventStore: EventStore {
         let readers: [SQLiteWorker]
         let nextReader = Atomic<Int>(0)
         let writeGate = AsyncGate()
+        let notifier = AppendNotifier()
 
         init(operations: SQLiteOperations, writer: SQLiteWorker, readers: [SQLiteWorker]) {
             self.operations = operations
@@ -113,6 +114,7 @@ public final class SQLiteEventStore: EventStore {
                     }
                 }
                 await shared.writeGate.release()
+                shared.notifier.signal()
                 return result
             } catch {
                 await shared.writeGate.release()
@@ -243,6 +245,7 @@ public final class SQLiteEventStore: EventStore {
             transactionStore.transactionOpen?.close()
             try await run(on: shared.writer) { try $0.execute("COMMIT") }
             await shared.writeGate.release()
+            shared.notifier.signal()
             return result
         } catch {
             transactionStore.transactionOpen?.close()
@@ -250,6 +253,37 @@ public final class SQLiteEventStore: EventStore {
             await shared.writeGate.release()
             throw error
         }
+    }
+
+    // MARK: Global order
+
+    /// Signalled after this process's commits; other processes' appends are seen by polling.
+    public var appendNotifier: AppendNotifier { shared.notifier }
+
+    /// How often a live reader looks for other processes' appends. 250 ms.
+    public var pollInterval: Duration { .milliseconds(250) }
+
+    public func readAll(after position: GlobalPosition, of target: SubscriptionTarget, limit: Int) async throws
+        -> [RecordedEvent]
+    {
+        if limit < 1 { throw EventStoreError.invalidArgument("limit must be 1 or more, not \(limit)") }
+        let operations = self.operations
+        return try await read { try operations.readAll($0, after: position, of: target, limit: limit) }
+    }
+
+    public func headPosition() async throws -> GlobalPosition {
+        let operations = self.operations
+        return try await read { try operations.headPosition($0) }
+    }
+
+    public func checkpoint(named name: String) async throws -> GlobalPosition? {
+        let operations = self.operations
+        return try await read { try operations.checkpoint($0, named: name) }
+    }
+
+    public func saveCheckpoint(_ position: GlobalPosition, named name: String) async throws {
+        let operations = self.operations
+        try await write { try operations.saveCheckpoint($0, position, named: name) }
     }
 
     // MARK: Inspection

@@ -174,6 +174,52 @@ struct SQLiteOperations: Sendable {
         return events
     }
 
+    /// Events of `target` after `position`, in global order (one writer: positions follow commits).
+    func readAll(_ c: SQLiteConnection, after position: GlobalPosition, of target: SubscriptionTarget, limit: Int) throws
+        -> [RecordedEvent]
+    {
+        let columns = "e.global_position, e.position, e.uuid, e.message_name, e.payload, e.metadata, e.created_at, s.name"
+        let query: SQLQuery = """
+            SELECT \(unsafeSQL: columns) FROM \(tables.events) AS e JOIN \(tables.streams) AS s ON s.id = e.stream_id
+            WHERE e.global_position > \(bind: position.sequence) AND \(dialect.targetCondition(target, name: "s.name", category: "s.category"))
+            ORDER BY e.global_position LIMIT \(bind: limit)
+            """
+        var events: [RecordedEvent] = []
+        var failure: (any Error)?
+        try c.query(query) { row in
+            do {
+                events.append(try recordedEvent(row, stream: try StreamName(row.text(7))))
+            } catch {
+                failure = failure ?? error
+            }
+        }
+        if let failure { throw failure }
+        return events
+    }
+
+    func headPosition(_ c: SQLiteConnection) throws -> GlobalPosition {
+        var head: Int64 = 0
+        try c.query("SELECT COALESCE(MAX(global_position), 0) FROM \(tables.events)") { head = $0.int(0) }
+        return GlobalPosition(sequence: head)
+    }
+
+    func checkpoint(_ c: SQLiteConnection, named name: String) throws -> GlobalPosition? {
+        var text: String?
+        try c.query("SELECT position FROM \(tables.checkpoints) WHERE name = \(bind: name)") { text = $0.text(0) }
+        return try text.map { text in
+            guard let position = GlobalPosition(text) else { throw EventStoreError.backend("checkpoint \"\(name)\" is corrupt") }
+            return position
+        }
+    }
+
+    func saveCheckpoint(_ c: SQLiteConnection, _ position: GlobalPosition, named name: String) throws {
+        try c.query(
+            """
+            INSERT INTO \(tables.checkpoints) (name, position, updated_at) VALUES (\(bind: name), \(bind: position.description), \(bind: Timestamp.format(Date())))
+            ON CONFLICT (name) DO UPDATE SET position = excluded.position, updated_at = excluded.updated_at
+            """)
+    }
+
     private func recordedEvent(_ row: SQLiteRow, stream: StreamName) throws -> RecordedEvent {
         let uuidText = row.text(2)
         let createdText = row.text(6)

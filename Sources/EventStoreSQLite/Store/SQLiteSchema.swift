@@ -7,6 +7,7 @@ struct SQLiteTables: Sendable {
     let streams: SQLIdentifier
     let events: SQLIdentifier
     let projections: SQLIdentifier
+    let checkpoints: SQLIdentifier
     let categoryIndex: SQLIdentifier
     let aggregateIndex: SQLIdentifier
 
@@ -19,6 +20,7 @@ struct SQLiteTables: Sendable {
         streams = try SQLIdentifier(prefix + "event_streams")
         events = try SQLIdentifier(prefix + "events")
         projections = try SQLIdentifier(prefix + "projections")
+        checkpoints = try SQLIdentifier(prefix + "subscription_checkpoints")
         categoryIndex = try SQLIdentifier(prefix + "event_streams_category")
         aggregateIndex = try SQLIdentifier(prefix + "events_aggregate")
     }
@@ -63,7 +65,17 @@ struct SQLiteTables: Sendable {
                     locked_until TEXT
                 );
                 """
-            )
+            ),
+            (
+                2,
+                """
+                CREATE TABLE \(checkpoints) (
+                    name TEXT PRIMARY KEY,
+                    position TEXT NOT NULL,
+                    updated_at TEXT NOT NULL
+                );
+                """
+            ),
         ]
     }
 

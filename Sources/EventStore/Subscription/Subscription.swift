@@ -1,0 +1,171 @@
+/// Which events a subscription (or a reader of the global order) receives.
+public enum SubscriptionTarget: Sendable, Hashable, CustomStringConvertible {
+    /// The events of one stream.
+    case stream(StreamName)
+    /// The events of every stream of a category (the part of the name before the first `-`).
+    case category(String)
+    /// The events of every stream except internal ones (names starting with `$`).
+    case all
+
+    /// `true` when an event of `stream` belongs to this target.
+    public func contains(_ stream: StreamName) -> Bool {
+        switch self {
+        case let .stream(name): return name == stream
+        case let .category(category): return stream.category.map { $0.utf8.elementsEqual(category.utf8) } ?? false
+        case .all: return !stream.isInternal
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case let .stream(name): return "stream \(name)"
+        case let .category(category): return "category \(category)"
+        case .all: return "all"
+        }
+    }
+}
+
+/// Where a subscription starts.
+public enum SubscriptionStart: Sendable, Hashable {
+    /// From the first event.
+    case start
+    /// After the events stored when the subscription is made: only new events.
+    case end
+    /// After an event's global position.
+    case after(GlobalPosition)
+    /// For a ``SubscriptionTarget/stream(_:)`` subscription: after the event at this stream position (0
+    /// for the start).
+    case afterStreamPosition(Int)
+}
+
+/// A store that can be read in its global order and followed live: what subscriptions and projections
+/// are built on. Every backend conforms.
+public protocol GlobalOrderEventStore: EventStore {
+    /// The events of `target` after `position`, in global order, at most `limit` of them. Never passes over
+    /// an event that commits later with a smaller position: each backend's mechanism guarantees it.
+    func readAll(after position: GlobalPosition, of target: SubscriptionTarget, limit: Int) async throws -> [RecordedEvent]
+
+    /// The global position of the last event committed, ``GlobalPosition/start`` when there is none.
+    func headPosition() async throws -> GlobalPosition
+
+    /// Signalled after appends commit (this process's, and other processes' where the backend can tell).
+    var appendNotifier: AppendNotifier { get }
+
+    /// How long a live reader waits for a signal before it reads again anyway (the fallback for wake-ups
+    /// this process cannot see).
+    var pollInterval: Duration { get }
+
+    /// The checkpoint saved under `name`, `nil` when there is none.
+    func checkpoint(named name: String) async throws -> GlobalPosition?
+
+    /// Saves a checkpoint under `name`, replacing the one before.
+    func saveCheckpoint(_ position: GlobalPosition, named name: String) async throws
+}
+
+extension GlobalOrderEventStore {
+    /// Follows `target`: first what is stored, then new events as they are committed, in global order, each
+    /// once, until the consuming task is cancelled.
+    ///
+    /// The sequence reads a page of at most `bufferSize` events only when the consumer asks for more: a slow
+    /// consumer slows reading and memory stays bounded. Backend failures (a lost connection) are retried
+    /// with back-off, resuming after the last event delivered.
+    /// - Throws: `invalidArgument` when `bufferSize` < 1 or `.afterStreamPosition` is used with another
+    ///   target or names a position the stream does not have.
+    public func subscribe(
+        to target: SubscriptionTarget, from start: SubscriptionStart = .start, bufferSize: Int = 500
+    ) async throws -> EventSubscription {
+        if bufferSize < 1 { throw EventStoreError.invalidArgument("bufferSize must be 1 or more, not \(bufferSize)") }
+        let position: GlobalPosition
+        switch start {
+        case .start: position = .start
+        case .end: position = try await headPosition()
+        case let .after(global): position = global
+        case let .afterStreamPosition(streamPosition):
+            guard case let .stream(stream) = target else {
+                throw EventStoreError.invalidArgument("afterStreamPosition needs a stream subscription, not \(target)")
+            }
+            if streamPosition < 0 { throw EventStoreError.invalidArgument("stream positions are 0 or more") }
+            if streamPosition == 0 {
+                position = .start
+            } else {
+                guard let event = try await load(stream, from: streamPosition, count: 1, matching: nil).collect().first,
+                    event.position == streamPosition
+                else {
+                    throw EventStoreError.invalidArgument("stream \"\(stream)\" has no event at position \(streamPosition)")
+                }
+                position = event.globalPosition
+            }
+        }
+        return EventSubscription(store: self, target: target, after: position, bufferSize: bufferSize)
+    }
+
+    /// Runs a durable subscription: resumes after the checkpoint saved under `name` (from the start the
+    /// first time), calls `handler` for each event and saves the checkpoint after the handler returns, until
+    /// the task is cancelled or the handler throws.
+    ///
+    /// Delivery is at least once: after a crash between a handler and its checkpoint, the event is delivered
+    /// again, so handlers should be idempotent.
+    public func runSubscription(
+        named name: String, to target: SubscriptionTarget, bufferSize: Int = 500,
+        handler: (RecordedEvent) async throws -> Void
+    ) async throws {
+        if name.isEmpty { throw EventStoreError.invalidArgument("a durable subscription needs a name") }
+        let start = try await checkpoint(named: name).map(SubscriptionStart.after) ?? .start
+        for try await event in try await subscribe(to: target, from: start, bufferSize: bufferSize) {
+            try await handler(event)
+            try await saveCheckpoint(event.globalPosition, named: name)
+        }
+    }
+}
+
+/// The events of a subscription: catch-up, then live (see ``GlobalOrderEventStore/subscribe(to:from:bufferSize:)``).
+/// It ends only when the consuming task is cancelled, or with an error that is not a backend failure.
+public struct EventSubscription: AsyncSequence, Sendable {
+    public typealias Element = RecordedEvent
+
+    let store: any GlobalOrderEventStore
+    let target: SubscriptionTarget
+    let after: GlobalPosition
+    let bufferSize: Int
+
+    /// The most time between retries after backend failures.
+    static let maxRetryDelay: Duration = .seconds(5)
+
+    public func makeAsyncIterator() -> Iterator {
+        Iterator(store: store, target: target, last: after, bufferSize: bufferSize)
+    }
+
+    public struct Iterator: AsyncIteratorProtocol {
+        let store: any GlobalOrderEventStore
+        let target: SubscriptionTarget
+        /// The global position of the last event delivered.
+        var last: GlobalPosition
+        let bufferSize: Int
+        var buffer: [RecordedEvent] = []
+        var index = 0
+
+        public mutating func next() async throws -> RecordedEvent? {
+            var retryDelay: Duration = .milliseconds(100)
+            while index == buffer.count {
+                if Task.isCancelled { return nil }
+                let generation = store.appendNotifier.generation
+                do {
+                    buffer = try await store.readAll(after: last, of: target, limit: bufferSize)
+                    index = 0
+                    retryDelay = .milliseconds(100)
+                } catch let error as EventStoreError where error.code == .backend || error.code == .busy {
+                    try? await Task.sleep(for: retryDelay)
+                    retryDelay = Swift.min(retryDelay * 2, EventSubscription.maxRetryDelay)
+                    continue
+                }
+                if buffer.isEmpty {
+                    await store.appendNotifier.wait(after: generation, timeout: store.pollInterval)
+                }
+            }
+            let event = buffer[index]
+            index += 1
+            last = event.globalPosition
+            return event
+        }
+    }
+}
