@@ -14,6 +14,7 @@ let package = Package(
         .library(name: "EventStoreSQLite", targets: ["EventStoreSQLite"]),
         .library(name: "EventStorePostgres", targets: ["EventStorePostgres"]),
         .library(name: "EventStoreMySQL", targets: ["EventStoreMySQL"]),
+        .library(name: "EventSourcing", targets: ["EventSourcing"]),
         .library(name: "EventStoreConformance", targets: ["EventStoreConformance"]),
         .executable(name: "eventstore", targets: ["eventstore"]),
     ],
@@ -74,8 +75,13 @@ let package = Package(
             swiftSettings: strictSettings
         ),
         .target(
-            name: "EventStoreConformance",
+            name: "EventSourcing",
             dependencies: ["EventStore"],
+            swiftSettings: strictSettings
+        ),
+        .target(
+            name: "EventStoreConformance",
+            dependencies: ["EventStore", "EventSourcing"],
             swiftSettings: strictSettings
         ),
         .executableTarget(
@@ -91,7 +97,7 @@ let package = Package(
         ),
         .testTarget(
             name: "EventStoreTests",
-            dependencies: ["EventStore", "EventStoreConformance"],
+            dependencies: ["EventStore", "EventSourcing", "EventStoreSQLite", "EventStoreConformance"],
             swiftSettings: strictSettings
         ),
         .testTarget(
@@ -109,7 +115,7 @@ let package = Package(
         ),
         .testTarget(
             name: "EventStoreSQLiteTests",
-            dependencies: ["EventStore", "EventStoreSQL", "EventStoreSQLite", "EventStoreConformance"],
+            dependencies: ["EventStore", "EventSourcing", "EventStoreSQL", "EventStoreSQLite", "EventStoreConformance"],
             swiftSettings: strictSettings
         ),
     ],

@@ -19,7 +19,7 @@ import Synchronization
 /// every older transaction has finished with, so a transaction that commits late is never passed over;
 /// writers to different streams commit in parallel. Each append is one transaction (a savepoint inside
 /// ``transaction(_:)``); its events go in one statement.
-public final class PostgresEventStore: GlobalOrderEventStore, Service {
+public final class PostgresEventStore: GlobalOrderEventStore, SnapshotStore, Service {
     /// The configuration the store was made with.
     public let configuration: PostgresConfiguration
     private let client: PostgresClient
@@ -310,6 +310,23 @@ public final class PostgresEventStore: GlobalOrderEventStore, Service {
         }
         appendNotifier.signal()
         return result
+    }
+
+    // MARK: Snapshots
+
+    public func snapshot(ofType aggregateType: String, id aggregateID: String) async throws -> Snapshot? {
+        let operations = self.operations
+        return try await read { try await operations.snapshot($0, type: aggregateType, id: aggregateID) }
+    }
+
+    public func save(_ snapshots: [Snapshot]) async throws {
+        let operations = self.operations
+        try await write { try await operations.save($0, snapshots) }
+    }
+
+    public func removeAll(ofType aggregateType: String) async throws {
+        let operations = self.operations
+        try await write { try await operations.removeSnapshots($0, type: aggregateType) }
     }
 
     // MARK: Global order

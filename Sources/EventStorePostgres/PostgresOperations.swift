@@ -279,6 +279,37 @@ struct PostgresOperations: Sendable {
             """)
     }
 
+    func snapshot(_ c: PostgresConnection, type: String, id: String) async throws -> Snapshot? {
+        let query: PostgresQuery = """
+            SELECT last_version, state::text, (extract(epoch FROM created_at) * 1000000)::int8 FROM \(unescaped: tables.snapshots)
+            WHERE aggregate_type = \(type) AND aggregate_id = \(id)
+            """
+        for try await (version, state, micros) in try await run(c, query).decode((Int64, String, Int64).self) {
+            return try Snapshot(
+                aggregateType: type, aggregateID: id, lastVersion: Int(version), state: Payload(storedJSON: state),
+                createdAt: Timestamp.date(microseconds: micros))
+        }
+        return nil
+    }
+
+    func save(_ c: PostgresConnection, _ snapshots: [Snapshot]) async throws {
+        for snapshot in snapshots {
+            try await run(
+                c,
+                """
+                INSERT INTO \(unescaped: tables.snapshots) (aggregate_type, aggregate_id, last_version, state, created_at)
+                VALUES (\(snapshot.aggregateType), \(snapshot.aggregateID), \(Int64(snapshot.lastVersion)), \(snapshot.state.jsonText)::json,
+                    timestamptz 'epoch' + \(Timestamp.microseconds(snapshot.createdAt)) * interval '1 microsecond')
+                ON CONFLICT (aggregate_type, aggregate_id) DO UPDATE SET last_version = excluded.last_version,
+                    state = excluded.state, created_at = excluded.created_at
+                """)
+        }
+    }
+
+    func removeSnapshots(_ c: PostgresConnection, type: String) async throws {
+        try await run(c, "DELETE FROM \(unescaped: tables.snapshots) WHERE aggregate_type = \(type)")
+    }
+
     private func events(
         _ c: PostgresConnection, _ query: SQLQuery, streamColumn: Bool = false,
         stream: (String?) throws -> StreamName

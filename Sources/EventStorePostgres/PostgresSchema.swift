@@ -8,6 +8,7 @@ struct PostgresTables: Sendable {
     let events: String
     let projections: String
     let checkpoints: String
+    let snapshots: String
     /// Constraint names, to tell unique violations apart.
     let streamNameKey: String
     let eventsUUIDKey: String
@@ -34,6 +35,7 @@ struct PostgresTables: Sendable {
         events = try table("events")
         projections = try table("projections")
         checkpoints = try table("subscription_checkpoints")
+        snapshots = try table("snapshots")
         streamNameKey = prefix + "event_streams_name_key"
         eventsUUIDKey = prefix + "events_stream_uuid_key"
         eventsAggregateKey = prefix + "events_aggregate_key"
@@ -98,6 +100,19 @@ struct PostgresTables: Sendable {
                     name text COLLATE "C" PRIMARY KEY,
                     position text NOT NULL,
                     updated_at timestamptz NOT NULL DEFAULT now()
+                );
+                """
+            ),
+            (
+                3,
+                """
+                CREATE TABLE \(snapshots) (
+                    aggregate_type text COLLATE "C" NOT NULL,
+                    aggregate_id text COLLATE "C" NOT NULL,
+                    last_version bigint NOT NULL,
+                    state json NOT NULL,
+                    created_at timestamptz NOT NULL,
+                    PRIMARY KEY (aggregate_type, aggregate_id)
                 );
                 """
             ),

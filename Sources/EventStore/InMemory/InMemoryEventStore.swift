@@ -3,7 +3,7 @@
 /// It behaves as every other backend does (expected versions, duplicate checks, transactions), which
 /// the conformance suite proves. Writers are serialised; a transaction holds the write lock from its
 /// start to its end, while readers go on seeing the last committed state.
-public actor InMemoryEventStore: GlobalOrderEventStore {
+public actor InMemoryEventStore: GlobalOrderEventStore, SnapshotStore {
     /// How many events a load fetches at a time.
     public nonisolated let loadBatchSize: Int
     /// Signalled after every commit.
@@ -126,6 +126,22 @@ public actor InMemoryEventStore: GlobalOrderEventStore {
     public func saveCheckpoint(_ position: GlobalPosition, named name: String) async throws {
         if transactionOpen == false { throw Self.closedError }
         state.checkpoints[name] = position
+    }
+
+    // MARK: Snapshots
+
+    public func snapshot(ofType aggregateType: String, id aggregateID: String) async throws -> Snapshot? {
+        try readable().snapshots[aggregateType]?[aggregateID]
+    }
+
+    public func save(_ snapshots: [Snapshot]) async throws {
+        if transactionOpen == false { throw Self.closedError }
+        for snapshot in snapshots { state.snapshots[snapshot.aggregateType, default: [:]][snapshot.aggregateID] = snapshot }
+    }
+
+    public func removeAll(ofType aggregateType: String) async throws {
+        if transactionOpen == false { throw Self.closedError }
+        state.snapshots[aggregateType] = nil
     }
 
     // MARK: Locking

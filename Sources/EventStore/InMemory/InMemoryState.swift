@@ -24,6 +24,7 @@ struct InMemoryState: Sendable {
     /// Every event ever recorded, in global order (entries of deleted streams are skipped on read).
     private var globalLog: [(stream: StreamName, position: Int, global: Int64)] = []
     var checkpoints: [String: GlobalPosition] = [:]
+    var snapshots: [String: [String: Snapshot]] = [:]
 
     // MARK: Writes
 

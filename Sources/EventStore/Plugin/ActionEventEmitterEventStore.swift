@@ -260,3 +260,21 @@ extension ActionEventEmitterEventStore: GlobalOrderEventStore {
         try await globalOrderStore().saveCheckpoint(position, named: name)
     }
 }
+
+extension ActionEventEmitterEventStore: SnapshotStore {
+    private func snapshotStore() throws -> any SnapshotStore {
+        guard let store = innerStore as? any SnapshotStore else {
+            throw EventStoreError.invalidArgument("the wrapped store keeps no snapshots")
+        }
+        return store
+    }
+
+    /// The wrapped store's snapshots (no action events).
+    public func snapshot(ofType aggregateType: String, id aggregateID: String) async throws -> Snapshot? {
+        try await snapshotStore().snapshot(ofType: aggregateType, id: aggregateID)
+    }
+
+    public func save(_ snapshots: [Snapshot]) async throws { try await snapshotStore().save(snapshots) }
+
+    public func removeAll(ofType aggregateType: String) async throws { try await snapshotStore().removeAll(ofType: aggregateType) }
+}

@@ -14,7 +14,7 @@ import Synchronization
 /// ```swift
 /// let store = try await MySQLEventStore(configuration: try MySQLConfiguration(url: "mariadb://app:secret@127.0.0.1/events"))
 /// ```
-public final class MySQLEventStore: GlobalOrderEventStore {
+public final class MySQLEventStore: GlobalOrderEventStore, SnapshotStore {
     public let configuration: MySQLConfiguration
     /// The schema version of the database.
     public let schemaVersion: Int
@@ -228,6 +228,23 @@ public final class MySQLEventStore: GlobalOrderEventStore {
             await pool.release(index)
             throw error
         }
+    }
+
+    // MARK: Snapshots
+
+    public func snapshot(ofType aggregateType: String, id aggregateID: String) async throws -> Snapshot? {
+        let operations = self.operations
+        return try await read { try operations.snapshot($0, type: aggregateType, id: aggregateID) }
+    }
+
+    public func save(_ snapshots: [Snapshot]) async throws {
+        let operations = self.operations
+        try await write { try operations.save($0, snapshots) }
+    }
+
+    public func removeAll(ofType aggregateType: String) async throws {
+        let operations = self.operations
+        try await write { try operations.removeSnapshots($0, type: aggregateType) }
     }
 
     // MARK: Global order

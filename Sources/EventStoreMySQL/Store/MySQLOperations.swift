@@ -180,6 +180,46 @@ struct MySQLOperations: Sendable {
         return try storedMetadata(text)
     }
 
+    func snapshot(_ c: MariaDBConnection, type: String, id: String) throws -> Snapshot? {
+        var found: Snapshot?
+        var failure: (any Error)?
+        try c.query(
+            """
+            SELECT last_version, state, DATE_FORMAT(created_at, '%Y-%m-%dT%H:%i:%s.%f') FROM \(unsafeSQL: tables.snapshots)
+            WHERE aggregate_type = \(bind: type) AND aggregate_id = \(bind: id)
+            """
+        ) { row in
+            do {
+                guard let version = row[0].flatMap({ Int($0) }), let state = row[1] else {
+                    throw EventStoreError.backend("a stored snapshot is corrupt")
+                }
+                found = try Snapshot(
+                    aggregateType: type, aggregateID: id, lastVersion: version, state: Payload(storedJSON: state),
+                    createdAt: Timestamp.date(microseconds: row[2].flatMap(Timestamp.parseMicroseconds) ?? 0))
+            } catch {
+                failure = error
+            }
+        }
+        if let failure { throw failure }
+        return found
+    }
+
+    func save(_ c: MariaDBConnection, _ snapshots: [Snapshot]) throws {
+        for snapshot in snapshots {
+            try c.query(
+                """
+                INSERT INTO \(unsafeSQL: tables.snapshots) (aggregate_type, aggregate_id, last_version, state, created_at)
+                VALUES (\(bind: snapshot.aggregateType), \(bind: snapshot.aggregateID), \(bind: snapshot.lastVersion),
+                    \(bind: snapshot.state.jsonText), \(bind: Self.datetime(Timestamp.microseconds(snapshot.createdAt))))
+                ON DUPLICATE KEY UPDATE last_version = VALUES(last_version), state = VALUES(state), created_at = VALUES(created_at)
+                """)
+        }
+    }
+
+    func removeSnapshots(_ c: MariaDBConnection, type: String) throws {
+        try c.query("DELETE FROM \(unsafeSQL: tables.snapshots) WHERE aggregate_type = \(bind: type)")
+    }
+
     private static let columns =
         "e.global_position, e.position, e.uuid, e.message_name, e.payload, e.metadata, DATE_FORMAT(e.created_at, '%Y-%m-%dT%H:%i:%s.%f')"
 

@@ -11,6 +11,7 @@ struct MySQLTables: Sendable {
     let lock: String
     let projections: String
     let checkpoints: String
+    let snapshots: String
     let prefix: String
 
     init(prefix: String) throws(EventStoreError) {
@@ -25,6 +26,7 @@ struct MySQLTables: Sendable {
         lock = try SQLIdentifier(prefix + "event_store_lock").quoted
         projections = try SQLIdentifier(prefix + "projections").quoted
         checkpoints = try SQLIdentifier(prefix + "subscription_checkpoints").quoted
+        snapshots = try SQLIdentifier(prefix + "snapshots").quoted
     }
 
     private func name(_ suffix: String) -> String { "\"\(prefix)\(suffix)\"" }
@@ -91,6 +93,21 @@ struct MySQLTables: Sendable {
                         name VARBINARY(190) NOT NULL PRIMARY KEY,
                         position VARCHAR(64) NOT NULL,
                         updated_at DATETIME(6) NOT NULL
+                    ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin
+                    """
+                ]
+            ),
+            (
+                3,
+                [
+                    """
+                    CREATE TABLE IF NOT EXISTS \(snapshots) (
+                        aggregate_type VARBINARY(150) NOT NULL,
+                        aggregate_id VARBINARY(150) NOT NULL,
+                        last_version BIGINT NOT NULL,
+                        state LONGTEXT NOT NULL CHECK (JSON_VALID(state)),
+                        created_at DATETIME(6) NOT NULL,
+                        PRIMARY KEY (aggregate_type, aggregate_id)
                     ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin
                     """
                 ]

@@ -13,7 +13,7 @@ import Synchronization
 /// ```swift
 /// let store = try await SQLiteEventStore(path: "./eventstore.sqlite")
 /// ```
-public final class SQLiteEventStore: GlobalOrderEventStore {
+public final class SQLiteEventStore: GlobalOrderEventStore, SnapshotStore {
     /// The configuration the store was opened with.
     public let configuration: SQLiteConfiguration
     /// The schema version of the database.
@@ -284,6 +284,23 @@ public final class SQLiteEventStore: GlobalOrderEventStore {
     public func saveCheckpoint(_ position: GlobalPosition, named name: String) async throws {
         let operations = self.operations
         try await write { try operations.saveCheckpoint($0, position, named: name) }
+    }
+
+    // MARK: Snapshots
+
+    public func snapshot(ofType aggregateType: String, id aggregateID: String) async throws -> Snapshot? {
+        let operations = self.operations
+        return try await read { try operations.snapshot($0, type: aggregateType, id: aggregateID) }
+    }
+
+    public func save(_ snapshots: [Snapshot]) async throws {
+        let operations = self.operations
+        try await write { try operations.save($0, snapshots) }
+    }
+
+    public func removeAll(ofType aggregateType: String) async throws {
+        let operations = self.operations
+        try await write { try operations.removeSnapshots($0, type: aggregateType) }
     }
 
     // MARK: Inspection

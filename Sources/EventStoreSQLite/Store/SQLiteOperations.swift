@@ -220,6 +220,41 @@ struct SQLiteOperations: Sendable {
             """)
     }
 
+    func snapshot(_ c: SQLiteConnection, type: String, id: String) throws -> Snapshot? {
+        var found: Snapshot?
+        var failure: (any Error)?
+        try c.query(
+            "SELECT last_version, state, created_at FROM \(tables.snapshots) WHERE aggregate_type = \(bind: type) AND aggregate_id = \(bind: id)"
+        ) { row in
+            do {
+                found = try Snapshot(
+                    aggregateType: type, aggregateID: id, lastVersion: Int(row.int(0)), state: Payload(storedJSON: row.text(1)),
+                    createdAt: Timestamp.date(microseconds: Timestamp.parseMicroseconds(row.text(2)) ?? 0))
+            } catch {
+                failure = error
+            }
+        }
+        if let failure { throw failure }
+        return found
+    }
+
+    func save(_ c: SQLiteConnection, _ snapshots: [Snapshot]) throws {
+        for snapshot in snapshots {
+            try c.query(
+                """
+                INSERT INTO \(tables.snapshots) (aggregate_type, aggregate_id, last_version, state, created_at)
+                VALUES (\(bind: snapshot.aggregateType), \(bind: snapshot.aggregateID), \(bind: snapshot.lastVersion),
+                    \(bind: snapshot.state.jsonText), \(bind: Timestamp.format(snapshot.createdAt)))
+                ON CONFLICT (aggregate_type, aggregate_id) DO UPDATE SET last_version = excluded.last_version,
+                    state = excluded.state, created_at = excluded.created_at
+                """)
+        }
+    }
+
+    func removeSnapshots(_ c: SQLiteConnection, type: String) throws {
+        try c.query("DELETE FROM \(tables.snapshots) WHERE aggregate_type = \(bind: type)")
+    }
+
     private func recordedEvent(_ row: SQLiteRow, stream: StreamName) throws -> RecordedEvent {
         let uuidText = row.text(2)
         let createdText = row.text(6)

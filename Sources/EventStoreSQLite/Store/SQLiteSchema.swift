@@ -8,6 +8,7 @@ struct SQLiteTables: Sendable {
     let events: SQLIdentifier
     let projections: SQLIdentifier
     let checkpoints: SQLIdentifier
+    let snapshots: SQLIdentifier
     let categoryIndex: SQLIdentifier
     let aggregateIndex: SQLIdentifier
 
@@ -21,6 +22,7 @@ struct SQLiteTables: Sendable {
         events = try SQLIdentifier(prefix + "events")
         projections = try SQLIdentifier(prefix + "projections")
         checkpoints = try SQLIdentifier(prefix + "subscription_checkpoints")
+        snapshots = try SQLIdentifier(prefix + "snapshots")
         categoryIndex = try SQLIdentifier(prefix + "event_streams_category")
         aggregateIndex = try SQLIdentifier(prefix + "events_aggregate")
     }
@@ -73,6 +75,19 @@ struct SQLiteTables: Sendable {
                     name TEXT PRIMARY KEY,
                     position TEXT NOT NULL,
                     updated_at TEXT NOT NULL
+                );
+                """
+            ),
+            (
+                3,
+                """
+                CREATE TABLE \(snapshots) (
+                    aggregate_type TEXT NOT NULL,
+                    aggregate_id TEXT NOT NULL,
+                    last_version INTEGER NOT NULL,
+                    state TEXT NOT NULL,
+                    created_at TEXT NOT NULL,
+                    PRIMARY KEY (aggregate_type, aggregate_id)
                 );
                 """
             ),

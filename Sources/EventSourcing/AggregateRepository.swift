@@ -1,0 +1,162 @@
+import EventStore
+import Foundation
+
+/// Loads and saves aggregates of one type through an event store.
+///
+/// Saving appends the aggregate's pending events with `_aggregate_type`, `_aggregate_id` and
+/// `_aggregate_version` in their metadata and the version the aggregate was loaded at as the expectation,
+/// so two writers of the same version never both succeed: one gets a conflict (`error.code.isConflict`).
+public struct AggregateRepository<Root: AggregateRoot>: Sendable {
+    /// Where an aggregate's events live.
+    public enum StreamLayout: Sendable {
+        /// One stream per aggregate, `<aggregateType>-<id>` (the default).
+        case streamPerAggregate
+        /// One stream for every aggregate of the type; an aggregate is loaded with a matcher on its id.
+        case streamPerAggregateType(StreamName)
+        /// One stream per aggregate, named by the closure.
+        case custom(@Sendable (String) throws -> StreamName)
+    }
+
+    public let store: any EventStore
+    public let layout: StreamLayout
+    /// Where snapshots are kept; `nil` for none.
+    public let snapshotStore: (any SnapshotStore)?
+    /// Take a snapshot each time the version passes a multiple of this; `nil` for never.
+    public let snapshotEvery: Int?
+    /// Metadata of the streams the repository creates.
+    public let streamMetadata: Metadata
+
+    public init(
+        store: any EventStore, layout: StreamLayout = .streamPerAggregate, snapshotStore: (any SnapshotStore)? = nil,
+        snapshotEvery: Int? = nil, streamMetadata: Metadata = [:]
+    ) {
+        self.store = store
+        self.layout = layout
+        self.snapshotStore = snapshotStore
+        self.snapshotEvery = snapshotEvery.map { max(1, $0) }
+        self.streamMetadata = streamMetadata
+    }
+
+    /// The stream an aggregate's events are in.
+    public func streamName(for id: String) throws -> StreamName {
+        switch layout {
+        case .streamPerAggregate: return try StreamName("\(Root.aggregateType)-\(id)")
+        case let .streamPerAggregateType(name): return name
+        case let .custom(name): return try name(id)
+        }
+    }
+
+    private var isShared: Bool {
+        if case .streamPerAggregateType = layout { return true }
+        return false
+    }
+
+    // MARK: Loading
+
+    /// The aggregate, rebuilt from its latest snapshot (when one decodes) and the events after it; `nil`
+    /// when it has no events.
+    public func load(_ id: String) async throws -> Aggregate<Root>? {
+        var aggregate: Aggregate<Root>?
+        if let snapshotStore, let snapshot = try await snapshotStore.snapshot(ofType: Root.aggregateType, id: id),
+            let root = try? JSONDecoder().decode(Root.self, from: snapshot.state.data)
+        {
+            aggregate = Aggregate(root: root, version: snapshot.lastVersion)
+        }
+        let after = aggregate?.version ?? 0
+        let stream = try streamName(for: id)
+        let events: RecordedEventSequence
+        do {
+            if isShared {
+                var matcher = try MetadataMatcher()
+                    .metadata(MetadataKey.aggregateType, .equals, .scalar(.string(Root.aggregateType)))
+                    .metadata(MetadataKey.aggregateID, .equals, .scalar(.string(id)))
+                if after > 0 { matcher = try matcher.metadata(MetadataKey.aggregateVersion, .greaterThan, .scalar(.int(after))) }
+                events = try await store.load(stream, from: 1, count: nil, matching: matcher)
+            } else {
+                events = try await store.load(stream, from: after + 1, count: nil, matching: nil)
+            }
+        } catch let error as EventStoreError where error.code == .streamNotFound {
+            return aggregate
+        }
+        let types = Dictionary(Root.eventTypes.map { ($0.messageName, $0) }, uniquingKeysWith: { first, _ in first })
+        for try await recorded in events {
+            guard let type = types[recorded.messageName] else {
+                throw AggregateError.unknownMessageName(recorded.messageName, aggregateType: Root.aggregateType)
+            }
+            let event = try recorded.decode(type)
+            var current = aggregate ?? Aggregate(id: id)
+            try current.replay(event, version: recorded.metadata[MetadataKey.aggregateVersion]?.intValue ?? recorded.position)
+            aggregate = current
+        }
+        return aggregate
+    }
+
+    // MARK: Saving
+
+    /// Appends the aggregate's pending events (nothing when there are none), then takes them from it.
+    /// - Throws: a conflict (`wrongExpectedVersion`, `streamExists` or `duplicateEvent`) when another writer
+    ///   saved the aggregate since it was loaded; then nothing is written and the events stay pending.
+    public func save(_ aggregate: inout Aggregate<Root>) async throws {
+        guard !aggregate.pendingEvents.isEmpty else { return }
+        let base = aggregate.savedVersion
+        var messages: [EventMessage] = []
+        for (offset, event) in aggregate.pendingEvents.enumerated() {
+            let metadata: Metadata = [
+                MetadataKey.aggregateType: .string(Root.aggregateType), MetadataKey.aggregateID: .string(aggregate.id),
+                MetadataKey.aggregateVersion: .int(base + offset + 1),
+            ]
+            messages.append(try EventMessage(event, metadata: metadata))
+        }
+        let stream = try streamName(for: aggregate.id)
+        if isShared {
+            do {
+                try await store.append(messages, to: stream, expectedVersion: .any)
+            } catch let error as EventStoreError where error.code == .streamNotFound {
+                do {
+                    try await store.create(stream, metadata: streamMetadata, events: messages)
+                } catch let error as EventStoreError where error.code == .streamExists {
+                    try await store.append(messages, to: stream, expectedVersion: .any)
+                }
+            }
+        } else if base == 0 {
+            try await store.create(stream, metadata: streamMetadata, events: messages)
+        } else {
+            try await store.append(messages, to: stream, expectedVersion: .exact(base))
+        }
+        _ = aggregate.takePendingEvents()
+        if let snapshotStore, let every = snapshotEvery, aggregate.version / every > base / every {
+            let state = try Payload(jsonData: try JSONEncoder().encode(aggregate.root))
+            try await snapshotStore.save([
+                try Snapshot(aggregateType: Root.aggregateType, aggregateID: aggregate.id, lastVersion: aggregate.version, state: state)
+            ])
+        }
+    }
+
+    /// Loads, decides and saves, again on a conflict, at most `maxAttempts` times: the way to change an
+    /// aggregate when other writers may change it at the same time.
+    /// - Parameters:
+    ///   - createIfMissing: start from a new aggregate when it has no events (otherwise `streamNotFound`).
+    ///   - decide: records the events of the change; called again, on a freshly loaded aggregate, after a
+    ///     conflict. What it throws ends the update.
+    /// - Throws: ``AggregateError/tooManyConflicts(attempts:last:)`` when every attempt conflicted.
+    @discardableResult
+    public func update(
+        _ id: String, maxAttempts: Int = 3, createIfMissing: Bool = true, _ decide: (inout Aggregate<Root>) throws -> Void
+    ) async throws -> Aggregate<Root> {
+        var lastConflict: EventStoreError?
+        for _ in 0..<max(1, maxAttempts) {
+            guard var aggregate = try await load(id) ?? (createIfMissing ? Aggregate(id: id) : nil) else {
+                throw EventStoreError.streamNotFound(try streamName(for: id))
+            }
+            try decide(&aggregate)
+            do {
+                try await save(&aggregate)
+                return aggregate
+            } catch let error as EventStoreError where error.code.isConflict {
+                lastConflict = error
+            }
+        }
+        throw AggregateError.tooManyConflicts(
+            attempts: max(1, maxAttempts), last: lastConflict ?? .invalidArgument("no attempt was made"))
+    }
+}
