@@ -15,6 +15,7 @@ let package = Package(
         .library(name: "EventStorePostgres", targets: ["EventStorePostgres"]),
         .library(name: "EventStoreMySQL", targets: ["EventStoreMySQL"]),
         .library(name: "EventSourcing", targets: ["EventSourcing"]),
+        .library(name: "EventStoreHTTP", targets: ["EventStoreHTTP"]),
         .library(name: "EventStoreConformance", targets: ["EventStoreConformance"]),
         .executable(name: "eventstore", targets: ["eventstore"]),
     ],
@@ -29,6 +30,12 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
+        .package(url: "https://github.com/apple/swift-async-algorithms", from: "1.1.4"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
     ],
     targets: [
         .target(
@@ -75,6 +82,20 @@ let package = Package(
             swiftSettings: strictSettings
         ),
         .target(
+            name: "EventStoreHTTP",
+            dependencies: [
+                "EventStore",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "AsyncAlgorithms", package: "swift-async-algorithms"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .target(
             name: "EventSourcing",
             dependencies: ["EventStore"],
             swiftSettings: strictSettings
@@ -90,6 +111,10 @@ let package = Package(
                 "EventStore",
                 "EventStoreSQLite",
                 "EventStorePostgres",
+                "EventStoreHTTP",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
                 .target(name: "EventStoreMySQL", condition: .when(traits: ["MySQL"])),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
@@ -112,6 +137,16 @@ let package = Package(
                 .target(name: "EventStoreMySQL", condition: .when(traits: ["MySQL"])),
             ],
             swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "EventStoreHTTPTests",
+            dependencies: [
+                "EventStore", "EventStoreHTTP", "EventStoreSQLite",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            ],
+            // AsyncHTTPClient's types come from NIOHTTP1, which this target reaches only through it.
+            swiftSettings: [.enableUpcomingFeature("ExistentialAny")]
         ),
         .testTarget(
             name: "EventStoreSQLiteTests",

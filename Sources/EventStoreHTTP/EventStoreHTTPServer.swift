@@ -1,0 +1,74 @@
+import EventStore
+import Foundation
+import Hummingbird
+import Logging
+import Prometheus
+
+/// Settings of the HTTP API.
+public struct EventStoreHTTPConfiguration: Sendable {
+    /// Tokens that may read and write. When both token sets are empty, no token is needed.
+    public var tokens: Set<String> = []
+    /// Tokens that may only read (GET requests).
+    public var readOnlyTokens: Set<String> = []
+    /// The largest request body, in bytes (8 MiB by default); larger ones get 413.
+    public var maxBodySize: Int = 8 * 1024 * 1024
+    /// How often a Server-Sent-Events stream sends a comment when there is nothing else (15 s by default),
+    /// so that proxies keep it open and a client that went away is noticed.
+    public var heartbeatInterval: Duration = .seconds(15)
+    /// The registry `/metrics` reports (the one `MetricsSystem` was bootstrapped with); `nil` leaves `/metrics` out.
+    public var metricsRegistry: PrometheusCollectorRegistry?
+
+    public init() {}
+}
+
+/// The event store over HTTP: prooph's routes and JSON shapes, correct status codes with problem
+/// documents, Server-Sent-Event subscriptions, health, metrics and an OpenAPI description.
+public enum EventStoreHTTPServer {
+    /// The router of the API for `store`.
+    public static func router(
+        store: any EventStore, configuration: EventStoreHTTPConfiguration = EventStoreHTTPConfiguration()
+    ) -> Router<BasicRequestContext> {
+        let router = Router(context: BasicRequestContext.self)
+        router.add(middleware: LogRequestsMiddleware(.info))
+        router.add(middleware: MetricsMiddleware())
+        router.add(middleware: ProblemMiddleware())
+        router.add(middleware: TokenMiddleware(tokens: configuration.tokens, readOnlyTokens: configuration.readOnlyTokens))
+        let routes = Routes(store: store, configuration: configuration)
+        routes.register(on: router)
+        return router
+    }
+
+    /// An application serving the API for `store` on `host:port`. Its `runService()` serves until SIGTERM
+    /// or SIGINT, letting requests in flight finish.
+    public static func application(
+        store: any EventStore, host: String = "127.0.0.1", port: Int = 8080,
+        configuration: EventStoreHTTPConfiguration = EventStoreHTTPConfiguration(), logger: Logger
+    ) -> some ApplicationProtocol {
+        Application(
+            router: router(store: store, configuration: configuration),
+            configuration: ApplicationConfiguration(address: .hostname(host, port: port), serverName: "swift-event-store"),
+            logger: logger)
+    }
+}
+
+/// Bearer tokens: 401 without a known token, 403 when a read-only token tries to write.
+struct TokenMiddleware<Context: RequestContext>: RouterMiddleware {
+    let tokens: Set<String>
+    let readOnlyTokens: Set<String>
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        guard !(tokens.isEmpty && readOnlyTokens.isEmpty), request.uri.path != "/health" else {
+            return try await next(request, context)
+        }
+        let header = request.headers[.authorization] ?? ""
+        let token = header.hasPrefix("Bearer ") ? String(header.dropFirst(7)) : ""
+        if tokens.contains(token) { return try await next(request, context) }
+        if readOnlyTokens.contains(token) {
+            guard request.method == .get || request.method == .head else {
+                throw HTTPProblem(.forbidden, "Forbidden", detail: "this token may only read")
+            }
+            return try await next(request, context)
+        }
+        throw HTTPProblem(.unauthorized, "Unauthorized", detail: "send Authorization: Bearer <token>")
+    }
+}

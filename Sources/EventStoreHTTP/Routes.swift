@@ -1,0 +1,342 @@
+import AsyncAlgorithms
+import EventStore
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+import Prometheus
+import ServiceLifecycle
+
+/// The API's routes.
+struct Routes: Sendable {
+    let store: any EventStore
+    let configuration: EventStoreHTTPConfiguration
+
+    static let jsonTypes = ["application/vnd.eventstore.atom+json", "application/atom+json", "application/json"]
+    static let expectedVersionHeader = fieldName("ES-ExpectedVersion")
+    static let streamVersionHeader = fieldName("ES-StreamVersion")
+    static let lastEventIDHeader = fieldName("Last-Event-ID")
+
+    /// A header name written in the source code (valid by construction).
+    static func fieldName(_ name: String) -> HTTPField.Name {
+        guard let field = HTTPField.Name(name) else { preconditionFailure("invalid header name \(name)") }
+        return field
+    }
+
+    func register(on router: Router<BasicRequestContext>) {
+        for path in ["/stream/{name}", "/stream/{name}/{start}", "/stream/{name}/{start}/{direction}", "/stream/{name}/{start}/{direction}/{count}"] {
+            router.get(RouterPath(path)) { request, context in try await loadStream(request, context) }
+        }
+        router.post("/stream/{name}") { request, context in try await postStream(request, context) }
+        router.get("/streammetadata/{name}") { request, context in
+            let metadata = try await store.streamMetadata(of: try streamName(context))
+            return json(metadata.jsonText)
+        }
+        router.post("/streammetadata/{name}") { request, context in
+            try requireJSONContent(request)
+            let body = try await bodyText(request, context)
+            try await store.updateStreamMetadata(try Metadata(json: body), of: try streamName(context))
+            return Response(status: .noContent)
+        }
+        router.post("/delete/{name}") { _, context in
+            try await store.delete(try streamName(context))
+            return Response(status: .noContent)
+        }
+        router.get("/has-stream/{name}") { _, context in
+            let exists = try await store.hasStream(try streamName(context))
+            guard exists else { throw HTTPProblem(.notFound, "Not Found", detail: "no such stream") }
+            return Response(status: .ok)
+        }
+        router.get("/streams") { request, _ in try await streams(request, filter: .all) }
+        router.get("/streams/{filter}") { request, context in
+            try await streams(request, filter: .exact(try parameter(context, "filter")))
+        }
+        router.get("/streams-regex/{filter}") { request, context in
+            try await streams(request, filter: .regex(try parameter(context, "filter")))
+        }
+        router.get("/categories") { request, _ in try await categories(request, filter: .all) }
+        router.get("/categories/{filter}") { request, context in
+            try await categories(request, filter: .exact(try parameter(context, "filter")))
+        }
+        router.get("/categories-regex/{filter}") { request, context in
+            try await categories(request, filter: .regex(try parameter(context, "filter")))
+        }
+        router.get("/subscribe/all") { request, _ in try await subscribe(request, to: .all) }
+        router.get("/subscribe/stream/{name}") { request, context in
+            try await subscribe(request, to: .stream(try streamName(context)))
+        }
+        router.get("/subscribe/category/{name}") { request, context in
+            try await subscribe(request, to: .category(try parameter(context, "name")))
+        }
+        router.get("/health") { _, _ in
+            do {
+                _ = try await store.hasStream("$health")
+                return json("{\"status\":\"ok\"}")
+            } catch {
+                throw HTTPProblem(.serviceUnavailable, "Service Unavailable", detail: "the event store does not answer")
+            }
+        }
+        if let registry = configuration.metricsRegistry {
+            router.get("/metrics") { _, _ in
+                var bytes: [UInt8] = []
+                registry.emit(into: &bytes)
+                return Response(
+                    status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
+                    body: ResponseBody(byteBuffer: ByteBuffer(bytes: bytes)))
+            }
+        }
+        router.get("/openapi.json") { _, _ in json(OpenAPIDocument.json) }
+    }
+
+    // MARK: Helpers
+
+    func parameter(_ context: BasicRequestContext, _ name: String) throws -> String {
+        guard let raw = context.parameters.get(name) else { throw HTTPProblem.badRequest("missing \(name)") }
+        return raw.removingPercentEncoding ?? raw
+    }
+
+    func streamName(_ context: BasicRequestContext) throws -> StreamName {
+        try StreamName(try parameter(context, "name"))
+    }
+
+    func json(_ text: String, status: HTTPResponse.Status = .ok) -> Response {
+        Response(status: status, headers: [.contentType: "application/json"], body: ResponseBody(byteBuffer: ByteBuffer(string: text)))
+    }
+
+    func requireJSONContent(_ request: Request) throws {
+        let type = (request.headers[.contentType] ?? "").split(separator: ";").first.map {
+            $0.trimmingCharacters(in: .whitespaces).lowercased()
+        }
+        guard let type, Self.jsonTypes.contains(type) else {
+            throw HTTPProblem(
+                .unsupportedMediaType, "Unsupported Media Type", detail: "send Content-Type: one of \(Self.jsonTypes.joined(separator: ", "))")
+        }
+    }
+
+    func bodyText(_ request: Request, _ context: BasicRequestContext) async throws -> String {
+        let buffer = try await request.body.collect(upTo: configuration.maxBodySize)
+        guard let text = buffer.getString(at: buffer.readerIndex, length: buffer.readableBytes) else {
+            throw HTTPProblem.badRequest("the body is not UTF-8")
+        }
+        return text
+    }
+
+    func limitAndOffset(_ request: Request) throws -> (Int, Int) {
+        let query = request.uri.queryParameters
+        func number(_ name: String, _ fallback: Int) throws -> Int {
+            guard let text = query.get(name) else { return fallback }
+            guard let value = Int(text) else { throw HTTPProblem.badRequest("\(name) must be a whole number, not \"\(text)\"") }
+            return value
+        }
+        return (try number("limit", 20), try number("offset", 0))
+    }
+
+    /// `meta_N_field/operator/value` (and `property_N_…` when allowed) as a matcher.
+    func matcher(_ request: Request, properties: Bool) throws -> MetadataMatcher? {
+        var parts: [String: [String: String]] = [:]
+        for (key, value) in request.uri.queryParameters {
+            let pieces = key.split(separator: "_")
+            guard pieces.count == 3, pieces[0] == "meta" || pieces[0] == "property", Int(pieces[1]) != nil else { continue }
+            if pieces[0] == "property", !properties {
+                throw HTTPProblem.badRequest("property conditions are not accepted on this route")
+            }
+            parts["\(pieces[0])_\(pieces[1])", default: [:]][String(pieces[2])] = String(value).removingPercentEncoding ?? String(value)
+        }
+        var matcher = MetadataMatcher()
+        for name in parts.keys.sorted() {
+            guard let condition = parts[name], let field = condition["field"], let opText = condition["operator"],
+                let valueText = condition["value"]
+            else { throw HTTPProblem.badRequest("\(name) needs a field, an operator and a value") }
+            guard let op = Self.matcherOperator(opText) else {
+                throw HTTPProblem.badRequest("unknown operator \"\(opText)\" (=, !=, >, >=, <, <=, in, nin, regex, or EQUALS, NOT_EQUALS, …)")
+            }
+            var value = try EventJSON.matcherValue(valueText)
+            if op == .regex { value = .scalar(.string(valueText)) }
+            if name.hasPrefix("property") {
+                guard let property = MetadataMatcher.MessageProperty(rawValue: field) else {
+                    throw HTTPProblem.badRequest("unknown property \"\(field)\" (uuid, message_name, created_at, position)")
+                }
+                matcher = try matcher.property(property, op, value)
+            } else {
+                matcher = try matcher.metadata(field, op, value)
+            }
+        }
+        return matcher.isEmpty ? nil : matcher
+    }
+
+    static func matcherOperator(_ text: String) -> MetadataMatcher.Operator? {
+        switch text.uppercased() {
+        case "EQUALS": return .equals
+        case "NOT_EQUALS": return .notEquals
+        case "GREATER_THAN": return .greaterThan
+        case "GREATER_THAN_EQUALS": return .greaterThanOrEquals
+        case "LOWER_THAN": return .lessThan
+        case "LOWER_THAN_EQUALS": return .lessThanOrEquals
+        case "IN": return .in
+        case "NOT_IN": return .notIn
+        case "REGEX": return .regex
+        default: return MetadataMatcher.Operator(symbol: text)
+        }
+    }
+
+    // MARK: Streams
+
+    func loadStream(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
+        let name = try streamName(context)
+        let accept = request.headers[.accept] ?? ""
+        let base = "http://\(request.head.authority ?? "localhost")"
+        let encodedName = name.rawValue.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed.subtracting(["/"])) ?? name.rawValue
+        guard Self.jsonTypes.contains(where: { accept.contains($0) }) else {
+            let stream = "\(base)/stream/\(encodedName)"
+            let body = """
+                {"title":\(JSONValue.string("Description document for '\(name)'").jsonText),\
+                "description":"The description document will be presented when no accept header is present or it was requested",\
+                "_links":{"self":{"href":\(JSONValue.string(stream).jsonText),"supportedContentTypes":["application/vnd.eventstore.streamdesc+json"]},\
+                "stream":{"href":\(JSONValue.string(stream).jsonText),"supportedContentTypes":["application/vnd.eventstore.atom+json","application/atom+json","application/json"]}}}
+                """
+            return Response(
+                status: .ok, headers: [.contentType: "application/vnd.eventstore.streamdesc+json; charset=utf-8"],
+                body: ResponseBody(byteBuffer: ByteBuffer(string: body)))
+        }
+        let startText = context.parameters.get("start") ?? "1"
+        let directionText = context.parameters.get("direction") ?? "forward"
+        let countText = context.parameters.get("count") ?? "10"
+        guard directionText == "forward" || directionText == "backward" else {
+            throw HTTPProblem.badRequest("the direction is forward or backward, not \"\(directionText)\"")
+        }
+        let forward = directionText == "forward"
+        let start: Int?
+        if startText == "head" {
+            guard !forward else { throw HTTPProblem.badRequest("head can only be read backward") }
+            start = nil
+        } else {
+            guard let value = Int(startText), value >= 1 else {
+                throw HTTPProblem.badRequest("the start is head or a position of 1 or more, not \"\(startText)\"")
+            }
+            start = value
+        }
+        guard let count = Int(countText), count >= 1, count <= 10_000 else {
+            throw HTTPProblem.badRequest("the count is a number from 1 to 10000, not \"\(countText)\"")
+        }
+        let matcher = try self.matcher(request, properties: true)
+        let events = forward
+            ? try await store.load(name, from: start ?? 1, count: count, matching: matcher).collect()
+            : try await store.loadReverse(name, from: start, count: count, matching: matcher).collect()
+        let query = request.uri.query.map { "?" + $0 } ?? ""
+        func link(_ start: String, _ direction: String) -> String {
+            "\(base)/stream/\(encodedName)/\(start)/\(direction)/\(count)\(query)"
+        }
+        let selfURI = link(startText, directionText)
+        var links: [(String, String)] = [(selfURI, "self"), (link("1", "forward"), "first"), (link("head", "backward"), "last")]
+        if forward {
+            if events.count == count, let last = events.last { links.append((link(String(last.position + 1), "forward"), "next")) }
+            if let start, start > 1 { links.append((link(String(start - 1), "backward"), "previous")) }
+        } else {
+            if events.count == count, let last = events.last, last.position > 1 {
+                links.append((link(String(last.position - 1), "backward"), "next"))
+            }
+            if start != nil, let first = events.first { links.append((link(String(first.position + 1), "forward"), "previous")) }
+        }
+        var body = "{\"title\":" + JSONValue.string("Event stream '\(name)'").jsonText
+        body += ",\"id\":" + JSONValue.string(selfURI).jsonText
+        body += ",\"streamName\":" + JSONValue.string(name.rawValue).jsonText
+        body += ",\"_links\":[" + links.map { "{\"uri\":\(JSONValue.string($0.0).jsonText),\"relation\":\"\($0.1)\"}" }.joined(separator: ",")
+        body += "],\"entries\":[" + events.map { EventJSON.line(for: $0) }.joined(separator: ",") + "]}"
+        return json(body)
+    }
+
+    func postStream(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
+        let name = try streamName(context)
+        try requireJSONContent(request)
+        let expected: ExpectedVersion
+        if let header = request.headers[Self.expectedVersionHeader] {
+            guard let parsed = ExpectedVersion(header) else {
+                throw HTTPProblem.badRequest("ES-ExpectedVersion is any, no-stream, exists or a version number, not \"\(header)\"")
+            }
+            expected = parsed
+        } else {
+            expected = .any
+        }
+        let events = try EventJSON.messages(fromArray: try await bodyText(request, context))
+        guard !events.isEmpty else { throw HTTPProblem.badRequest("the body must be a non-empty JSON array of events") }
+        var result: AppendResult?
+        if expected == .any, try await store.hasStream(name) == false {
+            do {
+                result = try await store.append(events, to: name, expectedVersion: .noStream)
+            } catch let error as EventStoreError where error.code == .wrongExpectedVersion {
+                // Another writer created it first: append after its events.
+            }
+        }
+        let appended: AppendResult
+        if let result {
+            appended = result
+        } else {
+            appended = try await store.append(events, to: name, expectedVersion: expected)
+        }
+        return Response(status: .noContent, headers: [Self.streamVersionHeader: String(appended.streamVersion)])
+    }
+
+    func streams(_ request: Request, filter: NameFilter) async throws -> Response {
+        let (limit, offset) = try limitAndOffset(request)
+        let names = try await store.streamNames(filter, matching: try matcher(request, properties: false), limit: limit, offset: offset)
+        return json("[" + names.map { JSONValue.string($0.rawValue).jsonText }.joined(separator: ",") + "]")
+    }
+
+    func categories(_ request: Request, filter: NameFilter) async throws -> Response {
+        let (limit, offset) = try limitAndOffset(request)
+        let names = try await store.categoryNames(filter, limit: limit, offset: offset)
+        return json("[" + names.map { JSONValue.string($0).jsonText }.joined(separator: ",") + "]")
+    }
+
+    // MARK: Server-Sent Events
+
+    func subscribe(_ request: Request, to target: SubscriptionTarget) async throws -> Response {
+        guard let store = store as? any GlobalOrderEventStore else {
+            throw HTTPProblem(.notImplemented, "Not Implemented", detail: "this store cannot be followed")
+        }
+        let fromText = request.headers[Self.lastEventIDHeader] ?? request.uri.queryParameters.get("from")
+        let start: SubscriptionStart
+        if let fromText, !fromText.isEmpty {
+            guard let position = GlobalPosition(fromText) else {
+                throw HTTPProblem.badRequest("from is a global position such as 42 or 7:42, not \"\(fromText)\"")
+            }
+            start = .after(position)
+        } else {
+            start = .start
+        }
+        let subscription = try await store.subscribe(to: target, from: start)
+        let heartbeat = configuration.heartbeatInterval
+        let body = ResponseBody { writer in
+            // Frames go through a channel: sending waits for the write (back-pressure), heartbeats find a
+            // client that went away, and a graceful shutdown ends the stream.
+            let frames = AsyncChannel<ByteBuffer>()
+            try await withGracefulShutdownHandler {
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    group.addTask {
+                        await frames.send(ByteBuffer(string: ": subscribed to \(target)\n\n"))
+                        for try await event in subscription {
+                            let name = event.messageName.replacingOccurrences(of: "\n", with: " ")
+                            let data = EventJSON.line(for: event, includeStream: true)
+                            await frames.send(ByteBuffer(string: "id: \(event.globalPosition)\nevent: \(name)\ndata: \(data)\n\n"))
+                        }
+                    }
+                    group.addTask {
+                        while true {
+                            try await Task.sleep(for: heartbeat)
+                            await frames.send(ByteBuffer(string: ": keep-alive\n\n"))
+                        }
+                    }
+                    defer { group.cancelAll() }
+                    for await frame in frames {
+                        try await writer.write(frame)
+                    }
+                }
+            } onGracefulShutdown: {
+                frames.finish()
+            }
+            try await writer.finish(nil)
+        }
+        return Response(
+            status: .ok, headers: [.contentType: "text/event-stream", .cacheControl: "no-cache"], body: body)
+    }
+}

@@ -1,0 +1,326 @@
+import AsyncHTTPClient
+import EventStore
+import EventStoreHTTP
+import EventStoreSQLite
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import Logging
+import NIOCore
+import Prometheus
+import Synchronization
+import Testing
+
+/// A live server on a loopback port, over a fresh SQLite file, hit by a real HTTP client.
+func withServer<T: Sendable>(
+    configuration: EventStoreHTTPConfiguration = EventStoreHTTPConfiguration(),
+    _ body: @Sendable (any TestClientProtocol, SQLiteEventStore) async throws -> T
+) async throws -> T {
+    let directory = FileManager.default.temporaryDirectory.appendingPathComponent("es-http-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(at: directory) }
+    let store = try await SQLiteEventStore(path: directory.appendingPathComponent("events.sqlite").path)
+    var logger = Logger(label: "eventstore.tests.http")
+    logger.logLevel = .warning
+    let app = EventStoreHTTPServer.application(store: store, host: "127.0.0.1", port: 0, configuration: configuration, logger: logger)
+    return try await app.test(.live) { client in try await body(client, store) }
+}
+
+let acceptJSON: HTTPFields = [.accept: "application/json"]
+let sendJSON: HTTPFields = [.contentType: "application/json"]
+
+func text(_ response: TestResponse) -> String { String(buffer: response.body) }
+
+func jsonObject(_ response: TestResponse) throws -> [String: Any] {
+    try #require(try JSONSerialization.jsonObject(with: Data(response.body.readableBytesView)) as? [String: Any])
+}
+
+func events(_ names: [String], versions: [Int]? = nil) -> ByteBuffer {
+    let items = names.enumerated().map { index, name in
+        let version = versions.map { ",\"metadata\":{\"_aggregate_version\":\($0[index])}" } ?? ""
+        return "{\"message_name\":\"\(name)\",\"payload\":{\"i\":\(index)}\(version)}"
+    }
+    return ByteBuffer(string: "[" + items.joined(separator: ",") + "]")
+}
+
+func expectProblem(_ response: TestResponse, _ status: HTTPResponse.Status, sourceLocation: SourceLocation = #_sourceLocation) throws {
+    #expect(response.status == status, "\(text(response))", sourceLocation: sourceLocation)
+    #expect(response.headers[.contentType] == "application/problem+json", sourceLocation: sourceLocation)
+    let body = try jsonObject(response)
+    #expect(body["status"] as? Int == Int(status.code), sourceLocation: sourceLocation)
+    #expect(body["title"] is String, sourceLocation: sourceLocation)
+}
+
+@Suite("HTTP API")
+struct HTTPAPITests {
+    @Test func readingWithoutAnAcceptHeaderGivesTheDescriptionDocument() async throws {
+        try await withServer { client, _ in
+            let response = try await client.execute(uri: "/stream/teststream", method: .get)
+            #expect(response.status == .ok)
+            #expect(response.headers[.contentType] == "application/vnd.eventstore.streamdesc+json; charset=utf-8")
+            #expect(try jsonObject(response)["title"] as? String == "Description document for 'teststream'")
+        }
+    }
+
+    @Test func postingAndReadingAStreamWithLinksAndMatchers() async throws {
+        try await withServer { client, _ in
+            let posted = try await client.execute(
+                uri: "/stream/teststream", method: .post, headers: [.contentType: "application/vnd.eventstore.atom+json"],
+                body: events(["UserCreated", "UsernameChanged", "UsernameChanged"], versions: [1, 2, 3]))
+            #expect(posted.status == .noContent)
+            #expect(posted.headers[HTTPField.Name("ES-StreamVersion")!] == "3")
+
+            let page = try await client.execute(uri: "/stream/teststream", method: .get, headers: acceptJSON)
+            #expect(page.status == .ok)
+            let body = try jsonObject(page)
+            #expect((body["id"] as? String)?.hasSuffix("/stream/teststream/1/forward/10") == true)
+            #expect(body["streamName"] as? String == "teststream")
+            let links = try #require(body["_links"] as? [[String: String]])
+            #expect(links.map { $0["relation"] ?? "" } == ["self", "first", "last"])
+            #expect(links[2]["uri"]?.hasSuffix("/stream/teststream/head/backward/10") == true)
+            let entries = try #require(body["entries"] as? [[String: Any]])
+            #expect(entries.count == 3)
+            #expect(entries[0]["message_name"] as? String == "UserCreated")
+            #expect((entries[0]["metadata"] as? [String: Any])?["_position"] as? Int == 1)
+            #expect((entries[0]["created_at"] as? String)?.count == 26)
+
+            let one = try jsonObject(try await client.execute(uri: "/stream/teststream/2/forward/1", method: .get, headers: acceptJSON))
+            #expect((one["entries"] as? [Any])?.count == 1)
+            let oneLinks = try #require(one["_links"] as? [[String: String]])
+            #expect(oneLinks.contains { $0["relation"] == "next" && $0["uri"]?.hasSuffix("/stream/teststream/3/forward/1") == true })
+            #expect(oneLinks.contains { $0["relation"] == "previous" && $0["uri"]?.hasSuffix("/stream/teststream/1/backward/1") == true })
+
+            let matched = try jsonObject(
+                try await client.execute(
+                    uri: "/stream/teststream?meta_0_field=_aggregate_version&meta_0_operator=EQUALS&meta_0_value=2", method: .get,
+                    headers: acceptJSON))
+            #expect((matched["entries"] as? [Any])?.count == 1)
+            let typed = try jsonObject(
+                try await client.execute(
+                    uri: "/stream/teststream?meta_0_field=_aggregate_version&meta_0_operator=EQUALS&meta_0_value=%222%22", method: .get,
+                    headers: acceptJSON))
+            #expect((typed["entries"] as? [Any])?.count == 0)
+            let property = try jsonObject(
+                try await client.execute(
+                    uri: "/stream/teststream?property_0_field=message_name&property_0_operator=regex&property_0_value=Changed$",
+                    method: .get, headers: acceptJSON))
+            #expect((property["entries"] as? [Any])?.count == 2)
+            let backward = try jsonObject(try await client.execute(uri: "/stream/teststream/3/backward/2", method: .get, headers: acceptJSON))
+            let backwardEntries = try #require(backward["entries"] as? [[String: Any]])
+            #expect(backwardEntries.compactMap { $0["position"] as? Int } == [3, 2])
+            let head = try jsonObject(try await client.execute(uri: "/stream/teststream/head/backward/1", method: .get, headers: acceptJSON))
+            #expect((head["entries"] as? [[String: Any]])?.first?["position"] as? Int == 3)
+            let past = try await client.execute(uri: "/stream/teststream/100/forward/10", method: .get, headers: acceptJSON)
+            #expect(past.status == .ok)
+            #expect((try jsonObject(past)["entries"] as? [Any])?.isEmpty == true)
+        }
+    }
+
+    @Test func badReadsGetTheRightStatus() async throws {
+        try await withServer { client, store in
+            try await store.create("empty-1")
+            try expectProblem(try await client.execute(uri: "/stream/empty-1/head/forward", method: .get, headers: acceptJSON), .badRequest)
+            try expectProblem(try await client.execute(uri: "/stream/unknown", method: .get, headers: acceptJSON), .notFound)
+            let empty = try await client.execute(uri: "/stream/empty-1", method: .get, headers: acceptJSON)
+            #expect(empty.status == .ok)
+            try expectProblem(try await client.execute(uri: "/stream/empty-1/0/forward", method: .get, headers: acceptJSON), .badRequest)
+            try expectProblem(try await client.execute(uri: "/stream/empty-1/1/sideways", method: .get, headers: acceptJSON), .badRequest)
+            try expectProblem(
+                try await client.execute(uri: "/stream/empty-1?meta_0_field=a&meta_0_operator=LIKE&meta_0_value=1", method: .get, headers: acceptJSON),
+                .badRequest)
+            try expectProblem(
+                try await client.execute(uri: "/stream/empty-1?meta_0_field=a&meta_0_operator=regex&meta_0_value=(", method: .get, headers: acceptJSON),
+                .badRequest)
+            try expectProblem(try await client.execute(uri: "/streams-regex/(unclosed", method: .get), .badRequest)
+        }
+    }
+
+    @Test func badWritesGetTheRightStatusAndWriteNothing() async throws {
+        var configuration = EventStoreHTTPConfiguration()
+        configuration.maxBodySize = 4_096
+        try await withServer(configuration: configuration) { client, store in
+            func post(_ body: String, headers: HTTPFields = sendJSON) async throws -> TestResponse {
+                try await client.execute(uri: "/stream/w-1", method: .post, headers: headers, body: ByteBuffer(string: body))
+            }
+            try expectProblem(try await post("[{\"message_name\":\"A\"}]", headers: [.contentType: "text/plain"]), .unsupportedMediaType)
+            for body in [
+                "not json", "{}", "[]", "[1]", "[{\"payload\":{}}]", "[{\"message_name\":\"\"}]", "[{\"message_name\":\"A\",\"uuid\":\"nope\"}]",
+                "[{\"message_name\":\"A\",\"metadata\":{\"a\":[1]}}]", "[{\"message_name\":\"A\",\"payload\":[1]}]",
+                "[{\"message_name\":\"A\",\"created_at\":\"yesterday\"}]", "[{\"message_name\":\"A\"},{\"oops\":1}]",
+            ] {
+                try expectProblem(try await post(body), .badRequest)
+            }
+            try expectProblem(
+                try await post("[{\"message_name\":\"A\",\"payload\":{\"x\":\"\(String(repeating: "y", count: 5_000))\"}}]"), .contentTooLarge)
+            #expect(try await store.hasStream("w-1") == false)
+            #expect(try await post("[{\"message_name\":\"A\",\"uuid\":\"0b4a4e4e-6a0b-4f67-9a53-2d4b0c1f2e3d\"}]").status == .noContent)
+            try expectProblem(try await post("[{\"message_name\":\"B\",\"uuid\":\"0b4a4e4e-6a0b-4f67-9a53-2d4b0c1f2e3d\"}]"), .conflict)
+            var expected = sendJSON
+            expected[HTTPField.Name("ES-ExpectedVersion")!] = "0"
+            try expectProblem(try await post("[{\"message_name\":\"C\"}]", headers: expected), .conflict)
+            expected[HTTPField.Name("ES-ExpectedVersion")!] = "soon"
+            try expectProblem(try await post("[{\"message_name\":\"C\"}]", headers: expected), .badRequest)
+            expected[HTTPField.Name("ES-ExpectedVersion")!] = "1"
+            #expect(try await post("[{\"message_name\":\"C\"}]", headers: expected).status == .noContent)
+            #expect(try await store.load("w-1").collect().map(\.messageName) == ["A", "C"])
+        }
+    }
+
+    @Test func metadataDeleteHasStreamAndListings() async throws {
+        try await withServer { client, store in
+            try await store.create("user-1")
+            try await store.create("blog-1")
+            #expect(text(try await client.execute(uri: "/streammetadata/user-1", method: .get)) == "{}")
+            #expect(
+                try await client.execute(
+                    uri: "/streammetadata/user-1", method: .post, headers: sendJSON, body: ByteBuffer(string: "{\"owner\":\"ada\"}")
+                ).status == .noContent)
+            #expect(text(try await client.execute(uri: "/streammetadata/user-1", method: .get)) == "{\"owner\":\"ada\"}")
+            try expectProblem(
+                try await client.execute(uri: "/streammetadata/nope", method: .post, headers: sendJSON, body: ByteBuffer(string: "{}")),
+                .notFound)
+            try expectProblem(
+                try await client.execute(uri: "/streammetadata/user-1", method: .post, headers: [.contentType: "text/xml"], body: ByteBuffer(string: "{}")),
+                .unsupportedMediaType)
+            #expect(text(try await client.execute(uri: "/streams", method: .get)) == "[\"blog-1\",\"user-1\"]")
+            #expect(text(try await client.execute(uri: "/streams/user-1", method: .get)) == "[\"user-1\"]")
+            #expect(text(try await client.execute(uri: "/streams/foo", method: .get)) == "[]")
+            #expect(text(try await client.execute(uri: "/streams?limit=10&offset=10", method: .get)) == "[]")
+            #expect(text(try await client.execute(uri: "/streams-regex/%5Euser", method: .get)) == "[\"user-1\"]")
+            #expect(
+                text(try await client.execute(uri: "/streams?meta_0_field=owner&meta_0_operator=EQUALS&meta_0_value=ada", method: .get))
+                    == "[\"user-1\"]")
+            #expect(text(try await client.execute(uri: "/categories", method: .get)) == "[\"blog\",\"user\"]")
+            #expect(text(try await client.execute(uri: "/categories/user", method: .get)) == "[\"user\"]")
+            #expect(text(try await client.execute(uri: "/categories?limit=10&offset=1", method: .get)) == "[\"user\"]")
+            #expect(text(try await client.execute(uri: "/categories-regex/%5Euser%7Cblog?offset=1", method: .get)) == "[\"user\"]")
+            try expectProblem(try await client.execute(uri: "/streams?limit=0", method: .get), .badRequest)
+            #expect(try await client.execute(uri: "/has-stream/user-1", method: .get).status == .ok)
+            #expect(try await client.execute(uri: "/delete/user-1", method: .post).status == .noContent)
+            try expectProblem(try await client.execute(uri: "/delete/user-1", method: .post), .notFound)
+            try expectProblem(try await client.execute(uri: "/has-stream/user-1", method: .get), .notFound)
+        }
+    }
+
+    @Test func tokensGuardReadsAndWrites() async throws {
+        var configuration = EventStoreHTTPConfiguration()
+        configuration.tokens = ["writer-secret"]
+        configuration.readOnlyTokens = ["reader-secret"]
+        try await withServer(configuration: configuration) { client, _ in
+            try expectProblem(try await client.execute(uri: "/streams", method: .get), .unauthorized)
+            try expectProblem(try await client.execute(uri: "/streams", method: .get, headers: [.authorization: "Bearer wrong"]), .unauthorized)
+            #expect(try await client.execute(uri: "/streams", method: .get, headers: [.authorization: "Bearer reader-secret"]).status == .ok)
+            var readOnly = sendJSON
+            readOnly[.authorization] = "Bearer reader-secret"
+            try expectProblem(try await client.execute(uri: "/stream/t-1", method: .post, headers: readOnly, body: events(["A"])), .forbidden)
+            var writer = sendJSON
+            writer[.authorization] = "Bearer writer-secret"
+            #expect(try await client.execute(uri: "/stream/t-1", method: .post, headers: writer, body: events(["A"])).status == .noContent)
+            #expect(try await client.execute(uri: "/health", method: .get).status == .ok)
+        }
+    }
+
+    @Test func fiftyConcurrentClientsTakeEachVersionOnce() async throws {
+        try await withServer { client, store in
+            let port = try #require(client.port)
+            let versions = 10
+            let outcomes = try await withThrowingTaskGroup(of: [(Int, UInt)].self) { group in
+                for clientIndex in 0..<50 {
+                    group.addTask {
+                        var outcomes: [(Int, UInt)] = []
+                        for version in 0..<versions {
+                            var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)/stream/race-1")
+                            request.method = .POST
+                            request.headers.add(name: "Content-Type", value: "application/json")
+                            request.headers.add(name: "ES-ExpectedVersion", value: version == 0 ? "no-stream" : String(version))
+                            request.body = .bytes(ByteBuffer(string: "[{\"message_name\":\"Took\",\"metadata\":{\"client\":\(clientIndex)}}]"))
+                            let response = try await HTTPClient.shared.execute(request, timeout: .seconds(30))
+                            _ = try await response.body.collect(upTo: 1 << 16)
+                            outcomes.append((version, response.status.code))
+                        }
+                        return outcomes
+                    }
+                }
+                return try await group.reduce(into: []) { $0 += $1 }
+            }
+            for version in 0..<versions {
+                let forVersion = outcomes.filter { $0.0 == version }
+                #expect(forVersion.filter { $0.1 == 204 }.count == 1, "version \(version)")
+                #expect(forVersion.filter { $0.1 == 409 }.count == 49, "version \(version)")
+            }
+            #expect(try await store.load("race-1").collect().map(\.position) == Array(1...versions))
+        }
+    }
+
+    @Test func serverSentEventsFollowAndResumeWithLastEventID() async throws {
+        try await withServer { client, store in
+            let port = try #require(client.port)
+            try await store.create("sse-1", events: (1...2).map { EventMessage(messageName: "E\($0)") })
+            let first = try await readEvents(port: port, path: "/subscribe/stream/sse-1", count: 2)
+            #expect(first.map(\.data).allSatisfy { $0.contains("\"stream\":\"sse-1\"") })
+            #expect(first.map(\.event) == ["E1", "E2"])
+            let lastID = try #require(first.last?.id)
+            try await store.append((3...4).map { EventMessage(messageName: "E\($0)") }, to: "sse-1")
+            let resumed = try await readEvents(port: port, path: "/subscribe/stream/sse-1", count: 2, lastEventID: lastID)
+            #expect(resumed.map(\.event) == ["E3", "E4"])
+            let fromQuery = try await readEvents(port: port, path: "/subscribe/all?from=\(lastID)", count: 1)
+            #expect(fromQuery.map(\.event) == ["E3"])
+            let live = Task { try await readEvents(port: port, path: "/subscribe/category/sse", count: 5) }
+            try await Task.sleep(for: .milliseconds(200))
+            try await store.append([EventMessage(messageName: "E5")], to: "sse-1")
+            #expect(try await live.value.map(\.event) == ["E1", "E2", "E3", "E4", "E5"])
+        }
+    }
+
+    @Test func healthMetricsAndOpenAPI() async throws {
+        var configuration = EventStoreHTTPConfiguration()
+        configuration.metricsRegistry = PrometheusCollectorRegistry()
+        try await withServer(configuration: configuration) { client, _ in
+            let health = try await client.execute(uri: "/health", method: .get)
+            #expect(health.status == .ok)
+            #expect(text(health) == "{\"status\":\"ok\"}")
+            let metrics = try await client.execute(uri: "/metrics", method: .get)
+            #expect(metrics.status == .ok)
+            #expect(metrics.headers[.contentType]?.hasPrefix("text/plain") == true)
+            let openAPI = try jsonObject(try await client.execute(uri: "/openapi.json", method: .get))
+            let paths = try #require(openAPI["paths"] as? [String: Any])
+            for path in ["/stream/{name}", "/streams", "/categories", "/subscribe/all", "/health", "/metrics", "/delete/{name}"] {
+                #expect(paths[path] != nil, "\(path)")
+            }
+        }
+    }
+}
+
+struct SSEEvent: Sendable {
+    var id: String
+    var event: String
+    var data: String
+}
+
+/// Reads `count` Server-Sent Events, then disconnects.
+func readEvents(port: Int, path: String, count: Int, lastEventID: String? = nil) async throws -> [SSEEvent] {
+    var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)\(path)")
+    if let lastEventID { request.headers.add(name: "Last-Event-ID", value: lastEventID) }
+    let response = try await HTTPClient.shared.execute(request, timeout: .seconds(30))
+    #expect(response.status == .ok)
+    #expect(response.headers.first(name: "Content-Type") == "text/event-stream")
+    var pending = ""
+    var events: [SSEEvent] = []
+    for try await chunk in response.body {
+        pending += String(buffer: chunk)
+        while let end = pending.range(of: "\n\n") {
+            let frame = pending[..<end.lowerBound]
+            pending.removeSubrange(..<end.upperBound)
+            var event = SSEEvent(id: "", event: "", data: "")
+            for line in frame.split(separator: "\n") {
+                if line.hasPrefix("id: ") { event.id = String(line.dropFirst(4)) }
+                if line.hasPrefix("event: ") { event.event = String(line.dropFirst(7)) }
+                if line.hasPrefix("data: ") { event.data = String(line.dropFirst(6)) }
+            }
+            if !event.id.isEmpty { events.append(event) }
+            if events.count == count { return events }
+        }
+    }
+    return events
+}
