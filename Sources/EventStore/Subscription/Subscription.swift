@@ -153,6 +153,9 @@ public struct EventSubscription: AsyncSequence, Sendable {
                     buffer = try await store.readAll(after: last, of: target, limit: bufferSize)
                     index = 0
                     retryDelay = .milliseconds(100)
+                } catch where Task.isCancelled {
+                    // Cancelling the consumer ends the subscription, whatever the read in flight threw.
+                    return nil
                 } catch let error as EventStoreError where error.code == .backend || error.code == .busy {
                     try? await Task.sleep(for: retryDelay)
                     retryDelay = Swift.min(retryDelay * 2, EventSubscription.maxRetryDelay)
