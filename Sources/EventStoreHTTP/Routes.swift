@@ -61,12 +61,15 @@ struct Routes: Sendable {
         router.get("/categories-regex/{filter}") { request, context in
             try await categories(request, filter: .regex(try parameter(context, "filter")))
         }
-        router.get("/subscribe/all") { request, _ in try await subscribe(request, to: .all) }
-        router.get("/subscribe/stream/{name}") { request, context in
-            try await subscribe(request, to: .stream(try streamName(context)))
-        }
-        router.get("/subscribe/category/{name}") { request, context in
-            try await subscribe(request, to: .category(try parameter(context, "name")))
+        // Every store of this package can be followed; a store that cannot simply has no SSE routes.
+        if let followable = store as? any GlobalOrderEventStore {
+            router.get("/subscribe/all") { request, _ in try await subscribe(followable, request, to: .all) }
+            router.get("/subscribe/stream/{name}") { request, context in
+                try await subscribe(followable, request, to: .stream(try streamName(context)))
+            }
+            router.get("/subscribe/category/{name}") { request, context in
+                try await subscribe(followable, request, to: .category(try parameter(context, "name")))
+            }
         }
         router.get("/health") { _, _ in
             do {
@@ -290,10 +293,10 @@ struct Routes: Sendable {
 
     // MARK: Server-Sent Events
 
-    func subscribe(_ request: Request, to target: SubscriptionTarget) async throws -> Response {
-        guard let store = store as? any GlobalOrderEventStore else {
-            throw HTTPProblem(.notImplemented, "Not Implemented", detail: "this store cannot be followed")
-        }
+    /// Server-Sent Events of `target`.
+    func subscribe(_ store: any GlobalOrderEventStore, _ request: Request, to target: SubscriptionTarget) async throws
+        -> Response
+    {
         let fromText = request.headers[Self.lastEventIDHeader] ?? request.uri.queryParameters.get("from")
         let start: SubscriptionStart
         if let fromText, !fromText.isEmpty {
