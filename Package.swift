@@ -127,7 +127,10 @@ let package = Package(
         ),
         .testTarget(
             name: "EventStorePostgresTests",
-            dependencies: ["EventStore", "EventStoreSQL", "EventStorePostgres", "EventStoreConformance"],
+            dependencies: [
+                "EventStore", "EventStoreSQL", "EventStorePostgres", "EventStoreConformance",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+            ],
             swiftSettings: strictSettings
         ),
         .testTarget(

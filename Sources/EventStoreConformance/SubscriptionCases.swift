@@ -179,5 +179,26 @@ extension EventStoreConformance {
             #expect(seen.all == ["first:1", "first:2", "first:3", "second:4", "second:5"])
             #expect(try await store.checkpoint(named: "other") == nil)
         },
+        ConformanceCase("subscriptions", "aCheckpointSavedWhileATransactionRunsIsKept") { inner in
+            let store = try inner.followable()
+            try await store.create("tx-1", events: userEvents(1...2))
+            let inTransaction = AsyncStream<Void>.makeStream()
+            let release = AsyncStream<Void>.makeStream()
+            let transaction = Task {
+                try await store.transaction { tx in
+                    try await tx.append([userEvent(3)], to: "tx-1")
+                    inTransaction.continuation.yield()
+                    for await _ in release.stream { break }
+                }
+            }
+            for await _ in inTransaction.stream { break }
+            let saver = Task { try await store.saveCheckpoint(GlobalPosition(sequence: 7), named: "kept") }
+            try await Task.sleep(for: .milliseconds(50))
+            release.continuation.yield()
+            try await transaction.value
+            try await saver.value
+            #expect(try await store.checkpoint(named: "kept") == GlobalPosition(sequence: 7))
+            #expect(try await store.all("tx-1").count == 3)
+        },
     ]
 }

@@ -26,14 +26,15 @@ public struct HTTPProblem: HTTPResponseError, Sendable {
 
     static func badRequest(_ detail: String) -> HTTPProblem { HTTPProblem(.badRequest, "Bad Request", detail: detail) }
 
-    /// The problem for a store error: 400 bad input, 404 not found, 409 conflict, 503 busy, 500 otherwise.
+    /// The problem for a store error: 400 bad input, 404 not found, 409 conflict (or a projection running
+    /// elsewhere), 503 busy, 500 otherwise.
     static func from(_ error: EventStoreError) -> HTTPProblem {
         switch error.code {
         case .invalidArgument, .decodingFailed, .nestedTransaction, .transactionClosed:
             return HTTPProblem(.badRequest, "Bad Request", detail: error.reason)
         case .streamNotFound, .projectionNotFound:
             return HTTPProblem(.notFound, "Not Found", detail: error.reason)
-        case let code where code.isConflict:
+        case let code where code.isConflict || code == .projectionRunning:
             return HTTPProblem(.conflict, "Conflict", detail: error.reason)
         case .busy:
             return HTTPProblem(.serviceUnavailable, "Service Unavailable", detail: error.reason)

@@ -71,6 +71,9 @@ struct Routes: Sendable {
                 try await subscribe(followable, request, to: .category(try parameter(context, "name")))
             }
         }
+        if let projectionStore = store as? any ProjectionStore {
+            registerProjections(on: router, ProjectionManager(store: projectionStore))
+        }
         router.get("/health") { _, _ in
             do {
                 _ = try await store.hasStream("$health")
@@ -81,6 +84,9 @@ struct Routes: Sendable {
         }
         if let registry = configuration.metricsRegistry {
             router.get("/metrics") { _, _ in
+                if let projectionStore = store as? any ProjectionStore {
+                    try await Self.updateProjectionLag(in: registry, store: projectionStore)
+                }
                 var bytes: [UInt8] = []
                 registry.emit(into: &bytes)
                 return Response(
@@ -341,5 +347,72 @@ struct Routes: Sendable {
         }
         return Response(
             status: .ok, headers: [.contentType: "text/event-stream", .cacheControl: "no-cache"], body: body)
+    }
+
+    // MARK: Projections
+
+    func registerProjections(on router: Router<BasicRequestContext>, _ manager: ProjectionManager) {
+        router.get("/projections") { request, _ in try await projections(manager, request, filter: .all) }
+        router.get("/projections/{filter}") { request, context in
+            try await projections(manager, request, filter: .exact(try parameter(context, "filter")))
+        }
+        router.get("/projections-regex/{filter}") { request, context in
+            try await projections(manager, request, filter: .regex(try parameter(context, "filter")))
+        }
+        router.post("/projection/delete/{name}/{withEmittedEvents}") { _, context in
+            let flag = try parameter(context, "withEmittedEvents")
+            guard flag == "true" || flag == "false" else {
+                throw HTTPProblem.badRequest("the last part says whether to delete emitted events: true or false, not \"\(flag)\"")
+            }
+            try await manager.deleteProjection(try parameter(context, "name"), deleteEmittedEvents: flag == "true")
+            return Response(status: .noContent)
+        }
+        router.post("/projection/reset/{name}") { _, context in
+            try await manager.resetProjection(try parameter(context, "name"))
+            return Response(status: .noContent)
+        }
+        router.post("/projection/stop/{name}") { _, context in
+            try await manager.stopProjection(try parameter(context, "name"))
+            return Response(status: .noContent)
+        }
+        router.get("/projection/status/{name}") { _, context in
+            let record = try await manager.record(try parameter(context, "name"))
+            // prooph put the status in the reason phrase (`200 RUNNING`), which HTTP/2 and many clients drop: here it
+            // is the body.
+            let body = JSONValue.object([
+                (key: "name", value: .string(record.name)), (key: "kind", value: .string(record.kind.rawValue)),
+                (key: "status", value: .string(record.status.rawValue)),
+            ])
+            return json(body.jsonText)
+        }
+        router.get("/projection/state/{name}") { _, context in
+            json(try await manager.state(of: try parameter(context, "name")).jsonText)
+        }
+        router.get("/projection/stream-positions/{name}") { _, context in
+            let name = try parameter(context, "name")
+            let positions = try await manager.streamPositions(of: name)
+            return json(ProjectionRecord(name: name, kind: .projection, streamPositions: positions).streamPositionsJSON)
+        }
+    }
+
+    func projections(_ manager: ProjectionManager, _ request: Request, filter: NameFilter) async throws -> Response {
+        let (limit, offset) = try limitAndOffset(request)
+        let names = try await manager.projectionNames(filter, limit: limit, offset: offset)
+        return json("[" + names.map { JSONValue.string($0).jsonText }.joined(separator: ",") + "]")
+    }
+
+    /// The most events counted behind a projection, and the most projections measured, per scrape.
+    static let lagCountLimit = 10_000
+    static let lagProjectionLimit = 200
+
+    /// Sets `eventstore_projection_lag_events{projection}`: how many events (of every stream but internal
+    /// ones) are stored after the last one the projection saved, counted up to ``lagCountLimit``.
+    static func updateProjectionLag(in registry: PrometheusCollectorRegistry, store: any ProjectionStore) async throws {
+        let names = try await store.projectionNames(.all, limit: lagProjectionLimit, offset: 0)
+        for name in names {
+            guard let record = try await store.projectionRecord(named: name) else { continue }
+            let behind = try await store.readAll(after: record.checkpoint ?? .start, of: .all, limit: lagCountLimit).count
+            registry.makeGauge(name: "eventstore_projection_lag_events", labels: [("projection", name)]).set(Double(behind))
+        }
     }
 }

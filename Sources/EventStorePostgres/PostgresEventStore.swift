@@ -19,7 +19,7 @@ import Synchronization
 /// every older transaction has finished with, so a transaction that commits late is never passed over;
 /// writers to different streams commit in parallel. Each append is one transaction (a savepoint inside
 /// ``transaction(_:)``); its events go in one statement.
-public final class PostgresEventStore: GlobalOrderEventStore, SnapshotStore, Service {
+public final class PostgresEventStore: ProjectionStore, SnapshotStore, Service {
     /// The configuration the store was made with.
     public let configuration: PostgresConfiguration
     private let client: PostgresClient
@@ -179,7 +179,9 @@ public final class PostgresEventStore: GlobalOrderEventStore, SnapshotStore, Ser
             }
         }
         try TransactionScope.checkOutsideTransaction(of: ObjectIdentifier(client))
-        let result = try await onConnection { c in try await Self.inTransaction(c, self.logger, body) }
+        // A write runs to its end even when the caller's task is cancelled: a cancelled ROLLBACK or COMMIT
+        // would give the pool back a connection inside an open transaction.
+        let result = try await Task { try await self.onConnection { c in try await Self.inTransaction(c, self.logger, body) } }.value
         appendNotifier.signal()
         return result
     }
@@ -312,6 +314,38 @@ public final class PostgresEventStore: GlobalOrderEventStore, SnapshotStore, Ser
         return result
     }
 
+    // MARK: Connections
+
+    /// Runs `body` on a connection of the store's pool: for read models and other tables kept in the same
+    /// database. Inside a transaction's store, the transaction's connection.
+    public func withConnection<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) async throws -> T)
+        async throws -> T
+    {
+        try await read(body)
+    }
+
+    // MARK: Projections
+
+    public func projectionRecord(named name: String) async throws -> ProjectionRecord? {
+        let operations = self.operations
+        return try await read { try await operations.projectionRecord($0, named: name) }
+    }
+
+    public func projectionNames(_ filter: NameFilter, limit: Int, offset: Int) async throws -> [String] {
+        try StoreValidation.listing(filter, limit: limit, offset: offset)
+        let operations = self.operations
+        return try await read { try await operations.projectionNames($0, filter, limit: limit, offset: offset) }
+    }
+
+    public func changeProjection<Result: Sendable>(
+        named name: String, _ change: @escaping @Sendable (inout ProjectionRecord?) throws -> ProjectionChange<Result>
+    ) async throws -> Result {
+        let operations = self.operations
+        return try await ProjectionSQL.retryingRaces {
+            try await write { try await operations.changeProjection($0, named: name, change) }
+        }
+    }
+
     // MARK: Snapshots
 
     public func snapshot(ofType aggregateType: String, id aggregateID: String) async throws -> Snapshot? {
@@ -348,6 +382,11 @@ public final class PostgresEventStore: GlobalOrderEventStore, SnapshotStore, Ser
     public func headPosition() async throws -> GlobalPosition {
         let operations = self.operations
         return try await read { try await operations.headPosition($0) }
+    }
+
+    public func readableHead() async throws -> GlobalPosition {
+        let operations = self.operations
+        return try await read { try await operations.readableHead($0) }
     }
 
     public func checkpoint(named name: String) async throws -> GlobalPosition? {

@@ -261,6 +261,13 @@ struct PostgresOperations: Sendable {
         return .start
     }
 
+    /// Every event below the oldest transaction still running is committed and readable.
+    func readableHead(_ c: PostgresConnection) async throws -> GlobalPosition {
+        let query: PostgresQuery = "SELECT pg_snapshot_xmin(pg_current_snapshot())::text::int8"
+        for try await xmin in try await run(c, query).decode(Int64.self) { return GlobalPosition(commit: xmin, sequence: 0) }
+        return .start
+    }
+
     func checkpoint(_ c: PostgresConnection, named name: String) async throws -> GlobalPosition? {
         let query: PostgresQuery = "SELECT position FROM \(unescaped: tables.checkpoints) WHERE name = \(name)"
         for try await text in try await run(c, query).decode(String.self) {
@@ -277,6 +284,53 @@ struct PostgresOperations: Sendable {
             INSERT INTO \(unescaped: tables.checkpoints) (name, position) VALUES (\(name), \(position.description))
             ON CONFLICT (name) DO UPDATE SET position = excluded.position, updated_at = now()
             """)
+    }
+
+    // MARK: Projections
+
+    var projectionSQL: ProjectionSQL { ProjectionSQL(table: tables.projections) }
+
+    func projectionRecord(_ c: PostgresConnection, named name: String, lock: Bool = false) async throws -> ProjectionRecord? {
+        let rows = try await run(c, projectionSQL.select(name, lock: lock))
+        for try await (name, kind, status, state, positions, checkpoint, lockedUntil, leaseOwner, action) in rows.decode(
+            (String, String, String, String?, String, String?, Int64?, String?, String?).self)
+        {
+            return try projectionSQL.record(
+                ProjectionSQL.Row(
+                    name: name, kind: kind, status: status, state: state, positions: positions, checkpoint: checkpoint,
+                    lockedUntil: lockedUntil, leaseOwner: leaseOwner, readModelAction: action))
+        }
+        return nil
+    }
+
+    func projectionNames(_ c: PostgresConnection, _ filter: NameFilter, limit: Int, offset: Int) async throws -> [String] {
+        var names: [String] = []
+        let query = projectionSQL.names(filter, dialect: dialect, limit: limit, offset: offset)
+        for try await name in try await run(c, query).decode(String.self) { names.append(name) }
+        return names
+    }
+
+    /// Reads (locking), edits and writes a projection's row, and deletes the stream the edit names (the caller
+    /// holds the transaction).
+    /// - Throws: ``ProjectionRowRaced`` when another transaction inserted the row first: run it again.
+    func changeProjection<Result>(
+        _ c: PostgresConnection, named name: String, _ change: (inout ProjectionRecord?) throws -> ProjectionChange<Result>
+    ) async throws -> Result {
+        let existing = try await projectionRecord(c, named: name, lock: true)
+        var record = existing
+        let outcome = try change(&record)
+        if let record, existing == nil {
+            var inserted = false
+            let query = projectionSQL.insert(record) + " ON CONFLICT (name) DO NOTHING RETURNING name"
+            for try await _ in try await run(c, query).decode(String.self) { inserted = true }
+            if !inserted { throw ProjectionRowRaced() }
+        } else if let record {
+            _ = try await run(c, projectionSQL.update(record))
+        } else if existing != nil {
+            _ = try await run(c, projectionSQL.delete(name))
+        }
+        if let stream = outcome.deleteStream, try await self.stream(c, stream) != nil { try await delete(c, stream) }
+        return outcome.result
     }
 
     func snapshot(_ c: PostgresConnection, type: String, id: String) async throws -> Snapshot? {
@@ -386,3 +440,4 @@ extension PSQLError {
 
     var detail: String? { serverInfo?[.detail] }
 }
+

@@ -116,6 +116,25 @@ struct PostgresTables: Sendable {
                 );
                 """
             ),
+            (
+                // Version 1's projections table was never written to (projections came with this version),
+                // so it is replaced rather than altered. State stays text: exactly what the runner wrote.
+                4,
+                """
+                DROP TABLE \(projections);
+                CREATE TABLE \(projections) (
+                    name text COLLATE "C" PRIMARY KEY,
+                    kind text NOT NULL,
+                    status text NOT NULL,
+                    state text,
+                    positions text NOT NULL,
+                    checkpoint text,
+                    locked_until bigint,
+                    lease_owner text,
+                    read_model_action text
+                );
+                """
+            ),
         ]
     }
 

@@ -131,7 +131,13 @@ extension SQLMatcherDialect {
     public func targetCondition(_ target: SubscriptionTarget, name: SQLQuery, category: SQLQuery) -> SQLQuery {
         switch target {
         case let .stream(stream): return "\(name) = \(bind: stream.rawValue)"
+        case let .streams(streams):
+            if streams.isEmpty { return "1 = 0" }
+            return "\(name) IN (\(SQLQuery.joined(streams.map { "\(bind: $0.rawValue)" }, separator: ", ")))"
         case let .category(value): return "\(category) = \(bind: value)"
+        case let .categories(values):
+            if values.isEmpty { return "1 = 0" }
+            return "\(category) IN (\(SQLQuery.joined(values.map { "\(bind: $0)" }, separator: ", ")))"
         case .all: return "substr(\(name), 1, 1) <> '$'"
         }
     }

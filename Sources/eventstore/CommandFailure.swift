@@ -11,7 +11,8 @@ struct CommandFailure: Error, CustomStringConvertible {
 
     static func badInput(_ message: String) -> CommandFailure { CommandFailure(message: message, exitCode: 2) }
 
-    /// Exit status by situation: 2 bad input, 3 not found, 4 conflict, 1 anything else.
+    /// Exit status by situation: 2 bad input, 3 not found, 4 conflict (or a projection running elsewhere), 1
+    /// anything else.
     init(_ error: any Error) {
         switch error {
         case let failure as CommandFailure:
@@ -21,7 +22,7 @@ struct CommandFailure: Error, CustomStringConvertible {
             switch error.code {
             case .invalidArgument, .decodingFailed: code = 2
             case .streamNotFound, .projectionNotFound: code = 3
-            case let c where c.isConflict: code = 4
+            case let c where c.isConflict || c == .projectionRunning: code = 4
             default: code = 1
             }
             self.init(message: error.description, exitCode: code)

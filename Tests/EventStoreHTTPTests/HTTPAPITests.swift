@@ -273,6 +273,70 @@ struct HTTPAPITests {
         }
     }
 
+    @Test func projectionRoutesListInspectAndControlProjections() async throws {
+        var configuration = EventStoreHTTPConfiguration()
+        configuration.metricsRegistry = PrometheusCollectorRegistry()
+        configuration.tokens = ["writer-secret"]
+        configuration.readOnlyTokens = ["reader-secret"]
+        try await withServer(configuration: configuration) { client, store in
+            var reader = acceptJSON
+            reader[.authorization] = "Bearer reader-secret"
+            var writer = acceptJSON
+            writer[.authorization] = "Bearer writer-secret"
+            try await store.create("teststream", events: (1...3).map { EventMessage(messageName: "Counted", payload: ["n": .number(String($0))], metadata: [:]) })
+            let manager = ProjectionManager(store: store)
+            for name in ["counter", "other"] {
+                try await manager.createProjection(name).initialState(0).fromStream("teststream").whenAny { n, _, _ in n + 1 }
+                    .run(keepRunning: false)
+            }
+            #expect(text(try await client.execute(uri: "/projections", method: .get, headers: reader)) == #"["counter","other"]"#)
+            #expect(text(try await client.execute(uri: "/projections/counter", method: .get, headers: reader)) == #"["counter"]"#)
+            #expect(text(try await client.execute(uri: "/projections/foo", method: .get, headers: reader)) == "[]")
+            #expect(text(try await client.execute(uri: "/projections?limit=1&offset=1", method: .get, headers: reader)) == #"["other"]"#)
+            #expect(text(try await client.execute(uri: "/projections-regex/%5Ecou", method: .get, headers: reader)) == #"["counter"]"#)
+            try expectProblem(try await client.execute(uri: "/projections-regex/%28", method: .get, headers: reader), .badRequest)
+            try expectProblem(try await client.execute(uri: "/projections?limit=0", method: .get, headers: reader), .badRequest)
+
+            let status = try await client.execute(uri: "/projection/status/counter", method: .get, headers: reader)
+            #expect(status.status == .ok)
+            #expect(try jsonObject(status)["status"] as? String == "idle")
+            #expect(try jsonObject(status)["kind"] as? String == "projection")
+            #expect(text(try await client.execute(uri: "/projection/state/counter", method: .get, headers: reader)) == "3")
+            #expect(
+                text(try await client.execute(uri: "/projection/stream-positions/counter", method: .get, headers: reader))
+                    == #"{"teststream":3}"#)
+            for uri in ["/projection/status/nobody", "/projection/state/nobody", "/projection/stream-positions/nobody"] {
+                try expectProblem(try await client.execute(uri: uri, method: .get, headers: reader), .notFound)
+            }
+
+            let metrics = text(try await client.execute(uri: "/metrics", method: .get, headers: reader))
+            #expect(metrics.contains(#"eventstore_projection_lag_events{projection="counter"} 0"#), "\(metrics)")
+            try await store.append([EventMessage(messageName: "Counted", payload: [:], metadata: [:])], to: "teststream")
+            let behind = text(try await client.execute(uri: "/metrics", method: .get, headers: reader))
+            #expect(behind.contains(#"eventstore_projection_lag_events{projection="counter"} 1"#), "\(behind)")
+
+            try expectProblem(try await client.execute(uri: "/projection/reset/counter", method: .post, headers: reader), .forbidden)
+            #expect(try await client.execute(uri: "/projection/stop/counter", method: .post, headers: writer).status == .noContent)
+            #expect(try await manager.status(of: "counter") == .stopping)
+            #expect(try await client.execute(uri: "/projection/reset/counter", method: .post, headers: writer).status == .noContent)
+            #expect(text(try await client.execute(uri: "/projection/state/counter", method: .get, headers: reader)) == "{}")
+            try expectProblem(try await client.execute(uri: "/projection/delete/counter/maybe", method: .post, headers: writer), .badRequest)
+            #expect(try await client.execute(uri: "/projection/delete/counter/false", method: .post, headers: writer).status == .noContent)
+            #expect(text(try await client.execute(uri: "/projections", method: .get, headers: reader)) == #"["other"]"#)
+            for uri in ["/projection/delete/nobody/true", "/projection/reset/nobody", "/projection/stop/nobody"] {
+                try expectProblem(try await client.execute(uri: uri, method: .post, headers: writer), .notFound)
+            }
+
+            // With a runner holding the lease, a delete over HTTP is a command the runner obeys, then ends.
+            let live = manager.createProjection("other").initialState(0).fromStream("teststream").whenAny { n, _, _ in n + 1 }
+            let runner = Task { try await live.run(keepRunning: true) }
+            while try await manager.status(of: "other") != .running { try await Task.sleep(for: .milliseconds(10)) }
+            #expect(try await client.execute(uri: "/projection/delete/other/true", method: .post, headers: writer).status == .noContent)
+            try await runner.value
+            #expect(text(try await client.execute(uri: "/projections", method: .get, headers: reader)) == "[]")
+        }
+    }
+
     @Test func healthMetricsAndOpenAPI() async throws {
         var configuration = EventStoreHTTPConfiguration()
         configuration.metricsRegistry = PrometheusCollectorRegistry()
@@ -285,7 +349,10 @@ struct HTTPAPITests {
             #expect(metrics.headers[.contentType]?.hasPrefix("text/plain") == true)
             let openAPI = try jsonObject(try await client.execute(uri: "/openapi.json", method: .get))
             let paths = try #require(openAPI["paths"] as? [String: Any])
-            for path in ["/stream/{name}", "/streams", "/categories", "/subscribe/all", "/health", "/metrics", "/delete/{name}"] {
+            for path in [
+                "/stream/{name}", "/streams", "/categories", "/subscribe/all", "/health", "/metrics", "/delete/{name}", "/projections",
+                "/projection/delete/{name}/{withEmittedEvents}", "/projection/status/{name}", "/projection/stream-positions/{name}",
+            ] {
                 #expect(paths[path] != nil, "\(path)")
             }
         }

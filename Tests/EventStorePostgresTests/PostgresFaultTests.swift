@@ -27,7 +27,7 @@ struct PostgresFaultTests {
         let url = try await postgresScript("start", directory)
         defer { stopServer(directory) }
         var configuration = try PostgresConfiguration(url: url)
-        configuration.connectTimeout = .seconds(2)
+        configuration.connectTimeout = .seconds(10)
         try await PostgresEventStore.withStore(configuration: configuration, logger: PostgresTestServer.logger) { store in
             try await store.create("fault-1", events: [EventMessage(messageName: "Before")])
             _ = try await postgresScript("stop", directory)
@@ -57,7 +57,7 @@ struct PostgresFaultTests {
         let url = try await postgresScript("start", directory)
         defer { stopServer(directory) }
         var configuration = try PostgresConfiguration(url: url)
-        configuration.connectTimeout = .seconds(2)
+        configuration.connectTimeout = .seconds(10)
         try await PostgresEventStore.withStore(configuration: configuration, logger: PostgresTestServer.logger) { store in
             try await store.create("live-1")
             let subscription = try await store.subscribe(to: .stream("live-1"))

@@ -49,7 +49,7 @@ struct PostgresStoreTests {
             }
             return try await group.reduce(into: []) { $0.append($1) }
         }
-        #expect(versions.count == 4 && Set(versions) == [3])
+        #expect(versions.count == 4 && Set(versions) == [4])
     }
 
     @Test func tablesCanLiveInTheirOwnSchema() async throws {

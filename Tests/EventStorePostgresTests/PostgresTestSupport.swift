@@ -25,7 +25,7 @@ enum PostgresTestServer {
         var configuration = try PostgresConfiguration(url: url)
         configuration.tablePrefix = prefix ?? uniquePrefix()
         configuration.loadBatchSize = loadBatchSize
-        configuration.poolSize = 12
+        configuration.poolSize = 8
         return configuration
     }
 

@@ -1,3 +1,4 @@
+import Dispatch
 import Foundation
 import Testing
 
@@ -61,8 +62,10 @@ struct EventStoreProcess {
         process.standardOutput = stdout
         process.standardError = stderr
         try process.run()
-        async let out = Task.detached { stdout.fileHandleForReading.readDataToEndOfFile() }.value
-        async let err = Task.detached { stderr.fileHandleForReading.readDataToEndOfFile() }.value
+        // The reads block until the process closes its end: they run on dispatch threads, never on the
+        // cooperative pool (two threads on a two-core machine).
+        async let out = readToEnd(stdout.fileHandleForReading)
+        async let err = readToEnd(stderr.fileHandleForReading)
         stdin.fileHandleForWriting.write(Data(input.utf8))
         try stdin.fileHandleForWriting.close()
         let (outData, errData) = await (out, err)
@@ -70,6 +73,12 @@ struct EventStoreProcess {
         return Output(
             status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
             stderr: String(decoding: errData, as: UTF8.self))
+    }
+
+    private static func readToEnd(_ handle: FileHandle) async -> Data {
+        await withCheckedContinuation { continuation in
+            DispatchQueue.global().async { continuation.resume(returning: handle.readDataToEndOfFile()) }
+        }
     }
 
     /// Waits for a process to end without blocking a thread of the cooperative pool.

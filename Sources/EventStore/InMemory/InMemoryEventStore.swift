@@ -3,7 +3,7 @@
 /// It behaves as every other backend does (expected versions, duplicate checks, transactions), which
 /// the conformance suite proves. Writers are serialised; a transaction holds the write lock from its
 /// start to its end, while readers go on seeing the last committed state.
-public actor InMemoryEventStore: GlobalOrderEventStore, SnapshotStore {
+public actor InMemoryEventStore: ProjectionStore, SnapshotStore {
     /// How many events a load fetches at a time.
     public nonisolated let loadBatchSize: Int
     /// Signalled after every commit.
@@ -124,8 +124,36 @@ public actor InMemoryEventStore: GlobalOrderEventStore, SnapshotStore {
     }
 
     public func saveCheckpoint(_ position: GlobalPosition, named name: String) async throws {
-        if transactionOpen == false { throw Self.closedError }
-        state.checkpoints[name] = position
+        try await write { (state: inout InMemoryState) throws(EventStoreError) in state.checkpoints[name] = position }
+    }
+
+    // MARK: Projections
+
+    public func projectionRecord(named name: String) async throws -> ProjectionRecord? {
+        try readable().projections[name]
+    }
+
+    public func projectionNames(_ filter: NameFilter, limit: Int, offset: Int) async throws -> [String] {
+        try readable().projectionNames(filter, limit: limit, offset: offset)
+    }
+
+    public func changeProjection<Result: Sendable>(
+        named name: String, _ change: @escaping @Sendable (inout ProjectionRecord?) throws -> ProjectionChange<Result>
+    ) async throws -> Result {
+        // The closure's own errors are carried out of the typed-throws write as a result.
+        let outcome: Swift.Result<Result, any Error> = try await write { (state: inout InMemoryState) throws(EventStoreError) in
+            var record = state.projections[name]
+            let outcome: ProjectionChange<Result>
+            do {
+                outcome = try change(&record)
+            } catch {
+                return .failure(error)
+            }
+            if let stream = outcome.deleteStream, state.streams[stream] != nil { try state.delete(stream) }
+            state.projections[name] = record
+            return .success(outcome.result)
+        }
+        return try outcome.get()
     }
 
     // MARK: Snapshots
@@ -135,13 +163,13 @@ public actor InMemoryEventStore: GlobalOrderEventStore, SnapshotStore {
     }
 
     public func save(_ snapshots: [Snapshot]) async throws {
-        if transactionOpen == false { throw Self.closedError }
-        for snapshot in snapshots { state.snapshots[snapshot.aggregateType, default: [:]][snapshot.aggregateID] = snapshot }
+        try await write { (state: inout InMemoryState) throws(EventStoreError) in
+            for snapshot in snapshots { state.snapshots[snapshot.aggregateType, default: [:]][snapshot.aggregateID] = snapshot }
+        }
     }
 
     public func removeAll(ofType aggregateType: String) async throws {
-        if transactionOpen == false { throw Self.closedError }
-        state.snapshots[aggregateType] = nil
+        try await write { (state: inout InMemoryState) throws(EventStoreError) in state.snapshots[aggregateType] = nil }
     }
 
     // MARK: Locking
@@ -151,6 +179,8 @@ public actor InMemoryEventStore: GlobalOrderEventStore, SnapshotStore {
         return state
     }
 
+    /// Runs a write on the committed state, after any transaction in progress (whose commit replaces the
+    /// whole state) has ended; inside a transaction, on the transaction's copy.
     private func write<T>(_ body: (inout InMemoryState) throws(EventStoreError) -> T) async throws -> T {
         switch transactionOpen {
         case .some(false):

@@ -25,6 +25,7 @@ struct InMemoryState: Sendable {
     private var globalLog: [(stream: StreamName, position: Int, global: Int64)] = []
     var checkpoints: [String: GlobalPosition] = [:]
     var snapshots: [String: [String: Snapshot]] = [:]
+    var projections: [String: ProjectionRecord] = [:]
 
     // MARK: Writes
 
@@ -180,6 +181,20 @@ struct InMemoryState: Sendable {
             }
             .sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
         return Array(categories.dropFirst(offset).prefix(limit))
+    }
+
+    func projectionNames(_ filter: NameFilter, limit: Int, offset: Int) throws(EventStoreError) -> [String] {
+        let regex = try Self.regex(of: filter)
+        let names = projections.values.filter { !$0.isTombstone }.map(\.name)
+            .filter { name in
+                switch filter {
+                case .all: return true
+                case let .exact(text): return name.utf8.elementsEqual(text.utf8)
+                case .regex: return regex?.matches(name) ?? false
+                }
+            }
+            .sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
+        return Array(names.dropFirst(offset).prefix(limit))
     }
 
     private static func regex(of filter: NameFilter) throws(EventStoreError) -> CompiledRegex? {

@@ -246,6 +246,8 @@ extension ActionEventEmitterEventStore: GlobalOrderEventStore {
 
     public func headPosition() async throws -> GlobalPosition { try await globalOrderStore().headPosition() }
 
+    public func readableHead() async throws -> GlobalPosition { try await globalOrderStore().readableHead() }
+
     public var appendNotifier: AppendNotifier {
         (innerStore as? any GlobalOrderEventStore)?.appendNotifier ?? fallbackNotifier
     }
@@ -277,4 +279,29 @@ extension ActionEventEmitterEventStore: SnapshotStore {
     public func save(_ snapshots: [Snapshot]) async throws { try await snapshotStore().save(snapshots) }
 
     public func removeAll(ofType aggregateType: String) async throws { try await snapshotStore().removeAll(ofType: aggregateType) }
+}
+
+extension ActionEventEmitterEventStore: ProjectionStore {
+    private func projectionStore() throws -> any ProjectionStore {
+        guard let store = innerStore as? any ProjectionStore else {
+            throw EventStoreError.invalidArgument("the wrapped store keeps no projections")
+        }
+        return store
+    }
+
+    /// The wrapped store's projection rows (no action events). Events a projection emits go through this
+    /// store, with its action events.
+    public func projectionRecord(named name: String) async throws -> ProjectionRecord? {
+        try await projectionStore().projectionRecord(named: name)
+    }
+
+    public func projectionNames(_ filter: NameFilter, limit: Int, offset: Int) async throws -> [String] {
+        try await projectionStore().projectionNames(filter, limit: limit, offset: offset)
+    }
+
+    public func changeProjection<Result: Sendable>(
+        named name: String, _ change: @escaping @Sendable (inout ProjectionRecord?) throws -> ProjectionChange<Result>
+    ) async throws -> Result {
+        try await projectionStore().changeProjection(named: name, change)
+    }
 }

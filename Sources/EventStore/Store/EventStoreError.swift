@@ -24,6 +24,8 @@ public struct EventStoreError: Error, Sendable, CustomStringConvertible {
             case nestedTransaction = "nested transaction"
             case transactionClosed = "transaction closed"
             case projectionNotFound = "projection not found"
+            case projectionRunning = "projection running"
+            case projectionLeaseLost = "projection lease lost"
             case busy = "busy"
             case backend = "backend failure"
         }
@@ -51,6 +53,12 @@ public struct EventStoreError: Error, Sendable, CustomStringConvertible {
         public static let transactionClosed = Code(.transactionClosed)
         /// No projection has that name.
         public static let projectionNotFound = Code(.projectionNotFound)
+        /// Another runner holds the projection's lease: it is running somewhere else (or crashed less than
+        /// its lock timeout ago).
+        public static let projectionRunning = Code(.projectionRunning)
+        /// A runner's lease expired and another runner took the projection over; this runner stopped
+        /// without writing.
+        public static let projectionLeaseLost = Code(.projectionLeaseLost)
         /// The database stayed locked by another writer for longer than the configured timeout.
         public static let busy = Code(.busy)
         /// The database or its driver failed; ``EventStoreError/underlying`` holds its error.

@@ -2,8 +2,12 @@
 public enum SubscriptionTarget: Sendable, Hashable, CustomStringConvertible {
     /// The events of one stream.
     case stream(StreamName)
+    /// The events of several streams.
+    case streams([StreamName])
     /// The events of every stream of a category (the part of the name before the first `-`).
     case category(String)
+    /// The events of every stream of several categories.
+    case categories([String])
     /// The events of every stream except internal ones (names starting with `$`).
     case all
 
@@ -11,7 +15,11 @@ public enum SubscriptionTarget: Sendable, Hashable, CustomStringConvertible {
     public func contains(_ stream: StreamName) -> Bool {
         switch self {
         case let .stream(name): return name == stream
+        case let .streams(names): return names.contains(stream)
         case let .category(category): return stream.category.map { $0.utf8.elementsEqual(category.utf8) } ?? false
+        case let .categories(categories):
+            guard let category = stream.category else { return false }
+            return categories.contains { $0.utf8.elementsEqual(category.utf8) }
         case .all: return !stream.isInternal
         }
     }
@@ -19,7 +27,9 @@ public enum SubscriptionTarget: Sendable, Hashable, CustomStringConvertible {
     public var description: String {
         switch self {
         case let .stream(name): return "stream \(name)"
+        case let .streams(names): return "streams \(names.map(\.rawValue).joined(separator: ", "))"
         case let .category(category): return "category \(category)"
+        case let .categories(categories): return "categories \(categories.joined(separator: ", "))"
         case .all: return "all"
         }
     }
@@ -48,6 +58,11 @@ public protocol GlobalOrderEventStore: EventStore {
     /// The global position of the last event committed, ``GlobalPosition/start`` when there is none.
     func headPosition() async throws -> GlobalPosition
 
+    /// A position below which every event is committed and readable by ``readAll(after:of:limit:)``: no event
+    /// will ever appear below it. Backends that show events in order as they commit return
+    /// ``headPosition()``; PostgreSQL returns the start of the oldest transaction still running.
+    func readableHead() async throws -> GlobalPosition
+
     /// Signalled after appends commit (this process's, and other processes' where the backend can tell).
     var appendNotifier: AppendNotifier { get }
 
@@ -63,6 +78,11 @@ public protocol GlobalOrderEventStore: EventStore {
 }
 
 extension GlobalOrderEventStore {
+    public func readableHead() async throws -> GlobalPosition {
+        let head = try await headPosition()
+        return GlobalPosition(commit: head.commit, sequence: head.sequence + 1)
+    }
+
     /// Follows `target`: first what is stored, then new events as they are committed, in global order, each
     /// once, until the consuming task is cancelled.
     ///

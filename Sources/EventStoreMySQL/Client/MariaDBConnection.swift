@@ -53,19 +53,14 @@ final class MariaDBConnection {
         mysql_options(handle, MYSQL_SET_CHARSET_NAME, "utf8mb4")
         let connected = mysql_real_connect(
             handle, settings.host, settings.username, settings.password, settings.database, UInt32(settings.port), nil, 0)
+        // Every stored property is set by now: when init throws, deinit runs and closes the handle (closing
+        // it here as well freed it twice, a crash when a connection was refused).
         guard connected != nil else {
-            let error = MariaDBError(number: mysql_errno(handle), message: String(cString: mysql_error(handle)))
-            mysql_close(handle)
-            throw error
+            throw MariaDBError(number: mysql_errno(handle), message: String(cString: mysql_error(handle)))
         }
-        do {
-            try execute("SET SESSION sql_mode = 'STRICT_ALL_TABLES,NO_ZERO_DATE,NO_ENGINE_SUBSTITUTION,ANSI_QUOTES'")
-            try execute("SET SESSION time_zone = '+00:00'")
-            try execute("SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED")
-        } catch {
-            mysql_close(handle)
-            throw error
-        }
+        try execute("SET SESSION sql_mode = 'STRICT_ALL_TABLES,NO_ZERO_DATE,NO_ENGINE_SUBSTITUTION,ANSI_QUOTES'")
+        try execute("SET SESSION time_zone = '+00:00'")
+        try execute("SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED")
     }
 
     deinit {

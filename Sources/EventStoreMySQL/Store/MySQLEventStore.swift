@@ -14,7 +14,7 @@ import Synchronization
 /// ```swift
 /// let store = try await MySQLEventStore(configuration: try MySQLConfiguration(url: "mariadb://app:secret@127.0.0.1/events"))
 /// ```
-public final class MySQLEventStore: GlobalOrderEventStore, SnapshotStore {
+public final class MySQLEventStore: ProjectionStore, SnapshotStore {
     public let configuration: MySQLConfiguration
     /// The schema version of the database.
     public let schemaVersion: Int
@@ -245,6 +245,28 @@ public final class MySQLEventStore: GlobalOrderEventStore, SnapshotStore {
     public func removeAll(ofType aggregateType: String) async throws {
         let operations = self.operations
         try await write { try operations.removeSnapshots($0, type: aggregateType) }
+    }
+
+    // MARK: Projections
+
+    public func projectionRecord(named name: String) async throws -> ProjectionRecord? {
+        let operations = self.operations
+        return try await read { try operations.projectionRecord($0, named: name) }
+    }
+
+    public func projectionNames(_ filter: NameFilter, limit: Int, offset: Int) async throws -> [String] {
+        try StoreValidation.listing(filter, limit: limit, offset: offset)
+        let operations = self.operations
+        return try await read { try operations.projectionNames($0, filter, limit: limit, offset: offset) }
+    }
+
+    public func changeProjection<Result: Sendable>(
+        named name: String, _ change: @escaping @Sendable (inout ProjectionRecord?) throws -> ProjectionChange<Result>
+    ) async throws -> Result {
+        let operations = self.operations
+        return try await ProjectionSQL.retryingRaces {
+            try await write { try operations.changeProjection($0, named: name, change) }
+        }
     }
 
     // MARK: Global order

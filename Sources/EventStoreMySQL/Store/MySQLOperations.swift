@@ -268,6 +268,48 @@ struct MySQLOperations: Sendable {
         }
     }
 
+    // MARK: Projections
+
+    var projectionSQL: ProjectionSQL { ProjectionSQL(table: tables.projections) }
+
+    func projectionRecord(_ c: MariaDBConnection, named name: String, lock: Bool = false) throws -> ProjectionRecord? {
+        var row: ProjectionSQL.Row?
+        try c.query(projectionSQL.select(name, lock: lock)) { r in
+            row = ProjectionSQL.Row(
+                name: r[0] ?? "", kind: r[1] ?? "", status: r[2] ?? "", state: r[3], positions: r[4] ?? "{}",
+                checkpoint: r[5], lockedUntil: r[6].flatMap { Int64($0) }, leaseOwner: r[7], readModelAction: r[8])
+        }
+        return try row.map { try projectionSQL.record($0) }
+    }
+
+    func projectionNames(_ c: MariaDBConnection, _ filter: NameFilter, limit: Int, offset: Int) throws -> [String] {
+        var names: [String] = []
+        try c.query(projectionSQL.names(filter, dialect: dialect, limit: limit, offset: offset)) { names.append($0[0] ?? "") }
+        return names
+    }
+
+    /// Reads (locking), edits and writes a projection's row, and deletes the stream the edit names (the caller
+    /// holds the transaction).
+    /// - Throws: ``ProjectionRowRaced`` when another transaction inserted the row first: run it again.
+    func changeProjection<Result>(
+        _ c: MariaDBConnection, named name: String, _ change: (inout ProjectionRecord?) throws -> ProjectionChange<Result>
+    ) throws -> Result {
+        let existing = try projectionRecord(c, named: name, lock: true)
+        var record = existing
+        let outcome = try change(&record)
+        if let record, existing == nil {
+            // A row inserted meanwhile by another transaction leaves this insert with no row affected.
+            let (affected, _) = try c.query(projectionSQL.insert(record) + " ON DUPLICATE KEY UPDATE name = name")
+            if affected != 1 { throw ProjectionRowRaced() }
+        } else if let record {
+            try c.query(projectionSQL.update(record))
+        } else if existing != nil {
+            try c.query(projectionSQL.delete(name))
+        }
+        if let stream = outcome.deleteStream, try self.stream(c, stream) != nil { try delete(c, stream) }
+        return outcome.result
+    }
+
     func saveCheckpoint(_ c: MariaDBConnection, _ position: GlobalPosition, named name: String) throws {
         try c.query(
             """

@@ -112,6 +112,27 @@ struct MySQLTables: Sendable {
                     """
                 ]
             ),
+            (
+                // Version 1's projections table was never written to (projections came with this version),
+                // so it is replaced rather than altered.
+                4,
+                [
+                    "DROP TABLE IF EXISTS \(projections)",
+                    """
+                    CREATE TABLE IF NOT EXISTS \(projections) (
+                        name VARBINARY(150) NOT NULL PRIMARY KEY,
+                        kind VARCHAR(20) NOT NULL,
+                        status VARCHAR(40) NOT NULL,
+                        state LONGTEXT NULL,
+                        positions LONGTEXT NOT NULL,
+                        checkpoint VARCHAR(64) NULL,
+                        locked_until BIGINT NULL,
+                        lease_owner VARCHAR(64) NULL,
+                        read_model_action VARCHAR(20) NULL
+                    ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin
+                    """,
+                ]
+            ),
         ]
     }
 

@@ -13,7 +13,7 @@ import Synchronization
 /// ```swift
 /// let store = try await SQLiteEventStore(path: "./eventstore.sqlite")
 /// ```
-public final class SQLiteEventStore: GlobalOrderEventStore, SnapshotStore {
+public final class SQLiteEventStore: ProjectionStore, SnapshotStore {
     /// The configuration the store was opened with.
     public let configuration: SQLiteConfiguration
     /// The schema version of the database.
@@ -284,6 +284,26 @@ public final class SQLiteEventStore: GlobalOrderEventStore, SnapshotStore {
     public func saveCheckpoint(_ position: GlobalPosition, named name: String) async throws {
         let operations = self.operations
         try await write { try operations.saveCheckpoint($0, position, named: name) }
+    }
+
+    // MARK: Projections
+
+    public func projectionRecord(named name: String) async throws -> ProjectionRecord? {
+        let operations = self.operations
+        return try await read { try operations.projectionRecord($0, named: name) }
+    }
+
+    public func projectionNames(_ filter: NameFilter, limit: Int, offset: Int) async throws -> [String] {
+        try StoreValidation.listing(filter, limit: limit, offset: offset)
+        let operations = self.operations
+        return try await read { try operations.projectionNames($0, filter, limit: limit, offset: offset) }
+    }
+
+    public func changeProjection<Result: Sendable>(
+        named name: String, _ change: @escaping @Sendable (inout ProjectionRecord?) throws -> ProjectionChange<Result>
+    ) async throws -> Result {
+        let operations = self.operations
+        return try await write { try operations.changeProjection($0, named: name, change) }
     }
 
     // MARK: Snapshots

@@ -220,6 +220,45 @@ struct SQLiteOperations: Sendable {
             """)
     }
 
+    // MARK: Projections
+
+    var projectionSQL: ProjectionSQL { ProjectionSQL(table: tables.projections.quoted) }
+
+    func projectionRecord(_ c: SQLiteConnection, named name: String) throws -> ProjectionRecord? {
+        var row: ProjectionSQL.Row?
+        try c.query(projectionSQL.select(name, lock: false)) { r in
+            func optionalText(_ column: Int32) -> String? { r.isNull(column) ? nil : r.text(column) }
+            row = ProjectionSQL.Row(
+                name: r.text(0), kind: r.text(1), status: r.text(2), state: optionalText(3), positions: r.text(4),
+                checkpoint: optionalText(5), lockedUntil: r.isNull(6) ? nil : r.int(6), leaseOwner: optionalText(7),
+                readModelAction: optionalText(8))
+        }
+        return try row.map { try projectionSQL.record($0) }
+    }
+
+    func projectionNames(_ c: SQLiteConnection, _ filter: NameFilter, limit: Int, offset: Int) throws -> [String] {
+        var names: [String] = []
+        try c.query(projectionSQL.names(filter, dialect: dialect, limit: limit, offset: offset)) { names.append($0.text(0)) }
+        return names
+    }
+
+    /// Reads, edits and writes a projection's row, and deletes the stream the edit names (the caller holds
+    /// the write transaction).
+    func changeProjection<Result>(
+        _ c: SQLiteConnection, named name: String, _ change: (inout ProjectionRecord?) throws -> ProjectionChange<Result>
+    ) throws -> Result {
+        let existing = try projectionRecord(c, named: name)
+        var record = existing
+        let outcome = try change(&record)
+        if let record {
+            try c.query(existing == nil ? projectionSQL.insert(record) : projectionSQL.update(record))
+        } else if existing != nil {
+            try c.query(projectionSQL.delete(name))
+        }
+        if let stream = outcome.deleteStream, try self.stream(c, stream) != nil { try delete(c, stream) }
+        return outcome.result
+    }
+
     func snapshot(_ c: SQLiteConnection, type: String, id: String) throws -> Snapshot? {
         var found: Snapshot?
         var failure: (any Error)?

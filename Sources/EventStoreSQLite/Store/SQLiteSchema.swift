@@ -91,6 +91,25 @@ struct SQLiteTables: Sendable {
                 );
                 """
             ),
+            (
+                // Version 1's projections table was never written to (projections came with this version),
+                // so it is replaced rather than altered.
+                4,
+                """
+                DROP TABLE \(projections);
+                CREATE TABLE \(projections) (
+                    name TEXT PRIMARY KEY,
+                    kind TEXT NOT NULL,
+                    status TEXT NOT NULL,
+                    state TEXT,
+                    positions TEXT NOT NULL,
+                    checkpoint TEXT,
+                    locked_until INTEGER,
+                    lease_owner TEXT,
+                    read_model_action TEXT
+                );
+                """
+            ),
         ]
     }
 

@@ -1,0 +1,143 @@
+import Foundation
+
+/// What a projection is doing, as its row in the projections table says. The values are prooph's.
+public enum ProjectionStatus: String, Sendable, Hashable, Codable, CaseIterable {
+    /// A runner holds the lease and is working (or waiting for events).
+    case running
+    /// Asked to stop; the runner stops at its next block.
+    case stopping
+    /// Asked to delete (keeping emitted events); the runner deletes at its next block.
+    case deleting
+    /// Asked to delete with the events it emitted.
+    case deletingInclEmittedEvents = "deleting incl emitted events"
+    /// Asked to reset; the runner starts over at its next block.
+    case resetting
+    /// No runner is working on it.
+    case idle
+}
+
+/// A projection's row in the projections table: what survives between runs and processes.
+///
+/// Backends store it as it is and never interpret it: the rules (leases, commands) live in
+/// ``ProjectionManager`` and the runners, once for every backend.
+public struct ProjectionRecord: Sendable, Hashable {
+    /// Which kind of projection owns the row.
+    public enum Kind: String, Sendable, Hashable {
+        /// Emits and links events (its own stream is named like the projection).
+        case projection
+        /// Keeps a read model.
+        case readModel = "read_model"
+    }
+
+    /// What a read-model projection's next runner must do to its read model before it reads an event: the
+    /// manager could not reach the read model (it lives in the runner's process).
+    public enum ReadModelAction: String, Sendable, Hashable {
+        /// Reset the read model (the row was reset already).
+        case reset
+        /// Delete the read model. The row is a tombstone: hidden from listings and lookups.
+        case delete
+    }
+
+    public var name: String
+    public var kind: Kind
+    public var status: ProjectionStatus
+    /// The state as JSON text; `nil` before the first run, and after a reset the runner has not yet seen.
+    public var state: String?
+    /// Per stream, the position of the last event processed.
+    public var streamPositions: [String: Int]
+    /// The global position of the last event processed, `nil` for none.
+    public var checkpoint: GlobalPosition?
+    /// Until when the lease is held, in microseconds since 1970; `nil` when no runner holds it.
+    public var lockedUntil: Int64?
+    /// The runner holding (or last holding) the lease.
+    public var leaseOwner: String?
+    public var pendingReadModelAction: ReadModelAction?
+
+    public init(
+        name: String, kind: Kind, status: ProjectionStatus = .idle, state: String? = nil,
+        streamPositions: [String: Int] = [:], checkpoint: GlobalPosition? = nil, lockedUntil: Int64? = nil,
+        leaseOwner: String? = nil, pendingReadModelAction: ReadModelAction? = nil
+    ) {
+        self.name = name
+        self.kind = kind
+        self.status = status
+        self.state = state
+        self.streamPositions = streamPositions
+        self.checkpoint = checkpoint
+        self.lockedUntil = lockedUntil
+        self.leaseOwner = leaseOwner
+        self.pendingReadModelAction = pendingReadModelAction
+    }
+
+    /// `true` for a deleted read-model projection whose read model still waits to be deleted.
+    public var isTombstone: Bool { pendingReadModelAction == .delete }
+
+    /// `true` when a runner's lease has not expired at `now` (microseconds since 1970).
+    public func isLeased(at now: Int64) -> Bool {
+        guard let lockedUntil, leaseOwner != nil else { return false }
+        return lockedUntil > now
+    }
+
+    /// The stream positions as stored: a JSON object, keys sorted.
+    public var streamPositionsJSON: String {
+        var out = "{"
+        for (i, key) in streamPositions.keys.sorted(by: { $0.utf8.lexicographicallyPrecedes($1.utf8) }).enumerated() {
+            if i > 0 { out += "," }
+            JSONWriter.writeString(key, into: &out)
+            out += ":\(streamPositions[key] ?? 0)"
+        }
+        return out + "}"
+    }
+
+    /// Reads stored stream positions.
+    /// - Throws: `backend` when the text is not an object of integers.
+    public static func streamPositions(fromJSON text: String) throws(EventStoreError) -> [String: Int] {
+        guard case let .object(members) = try? JSONValue(parsing: text) else {
+            throw .backend("a projection's stream positions are corrupt: \(text)")
+        }
+        var positions: [String: Int] = [:]
+        for member in members {
+            guard case let .number(number) = member.value, let position = Int(number) else {
+                throw .backend("a projection's stream positions are corrupt: \(text)")
+            }
+            positions[member.key] = position
+        }
+        return positions
+    }
+}
+
+/// The change a ``ProjectionStore/changeProjection(named:_:)`` closure asks for besides the row itself.
+public struct ProjectionChange<Result: Sendable>: Sendable {
+    /// What the call returns.
+    public var result: Result
+    /// A stream to delete in the same transaction (missing streams are ignored): a projection's own stream.
+    public var deleteStream: StreamName?
+
+    public init(_ result: Result, deleteStream: StreamName? = nil) {
+        self.result = result
+        self.deleteStream = deleteStream
+    }
+}
+
+/// A store that keeps projections: every backend conforms. Backends only read and write rows; what the
+/// rows mean is decided once, by ``ProjectionManager`` and the runners.
+public protocol ProjectionStore: GlobalOrderEventStore {
+    /// The row named `name`, tombstones included; `nil` when there is none.
+    func projectionRecord(named name: String) async throws -> ProjectionRecord?
+
+    /// Names of projections (tombstones left out) in byte order, filtered, `limit` of them after `offset`.
+    /// - Throws: `invalidArgument` when the regex does not compile.
+    func projectionNames(_ filter: NameFilter, limit: Int, offset: Int) async throws -> [String]
+
+    /// In one write transaction: reads the row named `name` (locked against other changes), lets `change`
+    /// edit it (`nil` for no row; set it to `nil` to delete the row), writes the result, and deletes the
+    /// stream `change` names. When `change` throws nothing is written.
+    func changeProjection<Result: Sendable>(
+        named name: String, _ change: @escaping @Sendable (inout ProjectionRecord?) throws -> ProjectionChange<Result>
+    ) async throws -> Result
+}
+
+extension ProjectionStore {
+    /// The current time in microseconds since 1970, as leases count it.
+    static var nowMicroseconds: Int64 { Timestamp.microseconds(Date()) }
+}
