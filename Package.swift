@@ -36,6 +36,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-async-algorithms", from: "1.1.4"),
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
     ],
     targets: [
         .target(
@@ -117,6 +118,15 @@ let package = Package(
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .target(name: "EventStoreMySQL", condition: .when(traits: ["MySQL"])),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                // For `eventstore bench`: the raw baselines call each database's plain driver.
+                "CSQLite",
+                .target(name: "CMariaDB", condition: .when(traits: ["MySQL"])),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strictSettings
         ),

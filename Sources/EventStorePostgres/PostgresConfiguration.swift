@@ -82,8 +82,8 @@ public struct PostgresConfiguration: Sendable {
         }
     }
 
-    /// The PostgresNIO client configuration.
-    func clientConfiguration() throws -> PostgresClient.Configuration {
+    /// The PostgresNIO client configuration: for other clients of the same database (read models, tools).
+    public func clientConfiguration() throws -> PostgresClient.Configuration {
         let tlsConfiguration: PostgresClient.Configuration.TLS
         switch tls {
         case .disable: tlsConfiguration = .disable

@@ -13,7 +13,7 @@ struct EventStoreCommand: AsyncParsableCommand {
             """,
         subcommands: [
             QuickStart.self, Create.self, Append.self, Read.self, Delete.self, Streams.self, Categories.self,
-            Serve.self, StreamMetadataCommand.self, Migrate.self, Subscribe.self, Projections.self,
+            Serve.self, StreamMetadataCommand.self, Migrate.self, Subscribe.self, Projections.self, Bench.self,
         ]
     )
 }

@@ -1,0 +1,561 @@
+import ArgumentParser
+import AsyncHTTPClient
+import EventStore
+import EventStoreHTTP
+import EventStorePostgres
+import EventStoreSQLite
+import Foundation
+import Hummingbird
+import Logging
+import NIOCore
+import NIOHTTP1
+import ServiceLifecycle
+import Synchronization
+
+#if MySQL
+import EventStoreMySQL
+#endif
+
+struct Bench: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Measure every workload on every given backend beside a raw baseline measured in the same run.",
+        discussion: """
+            Build with -c release for numbers that mean something: swift run -c release eventstore bench. \
+            Without --database, runs on memory: and on a temporary SQLite file. Every run writes to tables of its \
+            own (a fresh prefix) and drops them at the end. Workloads: \(BenchWorkload.allCases.map(\.rawValue).joined(separator: ", ")).
+            """)
+
+    @Option(name: .customLong("database"), help: "A backend URL (repeatable): memory:, sqlite:PATH, postgres://…, mysql://…")
+    var databases: [String] = []
+    @Option(name: .customLong("workload"), help: "Only these workloads (repeatable).") var workloads: [String] = []
+    @Flag(help: "Small sizes: a smoke run of about a minute in a release build.") var quick = false
+    @Option(help: "Also write the results as JSON to this file.") var json: String?
+
+    func run() async throws {
+        try await reportingFailures {
+            let chosen = try workloads.map { name in
+                guard let workload = BenchWorkload(rawValue: name) else {
+                    throw CommandFailure.badInput(
+                        "unknown workload \"\(name)\" (known: \(BenchWorkload.allCases.map(\.rawValue).joined(separator: ", ")))")
+                }
+                return workload
+            }
+            let temporary = FileManager.default.temporaryDirectory.appendingPathComponent("eventstore-bench-\(UUID().uuidString).sqlite")
+            defer {
+                for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: temporary.path + suffix) }
+            }
+            let urls = databases.isEmpty ? ["memory:", "sqlite:" + temporary.path] : databases
+            let targets = try urls.map { try BenchTarget(url: $0) }
+            let runner = BenchRunner(scale: quick ? .quick : .full, workloads: chosen.isEmpty ? BenchWorkload.allCases : chosen)
+            var results: [BenchResult] = []
+            for target in targets {
+                emit("# \(target.name) (\(quick ? "quick" : "full") sizes)")
+                for result in try await runner.run(on: target) {
+                    emit(BenchTable.line(result))
+                    results.append(result)
+                }
+            }
+            emit("")
+            emit(BenchTable.render(results))
+            for line in BenchTable.targets(results) { emit(line) }
+            if let json {
+                let document = JSONValue.array(results.map(\.json))
+                try Data((document.jsonText + "\n").utf8).write(to: URL(fileURLWithPath: json))
+            }
+        }
+    }
+}
+
+enum BenchWorkload: String, CaseIterable, Sendable {
+    case appendBatch = "append-batch"
+    case appendSingle = "append-single"
+    case loadStream = "load-stream"
+    case loadAggregate = "load-aggregate"
+    case matcher
+    case projectionCatchUp = "projection-catch-up"
+    case subscriptionCatchUp = "subscription-catch-up"
+    case httpRead = "http-read"
+    case httpAppend = "http-append"
+}
+
+/// How big each workload is.
+struct BenchScale: Sendable {
+    var batchStreams: Int
+    var singleEvents: Int
+    var writerEvents: Int
+    var streamEvents: Int
+    var smallStore: Int
+    var largeStore: Int
+    var aggregateLoads: Int
+    var largeStream: Int
+    var httpAppends: Int
+
+    static let full = BenchScale(
+        batchStreams: 1000, singleEvents: 2000, writerEvents: 250, streamEvents: 100_000, smallStore: 10_000,
+        largeStore: 1_000_000, aggregateLoads: 500, largeStream: 1_000_000, httpAppends: 2000)
+    static let quick = BenchScale(
+        batchStreams: 20, singleEvents: 100, writerEvents: 20, streamEvents: 5000, smallStore: 2000, largeStore: 20_000,
+        aggregateLoads: 50, largeStream: 20_000, httpAppends: 100)
+}
+
+/// One backend under test: fresh tables for each workload, and a raw baseline beside them.
+struct BenchTarget: Sendable {
+    let name: String
+    let url: StoreURL
+    let run = String(UUID().uuidString.prefix(6)).lowercased()
+
+    init(url text: String) throws {
+        url = try StoreURL(text)
+        switch url {
+        case .memory: name = "memory"
+        case .sqlite: name = "sqlite"
+        case .postgres: name = "postgres"
+        #if MySQL
+        case .mysql: name = "mariadb"
+        #endif
+        }
+    }
+
+    static let logger: Logger = {
+        var logger = Logger(label: "eventstore.bench")
+        logger.logLevel = .warning
+        return logger
+    }()
+
+    /// Runs `body` with a new store and a raw baseline on tables of their own, dropped afterwards.
+    func withStore<T: Sendable>(
+        _ label: String, _ body: @Sendable (any ProjectionStore, any RawBaseline) async throws -> T
+    ) async throws -> T {
+        let prefix = "b\(run)_\(label)_"
+        switch url {
+        case .memory:
+            return try await body(InMemoryEventStore(), MemoryRaw())
+        case var .sqlite(configuration):
+            configuration.tablePrefix = prefix
+            let raw = try await SQLiteRaw(path: configuration.path, prefix: prefix)
+            let result: T
+            do {
+                result = try await body(try await SQLiteEventStore(configuration: configuration), raw)
+            } catch {
+                try? await raw.close()
+                throw error
+            }
+            try await raw.close()
+            return result
+        case var .postgres(configuration):
+            configuration.tablePrefix = prefix
+            let raw = try await PostgresRaw(configuration: try configuration.clientConfiguration(), prefix: prefix, logger: Self.logger)
+            let result: T
+            do {
+                result = try await PostgresEventStore.withStore(configuration: configuration, logger: Self.logger) { store in
+                    try await body(store, raw)
+                }
+            } catch {
+                try? await raw.close()
+                throw error
+            }
+            try await raw.close()
+            return result
+        #if MySQL
+        case var .mysql(configuration):
+            configuration.tablePrefix = prefix
+            let raw = try await MySQLRaw(
+                host: configuration.host, port: configuration.port, username: configuration.username,
+                password: configuration.password, database: configuration.database, prefix: prefix)
+            let result: T
+            do {
+                result = try await body(try await MySQLEventStore(configuration: configuration), raw)
+            } catch {
+                try? await raw.close()
+                throw error
+            }
+            try await raw.close()
+            return result
+        #endif
+        }
+    }
+}
+
+/// Runs the workloads on one backend.
+struct BenchRunner: Sendable {
+    let scale: BenchScale
+    let workloads: [BenchWorkload]
+
+    func run(on target: BenchTarget) async throws -> [BenchResult] {
+        var results: [BenchResult] = []
+        for workload in workloads {
+            switch workload {
+            case .appendBatch: results.append(try await appendBatch(target))
+            case .appendSingle:
+                results.append(try await appendSingle(target, writers: 1, perWriter: scale.singleEvents))
+                results.append(try await appendSingle(target, writers: 8, perWriter: scale.writerEvents))
+            case .loadStream: results += try await loadStream(target)
+            case .loadAggregate: results += try await loadAggregate(target)
+            case .matcher: results.append(try await matcher(target))
+            case .projectionCatchUp: results.append(try await catchUp(target, projection: true))
+            case .subscriptionCatchUp: results.append(try await catchUp(target, projection: false))
+            case .httpRead: results.append(try await httpRead(target))
+            case .httpAppend: results.append(try await httpAppend(target))
+            }
+        }
+        return results
+    }
+
+    /// Appends `count` events to `stream` in batches of 1000, to the store and to the baseline.
+    private func fill(_ store: any EventStore, _ raw: any RawBaseline, stream: StreamName, count: Int) async throws {
+        var written = 0
+        while written < count {
+            let size = min(1000, count - written)
+            let events = (1...size).map { BenchEvents.event(aggregate: written + $0, version: written + $0) }
+            try await store.append(events, to: stream, expectedVersion: written == 0 ? .noStream : .exact(written))
+            try await raw.append(events, to: stream.rawValue)
+            written += size
+        }
+    }
+
+    /// Times `operations` calls of `body` (each given its index), returning events per second and latencies.
+    private func timed(
+        events: Int, operations: Int, _ body: @Sendable (Int) async throws -> Void
+    ) async throws -> (rate: Double, latencies: [Double]) {
+        var latencies: [Double] = []
+        latencies.reserveCapacity(operations)
+        let total = try await Measure.seconds {
+            for index in 0..<operations {
+                let start = ContinuousClock.now
+                try await body(index)
+                latencies.append((ContinuousClock.now - start).seconds)
+            }
+        }
+        return (Double(events) / total, latencies)
+    }
+
+    private func result(
+        _ workload: String, _ target: BenchTarget, rate: Double, baseline: Double?, latencies: [Double] = [], peak: Int? = nil
+    ) -> BenchResult {
+        BenchResult(
+            workload: workload, backend: target.name, eventsPerSecond: rate, baselineEventsPerSecond: baseline,
+            p50Milliseconds: Measure.percentile(latencies, 0.5), p99Milliseconds: Measure.percentile(latencies, 0.99),
+            peakMemoryBytes: peak)
+    }
+
+    // MARK: Workloads
+
+    private func appendBatch(_ target: BenchTarget) async throws -> BenchResult {
+        let streams = scale.batchStreams
+        let batches = (0..<streams).map { BenchEvents.batch(aggregate: $0, first: 1, count: 100) }
+        return try await target.withStore("ab") { store, raw in
+            Measure.resetPeakMemory()
+            let measured = try await timed(events: streams * 100, operations: streams) { index in
+                try await store.append(batches[index], to: try StreamName("batch-\(index)"), expectedVersion: .noStream)
+            }
+            let peak = Measure.peakMemory()
+            let baseline = try await timed(events: streams * 100, operations: streams) { index in
+                try await raw.append(batches[index], to: "batch-\(index)")
+            }
+            return result("append-batch", target, rate: measured.rate, baseline: baseline.rate, latencies: measured.latencies, peak: peak)
+        }
+    }
+
+    private func appendSingle(_ target: BenchTarget, writers: Int, perWriter: Int) async throws -> BenchResult {
+        try await target.withStore("as\(writers)") { store, raw in
+            Measure.resetPeakMemory()
+            let measured = try await Self.concurrently(writers: writers, perWriter: perWriter) { writer, version in
+                let expected: ExpectedVersion = version == 1 ? .noStream : .exact(version - 1)
+                try await store.append(
+                    [BenchEvents.event(aggregate: writer, version: version)], to: try StreamName("single-\(writer)"),
+                    expectedVersion: expected)
+            }
+            let peak = Measure.peakMemory()
+            let baseline = try await Self.concurrently(writers: writers, perWriter: perWriter) { writer, version in
+                try await raw.append([BenchEvents.event(aggregate: writer, version: version)], to: "single-\(writer)")
+            }
+            let total = Double(writers * perWriter)
+            return result(
+                "append-single-\(writers)w", target, rate: total / measured.seconds, baseline: total / baseline.seconds,
+                latencies: measured.latencies, peak: peak)
+        }
+    }
+
+    /// Runs `writers` tasks, each calling `write(writer, version)` for versions 1…perWriter in turn.
+    private static func concurrently(
+        writers: Int, perWriter: Int, _ write: @escaping @Sendable (Int, Int) async throws -> Void
+    ) async throws -> (seconds: Double, latencies: [Double]) {
+        var latencies: [Double] = []
+        let seconds = try await Measure.seconds {
+            latencies = try await withThrowingTaskGroup(of: [Double].self) { group in
+                for writer in 0..<writers {
+                    group.addTask {
+                        var own: [Double] = []
+                        for version in 1...perWriter {
+                            let start = ContinuousClock.now
+                            try await write(writer, version)
+                            own.append((ContinuousClock.now - start).seconds)
+                        }
+                        return own
+                    }
+                }
+                var all: [Double] = []
+                for try await own in group { all += own }
+                return all
+            }
+        }
+        return (seconds, latencies)
+    }
+
+    private func loadStream(_ target: BenchTarget) async throws -> [BenchResult] {
+        var results = try await target.withStore("ls") { store, raw in
+            let stream: StreamName = "load-0"
+            try await fill(store, raw, stream: stream, count: scale.streamEvents)
+            var rows: [BenchResult] = []
+            for forward in [true, false] {
+                Measure.resetPeakMemory()
+                let seconds = try await Measure.seconds {
+                    let events = forward ? try await store.load(stream) : try await store.loadReverse(stream)
+                    var count = 0
+                    for try await _ in events { count += 1 }
+                    guard count == scale.streamEvents else { throw BenchFailure("loaded \(count) of \(scale.streamEvents)") }
+                }
+                let peak = Measure.peakMemory()
+                let rawSeconds = try await Measure.seconds { _ = try await raw.load(stream.rawValue, forward: forward) }
+                let n = Double(scale.streamEvents)
+                rows.append(
+                    result(forward ? "load-stream-forward" : "load-stream-backward", target, rate: n / seconds, baseline: n / rawSeconds, peak: peak))
+            }
+            return rows
+        }
+        // The memory target: a long stream loads in bounded memory.
+        results.append(
+            try await target.withStore("ll") { store, raw in
+                let stream: StreamName = "large-0"
+                try await fill(store, raw, stream: stream, count: scale.largeStream)
+                Measure.resetPeakMemory()
+                let seconds = try await Measure.seconds {
+                    var count = 0
+                    for try await _ in try await store.load(stream) { count += 1 }
+                    guard count == scale.largeStream else { throw BenchFailure("loaded \(count) of \(scale.largeStream)") }
+                }
+                let peak = Measure.peakMemory()
+                let rawSeconds = try await Measure.seconds { _ = try await raw.load(stream.rawValue, forward: true) }
+                let n = Double(scale.largeStream)
+                return result("load-stream-\(scale.largeStream / 1000)k", target, rate: n / seconds, baseline: n / rawSeconds, peak: peak)
+            })
+        return results
+    }
+
+    private func loadAggregate(_ target: BenchTarget) async throws -> [BenchResult] {
+        var results: [BenchResult] = []
+        for (label, size) in [("small", scale.smallStore), ("large", scale.largeStore)] {
+            results.append(
+                try await target.withStore(label == "small" ? "las" : "lal") { store, raw in
+                    let streams = size / 50
+                    var index = 0
+                    while index < streams {
+                        // 20 aggregates of 50 events per write: 1000 events a transaction.
+                        for offset in 0..<min(20, streams - index) {
+                            let events = BenchEvents.batch(aggregate: index + offset, first: 1, count: 50)
+                            let name = "aggregate-\(index + offset)"
+                            try await store.append(events, to: try StreamName(name), expectedVersion: .noStream)
+                            try await raw.append(events, to: name)
+                        }
+                        index += 20
+                    }
+                    let picks = (0..<scale.aggregateLoads).map { ($0 * 7919) % streams }
+                    Measure.resetPeakMemory()
+                    let measured = try await timed(events: scale.aggregateLoads * 50, operations: scale.aggregateLoads) { i in
+                        let events = try await store.load(try StreamName("aggregate-\(picks[i])")).collect()
+                        guard events.count == 50 else { throw BenchFailure("an aggregate had \(events.count) events") }
+                    }
+                    let peak = Measure.peakMemory()
+                    let baseline = try await timed(events: scale.aggregateLoads * 50, operations: scale.aggregateLoads) { i in
+                        _ = try await raw.load("aggregate-\(picks[i])", forward: true)
+                    }
+                    return result(
+                        "load-aggregate-\(size >= 1_000_000 ? "\(size / 1_000_000)m" : "\(size / 1000)k")", target,
+                        rate: measured.rate, baseline: baseline.rate, latencies: measured.latencies, peak: peak)
+                })
+        }
+        return results
+    }
+
+    private func matcher(_ target: BenchTarget) async throws -> BenchResult {
+        try await target.withStore("mt") { store, raw in
+            let stream: StreamName = "matched-0"
+            try await fill(store, raw, stream: stream, count: scale.streamEvents)
+            let matcher = try MetadataMatcher().metadata("_aggregate_id", .equals, "agg-7")
+            let expected = scale.streamEvents / 100
+            Measure.resetPeakMemory()
+            let seconds = try await Measure.seconds {
+                let count = try await store.load(stream, matching: matcher).collect().count
+                guard count == expected else { throw BenchFailure("the matcher found \(count), not \(expected)") }
+            }
+            let peak = Measure.peakMemory()
+            let rawSeconds = try await Measure.seconds { _ = try await raw.load(stream.rawValue, aggregateID: "agg-7") }
+            let n = Double(scale.streamEvents)
+            return result("matcher", target, rate: n / seconds, baseline: n / rawSeconds, peak: peak)
+        }
+    }
+
+    private func catchUp(_ target: BenchTarget, projection: Bool) async throws -> BenchResult {
+        try await target.withStore(projection ? "pc" : "sc") { store, raw in
+            let perStream = scale.streamEvents / 10
+            for index in 0..<10 { try await fill(store, raw, stream: try StreamName("catch-\(index)"), count: perStream) }
+            let total = perStream * 10
+            Measure.resetPeakMemory()
+            let seconds = try await Measure.seconds {
+                if projection {
+                    let counter = ProjectionManager(store: store).createProjection("$bench-counter").initialState(0).fromAll()
+                        .whenAny { count, _, _ in count + 1 }
+                    try await counter.run(keepRunning: false)
+                    guard counter.state == total else { throw BenchFailure("the projection counted \(counter.state) of \(total)") }
+                } else {
+                    var count = 0
+                    for try await _ in try await store.subscribe(to: .all) {
+                        count += 1
+                        if count == total { break }
+                    }
+                }
+            }
+            let peak = Measure.peakMemory()
+            let rawSeconds = try await Measure.seconds { _ = try await raw.readAll() }
+            return result(
+                projection ? "projection-catch-up" : "subscription-catch-up", target, rate: Double(total) / seconds,
+                baseline: Double(total) / rawSeconds, peak: peak)
+        }
+    }
+
+    private func httpAppend(_ target: BenchTarget) async throws -> BenchResult {
+        try await target.withStore("ha") { store, _ in
+            try await withHTTPServer(store) { port in
+                let count = scale.httpAppends
+                let bodies = (1...count).map { version in
+                    "[" + BenchEvents.json(BenchEvents.event(aggregate: 1, version: version)) + "]"
+                }
+                Measure.resetPeakMemory()
+                let measured = try await timed(events: count, operations: count) { index in
+                    var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)/stream/http-0")
+                    request.method = .POST
+                    request.headers.add(name: "Content-Type", value: "application/json")
+                    request.body = .bytes(ByteBuffer(string: bodies[index]))
+                    let response = try await HTTPClient.shared.execute(request, timeout: .seconds(30))
+                    guard response.status == .noContent else { throw BenchFailure("POST answered \(response.status)") }
+                }
+                let peak = Measure.peakMemory()
+                let direct = try await timed(events: count, operations: count) { index in
+                    try await store.append([BenchEvents.event(aggregate: 2, version: index + 1)], to: "direct-0", expectedVersion: index == 0 ? .noStream : .any)
+                }
+                return result("http-append", target, rate: measured.rate, baseline: direct.rate, latencies: measured.latencies, peak: peak)
+            }
+        }
+    }
+
+    private func httpRead(_ target: BenchTarget) async throws -> BenchResult {
+        try await target.withStore("hr") { store, raw in
+            let stream: StreamName = "http-read-0"
+            try await fill(store, raw, stream: stream, count: scale.streamEvents)
+            return try await withHTTPServer(store) { port in
+                let pages = (scale.streamEvents + 999) / 1000
+                Measure.resetPeakMemory()
+                let measured = try await timed(events: scale.streamEvents, operations: pages) { page in
+                    var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)/stream/http-read-0/\(page * 1000 + 1)/forward/1000")
+                    request.headers.add(name: "Accept", value: "application/json")
+                    let response = try await HTTPClient.shared.execute(request, timeout: .seconds(60))
+                    let body = try await response.body.collect(upTo: 64 * 1024 * 1024)
+                    guard response.status == .ok, body.readableBytes > 0 else { throw BenchFailure("GET answered \(response.status)") }
+                }
+                let peak = Measure.peakMemory()
+                let direct = try await timed(events: scale.streamEvents, operations: pages) { page in
+                    _ = try await store.load(stream, from: page * 1000 + 1, count: 1000).collect()
+                }
+                return result("http-read", target, rate: measured.rate, baseline: direct.rate, latencies: measured.latencies, peak: peak)
+            }
+        }
+    }
+}
+
+/// Serves the HTTP API for `store` on a free loopback port while `body` runs.
+func withHTTPServer<T: Sendable>(_ store: any EventStore, _ body: @Sendable (Int) async throws -> T) async throws -> T {
+    let (ports, continuation) = AsyncStream<Int>.makeStream()
+    let app = Application(
+        router: EventStoreHTTPServer.router(store: store),
+        configuration: ApplicationConfiguration(address: .hostname("127.0.0.1", port: 0), serverName: "eventstore-bench"),
+        onServerRunning: { channel in continuation.yield(channel.localAddress?.port ?? 0) },
+        logger: BenchTarget.logger)
+    let services = ServiceGroup(configuration: ServiceGroupConfiguration(services: [app], logger: BenchTarget.logger))
+    return try await withThrowingTaskGroup(of: T?.self) { group in
+        group.addTask {
+            try await services.run()
+            return nil
+        }
+        var port = 0
+        for await value in ports {
+            port = value
+            break
+        }
+        let result: T
+        do {
+            result = try await body(port)
+        } catch {
+            await services.triggerGracefulShutdown()
+            throw error
+        }
+        await services.triggerGracefulShutdown()
+        try await group.waitForAll()
+        return result
+    }
+}
+
+/// The printed table and the targets of the benchmark issue.
+enum BenchTable {
+    static func format(_ value: Double?, digits: Int = 0) -> String {
+        guard let value, value.isFinite else { return "–" }
+        return String(format: "%.\(digits)f", value)
+    }
+
+    static func line(_ r: BenchResult) -> String {
+        "\(r.workload) \(r.backend): \(format(r.eventsPerSecond)) events/s (baseline \(format(r.baselineEventsPerSecond)), ratio \(format(r.ratio, digits: 2)))"
+    }
+
+    static func render(_ results: [BenchResult]) -> String {
+        var lines = [
+            "| workload | backend | events/s | baseline events/s | ratio | p50 ms | p99 ms | peak MiB |",
+            "|---|---|---:|---:|---:|---:|---:|---:|",
+        ]
+        for r in results {
+            let peak = r.peakMemoryBytes.map { Double($0) / 1_048_576 }
+            lines.append(
+                "| \(r.workload) | \(r.backend) | \(format(r.eventsPerSecond)) | \(format(r.baselineEventsPerSecond)) | \(format(r.ratio, digits: 2)) | \(format(r.p50Milliseconds, digits: 3)) | \(format(r.p99Milliseconds, digits: 3)) | \(format(peak, digits: 1)) |"
+            )
+        }
+        return lines.joined(separator: "\n")
+    }
+
+    /// The issue's targets, met or missed, per backend.
+    static func targets(_ results: [BenchResult]) -> [String] {
+        var lines: [String] = []
+        let backends = results.map(\.backend).reduce(into: [String]()) { if !$0.contains($1) { $0.append($1) } }
+        for backend in backends {
+            let rows = results.filter { $0.backend == backend }
+            func row(_ prefix: String) -> [BenchResult] { rows.filter { $0.workload.hasPrefix(prefix) } }
+            func verdict(_ ok: Bool) -> String { ok ? "met" : "MISSED" }
+            for r in row("append-batch") + row("append-single") + row("load-stream-forward") + row("load-stream-backward") {
+                if let ratio = r.ratio { lines.append("target \(backend) \(r.workload) ≥ 0.7 of baseline: \(format(ratio, digits: 2)) \(verdict(ratio >= 0.7))") }
+            }
+            let aggregates = row("load-aggregate")
+            if aggregates.count == 2, let small = aggregates[0].eventsPerSecond, let large = aggregates[1].eventsPerSecond {
+                let slowdown = small / large
+                lines.append("target \(backend) load-aggregate \(aggregates[1].workload) within 1.5× of \(aggregates[0].workload): \(format(slowdown, digits: 2))× \(verdict(slowdown <= 1.5))")
+            }
+            if let large = rows.first(where: { $0.workload.hasPrefix("load-stream-") && $0.workload.hasSuffix("k") }),
+                let peak = large.peakMemoryBytes
+            {
+                let mib = Double(peak) / 1_048_576
+                lines.append("target \(backend) \(large.workload) peak memory < 100 MiB: \(format(mib, digits: 1)) MiB \(verdict(mib < 100))")
+            }
+            if let projection = row("projection-catch-up").first?.eventsPerSecond, let load = row("load-stream-forward").first?.eventsPerSecond {
+                let share = projection / load
+                lines.append("target \(backend) projection-catch-up ≥ 0.5 of load-stream: \(format(share, digits: 2)) \(verdict(share >= 0.5))")
+            }
+        }
+        return lines
+    }
+}

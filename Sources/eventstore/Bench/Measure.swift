@@ -1,0 +1,108 @@
+import EventStore
+import Foundation
+
+/// One row of the benchmark's results.
+struct BenchResult: Sendable {
+    var workload: String
+    var backend: String
+    var eventsPerSecond: Double?
+    var baselineEventsPerSecond: Double?
+    var p50Milliseconds: Double?
+    var p99Milliseconds: Double?
+    var peakMemoryBytes: Int?
+
+    var ratio: Double? {
+        guard let eventsPerSecond, let baselineEventsPerSecond, baselineEventsPerSecond > 0 else { return nil }
+        return eventsPerSecond / baselineEventsPerSecond
+    }
+
+    /// The JSON object `--json` writes.
+    var json: JSONValue {
+        func number(_ value: Double?, digits: Int) -> JSONValue {
+            guard let value, value.isFinite else { return .null }
+            return .number(String(format: "%.\(digits)f", value))
+        }
+        return .object([
+            (key: "workload", value: .string(workload)),
+            (key: "backend", value: .string(backend)),
+            (key: "events_per_second", value: number(eventsPerSecond, digits: 1)),
+            (key: "baseline_events_per_second", value: number(baselineEventsPerSecond, digits: 1)),
+            (key: "ratio", value: number(ratio, digits: 3)),
+            (key: "p50_ms", value: number(p50Milliseconds, digits: 3)),
+            (key: "p99_ms", value: number(p99Milliseconds, digits: 3)),
+            (key: "peak_memory_bytes", value: peakMemoryBytes.map { .number(String($0)) } ?? .null),
+        ])
+    }
+}
+
+/// Wall-clock timing and latency percentiles.
+enum Measure {
+    /// Seconds `body` took.
+    static func seconds(_ body: () async throws -> Void) async rethrows -> Double {
+        let start = ContinuousClock.now
+        try await body()
+        return (ContinuousClock.now - start).seconds
+    }
+
+    /// The `fraction` percentile (0…1) of latencies, in milliseconds.
+    static func percentile(_ latencies: [Double], _ fraction: Double) -> Double? {
+        guard !latencies.isEmpty else { return nil }
+        let sorted = latencies.sorted()
+        let index = min(sorted.count - 1, max(0, Int((Double(sorted.count) * fraction).rounded(.up)) - 1))
+        return sorted[index] * 1000
+    }
+
+    /// Starts a new peak-memory window: Linux resets the peak resident size on `5` in `clear_refs`.
+    static func resetPeakMemory() {
+        let descriptor = open("/proc/self/clear_refs", O_WRONLY)
+        guard descriptor >= 0 else { return }
+        _ = write(descriptor, "5", 1)
+        close(descriptor)
+    }
+
+    /// The peak resident size since the last reset (Linux), `nil` where it cannot be read.
+    static func peakMemory() -> Int? {
+        guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return nil }
+        for line in status.split(separator: "\n") where line.hasPrefix("VmHWM:") {
+            let digits = line.split(separator: " ").dropFirst().first.flatMap { Int($0) }
+            return digits.map { $0 * 1024 }
+        }
+        return nil
+    }
+}
+
+extension Duration {
+    var seconds: Double {
+        let (seconds, attoseconds) = components
+        return Double(seconds) + Double(attoseconds) / 1e18
+    }
+}
+
+/// The events the workloads write: about 200 bytes of JSON payload and the aggregate triple.
+enum BenchEvents {
+    static let filler = String(repeating: "x", count: 120)
+
+    static func event(aggregate: Int, version: Int) -> EventMessage {
+        EventMessage(
+            messageName: version == 1 ? "UserRegistered" : "UserRenamed",
+            payload: [
+                "user_id": .string("user-\(aggregate)"), "name": .string("Name \(aggregate) v\(version)"),
+                "email": .string("user\(aggregate)@example.com"), "filler": .string(filler),
+            ],
+            metadata: [
+                "_aggregate_type": "user", "_aggregate_id": .string("agg-\(aggregate % 100)"),
+                "_aggregate_version": .int(version),
+            ])
+    }
+
+    /// The event as the HTTP API takes it.
+    static func json(_ event: EventMessage) -> String {
+        "{\"message_name\":\(JSONValue.string(event.messageName).jsonText),\"uuid\":\"\(event.uuid.lowercased)\","
+            + "\"payload\":\(event.payload.jsonText),\"metadata\":\(event.metadata.jsonText)}"
+    }
+
+    /// Events `first…first+count-1` of one stream.
+    static func batch(aggregate: Int, first: Int, count: Int) -> [EventMessage] {
+        (first..<(first + count)).map { event(aggregate: aggregate, version: $0) }
+    }
+}
