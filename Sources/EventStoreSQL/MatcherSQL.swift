@@ -142,3 +142,22 @@ extension SQLMatcherDialect {
         }
     }
 }
+
+extension SQLMatcherDialect {
+    /// The predicate that bounds one page of a stream read without a matcher (`e.position` of the events table
+    /// aliased `e`): positions are dense, so the page is exactly the `limit` positions from `bound` on (or back
+    /// from the stream's version, for a backward page whose bound may lie past it). Bounding the range keeps
+    /// every plan cheap: without it, a planner short of statistics may fetch and sort the whole rest of the
+    /// stream for each page (measured on PostgreSQL and MariaDB: 20 to 30 times slower on 100,000 events).
+    public func pageWindow(
+        forward: Bool, bound: Int, limit: Int, streamID: Int64, streamsTable: String
+    ) -> SQLQuery {
+        if forward {
+            let far = bound.addingReportingOverflow(limit - 1)
+            return "e.position <= \(bind: far.overflow ? Int.max : far.partialValue)"
+        }
+        return """
+            e.position > LEAST(\(bind: bound), (SELECT version FROM \(unsafeSQL: streamsTable) WHERE id = \(bind: streamID))) - \(bind: limit)
+            """
+    }
+}

@@ -8,6 +8,20 @@ import Testing
         #expect(value["lone"] == .string("\u{FFFD}x"))
     }
 
+    @Test(arguments: [
+        "{}", " { } ", #"{"a":1,"b":-2.5,"c":true,"d":false,"e":"x\"y\u00e9\ud83d\ude00"}"#,
+        #"{ "_aggregate_version" : 12 , "big" : 9223372036854775807, "exp": 1e3 }"#, #"{"dup":1,"dup":"two"}"#,
+    ])
+    func storedMetadataReadsAsTheGeneralPathDoes(_ text: String) throws {
+        #expect(try Metadata(storedJSON: text) == (try Metadata(json: text)))
+    }
+
+    @Test(arguments: ["[]", "{\"a\":null}", "{\"a\":[1]}", "{\"a\":{}}", "{\"a\":1", "{\"a\":1}x", "{\"a\":9223372036854775808}", "{a:1}"])
+    func storedMetadataRejectsWhatIsNotAnObjectOfScalars(_ text: String) {
+        #expect(throws: EventStoreError.self) { try Metadata(storedJSON: text) }
+        #expect(throws: EventStoreError.self) { try Metadata(json: text) }
+    }
+
     @Test func keepsNumbersAsTheirText() throws {
         let value = try JSONValue(parsing: "[1.0, -0.0, 12345678901234567890123, 1e400]")
         #expect(value == .array([.number("1.0"), .number("-0.0"), .number("12345678901234567890123"), .number("1e400")]))

@@ -23,6 +23,49 @@ struct JSONReader {
         return value
     }
 
+    /// Parses a JSON object of scalars straight into metadata values, without building a ``JSONValue`` first:
+    /// the read path of every stored event. `text` is a Swift string, so its UTF-8 needs no validation.
+    static func metadataValues(_ text: String) throws -> [String: MetadataValue] {
+        var reader = JSONReader(Array(text.utf8))
+        reader.skipWhitespace()
+        guard reader.peek == UInt8(ascii: "{") else { throw reader.error("metadata must be a JSON object") }
+        reader.index += 1
+        var values: [String: MetadataValue] = [:]
+        reader.skipWhitespace()
+        if reader.peek == UInt8(ascii: "}") {
+            reader.index += 1
+        } else {
+            while true {
+                reader.skipWhitespace()
+                let key = try reader.parseString()
+                reader.skipWhitespace()
+                guard reader.peek == UInt8(ascii: ":") else { throw reader.error("expected ':'") }
+                reader.index += 1
+                reader.skipWhitespace()
+                let value: MetadataValue
+                if reader.peek == UInt8(ascii: "\"") {
+                    value = .string(try reader.parseString())
+                } else if reader.consumeWord("true") {
+                    value = .bool(true)
+                } else if reader.consumeWord("false") {
+                    value = .bool(false)
+                } else {
+                    let number = try reader.scanNumber()
+                    do {
+                        value = try MetadataValue(json: .number(number))
+                    } catch {
+                        throw EventStoreError.invalidArgument("metadata \"\(key)\": \(error.reason)")
+                    }
+                }
+                values[key] = value
+                reader.skipWhitespace()
+                if try reader.consumeSeparator(closing: UInt8(ascii: "}")) { break }
+            }
+        }
+        try reader.expectEnd()
+        return values
+    }
+
     /// Checks that the bytes are one JSON object, without building it.
     static func validateObject(_ bytes: [UInt8]) throws {
         var reader = try JSONReader(validUTF8: bytes)

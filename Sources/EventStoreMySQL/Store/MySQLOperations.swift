@@ -227,13 +227,15 @@ struct MySQLOperations: Sendable {
         _ c: MariaDBConnection, streamID: Int64, stream: StreamName, direction: RecordedEventSequence.Direction,
         matching: MetadataMatcher?, bound: Int, limit: Int
     ) throws -> [RecordedEvent] {
-        let filter = matching.map { dialect.predicate(for: $0, metadata: "e.metadata") } ?? "TRUE"
+        let filter =
+            matching.map { dialect.predicate(for: $0, metadata: "e.metadata") }
+            ?? dialect.pageWindow(forward: direction == .forward, bound: bound, limit: limit, streamID: streamID, streamsTable: tables.streams)
         let comparison = direction == .forward ? ">=" : "<="
         let order = direction == .forward ? "ASC" : "DESC"
         let query: SQLQuery = """
             SELECT \(unsafeSQL: Self.columns) FROM \(unsafeSQL: tables.events) AS e
             WHERE e.stream_id = \(bind: streamID) AND e.position \(unsafeSQL: comparison) \(bind: bound) AND \(filter)
-            ORDER BY e.position \(unsafeSQL: order) LIMIT \(bind: limit)
+            ORDER BY e.stream_id \(unsafeSQL: order), e.position \(unsafeSQL: order) LIMIT \(bind: limit)
             """
         return try events(c, query) { _ in stream }
     }
@@ -242,8 +244,10 @@ struct MySQLOperations: Sendable {
     func readAll(_ c: MariaDBConnection, after position: GlobalPosition, of target: SubscriptionTarget, limit: Int) throws
         -> [RecordedEvent]
     {
+        // STRAIGHT_JOIN: read events in global order and look their streams up, never the other way round
+        // (which sorted every later event for each page).
         let query: SQLQuery = """
-            SELECT \(unsafeSQL: Self.columns), s.name FROM \(unsafeSQL: tables.events) AS e
+            SELECT STRAIGHT_JOIN \(unsafeSQL: Self.columns), s.name FROM \(unsafeSQL: tables.events) AS e
             JOIN \(unsafeSQL: tables.streams) AS s ON s.id = e.stream_id
             WHERE e.global_position > \(bind: position.sequence) AND \(dialect.targetCondition(target, name: "s.name", category: "s.category"))
             ORDER BY e.global_position LIMIT \(bind: limit)
@@ -346,7 +350,7 @@ struct MySQLOperations: Sendable {
 
     private func storedMetadata(_ text: String) throws -> Metadata {
         do {
-            return try Metadata(json: text)
+            return try Metadata(storedJSON: text)
         } catch {
             throw EventStoreError.backend("stored metadata is corrupt: \(error.reason)")
         }

@@ -310,7 +310,7 @@ struct SQLiteOperations: Sendable {
 
     private func storedMetadata(_ text: String) throws -> Metadata {
         do {
-            return try Metadata(json: text)
+            return try Metadata(storedJSON: text)
         } catch {
             throw EventStoreError.backend("stored metadata is corrupt: \(error.reason)")
         }

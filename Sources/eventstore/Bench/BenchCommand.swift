@@ -244,11 +244,11 @@ struct BenchRunner: Sendable {
         let streams = scale.batchStreams
         let batches = (0..<streams).map { BenchEvents.batch(aggregate: $0, first: 1, count: 100) }
         return try await target.withStore("ab") { store, raw in
-            Measure.resetPeakMemory()
+            let memoryStart = Measure.resetPeakMemory()
             let measured = try await timed(events: streams * 100, operations: streams) { index in
                 try await store.append(batches[index], to: try StreamName("batch-\(index)"), expectedVersion: .noStream)
             }
-            let peak = Measure.peakMemory()
+            let peak = Measure.peakMemory(since: memoryStart)
             let baseline = try await timed(events: streams * 100, operations: streams) { index in
                 try await raw.append(batches[index], to: "batch-\(index)")
             }
@@ -258,14 +258,14 @@ struct BenchRunner: Sendable {
 
     private func appendSingle(_ target: BenchTarget, writers: Int, perWriter: Int) async throws -> BenchResult {
         try await target.withStore("as\(writers)") { store, raw in
-            Measure.resetPeakMemory()
+            let memoryStart = Measure.resetPeakMemory()
             let measured = try await Self.concurrently(writers: writers, perWriter: perWriter) { writer, version in
                 let expected: ExpectedVersion = version == 1 ? .noStream : .exact(version - 1)
                 try await store.append(
                     [BenchEvents.event(aggregate: writer, version: version)], to: try StreamName("single-\(writer)"),
                     expectedVersion: expected)
             }
-            let peak = Measure.peakMemory()
+            let peak = Measure.peakMemory(since: memoryStart)
             let baseline = try await Self.concurrently(writers: writers, perWriter: perWriter) { writer, version in
                 try await raw.append([BenchEvents.event(aggregate: writer, version: version)], to: "single-\(writer)")
             }
@@ -308,14 +308,14 @@ struct BenchRunner: Sendable {
             try await fill(store, raw, stream: stream, count: scale.streamEvents)
             var rows: [BenchResult] = []
             for forward in [true, false] {
-                Measure.resetPeakMemory()
+                let memoryStart = Measure.resetPeakMemory()
                 let seconds = try await Measure.seconds {
                     let events = forward ? try await store.load(stream) : try await store.loadReverse(stream)
                     var count = 0
                     for try await _ in events { count += 1 }
                     guard count == scale.streamEvents else { throw BenchFailure("loaded \(count) of \(scale.streamEvents)") }
                 }
-                let peak = Measure.peakMemory()
+                let peak = Measure.peakMemory(since: memoryStart)
                 let rawSeconds = try await Measure.seconds { _ = try await raw.load(stream.rawValue, forward: forward) }
                 let n = Double(scale.streamEvents)
                 rows.append(
@@ -328,16 +328,16 @@ struct BenchRunner: Sendable {
             try await target.withStore("ll") { store, raw in
                 let stream: StreamName = "large-0"
                 try await fill(store, raw, stream: stream, count: scale.largeStream)
-                Measure.resetPeakMemory()
+                let memoryStart = Measure.resetPeakMemory()
                 let seconds = try await Measure.seconds {
                     var count = 0
                     for try await _ in try await store.load(stream) { count += 1 }
                     guard count == scale.largeStream else { throw BenchFailure("loaded \(count) of \(scale.largeStream)") }
                 }
-                let peak = Measure.peakMemory()
+                let peak = Measure.peakMemory(since: memoryStart)
                 let rawSeconds = try await Measure.seconds { _ = try await raw.load(stream.rawValue, forward: true) }
                 let n = Double(scale.largeStream)
-                return result("load-stream-\(scale.largeStream / 1000)k", target, rate: n / seconds, baseline: n / rawSeconds, peak: peak)
+                return result(scale.largeStream >= 1_000_000 ? "load-stream-\(scale.largeStream / 1_000_000)m" : "load-stream-\(scale.largeStream / 1000)k", target, rate: n / seconds, baseline: n / rawSeconds, peak: peak)
             })
         return results
     }
@@ -360,12 +360,12 @@ struct BenchRunner: Sendable {
                         index += 20
                     }
                     let picks = (0..<scale.aggregateLoads).map { ($0 * 7919) % streams }
-                    Measure.resetPeakMemory()
+                    let memoryStart = Measure.resetPeakMemory()
                     let measured = try await timed(events: scale.aggregateLoads * 50, operations: scale.aggregateLoads) { i in
                         let events = try await store.load(try StreamName("aggregate-\(picks[i])")).collect()
                         guard events.count == 50 else { throw BenchFailure("an aggregate had \(events.count) events") }
                     }
-                    let peak = Measure.peakMemory()
+                    let peak = Measure.peakMemory(since: memoryStart)
                     let baseline = try await timed(events: scale.aggregateLoads * 50, operations: scale.aggregateLoads) { i in
                         _ = try await raw.load("aggregate-\(picks[i])", forward: true)
                     }
@@ -383,12 +383,12 @@ struct BenchRunner: Sendable {
             try await fill(store, raw, stream: stream, count: scale.streamEvents)
             let matcher = try MetadataMatcher().metadata("_aggregate_id", .equals, "agg-7")
             let expected = scale.streamEvents / 100
-            Measure.resetPeakMemory()
+            let memoryStart = Measure.resetPeakMemory()
             let seconds = try await Measure.seconds {
                 let count = try await store.load(stream, matching: matcher).collect().count
                 guard count == expected else { throw BenchFailure("the matcher found \(count), not \(expected)") }
             }
-            let peak = Measure.peakMemory()
+            let peak = Measure.peakMemory(since: memoryStart)
             let rawSeconds = try await Measure.seconds { _ = try await raw.load(stream.rawValue, aggregateID: "agg-7") }
             let n = Double(scale.streamEvents)
             return result("matcher", target, rate: n / seconds, baseline: n / rawSeconds, peak: peak)
@@ -400,7 +400,7 @@ struct BenchRunner: Sendable {
             let perStream = scale.streamEvents / 10
             for index in 0..<10 { try await fill(store, raw, stream: try StreamName("catch-\(index)"), count: perStream) }
             let total = perStream * 10
-            Measure.resetPeakMemory()
+            let memoryStart = Measure.resetPeakMemory()
             let seconds = try await Measure.seconds {
                 if projection {
                     let counter = ProjectionManager(store: store).createProjection("$bench-counter").initialState(0).fromAll()
@@ -415,7 +415,7 @@ struct BenchRunner: Sendable {
                     }
                 }
             }
-            let peak = Measure.peakMemory()
+            let peak = Measure.peakMemory(since: memoryStart)
             let rawSeconds = try await Measure.seconds { _ = try await raw.readAll() }
             return result(
                 projection ? "projection-catch-up" : "subscription-catch-up", target, rate: Double(total) / seconds,
@@ -430,7 +430,7 @@ struct BenchRunner: Sendable {
                 let bodies = (1...count).map { version in
                     "[" + BenchEvents.json(BenchEvents.event(aggregate: 1, version: version)) + "]"
                 }
-                Measure.resetPeakMemory()
+                let memoryStart = Measure.resetPeakMemory()
                 let measured = try await timed(events: count, operations: count) { index in
                     var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)/stream/http-0")
                     request.method = .POST
@@ -439,7 +439,7 @@ struct BenchRunner: Sendable {
                     let response = try await HTTPClient.shared.execute(request, timeout: .seconds(30))
                     guard response.status == .noContent else { throw BenchFailure("POST answered \(response.status)") }
                 }
-                let peak = Measure.peakMemory()
+                let peak = Measure.peakMemory(since: memoryStart)
                 let direct = try await timed(events: count, operations: count) { index in
                     try await store.append([BenchEvents.event(aggregate: 2, version: index + 1)], to: "direct-0", expectedVersion: index == 0 ? .noStream : .any)
                 }
@@ -454,7 +454,7 @@ struct BenchRunner: Sendable {
             try await fill(store, raw, stream: stream, count: scale.streamEvents)
             return try await withHTTPServer(store) { port in
                 let pages = (scale.streamEvents + 999) / 1000
-                Measure.resetPeakMemory()
+                let memoryStart = Measure.resetPeakMemory()
                 let measured = try await timed(events: scale.streamEvents, operations: pages) { page in
                     var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)/stream/http-read-0/\(page * 1000 + 1)/forward/1000")
                     request.headers.add(name: "Accept", value: "application/json")
@@ -462,7 +462,7 @@ struct BenchRunner: Sendable {
                     let body = try await response.body.collect(upTo: 64 * 1024 * 1024)
                     guard response.status == .ok, body.readableBytes > 0 else { throw BenchFailure("GET answered \(response.status)") }
                 }
-                let peak = Measure.peakMemory()
+                let peak = Measure.peakMemory(since: memoryStart)
                 let direct = try await timed(events: scale.streamEvents, operations: pages) { page in
                     _ = try await store.load(stream, from: page * 1000 + 1, count: 1000).collect()
                 }
@@ -517,7 +517,7 @@ enum BenchTable {
 
     static func render(_ results: [BenchResult]) -> String {
         var lines = [
-            "| workload | backend | events/s | baseline events/s | ratio | p50 ms | p99 ms | peak MiB |",
+            "| workload | backend | events/s | baseline events/s | ratio | p50 ms | p99 ms | peak MiB above start |",
             "|---|---|---:|---:|---:|---:|---:|---:|",
         ]
         for r in results {
@@ -545,7 +545,7 @@ enum BenchTable {
                 let slowdown = small / large
                 lines.append("target \(backend) load-aggregate \(aggregates[1].workload) within 1.5× of \(aggregates[0].workload): \(format(slowdown, digits: 2))× \(verdict(slowdown <= 1.5))")
             }
-            if let large = rows.first(where: { $0.workload.hasPrefix("load-stream-") && $0.workload.hasSuffix("k") }),
+            if let large = rows.first(where: { $0.workload.hasPrefix("load-stream-") && ($0.workload.hasSuffix("k") || $0.workload.hasSuffix("m")) }),
                 let peak = large.peakMemoryBytes
             {
                 let mib = Double(peak) / 1_048_576

@@ -52,20 +52,32 @@ enum Measure {
         return sorted[index] * 1000
     }
 
-    /// Starts a new peak-memory window: Linux resets the peak resident size on `5` in `clear_refs`.
-    static func resetPeakMemory() {
+    /// Starts a new peak-memory window: gives freed heap back to the system, resets the peak resident size
+    /// (Linux: `5` in `clear_refs`) and returns the resident size it starts from.
+    @discardableResult
+    static func resetPeakMemory() -> Int? {
+        #if os(Linux)
+        _ = glibcMallocTrim(0)
+        #endif
         let descriptor = open("/proc/self/clear_refs", O_WRONLY)
-        guard descriptor >= 0 else { return }
-        _ = write(descriptor, "5", 1)
-        close(descriptor)
+        if descriptor >= 0 {
+            _ = write(descriptor, "5", 1)
+            close(descriptor)
+        }
+        return status("VmRSS:")
     }
 
-    /// The peak resident size since the last reset (Linux), `nil` where it cannot be read.
-    static func peakMemory() -> Int? {
+    /// How far the resident size rose above `start` at its peak since ``resetPeakMemory()``: the memory the
+    /// workload itself needed. `nil` where it cannot be read (not Linux).
+    static func peakMemory(since start: Int?) -> Int? {
+        guard let start, let peak = status("VmHWM:") else { return nil }
+        return max(0, peak - start)
+    }
+
+    private static func status(_ field: String) -> Int? {
         guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return nil }
-        for line in status.split(separator: "\n") where line.hasPrefix("VmHWM:") {
-            let digits = line.split(separator: " ").dropFirst().first.flatMap { Int($0) }
-            return digits.map { $0 * 1024 }
+        for line in status.split(separator: "\n") where line.hasPrefix(field) {
+            return line.split(separator: " ").dropFirst().first.flatMap { Int($0) }.map { $0 * 1024 }
         }
         return nil
     }
@@ -106,3 +118,9 @@ enum BenchEvents {
         (first..<(first + count)).map { event(aggregate: aggregate, version: $0) }
     }
 }
+
+#if os(Linux)
+/// glibc's `malloc_trim`, which its Swift module does not export: gives freed heap back to the system.
+@_silgen_name("malloc_trim")
+private func glibcMallocTrim(_ pad: Int) -> Int32
+#endif

@@ -52,10 +52,18 @@ final class MemoryRaw: RawBaseline {
         }
     }
 
+    /// Builds a recorded event for every row, as a reader would get it.
     func load(_ stream: String, forward: Bool) async throws -> Int {
         let (all, indexes) = rows.withLock { ($0.all, $0.byStream[stream] ?? []) }
+        let name = try StreamName(stream)
         var count = 0
-        for index in forward ? indexes : indexes.reversed() where all[index].position > 0 { count += 1 }
+        for index in forward ? indexes : indexes.reversed() {
+            let row = all[index]
+            let event = RecordedEvent(
+                streamName: name, position: row.position, globalPosition: GlobalPosition(sequence: Int64(index + 1)),
+                message: row.message)
+            if event.position > 0 { count += 1 }
+        }
         return count
     }
 

@@ -139,7 +139,7 @@ final class MySQLRaw: RawBaseline, @unchecked Sendable {
             var last = "0"
             while true {
                 let page = try raw.rows(
-                    "SELECT \(raw.columns), s.name FROM \(raw.events) AS e JOIN \(raw.streams) AS s ON s.id = e.stream_id WHERE e.global_position > \(last) ORDER BY e.global_position LIMIT 1000")
+                    "SELECT STRAIGHT_JOIN \(raw.columns), s.name FROM \(raw.events) AS e JOIN \(raw.streams) AS s ON s.id = e.stream_id WHERE e.global_position > \(last) ORDER BY e.global_position LIMIT 1000")
                 total += page.count
                 last = page.last?.first ?? last
                 if page.count < 1000 { return total }
