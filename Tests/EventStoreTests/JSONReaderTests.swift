@@ -45,6 +45,12 @@ import Testing
         #expect(throws: EventStoreError.self) { try JSONReader.parse([0x22, 0xFF, 0x22]) }
     }
 
+    @Test func writesEscapesExactlyAndLeavesEverythingElseAlone() throws {
+        #expect(JSONValue.string("a\"\u{301}b\\\r\n\u{1}\u{8}\u{C}\té😀").jsonText == #""a\"\#u{301}b\\\r\n\u0001\b\f\té😀""#)
+        #expect(JSONValue.string("").jsonText == #""""#)
+        #expect(JSONValue.string("plain").jsonText == #""plain""#)
+    }
+
     @Test func writesStringsThatReadBack() throws {
         let text = "quote\" backslash\\ newline\n tab\t control\u{1} unicode é😀"
         let json = JSONValue.string(text).jsonText

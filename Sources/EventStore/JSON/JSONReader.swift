@@ -31,6 +31,7 @@ struct JSONReader {
         guard reader.peek == UInt8(ascii: "{") else { throw reader.error("metadata must be a JSON object") }
         reader.index += 1
         var values: [String: MetadataValue] = [:]
+        values.reserveCapacity(8)
         reader.skipWhitespace()
         if reader.peek == UInt8(ascii: "}") {
             reader.index += 1

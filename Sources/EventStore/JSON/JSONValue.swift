@@ -89,36 +89,33 @@ extension JSONValue: ExpressibleByStringLiteral, ExpressibleByIntegerLiteral, Ex
 enum JSONWriter {
     static func writeString(_ s: String, into out: inout String) {
         out.append("\"")
-        var plainStart = s.unicodeScalars.startIndex
+        // Every byte to escape is ASCII, and bytes of multi-byte UTF-8 sequences are all 0x80 or more, so the
+        // scan runs over bytes and copies the plain runs between escapes whole (as scalar slices: a Character
+        // slice would round an index inside a grapheme such as `"` + U+0301 down to its start).
+        let utf8 = s.utf8
+        var plainStart = utf8.startIndex
         var index = plainStart
-        let scalars = s.unicodeScalars
-        while index != scalars.endIndex {
-            let c = scalars[index]
-            let escape: String?
-            switch c {
-            case "\"": escape = "\\\""
-            case "\\": escape = "\\\\"
-            case "\n": escape = "\\n"
-            case "\r": escape = "\\r"
-            case "\t": escape = "\\t"
-            case "\u{08}": escape = "\\b"
-            case "\u{0C}": escape = "\\f"
-            default:
-                if c.value < 0x20 {
-                    let hex = String(c.value, radix: 16)
-                    escape = "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-                } else {
-                    escape = nil
+        while index != utf8.endIndex {
+            let byte = utf8[index]
+            if byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") {
+                out.append(contentsOf: Substring(s.unicodeScalars[plainStart..<index]))
+                switch byte {
+                case UInt8(ascii: "\""): out.append("\\\"")
+                case UInt8(ascii: "\\"): out.append("\\\\")
+                case UInt8(ascii: "\n"): out.append("\\n")
+                case UInt8(ascii: "\r"): out.append("\\r")
+                case UInt8(ascii: "\t"): out.append("\\t")
+                case 0x08: out.append("\\b")
+                case 0x0C: out.append("\\f")
+                default:
+                    let hex = String(byte, radix: 16)
+                    out.append("\\u" + String(repeating: "0", count: 4 - hex.count) + hex)
                 }
+                plainStart = utf8.index(after: index)
             }
-            if let escape {
-                out.unicodeScalars.append(contentsOf: scalars[plainStart..<index])
-                out.append(escape)
-                plainStart = scalars.index(after: index)
-            }
-            index = scalars.index(after: index)
+            index = utf8.index(after: index)
         }
-        out.unicodeScalars.append(contentsOf: scalars[plainStart..<scalars.endIndex])
+        out.append(contentsOf: Substring(s.unicodeScalars[plainStart..<utf8.endIndex]))
         out.append("\"")
     }
 
