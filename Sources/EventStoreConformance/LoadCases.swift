@@ -98,6 +98,9 @@ extension EventStoreConformance {
             #expect(positions(try await store.allReverse("page-1", count: 10)) == Array((14...23).reversed()))
             #expect(positions(try await store.allReverse("page-1", from: 12)) == Array((1...12).reversed()))
             #expect(positions(try await store.all("page-1", count: 100)) == Array(1...23))
+            // Backward pages from a bound past the stream's end, across page boundaries.
+            #expect(positions(try await store.allReverse("page-1", from: 1000)) == Array((1...23).reversed()))
+            #expect(positions(try await store.allReverse("page-1", from: 1000, count: 12)) == Array((12...23).reversed()))
         },
         ConformanceCase("load", "matcherWithPagingCountsMatchedEvents", settings: StoreSettings(loadBatchSize: 5)) { store in
             // prooph's single-stream case: 200 interleaved events of two aggregates, page size 5.

@@ -218,16 +218,9 @@ struct PostgresOperations: Sendable {
         _ c: PostgresConnection, streamID: Int64, stream: StreamName, direction: RecordedEventSequence.Direction,
         matching: MetadataMatcher?, bound: Int, limit: Int
     ) async throws -> [RecordedEvent] {
-        let filter =
-            matching.map { dialect.predicate(for: $0, metadata: "e.metadata") }
-            ?? dialect.pageWindow(forward: direction == .forward, bound: bound, limit: limit, streamID: streamID, streamsTable: tables.streams)
-        let comparison = direction == .forward ? ">=" : "<="
-        let order = direction == .forward ? "ASC" : "DESC"
-        let query: SQLQuery = """
-            SELECT \(unsafeSQL: Self.columns) FROM \(unsafeSQL: tables.events) AS e
-            WHERE e.stream_id = \(bind: streamID) AND e.position \(unsafeSQL: comparison) \(bind: bound) AND \(filter)
-            ORDER BY e.stream_id \(unsafeSQL: order), e.position \(unsafeSQL: order) LIMIT \(bind: limit)
-            """
+        let query = dialect.streamPage(
+            columns: Self.columns, events: tables.events, streams: tables.streams, streamID: streamID,
+            forward: direction == .forward, matching: matching, bound: bound, limit: limit)
         return try await events(c, query) { _ in stream }
     }
 

@@ -144,20 +144,34 @@ extension SQLMatcherDialect {
 }
 
 extension SQLMatcherDialect {
-    /// The predicate that bounds one page of a stream read without a matcher (`e.position` of the events table
-    /// aliased `e`): positions are dense, so the page is exactly the `limit` positions from `bound` on (or back
-    /// from the stream's version, for a backward page whose bound may lie past it). Bounding the range keeps
-    /// every plan cheap: without it, a planner short of statistics may fetch and sort the whole rest of the
-    /// stream for each page (measured on PostgreSQL and MariaDB: 20 to 30 times slower on 100,000 events).
-    public func pageWindow(
-        forward: Bool, bound: Int, limit: Int, streamID: Int64, streamsTable: String
+    /// One page of a stream read: `limit` events of the stream `streamID` from position `bound` on (forward)
+    /// or back (backward), those meeting `matching`, from the events table aliased `e`.
+    ///
+    /// Without a matcher the page is bounded on both sides: positions are dense, so it is exactly the
+    /// `limit` positions from `bound` (or back from the stream's version, for a backward bound past it).
+    /// That keeps every plan cheap: without it, a planner short of statistics may fetch and sort the whole
+    /// rest of the stream for each page (measured on PostgreSQL and MariaDB: 10 to 25 times slower on
+    /// 100,000 events).
+    public func streamPage(
+        columns: String, events: String, streams: String, streamID: Int64, forward: Bool, matching: MetadataMatcher?,
+        bound: Int, limit: Int
     ) -> SQLQuery {
-        if forward {
+        let filter: SQLQuery
+        if let matching {
+            filter = predicate(for: matching, metadata: "e.metadata")
+        } else if forward {
             let far = bound.addingReportingOverflow(limit - 1)
-            return "e.position <= \(bind: far.overflow ? Int.max : far.partialValue)"
+            filter = "e.position <= \(bind: far.overflow ? Int.max : far.partialValue)"
+        } else {
+            filter = """
+                e.position > LEAST(\(bind: bound), (SELECT version FROM \(unsafeSQL: streams) WHERE id = \(bind: streamID))) - \(bind: limit)
+                """
         }
+        let (comparison, order) = forward ? (">=", "ASC") : ("<=", "DESC")
         return """
-            e.position > LEAST(\(bind: bound), (SELECT version FROM \(unsafeSQL: streamsTable) WHERE id = \(bind: streamID))) - \(bind: limit)
+            SELECT \(unsafeSQL: columns) FROM \(unsafeSQL: events) AS e
+            WHERE e.stream_id = \(bind: streamID) AND e.position \(unsafeSQL: comparison) \(bind: bound) AND \(filter)
+            ORDER BY e.stream_id \(unsafeSQL: order), e.position \(unsafeSQL: order) LIMIT \(bind: limit)
             """
     }
 }

@@ -94,7 +94,7 @@ public final class ProjectionRunner<Context: ProjectionContext, State: Codable &
         defer { local.withLock { $0.running = false } }
         core.clearStop()
         guard let persistence = setup.persistence else {
-            _ = try await pass(persisting: nil)
+            _ = try await pass(persisting: nil, settling: true)
             return
         }
         try await runPersistent(persistence, keepRunning: keepRunning)
@@ -182,7 +182,7 @@ public final class ProjectionRunner<Context: ProjectionContext, State: Codable &
             let stopGeneration = core.wakeUp.generation
             var command: Command?
             do {
-                command = try await pass(persisting: session)
+                command = try await pass(persisting: session, settling: !keepRunning)
             } catch where Task.isCancelled {
                 // Cancelled: what was processed (up to the event before the one in hand) is saved below.
                 command = .stop
@@ -232,15 +232,17 @@ public final class ProjectionRunner<Context: ProjectionContext, State: Codable &
         }
     }
 
-    /// Processes events until caught up (or stopped, or a command is found at a save).
+    /// Processes events until caught up (or stopped, or a command is found at a save). With `settling`, the
+    /// pass also waits for events committed before it began that the store still holds back; a live run
+    /// needs no such wait, its next pass reads them.
     /// - Returns: the command found at the last save, if any.
-    private func pass(persisting session: Session?) async throws -> Command? {
+    private func pass(persisting session: Session?, settling: Bool) async throws -> Command? {
         let store = setup.store
         let options = setup.options
         let evaluator = try matcher.map { matcher throws(EventStoreError) in try MatcherEvaluator(matcher) }
         var unsaved = 0
         var lastSave = ContinuousClock.now
-        let head = try await store.headPosition()
+        let head = settling ? try await store.headPosition() : nil
         let settleDeadline = ContinuousClock.now + .seconds(10)
         var settled = false
         let renewEvery = options.lockTimeout / 3
@@ -280,7 +282,8 @@ public final class ProjectionRunner<Context: ProjectionContext, State: Codable &
                 // held back (on PostgreSQL, behind a transaction that began earlier and is still open):
                 // wait a little for them, so that a pass ends at least at the head it started from. The
                 // read after the store says they are readable is the pass's last.
-                if settled || local.withLock({ $0.checkpoint }) >= head || ContinuousClock.now >= settleDeadline { break }
+                guard let head, !settled, local.withLock({ $0.checkpoint }) < head, ContinuousClock.now < settleDeadline
+                else { break }
                 if Task.isCancelled || core.stopRequested { break }
                 settled = try await store.readableHead() > head
                 if !settled { try? await Task.sleep(for: .milliseconds(5)) }

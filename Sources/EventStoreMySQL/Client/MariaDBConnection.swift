@@ -30,7 +30,7 @@ struct MariaDBError: Error, Sendable, CustomStringConvertible {
 ///
 /// - Important: not thread-safe, and every call blocks: each connection is used by one worker, which runs
 ///   its calls on a dispatch queue of its own, never on Swift's cooperative pool.
-final class MariaDBConnection {
+final class MariaDBConnection: SQLCommandConnection {
     struct Settings: Sendable {
         var host: String
         var port: Int
@@ -136,29 +136,7 @@ final class MariaDBConnection {
 
     /// Runs `body` in a transaction, committing when it returns and rolling back when it throws.
     func transaction<T>(_ body: () throws -> T) throws -> T {
-        try execute("START TRANSACTION")
-        do {
-            let result = try body()
-            try execute("COMMIT")
-            return result
-        } catch {
-            try? execute("ROLLBACK")
-            throw error
-        }
-    }
-
-    /// Runs `body` in a savepoint inside an open transaction: undone alone when it throws.
-    func savepoint<T>(_ body: () throws -> T) throws -> T {
-        try execute("SAVEPOINT es_operation")
-        do {
-            let result = try body()
-            try execute("RELEASE SAVEPOINT es_operation")
-            return result
-        } catch {
-            try? execute("ROLLBACK TO SAVEPOINT es_operation")
-            try? execute("RELEASE SAVEPOINT es_operation")
-            throw error
-        }
+        try transaction(begin: "START TRANSACTION", body)
     }
 }
 

@@ -7,7 +7,7 @@ import Foundation
 ///
 /// - Important: not thread-safe. Each connection is used by one ``SQLiteWorker`` only, which runs its
 ///   jobs serially on a thread of its own, off Swift's cooperative pool.
-final class SQLiteConnection {
+final class SQLiteConnection: SQLCommandConnection {
     private let handle: OpaquePointer
     private var statements: [String: OpaquePointer] = [:]
     private let regexCache: Unmanaged<RegexCache>
@@ -104,29 +104,7 @@ final class SQLiteConnection {
     /// Runs `body` in a transaction (`BEGIN IMMEDIATE`, so that the write lock is taken at once and a busy
     /// database is waited for up front), committing when it returns and rolling back when it throws.
     func immediateTransaction<T>(_ body: () throws -> T) throws -> T {
-        try execute("BEGIN IMMEDIATE")
-        do {
-            let result = try body()
-            try execute("COMMIT")
-            return result
-        } catch {
-            try? execute("ROLLBACK")
-            throw error
-        }
-    }
-
-    /// Runs `body` in a savepoint inside an open transaction: undone alone when it throws.
-    func savepoint<T>(_ body: () throws -> T) throws -> T {
-        try execute("SAVEPOINT es_operation")
-        do {
-            let result = try body()
-            try execute("RELEASE es_operation")
-            return result
-        } catch {
-            try? execute("ROLLBACK TO es_operation")
-            try? execute("RELEASE es_operation")
-            throw error
-        }
+        try transaction(begin: "BEGIN IMMEDIATE", body)
     }
 }
 
