@@ -404,6 +404,12 @@ struct Routes: Sendable {
     /// The most events counted behind a projection, and the most projections measured, per scrape.
     static let lagCountLimit = 10_000
     static let lagProjectionLimit = 200
+    /// `eventstore_projection_lag_events`.
+    static var lagDescriptor: MetricNameDescriptor {
+        MetricNameDescriptor(
+            metricName: "eventstore_projection_lag", unitName: "events",
+            helpText: "Events stored after the last one each projection saved (counted up to \(lagCountLimit)).")
+    }
 
     /// Sets `eventstore_projection_lag_events{projection}`: how many events (of every stream but internal
     /// ones) are stored after the last one the projection saved, counted up to ``lagCountLimit``.
@@ -412,7 +418,7 @@ struct Routes: Sendable {
         for name in names {
             guard let record = try await store.projectionRecord(named: name) else { continue }
             let behind = try await store.readAll(after: record.checkpoint ?? .start, of: .all, limit: lagCountLimit).count
-            registry.makeGauge(name: "eventstore_projection_lag_events", labels: [("projection", name)]).set(Double(behind))
+            registry.makeGauge(descriptor: lagDescriptor, labels: [("projection", name)]).set(Double(behind))
         }
     }
 }

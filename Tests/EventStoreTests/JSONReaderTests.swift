@@ -1,4 +1,5 @@
 @testable import EventStore
+import Foundation
 import Testing
 
 @Suite struct JSONReaderTests {
@@ -16,7 +17,39 @@ import Testing
         #expect(try Metadata(storedJSON: text) == (try Metadata(json: text)))
     }
 
-    @Test(arguments: ["[]", "{\"a\":null}", "{\"a\":[1]}", "{\"a\":{}}", "{\"a\":1", "{\"a\":1}x", "{\"a\":9223372036854775808}", "{a:1}"])
+    @Test(arguments: [
+        "{}", #"{"b":2,"a":"1","_position":7}"#, #"{"k\u00e9y":"v","plain":"x\ny","z":true}"#,
+        #"{"min":-9223372036854775808,"zero":-0,"d":-1.5e-3,"dup":1,"dup":false}"#, #"{"aa":1,"a":2,"é":3,"Z":4}"#,
+    ])
+    func storedMetadataIsReadInPlaceAsDecodedMetadataIs(_ text: String) throws {
+        let stored = try Metadata(storedJSON: text)
+        let decoded = try Metadata(json: text)
+        for key in decoded.keys + ["missing", "_position", "", "kéy", "a"] { #expect(stored[key] == decoded[key]) }
+        #expect(stored.keys == decoded.keys)
+        #expect(stored.keys == decoded.keys.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) })
+        #expect(stored.jsonText == decoded.jsonText)
+        #expect(stored.hashValue == decoded.hashValue)
+        #expect(stored.count == decoded.count)
+
+        var storedWithPosition = stored
+        storedWithPosition.addIfAbsent(MetadataKey.position, 3)
+        var decodedWithPosition = decoded
+        decodedWithPosition.addIfAbsent(MetadataKey.position, 3)
+        #expect(storedWithPosition == decodedWithPosition)
+        #expect(storedWithPosition[MetadataKey.position] == decoded[MetadataKey.position] ?? 3)
+        #expect(storedWithPosition.jsonText == decodedWithPosition.jsonText)
+        #expect(storedWithPosition.adding("new", "v")["new"] == "v")
+        var removed = storedWithPosition
+        removed["b"] = nil
+        #expect(removed["b"] == nil)
+        #expect(removed.count == storedWithPosition.count - (decoded["b"] == nil ? 0 : 1))
+    }
+
+    @Test(arguments: [
+        "[]", "{\"a\":null}", "{\"a\":[1]}", "{\"a\":{}}", "{\"a\":1", "{\"a\":1}x", "{\"a\":9223372036854775808}", "{a:1}",
+        "{\"a\":-9223372036854775809}", "{\"a\":1e400}", #"{"a":"\x"}"#, #"{"a":"\u12"}"#, "{\"a\":\"\u{1}\"}", "{\"a\":01}",
+        "{\"a\":tru}", "{\"a\":1,}", "",
+    ])
     func storedMetadataRejectsWhatIsNotAnObjectOfScalars(_ text: String) {
         #expect(throws: EventStoreError.self) { try Metadata(storedJSON: text) }
         #expect(throws: EventStoreError.self) { try Metadata(json: text) }
@@ -55,5 +88,31 @@ import Testing
         let text = "quote\" backslash\\ newline\n tab\t control\u{1} unicode é😀"
         let json = JSONValue.string(text).jsonText
         #expect(try JSONValue(parsing: json) == .string(text))
+    }
+
+    @Test func readsUUIDTextInPlace() {
+        func parse(_ text: String) -> UUID? {
+            var text = text
+            return text.withUTF8 { UUIDText.parse($0) }
+        }
+        let uuid = UUID()
+        #expect(parse(uuid.uuidString) == uuid)
+        #expect(parse(uuid.uuidString.lowercased()) == uuid)
+        for bad in ["", String(uuid.uuidString.dropLast()), uuid.uuidString + "0", "G" + uuid.uuidString.dropFirst(),
+            uuid.uuidString.replacingOccurrences(of: "-", with: "0"), "{" + uuid.uuidString.dropFirst(2) + "}"]
+        {
+            #expect(parse(bad) == nil, "\(bad)")
+        }
+    }
+
+    @Test func readsTimestampsFromBytesAsFromText() {
+        for text in ["2026-11-27T13:40:06.123456", "2026-11-27 13:40:06", "1970-01-01T00:00:00Z", "2024-02-29T23:59:59.9+01:30"] {
+            var bytes = text
+            #expect(bytes.withUTF8 { Timestamp.parseMicroseconds(utf8: $0) } == Timestamp.parseMicroseconds(text))
+            #expect(Timestamp.parseMicroseconds(text) != nil)
+        }
+        #expect(Timestamp.parseMicroseconds("2023-02-29T00:00:00") == nil)
+        #expect(Timestamp.parseMicroseconds("2026-11-27X13:40:06") == nil)
+        #expect(Timestamp.parseMicroseconds("1970-01-01T00:00:01.5") == 1_500_000)
     }
 }

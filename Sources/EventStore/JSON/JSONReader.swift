@@ -23,14 +23,14 @@ struct JSONReader {
         return value
     }
 
-    /// Parses a JSON object of scalars straight into metadata values, without building a ``JSONValue`` first:
-    /// the read path of every stored event. `text` is a Swift string, so its UTF-8 needs no validation.
-    static func metadataValues(_ text: String) throws -> [String: MetadataValue] {
+    /// Parses a JSON object of scalars straight into metadata pairs, in text order, without building a
+    /// ``JSONValue`` first. `text` is a Swift string, so its UTF-8 needs no validation.
+    static func metadataPairs(_ text: String) throws -> [(key: String, value: MetadataValue)] {
         var reader = JSONReader(Array(text.utf8))
         reader.skipWhitespace()
         guard reader.peek == UInt8(ascii: "{") else { throw reader.error("metadata must be a JSON object") }
         reader.index += 1
-        var values: [String: MetadataValue] = [:]
+        var values: [(key: String, value: MetadataValue)] = []
         values.reserveCapacity(8)
         reader.skipWhitespace()
         if reader.peek == UInt8(ascii: "}") {
@@ -58,7 +58,7 @@ struct JSONReader {
                         throw EventStoreError.invalidArgument("metadata \"\(key)\": \(error.reason)")
                     }
                 }
-                values[key] = value
+                values.append((key: key, value: value))
                 reader.skipWhitespace()
                 if try reader.consumeSeparator(closing: UInt8(ascii: "}")) { break }
             }

@@ -125,28 +125,141 @@ extension MetadataValue: Codable {
 ///
 /// Event metadata and stream metadata both use it. Keys that start with `_` are reserved for the
 /// store and its helpers (`_aggregate_type`, `_aggregate_id`, `_aggregate_version`, `_causation_id`,
-/// `_correlation_id`, `_position`).
+/// `_correlation_id`, `_position`). Keys are compared by their UTF-8 bytes, as JSON and every backend's
+/// SQL compare them; iteration is in that order.
 public struct Metadata: Sendable, Hashable, Sequence, ExpressibleByDictionaryLiteral, CustomStringConvertible {
-    /// The key/value pairs.
-    public private(set) var values: [String: MetadataValue]
+    public typealias Element = (key: String, value: MetadataValue)
 
-    public init(_ values: [String: MetadataValue] = [:]) { self.values = values }
+    private enum Storage: Sendable {
+        /// Pairs sorted by key bytes, keys unique.
+        case pairs([Element])
+        /// Text a store wrote and this type checked (``FlatJSONObject``), plus at most one pair whose key the
+        /// text does not hold: an event's metadata as loaded, decoded only when more than a lookup needs it.
+        /// `lacksPosition`: the check saw neither a `_position` key nor an escaped key.
+        case stored(String, added: Element?, lacksPosition: Bool)
+    }
+
+    private var storage: Storage
+
+    public init(_ values: [String: MetadataValue] = [:]) {
+        storage = .pairs(values.map { (key: $0.key, value: $0.value) }.sorted { FlatJSONObject.compare($0.key, $1.key) < 0 })
+    }
 
     public init(dictionaryLiteral elements: (String, MetadataValue)...) {
-        values = Dictionary(elements, uniquingKeysWith: { _, last in last })
+        storage = .pairs(Self.normalised(elements.map { (key: $0.0, value: $0.1) }))
+    }
+
+    /// Pairs in any order, sorted by key bytes; of equal keys the last one stays.
+    private static func normalised(_ pairs: [Element]) -> [Element] {
+        var sorted: [Element] = []
+        sorted.reserveCapacity(pairs.count + 1)
+        for pair in pairs { insert(pair, into: &sorted) }
+        return sorted
+    }
+
+    /// Puts `pair` in its sorted place, replacing a pair with the same key.
+    private static func insert(_ pair: Element, into pairs: inout [Element]) {
+        if let last = pairs.last {
+            let order = FlatJSONObject.compare(last.key, pair.key)
+            if order < 0 {
+                pairs.append(pair)
+                return
+            }
+            if order == 0 {
+                pairs[pairs.count - 1] = pair
+                return
+            }
+        } else {
+            pairs.append(pair)
+            return
+        }
+        var low = 0
+        var high = pairs.count
+        while low < high {
+            let mid = (low + high) / 2
+            let order = FlatJSONObject.compare(pairs[mid].key, pair.key)
+            if order == 0 {
+                pairs[mid] = pair
+                return
+            }
+            if order < 0 { low = mid + 1 } else { high = mid }
+        }
+        pairs.insert(pair, at: low)
+    }
+
+    /// The pairs, sorted by key bytes.
+    private var pairs: [Element] {
+        switch storage {
+        case let .pairs(pairs):
+            return pairs
+        case let .stored(text, added, _):
+            // The text was checked when it was wrapped, so decoding it cannot fail.
+            var pairs = Self.normalised((try? JSONReader.metadataPairs(text)) ?? [])
+            if let added { Self.insert(added, into: &pairs) }
+            return pairs
+        }
+    }
+
+    private mutating func modifyPairs(_ body: (inout [Element]) -> Void) {
+        var current = pairs
+        storage = .pairs([])
+        body(&current)
+        storage = .pairs(current)
+    }
+
+    /// The key/value pairs.
+    public var values: [String: MetadataValue] {
+        Dictionary(pairs.map { ($0.key, $0.value) }, uniquingKeysWith: { _, last in last })
     }
 
     /// The value under `key`.
     public subscript(key: String) -> MetadataValue? {
-        get { values[key] }
-        set { values[key] = newValue }
+        get {
+            switch storage {
+            case let .pairs(pairs):
+                return pairs.first(where: { FlatJSONObject.compare($0.key, key) == 0 })?.value
+            case let .stored(text, added, _):
+                if let added, FlatJSONObject.compare(added.key, key) == 0 { return added.value }
+                if let found = FlatJSONObject.lookup(key, in: text) { return found }
+                return pairs.first(where: { FlatJSONObject.compare($0.key, key) == 0 })?.value
+            }
+        }
+        set {
+            if case .stored(_, nil, _) = storage, let newValue, self[key] == nil {
+                addIfAbsent(key, newValue)
+                return
+            }
+            modifyPairs { pairs in
+                if let newValue {
+                    Self.insert((key: key, value: newValue), into: &pairs)
+                } else {
+                    pairs.removeAll { FlatJSONObject.compare($0.key, key) == 0 }
+                }
+            }
+        }
     }
 
-    public var isEmpty: Bool { values.isEmpty }
-    public var count: Int { values.count }
-    public var keys: Dictionary<String, MetadataValue>.Keys { values.keys }
+    /// Adds `value` under `key` unless the key is there (the store's `_position` on read): loaded metadata
+    /// stays undecoded.
+    mutating func addIfAbsent(_ key: String, _ value: MetadataValue) {
+        if case let .stored(text, nil, true) = storage, key == MetadataKey.position {
+            storage = .stored(text, added: (key: key, value: value), lacksPosition: false)
+            return
+        }
+        if self[key] != nil { return }
+        if case let .stored(text, nil, _) = storage {
+            storage = .stored(text, added: (key: key, value: value), lacksPosition: false)
+        } else {
+            modifyPairs { Self.insert((key: key, value: value), into: &$0) }
+        }
+    }
 
-    public func makeIterator() -> Dictionary<String, MetadataValue>.Iterator { values.makeIterator() }
+    public var isEmpty: Bool { pairs.isEmpty }
+    public var count: Int { pairs.count }
+    /// The keys, sorted by their UTF-8 bytes.
+    public var keys: [String] { pairs.map(\.key) }
+
+    public func makeIterator() -> IndexingIterator<[Element]> { pairs.makeIterator() }
 
     /// This metadata with `value` under `key`.
     public func adding(_ key: String, _ value: MetadataValue) -> Metadata {
@@ -155,11 +268,31 @@ public struct Metadata: Sendable, Hashable, Sequence, ExpressibleByDictionaryLit
         return copy
     }
 
+    public static func == (lhs: Metadata, rhs: Metadata) -> Bool {
+        if case let .stored(a, addedA, _) = lhs.storage, case let .stored(b, addedB, _) = rhs.storage,
+            a.utf8.elementsEqual(b.utf8), addedA?.key == addedB?.key, addedA?.value == addedB?.value
+        {
+            return true
+        }
+        let a = lhs.pairs
+        let b = rhs.pairs
+        return a.count == b.count
+            && zip(a, b).allSatisfy { FlatJSONObject.compare($0.key, $1.key) == 0 && $0.value == $1.value }
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        let pairs = pairs
+        hasher.combine(pairs.count)
+        for pair in pairs {
+            for byte in pair.key.utf8 { hasher.combine(byte) }
+            hasher.combine(pair.value)
+        }
+    }
+
     /// The metadata as a JSON object, keys sorted by their UTF-8 bytes (the same text for the same metadata).
     public var jsonText: String {
         var out = "{"
-        let sorted = values.sorted(by: { $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) })
-        for (i, pair) in sorted.enumerated() {
+        for (i, pair) in pairs.enumerated() {
             if i > 0 { out += "," }
             JSONWriter.writeString(pair.key, into: &out)
             out += ":"
@@ -185,17 +318,24 @@ public struct Metadata: Sendable, Hashable, Sequence, ExpressibleByDictionaryLit
         try self.init(json: value)
     }
 
-    /// Reads metadata as a store wrote it (a JSON object of scalars), by the fastest path; the same result
-    /// as ``init(json:)-(String)``.
+    /// Reads metadata as a store wrote it (a JSON object of scalars): the text is checked now and decoded
+    /// only when the metadata is iterated, compared or changed (a lookup scans it); the same metadata as
+    /// ``init(json:)-(String)``.
     /// - Throws: `invalidArgument` when the text is not a JSON object of scalars.
     public init(storedJSON text: String) throws(EventStoreError) {
-        do {
-            values = try JSONReader.metadataValues(text)
-        } catch let error as EventStoreError {
-            throw error
-        } catch {
-            throw .invalidArgument("\(error)")
+        var text = text
+        var lacksPosition = true
+        let checked = text.withUTF8 { bytes in
+            Result { () throws(EventStoreError) in
+                try FlatJSONObject.scan(bytes) { member in
+                    if member.keyEscaped || (member.key.count == 9 && FlatJSONObject.bytes(bytes, member.key, equal: MetadataKey.position)) {
+                        lacksPosition = false
+                    }
+                }
+            }
         }
+        try checked.get()
+        storage = .stored(text, added: nil, lacksPosition: lacksPosition)
     }
 
     /// Reads metadata from a JSON object of scalars.
@@ -203,21 +343,21 @@ public struct Metadata: Sendable, Hashable, Sequence, ExpressibleByDictionaryLit
         guard case let .object(members) = value else {
             throw .invalidArgument("metadata must be a JSON object, not \(value.jsonText)")
         }
-        var values: [String: MetadataValue] = [:]
+        var pairs: [Element] = []
         for member in members {
             do {
-                values[member.key] = try MetadataValue(json: member.value)
+                pairs.append((key: member.key, value: try MetadataValue(json: member.value)))
             } catch {
                 throw .invalidArgument("metadata \"\(member.key)\": \(error.reason)")
             }
         }
-        self.values = values
+        storage = .pairs(Self.normalised(pairs))
     }
 
     /// The reason this metadata cannot be stored, or `nil` when it can: keys must be non-empty and
     /// doubles finite.
     public var problem: String? {
-        for (key, value) in values {
+        for (key, value) in pairs {
             if key.isEmpty { return "metadata keys must not be empty" }
             if case let .double(d) = value, !d.isFinite { return "metadata \"\(key)\" is \(d), which JSON cannot hold" }
         }
@@ -227,7 +367,7 @@ public struct Metadata: Sendable, Hashable, Sequence, ExpressibleByDictionaryLit
 
 extension Metadata: Codable {
     public init(from decoder: any Decoder) throws {
-        values = try decoder.singleValueContainer().decode([String: MetadataValue].self)
+        self.init(try decoder.singleValueContainer().decode([String: MetadataValue].self))
     }
 
     public func encode(to encoder: any Encoder) throws {

@@ -16,11 +16,9 @@ public struct RecordedEvent: Sendable, Hashable {
         self.streamName = streamName
         self.position = position
         self.globalPosition = globalPosition
-        if message.metadata[MetadataKey.position] == nil {
-            self.message = message.withAddedMetadata(MetadataKey.position, .int(position))
-        } else {
-            self.message = message
-        }
+        var message = message
+        message.metadata.addIfAbsent(MetadataKey.position, .int(position))
+        self.message = message
     }
 
     public var uuid: UUID { message.uuid }

@@ -38,7 +38,12 @@ public enum Timestamp {
     /// Reads `yyyy-MM-dd[T| ]HH:mm:ss[.f{1,9}][Z|±HH:MM]`; without a zone the time is UTC.
     /// - Returns: microseconds since 1970, or `nil` when the text is not such a timestamp.
     public static func parseMicroseconds(_ text: String) -> Int64? {
-        let b = Array(text.utf8)
+        var text = text
+        return text.withUTF8 { parseMicroseconds(utf8: $0) }
+    }
+
+    /// ``parseMicroseconds(_:)`` over UTF-8 bytes, for backends that read a column in place.
+    public static func parseMicroseconds(utf8 b: UnsafeBufferPointer<UInt8>) -> Int64? {
         var i = 0
         func number(_ digits: Int) -> Int64? {
             guard i + digits <= b.count else { return nil }
@@ -51,13 +56,13 @@ public enum Timestamp {
             }
             return value
         }
-        func expect(_ chars: [UInt8]) -> Bool {
-            guard i < b.count, chars.contains(b[i]) else { return false }
+        func expect(_ char: UInt8, or other: UInt8? = nil, or third: UInt8? = nil) -> Bool {
+            guard i < b.count, b[i] == char || b[i] == other || b[i] == third else { return false }
             i += 1
             return true
         }
-        guard let year = number(4), expect([45]), let month = number(2), expect([45]), let day = number(2),
-            expect([84, 116, 32]), let hour = number(2), expect([58]), let minute = number(2), expect([58]),
+        guard let year = number(4), expect(45), let month = number(2), expect(45), let day = number(2),
+            expect(84, or: 116, or: 32), let hour = number(2), expect(58), let minute = number(2), expect(58),
             let second = number(2)
         else { return nil }
         guard (1...12).contains(month), (1...daysIn(month: month, year: year)).contains(day), hour < 24,
@@ -83,7 +88,7 @@ public enum Timestamp {
                 let sign: Int64 = b[i] == 45 ? -1 : 1
                 i += 1
                 guard let oh = number(2) else { return nil }
-                _ = expect([58])
+                _ = expect(58)
                 guard let om = number(2), oh < 24, om < 60 else { return nil }
                 offsetSeconds = sign * (oh * 3600 + om * 60)
             }

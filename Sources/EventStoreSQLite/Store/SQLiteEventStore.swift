@@ -104,7 +104,9 @@ public final class SQLiteEventStore: ProjectionStore, SnapshotStore {
         let beforeCommit = configuration._beforeCommit
         guard let transactionOpen else {
             try TransactionScope.checkOutsideTransaction(of: ObjectIdentifier(shared))
-            await shared.writeGate.acquire()
+            // A share of the gate: single writes queue on the writer one behind the other (it runs them in
+            // turn), while a transaction holding the gate alone keeps them out of its connection.
+            await shared.writeGate.acquireShared()
             do {
                 let result = try await run(on: shared.writer) { connection in
                     try connection.immediateTransaction {
@@ -113,11 +115,11 @@ public final class SQLiteEventStore: ProjectionStore, SnapshotStore {
                         return result
                     }
                 }
-                await shared.writeGate.release()
+                await shared.writeGate.releaseShared()
                 shared.notifier.signal()
                 return result
             } catch {
-                await shared.writeGate.release()
+                await shared.writeGate.releaseShared()
                 throw error
             }
         }

@@ -295,9 +295,7 @@ struct SQLiteOperations: Sendable {
     }
 
     private func recordedEvent(_ row: SQLiteRow, stream: StreamName) throws -> RecordedEvent {
-        let uuidText = row.text(2)
-        let createdText = row.text(6)
-        guard let uuid = UUID(uuidString: uuidText), let createdAt = Timestamp.parseMicroseconds(createdText) else {
+        guard let uuid = row.bytes(2, UUIDText.parse), let createdAt = row.bytes(6, Timestamp.parseMicroseconds(utf8:)) else {
             throw EventStoreError.backend("stored event \(row.int(0)) of \"\(stream)\" is corrupt (uuid or created_at)")
         }
         let message = EventMessage(

@@ -89,13 +89,15 @@ struct BenchScale: Sendable {
     var aggregateLoads: Int
     var largeStream: Int
     var httpAppends: Int
+    /// Read workloads run the store and the baseline alternately this many times and keep each one's best time.
+    var readRounds: Int
 
     static let full = BenchScale(
         batchStreams: 1000, singleEvents: 2000, writerEvents: 250, streamEvents: 100_000, smallStore: 10_000,
-        largeStore: 1_000_000, aggregateLoads: 500, largeStream: 1_000_000, httpAppends: 2000)
+        largeStore: 1_000_000, aggregateLoads: 500, largeStream: 1_000_000, httpAppends: 2000, readRounds: 3)
     static let quick = BenchScale(
         batchStreams: 20, singleEvents: 100, writerEvents: 20, streamEvents: 5000, smallStore: 2000, largeStore: 20_000,
-        aggregateLoads: 50, largeStream: 20_000, httpAppends: 100)
+        aggregateLoads: 50, largeStream: 20_000, httpAppends: 100, readRounds: 2)
 }
 
 /// One backend under test: fresh tables for each workload, and a raw baseline beside them.
@@ -308,15 +310,14 @@ struct BenchRunner: Sendable {
             try await fill(store, raw, stream: stream, count: scale.streamEvents)
             var rows: [BenchResult] = []
             for forward in [true, false] {
-                let memoryStart = Measure.resetPeakMemory()
-                let seconds = try await Measure.seconds {
+                let (seconds, rawSeconds, peak) = try await Measure.alternating(rounds: scale.readRounds) { _ in
                     let events = forward ? try await store.load(stream) : try await store.loadReverse(stream)
                     var count = 0
                     for try await _ in events { count += 1 }
                     guard count == scale.streamEvents else { throw BenchFailure("loaded \(count) of \(scale.streamEvents)") }
+                } baseline: {
+                    _ = try await raw.load(stream.rawValue, forward: forward)
                 }
-                let peak = Measure.peakMemory(since: memoryStart)
-                let rawSeconds = try await Measure.seconds { _ = try await raw.load(stream.rawValue, forward: forward) }
                 let n = Double(scale.streamEvents)
                 rows.append(
                     result(forward ? "load-stream-forward" : "load-stream-backward", target, rate: n / seconds, baseline: n / rawSeconds, peak: peak))
@@ -328,14 +329,13 @@ struct BenchRunner: Sendable {
             try await target.withStore("ll") { store, raw in
                 let stream: StreamName = "large-0"
                 try await fill(store, raw, stream: stream, count: scale.largeStream)
-                let memoryStart = Measure.resetPeakMemory()
-                let seconds = try await Measure.seconds {
+                let (seconds, rawSeconds, peak) = try await Measure.alternating(rounds: scale.readRounds) { _ in
                     var count = 0
                     for try await _ in try await store.load(stream) { count += 1 }
                     guard count == scale.largeStream else { throw BenchFailure("loaded \(count) of \(scale.largeStream)") }
+                } baseline: {
+                    _ = try await raw.load(stream.rawValue, forward: true)
                 }
-                let peak = Measure.peakMemory(since: memoryStart)
-                let rawSeconds = try await Measure.seconds { _ = try await raw.load(stream.rawValue, forward: true) }
                 let n = Double(scale.largeStream)
                 return result(scale.largeStream >= 1_000_000 ? "load-stream-\(scale.largeStream / 1_000_000)m" : "load-stream-\(scale.largeStream / 1000)k", target, rate: n / seconds, baseline: n / rawSeconds, peak: peak)
             })
@@ -383,13 +383,12 @@ struct BenchRunner: Sendable {
             try await fill(store, raw, stream: stream, count: scale.streamEvents)
             let matcher = try MetadataMatcher().metadata("_aggregate_id", .equals, "agg-7")
             let expected = scale.streamEvents / 100
-            let memoryStart = Measure.resetPeakMemory()
-            let seconds = try await Measure.seconds {
+            let (seconds, rawSeconds, peak) = try await Measure.alternating(rounds: scale.readRounds) { _ in
                 let count = try await store.load(stream, matching: matcher).collect().count
                 guard count == expected else { throw BenchFailure("the matcher found \(count), not \(expected)") }
+            } baseline: {
+                _ = try await raw.load(stream.rawValue, aggregateID: "agg-7")
             }
-            let peak = Measure.peakMemory(since: memoryStart)
-            let rawSeconds = try await Measure.seconds { _ = try await raw.load(stream.rawValue, aggregateID: "agg-7") }
             let n = Double(scale.streamEvents)
             return result("matcher", target, rate: n / seconds, baseline: n / rawSeconds, peak: peak)
         }
@@ -400,10 +399,9 @@ struct BenchRunner: Sendable {
             let perStream = scale.streamEvents / 10
             for index in 0..<10 { try await fill(store, raw, stream: try StreamName("catch-\(index)"), count: perStream) }
             let total = perStream * 10
-            let memoryStart = Measure.resetPeakMemory()
-            let seconds = try await Measure.seconds {
+            let (seconds, rawSeconds, peak) = try await Measure.alternating(rounds: scale.readRounds) { round in
                 if projection {
-                    let counter = ProjectionManager(store: store).createProjection("$bench-counter").initialState(0).fromAll()
+                    let counter = ProjectionManager(store: store).createProjection("$bench-counter-\(round)").initialState(0).fromAll()
                         .whenAny { count, _, _ in count + 1 }
                     try await counter.run(keepRunning: false)
                     guard counter.state == total else { throw BenchFailure("the projection counted \(counter.state) of \(total)") }
@@ -414,9 +412,9 @@ struct BenchRunner: Sendable {
                         if count == total { break }
                     }
                 }
+            } baseline: {
+                _ = try await raw.readAll()
             }
-            let peak = Measure.peakMemory(since: memoryStart)
-            let rawSeconds = try await Measure.seconds { _ = try await raw.readAll() }
             return result(
                 projection ? "projection-catch-up" : "subscription-catch-up", target, rate: Double(total) / seconds,
                 baseline: Double(total) / rawSeconds, peak: peak)

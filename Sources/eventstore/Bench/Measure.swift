@@ -44,6 +44,24 @@ enum Measure {
         return (ContinuousClock.now - start).seconds
     }
 
+    /// Runs `store` and `baseline` one after the other `rounds` times and keeps each one's best time, so that
+    /// a moment of interference on a shared machine does not decide a ratio. The peak memory is the first
+    /// store round's (`store` gets the round, from 0).
+    static func alternating(
+        rounds: Int, _ store: (Int) async throws -> Void, baseline: () async throws -> Void
+    ) async throws -> (seconds: Double, baselineSeconds: Double, peak: Int?) {
+        var best = Double.infinity
+        var bestBaseline = Double.infinity
+        var peak: Int?
+        for round in 0..<max(1, rounds) {
+            let memoryStart = round == 0 ? resetPeakMemory() : nil
+            best = min(best, try await seconds { try await store(round) })
+            if round == 0 { peak = peakMemory(since: memoryStart) }
+            bestBaseline = min(bestBaseline, try await seconds { try await baseline() })
+        }
+        return (best, bestBaseline, peak)
+    }
+
     /// The `fraction` percentile (0…1) of latencies, in milliseconds.
     static func percentile(_ latencies: [Double], _ fraction: Double) -> Double? {
         guard !latencies.isEmpty else { return nil }
