@@ -11,6 +11,9 @@ public actor AsyncGate {
 
     public init() {}
 
+    /// How many callers wait for the gate.
+    public var waitingCount: Int { waiters.count }
+
     /// Waits until nobody holds the gate and takes it alone.
     public func acquire() async {
         if !exclusive, shared == 0, waiters.isEmpty {
