@@ -4,6 +4,23 @@ import Testing
 
 extension EventStoreConformance {
     static let matcherCases: [ConformanceCase] = [
+        ConformanceCase("matcher", "metadataKeysAreTheirBytesOrderedByThem") { store in
+            // "é" composed (U+00E9) and decomposed (e + U+0301) are equal Swift strings but different keys.
+            let composed = "caf\u{E9}"
+            let decomposed = "cafe\u{301}"
+            let metadata: Metadata = [composed: 1, "Z": true, "a": "x", decomposed: 2]
+            #expect(metadata.count == 4)
+            try await store.create(userStream, events: [userEvent(1, metadata: metadata), userEvent(2)])
+            let loaded = try await store.all(userStream)
+            let first = try #require(loaded.first)
+            #expect(first.metadata[composed] == 1)
+            #expect(first.metadata[decomposed] == 2)
+            #expect(first.metadata.keys == ["Z", MetadataKey.aggregateVersion, MetadataKey.position, "a", decomposed, composed])
+            #expect(first.metadata == metadata.adding(MetadataKey.aggregateVersion, 1).adding(MetadataKey.position, 1))
+            let matched = try await store.all(userStream, matching: try MetadataMatcher().metadata(decomposed, .equals, 2))
+            #expect(versions(matched) == [1])
+            #expect(try await store.all(userStream, matching: try MetadataMatcher().metadata(decomposed, .equals, 1)).isEmpty)
+        },
         ConformanceCase("matcher", "equalsFindsTheEventByEachScalarType") { store in
             let cases: [Metadata] = [["snapshot": true], ["some_id": 123], ["foo": "bar"], ["snapshot": true, "some_id": 123, "foo": "bar"]]
             for (i, metadata) in cases.enumerated() {
