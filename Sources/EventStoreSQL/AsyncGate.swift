@@ -58,17 +58,4 @@ public actor AsyncGate {
             next.continuation.resume()
         }
     }
-
-    /// Runs `body` holding the gate alone.
-    public func withGate<T: Sendable>(_ body: @Sendable () async throws -> T) async throws -> T {
-        await acquire()
-        do {
-            let result = try await body()
-            release()
-            return result
-        } catch {
-            release()
-            throw error
-        }
-    }
 }

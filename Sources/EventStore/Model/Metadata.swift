@@ -225,8 +225,8 @@ public struct Metadata: Sendable, Hashable, Sequence, ExpressibleByDictionaryLit
             }
         }
         set {
-            if case .stored(_, nil, _) = storage, let newValue, self[key] == nil {
-                addIfAbsent(key, newValue)
+            if case let .stored(text, nil, _) = storage, let newValue, self[key] == nil {
+                storage = .stored(text, added: (key: key, value: newValue), lacksPosition: false)
                 return
             }
             modifyPairs { pairs in
