@@ -130,15 +130,23 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        // What the test targets share: the watchdog that ends a stalled test run (not a product).
+        .target(
+            name: "EventStoreTestSupport",
+            path: "Tests/EventStoreTestSupport",
+            swiftSettings: strictSettings
+        ),
         .testTarget(
             name: "EventStoreTests",
-            dependencies: ["EventStore", "EventSourcing", "EventStoreSQLite", "EventStoreConformance"],
+            dependencies: [
+                "EventStore", "EventSourcing", "EventStoreSQLite", "EventStoreConformance", "EventStoreTestSupport",
+            ],
             swiftSettings: strictSettings
         ),
         .testTarget(
             name: "EventStorePostgresTests",
             dependencies: [
-                "EventStore", "EventStoreSQL", "EventStorePostgres", "EventStoreConformance",
+                "EventStore", "EventStoreSQL", "EventStorePostgres", "EventStoreConformance", "EventStoreTestSupport",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
             ],
             swiftSettings: strictSettings
@@ -146,7 +154,7 @@ let package = Package(
         .testTarget(
             name: "EventStoreMySQLTests",
             dependencies: [
-                "EventStore", "EventStoreSQL", "EventStoreConformance",
+                "EventStore", "EventStoreSQL", "EventStoreConformance", "EventStoreTestSupport",
                 .target(name: "EventStoreMySQL", condition: .when(traits: ["MySQL"])),
             ],
             swiftSettings: strictSettings
@@ -154,7 +162,7 @@ let package = Package(
         .testTarget(
             name: "EventStoreHTTPTests",
             dependencies: [
-                "EventStore", "EventStoreHTTP", "EventStoreSQLite",
+                "EventStore", "EventStoreHTTP", "EventStoreSQLite", "EventStoreTestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ],
@@ -163,7 +171,10 @@ let package = Package(
         ),
         .testTarget(
             name: "EventStoreSQLiteTests",
-            dependencies: ["EventStore", "EventSourcing", "EventStoreSQL", "EventStoreSQLite", "EventStoreConformance"],
+            dependencies: [
+                "EventStore", "EventSourcing", "EventStoreSQL", "EventStoreSQLite", "EventStoreConformance",
+                "EventStoreTestSupport",
+            ],
             swiftSettings: strictSettings
         ),
     ],

@@ -24,6 +24,14 @@ public struct PostgresConfiguration: Sendable {
     public var poolSize: Int = 20
     /// How long opening a connection may take. 10 seconds by default.
     public var connectTimeout: Duration = .seconds(10)
+    /// How long the server may take to answer the statements of one call (an append, a page of a load, a
+    /// commit); 30 seconds by default. Past it the store closes the connection (the pool opens a new one)
+    /// and the call fails with `backend`: a write or commit that timed out may have committed, and its
+    /// error says that the outcome is unknown. This bounds a call on a connection whose server stopped
+    /// answering (a frozen server, a half-open socket), which would otherwise wait for ever; it is no
+    /// `statement_timeout`, and ``PostgresEventStore/migrate()`` is not bound by it (an index built on a
+    /// large table takes as long as it takes).
+    public var queryTimeout: Duration = .seconds(30)
     /// The schema of the store's tables; `nil` uses the connection's search path (normally `public`).
     public var schema: String?
     /// A prefix for the store's tables, so that several stores can share one database (ASCII letters,
@@ -40,8 +48,9 @@ public struct PostgresConfiguration: Sendable {
         self.database = database
     }
 
-    /// Reads `postgres://user:password@host:port/database?sslmode=disable|prefer|require&pool_size=N&connect_timeout=S&schema=S&table_prefix=P`
-    /// (also `postgresql://`). Missing parts: port 5432, user `postgres`, `sslmode=prefer`.
+    /// Reads `postgres://user:password@host:port/database?sslmode=disable|prefer|require&pool_size=N&connect_timeout=S&query_timeout=S&schema=S&table_prefix=P`
+    /// (also `postgresql://`). Missing parts: port 5432, user `postgres`, `sslmode=prefer`. `connect_timeout`
+    /// is whole seconds, `query_timeout` seconds with an optional fraction (`0.5`).
     /// - Throws: ``EventStoreError`` `invalidArgument` when the URL is not such a URL.
     public init(url text: String) throws(EventStoreError) {
         guard let url = URLComponents(string: text), let scheme = url.scheme?.lowercased(),
@@ -71,13 +80,18 @@ public struct PostgresConfiguration: Sendable {
                     throw .invalidArgument("connect_timeout must be a whole number of seconds, 1 or more")
                 }
                 connectTimeout = .seconds(seconds)
+            case "query_timeout":
+                guard let seconds = Double(value), seconds.isFinite, seconds > 0, seconds <= 86_400 else {
+                    throw .invalidArgument("query_timeout must be a number of seconds above 0, at most 86400")
+                }
+                queryTimeout = .milliseconds(Int64((seconds * 1000).rounded(.up)))
             case "schema":
                 schema = value
             case "table_prefix":
                 tablePrefix = value
             default:
                 throw .invalidArgument(
-                    "unknown postgres URL setting \"\(item.name)\" (known: sslmode, pool_size, connect_timeout, schema, table_prefix)")
+                    "unknown postgres URL setting \"\(item.name)\" (known: sslmode, pool_size, connect_timeout, query_timeout, schema, table_prefix)")
             }
         }
     }

@@ -23,6 +23,7 @@ public final class PostgresEventStore: ProjectionStore, SnapshotStore, Service {
     /// The configuration the store was made with.
     public let configuration: PostgresConfiguration
     private let client: PostgresClient
+    private let deadline: PostgresCallDeadline
     private let operations: PostgresOperations
     private let logger: Logger
     /// Signalled after commits, this process's and (through `LISTEN`) every other's.
@@ -47,6 +48,8 @@ public final class PostgresEventStore: ProjectionStore, SnapshotStore, Service {
         self.operations = PostgresOperations(
             tables: try PostgresTables(schema: configuration.schema, prefix: configuration.tablePrefix), logger: logger)
         self.client = PostgresClient(configuration: try configuration.clientConfiguration(), backgroundLogger: logger)
+        self.deadline = PostgresCallDeadline(
+            connectTimeout: configuration.connectTimeout, queryTimeout: configuration.queryTimeout)
         self.transaction = nil
         self.appendNotifier = AppendNotifier()
     }
@@ -56,6 +59,7 @@ public final class PostgresEventStore: ProjectionStore, SnapshotStore, Service {
         logger = store.logger
         operations = store.operations
         client = store.client
+        deadline = store.deadline
         transaction = TransactionConnection(connection)
         appendNotifier = store.appendNotifier
     }
@@ -100,50 +104,27 @@ public final class PostgresEventStore: ProjectionStore, SnapshotStore, Service {
         }
     }
 
-    /// Creates or upgrades the schema; safe when several processes start at once.
+    /// Creates or upgrades the schema; safe when several processes start at once. Not bound by
+    /// ``PostgresConfiguration/queryTimeout``: building an index on a large table takes as long as it takes.
     /// - Returns: the schema version.
     @discardableResult
     public func migrate() async throws -> Int {
         let operations = self.operations
-        return try await onConnection { connection in
+        return try await onConnection(.write, timed: false) { connection in
             try await Self.inTransaction(connection, self.logger) { try await operations.migrate($0) }
         }
     }
 
     // MARK: Running work
 
-    /// Runs `body` on a pooled connection. Waiting for a connection fails after the configured connect
-    /// timeout (the pool itself would wait a minute while the server is unreachable); the query itself is
-    /// not timed.
-    private func onConnection<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) async throws -> T) async throws -> T {
-        let client = self.client
-        let timeout = configuration.connectTimeout
-        let acquired = Flag()
+    /// Runs `body` on a pooled connection, under the connect timeout and (when `timed`) the query deadline
+    /// (see ``PostgresConfiguration/queryTimeout``).
+    private func onConnection<T: Sendable>(
+        _ kind: PostgresCallDeadline.Kind, timed: Bool = true, _ body: @escaping @Sendable (PostgresConnection) async throws -> T
+    ) async throws -> T {
         do {
-            return try await withThrowingTaskGroup(of: T?.self) { group in
-                group.addTask {
-                    try await client.withConnection { connection in
-                        acquired.set()
-                        return try await body(connection)
-                    }
-                }
-                group.addTask {
-                    try await Task.sleep(for: timeout)
-                    if !acquired.isSet {
-                        throw EventStoreError.backend("no connection to PostgreSQL within \(timeout): is the server up?")
-                    }
-                    return nil
-                }
-                while let result = try await group.next() {
-                    if let value = result {
-                        group.cancelAll()
-                        return value
-                    }
-                }
-                throw EventStoreError.backend("PostgreSQL operation ended without a result")
-            }
-        } catch where PostgresFailure.isDriverError(error) || !acquired.isSet && !(error is EventStoreError) {
-            // Errors before a connection was had come from the pool.
+            return try await deadline.withConnection(of: client, kind, timed: timed, body)
+        } catch where PostgresFailure.isDriverError(error) {
             throw EventStoreError.backend("PostgreSQL failed", underlying: PostgresFailure(error))
         }
     }
@@ -165,7 +146,7 @@ public final class PostgresEventStore: ProjectionStore, SnapshotStore, Service {
     /// A write: its own transaction at the top level, a savepoint inside a transaction.
     private func write<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) async throws -> T) async throws -> T {
         if let transaction {
-            return try await inTransactionConnection(transaction) { c in
+            return try await inTransactionConnection(transaction, .write) { c in
                 try await c.query("SAVEPOINT es_operation", logger: self.logger)
                 do {
                     let result = try await body(c)
@@ -179,27 +160,31 @@ public final class PostgresEventStore: ProjectionStore, SnapshotStore, Service {
             }
         }
         try TransactionScope.checkOutsideTransaction(of: ObjectIdentifier(client))
-        // A write runs to its end even when the caller's task is cancelled: a cancelled ROLLBACK or COMMIT
-        // would give the pool back a connection inside an open transaction.
-        let result = try await Task { try await self.onConnection { c in try await Self.inTransaction(c, self.logger, body) } }.value
+        // A write runs to its end (or its deadline) even when the caller's task is cancelled: a cancelled
+        // ROLLBACK or COMMIT would give the pool back a connection inside an open transaction.
+        let result = try await Task {
+            try await self.onConnection(.write) { c in try await Self.inTransaction(c, self.logger, body) }
+        }.value
         appendNotifier.signal()
         return result
     }
 
     /// A read: any pooled connection at the top level, the transaction's connection inside one.
     private func read<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) async throws -> T) async throws -> T {
-        if let transaction { return try await inTransactionConnection(transaction, body) }
-        return try await onConnection(body)
+        if let transaction { return try await inTransactionConnection(transaction, .read, body) }
+        return try await onConnection(.read, body)
     }
 
+    /// Runs `body` on a transaction's connection, one call at a time, under the query deadline.
     private func inTransactionConnection<T: Sendable>(
-        _ transaction: TransactionConnection, _ body: @Sendable (PostgresConnection) async throws -> T
+        _ transaction: TransactionConnection, _ kind: PostgresCallDeadline.Kind,
+        _ body: @escaping @Sendable (PostgresConnection) async throws -> T
     ) async throws -> T {
         guard transaction.isOpen else { throw Self.closedError }
         await transaction.gate.acquire()
         do {
             guard transaction.isOpen else { throw Self.closedError }
-            let result = try await body(transaction.connection)
+            let result = try await deadline.run(on: transaction.connection, kind, body)
             await transaction.gate.release()
             return result
         } catch where PostgresFailure.isDriverError(error) {
@@ -301,13 +286,24 @@ public final class PostgresEventStore: ProjectionStore, SnapshotStore, Service {
             throw EventStoreError(code: .nestedTransaction, reason: "a transaction cannot be started inside another one")
         }
         try TransactionScope.checkCanBegin()
+        let deadline = self.deadline
+        let logger = self.logger
         let result = try await withoutActuallyEscaping(body) { body in
-            try await onConnection { connection in
-                try await Self.inTransaction(connection, self.logger) { connection in
+            // The connection is held for the whole closure; each statement on it (BEGIN, the closure's
+            // calls, COMMIT) is bound by the query deadline on its own.
+            try await onConnection(.write, timed: false) { connection in
+                try await deadline.run(on: connection, .read) { try await $0.query("BEGIN", logger: logger) }
+                let result: T
+                do {
                     let store = PostgresEventStore(transactionOf: self, connection: connection)
                     defer { store.transaction?.close() }
-                    return try await TransactionScope.run(in: ObjectIdentifier(self.client)) { try await body(store) }
+                    result = try await TransactionScope.run(in: ObjectIdentifier(self.client)) { try await body(store) }
+                } catch {
+                    _ = try? await deadline.run(on: connection, .read) { try await $0.query("ROLLBACK", logger: logger) }
+                    throw error
                 }
+                try await deadline.run(on: connection, .write) { try await $0.query("COMMIT", logger: logger) }
+                return result
             }
         }
         appendNotifier.signal()
@@ -317,7 +313,9 @@ public final class PostgresEventStore: ProjectionStore, SnapshotStore, Service {
     // MARK: Connections
 
     /// Runs `body` on a connection of the store's pool: for read models and other tables kept in the same
-    /// database. Inside a transaction's store, the transaction's connection.
+    /// database. Inside a transaction's store, the transaction's connection. `body` is bound by
+    /// ``PostgresConfiguration/queryTimeout`` as the store's own calls are: past it the connection is closed
+    /// and the call fails with `backend`.
     public func withConnection<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) async throws -> T)
         async throws -> T
     {
@@ -407,17 +405,42 @@ public final class PostgresEventStore: ProjectionStore, SnapshotStore, Service {
     public func notifications() -> AsyncThrowingStream<GlobalPosition, any Error> {
         let channel = operations.tables.channel
         let client = self.client
+        let deadline = self.deadline
+        let logger = self.logger
         return AsyncThrowingStream { continuation in
             let task = Task {
                 do {
-                    try await client.withConnection { connection in
-                        try await connection.listen(on: channel) { notifications in
-                            continuation.yield(GlobalPosition.start)
-                            for try await notification in notifications {
-                                if let position = GlobalPosition(notification.payload) {
-                                    continuation.yield(position)
+                    try await deadline.withConnection(of: client, .read, timed: false) { connection in
+                        try await withThrowingTaskGroup(of: Void.self) { group in
+                            group.addTask {
+                                try await connection.listen(on: channel) { notifications in
+                                    continuation.yield(GlobalPosition.start)
+                                    for try await notification in notifications {
+                                        if let position = GlobalPosition(notification.payload) {
+                                            continuation.yield(position)
+                                        }
+                                    }
                                 }
                             }
+                            group.addTask {
+                                // A connection that only listens hears nothing when its server stops answering:
+                                // ask it something now and then, under the query deadline. When that fails (or
+                                // the listener is cancelled) the connection is closed, which ends the listen.
+                                do {
+                                    while true {
+                                        try await Task.sleep(for: Self.listenerCheckInterval)
+                                        try await deadline.run(on: connection, .read) { try await $0.query("SELECT 1", logger: logger) }
+                                    }
+                                } catch {
+                                    // Ends the sequence now: the listen itself may never return on a
+                                    // connection that closed under it.
+                                    continuation.finish(throwing: error)
+                                    connection.close().whenComplete { _ in }
+                                    throw error
+                                }
+                            }
+                            try await group.next()
+                            group.cancelAll()
                         }
                     }
                     continuation.finish()
@@ -428,13 +451,9 @@ public final class PostgresEventStore: ProjectionStore, SnapshotStore, Service {
             continuation.onTermination = { _ in task.cancel() }
         }
     }
-}
 
-/// A flag set once, read from any task.
-private final class Flag: Sendable {
-    private let value = Atomic<Bool>(false)
-    func set() { value.store(true, ordering: .releasing) }
-    var isSet: Bool { value.load(ordering: .acquiring) }
+    /// How often the listening connection is asked whether its server still answers: 5 seconds.
+    static let listenerCheckInterval: Duration = .seconds(5)
 }
 
 /// A PostgreSQL or driver error, with the SQLSTATE and the server's message when there are.

@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import EventStore
 import EventStoreHTTP
 import EventStoreSQLite
+import EventStoreTestSupport
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -52,7 +53,7 @@ func expectProblem(_ response: TestResponse, _ status: HTTPResponse.Status, sour
     #expect(body["title"] is String, sourceLocation: sourceLocation)
 }
 
-@Suite("HTTP API")
+@Suite("HTTP API", .watchdog())
 struct HTTPAPITests {
     @Test func readingWithoutAnAcceptHeaderGivesTheDescriptionDocument() async throws {
         try await withServer { client, _ in
@@ -367,6 +368,7 @@ struct SSEEvent: Sendable {
 
 /// Reads `count` Server-Sent Events, then disconnects.
 func readEvents(port: Int, path: String, count: Int, lastEventID: String? = nil) async throws -> [SSEEvent] {
+    Watchdog.step("read \(count) server-sent events from \(path)")
     var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)\(path)")
     if let lastEventID { request.headers.add(name: "Last-Event-ID", value: lastEventID) }
     let response = try await HTTPClient.shared.execute(request, timeout: .seconds(30))

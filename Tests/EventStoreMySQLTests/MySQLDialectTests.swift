@@ -1,13 +1,14 @@
 #if MySQL
 import EventStore
 import EventStoreSQL
+import EventStoreTestSupport
 import Testing
 
 @testable import EventStoreMySQL
 
 /// The SQL the MySQL dialect generates (MySQL 8 itself has no server in Debian: its SQL is checked here,
 /// and the whole suite runs against MariaDB).
-@Suite struct MySQLDialectTests {
+@Suite(.watchdog()) struct MySQLDialectTests {
     @Test func metadataKeysAndValuesAreBoundNeverSpliced() throws {
         let key = "'; DROP TABLE events; --\"\\"
         let matcher = try MetadataMatcher().metadata(key, .equals, "x'y").metadata("n", .greaterThan, 3)

@@ -1,8 +1,9 @@
 #if MySQL
 import EventStore
 import EventStoreConformance
-import EventStoreSQL
 @testable import EventStoreMySQL
+import EventStoreSQL
+import EventStoreTestSupport
 import Foundation
 import Testing
 
@@ -78,7 +79,7 @@ final class MySQLUsersReadModel: UsersTable {
     }
 }
 
-@Suite("MySQL/MariaDB projections", .enabled(if: MySQLTestServer.shouldRun, "\(MySQLTestServer.skipMessage)"))
+@Suite("MySQL/MariaDB projections", .enabled(if: MySQLTestServer.shouldRun, "\(MySQLTestServer.skipMessage)"), .watchdog())
 struct MySQLProjectionTests {
     @Test func aReadModelInTheStoresDatabaseIsKeptResetAndDeleted() async throws {
         let configuration = try MySQLTestServer.configuration()

@@ -3,6 +3,7 @@ import EventStore
 import EventStoreConformance
 import EventStoreMySQL
 import EventStoreSQL
+import EventStoreTestSupport
 import Foundation
 import Synchronization
 import Testing
@@ -25,10 +26,11 @@ enum MySQLTestServer {
     }
 }
 
-@Suite("MySQL/MariaDB store conformance", .enabled(if: MySQLTestServer.shouldRun, "\(MySQLTestServer.skipMessage)"))
+@Suite("MySQL/MariaDB store conformance", .enabled(if: MySQLTestServer.shouldRun, "\(MySQLTestServer.skipMessage)"), .watchdog())
 struct MySQLConformanceTests {
     @Test(arguments: EventStoreConformance.cases)
     func conformance(_ testCase: ConformanceCase) async throws {
+        Watchdog.step("case \(testCase)")
         try await testCase.run { settings, body in
             try await body(try await MySQLEventStore(configuration: try MySQLTestServer.configuration(loadBatchSize: settings.loadBatchSize)))
         }
@@ -45,7 +47,7 @@ final class Written: Sendable {
     var rolledBack: Set<UUID> { state.withLock { $0.rolledBack } }
 }
 
-@Suite("MySQL/MariaDB store", .enabled(if: MySQLTestServer.shouldRun, "\(MySQLTestServer.skipMessage)"))
+@Suite("MySQL/MariaDB store", .enabled(if: MySQLTestServer.shouldRun, "\(MySQLTestServer.skipMessage)"), .watchdog())
 struct MySQLStoreTests {
     static let eventsPerWriter = ProcessInfo.processInfo.environment["EVENTSTORE_STRESS_EVENTS_PER_WRITER"].flatMap(Int.init) ?? 2_000
 

@@ -1,5 +1,6 @@
 import EventStore
 import EventStorePostgres
+import EventStoreTestSupport
 import Foundation
 import Synchronization
 import Testing
@@ -15,7 +16,7 @@ final class WriteLog: Sendable {
     var rolledBack: Set<UUID> { state.withLock { $0.rolledBack } }
 }
 
-@Suite("PostgreSQL global order", .enabled(if: PostgresTestServer.shouldRun, "\(PostgresTestServer.skipMessage)"))
+@Suite("PostgreSQL global order", .enabled(if: PostgresTestServer.shouldRun, "\(PostgresTestServer.skipMessage)"), .watchdog())
 struct PostgresGlobalOrderTests {
     static let writers = 8
     static let eventsPerWriter = ProcessInfo.processInfo.environment["EVENTSTORE_STRESS_EVENTS_PER_WRITER"].flatMap(Int.init) ?? 2_000

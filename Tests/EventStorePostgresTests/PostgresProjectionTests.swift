@@ -1,6 +1,7 @@
 import EventStore
 import EventStoreConformance
 import EventStorePostgres
+import EventStoreTestSupport
 import Foundation
 import PostgresNIO
 import Testing
@@ -85,7 +86,7 @@ final class PostgresUsersReadModel: UsersTable {
     }
 }
 
-@Suite("PostgreSQL projections", .enabled(if: PostgresTestServer.shouldRun, "\(PostgresTestServer.skipMessage)"))
+@Suite("PostgreSQL projections", .enabled(if: PostgresTestServer.shouldRun, "\(PostgresTestServer.skipMessage)"), .watchdog())
 struct PostgresProjectionTests {
     @Test func aReadModelInTheStoresDatabaseIsKeptResetAndDeleted() async throws {
         try await PostgresTestServer.withStore { store in

@@ -1,14 +1,15 @@
 import EventStore
 import EventStorePostgres
+import EventStoreTestSupport
 import Foundation
 import Synchronization
 import Testing
 
-@Suite("PostgreSQL store", .enabled(if: PostgresTestServer.shouldRun, "\(PostgresTestServer.skipMessage)"))
+@Suite("PostgreSQL store", .enabled(if: PostgresTestServer.shouldRun, "\(PostgresTestServer.skipMessage)"), .watchdog())
 struct PostgresStoreTests {
     @Test func urlsCarryEverySetting() throws {
         let configuration = try PostgresConfiguration(
-            url: "postgres://app:s%40cret@db.example:6543/events?sslmode=require&pool_size=7&connect_timeout=3&schema=es&table_prefix=p_")
+            url: "postgres://app:s%40cret@db.example:6543/events?sslmode=require&pool_size=7&connect_timeout=3&query_timeout=2.5&schema=es&table_prefix=p_")
         #expect(configuration.host == "db.example")
         #expect(configuration.port == 6543)
         #expect(configuration.username == "app")
@@ -17,13 +18,19 @@ struct PostgresStoreTests {
         #expect(configuration.tls == .require)
         #expect(configuration.poolSize == 7)
         #expect(configuration.connectTimeout == .seconds(3))
+        #expect(configuration.queryTimeout == .milliseconds(2500))
         #expect(configuration.schema == "es")
         #expect(configuration.tablePrefix == "p_")
         let defaults = try PostgresConfiguration(url: "postgresql://localhost")
         #expect(defaults.tls == .prefer)
         #expect(defaults.port == 5432)
         #expect(defaults.username == "postgres")
-        for bad in ["mysql://x", "postgres://", "postgres://h/db?sslmode=maybe", "postgres://h/db?pool_size=0", "postgres://h/db?color=red"] {
+        #expect(defaults.queryTimeout == .seconds(30))
+        for bad in [
+            "mysql://x", "postgres://", "postgres://h/db?sslmode=maybe", "postgres://h/db?pool_size=0", "postgres://h/db?color=red",
+            "postgres://h/db?query_timeout=0", "postgres://h/db?query_timeout=-1", "postgres://h/db?query_timeout=soon",
+            "postgres://h/db?query_timeout=inf",
+        ] {
             #expect(throws: EventStoreError.self, "\(bad)") { try PostgresConfiguration(url: bad) }
         }
     }

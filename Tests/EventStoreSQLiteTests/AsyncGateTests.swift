@@ -1,8 +1,9 @@
 import EventStoreSQL
+import EventStoreTestSupport
 import Testing
 
 /// The write gate's two modes: shares run together, an exclusive holder runs alone and in turn.
-@Suite("Async gate") struct AsyncGateTests {
+@Suite("Async gate", .watchdog()) struct AsyncGateTests {
     /// Waits until `count` callers wait for the gate.
     func waitUntil(_ gate: AsyncGate, waiting count: Int) async throws {
         let deadline = ContinuousClock.now + .seconds(30)

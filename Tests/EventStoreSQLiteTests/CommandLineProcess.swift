@@ -1,4 +1,5 @@
 import Dispatch
+import EventStoreTestSupport
 import Foundation
 import Testing
 
@@ -48,6 +49,7 @@ struct EventStoreProcess {
 
     /// Runs `eventstore ARGS` to its end and returns its status and output.
     static func run(_ arguments: [String], input: String = "", environment: [String: String] = [:]) async throws -> Output {
+        Watchdog.step("run eventstore \(arguments.joined(separator: " "))")
         let process = Process()
         process.executableURL = executable
         process.arguments = arguments
@@ -83,11 +85,13 @@ struct EventStoreProcess {
 
     /// Waits for a process to end without blocking a thread of the cooperative pool.
     static func waitForExit(_ process: Process) async {
+        Watchdog.step("wait for \(process.executableURL?.lastPathComponent ?? "a process") \(process.processIdentifier) to exit")
         while process.isRunning { try? await Task.sleep(for: .milliseconds(10)) }
     }
 
     /// Waits until `file` contains `text`, for at most `timeout`.
     static func waitFor(_ text: String, in file: URL, timeout: Duration = .seconds(60)) async throws -> Bool {
+        Watchdog.step("wait for \"\(text)\" in \(file.lastPathComponent)")
         let clock = ContinuousClock()
         let deadline = clock.now + timeout
         while clock.now < deadline {

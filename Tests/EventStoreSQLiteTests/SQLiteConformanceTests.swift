@@ -1,6 +1,7 @@
 import EventStore
 import EventStoreConformance
 import EventStoreSQLite
+import EventStoreTestSupport
 import Foundation
 import Testing
 
@@ -12,10 +13,11 @@ func withTemporaryDatabase<T>(_ body: (String) async throws -> T) async throws -
     return try await body(directory.appendingPathComponent("events.sqlite").path)
 }
 
-@Suite("SQLite store conformance")
+@Suite("SQLite store conformance", .watchdog())
 struct SQLiteConformanceTests {
     @Test(arguments: EventStoreConformance.cases)
     func conformance(_ testCase: ConformanceCase) async throws {
+        Watchdog.step("case \(testCase)")
         try await testCase.run { settings, body in
             try await withTemporaryDatabase { path in
                 var configuration = SQLiteConfiguration(path: path)

@@ -1,5 +1,6 @@
 import EventStore
 import EventStoreSQLite
+import EventStoreTestSupport
 import Foundation
 import Testing
 
@@ -11,7 +12,7 @@ func residentBytes() -> Int? {
     return pages * Int(sysconf(Int32(_SC_PAGESIZE)))
 }
 
-@Suite("SQLite memory")
+@Suite("SQLite memory", .watchdog())
 struct SQLiteMemoryTests {
     /// Events in the long stream: `EVENTSTORE_LONG_STREAM_EVENTS`, 1,000,000 by default.
     static let eventCount = ProcessInfo.processInfo.environment["EVENTSTORE_LONG_STREAM_EVENTS"].flatMap(Int.init) ?? 1_000_000

@@ -1,10 +1,11 @@
 import EventStore
 import EventStoreSQLite
+import EventStoreTestSupport
 import Foundation
 import Testing
 
 /// Several `eventstore` processes on one file, and a writer killed mid-append.
-@Suite("SQLite across processes", .serialized)
+@Suite("SQLite across processes", .serialized, .watchdog())
 struct SQLiteProcessTests {
     @Test func appendAndReadRoundTripAcrossProcesses() async throws {
         try await withTemporaryDatabase { path in

@@ -3,6 +3,7 @@ import EventStore
 import EventStoreConformance
 import EventStoreSQL
 @testable import EventStoreSQLite
+import EventStoreTestSupport
 import Foundation
 import Synchronization
 import Testing
@@ -72,7 +73,8 @@ final class Calls: Sendable {
 }
 
 /// Waits (up to 30 s) until `condition` holds.
-func eventually(_ condition: () async throws -> Bool) async throws -> Bool {
+func eventually(_ what: String = "a condition", _ condition: () async throws -> Bool) async throws -> Bool {
+    Watchdog.step("wait for \(what)")
     let deadline = ContinuousClock.now + .seconds(30)
     while ContinuousClock.now < deadline {
         if (try? await condition()) == true { return true }
@@ -81,7 +83,7 @@ func eventually(_ condition: () async throws -> Bool) async throws -> Bool {
     return false
 }
 
-@Suite("SQLite projections", .serialized)
+@Suite("SQLite projections", .serialized, .watchdog())
 struct SQLiteProjectionTests {
     @Test func aReadModelInTheStoresFileIsKeptResetAndDeleted() async throws {
         try await withTemporaryDatabase { path in

@@ -1,9 +1,10 @@
 import EventStore
 import EventStoreSQLite
+import EventStoreTestSupport
 import Foundation
 import Testing
 
-@Suite("SQLite store")
+@Suite("SQLite store", .watchdog())
 struct SQLiteStoreTests {
     @Test func loadingAStreamSearchesTheStreamPositionIndex() async throws {
         try await withTemporaryDatabase { path in

@@ -1,11 +1,13 @@
 import EventStore
 import EventStoreConformance
+import EventStoreTestSupport
 import Testing
 
-@Suite("In-memory store conformance")
+@Suite("In-memory store conformance", .watchdog())
 struct InMemoryConformanceTests {
     @Test(arguments: EventStoreConformance.cases)
     func conformance(_ testCase: ConformanceCase) async throws {
+        Watchdog.step("case \(testCase)")
         try await testCase.run { settings, body in
             try await body(InMemoryEventStore(loadBatchSize: settings.loadBatchSize))
         }
@@ -13,10 +15,11 @@ struct InMemoryConformanceTests {
 }
 
 /// The decorator without listeners must be invisible: every case passes through it too.
-@Suite("Action-event decorator conformance")
+@Suite("Action-event decorator conformance", .watchdog())
 struct DecoratorConformanceTests {
     @Test(arguments: EventStoreConformance.cases)
     func conformance(_ testCase: ConformanceCase) async throws {
+        Watchdog.step("case \(testCase)")
         try await testCase.run { settings, body in
             try await body(ActionEventEmitterEventStore(InMemoryEventStore(loadBatchSize: settings.loadBatchSize)))
         }

@@ -1,8 +1,9 @@
 @testable import EventStore
+import EventStoreTestSupport
 import Foundation
 import Testing
 
-@Suite struct JSONReaderTests {
+@Suite(.watchdog()) struct JSONReaderTests {
     @Test func parsesEscapesAndSurrogatePairs() throws {
         let value = try JSONValue(parsing: #"{"s":"a\"b\\c\/d\n\u00e9\ud83d\ude00","lone":"\ud800x"}"#)
         #expect(value["s"] == .string("a\"b\\c/d\né😀"))

@@ -1,6 +1,7 @@
 import EventSourcing
 import EventStore
 import EventStoreSQLite
+import EventStoreTestSupport
 import Foundation
 import Testing
 
@@ -77,7 +78,7 @@ struct CartHandler {
     }
 }
 
-@Test func readmeEventSourcingExample() async throws {
+@Test(.watchdog()) func readmeEventSourcingExample() async throws {
     let directory = FileManager.default.temporaryDirectory.appendingPathComponent("readme-\(UUID().uuidString)")
     try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
     defer { try? FileManager.default.removeItem(at: directory) }

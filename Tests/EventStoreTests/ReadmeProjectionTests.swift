@@ -1,4 +1,5 @@
 import EventStore
+import EventStoreTestSupport
 import Synchronization
 import Testing
 
@@ -25,7 +26,7 @@ final class UsersTable: ReadModel {
     }
 }
 
-@Test func readmeProjections() async throws {
+@Test(.watchdog()) func readmeProjections() async throws {
     let store = InMemoryEventStore()
     try await store.create(
         "user-1",

@@ -1,4 +1,5 @@
 import EventStore
+import EventStoreTestSupport
 import Testing
 
 // The README's quick start, kept compiling and passing here.
@@ -9,7 +10,7 @@ struct UserRegistered: DomainEvent {
     var email: String
 }
 
-@Test func readmeQuickStart() async throws {
+@Test(.watchdog()) func readmeQuickStart() async throws {
     let store = InMemoryEventStore()
     let stream: StreamName = "user-42"
 

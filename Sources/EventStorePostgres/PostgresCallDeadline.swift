@@ -1,0 +1,236 @@
+import EventStore
+import PostgresNIO
+import Synchronization
+
+/// The time limits of one call on a pooled connection: the wait for a connection
+/// (``PostgresConfiguration/connectTimeout``) and the server's answer (``PostgresConfiguration/queryTimeout``).
+///
+/// PostgresNIO does not end a query in flight when its task is cancelled, and a query on a connection whose
+/// server stopped answering (a frozen server, a half-open socket after a restart or a network fault) waits
+/// for ever. So a timer runs beside each call: when the deadline passes, or the caller is cancelled, it
+/// closes the call's connection (the pool replaces it) and the call throws at once, without waiting for
+/// what was in flight: a `backend` error that says what happened (for a write: that it may have
+/// committed), or `CancellationError` for a cancelled read.
+struct PostgresCallDeadline: Sendable {
+    /// What a call does, for the error that reports a deadline: a write's outcome is unknown once its
+    /// connection is closed under it.
+    enum Kind: Sendable {
+        case read
+        case write
+    }
+
+    let connectTimeout: Duration
+    let queryTimeout: Duration
+
+    /// Runs `body` on a connection of `client`, under both limits; `timed: false` leaves the body unbound
+    /// once it has its connection (a migration; a transaction, whose calls are bound one by one).
+    ///
+    /// The wait for a connection is given up at the connect timeout or when the caller is cancelled, even if
+    /// the pool does not give the request up itself (after a server restart PostgresNIO's pool was seen to
+    /// leave a lease request waiting for ever, cancelled or not): the request then runs on in the
+    /// background and hands back any connection it gets unused.
+    func withConnection<T: Sendable>(
+        of client: PostgresClient, _ kind: Kind, timed: Bool = true,
+        _ body: @escaping @Sendable (PostgresConnection) async throws -> T
+    ) async throws -> T {
+        let lease = Call()
+        let outcome = Outcome<T>()
+        let connectTimeout = self.connectTimeout
+        let work = Task {
+            do {
+                let value = try await client.withConnection { connection in
+                    guard lease.start(on: connection) else { throw CancellationError() }
+                    defer { lease.finish() }
+                    return timed ? try await run(on: connection, kind, body) : try await body(connection)
+                }
+                outcome.resolve(.success(value))
+            } catch {
+                outcome.resolve(.failure(error))
+            }
+        }
+        let timer = Task {
+            try? await Task.sleep(for: connectTimeout)
+            if lease.giveUp() {
+                work.cancel()
+                outcome.resolve(
+                    .failure(
+                        EventStoreError.backend(
+                            "no connection to PostgreSQL within \(connectTimeout): the server is down, unreachable or every pooled connection is busy")))
+            }
+        }
+        defer { timer.cancel() }
+        return try await withTaskCancellationHandler {
+            try await outcome.value()
+        } onCancel: {
+            if lease.giveUp() { outcome.resolve(.failure(CancellationError())) }
+            // Running: cancelling the work closes its connection under it (see `watch`).
+            work.cancel()
+        }
+    }
+
+    /// Runs `body` on `connection`, which the caller holds (a transaction's), under the query deadline.
+    ///
+    /// When the deadline passes or the caller is cancelled, the call closes the connection and returns its
+    /// error at once, without waiting for `body`: a query written to a connection that was already closed
+    /// (by a server restart, before the pool noticed) can wait for ever even after the close, so `body` is
+    /// left to end, or not, in a task of its own.
+    @discardableResult
+    func run<T: Sendable>(
+        on connection: PostgresConnection, _ kind: Kind, _ body: @escaping @Sendable (PostgresConnection) async throws -> T
+    ) async throws -> T {
+        let call = Call()
+        _ = call.start(on: connection)
+        let outcome = Outcome<T>()
+        let work = Task {
+            do {
+                let value = try await body(connection)
+                call.finish()
+                outcome.resolve(.success(value))
+            } catch {
+                call.finish()
+                // A failure caused by the close is reported as what caused the close.
+                outcome.resolve(.failure(call.closedReason.map { self.error(for: $0, kind) } ?? error))
+            }
+        }
+        let watcher = Task {
+            await watch(call)
+            if let reason = call.closedReason { outcome.resolve(.failure(self.error(for: reason, kind))) }
+        }
+        defer { watcher.cancel() }
+        return try await withTaskCancellationHandler {
+            try await outcome.value()
+        } onCancel: {
+            watcher.cancel()
+            work.cancel()
+        }
+    }
+
+    /// The error of a call whose connection was closed for `reason`.
+    private func error(for reason: Call.Reason, _ kind: Kind) -> any Error {
+        switch (reason, kind) {
+        case (.cancelled, .read):
+            return CancellationError()
+        case (.cancelled, .write):
+            return EventStoreError.backend(
+                "the call was cancelled while PostgreSQL ran a write: its connection was closed, and the write may or may not have committed (outcome unknown: read before retrying)")
+        case (.timedOut, .read):
+            return EventStoreError.backend(
+                "PostgreSQL did not answer within \(queryTimeout): the connection was closed (the pool opens a new one)")
+        case (.timedOut, .write):
+            return EventStoreError.backend(
+                "PostgreSQL did not answer a write within \(queryTimeout): the connection was closed, and the write may or may not have committed (outcome unknown: read before retrying)")
+        }
+    }
+
+    /// Waits until the call finishes, its deadline passes or the caller is cancelled; closes its connection
+    /// in the last two cases.
+    private func watch(_ call: Call) async {
+        while case let .running(connection, since) = call.phase {
+            let deadline = since + queryTimeout
+            if !Task.isCancelled, ContinuousClock.now < deadline {
+                try? await Task.sleep(until: deadline)
+                continue
+            }
+            if call.close(Task.isCancelled ? .cancelled : .timedOut) {
+                connection.close().whenComplete { _ in }
+            }
+            return
+        }
+    }
+
+    /// Where one call is, shared by its body and its timer.
+    final class Call: Sendable {
+        enum Reason: Sendable {
+            case timedOut
+            case cancelled
+        }
+
+        enum Phase: Sendable {
+            case waiting
+            case running(PostgresConnection, since: ContinuousClock.Instant)
+            case finished
+            case closed(Reason)
+            case abandoned
+        }
+
+        private let state = Mutex<Phase>(.waiting)
+
+        var phase: Phase { state.withLock { $0 } }
+
+        var closedReason: Reason? {
+            if case let .closed(reason) = phase { return reason }
+            return nil
+        }
+
+        /// The body has its connection; `false` when the call was given up while it waited for it.
+        func start(on connection: PostgresConnection) -> Bool {
+            state.withLock { phase in
+                guard case .waiting = phase else { return false }
+                phase = .running(connection, since: .now)
+                return true
+            }
+        }
+
+        func finish() {
+            state.withLock { phase in
+                if case .running = phase { phase = .finished }
+            }
+        }
+
+        /// Gives up waiting for a connection; `false` when one came meanwhile.
+        func giveUp() -> Bool {
+            state.withLock { phase in
+                guard case .waiting = phase else { return false }
+                phase = .abandoned
+                return true
+            }
+        }
+
+        /// Marks the call closed for `reason`; `false` when it finished first.
+        func close(_ reason: Reason) -> Bool {
+            state.withLock { phase in
+                guard case .running = phase else { return false }
+                phase = .closed(reason)
+                return true
+            }
+        }
+    }
+
+    /// A result that arrives once, from whichever side has it first, awaited by one caller.
+    final class Outcome<T: Sendable>: Sendable {
+        private struct State {
+            var result: Result<T, any Error>?
+            var waiter: CheckedContinuation<T, any Error>?
+            var resolved = false
+        }
+
+        private let state = Mutex(State())
+
+        /// Delivers `result` unless one was delivered before.
+        func resolve(_ result: Result<T, any Error>) {
+            let waiter = state.withLock { state -> CheckedContinuation<T, any Error>? in
+                guard !state.resolved else { return nil }
+                state.resolved = true
+                guard let waiter = state.waiter else {
+                    state.result = result
+                    return nil
+                }
+                state.waiter = nil
+                return waiter
+            }
+            waiter?.resume(with: result)
+        }
+
+        /// Waits for the result.
+        func value() async throws -> T {
+            try await withCheckedThrowingContinuation { continuation in
+                let ready = state.withLock { state -> Result<T, any Error>? in
+                    if let result = state.result { return result }
+                    state.waiter = continuation
+                    return nil
+                }
+                if let ready { continuation.resume(with: ready) }
+            }
+        }
+    }
+}

@@ -1,0 +1,90 @@
+import EventStore
+import EventStoreTestSupport
+import Foundation
+
+/// A PostgreSQL server of one test's own, made by `scripts/postgres` in a temporary folder, so that stopping,
+/// freezing or restarting it disturbs no other test.
+struct PrivatePostgresServer: Sendable {
+    let directory: URL
+    let url: String
+
+    private static let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().appendingPathComponent("scripts/postgres")
+
+    /// Where servers are made: `EVENTSTORE_TEST_SERVERS_DIR` (`scripts/test` sets it, and stops what is
+    /// left there when the run ends), else the temporary folder.
+    static let parent: URL = ProcessInfo.processInfo.environment["EVENTSTORE_TEST_SERVERS_DIR"].map {
+        URL(fileURLWithPath: $0)
+    } ?? FileManager.default.temporaryDirectory
+
+    /// Creates and starts a server.
+    static func start(_ name: String) async throws -> PrivatePostgresServer {
+        let directory = parent.appendingPathComponent("es-pg-\(name)-\(UUID().uuidString)")
+        let url = try await run("start", directory)
+        return PrivatePostgresServer(directory: directory, url: url)
+    }
+
+    /// Stops the server (`pg_ctl stop -m fast`: backends end, clients see their connections close).
+    func stop() async throws { _ = try await Self.run("stop", directory) }
+
+    /// Starts the stopped server again on the same port.
+    func resume() async throws { _ = try await Self.run("resume", directory) }
+
+    /// Stops every process of the server with SIGSTOP: connections stay open and the kernel still accepts
+    /// bytes, but nothing answers (a frozen VM, a server stuck on its disk).
+    func freeze() throws { try signalAll(SIGSTOP) }
+
+    /// Lets a frozen server run on.
+    func thaw() throws { try signalAll(SIGCONT) }
+
+    /// Thaws, stops and removes the server, whatever state it is in (for `defer`).
+    func remove() {
+        try? thaw()
+        let stop = Process()
+        stop.executableURL = URL(fileURLWithPath: "/bin/sh")
+        stop.arguments = ["-c", "\"$0\" stop \"$1\"; rm -rf \"$1\"", Self.script.path, directory.path]
+        stop.standardOutput = FileHandle.nullDevice
+        try? stop.run()
+        stop.waitUntilExit()
+    }
+
+    /// The postmaster and its children (the backends and the server's own workers).
+    func processIDs() throws -> [pid_t] {
+        let pidFile = try String(contentsOf: directory.appendingPathComponent("data/postmaster.pid"), encoding: .utf8)
+        guard let first = pidFile.split(separator: "\n").first, let postmaster = pid_t(first) else {
+            throw EventStoreError.backend("no postmaster pid in \(directory.path)")
+        }
+        var children: [pid_t] = []
+        for entry in try FileManager.default.contentsOfDirectory(atPath: "/proc") {
+            guard let pid = pid_t(entry),
+                let stat = try? String(contentsOfFile: "/proc/\(entry)/stat", encoding: .utf8),
+                let end = stat.lastIndex(of: ")")
+            else { continue }
+            // "pid (name) state ppid …": the name may hold spaces and parentheses, so split after the last ")".
+            let fields = stat[stat.index(after: end)...].split(separator: " ")
+            if fields.count > 1, pid_t(fields[1]) == postmaster { children.append(pid) }
+        }
+        return [postmaster] + children
+    }
+
+    private func signalAll(_ signal: Int32) throws {
+        // The postmaster first when stopping (it forks no new backend), last when continuing.
+        let pids = try processIDs()
+        for pid in signal == SIGCONT ? pids.reversed() : pids { kill(pid, signal) }
+    }
+
+    /// Runs `scripts/postgres COMMAND DIR` and returns the server's URL (from `DIR/url`). Standard output is
+    /// not read through a pipe: the server it starts would keep the pipe open.
+    private static func run(_ command: String, _ directory: URL) async throws -> String {
+        Watchdog.step("scripts/postgres \(command)")
+        let process = Process()
+        process.executableURL = script
+        process.arguments = [command, directory.path]
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        while process.isRunning { try await Task.sleep(for: .milliseconds(10)) }
+        guard process.terminationStatus == 0 else { throw EventStoreError.backend("scripts/postgres \(command) failed") }
+        let url = try? String(contentsOf: directory.appendingPathComponent("url"), encoding: .utf8)
+        return url?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
+    }
+}
