@@ -170,6 +170,11 @@ let package = Package(
             swiftSettings: [.enableUpcomingFeature("ExistentialAny")]
         ),
         .testTarget(
+            name: "EventStoreSQLTests",
+            dependencies: ["EventStore", "EventStoreSQL", "EventStoreTestSupport"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
             name: "EventStoreSQLiteTests",
             dependencies: [
                 "EventStore", "EventSourcing", "EventStoreSQL", "EventStoreSQLite", "EventStoreConformance",

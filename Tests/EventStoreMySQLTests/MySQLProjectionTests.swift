@@ -9,17 +9,16 @@ import Testing
 
 /// A read model in a table of the store's database, on a MariaDB connection of its own.
 final class MySQLUsersReadModel: UsersTable {
-    private let worker: MariaDBWorker
+    private let worker: BlockingWorker<MariaDBConnection>
     /// A quoted name the test made (letters, digits and _ only).
     private let table: String
     private let operations = OperationStack<UserOperation>()
 
     init(configuration: MySQLConfiguration, table: String) {
-        worker = MariaDBWorker(
-            label: "tests.readmodel",
-            settings: MariaDBConnection.Settings(
-                host: configuration.host, port: configuration.port, username: configuration.username,
-                password: configuration.password, database: configuration.database, connectTimeoutSeconds: 10))
+        let settings = MariaDBConnection.Settings(
+            host: configuration.host, port: configuration.port, username: configuration.username,
+            password: configuration.password, database: configuration.database, connectTimeoutSeconds: 10)
+        worker = BlockingWorker(label: "tests.readmodel", open: { try MariaDBConnection(settings) }, isBroken: \.isBroken)
         self.table = "`\(table)`"
     }
 

@@ -77,6 +77,19 @@ struct MySQLStoreTests {
         #expect(versions.count == 4 && Set(versions) == [4])
     }
 
+    @Test func aClosedStoreFailsWaitingAndLaterCalls() async throws {
+        var configuration = try MySQLTestServer.configuration()
+        configuration.poolSize = 1
+        let store = try await MySQLEventStore(configuration: configuration)
+        try await store.create("closed-1", events: [EventMessage(messageName: "A")])
+        await store.close()
+        let error = await #expect(throws: EventStoreError.self) { try await store.load("closed-1").collect() }
+        #expect(error?.code == .backend)
+        let reopened = try await MySQLEventStore(configuration: configuration)
+        #expect(try await reopened.load("closed-1").collect().map(\.messageName) == ["A"])
+        await reopened.close()
+    }
+
     @Test func payloadNumbersStayAsWritten() async throws {
         // MySQL's JSON type would rewrite 1.0 as 1: the store keeps payloads in text columns.
         let store = try await MySQLEventStore(configuration: try MySQLTestServer.configuration())

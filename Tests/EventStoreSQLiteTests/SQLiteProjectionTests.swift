@@ -14,7 +14,7 @@ final class SQLiteUsersReadModel: UsersTable {
     private let operations = OperationStack<UserOperation>()
 
     init(path: String) async throws {
-        worker = try await SQLiteWorker.open(label: "tests.readmodel") {
+        worker = try await SQLiteWorker.opened(label: "tests.readmodel") {
             try SQLiteConnection(path: path, readOnly: false, busyTimeoutMilliseconds: 5000)
         }
     }

@@ -61,6 +61,19 @@ struct SQLiteStoreTests {
         #expect(configuration.busyTimeout >= .seconds(5))
     }
 
+    @Test func aClosedStoreFailsEveryLaterCall() async throws {
+        try await withTemporaryDatabase { path in
+            let store = try await SQLiteEventStore(path: path)
+            try await store.create("closed-1", events: [EventMessage(messageName: "A")])
+            await store.close()
+            let write = await #expect(throws: EventStoreError.self) { try await store.append([EventMessage(messageName: "B")], to: "closed-1") }
+            #expect(write?.code == .backend)
+            let read = await #expect(throws: EventStoreError.self) { try await store.load("closed-1").collect() }
+            #expect(read?.code == .backend)
+            #expect(try await SQLiteEventStore(path: path).load("closed-1").collect().map(\.messageName) == ["A"])
+        }
+    }
+
     @Test func aWriterPastTheBusyTimeoutGetsABusyError() async throws {
         try await withTemporaryDatabase { path in
             let holder = try await SQLiteEventStore(path: path)

@@ -18,17 +18,17 @@ public final class MySQLEventStore: ProjectionStore, SnapshotStore {
     public let configuration: MySQLConfiguration
     /// The schema version of the database.
     public let schemaVersion: Int
-    private let pool: MariaDBPool
+    private let pool: WorkerPool<MariaDBConnection>
     private let operations: MySQLOperations
     private let transaction: TransactionWorker?
     /// Signalled after this process's commits; other processes' appends are found by a short poll.
     public let appendNotifier: AppendNotifier
 
     private final class TransactionWorker: Sendable {
-        let worker: MariaDBWorker
+        let worker: BlockingWorker<MariaDBConnection>
         let gate = AsyncGate()
         private let open = Atomic<Bool>(true)
-        init(_ worker: MariaDBWorker) { self.worker = worker }
+        init(_ worker: BlockingWorker<MariaDBConnection>) { self.worker = worker }
         var isOpen: Bool { open.load(ordering: .acquiring) }
         func close() { open.store(false, ordering: .releasing) }
     }
@@ -42,7 +42,10 @@ public final class MySQLEventStore: ProjectionStore, SnapshotStore {
             password: configuration.password, database: configuration.database,
             connectTimeoutSeconds: UInt32(clamping: configuration.connectTimeoutSeconds))
         let operations = MySQLOperations(tables: try MySQLTables(prefix: configuration.tablePrefix))
-        let pool = MariaDBPool(size: configuration.poolSize, settings: settings)
+        let pool = WorkerPool(
+            (0..<max(1, configuration.poolSize)).map {
+                BlockingWorker(label: "eventstore.mariadb.\($0)", open: { try MariaDBConnection(settings) }, isBroken: \.isBroken)
+            })
         self.configuration = configuration
         self.operations = operations
         self.pool = pool
@@ -51,7 +54,7 @@ public final class MySQLEventStore: ProjectionStore, SnapshotStore {
         self.schemaVersion = try await Self.run(pool) { try operations.migrate($0) }
     }
 
-    private init(transactionOf store: MySQLEventStore, worker: MariaDBWorker) {
+    private init(transactionOf store: MySQLEventStore, worker: BlockingWorker<MariaDBConnection>) {
         configuration = store.configuration
         schemaVersion = store.schemaVersion
         pool = store.pool
@@ -62,21 +65,13 @@ public final class MySQLEventStore: ProjectionStore, SnapshotStore {
 
     // MARK: Running work
 
-    private static func run<T: Sendable>(_ pool: MariaDBPool, _ body: @escaping @Sendable (MariaDBConnection) throws -> T)
-        async throws -> T
-    {
-        let (index, worker) = await pool.acquire()
-        do {
-            let result = try await run(worker, body)
-            await pool.release(index)
-            return result
-        } catch {
-            await pool.release(index)
-            throw error
-        }
+    private static func run<T: Sendable>(
+        _ pool: WorkerPool<MariaDBConnection>, _ body: @escaping @Sendable (MariaDBConnection) throws -> T
+    ) async throws -> T {
+        try await pool.withWorker { try await run($0, body) }
     }
 
-    private static func run<T: Sendable>(_ worker: MariaDBWorker, _ body: @escaping @Sendable (MariaDBConnection) throws -> T)
+    private static func run<T: Sendable>(_ worker: BlockingWorker<MariaDBConnection>, _ body: @escaping @Sendable (MariaDBConnection) throws -> T)
         async throws -> T
     {
         do {
@@ -91,7 +86,12 @@ public final class MySQLEventStore: ProjectionStore, SnapshotStore {
             return try await inTransaction(transaction) { connection in try connection.savepoint { try body(connection) } }
         }
         try TransactionScope.checkOutsideTransaction(of: ObjectIdentifier(pool))
-        let result = try await Self.run(pool) { connection in try connection.transaction { try body(connection) } }
+        // A write runs to its end even when the caller's task is cancelled (as on PostgreSQL): a projection
+        // that is cancelled saves what it processed. Reads give up waiting for a connection when cancelled.
+        let pool = self.pool
+        let result = try await Task {
+            try await Self.run(pool) { connection in try connection.transaction { try body(connection) } }
+        }.value
         appendNotifier.signal()
         return result
     }
@@ -207,27 +207,30 @@ public final class MySQLEventStore: ProjectionStore, SnapshotStore {
             throw EventStoreError(code: .nestedTransaction, reason: "a transaction cannot be started inside another one")
         }
         try TransactionScope.checkCanBegin()
-        let (index, worker) = await pool.acquire()
-        do {
-            try await Self.run(worker) { try $0.execute("START TRANSACTION") }
-        } catch {
-            await pool.release(index)
-            throw error
+        let result = try await withoutActuallyEscaping(body) { body in
+            try await pool.withWorker { worker in
+                try await Self.run(worker) { try $0.execute("START TRANSACTION") }
+                let store = MySQLEventStore(transactionOf: self, worker: worker)
+                do {
+                    let result = try await TransactionScope.run(in: ObjectIdentifier(pool)) { try await body(store) }
+                    store.transaction?.close()
+                    try await Self.run(worker) { try $0.execute("COMMIT") }
+                    return result
+                } catch {
+                    store.transaction?.close()
+                    _ = try? await Self.run(worker) { try $0.execute("ROLLBACK") }
+                    throw error
+                }
+            }
         }
-        let store = MySQLEventStore(transactionOf: self, worker: worker)
-        do {
-            let result = try await TransactionScope.run(in: ObjectIdentifier(pool)) { try await body(store) }
-            store.transaction?.close()
-            try await Self.run(worker) { try $0.execute("COMMIT") }
-            await pool.release(index)
-            appendNotifier.signal()
-            return result
-        } catch {
-            store.transaction?.close()
-            _ = try? await Self.run(worker) { try $0.execute("ROLLBACK") }
-            await pool.release(index)
-            throw error
-        }
+        appendNotifier.signal()
+        return result
+    }
+
+    /// Closes the store's connections once the calls they run are done. Calls waiting for a connection, and
+    /// every later call, fail with `backend`.
+    public func close() async {
+        await pool.shutDown()
     }
 
     // MARK: Snapshots

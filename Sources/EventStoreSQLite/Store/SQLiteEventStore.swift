@@ -62,7 +62,7 @@ public final class SQLiteEventStore: ProjectionStore, SnapshotStore {
         let timeout = Int32(clamping: configuration.busyTimeout.components.seconds * 1000
             + configuration.busyTimeout.components.attoseconds / 1_000_000_000_000_000)
         let path = configuration.path
-        let writer = try await SQLiteWorker.open(label: "eventstore.sqlite.writer") {
+        let writer = try await SQLiteWorker.opened(label: "eventstore.sqlite.writer") {
             let connection = try SQLiteConnection(path: path, readOnly: false, busyTimeoutMilliseconds: timeout)
             try connection.execute("PRAGMA journal_mode = WAL")
             try connection.execute("PRAGMA synchronous = \(configuration.synchronous.rawValue)")
@@ -76,7 +76,7 @@ public final class SQLiteEventStore: ProjectionStore, SnapshotStore {
         var readers: [SQLiteWorker] = []
         for index in 0..<max(1, configuration.readerCount) {
             readers.append(
-                try await SQLiteWorker.open(label: "eventstore.sqlite.reader\(index)") {
+                try await SQLiteWorker.opened(label: "eventstore.sqlite.reader\(index)") {
                     let connection = try SQLiteConnection(path: path, readOnly: false, busyTimeoutMilliseconds: timeout)
                     try connection.execute("PRAGMA query_only = ON")
                     return connection
@@ -92,6 +92,13 @@ public final class SQLiteEventStore: ProjectionStore, SnapshotStore {
         schemaVersion = store.schemaVersion
         shared = store.shared
         transactionOpen = TransactionFlag()
+    }
+
+    /// Closes the file's connections once the calls they run are done; every later call fails with
+    /// `backend`. (Dropping the last reference to the store closes them too.)
+    public func close() async {
+        await shared.writer.close()
+        for reader in shared.readers { await reader.close() }
     }
 
     // MARK: Running work
@@ -340,21 +347,4 @@ public final class SQLiteEventStore: ProjectionStore, SnapshotStore {
             return details
         }
     }
-}
-
-extension SQLiteWorker {
-    /// A worker whose connection is opened on its own queue.
-    static func open(label: String, _ open: @escaping @Sendable () throws -> SQLiteConnection) async throws -> SQLiteWorker {
-        let queue = DispatchQueue(label: label)
-        let connection = try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<UncheckedBox<SQLiteConnection>, any Error>) in
-            queue.async { continuation.resume(with: Result { UncheckedBox(try open()) }) }
-        }
-        return SQLiteWorker(queue: queue, connection: connection.value)
-    }
-}
-
-/// Carries a non-`Sendable` value across one hand-over whose two sides never use it at once.
-struct UncheckedBox<T>: @unchecked Sendable {
-    let value: T
-    init(_ value: T) { self.value = value }
 }

@@ -1,0 +1,86 @@
+import EventStore
+import Synchronization
+
+/// A fixed set of ``BlockingWorker``s that callers take one at a time: a caller without a free worker
+/// waits, suspended (never blocking a thread), in the order it came.
+///
+/// A wait ends when a worker comes free, when the waiting task is cancelled (`CancellationError`) or when
+/// the pool shuts down (`backend`). ``shutDown()`` also closes every worker once its jobs are done.
+package final class WorkerPool<Connection>: Sendable {
+    private struct State {
+        var idle: [Int]
+        var waiters: [(id: UInt64, continuation: CheckedContinuation<Int, any Error>)] = []
+        var nextWaiter: UInt64 = 0
+        var isShutDown = false
+    }
+
+    private let workers: [BlockingWorker<Connection>]
+    private let state: Mutex<State>
+
+    /// A pool of `workers` (at least one).
+    package init(_ workers: [BlockingWorker<Connection>]) {
+        precondition(!workers.isEmpty, "a pool needs a worker")
+        self.workers = workers
+        self.state = Mutex(State(idle: Array(workers.indices.reversed())))
+    }
+
+    /// Runs `body` with a worker of its own, given back when `body` ends.
+    /// - Throws: `CancellationError` when cancelled while waiting for a worker; `backend` once the pool
+    ///   is shut down; what `body` throws.
+    package func withWorker<T: Sendable>(_ body: (BlockingWorker<Connection>) async throws -> T) async throws -> T {
+        let index = try await acquire()
+        defer { release(index) }
+        return try await body(workers[index])
+    }
+
+    /// Fails every waiting and later caller, and closes the workers after the jobs they run.
+    package func shutDown() async {
+        let waiters = state.withLock { state in
+            state.isShutDown = true
+            defer { state.waiters.removeAll() }
+            return state.waiters
+        }
+        for waiter in waiters { waiter.continuation.resume(throwing: Self.shutDownError) }
+        for worker in workers { await worker.close() }
+    }
+
+    /// How many callers wait for a worker.
+    package var waitingCount: Int { state.withLock { $0.waiters.count } }
+
+    private static var shutDownError: EventStoreError { .backend("the store was closed") }
+
+    private func acquire() async throws -> Int {
+        let id = try state.withLock { state -> UInt64 in
+            if state.isShutDown { throw Self.shutDownError }
+            state.nextWaiter &+= 1
+            return state.nextWaiter
+        }
+        return try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Int, any Error>) in
+                let now = state.withLock { state -> Result<Int, any Error>? in
+                    if state.isShutDown { return .failure(Self.shutDownError) }
+                    if Task.isCancelled { return .failure(CancellationError()) }
+                    if state.waiters.isEmpty, let index = state.idle.popLast() { return .success(index) }
+                    state.waiters.append((id, continuation))
+                    return nil
+                }
+                if let now { continuation.resume(with: now) }
+            }
+        } onCancel: {
+            let waiter = state.withLock { state -> CheckedContinuation<Int, any Error>? in
+                guard let position = state.waiters.firstIndex(where: { $0.id == id }) else { return nil }
+                return state.waiters.remove(at: position).continuation
+            }
+            waiter?.resume(throwing: CancellationError())
+        }
+    }
+
+    private func release(_ index: Int) {
+        let waiter = state.withLock { state -> CheckedContinuation<Int, any Error>? in
+            if !state.waiters.isEmpty { return state.waiters.removeFirst().continuation }
+            state.idle.append(index)
+            return nil
+        }
+        waiter?.resume(returning: index)
+    }
+}
