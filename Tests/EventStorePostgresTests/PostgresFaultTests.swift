@@ -6,22 +6,28 @@ import Foundation
 import Synchronization
 import Testing
 
-@Suite("PostgreSQL faults", .enabled(if: PostgresTestServer.shouldRun, "\(PostgresTestServer.skipMessage)"), .watchdog(.seconds(120)))
+// One at a time: each test makes a server of its own (initdb), which is heavy beside the other suites.
+@Suite("PostgreSQL faults", .enabled(if: PostgresTestServer.shouldRun, "\(PostgresTestServer.skipMessage)"), .serialized, .watchdog(.seconds(180)))
 struct PostgresFaultTests {
     /// Runs `body` with a server of its own and a store on it, with short limits so that faults show quickly;
     /// removes the server afterwards, whatever state the body left it in.
     static func withServer(
-        _ name: String, queryTimeout: Duration = .seconds(2),
+        _ name: String, queryTimeout: Duration = .seconds(5),
         _ body: @Sendable (PrivatePostgresServer, PostgresEventStore) async throws -> Void
     ) async throws {
         let server = try await PrivatePostgresServer.start(name)
-        defer { server.remove() }
-        var configuration = try PostgresConfiguration(url: server.url)
-        configuration.connectTimeout = .seconds(10)
-        configuration.queryTimeout = queryTimeout
-        try await PostgresEventStore.withStore(configuration: configuration, logger: PostgresTestServer.logger) { store in
-            try await body(server, store)
+        do {
+            var configuration = try PostgresConfiguration(url: server.url)
+            configuration.connectTimeout = .seconds(10)
+            configuration.queryTimeout = queryTimeout
+            try await PostgresEventStore.withStore(configuration: configuration, logger: PostgresTestServer.logger) { store in
+                try await body(server, store)
+            }
+        } catch {
+            await server.remove()
+            throw error
         }
+        await server.remove()
     }
 
     @Test func callsFailClearlyWhileTheServerIsDownAndSucceedWhenItIsBack() async throws {
@@ -72,7 +78,7 @@ struct PostgresFaultTests {
             Watchdog.step("load from the frozen server")
             let readError = await #expect(throws: EventStoreError.self) { try await store.load("frozen-1").collect() }
             #expect(readError?.code == .backend)
-            #expect(readError?.reason.contains("did not answer within 2.0 seconds") == true)
+            #expect(readError?.reason.contains("did not answer within 5.0 seconds") == true)
             Watchdog.step("append to the frozen server")
             let writeError = await #expect(throws: EventStoreError.self) {
                 try await store.append([EventMessage(messageName: "Lost?")], to: "frozen-1")

@@ -37,15 +37,17 @@ struct PrivatePostgresServer: Sendable {
     /// Lets a frozen server run on.
     func thaw() throws { try signalAll(SIGCONT) }
 
-    /// Thaws, stops and removes the server, whatever state it is in (for `defer`).
-    func remove() {
+    /// Thaws, stops and removes the server, whatever state it is in.
+    func remove() async {
         try? thaw()
+        Watchdog.step("stop and remove the server")
         let stop = Process()
         stop.executableURL = URL(fileURLWithPath: "/bin/sh")
         stop.arguments = ["-c", "\"$0\" stop \"$1\"; rm -rf \"$1\"", Self.script.path, directory.path]
         stop.standardOutput = FileHandle.nullDevice
-        try? stop.run()
-        stop.waitUntilExit()
+        guard (try? stop.run()) != nil else { return }
+        // Polled, not waited for: a blocked thread of the cooperative pool would slow every other test.
+        while stop.isRunning { try? await Task.sleep(for: .milliseconds(10)) }
     }
 
     /// The postmaster and its children (the backends and the server's own workers).
