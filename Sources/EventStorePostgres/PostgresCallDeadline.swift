@@ -23,7 +23,7 @@ struct PostgresCallDeadline: Sendable {
     let queryTimeout: Duration
 
     /// Runs `body` on a connection of `client`, under both limits; `timed: false` leaves the body unbound
-    /// once it has its connection (a migration; a transaction, whose calls are bound one by one).
+    /// once it has its connection (a migration).
     ///
     /// The wait for a connection is given up at the connect timeout or when the caller is cancelled, even if
     /// the pool does not give the request up itself (after a server restart PostgresNIO's pool was seen to
@@ -35,7 +35,6 @@ struct PostgresCallDeadline: Sendable {
     ) async throws -> T {
         let lease = Call()
         let outcome = Outcome<T>()
-        let connectTimeout = self.connectTimeout
         let work = Task {
             do {
                 let value = try await client.withConnection { connection in
@@ -48,16 +47,7 @@ struct PostgresCallDeadline: Sendable {
                 outcome.resolve(.failure(error))
             }
         }
-        let timer = Task {
-            try? await Task.sleep(for: connectTimeout)
-            if lease.giveUp() {
-                work.cancel()
-                outcome.resolve(
-                    .failure(
-                        EventStoreError.backend(
-                            "no connection to PostgreSQL within \(connectTimeout): the server is down, unreachable or every pooled connection is busy")))
-            }
-        }
+        let timer = connectTimer(lease, work, outcome)
         defer { timer.cancel() }
         return try await withTaskCancellationHandler {
             try await outcome.value()
@@ -65,6 +55,72 @@ struct PostgresCallDeadline: Sendable {
             if lease.giveUp() { outcome.resolve(.failure(CancellationError())) }
             // Running: cancelling the work closes its connection under it (see `watch`).
             work.cancel()
+        }
+    }
+
+    /// Runs `body` in the caller's task with a connection of `client` held for it (a transaction's), under
+    /// the connect timeout; each call `body` makes on the connection is bound by ``run(on:_:_:)``.
+    ///
+    /// The pool's lease runs in a task of its own that hands the connection over and waits until `body`
+    /// ends; `body` never runs in that task, so it can be a non-escaping closure (one kept past the call,
+    /// as a lease task given up at the connect timeout kept it, ends the process).
+    func withHeldConnection<T>(of client: PostgresClient, _ body: (PostgresConnection) async throws -> T) async throws -> T {
+        let lease = Call()
+        let handOver = Outcome<PostgresConnection>()
+        let released = Outcome<Void>()
+        let holder = Task {
+            do {
+                try await client.withConnection { connection in
+                    guard lease.start(on: connection) else { throw CancellationError() }
+                    defer { lease.finish() }
+                    handOver.resolve(.success(connection))
+                    try? await released.value()
+                }
+            } catch {
+                handOver.resolve(.failure(error))
+            }
+        }
+        let timer = connectTimer(lease, holder, handOver)
+        let connection: PostgresConnection
+        do {
+            connection = try await withTaskCancellationHandler {
+                try await handOver.value()
+            } onCancel: {
+                if lease.giveUp() {
+                    holder.cancel()
+                    handOver.resolve(.failure(CancellationError()))
+                }
+            }
+            timer.cancel()
+        } catch {
+            timer.cancel()
+            throw error
+        }
+        do {
+            let result = try await body(connection)
+            released.resolve(.success(()))
+            await holder.value
+            return result
+        } catch {
+            released.resolve(.success(()))
+            await holder.value
+            throw error
+        }
+    }
+
+    /// Gives the wait for a connection up at the connect timeout: cancels the lease's task and fails the
+    /// caller's outcome, unless the connection came first.
+    private func connectTimer<T>(_ lease: Call, _ leaseTask: Task<Void, Never>, _ outcome: Outcome<T>) -> Task<Void, Never> {
+        let connectTimeout = self.connectTimeout
+        return Task {
+            try? await Task.sleep(for: connectTimeout)
+            if lease.giveUp() {
+                leaseTask.cancel()
+                outcome.resolve(
+                    .failure(
+                        EventStoreError.backend(
+                            "no connection to PostgreSQL within \(connectTimeout): the server is down, unreachable or every pooled connection is busy")))
+            }
         }
     }
 

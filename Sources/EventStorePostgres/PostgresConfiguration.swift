@@ -20,7 +20,9 @@ public struct PostgresConfiguration: Sendable {
     public var password: String?
     public var database: String?
     public var tls: TLSMode = .prefer
-    /// The most connections the pool opens. 20 by default.
+    /// The most connections the store's calls use at once. 20 by default. The pool opens one more, which
+    /// the store holds while it runs to `LISTEN` for other processes' appends (a pool of one was all
+    /// listener, and every call waited for it until the connect timeout).
     public var poolSize: Int = 20
     /// How long opening a connection may take. 10 seconds by default.
     public var connectTimeout: Duration = .seconds(10)
@@ -106,7 +108,7 @@ public struct PostgresConfiguration: Sendable {
         }
         var configuration = PostgresClient.Configuration(
             host: host, port: port, username: username, password: password, database: database, tls: tlsConfiguration)
-        configuration.options.maximumConnections = max(1, poolSize)
+        configuration.options.maximumConnections = max(1, poolSize) + 1
         configuration.options.connectTimeout = connectTimeout
         return configuration
     }

@@ -288,10 +288,11 @@ public final class PostgresEventStore: ProjectionStore, SnapshotStore, Service {
         try TransactionScope.checkCanBegin()
         let deadline = self.deadline
         let logger = self.logger
-        let result = try await withoutActuallyEscaping(body) { body in
-            // The connection is held for the whole closure; each statement on it (BEGIN, the closure's
-            // calls, COMMIT) is bound by the query deadline on its own.
-            try await onConnection(.write, timed: false) { connection in
+        // The connection is held for the whole closure, which runs in this task; each statement on it
+        // (BEGIN, the closure's calls, COMMIT) is bound by the query deadline on its own.
+        let result: T
+        do {
+            result = try await deadline.withHeldConnection(of: client) { connection in
                 try await deadline.run(on: connection, .read) { try await $0.query("BEGIN", logger: logger) }
                 let result: T
                 do {
@@ -305,6 +306,8 @@ public final class PostgresEventStore: ProjectionStore, SnapshotStore, Service {
                 try await deadline.run(on: connection, .write) { try await $0.query("COMMIT", logger: logger) }
                 return result
             }
+        } catch where PostgresFailure.isDriverError(error) {
+            throw EventStoreError.backend("PostgreSQL failed", underlying: PostgresFailure(error))
         }
         appendNotifier.signal()
         return result

@@ -88,6 +88,66 @@ struct PostgresStoreTests {
             #expect(try await notifications.next() == next.lastGlobalPosition)
         }
     }
+
+    /// A transaction that gets no connection within the connect timeout fails with `backend`, and the store
+    /// goes on. (Its closure must not outlive the call: Swift ends the process when a closure passed as
+    /// non-escaping is still held once the call returns.)
+    @Test func aTransactionThatGetsNoConnectionFailsAndTheStoreGoesOn() async throws {
+        var configuration = try PostgresTestServer.configuration()
+        configuration.poolSize = 1
+        configuration.connectTimeout = .seconds(5)
+        try await PostgresEventStore.withStore(configuration: configuration, logger: PostgresTestServer.logger) { store in
+            try await store.create("held-1")
+            let (holding, holdingStarted) = AsyncStream<Void>.makeStream()
+            let (released, release) = AsyncStream<Void>.makeStream()
+            let holder = Task {
+                try await store.transaction { tx in
+                    try await tx.append([EventMessage(messageName: "Held")], to: "held-1")
+                    holdingStarted.yield()
+                    for await _ in released {}
+                }
+            }
+            for await _ in holding { break }
+            Watchdog.step("a second transaction waits for the only connection")
+            let error = await #expect(throws: EventStoreError.self) {
+                try await store.transaction { tx in try await tx.append([EventMessage(messageName: "Starved")], to: "held-1") }
+            }
+            #expect(error?.code == .backend)
+            release.finish()
+            try await holder.value
+            try await store.transaction { tx in try await tx.append([EventMessage(messageName: "After")], to: "held-1") }
+            #expect(try await store.load("held-1").collect().map(\.messageName) == ["Held", "After"])
+        }
+    }
+
+    /// Many short transactions at once, half of them rolled back: each returns, and only the committed ones
+    /// are stored.
+    @Test func manyTransactionsAtOnceEachEndOnce() async throws {
+        try await PostgresTestServer.withStore { store in
+            let tasks = 8
+            let rounds = 40
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for task in 0..<tasks {
+                    group.addTask {
+                        let stream = try StreamName("tx-\(task)")
+                        try await store.create(stream)
+                        for round in 0..<rounds {
+                            do {
+                                try await store.transaction { tx in
+                                    try await tx.append([EventMessage(messageName: "Round", metadata: ["round": .int(round)])], to: stream)
+                                    if round % 2 == 1 { throw CancellationError() }
+                                }
+                            } catch is CancellationError {}
+                        }
+                    }
+                }
+                try await group.waitForAll()
+            }
+            for task in 0..<tasks {
+                #expect(try await store.load(try StreamName("tx-\(task)")).collect().count == rounds / 2)
+            }
+        }
+    }
 }
 
 /// Creates a schema with plain SQL through the test server (the store leaves schemas to their owners).

@@ -73,7 +73,8 @@ public struct ProjectionManager: Sendable {
 
     /// Resets the projection: state and positions start over; an emitting projection's own stream is
     /// deleted, a read model is reset. A runner does it at its next block and goes on from the start; with
-    /// none running it is done now.
+    /// none running (no lease, or an expired one) it is done now, and a runner whose lease had expired fails
+    /// with `projectionLeaseLost` at its next save.
     /// - Throws: `projectionNotFound`.
     public func resetProjection(_ name: String) async throws {
         let action = try await command(name) { record, leased in
@@ -85,6 +86,10 @@ public struct ProjectionManager: Sendable {
             record.streamPositions = [:]
             record.checkpoint = nil
             record.status = .idle
+            // An expired lease ends here: a runner that stalled past it fails at its next save
+            // (`projectionLeaseLost`) instead of writing back the positions this reset cleared.
+            record.leaseOwner = nil
+            record.lockedUntil = nil
             if record.kind == .readModel {
                 record.pendingReadModelAction = .reset
                 return ProjectionChange(.reset)
