@@ -40,7 +40,16 @@ struct PostgresCallDeadline: Sendable {
                 let value = try await client.withConnection { connection in
                     guard lease.start(on: connection) else { throw CancellationError() }
                     defer { lease.finish() }
-                    return timed ? try await run(on: connection, kind, body) : try await body(connection)
+                    guard timed else { return try await body(connection) }
+                    do {
+                        return try await run(lease, on: connection, kind, body)
+                    } catch {
+                        // A connection this call closed goes back to the pool once it is closed (or after
+                        // a second): handed out while still closing, the next call's query could be sent
+                        // on a dead channel and wait for its own deadline.
+                        if lease.closedReason != nil { await Self.waitForClose(of: connection, upTo: .seconds(1)) }
+                        throw error
+                    }
                 }
                 outcome.resolve(.success(value))
             } catch {
@@ -136,6 +145,14 @@ struct PostgresCallDeadline: Sendable {
     ) async throws -> T {
         let call = Call()
         _ = call.start(on: connection)
+        return try await run(call, on: connection, kind, body)
+    }
+
+    /// ``run(on:_:_:)`` for a call already started on `connection`.
+    private func run<T: Sendable>(
+        _ call: Call, on connection: PostgresConnection, _ kind: Kind,
+        _ body: @escaping @Sendable (PostgresConnection) async throws -> T
+    ) async throws -> T {
         let outcome = Outcome<T>()
         let work = Task {
             do {
@@ -159,6 +176,18 @@ struct PostgresCallDeadline: Sendable {
             watcher.cancel()
             work.cancel()
         }
+    }
+
+    /// Waits until `connection` has closed, at most `limit` (a close that never completes is not waited for).
+    private static func waitForClose(of connection: PostgresConnection, upTo limit: Duration) async {
+        let closed = Outcome<Void>()
+        connection.closeFuture.whenComplete { _ in closed.resolve(.success(())) }
+        let timer = Task {
+            try? await Task.sleep(for: limit)
+            closed.resolve(.success(()))
+        }
+        try? await closed.value()
+        timer.cancel()
     }
 
     /// The error of a call whose connection was closed for `reason`.
