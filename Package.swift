@@ -133,6 +133,7 @@ let package = Package(
         // What the test targets share: the watchdog that ends a stalled test run (not a product).
         .target(
             name: "EventStoreTestSupport",
+            dependencies: ["EventStore"],
             path: "Tests/EventStoreTestSupport",
             swiftSettings: strictSettings
         ),

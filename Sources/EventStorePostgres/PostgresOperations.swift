@@ -3,7 +3,8 @@ import EventStoreSQL
 import Foundation
 import PostgresNIO
 
-/// The store's operations on one connection, inside a transaction or savepoint the caller opened.
+/// The store's operations on one connection, inside a transaction or savepoint the caller opened, on
+/// arguments the store validated.
 struct PostgresOperations: Sendable {
     let tables: PostgresTables
     let logger: Logger
@@ -63,8 +64,6 @@ struct PostgresOperations: Sendable {
     func create(_ c: PostgresConnection, _ name: StreamName, metadata: Metadata, events: [EventMessage]) async throws
         -> AppendResult
     {
-        try StoreValidation.streamMetadata(metadata)
-        try StoreValidation.events(events, for: name)
         try await lock(c, name)
         let id = try await insertStream(c, name, metadata: metadata)
         let last = try await insert(c, events, streamID: id, after: 0, stream: name)
@@ -74,7 +73,6 @@ struct PostgresOperations: Sendable {
     func append(_ c: PostgresConnection, _ events: [EventMessage], to name: StreamName, expectedVersion: ExpectedVersion)
         async throws -> AppendResult
     {
-        try StoreValidation.events(events, for: name)
         try await lock(c, name)
         // Read after the lock is held, so that the statement's snapshot sees the last holder's commit.
         let query: PostgresQuery = """
@@ -87,25 +85,16 @@ struct PostgresOperations: Sendable {
         }
         let id: Int64
         let version: Int
-        if let row {
-            let current = Int(row.version)
-            switch expectedVersion {
-            case .noStream:
-                throw EventStoreError.wrongExpectedVersion(name, expected: expectedVersion, actual: current)
-            case let .exact(expected) where expected != current:
-                throw EventStoreError.wrongExpectedVersion(name, expected: expectedVersion, actual: current)
-            default:
-                (id, version) = (row.id, current)
-            }
+        if try ExpectedVersionCheck.check(expectedVersion, current: row.map { Int($0.version) }, of: name), let row {
+            (id, version) = (row.id, Int(row.version))
             if row.reordered {
                 // This transaction wrote earlier (so its id is older) and a younger transaction appended to this
                 // stream and committed meanwhile: appending now would put these events before that one's in the
                 // global order. Only transactions spanning several writes can meet this; retrying works.
-                throw EventStoreError.wrongExpectedVersion(name, expected: expectedVersion, actual: current).withReason(
+                throw EventStoreError.wrongExpectedVersion(name, expected: expectedVersion, actual: version).withReason(
                     "stream \"\(name)\" was appended to by a younger transaction while this one ran: retry the transaction")
             }
         } else {
-            guard expectedVersion == .noStream else { throw EventStoreError.streamNotFound(name) }
             id = try await insertStream(c, name, metadata: [:])
             version = 0
         }
@@ -185,7 +174,6 @@ struct PostgresOperations: Sendable {
     }
 
     func updateMetadata(_ c: PostgresConnection, _ metadata: Metadata, of name: StreamName) async throws {
-        try StoreValidation.streamMetadata(metadata)
         let query: PostgresQuery = """
             UPDATE \(unescaped: tables.streams) SET metadata = \(metadata.jsonText)::jsonb WHERE name = \(name.rawValue) RETURNING id
             """

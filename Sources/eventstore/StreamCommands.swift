@@ -20,9 +20,14 @@ func readStandardInput() throws -> String {
     return text
 }
 
-/// Prints a line and flushes it at once.
+/// Prints a line and flushes it at once. When the reader went away (`eventstore read … | head`), ends the
+/// process quietly with the status of a tool ended by SIGPIPE (128 + 13), as Unix tools do.
 func emit(_ line: String) {
-    FileHandle.standardOutput.write(Data((line + "\n").utf8))
+    do {
+        try FileHandle.standardOutput.write(contentsOf: Data((line + "\n").utf8))
+    } catch {
+        exit(141)
+    }
 }
 
 struct Create: AsyncParsableCommand {

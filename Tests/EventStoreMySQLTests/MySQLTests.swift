@@ -49,6 +49,21 @@ final class Written: Sendable {
 
 @Suite("MySQL/MariaDB store", .enabled(if: MySQLTestServer.shouldRun, "\(MySQLTestServer.skipMessage)"), .watchdog())
 struct MySQLStoreTests {
+    /// A database the schema-4 build wrote (a dump of its tables) migrates and reads back unchanged.
+    @Test func aDatabaseOfTheSchema4BuildMigratesAndReadsBackUnchanged() async throws {
+        var configuration = try MySQLTestServer.configuration()
+        let password = configuration.password.map { ["-p\($0)"] } ?? []
+        try await Schema4Fixture.load(
+            "mariadb.sql", with: "mariadb",
+            ["--no-defaults", "-h", configuration.host, "-P", "\(configuration.port)", "-u", configuration.username] + password
+                + [configuration.database])
+        configuration.tablePrefix = Schema4Fixture.tablePrefix
+        let store = try await MySQLEventStore(configuration: configuration)
+        #expect(store.schemaVersion == 4)
+        try await Schema4Fixture.verify(store, globalOrder: store)
+        await store.close()
+    }
+
     static let eventsPerWriter = ProcessInfo.processInfo.environment["EVENTSTORE_STRESS_EVENTS_PER_WRITER"].flatMap(Int.init) ?? 2_000
 
     @Test func urlsCarryEverySetting() throws {

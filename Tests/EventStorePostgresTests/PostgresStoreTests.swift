@@ -89,6 +89,20 @@ struct PostgresStoreTests {
         }
     }
 
+    /// A database the schema-4 build wrote (a dump of its tables) migrates and reads back unchanged. Its
+    /// global order is not checked: restored into another cluster, the rows carry the old cluster's
+    /// transaction ids, which this fresh server may not have reached yet.
+    @Test func aDatabaseOfTheSchema4BuildMigratesAndReadsBackUnchanged() async throws {
+        let url = try #require(PostgresTestServer.url)
+        try await Schema4Fixture.load("postgres.sql", with: "psql", [url, "-q", "-v", "ON_ERROR_STOP=1"])
+        var configuration = try PostgresConfiguration(url: url)
+        configuration.tablePrefix = Schema4Fixture.tablePrefix
+        try await PostgresEventStore.withStore(configuration: configuration, logger: PostgresTestServer.logger) { store in
+            #expect(try await store.migrate() == 4)
+            try await Schema4Fixture.verify(store)
+        }
+    }
+
     /// A transaction that gets no connection within the connect timeout fails with `backend`, and the store
     /// goes on. (Its closure must not outlive the call: Swift ends the process when a closure passed as
     /// non-escaping is still held once the call returns.)

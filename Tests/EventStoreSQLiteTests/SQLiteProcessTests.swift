@@ -36,6 +36,31 @@ struct SQLiteProcessTests {
         }
     }
 
+    /// `eventstore read … | head`: when the reader of its output goes away, the command stops quietly with
+    /// the status of a Unix tool ended by SIGPIPE (it crashed on a `try!` in Foundation).
+    @Test func aReaderThatGoesAwayEndsTheCommandQuietly() async throws {
+        try await withTemporaryDatabase { path in
+            let store = try await SQLiteEventStore(path: path)
+            try await store.create("long-1", events: (1...50).map { _ in EventMessage(messageName: "Tick") })
+            await store.close()
+            let process = Process()
+            process.executableURL = EventStoreProcess.executable
+            process.arguments = ["read", "long-1", "--database=sqlite:\(path)"]
+            let stdout = Pipe()
+            let stderr = Pipe()
+            process.standardOutput = stdout
+            process.standardError = stderr
+            process.standardInput = FileHandle.nullDevice
+            // Nobody reads: the first line written fails with EPIPE.
+            try stdout.fileHandleForReading.close()
+            try process.run()
+            await EventStoreProcess.waitForExit(process)
+            let errors = String(decoding: stderr.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            #expect(process.terminationStatus == 141)
+            #expect(errors.isEmpty, "\(errors)")
+        }
+    }
+
     @Test func exitStatusesNameTheFailure() async throws {
         try await withTemporaryDatabase { path in
             let database = "--database=sqlite:\(path)"

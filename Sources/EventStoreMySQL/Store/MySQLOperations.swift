@@ -3,8 +3,9 @@ import EventStore
 import EventStoreSQL
 import Foundation
 
-/// The store's operations on one connection, inside a transaction or savepoint the caller opened.
-struct MySQLOperations: Sendable {
+/// The store's operations on one connection, inside a transaction or savepoint the caller opened, on
+/// arguments the store validated.
+struct MySQLOperations: BlockingSQLOperations {
     let tables: MySQLTables
     let dialect = MySQLDialect()
     /// Rows per `INSERT` statement (each row binds 10 values; the protocol allows 65,535).
@@ -46,8 +47,6 @@ struct MySQLOperations: Sendable {
     }
 
     func create(_ c: MariaDBConnection, _ name: StreamName, metadata: Metadata, events: [EventMessage]) throws -> AppendResult {
-        try StoreValidation.streamMetadata(metadata)
-        try StoreValidation.events(events, for: name)
         try lockAppends(c)
         let id = try insertStream(c, name, metadata: metadata)
         let last = try insert(c, events, streamID: id, after: 0, stream: name)
@@ -57,21 +56,13 @@ struct MySQLOperations: Sendable {
     func append(_ c: MariaDBConnection, _ events: [EventMessage], to name: StreamName, expectedVersion: ExpectedVersion)
         throws -> AppendResult
     {
-        try StoreValidation.events(events, for: name)
         try lockAppends(c)
+        let row = try stream(c, name)
         let id: Int64
         let version: Int
-        if let row = try stream(c, name) {
-            switch expectedVersion {
-            case .noStream:
-                throw EventStoreError.wrongExpectedVersion(name, expected: expectedVersion, actual: row.version)
-            case let .exact(expected) where expected != row.version:
-                throw EventStoreError.wrongExpectedVersion(name, expected: expectedVersion, actual: row.version)
-            default:
-                (id, version) = row
-            }
+        if try ExpectedVersionCheck.check(expectedVersion, current: row?.version, of: name), let row {
+            (id, version) = row
         } else {
-            guard expectedVersion == .noStream else { throw EventStoreError.streamNotFound(name) }
             id = try insertStream(c, name, metadata: [:])
             version = 0
         }
@@ -157,7 +148,6 @@ struct MySQLOperations: Sendable {
     }
 
     func updateMetadata(_ c: MariaDBConnection, _ metadata: Metadata, of name: StreamName) throws {
-        try StoreValidation.streamMetadata(metadata)
         guard let row = try stream(c, name) else { throw EventStoreError.streamNotFound(name) }
         // Compared by id, not by rows changed: unchanged metadata changes no row (prooph's MySQL bug).
         try c.query("UPDATE \(unsafeSQL: tables.streams) SET metadata = \(bind: metadata.jsonText) WHERE id = \(bind: row.id)")
@@ -223,13 +213,20 @@ struct MySQLOperations: Sendable {
     private static let columns =
         "e.global_position, e.position, e.uuid, e.message_name, e.payload, e.metadata, DATE_FORMAT(e.created_at, '%Y-%m-%dT%H:%i:%s.%f')"
 
-    func page(
-        _ c: MariaDBConnection, streamID: Int64, stream: StreamName, direction: RecordedEventSequence.Direction,
-        matching: MetadataMatcher?, bound: Int, limit: Int
-    ) throws -> [RecordedEvent] {
+    struct PageQuery: Sendable {
+        let streamID: Int64
+        let direction: RecordedEventSequence.Direction
+        let matching: MetadataMatcher?
+    }
+
+    func pageQuery(streamID: Int64, direction: RecordedEventSequence.Direction, matching: MetadataMatcher?) -> PageQuery {
+        PageQuery(streamID: streamID, direction: direction, matching: matching)
+    }
+
+    func page(_ c: MariaDBConnection, _ page: PageQuery, stream: StreamName, bound: Int, limit: Int) throws -> [RecordedEvent] {
         let query = dialect.streamPage(
-            columns: Self.columns, events: tables.events, streams: tables.streams, streamID: streamID,
-            forward: direction == .forward, matching: matching, bound: bound, limit: limit)
+            columns: Self.columns, events: tables.events, streams: tables.streams, streamID: page.streamID,
+            forward: page.direction == .forward, matching: page.matching, bound: bound, limit: limit)
         return try events(c, query) { _ in stream }
     }
 
@@ -269,7 +266,11 @@ struct MySQLOperations: Sendable {
 
     var projectionSQL: ProjectionSQL { ProjectionSQL(table: tables.projections) }
 
-    func projectionRecord(_ c: MariaDBConnection, named name: String, lock: Bool = false) throws -> ProjectionRecord? {
+    func projectionRecord(_ c: MariaDBConnection, named name: String) throws -> ProjectionRecord? {
+        try projectionRecord(c, named: name, lock: false)
+    }
+
+    private func projectionRecord(_ c: MariaDBConnection, named name: String, lock: Bool) throws -> ProjectionRecord? {
         var row: ProjectionSQL.Row?
         try c.query(projectionSQL.select(name, lock: lock)) { r in
             row = ProjectionSQL.Row(

@@ -3,8 +3,9 @@ import EventStoreSQL
 import Foundation
 
 /// The store's operations on one connection. The caller provides the transaction (or savepoint) around
-/// each write, so that every write is all or nothing.
-struct SQLiteOperations: Sendable {
+/// each write, so that every write is all or nothing, and has validated the arguments.
+struct SQLiteOperations: BlockingSQLOperations {
+    typealias PageQuery = (head: SQLQuery, tail: SQLQuery)
     let tables: SQLiteTables
     let dialect = SQLiteDialect()
 
@@ -35,8 +36,6 @@ struct SQLiteOperations: Sendable {
     // MARK: Writes
 
     func create(_ c: SQLiteConnection, _ name: StreamName, metadata: Metadata, events: [EventMessage]) throws -> AppendResult {
-        try StoreValidation.streamMetadata(metadata)
-        try StoreValidation.events(events, for: name)
         let id = try insertStream(c, name, metadata: metadata)
         let last = try insert(c, events, streamID: id, after: 0, stream: name)
         if !events.isEmpty { try c.query("UPDATE \(tables.streams) SET version = \(bind: events.count) WHERE id = \(bind: id)") }
@@ -46,20 +45,12 @@ struct SQLiteOperations: Sendable {
     func append(_ c: SQLiteConnection, _ events: [EventMessage], to name: StreamName, expectedVersion: ExpectedVersion)
         throws -> AppendResult
     {
-        try StoreValidation.events(events, for: name)
+        let row = try stream(c, name)
         let id: Int64
         let version: Int
-        if let row = try stream(c, name) {
-            switch expectedVersion {
-            case .noStream:
-                throw EventStoreError.wrongExpectedVersion(name, expected: expectedVersion, actual: row.version)
-            case let .exact(expected) where expected != row.version:
-                throw EventStoreError.wrongExpectedVersion(name, expected: expectedVersion, actual: row.version)
-            default:
-                (id, version) = row
-            }
+        if try ExpectedVersionCheck.check(expectedVersion, current: row?.version, of: name), let row {
+            (id, version) = row
         } else {
-            guard expectedVersion == .noStream else { throw EventStoreError.streamNotFound(name) }
             id = try insertStream(c, name, metadata: [:])
             version = 0
         }
@@ -121,7 +112,6 @@ struct SQLiteOperations: Sendable {
     }
 
     func updateMetadata(_ c: SQLiteConnection, _ metadata: Metadata, of name: StreamName) throws {
-        try StoreValidation.streamMetadata(metadata)
         guard let row = try stream(c, name) else { throw EventStoreError.streamNotFound(name) }
         try c.query("UPDATE \(tables.streams) SET metadata = \(bind: metadata.jsonText) WHERE id = \(bind: row.id)")
     }
@@ -145,9 +135,7 @@ struct SQLiteOperations: Sendable {
     }
 
     /// The query of a load's pages, without the bound position and limit.
-    func pageQuery(streamID: Int64, direction: RecordedEventSequence.Direction, matching: MetadataMatcher?) -> (
-        head: SQLQuery, tail: SQLQuery
-    ) {
+    func pageQuery(streamID: Int64, direction: RecordedEventSequence.Direction, matching: MetadataMatcher?) -> PageQuery {
         let filter = matching.map { dialect.predicate(for: $0, metadata: "e.metadata") } ?? "1 = 1"
         let comparison = direction == .forward ? ">=" : "<="
         let order = direction == .forward ? "ASC" : "DESC"
@@ -157,7 +145,7 @@ struct SQLiteOperations: Sendable {
         return (head, " ORDER BY e.position \(unsafeSQL: order) LIMIT ")
     }
 
-    func page(_ c: SQLiteConnection, _ query: (head: SQLQuery, tail: SQLQuery), stream: StreamName, bound: Int, limit: Int)
+    func page(_ c: SQLiteConnection, _ query: PageQuery, stream: StreamName, bound: Int, limit: Int)
         throws -> [RecordedEvent]
     {
         var events: [RecordedEvent] = []

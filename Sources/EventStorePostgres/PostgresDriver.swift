@@ -1,0 +1,286 @@
+import EventStore
+import EventStoreSQL
+import PostgresNIO
+
+/// PostgreSQL under ``PostgresEventStore``: PostgresNIO's pool, every call under the deadlines of
+/// ``PostgresCallDeadline``; a store transaction holds one connection.
+final class PostgresDriver: SQLDriver {
+    let client: PostgresClient
+    let deadline: PostgresCallDeadline
+    let operations: PostgresOperations
+    let logger: Logger
+    let loadBatchSize: Int
+    /// Signalled after commits, this process's and (through `LISTEN`) every other's.
+    let appendNotifier = AppendNotifier()
+
+    /// A store transaction's connection.
+    struct Transaction: Sendable {
+        let connection: PostgresConnection
+    }
+
+    /// What a load's pages share.
+    struct PageQuery: Sendable {
+        let streamID: Int64
+        let direction: RecordedEventSequence.Direction
+        let matching: MetadataMatcher?
+    }
+
+    init(configuration: PostgresConfiguration, logger: Logger) throws {
+        self.logger = logger
+        self.operations = PostgresOperations(
+            tables: try PostgresTables(schema: configuration.schema, prefix: configuration.tablePrefix), logger: logger)
+        self.client = PostgresClient(configuration: try configuration.clientConfiguration(), backgroundLogger: logger)
+        self.deadline = PostgresCallDeadline(connectTimeout: configuration.connectTimeout, queryTimeout: configuration.queryTimeout)
+        self.loadBatchSize = configuration.loadBatchSize
+    }
+
+    /// How long a live reader waits for a `NOTIFY` before it reads anyway (poolers may drop notifications). 1 s.
+    var pollInterval: Duration { .seconds(1) }
+
+    /// The pool stops when ``PostgresEventStore/run()`` ends.
+    func close() async {}
+
+    func migrate() async throws -> Int {
+        let operations = self.operations
+        let logger = self.logger
+        return try await onConnection(.write, timed: false) { connection in
+            try await Self.inTransaction(connection, logger) { try await operations.migrate($0) }
+        }
+    }
+
+    // MARK: Running calls
+
+    /// Runs `body` on a pooled connection, under the connect timeout and (when `timed`) the query deadline.
+    private func onConnection<T: Sendable>(
+        _ kind: PostgresCallDeadline.Kind, timed: Bool = true, _ body: @escaping @Sendable (PostgresConnection) async throws -> T
+    ) async throws -> T {
+        try await Self.reportingDriverErrors { try await deadline.withConnection(of: client, kind, timed: timed, body) }
+    }
+
+    /// Errors of the server, the driver or the network as `backend` errors of the store.
+    private static func reportingDriverErrors<T>(_ body: () async throws -> T) async throws -> T {
+        do {
+            return try await body()
+        } catch where PostgresFailure.isDriverError(error) {
+            throw EventStoreError.backend("PostgreSQL failed", underlying: PostgresFailure(error))
+        }
+    }
+
+    /// Runs `body` on a transaction's connection under the query deadline.
+    private func onTransaction<T: Sendable>(
+        _ transaction: Transaction, _ kind: PostgresCallDeadline.Kind,
+        _ body: @escaping @Sendable (PostgresConnection) async throws -> T
+    ) async throws -> T {
+        try await Self.reportingDriverErrors { try await deadline.run(on: transaction.connection, kind, body) }
+    }
+
+    private static func inTransaction<T>(_ c: PostgresConnection, _ logger: Logger, _ body: (PostgresConnection) async throws -> T)
+        async throws -> T
+    {
+        try await c.query("BEGIN", logger: logger)
+        do {
+            let result = try await body(c)
+            try await c.query("COMMIT", logger: logger)
+            return result
+        } catch {
+            _ = try? await c.query("ROLLBACK", logger: logger)
+            throw error
+        }
+    }
+
+    private func held(_ handle: SQLTransactionHandle?) -> Transaction? {
+        // The store passes back only what `withTransaction` handed out.
+        handle.map { $0 as! Transaction }
+    }
+
+    /// A write: its own transaction at the top level, a savepoint inside a transaction.
+    func write<T: Sendable>(_ handle: SQLTransactionHandle?, _ body: @escaping @Sendable (PostgresConnection) async throws -> T)
+        async throws -> T
+    {
+        let logger = self.logger
+        if let transaction = held(handle) {
+            return try await onTransaction(transaction, .write) { c in
+                try await c.query("SAVEPOINT es_operation", logger: logger)
+                do {
+                    let result = try await body(c)
+                    try await c.query("RELEASE SAVEPOINT es_operation", logger: logger)
+                    return result
+                } catch {
+                    _ = try? await c.query("ROLLBACK TO SAVEPOINT es_operation", logger: logger)
+                    _ = try? await c.query("RELEASE SAVEPOINT es_operation", logger: logger)
+                    throw error
+                }
+            }
+        }
+        // A write runs to its end (or its deadline) even when the caller's task is cancelled: a cancelled
+        // ROLLBACK or COMMIT would give the pool back a connection inside an open transaction.
+        return try await Task {
+            try await self.onConnection(.write) { c in try await Self.inTransaction(c, logger, body) }
+        }.value
+    }
+
+    /// A read: any pooled connection at the top level, the transaction's connection inside one.
+    func read<T: Sendable>(_ handle: SQLTransactionHandle?, _ body: @escaping @Sendable (PostgresConnection) async throws -> T)
+        async throws -> T
+    {
+        if let transaction = held(handle) { return try await onTransaction(transaction, .read, body) }
+        return try await onConnection(.read, body)
+    }
+
+    func withTransaction<T: Sendable>(_ body: (SQLTransactionHandle) async throws -> T) async throws -> T {
+        let deadline = self.deadline
+        let logger = self.logger
+        // The connection is held for the whole closure, which runs in this task; each statement on it
+        // (BEGIN, the closure's calls, COMMIT) is bound by the query deadline on its own.
+        return try await Self.reportingDriverErrors {
+            try await deadline.withHeldConnection(of: client) { connection in
+                try await deadline.run(on: connection, .read) { try await $0.query("BEGIN", logger: logger) }
+                let result: T
+                do {
+                    result = try await body(Transaction(connection: connection))
+                } catch {
+                    _ = try? await deadline.run(on: connection, .read) { try await $0.query("ROLLBACK", logger: logger) }
+                    throw error
+                }
+                try await deadline.run(on: connection, .write) { try await $0.query("COMMIT", logger: logger) }
+                return result
+            }
+        }
+    }
+
+    // MARK: Streams
+
+    func create(_ transaction: SQLTransactionHandle?, _ stream: StreamName, metadata: Metadata, events: [EventMessage])
+        async throws -> AppendResult
+    {
+        let operations = self.operations
+        return try await write(transaction) { try await operations.create($0, stream, metadata: metadata, events: events) }
+    }
+
+    func append(
+        _ transaction: SQLTransactionHandle?, _ events: [EventMessage], to stream: StreamName, expectedVersion: ExpectedVersion
+    ) async throws -> AppendResult {
+        let operations = self.operations
+        return try await write(transaction) {
+            try await operations.append($0, events, to: stream, expectedVersion: expectedVersion)
+        }
+    }
+
+    func delete(_ transaction: SQLTransactionHandle?, _ stream: StreamName) async throws {
+        let operations = self.operations
+        try await write(transaction) { try await operations.delete($0, stream) }
+    }
+
+    func updateMetadata(_ transaction: SQLTransactionHandle?, _ metadata: Metadata, of stream: StreamName) async throws {
+        let operations = self.operations
+        try await write(transaction) { try await operations.updateMetadata($0, metadata, of: stream) }
+    }
+
+    func streamID(_ transaction: SQLTransactionHandle?, _ stream: StreamName) async throws -> Int64? {
+        let operations = self.operations
+        return try await read(transaction) { try await operations.stream($0, stream) }
+    }
+
+    func metadata(_ transaction: SQLTransactionHandle?, of stream: StreamName) async throws -> Metadata {
+        let operations = self.operations
+        return try await read(transaction) { try await operations.metadata($0, of: stream) }
+    }
+
+    func pageQuery(streamID: Int64, direction: RecordedEventSequence.Direction, matching: MetadataMatcher?) -> SQLPageQuery {
+        PageQuery(streamID: streamID, direction: direction, matching: matching)
+    }
+
+    func page(_ transaction: SQLTransactionHandle?, _ query: SQLPageQuery, stream: StreamName, bound: Int, limit: Int)
+        async throws -> [RecordedEvent]
+    {
+        let operations = self.operations
+        let query = query as! PageQuery
+        return try await read(transaction) {
+            try await operations.page(
+                $0, streamID: query.streamID, stream: stream, direction: query.direction, matching: query.matching, bound: bound,
+                limit: limit)
+        }
+    }
+
+    func streamNames(
+        _ transaction: SQLTransactionHandle?, _ filter: NameFilter, matching: MetadataMatcher?, limit: Int, offset: Int
+    ) async throws -> [StreamName] {
+        let operations = self.operations
+        return try await read(transaction) {
+            try await operations.streamNames($0, filter, matching: matching, limit: limit, offset: offset)
+        }
+    }
+
+    func categoryNames(_ transaction: SQLTransactionHandle?, _ filter: NameFilter, limit: Int, offset: Int) async throws
+        -> [String]
+    {
+        let operations = self.operations
+        return try await read(transaction) { try await operations.categoryNames($0, filter, limit: limit, offset: offset) }
+    }
+
+    // MARK: Global order
+
+    func readAll(_ transaction: SQLTransactionHandle?, after position: GlobalPosition, of target: SubscriptionTarget, limit: Int)
+        async throws -> [RecordedEvent]
+    {
+        let operations = self.operations
+        return try await read(transaction) { try await operations.readAll($0, after: position, of: target, limit: limit) }
+    }
+
+    func headPosition(_ transaction: SQLTransactionHandle?) async throws -> GlobalPosition {
+        let operations = self.operations
+        return try await read(transaction) { try await operations.headPosition($0) }
+    }
+
+    func readableHead(_ transaction: SQLTransactionHandle?) async throws -> GlobalPosition {
+        let operations = self.operations
+        return try await read(transaction) { try await operations.readableHead($0) }
+    }
+
+    func checkpoint(_ transaction: SQLTransactionHandle?, named name: String) async throws -> GlobalPosition? {
+        let operations = self.operations
+        return try await read(transaction) { try await operations.checkpoint($0, named: name) }
+    }
+
+    func saveCheckpoint(_ transaction: SQLTransactionHandle?, _ position: GlobalPosition, named name: String) async throws {
+        let operations = self.operations
+        try await write(transaction) { try await operations.saveCheckpoint($0, position, named: name) }
+    }
+
+    // MARK: Projections and snapshots
+
+    func projectionRecord(_ transaction: SQLTransactionHandle?, named name: String) async throws -> ProjectionRecord? {
+        let operations = self.operations
+        return try await read(transaction) { try await operations.projectionRecord($0, named: name) }
+    }
+
+    func projectionNames(_ transaction: SQLTransactionHandle?, _ filter: NameFilter, limit: Int, offset: Int) async throws
+        -> [String]
+    {
+        let operations = self.operations
+        return try await read(transaction) { try await operations.projectionNames($0, filter, limit: limit, offset: offset) }
+    }
+
+    func changeProjection<Result: Sendable>(
+        _ transaction: SQLTransactionHandle?, named name: String,
+        _ change: @escaping @Sendable (inout ProjectionRecord?) throws -> ProjectionChange<Result>
+    ) async throws -> Result {
+        let operations = self.operations
+        return try await write(transaction) { try await operations.changeProjection($0, named: name, change) }
+    }
+
+    func snapshot(_ transaction: SQLTransactionHandle?, type: String, id: String) async throws -> Snapshot? {
+        let operations = self.operations
+        return try await read(transaction) { try await operations.snapshot($0, type: type, id: id) }
+    }
+
+    func save(_ transaction: SQLTransactionHandle?, _ snapshots: [Snapshot]) async throws {
+        let operations = self.operations
+        try await write(transaction) { try await operations.save($0, snapshots) }
+    }
+
+    func removeSnapshots(_ transaction: SQLTransactionHandle?, type: String) async throws {
+        let operations = self.operations
+        try await write(transaction) { try await operations.removeSnapshots($0, type: type) }
+    }
+}

@@ -1,0 +1,208 @@
+import EventStore
+
+/// The statements of a backend whose C client blocks (SQLite, libmariadb), each operation one function on
+/// one connection, run whole as one job of a ``BlockingWorker``. The caller provides the transaction or
+/// savepoint around each write, and has validated the arguments.
+package protocol BlockingSQLOperations: Sendable {
+    associatedtype Connection
+    associatedtype PageQuery: Sendable
+
+    func create(_ c: Connection, _ name: StreamName, metadata: Metadata, events: [EventMessage]) throws -> AppendResult
+    func append(_ c: Connection, _ events: [EventMessage], to name: StreamName, expectedVersion: ExpectedVersion) throws
+        -> AppendResult
+    func delete(_ c: Connection, _ name: StreamName) throws
+    func updateMetadata(_ c: Connection, _ metadata: Metadata, of name: StreamName) throws
+    func stream(_ c: Connection, _ name: StreamName) throws -> (id: Int64, version: Int)?
+    func metadata(_ c: Connection, of name: StreamName) throws -> Metadata
+    func pageQuery(streamID: Int64, direction: RecordedEventSequence.Direction, matching: MetadataMatcher?) -> PageQuery
+    func page(_ c: Connection, _ query: PageQuery, stream: StreamName, bound: Int, limit: Int) throws -> [RecordedEvent]
+    func streamNames(_ c: Connection, _ filter: NameFilter, matching: MetadataMatcher?, limit: Int, offset: Int) throws
+        -> [StreamName]
+    func categoryNames(_ c: Connection, _ filter: NameFilter, limit: Int, offset: Int) throws -> [String]
+    func readAll(_ c: Connection, after position: GlobalPosition, of target: SubscriptionTarget, limit: Int) throws
+        -> [RecordedEvent]
+    func headPosition(_ c: Connection) throws -> GlobalPosition
+    func checkpoint(_ c: Connection, named name: String) throws -> GlobalPosition?
+    func saveCheckpoint(_ c: Connection, _ position: GlobalPosition, named name: String) throws
+    func projectionRecord(_ c: Connection, named name: String) throws -> ProjectionRecord?
+    func projectionNames(_ c: Connection, _ filter: NameFilter, limit: Int, offset: Int) throws -> [String]
+    func changeProjection<Result>(
+        _ c: Connection, named name: String, _ change: (inout ProjectionRecord?) throws -> ProjectionChange<Result>
+    ) throws -> Result
+    func snapshot(_ c: Connection, type: String, id: String) throws -> Snapshot?
+    func save(_ c: Connection, _ snapshots: [Snapshot]) throws
+    func removeSnapshots(_ c: Connection, type: String) throws
+}
+
+/// How a blocking backend holds its connections: where a top-level write, a read and a transaction run.
+package protocol BlockingSQLConnections: Sendable {
+    associatedtype Operations: BlockingSQLOperations
+    typealias Connection = Operations.Connection
+    /// One store transaction's hold on its connection.
+    associatedtype Transaction: Sendable
+
+    var operations: Operations { get }
+    var appendNotifier: AppendNotifier { get }
+    var pollInterval: Duration { get }
+    var loadBatchSize: Int { get }
+
+    /// Runs `job` as a write: at the top level in a database transaction of its own, in a savepoint of
+    /// `transaction` otherwise.
+    func write<T: Sendable>(_ transaction: Transaction?, _ job: @escaping @Sendable (Connection) throws -> T) async throws -> T
+    /// Runs `job` as a read: on any connection at the top level, on the transaction's otherwise.
+    func read<T: Sendable>(_ transaction: Transaction?, _ job: @escaping @Sendable (Connection) throws -> T) async throws -> T
+    func withTransaction<T: Sendable>(_ body: (Transaction) async throws -> T) async throws -> T
+    func close() async
+}
+
+/// The ``SQLDriver`` of every blocking backend: each operation is one job of its connections.
+package struct BlockingDriver<Connections: BlockingSQLConnections>: SQLDriver {
+    package typealias Operations = Connections.Operations
+    package let connections: Connections
+
+    package init(_ connections: Connections) { self.connections = connections }
+
+    private var operations: Operations { connections.operations }
+
+    private func held(_ handle: SQLTransactionHandle?) -> Connections.Transaction? {
+        // The store passes back only what `withTransaction` handed out.
+        handle.map { $0 as! Connections.Transaction }
+    }
+
+    package var appendNotifier: AppendNotifier { connections.appendNotifier }
+    package var pollInterval: Duration { connections.pollInterval }
+    package var loadBatchSize: Int { connections.loadBatchSize }
+
+    package func withTransaction<T: Sendable>(_ body: (SQLTransactionHandle) async throws -> T) async throws -> T {
+        try await connections.withTransaction { try await body($0) }
+    }
+
+    package func close() async { await connections.close() }
+
+    package func create(_ transaction: SQLTransactionHandle?, _ stream: StreamName, metadata: Metadata, events: [EventMessage])
+        async throws -> AppendResult
+    {
+        let operations = self.operations
+        return try await connections.write(held(transaction)) { try operations.create($0, stream, metadata: metadata, events: events) }
+    }
+
+    package func append(
+        _ transaction: SQLTransactionHandle?, _ events: [EventMessage], to stream: StreamName, expectedVersion: ExpectedVersion
+    ) async throws -> AppendResult {
+        let operations = self.operations
+        return try await connections.write(held(transaction)) {
+            try operations.append($0, events, to: stream, expectedVersion: expectedVersion)
+        }
+    }
+
+    package func delete(_ transaction: SQLTransactionHandle?, _ stream: StreamName) async throws {
+        let operations = self.operations
+        try await connections.write(held(transaction)) { try operations.delete($0, stream) }
+    }
+
+    package func updateMetadata(_ transaction: SQLTransactionHandle?, _ metadata: Metadata, of stream: StreamName) async throws {
+        let operations = self.operations
+        try await connections.write(held(transaction)) { try operations.updateMetadata($0, metadata, of: stream) }
+    }
+
+    package func streamID(_ transaction: SQLTransactionHandle?, _ stream: StreamName) async throws -> Int64? {
+        let operations = self.operations
+        return try await connections.read(held(transaction)) { try operations.stream($0, stream)?.id }
+    }
+
+    package func metadata(_ transaction: SQLTransactionHandle?, of stream: StreamName) async throws -> Metadata {
+        let operations = self.operations
+        return try await connections.read(held(transaction)) { try operations.metadata($0, of: stream) }
+    }
+
+    package func pageQuery(streamID: Int64, direction: RecordedEventSequence.Direction, matching: MetadataMatcher?)
+        -> SQLPageQuery
+    {
+        operations.pageQuery(streamID: streamID, direction: direction, matching: matching)
+    }
+
+    package func page(_ transaction: SQLTransactionHandle?, _ query: SQLPageQuery, stream: StreamName, bound: Int, limit: Int)
+        async throws -> [RecordedEvent]
+    {
+        let operations = self.operations
+        let query = query as! Operations.PageQuery
+        return try await connections.read(held(transaction)) {
+            try operations.page($0, query, stream: stream, bound: bound, limit: limit)
+        }
+    }
+
+    package func streamNames(
+        _ transaction: SQLTransactionHandle?, _ filter: NameFilter, matching: MetadataMatcher?, limit: Int, offset: Int
+    ) async throws -> [StreamName] {
+        let operations = self.operations
+        return try await connections.read(held(transaction)) {
+            try operations.streamNames($0, filter, matching: matching, limit: limit, offset: offset)
+        }
+    }
+
+    package func categoryNames(_ transaction: SQLTransactionHandle?, _ filter: NameFilter, limit: Int, offset: Int)
+        async throws -> [String]
+    {
+        let operations = self.operations
+        return try await connections.read(held(transaction)) { try operations.categoryNames($0, filter, limit: limit, offset: offset) }
+    }
+
+    package func readAll(
+        _ transaction: SQLTransactionHandle?, after position: GlobalPosition, of target: SubscriptionTarget, limit: Int
+    ) async throws -> [RecordedEvent] {
+        let operations = self.operations
+        return try await connections.read(held(transaction)) { try operations.readAll($0, after: position, of: target, limit: limit) }
+    }
+
+    package func headPosition(_ transaction: SQLTransactionHandle?) async throws -> GlobalPosition {
+        let operations = self.operations
+        return try await connections.read(held(transaction)) { try operations.headPosition($0) }
+    }
+
+    package func checkpoint(_ transaction: SQLTransactionHandle?, named name: String) async throws -> GlobalPosition? {
+        let operations = self.operations
+        return try await connections.read(held(transaction)) { try operations.checkpoint($0, named: name) }
+    }
+
+    package func saveCheckpoint(_ transaction: SQLTransactionHandle?, _ position: GlobalPosition, named name: String)
+        async throws
+    {
+        let operations = self.operations
+        try await connections.write(held(transaction)) { try operations.saveCheckpoint($0, position, named: name) }
+    }
+
+    package func projectionRecord(_ transaction: SQLTransactionHandle?, named name: String) async throws -> ProjectionRecord? {
+        let operations = self.operations
+        return try await connections.read(held(transaction)) { try operations.projectionRecord($0, named: name) }
+    }
+
+    package func projectionNames(_ transaction: SQLTransactionHandle?, _ filter: NameFilter, limit: Int, offset: Int)
+        async throws -> [String]
+    {
+        let operations = self.operations
+        return try await connections.read(held(transaction)) { try operations.projectionNames($0, filter, limit: limit, offset: offset) }
+    }
+
+    package func changeProjection<Result: Sendable>(
+        _ transaction: SQLTransactionHandle?, named name: String,
+        _ change: @escaping @Sendable (inout ProjectionRecord?) throws -> ProjectionChange<Result>
+    ) async throws -> Result {
+        let operations = self.operations
+        return try await connections.write(held(transaction)) { try operations.changeProjection($0, named: name, change) }
+    }
+
+    package func snapshot(_ transaction: SQLTransactionHandle?, type: String, id: String) async throws -> Snapshot? {
+        let operations = self.operations
+        return try await connections.read(held(transaction)) { try operations.snapshot($0, type: type, id: id) }
+    }
+
+    package func save(_ transaction: SQLTransactionHandle?, _ snapshots: [Snapshot]) async throws {
+        let operations = self.operations
+        try await connections.write(held(transaction)) { try operations.save($0, snapshots) }
+    }
+
+    package func removeSnapshots(_ transaction: SQLTransactionHandle?, type: String) async throws {
+        let operations = self.operations
+        try await connections.write(held(transaction)) { try operations.removeSnapshots($0, type: type) }
+    }
+}

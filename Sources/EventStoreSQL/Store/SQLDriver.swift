@@ -1,0 +1,108 @@
+import EventStore
+
+/// A store transaction's hold on its database: what a driver's ``SQLDriver/withTransaction(_:)`` hands out
+/// (its own connection, a worker), passed back to each call made inside the transaction.
+package typealias SQLTransactionHandle = any Sendable
+
+/// What a load prepares once and runs for each page (a driver's own type).
+package typealias SQLPageQuery = any Sendable
+
+/// A database under ``SQLEventStore``: how it holds connections, and the statements that differ.
+///
+/// Every operation runs whole on one connection. At the top level (`transaction` is `nil`) a write is a
+/// database transaction of its own; inside a store transaction (`transaction` is the handle its
+/// ``withTransaction(_:)`` handed out) it runs in a savepoint of that transaction's connection, and a read
+/// runs there too, so that it sees the transaction's writes. The store validates arguments before it calls a
+/// driver, and serialises the calls of one transaction; the driver reports failures as `EventStoreError`s.
+package protocol SQLDriver: Sendable {
+    /// Signalled after this process's commits (and, where the database tells, other processes').
+    var appendNotifier: AppendNotifier { get }
+    /// How long a live reader waits for a signal before it reads anyway.
+    var pollInterval: Duration { get }
+    /// Events per page of a load.
+    var loadBatchSize: Int { get }
+
+    /// Runs `body` in a database transaction on a connection held for it: committed when `body` returns,
+    /// rolled back when it throws.
+    func withTransaction<T: Sendable>(_ body: (SQLTransactionHandle) async throws -> T) async throws -> T
+
+    // MARK: Streams
+
+    func create(_ transaction: SQLTransactionHandle?, _ stream: StreamName, metadata: Metadata, events: [EventMessage])
+        async throws -> AppendResult
+    func append(
+        _ transaction: SQLTransactionHandle?, _ events: [EventMessage], to stream: StreamName, expectedVersion: ExpectedVersion
+    ) async throws -> AppendResult
+    func delete(_ transaction: SQLTransactionHandle?, _ stream: StreamName) async throws
+    func updateMetadata(_ transaction: SQLTransactionHandle?, _ metadata: Metadata, of stream: StreamName) async throws
+    /// The stream's row id, `nil` when it does not exist.
+    func streamID(_ transaction: SQLTransactionHandle?, _ stream: StreamName) async throws -> Int64?
+    /// - Throws: `streamNotFound`.
+    func metadata(_ transaction: SQLTransactionHandle?, of stream: StreamName) async throws -> Metadata
+    func pageQuery(streamID: Int64, direction: RecordedEventSequence.Direction, matching: MetadataMatcher?) -> SQLPageQuery
+    /// At most `limit` events of one page, from position `bound` (inclusive) in the query's direction.
+    func page(_ transaction: SQLTransactionHandle?, _ query: SQLPageQuery, stream: StreamName, bound: Int, limit: Int)
+        async throws -> [RecordedEvent]
+    func streamNames(
+        _ transaction: SQLTransactionHandle?, _ filter: NameFilter, matching: MetadataMatcher?, limit: Int, offset: Int
+    ) async throws -> [StreamName]
+    func categoryNames(_ transaction: SQLTransactionHandle?, _ filter: NameFilter, limit: Int, offset: Int) async throws
+        -> [String]
+
+    // MARK: Global order
+
+    func readAll(_ transaction: SQLTransactionHandle?, after position: GlobalPosition, of target: SubscriptionTarget, limit: Int)
+        async throws -> [RecordedEvent]
+    func headPosition(_ transaction: SQLTransactionHandle?) async throws -> GlobalPosition
+    /// The last position a reader of the global order can see now (behind ``headPosition(_:)`` while a
+    /// transaction that wrote before the head is still open).
+    func readableHead(_ transaction: SQLTransactionHandle?) async throws -> GlobalPosition
+    func checkpoint(_ transaction: SQLTransactionHandle?, named name: String) async throws -> GlobalPosition?
+    func saveCheckpoint(_ transaction: SQLTransactionHandle?, _ position: GlobalPosition, named name: String) async throws
+
+    // MARK: Projections and snapshots
+
+    func projectionRecord(_ transaction: SQLTransactionHandle?, named name: String) async throws -> ProjectionRecord?
+    func projectionNames(_ transaction: SQLTransactionHandle?, _ filter: NameFilter, limit: Int, offset: Int) async throws
+        -> [String]
+    /// Reads, edits and writes a projection's row in one write, deleting the stream the edit names.
+    /// - Throws: ``ProjectionRowRaced`` when another writer inserted the row first (the store retries).
+    func changeProjection<Result: Sendable>(
+        _ transaction: SQLTransactionHandle?, named name: String,
+        _ change: @escaping @Sendable (inout ProjectionRecord?) throws -> ProjectionChange<Result>
+    ) async throws -> Result
+    func snapshot(_ transaction: SQLTransactionHandle?, type: String, id: String) async throws -> Snapshot?
+    func save(_ transaction: SQLTransactionHandle?, _ snapshots: [Snapshot]) async throws
+    func removeSnapshots(_ transaction: SQLTransactionHandle?, type: String) async throws
+
+    /// Releases the driver's connections once the calls they run are done; later calls fail with `backend`.
+    func close() async
+}
+
+extension SQLDriver {
+    /// One writer at a time makes the head readable as soon as it commits.
+    package func readableHead(_ transaction: SQLTransactionHandle?) async throws -> GlobalPosition {
+        try await headPosition(transaction)
+    }
+}
+
+/// The expected-version check of an append, once for every backend.
+package enum ExpectedVersionCheck {
+    /// Checks `expected` against the stream's current version (`nil`: no stream).
+    /// - Returns: `true` when the stream exists and is appended to, `false` when the append creates it.
+    /// - Throws: `wrongExpectedVersion`, or `streamNotFound` for a missing stream not expected to be missing.
+    package static func check(_ expected: ExpectedVersion, current: Int?, of stream: StreamName) throws(EventStoreError) -> Bool {
+        guard let current else {
+            guard expected == .noStream else { throw .streamNotFound(stream) }
+            return false
+        }
+        switch expected {
+        case .noStream:
+            throw .wrongExpectedVersion(stream, expected: expected, actual: current)
+        case let .exact(version) where version != current:
+            throw .wrongExpectedVersion(stream, expected: expected, actual: current)
+        default:
+            return true
+        }
+    }
+}

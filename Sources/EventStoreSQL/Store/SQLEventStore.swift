@@ -1,0 +1,251 @@
+import EventStore
+import Synchronization
+
+/// The event store of every SQL backend: `SQLiteEventStore`, `PostgresEventStore` and `MySQLEventStore`
+/// are this class with a driver of their own (see ``SQLDriver``) and their own initialisers and settings.
+///
+/// It owns what is the same on every database: validation of arguments, loads as paged
+/// ``RecordedEventSequence``s, transactions (no nesting, a transaction's store that fails once its
+/// transaction ended, its calls one at a time, a signal after commit), the global order, checkpoints,
+/// projections and snapshots. Users never make one directly.
+open class SQLEventStore: ProjectionStore, SnapshotStore, @unchecked Sendable {
+    // @unchecked: every stored property is immutable and Sendable; subclasses keep it so.
+    package let driver: any SQLDriver
+    /// Set for a transaction's store.
+    package let transactionContext: TransactionContext?
+    private let transactionStore: @Sendable (SQLEventStore, TransactionContext) -> SQLEventStore
+    /// Marks the tasks inside this store's transactions.
+    private let identity: Identity
+
+    private final class Identity: Sendable {}
+
+    /// A store transaction in progress: the driver's handle, whether it still runs, and the gate that lets
+    /// its calls through one at a time.
+    package final class TransactionContext: Sendable {
+        package let handle: SQLTransactionHandle
+        private let open = Atomic<Bool>(true)
+        private let gate = AsyncGate()
+
+        init(_ handle: SQLTransactionHandle) { self.handle = handle }
+
+        var isOpen: Bool { open.load(ordering: .acquiring) }
+        func close() { open.store(false, ordering: .releasing) }
+
+        func serialized<T>(_ body: (SQLTransactionHandle) async throws -> T) async throws -> T {
+            guard isOpen else { throw SQLEventStore.closedError }
+            await gate.acquire()
+            do {
+                guard isOpen else { throw SQLEventStore.closedError }
+                let result = try await body(handle)
+                await gate.release()
+                return result
+            } catch {
+                await gate.release()
+                throw error
+            }
+        }
+    }
+
+    /// A top-level store on `driver`; `transactionStore` makes the store a transaction's closure gets (the
+    /// backend's own class, so that its extras work inside transactions too).
+    package init(
+        driver: any SQLDriver, transactionStore: @escaping @Sendable (SQLEventStore, TransactionContext) -> SQLEventStore
+    ) {
+        self.driver = driver
+        self.transactionContext = nil
+        self.transactionStore = transactionStore
+        self.identity = Identity()
+    }
+
+    /// The store of a transaction of `store`.
+    package init(transactionOf store: SQLEventStore, context: TransactionContext) {
+        self.driver = store.driver
+        self.transactionContext = context
+        self.transactionStore = store.transactionStore
+        self.identity = store.identity
+    }
+
+    /// Closes the store's connections once the calls they run are done; every later call fails with
+    /// `backend`. (Dropping the last reference to the store closes them too.)
+    public func close() async {
+        await driver.close()
+    }
+
+    package static let closedError = EventStoreError(
+        code: .transactionClosed, reason: "this transaction's store was used after its transaction ended")
+
+    // MARK: Running calls
+
+    /// A write: at the top level its own database transaction, followed by a signal to live readers; in a
+    /// transaction's store a savepoint of the transaction.
+    package func write<T>(_ body: (SQLTransactionHandle?) async throws -> T) async throws -> T {
+        if let transactionContext { return try await transactionContext.serialized { try await body($0) } }
+        try TransactionScope.checkOutsideTransaction(of: ObjectIdentifier(identity))
+        let result = try await body(nil)
+        driver.appendNotifier.signal()
+        return result
+    }
+
+    /// A read: on any connection at the top level, on the transaction's in a transaction's store.
+    package func read<T>(_ body: (SQLTransactionHandle?) async throws -> T) async throws -> T {
+        if let transactionContext { return try await transactionContext.serialized { try await body($0) } }
+        return try await body(nil)
+    }
+
+    // MARK: EventStore
+
+    @discardableResult
+    public func create(_ stream: StreamName, metadata: Metadata, events: [EventMessage]) async throws -> AppendResult {
+        try StoreValidation.streamMetadata(metadata)
+        try StoreValidation.events(events, for: stream)
+        return try await write { try await driver.create($0, stream, metadata: metadata, events: events) }
+    }
+
+    @discardableResult
+    public func append(_ events: [EventMessage], to stream: StreamName, expectedVersion: ExpectedVersion) async throws
+        -> AppendResult
+    {
+        try StoreValidation.events(events, for: stream)
+        return try await write { try await driver.append($0, events, to: stream, expectedVersion: expectedVersion) }
+    }
+
+    public func load(_ stream: StreamName, from: Int, count: Int?, matching: MetadataMatcher?) async throws
+        -> RecordedEventSequence
+    {
+        try await sequence(stream, direction: .forward, from: from, count: count, matching: matching)
+    }
+
+    public func loadReverse(_ stream: StreamName, from: Int?, count: Int?, matching: MetadataMatcher?) async throws
+        -> RecordedEventSequence
+    {
+        try await sequence(stream, direction: .backward, from: from, count: count, matching: matching)
+    }
+
+    private func sequence(
+        _ stream: StreamName, direction: RecordedEventSequence.Direction, from: Int?, count: Int?, matching: MetadataMatcher?
+    ) async throws -> RecordedEventSequence {
+        try StoreValidation.load(from: from, count: count)
+        if let matching { _ = try MatcherEvaluator(matching) }
+        guard let id = try await read({ try await driver.streamID($0, stream) }) else {
+            throw EventStoreError.streamNotFound(stream)
+        }
+        let query = driver.pageQuery(streamID: id, direction: direction, matching: matching)
+        return RecordedEventSequence(
+            direction: direction, start: min(from ?? Int.max, Int(Int64.max)), count: count, pageSize: driver.loadBatchSize
+        ) { [self] bound, limit in
+            try await read { try await driver.page($0, query, stream: stream, bound: bound, limit: limit) }
+        }
+    }
+
+    public func delete(_ stream: StreamName) async throws {
+        try await write { try await driver.delete($0, stream) }
+    }
+
+    public func hasStream(_ stream: StreamName) async throws -> Bool {
+        try await read { try await driver.streamID($0, stream) != nil }
+    }
+
+    public func streamMetadata(of stream: StreamName) async throws -> Metadata {
+        try await read { try await driver.metadata($0, of: stream) }
+    }
+
+    public func updateStreamMetadata(_ metadata: Metadata, of stream: StreamName) async throws {
+        try StoreValidation.streamMetadata(metadata)
+        try await write { try await driver.updateMetadata($0, metadata, of: stream) }
+    }
+
+    public func streamNames(_ filter: NameFilter, matching: MetadataMatcher?, limit: Int, offset: Int) async throws
+        -> [StreamName]
+    {
+        try StoreValidation.listing(filter, matching: matching, limit: limit, offset: offset)
+        return try await read { try await driver.streamNames($0, filter, matching: matching, limit: limit, offset: offset) }
+    }
+
+    public func categoryNames(_ filter: NameFilter, limit: Int, offset: Int) async throws -> [String] {
+        try StoreValidation.listing(filter, limit: limit, offset: offset)
+        return try await read { try await driver.categoryNames($0, filter, limit: limit, offset: offset) }
+    }
+
+    /// Runs `body` in one database transaction: every call of the store it gets is part of it, committed
+    /// when `body` returns and rolled back when it throws. The store `body` gets fails with
+    /// `transactionClosed` once the transaction ended; a transaction cannot begin inside another.
+    @discardableResult
+    public func transaction<T: Sendable>(_ body: @Sendable (any EventStore) async throws -> T) async throws -> T {
+        if transactionContext != nil {
+            throw EventStoreError(code: .nestedTransaction, reason: "a transaction cannot be started inside another one")
+        }
+        try TransactionScope.checkCanBegin()
+        let result = try await driver.withTransaction { handle in
+            let context = TransactionContext(handle)
+            // Closed before the driver commits or rolls back: a call through a store kept past its
+            // transaction fails instead of running on whatever the connection does next.
+            defer { context.close() }
+            let store = transactionStore(self, context)
+            return try await TransactionScope.run(in: ObjectIdentifier(identity)) { try await body(store) }
+        }
+        driver.appendNotifier.signal()
+        return result
+    }
+
+    // MARK: Global order
+
+    public var appendNotifier: AppendNotifier { driver.appendNotifier }
+
+    public var pollInterval: Duration { driver.pollInterval }
+
+    public func readAll(after position: GlobalPosition, of target: SubscriptionTarget = .all, limit: Int) async throws
+        -> [RecordedEvent]
+    {
+        if limit < 1 { throw EventStoreError.invalidArgument("limit must be 1 or more, not \(limit)") }
+        return try await read { try await driver.readAll($0, after: position, of: target, limit: limit) }
+    }
+
+    public func headPosition() async throws -> GlobalPosition {
+        try await read { try await driver.headPosition($0) }
+    }
+
+    public func readableHead() async throws -> GlobalPosition {
+        try await read { try await driver.readableHead($0) }
+    }
+
+    public func checkpoint(named name: String) async throws -> GlobalPosition? {
+        try await read { try await driver.checkpoint($0, named: name) }
+    }
+
+    public func saveCheckpoint(_ position: GlobalPosition, named name: String) async throws {
+        try await write { try await driver.saveCheckpoint($0, position, named: name) }
+    }
+
+    // MARK: Projections
+
+    public func projectionRecord(named name: String) async throws -> ProjectionRecord? {
+        try await read { try await driver.projectionRecord($0, named: name) }
+    }
+
+    public func projectionNames(_ filter: NameFilter, limit: Int, offset: Int) async throws -> [String] {
+        try StoreValidation.listing(filter, limit: limit, offset: offset)
+        return try await read { try await driver.projectionNames($0, filter, limit: limit, offset: offset) }
+    }
+
+    public func changeProjection<Result: Sendable>(
+        named name: String, _ change: @escaping @Sendable (inout ProjectionRecord?) throws -> ProjectionChange<Result>
+    ) async throws -> Result {
+        try await ProjectionSQL.retryingRaces {
+            try await write { try await driver.changeProjection($0, named: name, change) }
+        }
+    }
+
+    // MARK: Snapshots
+
+    public func snapshot(ofType aggregateType: String, id aggregateID: String) async throws -> Snapshot? {
+        try await read { try await driver.snapshot($0, type: aggregateType, id: aggregateID) }
+    }
+
+    public func save(_ snapshots: [Snapshot]) async throws {
+        try await write { try await driver.save($0, snapshots) }
+    }
+
+    public func removeAll(ofType aggregateType: String) async throws {
+        try await write { try await driver.removeSnapshots($0, type: aggregateType) }
+    }
+}
