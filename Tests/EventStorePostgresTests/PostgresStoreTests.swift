@@ -109,7 +109,9 @@ struct PostgresStoreTests {
     @Test func aTransactionThatGetsNoConnectionFailsAndTheStoreGoesOn() async throws {
         var configuration = try PostgresTestServer.configuration()
         configuration.poolSize = 1
-        configuration.connectTimeout = .seconds(5)
+        // Long enough that, on a loaded machine, the calls that should get the connection do; the starved one
+        // waits it out.
+        configuration.connectTimeout = .seconds(15)
         try await PostgresEventStore.withStore(configuration: configuration, logger: PostgresTestServer.logger) { store in
             try await store.create("held-1")
             let (holding, holdingStarted) = AsyncStream<Void>.makeStream()
