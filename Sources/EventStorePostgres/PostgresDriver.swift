@@ -77,20 +77,28 @@ final class PostgresDriver: SQLDriver {
     private static func inTransaction<T>(_ c: PostgresConnection, _ logger: Logger, _ body: (PostgresConnection) async throws -> T)
         async throws -> T
     {
-        try await c.query("BEGIN", logger: logger)
+        try await bracketed(c, logger, begin: "BEGIN", end: "COMMIT", undo: ["ROLLBACK"], body)
+    }
+
+    /// Runs `body` between the statements `begin` and `end` (a transaction or a savepoint); when it throws,
+    /// runs `undo` (failures ignored) and rethrows.
+    private static func bracketed<T>(
+        _ c: PostgresConnection, _ logger: Logger, begin: String, end: String, undo: [String],
+        _ body: (PostgresConnection) async throws -> T
+    ) async throws -> T {
+        try await c.query(PostgresQuery(unsafeSQL: begin), logger: logger)
         do {
             let result = try await body(c)
-            try await c.query("COMMIT", logger: logger)
+            try await c.query(PostgresQuery(unsafeSQL: end), logger: logger)
             return result
         } catch {
-            _ = try? await c.query("ROLLBACK", logger: logger)
+            for statement in undo { _ = try? await c.query(PostgresQuery(unsafeSQL: statement), logger: logger) }
             throw error
         }
     }
 
-    private func held(_ handle: SQLTransactionHandle?) -> Transaction? {
-        // The store passes back only what `withTransaction` handed out.
-        handle.map { $0 as! Transaction }
+    private func held(_ handle: SQLTransactionHandle?) throws -> Transaction? {
+        try handle.map { try driverValue($0, as: Transaction.self) }
     }
 
     /// A write: its own transaction at the top level, a savepoint inside a transaction.
@@ -98,18 +106,11 @@ final class PostgresDriver: SQLDriver {
         async throws -> T
     {
         let logger = self.logger
-        if let transaction = held(handle) {
+        if let transaction = try held(handle) {
             return try await onTransaction(transaction, .write) { c in
-                try await c.query("SAVEPOINT es_operation", logger: logger)
-                do {
-                    let result = try await body(c)
-                    try await c.query("RELEASE SAVEPOINT es_operation", logger: logger)
-                    return result
-                } catch {
-                    _ = try? await c.query("ROLLBACK TO SAVEPOINT es_operation", logger: logger)
-                    _ = try? await c.query("RELEASE SAVEPOINT es_operation", logger: logger)
-                    throw error
-                }
+                try await Self.bracketed(
+                    c, logger, begin: "SAVEPOINT es_operation", end: "RELEASE SAVEPOINT es_operation",
+                    undo: ["ROLLBACK TO SAVEPOINT es_operation", "RELEASE SAVEPOINT es_operation"], body)
             }
         }
         // A write runs to its end (or its deadline) even when the caller's task is cancelled: a cancelled
@@ -123,7 +124,7 @@ final class PostgresDriver: SQLDriver {
     func read<T: Sendable>(_ handle: SQLTransactionHandle?, _ body: @escaping @Sendable (PostgresConnection) async throws -> T)
         async throws -> T
     {
-        if let transaction = held(handle) { return try await onTransaction(transaction, .read, body) }
+        if let transaction = try held(handle) { return try await onTransaction(transaction, .read, body) }
         return try await onConnection(.read, body)
     }
 
@@ -194,7 +195,7 @@ final class PostgresDriver: SQLDriver {
         async throws -> [RecordedEvent]
     {
         let operations = self.operations
-        let query = query as! PageQuery
+        let query = try driverValue(query, as: PageQuery.self)
         return try await read(transaction) {
             try await operations.page(
                 $0, streamID: query.streamID, stream: stream, direction: query.direction, matching: query.matching, bound: bound,

@@ -32,13 +32,13 @@ public final class PostgresEventStore: SQLEventStore, Service, @unchecked Sendab
         self.configuration = configuration
         self.postgres = postgres
         super.init(driver: postgres) { store, context in
-            PostgresEventStore(transactionOf: store as! PostgresEventStore, context: context)
+            PostgresEventStore(configuration: configuration, postgres: postgres, transactionOf: store, context: context)
         }
     }
 
-    private init(transactionOf store: PostgresEventStore, context: TransactionContext) {
-        configuration = store.configuration
-        postgres = store.postgres
+    private init(configuration: PostgresConfiguration, postgres: PostgresDriver, transactionOf store: SQLEventStore, context: TransactionContext) {
+        self.configuration = configuration
+        self.postgres = postgres
         super.init(transactionOf: store, context: context)
     }
 

@@ -85,8 +85,18 @@ struct WorkerPoolTests {
         let pool = WorkerPool([Self.worker()])
         let release = AsyncGate()
         await release.acquire()
-        let holder = Task { try await pool.withWorker { _ in await release.acquire() } }
-        try await waitForHolder(pool)
+        let holding = Locked(false)
+        let holder = Task {
+            try await pool.withWorker { _ in
+                holding.withLock { $0 = true }
+                await release.acquire()
+            }
+        }
+        // The holder says when it has the worker; a probe for it would take the worker itself when it ran
+        // before the holder, and then wait for ever behind it.
+        try await within(.seconds(30), "the holder has the worker") {
+            while !holding.withLock({ $0 }) { try await Task.sleep(for: .milliseconds(5)) }
+        }
         return (pool, release, holder)
     }
 
@@ -134,21 +144,5 @@ struct WorkerPoolTests {
         #expect(later?.code == .backend)
         await release.release()
         try await holder.value
-    }
-
-    /// Waits until the holder has the only worker: a probe then has to wait.
-    static func waitForHolder(_ pool: WorkerPool<CountedConnection>) async throws {
-        try await within(.seconds(30), "the holder has the worker") {
-            while true {
-                let probe = Task { try await pool.withWorker { _ in } }
-                try await Task.sleep(for: .milliseconds(5))
-                if pool.waitingCount == 1 {
-                    probe.cancel()
-                    _ = try? await probe.value
-                    return
-                }
-                try await probe.value
-            }
-        }
     }
 }

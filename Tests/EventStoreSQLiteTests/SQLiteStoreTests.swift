@@ -6,6 +6,12 @@ import Testing
 
 @Suite("SQLite store", .watchdog())
 struct SQLiteStoreTests {
+    @Test func aTailingReaderSeesEveryCommittedEventOnceAndNoRolledBackOne() async throws {
+        try await withTemporaryDatabase { path in
+            try await GlobalOrderStress.run(try await SQLiteEventStore(path: path), readers: 3)
+        }
+    }
+
     @Test func loadingAStreamSearchesTheStreamPositionIndex() async throws {
         try await withTemporaryDatabase { path in
             let store = try await SQLiteEventStore(path: path)

@@ -25,3 +25,10 @@ struct DecoratorConformanceTests {
         }
     }
 }
+
+@Suite("In-memory global order", .watchdog())
+struct InMemoryGlobalOrderTests {
+    @Test func tailingReadersSeeEveryCommittedEventOnceAndNoRolledBackOne() async throws {
+        try await GlobalOrderStress.run(InMemoryEventStore(), readers: 3)
+    }
+}

@@ -7,8 +7,8 @@ import EventStore
 ///
 /// A small pool of connections, each with a dispatch queue of its own (libmariadb blocks; its calls never
 /// run on Swift's cooperative pool). Every append is one transaction that first locks one row of
-/// `event_store_lock`, so global positions are handed out in commit order and a reader of the global order
-/// never passes over a late commit. Inside ``transaction(_:)`` each operation runs in a savepoint of the
+/// `event_store_lock`, so global positions are handed out in commit order; a page of the global order is
+/// bounded by the head a statement before it saw, so a reader never passes over a late commit. Inside ``transaction(_:)`` each operation runs in a savepoint of the
 /// transaction's one connection.
 ///
 /// ```swift
@@ -24,16 +24,17 @@ public final class MySQLEventStore: SQLEventStore, @unchecked Sendable {
     ///   schema is newer than this build.
     public init(configuration: MySQLConfiguration) async throws {
         let connections = try MySQLConnections(configuration: configuration)
+        let schemaVersion = try await connections.migrate()
         self.configuration = configuration
-        self.schemaVersion = try await connections.migrate()
+        self.schemaVersion = schemaVersion
         super.init(driver: BlockingDriver(connections)) { store, context in
-            MySQLEventStore(transactionOf: store as! MySQLEventStore, context: context)
+            MySQLEventStore(configuration: configuration, schemaVersion: schemaVersion, transactionOf: store, context: context)
         }
     }
 
-    private init(transactionOf store: MySQLEventStore, context: TransactionContext) {
-        configuration = store.configuration
-        schemaVersion = store.schemaVersion
+    private init(configuration: MySQLConfiguration, schemaVersion: Int, transactionOf store: SQLEventStore, context: TransactionContext) {
+        self.configuration = configuration
+        self.schemaVersion = schemaVersion
         super.init(transactionOf: store, context: context)
     }
 }

@@ -234,12 +234,20 @@ struct MySQLOperations: BlockingSQLOperations {
     func readAll(_ c: MariaDBConnection, after position: GlobalPosition, of target: SubscriptionTarget, limit: Int) throws
         -> [RecordedEvent]
     {
+        // InnoDB builds a statement's read view without stopping commits, so one view can show a writer's
+        // events but not those of the writer that held the append lock just before it, and a reader that
+        // went on from the later ones would never see the earlier. The page is bounded by the head an earlier
+        // statement saw: every writer below that head had committed before that statement's view was built,
+        // so this statement's view shows them all.
+        let head = try headPosition(c)
+        guard head.sequence > position.sequence else { return [] }
         // STRAIGHT_JOIN: read events in global order and look their streams up, never the other way round
         // (which sorted every later event for each page).
         let query: SQLQuery = """
             SELECT STRAIGHT_JOIN \(unsafeSQL: Self.columns), s.name FROM \(unsafeSQL: tables.events) AS e
             JOIN \(unsafeSQL: tables.streams) AS s ON s.id = e.stream_id
-            WHERE e.global_position > \(bind: position.sequence) AND \(dialect.targetCondition(target, name: "s.name", category: "s.category"))
+            WHERE e.global_position > \(bind: position.sequence) AND e.global_position <= \(bind: head.sequence)
+                AND \(dialect.targetCondition(target, name: "s.name", category: "s.category"))
             ORDER BY e.global_position LIMIT \(bind: limit)
             """
         return try events(c, query) { row in try StreamName(row[7] ?? "") }

@@ -64,9 +64,8 @@ package struct BlockingDriver<Connections: BlockingSQLConnections>: SQLDriver {
 
     private var operations: Operations { connections.operations }
 
-    private func held(_ handle: SQLTransactionHandle?) -> Connections.Transaction? {
-        // The store passes back only what `withTransaction` handed out.
-        handle.map { $0 as! Connections.Transaction }
+    private func held(_ handle: SQLTransactionHandle?) throws -> Connections.Transaction? {
+        try handle.map { try driverValue($0, as: Connections.Transaction.self) }
     }
 
     package var appendNotifier: AppendNotifier { connections.appendNotifier }
@@ -125,7 +124,7 @@ package struct BlockingDriver<Connections: BlockingSQLConnections>: SQLDriver {
         async throws -> [RecordedEvent]
     {
         let operations = self.operations
-        let query = query as! Operations.PageQuery
+        let query = try driverValue(query, as: Operations.PageQuery.self)
         return try await connections.read(held(transaction)) {
             try operations.page($0, query, stream: stream, bound: bound, limit: limit)
         }

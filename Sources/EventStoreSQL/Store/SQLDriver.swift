@@ -7,6 +7,15 @@ package typealias SQLTransactionHandle = any Sendable
 /// What a load prepares once and runs for each page (a driver's own type).
 package typealias SQLPageQuery = any Sendable
 
+/// A handle or page query passed back to the driver that made it, as the driver's own type.
+/// - Throws: `backend` for a value of another driver (a defect, reported instead of a crash).
+package func driverValue<T>(_ value: any Sendable, as type: T.Type) throws(EventStoreError) -> T {
+    guard let typed = value as? T else {
+        throw .backend("internal error: a \(Swift.type(of: value)) was passed where the driver made a \(T.self)")
+    }
+    return typed
+}
+
 /// A database under ``SQLEventStore``: how it holds connections, and the statements that differ.
 ///
 /// Every operation runs whole on one connection. At the top level (`transaction` is `nil`) a write is a

@@ -30,18 +30,24 @@ public final class SQLiteEventStore: SQLEventStore, @unchecked Sendable {
     ///   schema is newer than this build; `busy` when another process holds the write lock too long.
     public init(configuration: SQLiteConfiguration) async throws {
         let connections = try await SQLiteConnections(configuration: configuration)
+        let schemaVersion = try await connections.migrate()
         self.configuration = configuration
-        self.schemaVersion = try await connections.migrate()
+        self.schemaVersion = schemaVersion
         self.connections = connections
         super.init(driver: BlockingDriver(connections)) { store, context in
-            SQLiteEventStore(transactionOf: store as! SQLiteEventStore, context: context)
+            SQLiteEventStore(
+                configuration: configuration, schemaVersion: schemaVersion, connections: connections, transactionOf: store,
+                context: context)
         }
     }
 
-    private init(transactionOf store: SQLiteEventStore, context: TransactionContext) {
-        configuration = store.configuration
-        schemaVersion = store.schemaVersion
-        connections = store.connections
+    private init(
+        configuration: SQLiteConfiguration, schemaVersion: Int, connections: SQLiteConnections, transactionOf store: SQLEventStore,
+        context: TransactionContext
+    ) {
+        self.configuration = configuration
+        self.schemaVersion = schemaVersion
+        self.connections = connections
         super.init(transactionOf: store, context: context)
     }
 
