@@ -2,13 +2,11 @@ import EventStore
 import EventStoreSQL
 
 /// The store's tables and their SQL, by schema and prefix (both validated identifiers, always quoted).
+@dynamicMemberLookup
 struct PostgresTables: Sendable {
-    let schemaTable: String
-    let streams: String
-    let events: String
-    let projections: String
-    let checkpoints: String
-    let snapshots: String
+    let names: SQLTableNames
+    /// `"schema".` when a schema is configured, else nothing.
+    private let qualifier: String
     /// Constraint names, to tell unique violations apart.
     let streamNameKey: String
     let eventsUUIDKey: String
@@ -24,23 +22,13 @@ struct PostgresTables: Sendable {
     private let bareNames: (streams: String, events: String)
 
     init(schema: String?, prefix: String) throws(EventStoreError) {
-        if !prefix.isEmpty, !SQLIdentifier.isValid(prefix) || prefix.utf8.count > 36 {
-            throw .invalidArgument(
-                "table prefix \"\(prefix)\" must be at most 36 ASCII letters, digits and _, not starting with a digit")
-        }
-        let qualifier = try schema.map { name throws(EventStoreError) in try SQLIdentifier(name).quoted + "." } ?? ""
-        func table(_ name: String) throws(EventStoreError) -> String { qualifier + (try SQLIdentifier(prefix + name)).quoted }
-        schemaTable = try table("event_store_schema")
-        streams = try table("event_streams")
-        events = try table("events")
-        projections = try table("projections")
-        checkpoints = try table("subscription_checkpoints")
-        snapshots = try table("snapshots")
+        names = try SQLTableNames(prefix: prefix, longest: 36)
+        qualifier = try schema.map { name throws(EventStoreError) in try SQLIdentifier(name).quoted + "." } ?? ""
         streamNameKey = prefix + "event_streams_name_key"
         eventsUUIDKey = prefix + "events_stream_uuid_key"
         eventsAggregateKey = prefix + "events_aggregate_key"
-        streamsCategoryIndex = try SQLIdentifier(prefix + "event_streams_category").quoted
-        eventsGlobalOrderIndex = try SQLIdentifier(prefix + "events_global_order").quoted
+        streamsCategoryIndex = try names.named("event_streams_category").quoted
+        eventsGlobalOrderIndex = try names.named("events_global_order").quoted
         bareNames = (prefix + "event_streams", prefix + "events")
         channel = prefix + "eventstore_appended"
         streamLockPrefix = "eventstore:stream:" + (schema ?? "") + "." + prefix + ":"
@@ -49,13 +37,16 @@ struct PostgresTables: Sendable {
 
     private func constraint(_ name: String) -> String { "\"\(name)\"" }
 
+    /// A common table's name, qualified by the schema.
+    subscript(dynamicMember table: KeyPath<SQLTableNames, SQLIdentifier>) -> String { qualifier + names[keyPath: table].quoted }
+
     /// The schema's versions, in order.
     var migrations: [(version: Int, sql: String)] {
         [
             (
                 1,
                 """
-                CREATE TABLE \(streams) (
+                CREATE TABLE \(self.streams) (
                     id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
                     name text COLLATE "C" NOT NULL CONSTRAINT \(constraint(streamNameKey)) UNIQUE,
                     category text COLLATE "C",
@@ -64,8 +55,8 @@ struct PostgresTables: Sendable {
                     last_transaction_id xid8,
                     created_at timestamptz NOT NULL DEFAULT now()
                 );
-                CREATE INDEX \(streamsCategoryIndex) ON \(streams) (category) WHERE category IS NOT NULL;
-                CREATE TABLE \(events) (
+                CREATE INDEX \(streamsCategoryIndex) ON \(self.streams) (category) WHERE category IS NOT NULL;
+                CREATE TABLE \(self.events) (
                     global_position bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
                     transaction_id xid8 NOT NULL DEFAULT pg_current_xact_id(),
                     stream_id bigint NOT NULL,
@@ -81,10 +72,10 @@ struct PostgresTables: Sendable {
                     CONSTRAINT \(constraint(bareNames.events + "_stream_position_key")) UNIQUE (stream_id, position),
                     CONSTRAINT \(constraint(eventsUUIDKey)) UNIQUE (stream_id, uuid)
                 );
-                CREATE INDEX \(eventsGlobalOrderIndex) ON \(events) (transaction_id, global_position);
-                CREATE UNIQUE INDEX \(constraint(eventsAggregateKey)) ON \(events)
+                CREATE INDEX \(eventsGlobalOrderIndex) ON \(self.events) (transaction_id, global_position);
+                CREATE UNIQUE INDEX \(constraint(eventsAggregateKey)) ON \(self.events)
                     (stream_id, aggregate_type, aggregate_id, aggregate_version) WHERE aggregate_type IS NOT NULL;
-                CREATE TABLE \(projections) (
+                CREATE TABLE \(self.projections) (
                     name text COLLATE "C" PRIMARY KEY,
                     status text NOT NULL DEFAULT 'idle',
                     state jsonb NOT NULL DEFAULT '{}',
@@ -96,7 +87,7 @@ struct PostgresTables: Sendable {
             (
                 2,
                 """
-                CREATE TABLE \(checkpoints) (
+                CREATE TABLE \(self.checkpoints) (
                     name text COLLATE "C" PRIMARY KEY,
                     position text NOT NULL,
                     updated_at timestamptz NOT NULL DEFAULT now()
@@ -106,7 +97,7 @@ struct PostgresTables: Sendable {
             (
                 3,
                 """
-                CREATE TABLE \(snapshots) (
+                CREATE TABLE \(self.snapshots) (
                     aggregate_type text COLLATE "C" NOT NULL,
                     aggregate_id text COLLATE "C" NOT NULL,
                     last_version bigint NOT NULL,
@@ -121,8 +112,8 @@ struct PostgresTables: Sendable {
                 // so it is replaced rather than altered. State stays text: exactly what the runner wrote.
                 4,
                 """
-                DROP TABLE \(projections);
-                CREATE TABLE \(projections) (
+                DROP TABLE \(self.projections);
+                CREATE TABLE \(self.projections) (
                     name text COLLATE "C" PRIMARY KEY,
                     kind text NOT NULL,
                     status text NOT NULL,

@@ -8,18 +8,15 @@ import Foundation
 import Synchronization
 import Testing
 
-/// The throwaway server `scripts/test` starts. Without it the tests skip, except in CI (`CI=true`), where a
-/// missing server is a failure.
+/// The throwaway MariaDB server of `scripts/test` (see ``TestDatabaseServer``).
 enum MySQLTestServer {
-    static let environment = ProcessInfo.processInfo.environment
-    static let url = environment["EVENTSTORE_MYSQL_URL"]
-    static let shouldRun = url != nil || environment["CI"] == "true"
-    static let skipMessage = "set EVENTSTORE_MYSQL_URL to a MariaDB or MySQL database (scripts/test starts one) to run these"
+    static let server = TestDatabaseServer(variable: "EVENTSTORE_MYSQL_URL", what: "a MariaDB or MySQL database")
+    static let shouldRun = server.shouldRun
+    static let skipMessage = server.skipMessage
 
     static func configuration(loadBatchSize: Int = 100) throws -> MySQLConfiguration {
-        let url = try #require(url, "CI=true but EVENTSTORE_MYSQL_URL is not set: the MariaDB server did not start")
-        var configuration = try MySQLConfiguration(url: url)
-        configuration.tablePrefix = "t" + UUID().uuidString.replacingOccurrences(of: "-", with: "").prefix(12).lowercased() + "_"
+        var configuration = try MySQLConfiguration(url: try server.requiredURL())
+        configuration.tablePrefix = TestDatabaseServer.uniquePrefix()
         configuration.loadBatchSize = loadBatchSize
         configuration.poolSize = 10
         return configuration

@@ -1,17 +1,17 @@
 import EventStore
 import EventStorePostgres
+import EventStoreTestSupport
 import Foundation
 import Logging
 import Testing
 
-/// The throwaway server `scripts/test` starts. Without it the tests skip, except in CI (`CI=true`), where a
-/// missing server is a failure.
+/// The throwaway PostgreSQL server of `scripts/test` (see ``TestDatabaseServer``).
 enum PostgresTestServer {
-    static let environment = ProcessInfo.processInfo.environment
-    static let url = environment["EVENTSTORE_POSTGRES_URL"]
-    static let isCI = environment["CI"] == "true"
-    static let shouldRun = url != nil || isCI
-    static let skipMessage = "set EVENTSTORE_POSTGRES_URL to a PostgreSQL database (scripts/test starts one) to run these"
+    static let server = TestDatabaseServer(variable: "EVENTSTORE_POSTGRES_URL", what: "a PostgreSQL database")
+    static let url = server.url
+    static let isCI = TestDatabaseServer.isCI
+    static let shouldRun = server.shouldRun
+    static let skipMessage = server.skipMessage
 
     static let logger: Logger = {
         var logger = Logger(label: "eventstore.tests.postgres")
@@ -21,17 +21,14 @@ enum PostgresTestServer {
 
     /// A configuration for a store of its own: tables with a fresh prefix in the test database.
     static func configuration(loadBatchSize: Int = 100, prefix: String? = nil) throws -> PostgresConfiguration {
-        let url = try #require(url, "CI=true but EVENTSTORE_POSTGRES_URL is not set: the PostgreSQL server did not start")
-        var configuration = try PostgresConfiguration(url: url)
+        var configuration = try PostgresConfiguration(url: try server.requiredURL())
         configuration.tablePrefix = prefix ?? uniquePrefix()
         configuration.loadBatchSize = loadBatchSize
         configuration.poolSize = 8
         return configuration
     }
 
-    static func uniquePrefix() -> String {
-        "t" + UUID().uuidString.replacingOccurrences(of: "-", with: "").prefix(12).lowercased() + "_"
-    }
+    static func uniquePrefix() -> String { TestDatabaseServer.uniquePrefix() }
 
     /// Runs `body` with a migrated store on fresh tables.
     static func withStore<T: Sendable>(

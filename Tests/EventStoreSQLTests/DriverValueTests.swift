@@ -1,8 +1,9 @@
 import EventStore
+import EventStoreTestSupport
 import EventStoreSQL
 import Testing
 
-@Suite("Driver values")
+@Suite("Driver values", .watchdog())
 struct DriverValueTests {
     @Test func aDriversOwnValueComesBackAsItsType() throws {
         let handle: any Sendable = 42

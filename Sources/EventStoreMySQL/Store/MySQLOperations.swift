@@ -20,9 +20,9 @@ struct MySQLOperations: BlockingSQLOperations {
         try c.query("SELECT GET_LOCK(\(bind: tables.migrationLockName), 60)") { row in locked = row.first == "1" }
         guard locked else { throw EventStoreError.backend("another process held the migration lock for 60 s") }
         defer { _ = try? c.query("SELECT RELEASE_LOCK(\(bind: tables.migrationLockName))") }
-        try c.execute("CREATE TABLE IF NOT EXISTS \(tables.schema) (id INT NOT NULL PRIMARY KEY, version INT NOT NULL) ENGINE=InnoDB")
+        try c.execute("CREATE TABLE IF NOT EXISTS \(tables.schemaTable) (id INT NOT NULL PRIMARY KEY, version INT NOT NULL) ENGINE=InnoDB")
         var current = 0
-        try c.query("SELECT version FROM \(unsafeSQL: tables.schema) WHERE id = 1") { row in
+        try c.query("SELECT version FROM \(unsafeSQL: tables.schemaTable) WHERE id = 1") { row in
             current = row.first.flatMap { $0.flatMap(Int.init) } ?? 0
         }
         if current > tables.latestVersion {
@@ -34,7 +34,7 @@ struct MySQLOperations: BlockingSQLOperations {
             current = migration.version
         }
         try c.query(
-            "INSERT INTO \(unsafeSQL: tables.schema) (id, version) VALUES (1, \(bind: current)) ON DUPLICATE KEY UPDATE version = \(bind: current)")
+            "INSERT INTO \(unsafeSQL: tables.schemaTable) (id, version) VALUES (1, \(bind: current)) ON DUPLICATE KEY UPDATE version = \(bind: current)")
         return current
     }
 

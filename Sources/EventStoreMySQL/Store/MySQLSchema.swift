@@ -4,30 +4,19 @@ import EventStoreSQL
 
 /// The store's tables and their SQL, by prefix (a validated identifier; names are quoted with `"`, the
 /// connections run in `ANSI_QUOTES` mode).
+@dynamicMemberLookup
 struct MySQLTables: Sendable {
-    let schema: String
-    let streams: String
-    let events: String
+    let names: SQLTableNames
     let lock: String
-    let projections: String
-    let checkpoints: String
-    let snapshots: String
-    let prefix: String
+    var prefix: String { names.prefix }
 
     init(prefix: String) throws(EventStoreError) {
-        if !prefix.isEmpty, !SQLIdentifier.isValid(prefix) || prefix.utf8.count > 36 {
-            throw .invalidArgument(
-                "table prefix \"\(prefix)\" must be at most 36 ASCII letters, digits and _, not starting with a digit")
-        }
-        self.prefix = prefix
-        schema = try SQLIdentifier(prefix + "event_store_schema").quoted
-        streams = try SQLIdentifier(prefix + "event_streams").quoted
-        events = try SQLIdentifier(prefix + "events").quoted
-        lock = try SQLIdentifier(prefix + "event_store_lock").quoted
-        projections = try SQLIdentifier(prefix + "projections").quoted
-        checkpoints = try SQLIdentifier(prefix + "subscription_checkpoints").quoted
-        snapshots = try SQLIdentifier(prefix + "snapshots").quoted
+        names = try SQLTableNames(prefix: prefix, longest: 36)
+        lock = try names.named("event_store_lock").quoted
     }
+
+    /// A common table's quoted name.
+    subscript(dynamicMember table: KeyPath<SQLTableNames, SQLIdentifier>) -> String { names[keyPath: table].quoted }
 
     private func name(_ suffix: String) -> String { "\"\(prefix)\(suffix)\"" }
 
@@ -40,7 +29,7 @@ struct MySQLTables: Sendable {
                 1,
                 [
                     """
-                    CREATE TABLE IF NOT EXISTS \(streams) (
+                    CREATE TABLE IF NOT EXISTS \(self.streams) (
                         id BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY,
                         name VARBINARY(150) NOT NULL,
                         category VARBINARY(150) NULL,
@@ -52,7 +41,7 @@ struct MySQLTables: Sendable {
                     ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin
                     """,
                     """
-                    CREATE TABLE IF NOT EXISTS \(events) (
+                    CREATE TABLE IF NOT EXISTS \(self.events) (
                         global_position BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY,
                         stream_id BIGINT NOT NULL,
                         position BIGINT NOT NULL,
@@ -75,7 +64,7 @@ struct MySQLTables: Sendable {
                     "CREATE TABLE IF NOT EXISTS \(lock) (id INT NOT NULL PRIMARY KEY) ENGINE=InnoDB",
                     "INSERT IGNORE INTO \(lock) (id) VALUES (1)",
                     """
-                    CREATE TABLE IF NOT EXISTS \(projections) (
+                    CREATE TABLE IF NOT EXISTS \(self.projections) (
                         name VARBINARY(150) NOT NULL PRIMARY KEY,
                         status VARCHAR(40) NOT NULL DEFAULT 'idle',
                         state LONGTEXT NOT NULL,
@@ -89,7 +78,7 @@ struct MySQLTables: Sendable {
                 2,
                 [
                     """
-                    CREATE TABLE IF NOT EXISTS \(checkpoints) (
+                    CREATE TABLE IF NOT EXISTS \(self.checkpoints) (
                         name VARBINARY(190) NOT NULL PRIMARY KEY,
                         position VARCHAR(64) NOT NULL,
                         updated_at DATETIME(6) NOT NULL
@@ -101,7 +90,7 @@ struct MySQLTables: Sendable {
                 3,
                 [
                     """
-                    CREATE TABLE IF NOT EXISTS \(snapshots) (
+                    CREATE TABLE IF NOT EXISTS \(self.snapshots) (
                         aggregate_type VARBINARY(150) NOT NULL,
                         aggregate_id VARBINARY(150) NOT NULL,
                         last_version BIGINT NOT NULL,
@@ -117,9 +106,9 @@ struct MySQLTables: Sendable {
                 // so it is replaced rather than altered.
                 4,
                 [
-                    "DROP TABLE IF EXISTS \(projections)",
+                    "DROP TABLE IF EXISTS \(self.projections)",
                     """
-                    CREATE TABLE IF NOT EXISTS \(projections) (
+                    CREATE TABLE IF NOT EXISTS \(self.projections) (
                         name VARBINARY(150) NOT NULL PRIMARY KEY,
                         kind VARCHAR(20) NOT NULL,
                         status VARCHAR(40) NOT NULL,

@@ -15,9 +15,9 @@ struct SQLiteOperations: BlockingSQLOperations {
     /// - Returns: the schema version.
     func migrate(_ c: SQLiteConnection) throws -> Int {
         try c.immediateTransaction {
-            try c.query("CREATE TABLE IF NOT EXISTS \(tables.schema) (id INTEGER PRIMARY KEY CHECK (id = 1), version INTEGER NOT NULL)")
+            try c.query("CREATE TABLE IF NOT EXISTS \(tables.schemaTable) (id INTEGER PRIMARY KEY CHECK (id = 1), version INTEGER NOT NULL)")
             var current = 0
-            try c.query("SELECT version FROM \(tables.schema) WHERE id = 1") { current = Int($0.int(0)) }
+            try c.query("SELECT version FROM \(tables.schemaTable) WHERE id = 1") { current = Int($0.int(0)) }
             if current > tables.latestVersion {
                 throw EventStoreError.backend(
                     "the database's schema is at version \(current), newer than this build knows (\(tables.latestVersion)): upgrade swift-event-store")
@@ -27,7 +27,7 @@ struct SQLiteOperations: BlockingSQLOperations {
                 current = migration.version
             }
             try c.query(
-                "INSERT INTO \(tables.schema) (id, version) VALUES (1, \(bind: current)) ON CONFLICT (id) DO UPDATE SET version = excluded.version"
+                "INSERT INTO \(tables.schemaTable) (id, version) VALUES (1, \(bind: current)) ON CONFLICT (id) DO UPDATE SET version = excluded.version"
             )
             return current
         }

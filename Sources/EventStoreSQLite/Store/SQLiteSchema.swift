@@ -2,30 +2,20 @@ import EventStore
 import EventStoreSQL
 
 /// The store's tables, by prefix.
+@dynamicMemberLookup
 struct SQLiteTables: Sendable {
-    let schema: SQLIdentifier
-    let streams: SQLIdentifier
-    let events: SQLIdentifier
-    let projections: SQLIdentifier
-    let checkpoints: SQLIdentifier
-    let snapshots: SQLIdentifier
+    let names: SQLTableNames
     let categoryIndex: SQLIdentifier
     let aggregateIndex: SQLIdentifier
 
     init(prefix: String) throws(EventStoreError) {
-        if !prefix.isEmpty, !SQLIdentifier.isValid(prefix) || prefix.utf8.count > 40 {
-            throw .invalidArgument(
-                "table prefix \"\(prefix)\" must be at most 40 ASCII letters, digits and _, not starting with a digit")
-        }
-        schema = try SQLIdentifier(prefix + "event_store_schema")
-        streams = try SQLIdentifier(prefix + "event_streams")
-        events = try SQLIdentifier(prefix + "events")
-        projections = try SQLIdentifier(prefix + "projections")
-        checkpoints = try SQLIdentifier(prefix + "subscription_checkpoints")
-        snapshots = try SQLIdentifier(prefix + "snapshots")
-        categoryIndex = try SQLIdentifier(prefix + "event_streams_category")
-        aggregateIndex = try SQLIdentifier(prefix + "events_aggregate")
+        names = try SQLTableNames(prefix: prefix, longest: 40)
+        categoryIndex = try names.named("event_streams_category")
+        aggregateIndex = try names.named("events_aggregate")
     }
+
+    /// A common table's name.
+    subscript(dynamicMember table: KeyPath<SQLTableNames, SQLIdentifier>) -> SQLIdentifier { names[keyPath: table] }
 
     /// The schema's versions, in order; each migration takes the schema from the version before it.
     var migrations: [(version: Int, sql: String)] {
@@ -33,7 +23,7 @@ struct SQLiteTables: Sendable {
             (
                 1,
                 """
-                CREATE TABLE \(streams) (
+                CREATE TABLE \(self.streams) (
                     id INTEGER PRIMARY KEY AUTOINCREMENT,
                     name TEXT NOT NULL UNIQUE,
                     category TEXT,
@@ -41,8 +31,8 @@ struct SQLiteTables: Sendable {
                     version INTEGER NOT NULL DEFAULT 0,
                     created_at TEXT NOT NULL
                 );
-                CREATE INDEX \(categoryIndex) ON \(streams) (category) WHERE category IS NOT NULL;
-                CREATE TABLE \(events) (
+                CREATE INDEX \(categoryIndex) ON \(self.streams) (category) WHERE category IS NOT NULL;
+                CREATE TABLE \(self.events) (
                     global_position INTEGER PRIMARY KEY AUTOINCREMENT,
                     stream_id INTEGER NOT NULL,
                     position INTEGER NOT NULL,
@@ -57,9 +47,9 @@ struct SQLiteTables: Sendable {
                     UNIQUE (stream_id, position),
                     UNIQUE (stream_id, uuid)
                 );
-                CREATE UNIQUE INDEX \(aggregateIndex) ON \(events)
+                CREATE UNIQUE INDEX \(aggregateIndex) ON \(self.events)
                     (stream_id, aggregate_type, aggregate_id, aggregate_version) WHERE aggregate_type IS NOT NULL;
-                CREATE TABLE \(projections) (
+                CREATE TABLE \(self.projections) (
                     name TEXT PRIMARY KEY,
                     status TEXT NOT NULL DEFAULT 'idle',
                     state TEXT NOT NULL DEFAULT '{}',
@@ -71,7 +61,7 @@ struct SQLiteTables: Sendable {
             (
                 2,
                 """
-                CREATE TABLE \(checkpoints) (
+                CREATE TABLE \(self.checkpoints) (
                     name TEXT PRIMARY KEY,
                     position TEXT NOT NULL,
                     updated_at TEXT NOT NULL
@@ -81,7 +71,7 @@ struct SQLiteTables: Sendable {
             (
                 3,
                 """
-                CREATE TABLE \(snapshots) (
+                CREATE TABLE \(self.snapshots) (
                     aggregate_type TEXT NOT NULL,
                     aggregate_id TEXT NOT NULL,
                     last_version INTEGER NOT NULL,
@@ -96,8 +86,8 @@ struct SQLiteTables: Sendable {
                 // so it is replaced rather than altered.
                 4,
                 """
-                DROP TABLE \(projections);
-                CREATE TABLE \(projections) (
+                DROP TABLE \(self.projections);
+                CREATE TABLE \(self.projections) (
                     name TEXT PRIMARY KEY,
                     kind TEXT NOT NULL,
                     status TEXT NOT NULL,
