@@ -20,14 +20,9 @@ struct PostgresDialect: SQLMatcherDialect {
         "(\(text) ~ \(bind: pattern))"
     }
 
-    func property(_ property: MetadataMatcher.MessageProperty) -> SQLQuery {
-        switch property {
-        case .uuid: return "(e.uuid::text COLLATE \"C\")"
-        case .messageName: return "(e.message_name COLLATE \"C\")"
-        case .createdAt: return "(to_char(e.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US') COLLATE \"C\")"
-        case .position: return "e.position"
-        }
-    }
+    var uuidText: SQLQuery { "(e.uuid::text COLLATE \"C\")" }
+    var messageNameText: SQLQuery { "(e.message_name COLLATE \"C\")" }
+    var createdAtText: SQLQuery { "(to_char(e.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US') COLLATE \"C\")" }
 }
 
 extension SQLQuery {

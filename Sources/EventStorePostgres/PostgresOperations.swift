@@ -376,14 +376,6 @@ struct PostgresOperations: Sendable {
         return events
     }
 
-    private func storedMetadata(_ text: String) throws -> Metadata {
-        do {
-            return try Metadata(storedJSON: text)
-        } catch {
-            throw EventStoreError.backend("stored metadata is corrupt: \(error.reason)")
-        }
-    }
-
     func streamNames(_ c: PostgresConnection, _ filter: NameFilter, matching: MetadataMatcher?, limit: Int, offset: Int)
         async throws -> [StreamName]
     {

@@ -33,12 +33,27 @@ public protocol SQLMatcherDialect: Sendable {
     func member(of json: SQLQuery, key: String, _ predicate: (SQLJSONMember) -> SQLQuery) -> SQLQuery
     /// True when the regular expression `pattern` (bound) finds a match in `text`.
     func regex(_ text: SQLQuery, pattern: String) -> SQLQuery
-    /// The text of a message property column, or the integer for `position`; `created_at` must give
-    /// the `yyyy-MM-ddTHH:mm:ss.ffffff` text.
-    func property(_ property: MetadataMatcher.MessageProperty) -> SQLQuery
+    /// The text of the `uuid` column, compared as bytes.
+    var uuidText: SQLQuery { get }
+    /// The text of the `message_name` column, compared as bytes.
+    var messageNameText: SQLQuery { get }
+    /// The `created_at` column as `yyyy-MM-ddTHH:mm:ss.ffffff` text, compared as bytes.
+    var createdAtText: SQLQuery { get }
 }
 
 extension SQLMatcherDialect {
+    public var messageNameText: SQLQuery { "e.message_name" }
+
+    /// The text of a message property column, or the integer for `position`.
+    public func property(_ property: MetadataMatcher.MessageProperty) -> SQLQuery {
+        switch property {
+        case .uuid: return uuidText
+        case .messageName: return messageNameText
+        case .createdAt: return createdAtText
+        case .position: return "e.position"
+        }
+    }
+
     /// The matcher as one SQL predicate (`1 = 1` when it has no conditions).
     /// - Parameter metadata: the JSON column the metadata conditions test.
     public func predicate(for matcher: MetadataMatcher, metadata: SQLQuery) -> SQLQuery {

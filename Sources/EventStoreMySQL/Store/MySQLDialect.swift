@@ -30,13 +30,7 @@ struct MySQLDialect: SQLMatcherDialect {
         "(\(text) REGEXP \(bind: pattern))"
     }
 
-    func property(_ property: MetadataMatcher.MessageProperty) -> SQLQuery {
-        switch property {
-        case .uuid: return "CAST(e.uuid AS BINARY)"
-        case .messageName: return "e.message_name"
-        case .createdAt: return "CAST(DATE_FORMAT(e.created_at, '%Y-%m-%dT%H:%i:%s.%f') AS BINARY)"
-        case .position: return "e.position"
-        }
-    }
+    var uuidText: SQLQuery { "CAST(e.uuid AS BINARY)" }
+    var createdAtText: SQLQuery { "CAST(DATE_FORMAT(e.created_at, '%Y-%m-%dT%H:%i:%s.%f') AS BINARY)" }
 }
 #endif

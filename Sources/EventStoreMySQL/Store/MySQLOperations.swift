@@ -141,17 +141,9 @@ struct MySQLOperations: BlockingSQLOperations {
         return text
     }
 
-    func delete(_ c: MariaDBConnection, _ name: StreamName) throws {
-        guard let row = try stream(c, name) else { throw EventStoreError.streamNotFound(name) }
-        try c.query("DELETE FROM \(unsafeSQL: tables.events) WHERE stream_id = \(bind: row.id)")
-        try c.query("DELETE FROM \(unsafeSQL: tables.streams) WHERE id = \(bind: row.id)")
-    }
+    var tableNames: SQLTableNames { tables.names }
 
-    func updateMetadata(_ c: MariaDBConnection, _ metadata: Metadata, of name: StreamName) throws {
-        guard let row = try stream(c, name) else { throw EventStoreError.streamNotFound(name) }
-        // Compared by id, not by rows changed: unchanged metadata changes no row (prooph's MySQL bug).
-        try c.query("UPDATE \(unsafeSQL: tables.streams) SET metadata = \(bind: metadata.jsonText) WHERE id = \(bind: row.id)")
-    }
+    func run(_ c: MariaDBConnection, _ statement: SQLQuery) throws { try c.query(statement) }
 
     // MARK: Reads
 
@@ -348,14 +340,6 @@ struct MySQLOperations: BlockingSQLOperations {
         }
         if let failure { throw failure }
         return events
-    }
-
-    private func storedMetadata(_ text: String) throws -> Metadata {
-        do {
-            return try Metadata(storedJSON: text)
-        } catch {
-            throw EventStoreError.backend("stored metadata is corrupt: \(error.reason)")
-        }
     }
 
     func streamNames(_ c: MariaDBConnection, _ filter: NameFilter, matching: MetadataMatcher?, limit: Int, offset: Int) throws

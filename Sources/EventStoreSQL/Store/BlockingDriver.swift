@@ -10,8 +10,10 @@ package protocol BlockingSQLOperations: Sendable {
     func create(_ c: Connection, _ name: StreamName, metadata: Metadata, events: [EventMessage]) throws -> AppendResult
     func append(_ c: Connection, _ events: [EventMessage], to name: StreamName, expectedVersion: ExpectedVersion) throws
         -> AppendResult
-    func delete(_ c: Connection, _ name: StreamName) throws
-    func updateMetadata(_ c: Connection, _ metadata: Metadata, of name: StreamName) throws
+    /// The tables every backend has.
+    var tableNames: SQLTableNames { get }
+    /// Runs a statement that returns no rows.
+    func run(_ c: Connection, _ statement: SQLQuery) throws
     func stream(_ c: Connection, _ name: StreamName) throws -> (id: Int64, version: Int)?
     func metadata(_ c: Connection, of name: StreamName) throws -> Metadata
     func pageQuery(streamID: Int64, direction: RecordedEventSequence.Direction, matching: MetadataMatcher?) -> PageQuery
@@ -32,6 +34,20 @@ package protocol BlockingSQLOperations: Sendable {
     func snapshot(_ c: Connection, type: String, id: String) throws -> Snapshot?
     func save(_ c: Connection, _ snapshots: [Snapshot]) throws
     func removeSnapshots(_ c: Connection, type: String) throws
+}
+
+extension BlockingSQLOperations {
+    package func delete(_ c: Connection, _ name: StreamName) throws {
+        guard let row = try stream(c, name) else { throw EventStoreError.streamNotFound(name) }
+        try run(c, "DELETE FROM \(tableNames.events) WHERE stream_id = \(bind: row.id)")
+        try run(c, "DELETE FROM \(tableNames.streams) WHERE id = \(bind: row.id)")
+    }
+
+    package func updateMetadata(_ c: Connection, _ metadata: Metadata, of name: StreamName) throws {
+        guard let row = try stream(c, name) else { throw EventStoreError.streamNotFound(name) }
+        // Compared by id, not by rows changed: unchanged metadata changes no row (prooph's MySQL bug).
+        try run(c, "UPDATE \(tableNames.streams) SET metadata = \(bind: metadata.jsonText) WHERE id = \(bind: row.id)")
+    }
 }
 
 /// How a blocking backend holds its connections: where a top-level write, a read and a transaction run.

@@ -15,12 +15,6 @@ struct SQLiteDialect: SQLMatcherDialect {
         "es_regexp(\(bind: pattern), \(text)) = 1"
     }
 
-    func property(_ property: MetadataMatcher.MessageProperty) -> SQLQuery {
-        switch property {
-        case .uuid: return "e.uuid"
-        case .messageName: return "e.message_name"
-        case .createdAt: return "e.created_at"
-        case .position: return "e.position"
-        }
-    }
+    var uuidText: SQLQuery { "e.uuid" }
+    var createdAtText: SQLQuery { "e.created_at" }
 }

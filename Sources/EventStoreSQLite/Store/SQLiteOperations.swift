@@ -105,16 +105,9 @@ struct SQLiteOperations: BlockingSQLOperations {
         return events.isEmpty ? nil : GlobalPosition(sequence: c.lastInsertRowID)
     }
 
-    func delete(_ c: SQLiteConnection, _ name: StreamName) throws {
-        guard let row = try stream(c, name) else { throw EventStoreError.streamNotFound(name) }
-        try c.query("DELETE FROM \(tables.events) WHERE stream_id = \(bind: row.id)")
-        try c.query("DELETE FROM \(tables.streams) WHERE id = \(bind: row.id)")
-    }
+    var tableNames: SQLTableNames { tables.names }
 
-    func updateMetadata(_ c: SQLiteConnection, _ metadata: Metadata, of name: StreamName) throws {
-        guard let row = try stream(c, name) else { throw EventStoreError.streamNotFound(name) }
-        try c.query("UPDATE \(tables.streams) SET metadata = \(bind: metadata.jsonText) WHERE id = \(bind: row.id)")
-    }
+    func run(_ c: SQLiteConnection, _ statement: SQLQuery) throws { try c.query(statement) }
 
     // MARK: Reads
 
@@ -292,14 +285,6 @@ struct SQLiteOperations: BlockingSQLOperations {
         return RecordedEvent(
             streamName: stream, position: Int(row.int(1)), globalPosition: GlobalPosition(sequence: row.int(0)),
             message: message)
-    }
-
-    private func storedMetadata(_ text: String) throws -> Metadata {
-        do {
-            return try Metadata(storedJSON: text)
-        } catch {
-            throw EventStoreError.backend("stored metadata is corrupt: \(error.reason)")
-        }
     }
 
     func streamNames(_ c: SQLiteConnection, _ filter: NameFilter, matching: MetadataMatcher?, limit: Int, offset: Int)
