@@ -12,7 +12,9 @@ func residentBytes() -> Int? {
     return pages * Int(sysconf(Int32(_SC_PAGESIZE)))
 }
 
-@Suite("SQLite memory", .watchdog())
+// A million events written and read back in a debug build: 2.5 minutes on a quiet two-core machine, more
+// than 5 when it also builds and runs other suites.
+@Suite("SQLite memory", .watchdog(.seconds(900)))
 struct SQLiteMemoryTests {
     /// Events in the long stream: `EVENTSTORE_LONG_STREAM_EVENTS`, 1,000,000 by default.
     static let eventCount = ProcessInfo.processInfo.environment["EVENTSTORE_LONG_STREAM_EVENTS"].flatMap(Int.init) ?? 1_000_000
@@ -27,6 +29,7 @@ struct SQLiteMemoryTests {
             let batch = 10_000
             let payload: Payload = ["filler": .string(String(repeating: "x", count: 150))]
             var version = 0
+            Watchdog.step("writing \(Self.eventCount) events")
             while version < Self.eventCount {
                 let size = min(batch, Self.eventCount - version)
                 let events = (0..<size).map { _ in EventMessage(messageName: "Tick", payload: payload, metadata: ["k": 1]) }
@@ -37,6 +40,7 @@ struct SQLiteMemoryTests {
             var peak = before
             var count = 0
             var last = 0
+            Watchdog.step("loading them")
             for try await event in try await store.load("long-1") {
                 count += 1
                 #expect(event.position == last + 1)

@@ -57,20 +57,12 @@ struct MySQLOperations: BlockingSQLOperations {
         throws -> AppendResult
     {
         try lockAppends(c)
-        let row = try stream(c, name)
-        let id: Int64
-        let version: Int
-        if try ExpectedVersionCheck.check(expectedVersion, current: row?.version, of: name), let row {
-            (id, version) = row
-        } else {
-            id = try insertStream(c, name, metadata: [:])
-            version = 0
-        }
+        let (id, version) = try appendTarget(c, name, expectedVersion: expectedVersion)
         let last = try insert(c, events, streamID: id, after: version, stream: name)
         return AppendResult(streamVersion: version + events.count, lastGlobalPosition: last)
     }
 
-    private func insertStream(_ c: MariaDBConnection, _ name: StreamName, metadata: Metadata) throws -> Int64 {
+    func insertStream(_ c: MariaDBConnection, _ name: StreamName, metadata: Metadata) throws -> Int64 {
         let category: SQLValue = name.category.map { .text($0) } ?? .null
         do {
             let result = try c.query(
@@ -164,25 +156,19 @@ struct MySQLOperations: BlockingSQLOperations {
 
     func snapshot(_ c: MariaDBConnection, type: String, id: String) throws -> Snapshot? {
         var found: Snapshot?
-        var failure: (any Error)?
         try c.query(
             """
             SELECT last_version, state, DATE_FORMAT(created_at, '%Y-%m-%dT%H:%i:%s.%f') FROM \(unsafeSQL: tables.snapshots)
             WHERE aggregate_type = \(bind: type) AND aggregate_id = \(bind: id)
             """
         ) { row in
-            do {
-                guard let version = row[0].flatMap({ Int($0) }), let state = row[1] else {
-                    throw EventStoreError.backend("a stored snapshot is corrupt")
-                }
-                found = try Snapshot(
-                    aggregateType: type, aggregateID: id, lastVersion: version, state: Payload(storedJSON: state),
-                    createdAt: Timestamp.date(microseconds: row[2].flatMap(Timestamp.parseMicroseconds) ?? 0))
-            } catch {
-                failure = error
+            guard let version = row[0].flatMap({ Int($0) }), let state = row[1] else {
+                throw EventStoreError.backend("a stored snapshot is corrupt")
             }
+            found = try Snapshot(
+                aggregateType: type, aggregateID: id, lastVersion: version, state: Payload(storedJSON: state),
+                createdAt: Timestamp.date(microseconds: row[2].flatMap(Timestamp.parseMicroseconds) ?? 0))
         }
-        if let failure { throw failure }
         return found
     }
 
@@ -320,25 +306,19 @@ struct MySQLOperations: BlockingSQLOperations {
         -> [RecordedEvent]
     {
         var events: [RecordedEvent] = []
-        var failure: (any Error)?
         try c.query(query) { row in
-            do {
-                guard let global = row[0].flatMap({ Int64($0) }), let position = row[1].flatMap({ Int($0) }),
-                    let uuid = row[2].flatMap({ UUID(uuidString: $0) }), let name = row[3], let payload = row[4],
-                    let metadata = row[5], let micros = row[6].flatMap(Timestamp.parseMicroseconds)
-                else { throw EventStoreError.backend("a stored event is corrupt") }
-                let message = EventMessage(
-                    messageName: name, payload: Payload(storedJSON: payload), metadata: try storedMetadata(metadata),
-                    uuid: uuid, createdAtMicros: micros)
-                events.append(
-                    RecordedEvent(
-                        streamName: try stream(row), position: position, globalPosition: GlobalPosition(sequence: global),
-                        message: message))
-            } catch {
-                failure = failure ?? error
-            }
+            guard let global = row[0].flatMap({ Int64($0) }), let position = row[1].flatMap({ Int($0) }),
+                let uuid = row[2].flatMap({ UUID(uuidString: $0) }), let name = row[3], let payload = row[4],
+                let metadata = row[5], let micros = row[6].flatMap(Timestamp.parseMicroseconds)
+            else { throw EventStoreError.backend("a stored event is corrupt") }
+            let message = EventMessage(
+                messageName: name, payload: Payload(storedJSON: payload), metadata: try storedMetadata(metadata),
+                uuid: uuid, createdAtMicros: micros)
+            events.append(
+                RecordedEvent(
+                    streamName: try stream(row), position: position, globalPosition: GlobalPosition(sequence: global),
+                    message: message))
         }
-        if let failure { throw failure }
         return events
     }
 

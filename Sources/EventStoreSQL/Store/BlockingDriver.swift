@@ -15,6 +15,8 @@ package protocol BlockingSQLOperations: Sendable {
     /// Runs a statement that returns no rows.
     func run(_ c: Connection, _ statement: SQLQuery) throws
     func stream(_ c: Connection, _ name: StreamName) throws -> (id: Int64, version: Int)?
+    /// Inserts a stream's row. - Returns: its id. - Throws: `streamExists`.
+    func insertStream(_ c: Connection, _ name: StreamName, metadata: Metadata) throws -> Int64
     func metadata(_ c: Connection, of name: StreamName) throws -> Metadata
     func pageQuery(streamID: Int64, direction: RecordedEventSequence.Direction, matching: MetadataMatcher?) -> PageQuery
     func page(_ c: Connection, _ query: PageQuery, stream: StreamName, bound: Int, limit: Int) throws -> [RecordedEvent]
@@ -37,6 +39,16 @@ package protocol BlockingSQLOperations: Sendable {
 }
 
 extension BlockingSQLOperations {
+    /// The stream an append writes to, once its expected version is checked: its row id and version, a new
+    /// row (version 0) when it is missing and expected to be.
+    package func appendTarget(_ c: Connection, _ name: StreamName, expectedVersion: ExpectedVersion) throws
+        -> (id: Int64, version: Int)
+    {
+        let row = try stream(c, name)
+        if try ExpectedVersionCheck.check(expectedVersion, current: row?.version, of: name), let row { return row }
+        return (try insertStream(c, name, metadata: [:]), 0)
+    }
+
     package func delete(_ c: Connection, _ name: StreamName) throws {
         guard let row = try stream(c, name) else { throw EventStoreError.streamNotFound(name) }
         try run(c, "DELETE FROM \(tableNames.events) WHERE stream_id = \(bind: row.id)")

@@ -45,15 +45,7 @@ struct SQLiteOperations: BlockingSQLOperations {
     func append(_ c: SQLiteConnection, _ events: [EventMessage], to name: StreamName, expectedVersion: ExpectedVersion)
         throws -> AppendResult
     {
-        let row = try stream(c, name)
-        let id: Int64
-        let version: Int
-        if try ExpectedVersionCheck.check(expectedVersion, current: row?.version, of: name), let row {
-            (id, version) = row
-        } else {
-            id = try insertStream(c, name, metadata: [:])
-            version = 0
-        }
+        let (id, version) = try appendTarget(c, name, expectedVersion: expectedVersion)
         let last = try insert(c, events, streamID: id, after: version, stream: name)
         if !events.isEmpty {
             try c.query("UPDATE \(tables.streams) SET version = \(bind: version + events.count) WHERE id = \(bind: id)")
@@ -61,7 +53,7 @@ struct SQLiteOperations: BlockingSQLOperations {
         return AppendResult(streamVersion: version + events.count, lastGlobalPosition: last)
     }
 
-    private func insertStream(_ c: SQLiteConnection, _ name: StreamName, metadata: Metadata) throws -> Int64 {
+    func insertStream(_ c: SQLiteConnection, _ name: StreamName, metadata: Metadata) throws -> Int64 {
         let category: SQLValue = name.category.map { .text($0) } ?? .null
         do {
             try c.query(
@@ -143,15 +135,9 @@ struct SQLiteOperations: BlockingSQLOperations {
     {
         var events: [RecordedEvent] = []
         events.reserveCapacity(limit)
-        var failure: (any Error)?
         try c.query(query.head + "\(bind: bound)" + query.tail + "\(bind: limit)") { row in
-            do {
-                events.append(try recordedEvent(row, stream: stream))
-            } catch {
-                failure = error
-            }
+            events.append(try recordedEvent(row, stream: stream))
         }
-        if let failure { throw failure }
         return events
     }
 
@@ -166,15 +152,9 @@ struct SQLiteOperations: BlockingSQLOperations {
             ORDER BY e.global_position LIMIT \(bind: limit)
             """
         var events: [RecordedEvent] = []
-        var failure: (any Error)?
         try c.query(query) { row in
-            do {
-                events.append(try recordedEvent(row, stream: try StreamName(row.text(7))))
-            } catch {
-                failure = failure ?? error
-            }
+            events.append(try recordedEvent(row, stream: try StreamName(row.text(7))))
         }
-        if let failure { throw failure }
         return events
     }
 
@@ -242,19 +222,13 @@ struct SQLiteOperations: BlockingSQLOperations {
 
     func snapshot(_ c: SQLiteConnection, type: String, id: String) throws -> Snapshot? {
         var found: Snapshot?
-        var failure: (any Error)?
         try c.query(
             "SELECT last_version, state, created_at FROM \(tables.snapshots) WHERE aggregate_type = \(bind: type) AND aggregate_id = \(bind: id)"
         ) { row in
-            do {
-                found = try Snapshot(
-                    aggregateType: type, aggregateID: id, lastVersion: Int(row.int(0)), state: Payload(storedJSON: row.text(1)),
-                    createdAt: Timestamp.date(microseconds: Timestamp.parseMicroseconds(row.text(2)) ?? 0))
-            } catch {
-                failure = error
-            }
+            found = try Snapshot(
+                aggregateType: type, aggregateID: id, lastVersion: Int(row.int(0)), state: Payload(storedJSON: row.text(1)),
+                createdAt: Timestamp.date(microseconds: Timestamp.parseMicroseconds(row.text(2)) ?? 0))
         }
-        if let failure { throw failure }
         return found
     }
 
