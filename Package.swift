@@ -130,6 +130,13 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        // A writer that pauses before its commit, for the SQLite process tests (not a product).
+        .executableTarget(
+            name: "sqlite-test-writer",
+            dependencies: ["EventStore", "EventStoreSQLite"],
+            path: "Tests/SQLiteTestWriter",
+            swiftSettings: strictSettings
+        ),
         // What the test targets share: the watchdog that ends a stalled test run (not a product).
         .target(
             name: "EventStoreTestSupport",
@@ -179,7 +186,7 @@ let package = Package(
             name: "EventStoreSQLiteTests",
             dependencies: [
                 "EventStore", "EventSourcing", "EventStoreSQL", "EventStoreSQLite", "EventStoreConformance",
-                "EventStoreTestSupport",
+                "EventStoreTestSupport", "sqlite-test-writer",
             ],
             swiftSettings: strictSettings
         ),

@@ -113,12 +113,6 @@ enum StoreURL {
                     throw CommandFailure.badInput("unknown sqlite: setting \"\(key)\" (known: synchronous, busy_timeout_ms, table_prefix)")
                 }
             }
-            if let pause = ProcessInfo.processInfo.environment["EVENTSTORE_TEST_PAUSE_BEFORE_COMMIT_MS"], let ms = Int(pause) {
-                configuration._beforeCommit = {
-                    FileHandle.standardError.write(Data("eventstore: paused before commit\n".utf8))
-                    usleep(useconds_t(ms * 1000))
-                }
-            }
             self = .sqlite(configuration)
         default:
             throw CommandFailure.badInput("unsupported database \"\(url)\": use sqlite:PATH, postgres://… or memory:")

@@ -13,19 +13,25 @@ struct EventStoreProcess {
         return packageRoot.appendingPathComponent(".build/debug/eventstore")
     }
 
+    /// The tests' own writer (`Tests/SQLiteTestWriter`), built beside `eventstore`.
+    static var testWriter: URL {
+        executable.deletingLastPathComponent().appendingPathComponent("sqlite-test-writer")
+    }
+
     struct Output {
         var status: Int32
         var stdout: String
         var stderr: String
     }
 
-    /// Starts `eventstore ARGS` with `input` on standard input and standard error written to a file.
+    /// Starts `eventstore ARGS` (or another `program`) with `input` on standard input and standard error
+    /// written to a file.
     static func start(
-        _ arguments: [String], input: String = "", environment: [String: String] = [:], stdoutFile: URL? = nil,
-        stderrFile: URL
+        _ arguments: [String], program: URL = executable, input: String = "", environment: [String: String] = [:],
+        stdoutFile: URL? = nil, stderrFile: URL
     ) throws -> Process {
         let process = Process()
-        process.executableURL = executable
+        process.executableURL = program
         process.arguments = arguments
         var env = ProcessInfo.processInfo.environment
         env.removeValue(forKey: "EVENTSTORE_DATABASE")

@@ -37,9 +37,9 @@ public struct SQLiteConfiguration: Sendable {
     /// How many events a load reads at a time. 1,000 by default, at least 1.
     public var loadBatchSize: Int = 1000
 
-    /// Called on the writer's thread after an append's rows are written and before its commit. For
-    /// crash tests only; not API.
-    public var _beforeCommit: (@Sendable () -> Void)?
+    /// Called on the writer's thread after an append's rows are written and before its commit: the crash
+    /// tests' hook (their own writer process sets it), never API.
+    package var _beforeCommit: (@Sendable () -> Void)?
 
     /// A configuration for the file at `path`, with the defaults.
     public init(path: String) {
