@@ -67,7 +67,6 @@ enum StoreURL {
             throw CommandFailure.badInput("\"\(url)\" is not a database URL (for example sqlite:./eventstore.sqlite or memory:)")
         }
         let scheme = url[..<colon].lowercased()
-        var rest = String(url[url.index(after: colon)...])
         switch scheme {
         case "memory":
             self = .memory
@@ -81,39 +80,7 @@ enum StoreURL {
                 "this build has no MySQL/MariaDB store: build with --traits MySQL (and libmariadb-dev installed)")
             #endif
         case "sqlite":
-            if rest.hasPrefix("//") { rest.removeFirst(2) }
-            var query: [(String, String)] = []
-            if let mark = rest.firstIndex(of: "?") {
-                let items = rest[rest.index(after: mark)...].split(separator: "&")
-                query = items.map { item in
-                    let parts = item.split(separator: "=", maxSplits: 1)
-                    let value = parts.count > 1 ? String(parts[1]) : ""
-                    return (String(parts[0]), value.removingPercentEncoding ?? value)
-                }
-                rest = String(rest[..<mark])
-            }
-            let path = rest.removingPercentEncoding ?? rest
-            guard !path.isEmpty else { throw CommandFailure.badInput("sqlite: needs a file path, for example sqlite:./eventstore.sqlite") }
-            var configuration = SQLiteConfiguration(path: path)
-            for (key, value) in query {
-                switch key {
-                case "synchronous":
-                    guard let mode = SQLiteConfiguration.Synchronous(rawValue: value.uppercased()) else {
-                        throw CommandFailure.badInput("synchronous must be off, normal, full or extra, not \"\(value)\"")
-                    }
-                    configuration.synchronous = mode
-                case "busy_timeout_ms":
-                    guard let ms = Int(value), ms >= 0 else {
-                        throw CommandFailure.badInput("busy_timeout_ms must be a whole number of milliseconds, not \"\(value)\"")
-                    }
-                    configuration.busyTimeout = .milliseconds(ms)
-                case "table_prefix":
-                    configuration.tablePrefix = value
-                default:
-                    throw CommandFailure.badInput("unknown sqlite: setting \"\(key)\" (known: synchronous, busy_timeout_ms, table_prefix)")
-                }
-            }
-            self = .sqlite(configuration)
+            self = .sqlite(try SQLiteConfiguration(url: url))
         default:
             throw CommandFailure.badInput("unsupported database \"\(url)\": use sqlite:PATH, postgres://… or memory:")
         }

@@ -61,6 +61,23 @@ struct SQLiteStoreTests {
         }
     }
 
+    @Test func urlsCarryEverySetting() throws {
+        let configuration = try SQLiteConfiguration(
+            url: "sqlite:/data/my%20events.sqlite?synchronous=normal&busy_timeout_ms=250&table_prefix=p_")
+        #expect(configuration.path == "/data/my events.sqlite")
+        #expect(configuration.synchronous == .normal)
+        #expect(configuration.busyTimeout == .milliseconds(250))
+        #expect(configuration.tablePrefix == "p_")
+        #expect(try SQLiteConfiguration(url: "sqlite://./e.sqlite").path == "./e.sqlite")
+        let defaults = try SQLiteConfiguration(url: "SQLITE:e.sqlite")
+        #expect(defaults.path == "e.sqlite" && defaults.synchronous == .full && defaults.busyTimeout == .seconds(5))
+        for bad in ["postgres://h/x", "sqlite:", "sqlite:?synchronous=full", "sqlite:e?synchronous=sometimes",
+                    "sqlite:e?busy_timeout_ms=-1", "sqlite:e?busy_timeout_ms=soon", "sqlite:e?color=red"] {
+            let error = #expect(throws: EventStoreError.self, "\(bad)") { try SQLiteConfiguration(url: bad) }
+            #expect(error?.code == .invalidArgument, "\(bad)")
+        }
+    }
+
     @Test func defaultsAreDurableAndPatient() {
         let configuration = SQLiteConfiguration(path: "x")
         #expect(configuration.synchronous == .full)

@@ -1,3 +1,6 @@
+import EventStore
+import Foundation
+
 /// How an ``SQLiteEventStore`` opens and uses its database file.
 public struct SQLiteConfiguration: Sendable {
     /// How hard SQLite makes sure a commit is on disk before it returns
@@ -44,5 +47,45 @@ public struct SQLiteConfiguration: Sendable {
     /// A configuration for the file at `path`, with the defaults.
     public init(path: String) {
         self.path = path
+    }
+
+    /// Reads `sqlite:PATH` (also `sqlite://PATH`), the path percent-encoded where it must be, with optional
+    /// settings `synchronous=off|normal|full|extra`, `busy_timeout_ms=N` and `table_prefix=P`:
+    /// `sqlite:/data/events.sqlite?busy_timeout_ms=10000`.
+    /// - Throws: ``EventStoreError`` `invalidArgument` when the URL is not such a URL.
+    public init(url text: String) throws(EventStoreError) {
+        guard text.lowercased().hasPrefix("sqlite:") else { throw .invalidArgument("\"\(text)\" is not a sqlite: URL") }
+        var rest = Substring(text.dropFirst("sqlite:".count))
+        if rest.hasPrefix("//") { rest = rest.dropFirst(2) }
+        var settings: [(key: String, value: String)] = []
+        if let mark = rest.firstIndex(of: "?") {
+            settings = rest[rest.index(after: mark)...].split(separator: "&").map { item in
+                let parts = item.split(separator: "=", maxSplits: 1)
+                let value = parts.count > 1 ? String(parts[1]) : ""
+                return (String(parts[0]), value.removingPercentEncoding ?? value)
+            }
+            rest = rest[..<mark]
+        }
+        let path = rest.removingPercentEncoding ?? String(rest)
+        guard !path.isEmpty else { throw .invalidArgument("sqlite: needs a file path, for example sqlite:./eventstore.sqlite") }
+        self.init(path: path)
+        for (key, value) in settings {
+            switch key {
+            case "synchronous":
+                guard let mode = Synchronous(rawValue: value.uppercased()) else {
+                    throw .invalidArgument("synchronous must be off, normal, full or extra, not \"\(value)\"")
+                }
+                synchronous = mode
+            case "busy_timeout_ms":
+                guard let ms = Int(value), ms >= 0 else {
+                    throw .invalidArgument("busy_timeout_ms must be a whole number of milliseconds, not \"\(value)\"")
+                }
+                busyTimeout = .milliseconds(ms)
+            case "table_prefix":
+                tablePrefix = value
+            default:
+                throw .invalidArgument("unknown sqlite: setting \"\(key)\" (known: synchronous, busy_timeout_ms, table_prefix)")
+            }
+        }
     }
 }
