@@ -66,36 +66,19 @@ public struct PostgresConfiguration: Sendable {
             password: url.password?.removingPercentEncoding)
         let path = url.path.hasPrefix("/") ? String(url.path.dropFirst()) : url.path
         database = path.isEmpty ? nil : (path.removingPercentEncoding ?? path)
-        for item in url.queryItems ?? [] {
-            let value = item.value ?? ""
-            switch item.name {
-            case "sslmode":
-                guard let mode = TLSMode(rawValue: value) else {
-                    throw .invalidArgument("sslmode must be disable, prefer or require, not \"\(value)\"")
-                }
-                tls = mode
-            case "pool_size":
-                guard let size = Int(value), size >= 1 else { throw .invalidArgument("pool_size must be 1 or more") }
-                poolSize = size
-            case "connect_timeout":
-                guard let seconds = Int(value), seconds >= 1 else {
-                    throw .invalidArgument("connect_timeout must be a whole number of seconds, 1 or more")
-                }
-                connectTimeout = .seconds(seconds)
-            case "query_timeout":
-                guard let seconds = Double(value), seconds.isFinite, seconds > 0, seconds <= 86_400 else {
-                    throw .invalidArgument("query_timeout must be a number of seconds above 0, at most 86400")
-                }
-                queryTimeout = .milliseconds(Int64((seconds * 1000).rounded(.up)))
-            case "schema":
-                schema = value
-            case "table_prefix":
-                tablePrefix = value
-            default:
-                throw .invalidArgument(
-                    "unknown postgres URL setting \"\(item.name)\" (known: sslmode, pool_size, connect_timeout, query_timeout, schema, table_prefix)")
+        var settings = try URLSettings((url.queryItems ?? []).map { ($0.name, $0.value ?? "") }, of: "postgres URL")
+        if let mode = try settings.choice("sslmode", of: TLSMode.self) { tls = mode }
+        if let size = try settings.integer("pool_size", atLeast: 1) { poolSize = size }
+        if let seconds = try settings.integer("connect_timeout", atLeast: 1, unit: "seconds") { connectTimeout = .seconds(seconds) }
+        if let text = settings.text("query_timeout") {
+            guard let seconds = Double(text), seconds.isFinite, seconds > 0, seconds <= 86_400 else {
+                throw .invalidArgument("query_timeout must be a number of seconds above 0, at most 86400, not \"\(text)\"")
             }
+            queryTimeout = .milliseconds(Int64((seconds * 1000).rounded(.up)))
         }
+        if let name = settings.text("schema") { schema = name }
+        if let prefix = settings.text("table_prefix") { tablePrefix = prefix }
+        try settings.finish()
     }
 
     /// The PostgresNIO client configuration: for other clients of the same database (read models, tools).

@@ -49,23 +49,11 @@ public struct MySQLConfiguration: Sendable {
             host: host, port: url.port ?? 3306, username: url.user?.removingPercentEncoding ?? "root",
             password: url.password?.removingPercentEncoding, database: path.removingPercentEncoding ?? path)
         self.flavor = flavor
-        for item in url.queryItems ?? [] {
-            let value = item.value ?? ""
-            switch item.name {
-            case "pool_size":
-                guard let size = Int(value), size >= 1 else { throw .invalidArgument("pool_size must be 1 or more") }
-                poolSize = size
-            case "connect_timeout":
-                guard let seconds = Int(value), seconds >= 1 else {
-                    throw .invalidArgument("connect_timeout must be a whole number of seconds, 1 or more")
-                }
-                connectTimeoutSeconds = seconds
-            case "table_prefix":
-                tablePrefix = value
-            default:
-                throw .invalidArgument("unknown \(scheme) URL setting \"\(item.name)\" (known: pool_size, connect_timeout, table_prefix)")
-            }
-        }
+        var settings = try URLSettings((url.queryItems ?? []).map { ($0.name, $0.value ?? "") }, of: "\(scheme) URL")
+        if let size = try settings.integer("pool_size", atLeast: 1) { poolSize = size }
+        if let seconds = try settings.integer("connect_timeout", atLeast: 1, unit: "seconds") { connectTimeoutSeconds = seconds }
+        if let prefix = settings.text("table_prefix") { tablePrefix = prefix }
+        try settings.finish()
     }
 }
 #endif

@@ -1,4 +1,5 @@
 import EventStore
+import EventStoreSQL
 import Foundation
 
 /// How an ``SQLiteEventStore`` opens and uses its database file.
@@ -57,9 +58,9 @@ public struct SQLiteConfiguration: Sendable {
         guard text.lowercased().hasPrefix("sqlite:") else { throw .invalidArgument("\"\(text)\" is not a sqlite: URL") }
         var rest = Substring(text.dropFirst("sqlite:".count))
         if rest.hasPrefix("//") { rest = rest.dropFirst(2) }
-        var settings: [(key: String, value: String)] = []
+        var items: [(name: String, value: String)] = []
         if let mark = rest.firstIndex(of: "?") {
-            settings = rest[rest.index(after: mark)...].split(separator: "&").map { item in
+            items = rest[rest.index(after: mark)...].split(separator: "&").map { item in
                 let parts = item.split(separator: "=", maxSplits: 1)
                 let value = parts.count > 1 ? String(parts[1]) : ""
                 return (String(parts[0]), value.removingPercentEncoding ?? value)
@@ -69,23 +70,10 @@ public struct SQLiteConfiguration: Sendable {
         let path = rest.removingPercentEncoding ?? String(rest)
         guard !path.isEmpty else { throw .invalidArgument("sqlite: needs a file path, for example sqlite:./eventstore.sqlite") }
         self.init(path: path)
-        for (key, value) in settings {
-            switch key {
-            case "synchronous":
-                guard let mode = Synchronous(rawValue: value.uppercased()) else {
-                    throw .invalidArgument("synchronous must be off, normal, full or extra, not \"\(value)\"")
-                }
-                synchronous = mode
-            case "busy_timeout_ms":
-                guard let ms = Int(value), ms >= 0 else {
-                    throw .invalidArgument("busy_timeout_ms must be a whole number of milliseconds, not \"\(value)\"")
-                }
-                busyTimeout = .milliseconds(ms)
-            case "table_prefix":
-                tablePrefix = value
-            default:
-                throw .invalidArgument("unknown sqlite: setting \"\(key)\" (known: synchronous, busy_timeout_ms, table_prefix)")
-            }
-        }
+        var settings = try URLSettings(items, of: "sqlite:")
+        if let mode = try settings.choice("synchronous", of: Synchronous.self) { synchronous = mode }
+        if let ms = try settings.integer("busy_timeout_ms", atLeast: 0, unit: "milliseconds") { busyTimeout = .milliseconds(ms) }
+        if let prefix = settings.text("table_prefix") { tablePrefix = prefix }
+        try settings.finish()
     }
 }
