@@ -65,7 +65,7 @@ struct MySQLStoreTests {
         #expect(configuration.password == "s@cret")
         #expect(configuration.database == "events")
         #expect(configuration.poolSize == 4)
-        #expect(configuration.connectTimeoutSeconds == 3)
+        #expect(configuration.connectTimeout == .seconds(3))
         #expect(configuration.tablePrefix == "p_")
         #expect(try MySQLConfiguration(url: "mariadb://localhost/x").flavor == .mariadb)
         for bad in ["postgres://h/x", "mysql://h", "mysql:///x", "mysql://h/x?pool_size=0", "mysql://h/x?color=red"] {

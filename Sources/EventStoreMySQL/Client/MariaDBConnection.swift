@@ -38,6 +38,12 @@ final class MariaDBConnection: SQLCommandConnection {
         var password: String?
         var database: String?
         var connectTimeoutSeconds: UInt32
+
+        /// A timeout as the client takes it: whole seconds, rounded up, at least 1.
+        static func wholeSeconds(_ duration: Duration) -> UInt32 {
+            let (seconds, attoseconds) = duration.components
+            return UInt32(clamping: max(1, seconds + (attoseconds > 0 ? 1 : 0)))
+        }
     }
 
     private let handle: UnsafeMutablePointer<MYSQL>

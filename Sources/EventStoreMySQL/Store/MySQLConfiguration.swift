@@ -18,8 +18,15 @@ public struct MySQLConfiguration: Sendable {
     public var database: String
     /// The most connections the store opens. 10 by default.
     public var poolSize: Int = 10
-    /// How long opening a connection may take, in seconds. 10 by default.
-    public var connectTimeoutSeconds: Int = 10
+    /// How long opening a connection may take (the client counts whole seconds: a fraction rounds up). 10
+    /// seconds by default.
+    public var connectTimeout: Duration = .seconds(10)
+    /// The connect timeout in whole seconds.
+    @available(*, deprecated, renamed: "connectTimeout")
+    public var connectTimeoutSeconds: Int {
+        get { Int(connectTimeout.components.seconds) }
+        set { connectTimeout = .seconds(newValue) }
+    }
     /// A prefix for the store's tables (ASCII letters, digits and `_`, at most 36). Empty by default.
     public var tablePrefix: String = ""
     /// How many events a load reads at a time. 1,000 by default.
@@ -51,7 +58,7 @@ public struct MySQLConfiguration: Sendable {
         self.flavor = flavor
         var settings = try URLSettings((url.queryItems ?? []).map { ($0.name, $0.value ?? "") }, of: "\(scheme) URL")
         if let size = try settings.integer("pool_size", atLeast: 1) { poolSize = size }
-        if let seconds = try settings.integer("connect_timeout", atLeast: 1, unit: "seconds") { connectTimeoutSeconds = seconds }
+        if let seconds = try settings.integer("connect_timeout", atLeast: 1, unit: "seconds") { connectTimeout = .seconds(seconds) }
         if let prefix = settings.text("table_prefix") { tablePrefix = prefix }
         try settings.finish()
     }

@@ -55,7 +55,7 @@ struct MySQLConnections: BlockingSQLConnections {
         let settings = MariaDBConnection.Settings(
             host: configuration.host, port: configuration.port, username: configuration.username,
             password: configuration.password, database: configuration.database,
-            connectTimeoutSeconds: UInt32(clamping: configuration.connectTimeoutSeconds))
+            connectTimeoutSeconds: MariaDBConnection.Settings.wholeSeconds(configuration.connectTimeout))
         operations = MySQLOperations(tables: try MySQLTables(prefix: configuration.tablePrefix))
         pool = WorkerPool(
             (0..<max(1, configuration.poolSize)).map {
