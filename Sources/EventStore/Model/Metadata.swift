@@ -322,7 +322,7 @@ public struct Metadata: Sendable, Hashable, Sequence, ExpressibleByDictionaryLit
     /// only when the metadata is iterated, compared or changed (a lookup scans it); the same metadata as
     /// ``init(json:)-(String)``.
     /// - Throws: `invalidArgument` when the text is not a JSON object of scalars.
-    public init(storedJSON text: String) throws(EventStoreError) {
+    package init(storedJSON text: String) throws(EventStoreError) {
         var text = text
         var lacksPosition = true
         let checked = text.withUTF8 { bytes in

@@ -43,7 +43,7 @@ public struct Payload: Sendable, Hashable, CustomStringConvertible {
 
     /// For backends: wraps JSON text the store wrote itself after checking it, without checking it again.
     /// - Important: never pass text that did not come out of a ``Payload``.
-    public init(storedJSON text: String) { jsonText = text }
+    package init(storedJSON text: String) { jsonText = text }
 
     /// The payload parsed into a value.
     public func value() throws -> JSONValue { try JSONValue(parsing: jsonText) }

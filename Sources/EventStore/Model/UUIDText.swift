@@ -2,9 +2,9 @@ import Foundation
 
 /// Reads a UUID's text form (`8-4-4-4-12` hex digits, either case) from UTF-8 bytes in place, for backends
 /// that store UUIDs as text.
-public enum UUIDText {
+package enum UUIDText {
     /// The UUID, or `nil` when the bytes are not one.
-    public static func parse(_ bytes: UnsafeBufferPointer<UInt8>) -> UUID? {
+    package static func parse(_ bytes: UnsafeBufferPointer<UInt8>) -> UUID? {
         guard bytes.count == 36, let base = bytes.baseAddress,
             base[8] == UInt8(ascii: "-"), base[13] == UInt8(ascii: "-"), base[18] == UInt8(ascii: "-"),
             base[23] == UInt8(ascii: "-")

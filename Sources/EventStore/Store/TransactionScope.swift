@@ -1,13 +1,13 @@
 /// Which store's transaction the current task is inside, so that backends can refuse nesting the
 /// same way (a nested transaction would deadlock on a single-writer database, or silently escape it).
-public enum TransactionScope {
+package enum TransactionScope {
     @TaskLocal private static var current: ObjectIdentifier?
 
     /// `true` when the current task runs inside a transaction's closure.
-    public static var isInTransaction: Bool { current != nil }
+    package static var isInTransaction: Bool { current != nil }
 
     /// Throws `nestedTransaction` when the current task is already inside a transaction.
-    public static func checkCanBegin() throws(EventStoreError) {
+    package static func checkCanBegin() throws(EventStoreError) {
         if current != nil {
             throw EventStoreError(code: .nestedTransaction, reason: "a transaction cannot be started inside another one")
         }
@@ -15,7 +15,7 @@ public enum TransactionScope {
 
     /// Throws `nestedTransaction` when the current task is inside a transaction of `store`: its writes
     /// must go through the transaction's store.
-    public static func checkOutsideTransaction(of store: ObjectIdentifier) throws(EventStoreError) {
+    package static func checkOutsideTransaction(of store: ObjectIdentifier) throws(EventStoreError) {
         if current == store {
             throw EventStoreError(
                 code: .nestedTransaction,
@@ -24,7 +24,7 @@ public enum TransactionScope {
     }
 
     /// Runs `body` marked as inside a transaction of `store`.
-    public static func run<T>(in store: ObjectIdentifier, _ body: () async throws -> T) async throws -> T {
+    package static func run<T>(in store: ObjectIdentifier, _ body: () async throws -> T) async throws -> T {
         try await $current.withValue(store) { try await body() }
     }
 }

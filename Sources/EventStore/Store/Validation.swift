@@ -1,15 +1,15 @@
 import Foundation
 
 /// Argument checks every backend makes the same way, before touching storage.
-public enum StoreValidation {
+package enum StoreValidation {
     /// Checks a load's `from` and `count`.
-    public static func load(from: Int?, count: Int?) throws(EventStoreError) {
+    package static func load(from: Int?, count: Int?) throws(EventStoreError) {
         if let from, from < 1 { throw .invalidArgument("from must be a position of 1 or more, not \(from)") }
         if let count, count < 1 { throw .invalidArgument("count must be 1 or more, not \(count)") }
     }
 
     /// Checks a listing's `limit` and `offset`, and compiles its regex.
-    public static func listing(_ filter: NameFilter, matching: MetadataMatcher? = nil, limit: Int, offset: Int)
+    package static func listing(_ filter: NameFilter, matching: MetadataMatcher? = nil, limit: Int, offset: Int)
         throws(EventStoreError)
     {
         if limit < 1 { throw .invalidArgument("limit must be 1 or more, not \(limit)") }
@@ -21,7 +21,7 @@ public enum StoreValidation {
     }
 
     /// Checks a batch of events before it is written: each storable, no uuid and no aggregate version twice.
-    public static func events(_ events: [EventMessage], for stream: StreamName) throws(EventStoreError) {
+    package static func events(_ events: [EventMessage], for stream: StreamName) throws(EventStoreError) {
         var uuids = Set<UUID>()
         var aggregateKeys = Set<AggregateKey>()
         for event in events {
@@ -36,7 +36,7 @@ public enum StoreValidation {
     }
 
     /// Checks stream metadata before it is written.
-    public static func streamMetadata(_ metadata: Metadata) throws(EventStoreError) {
+    package static func streamMetadata(_ metadata: Metadata) throws(EventStoreError) {
         if let problem = metadata.problem { throw .invalidArgument("stream metadata: \(problem)") }
     }
 }

@@ -53,12 +53,13 @@ public final class SQLiteEventStore: SQLEventStore, @unchecked Sendable {
 
     // MARK: Inspection
 
-    /// The plan SQLite chooses for one page of a load, as `EXPLAIN QUERY PLAN` prints it (one detail per
-    /// line). For tests and diagnosis.
-    public func _loadQueryPlan(_ stream: StreamName, matching: MetadataMatcher? = nil) async throws -> [String] {
+    /// The plan SQLite chooses for one page of a load of `stream` (id 0 when it does not exist), as
+    /// `EXPLAIN QUERY PLAN` prints it (one detail per line). For the tests.
+    package func _loadQueryPlan(_ stream: StreamName, matching: MetadataMatcher? = nil) async throws -> [String] {
         let operations = connections.operations
         return try await connections.read(nil) { connection in
-            let query = operations.pageQuery(streamID: 1, direction: .forward, matching: matching)
+            let id = try operations.stream(connection, stream)?.id ?? 0
+            let query = operations.pageQuery(streamID: id, direction: .forward, matching: matching)
             var details: [String] = []
             try connection.query("EXPLAIN QUERY PLAN " + query.head + "\(bind: 1)" + query.tail + "\(bind: 10)") {
                 details.append($0.text(3))
