@@ -1,21 +1,21 @@
 import EventStore
 
 /// The SQL expressions for one metadata member inside a ``SQLMatcherDialect/member(of:key:_:)`` scope.
-public struct SQLJSONMember: Sendable {
+package struct SQLJSONMember: Sendable {
     /// True when the member is a JSON string.
-    public var isText: SQLQuery
+    package var isText: SQLQuery
     /// True when the member is a JSON number.
-    public var isNumber: SQLQuery
+    package var isNumber: SQLQuery
     /// True when the member is `true`.
-    public var isTrue: SQLQuery
+    package var isTrue: SQLQuery
     /// True when the member is `false`.
-    public var isFalse: SQLQuery
+    package var isFalse: SQLQuery
     /// The member's string value, comparing by bytes.
-    public var text: SQLQuery
+    package var text: SQLQuery
     /// The member's numeric value.
-    public var number: SQLQuery
+    package var number: SQLQuery
 
-    public init(isText: SQLQuery, isNumber: SQLQuery, isTrue: SQLQuery, isFalse: SQLQuery, text: SQLQuery, number: SQLQuery) {
+    package init(isText: SQLQuery, isNumber: SQLQuery, isTrue: SQLQuery, isFalse: SQLQuery, text: SQLQuery, number: SQLQuery) {
         self.isText = isText
         self.isNumber = isNumber
         self.isTrue = isTrue
@@ -27,7 +27,7 @@ public struct SQLJSONMember: Sendable {
 
 /// What differs between databases when a matcher becomes SQL. The semantics are the compiler's, the
 /// same for every dialect, and those of `MatcherEvaluator`.
-public protocol SQLMatcherDialect: Sendable {
+package protocol SQLMatcherDialect: Sendable {
     /// A predicate that is true when the JSON object `json` has the member `key` (bound, never spliced) and
     /// `predicate` holds for it; false when the key is missing.
     func member(of json: SQLQuery, key: String, _ predicate: (SQLJSONMember) -> SQLQuery) -> SQLQuery
@@ -42,10 +42,10 @@ public protocol SQLMatcherDialect: Sendable {
 }
 
 extension SQLMatcherDialect {
-    public var messageNameText: SQLQuery { "e.message_name" }
+    package var messageNameText: SQLQuery { "e.message_name" }
 
     /// The text of a message property column, or the integer for `position`.
-    public func property(_ property: MetadataMatcher.MessageProperty) -> SQLQuery {
+    package func property(_ property: MetadataMatcher.MessageProperty) -> SQLQuery {
         switch property {
         case .uuid: return uuidText
         case .messageName: return messageNameText
@@ -56,7 +56,7 @@ extension SQLMatcherDialect {
 
     /// The matcher as one SQL predicate (`1 = 1` when it has no conditions).
     /// - Parameter metadata: the JSON column the metadata conditions test.
-    public func predicate(for matcher: MetadataMatcher, metadata: SQLQuery) -> SQLQuery {
+    package func predicate(for matcher: MetadataMatcher, metadata: SQLQuery) -> SQLQuery {
         guard !matcher.isEmpty else { return "1 = 1" }
         let parts = matcher.conditions.map { condition -> SQLQuery in
             switch condition.field {
@@ -132,7 +132,7 @@ extension SQLMatcherDialect {
 
 extension SQLMatcherDialect {
     /// The predicate of a listing's name filter on `column`, `nil` for ``NameFilter/all``.
-    public func nameCondition(_ filter: NameFilter, column: SQLQuery) -> SQLQuery? {
+    package func nameCondition(_ filter: NameFilter, column: SQLQuery) -> SQLQuery? {
         switch filter {
         case .all: return nil
         case let .exact(name): return "\(column) = \(bind: name)"
@@ -143,7 +143,7 @@ extension SQLMatcherDialect {
 
 extension SQLMatcherDialect {
     /// The predicate of a subscription target, on the streams table's `name` and `category` columns.
-    public func targetCondition(_ target: SubscriptionTarget, name: SQLQuery, category: SQLQuery) -> SQLQuery {
+    package func targetCondition(_ target: SubscriptionTarget, name: SQLQuery, category: SQLQuery) -> SQLQuery {
         switch target {
         case let .stream(stream): return "\(name) = \(bind: stream.rawValue)"
         case let .streams(streams):
@@ -167,7 +167,7 @@ extension SQLMatcherDialect {
     /// That keeps every plan cheap: without it, a planner short of statistics may fetch and sort the whole
     /// rest of the stream for each page (measured on PostgreSQL and MariaDB: 10 to 25 times slower on
     /// 100,000 events).
-    public func streamPage(
+    package func streamPage(
         columns: String, events: String, streams: String, streamID: Int64, forward: Bool, matching: MetadataMatcher?,
         bound: Int, limit: Int
     ) -> SQLQuery {

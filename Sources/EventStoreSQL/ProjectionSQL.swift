@@ -1,11 +1,11 @@
 import EventStore
 
 /// The projections table's SQL, the same on every SQL backend: one row per projection, every value bound.
-public struct ProjectionSQL: Sendable {
+package struct ProjectionSQL: Sendable {
     /// The table's quoted name (written by the program, never taken from input).
-    public let table: String
+    package let table: String
 
-    public init(table: String) {
+    package init(table: String) {
         self.table = table
     }
 
@@ -13,27 +13,27 @@ public struct ProjectionSQL: Sendable {
     static let columns = "name, kind, status, state, positions, checkpoint, locked_until, lease_owner, read_model_action"
 
     /// The row named `name`; `lock` adds `FOR UPDATE` (PostgreSQL, MySQL).
-    public func select(_ name: String, lock: Bool) -> SQLQuery {
+    package func select(_ name: String, lock: Bool) -> SQLQuery {
         "SELECT \(unsafeSQL: Self.columns) FROM \(unsafeSQL: table) WHERE name = \(bind: name)\(unsafeSQL: lock ? " FOR UPDATE" : "")"
     }
 
-    public func insert(_ record: ProjectionRecord) -> SQLQuery {
+    package func insert(_ record: ProjectionRecord) -> SQLQuery {
         "INSERT INTO \(unsafeSQL: table) (\(unsafeSQL: Self.columns)) VALUES (\(bind: record.name), \(values(record)))"
     }
 
-    public func update(_ record: ProjectionRecord) -> SQLQuery {
+    package func update(_ record: ProjectionRecord) -> SQLQuery {
         let binds = bindValues(record)
         let names = ["kind", "status", "state", "positions", "checkpoint", "locked_until", "lease_owner", "read_model_action"]
         let assignments = zip(names, binds).map { name, value -> SQLQuery in "\(unsafeSQL: name) = \(bind: value)" }
         return "UPDATE \(unsafeSQL: table) SET \(SQLQuery.joined(assignments, separator: ", ")) WHERE name = \(bind: record.name)"
     }
 
-    public func delete(_ name: String) -> SQLQuery {
+    package func delete(_ name: String) -> SQLQuery {
         "DELETE FROM \(unsafeSQL: table) WHERE name = \(bind: name)"
     }
 
     /// Names (tombstones left out) in the column's order, filtered, paged.
-    public func names(_ filter: NameFilter, dialect: some SQLMatcherDialect, limit: Int, offset: Int) -> SQLQuery {
+    package func names(_ filter: NameFilter, dialect: some SQLMatcherDialect, limit: Int, offset: Int) -> SQLQuery {
         var conditions: [SQLQuery] = ["(read_model_action IS NULL OR read_model_action <> 'delete')"]
         if let condition = dialect.nameCondition(filter, column: "name") { conditions.append(condition) }
         return """
@@ -56,18 +56,18 @@ public struct ProjectionSQL: Sendable {
     }
 
     /// A row read with the columns of ``select(_:lock:)``, as text and integers.
-    public struct Row: Sendable {
-        public var name: String
-        public var kind: String
-        public var status: String
-        public var state: String?
-        public var positions: String
-        public var checkpoint: String?
-        public var lockedUntil: Int64?
-        public var leaseOwner: String?
-        public var readModelAction: String?
+    package struct Row: Sendable {
+        package var name: String
+        package var kind: String
+        package var status: String
+        package var state: String?
+        package var positions: String
+        package var checkpoint: String?
+        package var lockedUntil: Int64?
+        package var leaseOwner: String?
+        package var readModelAction: String?
 
-        public init(
+        package init(
             name: String, kind: String, status: String, state: String?, positions: String, checkpoint: String?,
             lockedUntil: Int64?, leaseOwner: String?, readModelAction: String?
         ) {
@@ -85,7 +85,7 @@ public struct ProjectionSQL: Sendable {
 
     /// The record of a stored row.
     /// - Throws: `backend` when a value is not one this build writes.
-    public func record(_ row: Row) throws(EventStoreError) -> ProjectionRecord {
+    package func record(_ row: Row) throws(EventStoreError) -> ProjectionRecord {
         guard let kind = ProjectionRecord.Kind(rawValue: row.kind), let status = ProjectionStatus(rawValue: row.status) else {
             throw .backend("projection \"\(row.name)\" has an unknown kind or status (\(row.kind), \(row.status))")
         }
@@ -109,14 +109,14 @@ public struct ProjectionSQL: Sendable {
 }
 
 /// Another transaction created the projection row this one meant to create (two first runs at once).
-public struct ProjectionRowRaced: Error {
-    public init() {}
+package struct ProjectionRowRaced: Error {
+    package init() {}
 }
 
 extension ProjectionSQL {
     /// Runs a row change again when it lost the race to create the row: the second time it finds the
     /// winner's row (locked) and decides on that.
-    public static func retryingRaces<T>(_ body: () async throws -> T) async throws -> T {
+    package static func retryingRaces<T>(_ body: () async throws -> T) async throws -> T {
         for _ in 0..<2 {
             do {
                 return try await body()

@@ -1,6 +1,6 @@
 /// A connection that runs SQL text: what the transaction helpers of the SQLite and MariaDB connections
 /// need (PostgreSQL's are async, on PostgresNIO).
-public protocol SQLCommandConnection {
+package protocol SQLCommandConnection {
     /// Runs statements that return no rows.
     func execute(_ sql: String) throws
 }
@@ -8,7 +8,7 @@ public protocol SQLCommandConnection {
 extension SQLCommandConnection {
     /// Runs `body` in a transaction opened by `begin`, committing when it returns and rolling back when it
     /// throws.
-    public func transaction<T>(begin: String, _ body: () throws -> T) throws -> T {
+    package func transaction<T>(begin: String, _ body: () throws -> T) throws -> T {
         try execute(begin)
         do {
             let result = try body()
@@ -21,7 +21,7 @@ extension SQLCommandConnection {
     }
 
     /// Runs `body` in a savepoint inside an open transaction: undone alone when it throws.
-    public func savepoint<T>(_ body: () throws -> T) throws -> T {
+    package func savepoint<T>(_ body: () throws -> T) throws -> T {
         try execute("SAVEPOINT es_operation")
         do {
             let result = try body()

@@ -1,14 +1,14 @@
 import EventStore
 
 /// A value bound to a statement parameter: SQL is never built from user text.
-public enum SQLValue: Sendable, Hashable {
+package enum SQLValue: Sendable, Hashable {
     case null
     case int(Int64)
     case double(Double)
     case text(String)
 
     /// The bind for a metadata value of the same kind (booleans as 0 and 1).
-    public init(_ value: MetadataValue) {
+    package init(_ value: MetadataValue) {
         switch value {
         case let .string(s): self = .text(s)
         case let .int(i): self = .int(Int64(i))
@@ -22,11 +22,11 @@ public enum SQLValue: Sendable, Hashable {
 ///
 /// Names are restricted to ASCII letters, digits and `_`, start with a letter or `_`, and are at most 63
 /// bytes; they are always written quoted.
-public struct SQLIdentifier: Sendable, Hashable, CustomStringConvertible {
-    public let name: String
+package struct SQLIdentifier: Sendable, Hashable, CustomStringConvertible {
+    package let name: String
 
     /// - Throws: ``EventStoreError`` `invalidArgument` when the name is not a plain identifier.
-    public init(_ name: String) throws(EventStoreError) {
+    package init(_ name: String) throws(EventStoreError) {
         guard Self.isValid(name) else {
             throw .invalidArgument(
                 "\"\(name)\" is not a valid table name: use ASCII letters, digits and _ (at most 63, not starting with a digit)")
@@ -35,7 +35,7 @@ public struct SQLIdentifier: Sendable, Hashable, CustomStringConvertible {
     }
 
     /// `true` for a name made of ASCII letters, digits and `_`, not starting with a digit, 1 to 63 bytes.
-    public static func isValid(_ name: String) -> Bool {
+    package static func isValid(_ name: String) -> Bool {
         let bytes = Array(name.utf8)
         guard !bytes.isEmpty, bytes.count <= 63 else { return false }
         func letter(_ b: UInt8) -> Bool { (b >= 65 && b <= 90) || (b >= 97 && b <= 122) || b == 95 }
@@ -44,12 +44,12 @@ public struct SQLIdentifier: Sendable, Hashable, CustomStringConvertible {
     }
 
     /// The quoted form, `"name"` (valid in SQLite, PostgreSQL and MySQL in ANSI_QUOTES mode).
-    public var quoted: String { "\"\(name)\"" }
+    package var quoted: String { "\"\(name)\"" }
 
     /// The quoted form with backticks, for MySQL's default mode.
-    public var backtickQuoted: String { "`\(name)`" }
+    package var backtickQuoted: String { "`\(name)`" }
 
-    public var description: String { quoted }
+    package var description: String { quoted }
 }
 
 /// SQL text with its bound values, built so that the safe path is the easy one.
@@ -61,56 +61,56 @@ public struct SQLIdentifier: Sendable, Hashable, CustomStringConvertible {
 /// ```swift
 /// let query: SQLQuery = "SELECT id FROM \(table) WHERE name = \(bind: name.rawValue)"
 /// ```
-public struct SQLQuery: Sendable, Hashable, ExpressibleByStringInterpolation {
-    public enum Part: Sendable, Hashable {
+package struct SQLQuery: Sendable, Hashable, ExpressibleByStringInterpolation {
+    package enum Part: Sendable, Hashable {
         case sql(String)
         case bind(SQLValue)
     }
 
-    public private(set) var parts: [Part]
+    package private(set) var parts: [Part]
 
     /// Text the program wrote itself. Never pass input here.
-    public init(unsafeSQL sql: String) { parts = [.sql(sql)] }
+    package init(unsafeSQL sql: String) { parts = [.sql(sql)] }
 
-    public init(stringLiteral value: String) { parts = [.sql(value)] }
+    package init(stringLiteral value: String) { parts = [.sql(value)] }
 
-    public init(stringInterpolation: StringInterpolation) { parts = stringInterpolation.parts }
+    package init(stringInterpolation: StringInterpolation) { parts = stringInterpolation.parts }
 
-    public struct StringInterpolation: StringInterpolationProtocol {
+    package struct StringInterpolation: StringInterpolationProtocol {
         var parts: [Part] = []
 
-        public init(literalCapacity: Int, interpolationCount: Int) {}
+        package init(literalCapacity: Int, interpolationCount: Int) {}
 
-        public mutating func appendLiteral(_ literal: String) { parts.append(.sql(literal)) }
+        package mutating func appendLiteral(_ literal: String) { parts.append(.sql(literal)) }
 
         /// A bound parameter.
-        public mutating func appendInterpolation(bind value: SQLValue) { parts.append(.bind(value)) }
+        package mutating func appendInterpolation(bind value: SQLValue) { parts.append(.bind(value)) }
         /// A bound text parameter.
-        public mutating func appendInterpolation(bind value: String) { parts.append(.bind(.text(value))) }
+        package mutating func appendInterpolation(bind value: String) { parts.append(.bind(.text(value))) }
         /// A bound integer parameter.
-        public mutating func appendInterpolation(bind value: Int) { parts.append(.bind(.int(Int64(value)))) }
+        package mutating func appendInterpolation(bind value: Int) { parts.append(.bind(.int(Int64(value)))) }
         /// A bound integer parameter.
-        public mutating func appendInterpolation(bind value: Int64) { parts.append(.bind(.int(value))) }
+        package mutating func appendInterpolation(bind value: Int64) { parts.append(.bind(.int(value))) }
         /// A quoted identifier.
-        public mutating func appendInterpolation(_ identifier: SQLIdentifier) { parts.append(.sql(identifier.quoted)) }
+        package mutating func appendInterpolation(_ identifier: SQLIdentifier) { parts.append(.sql(identifier.quoted)) }
         /// Another query, with its binds.
-        public mutating func appendInterpolation(_ query: SQLQuery) { parts += query.parts }
+        package mutating func appendInterpolation(_ query: SQLQuery) { parts += query.parts }
         /// Text the program wrote itself. Never pass input here.
-        public mutating func appendInterpolation(unsafeSQL sql: String) { parts.append(.sql(sql)) }
+        package mutating func appendInterpolation(unsafeSQL sql: String) { parts.append(.sql(sql)) }
     }
 
     /// Appends another query.
-    public static func + (lhs: SQLQuery, rhs: SQLQuery) -> SQLQuery {
+    package static func + (lhs: SQLQuery, rhs: SQLQuery) -> SQLQuery {
         var result = lhs
         result.parts += rhs.parts
         return result
     }
 
     /// Appends another query.
-    public static func += (lhs: inout SQLQuery, rhs: SQLQuery) { lhs.parts += rhs.parts }
+    package static func += (lhs: inout SQLQuery, rhs: SQLQuery) { lhs.parts += rhs.parts }
 
     /// Queries joined by a separator.
-    public static func joined(_ queries: [SQLQuery], separator: String) -> SQLQuery {
+    package static func joined(_ queries: [SQLQuery], separator: String) -> SQLQuery {
         var result = SQLQuery(unsafeSQL: "")
         for (i, query) in queries.enumerated() {
             if i > 0 { result.parts.append(.sql(separator)) }
@@ -122,7 +122,7 @@ public struct SQLQuery: Sendable, Hashable, ExpressibleByStringInterpolation {
     /// The text with placeholders, and the values in placeholder order.
     /// - Parameter placeholder: the placeholder for the n-th bind, counted from 1 (`?` for SQLite and MySQL,
     ///   `$n` for PostgreSQL).
-    public func render(placeholder: (Int) -> String = { _ in "?" }) -> (sql: String, binds: [SQLValue]) {
+    package func render(placeholder: (Int) -> String = { _ in "?" }) -> (sql: String, binds: [SQLValue]) {
         var sql = ""
         var binds: [SQLValue] = []
         for part in parts {

@@ -4,18 +4,18 @@
 /// and shared (any number of holders: single writes that a serial queue already orders, so that the next
 /// one is queued while the one before it commits, instead of waiting for its release). A waiting exclusive
 /// holder stops new shared holders from passing it.
-public actor AsyncGate {
+package actor AsyncGate {
     private var exclusive = false
     private var shared = 0
     private var waiters: [(exclusive: Bool, continuation: CheckedContinuation<Void, Never>)] = []
 
-    public init() {}
+    package init() {}
 
     /// How many callers wait for the gate.
-    public var waitingCount: Int { waiters.count }
+    package var waitingCount: Int { waiters.count }
 
     /// Waits until nobody holds the gate and takes it alone.
-    public func acquire() async {
+    package func acquire() async {
         if !exclusive, shared == 0, waiters.isEmpty {
             exclusive = true
             return
@@ -24,13 +24,13 @@ public actor AsyncGate {
     }
 
     /// Gives up the gate taken with ``acquire()``.
-    public func release() {
+    package func release() {
         exclusive = false
         admitWaiters()
     }
 
     /// Waits until no exclusive holder has or waits for the gate, and takes a share of it.
-    public func acquireShared() async {
+    package func acquireShared() async {
         if !exclusive, waiters.isEmpty {
             shared += 1
             return
@@ -39,7 +39,7 @@ public actor AsyncGate {
     }
 
     /// Gives up a share taken with ``acquireShared()``.
-    public func releaseShared() {
+    package func releaseShared() {
         shared -= 1
         admitWaiters()
     }
