@@ -137,7 +137,7 @@ public actor InMemoryEventStore: ProjectionStore, SnapshotStore {
         try readable().projectionNames(filter, limit: limit, offset: offset)
     }
 
-    public func changeProjection<Result: Sendable>(
+    @_spi(Backend) public func changeProjection<Result: Sendable>(
         named name: String, _ change: @escaping @Sendable (inout ProjectionRecord?) throws -> ProjectionChange<Result>
     ) async throws -> Result {
         // The closure's own errors are carried out of the typed-throws write as a result.

@@ -299,7 +299,7 @@ extension ActionEventEmitterEventStore: ProjectionStore {
         try await projectionStore().projectionNames(filter, limit: limit, offset: offset)
     }
 
-    public func changeProjection<Result: Sendable>(
+    @_spi(Backend) public func changeProjection<Result: Sendable>(
         named name: String, _ change: @escaping @Sendable (inout ProjectionRecord?) throws -> ProjectionChange<Result>
     ) async throws -> Result {
         try await projectionStore().changeProjection(named: name, change)

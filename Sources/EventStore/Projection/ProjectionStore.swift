@@ -107,7 +107,8 @@ public struct ProjectionRecord: Sendable, Hashable {
 }
 
 /// The change a ``ProjectionStore/changeProjection(named:_:)`` closure asks for besides the row itself.
-public struct ProjectionChange<Result: Sendable>: Sendable {
+/// Backend API (`@_spi(Backend) import EventStore`).
+@_spi(Backend) public struct ProjectionChange<Result: Sendable>: Sendable {
     /// What the call returns.
     public var result: Result
     /// A stream to delete in the same transaction (missing streams are ignored): a projection's own stream.
@@ -132,7 +133,10 @@ public protocol ProjectionStore: GlobalOrderEventStore {
     /// In one write transaction: reads the row named `name` (locked against other changes), lets `change`
     /// edit it (`nil` for no row; set it to `nil` to delete the row), writes the result, and deletes the
     /// stream `change` names. When `change` throws nothing is written.
-    func changeProjection<Result: Sendable>(
+    ///
+    /// Backend API (`@_spi(Backend) import EventStore`): it writes rows with no lease check, so users go
+    /// through ``ProjectionManager``.
+    @_spi(Backend) func changeProjection<Result: Sendable>(
         named name: String, _ change: @escaping @Sendable (inout ProjectionRecord?) throws -> ProjectionChange<Result>
     ) async throws -> Result
 }

@@ -1,5 +1,5 @@
 #if MySQL
-import EventStore
+@_spi(Backend) import EventStore
 import EventStoreSQL
 import Foundation
 

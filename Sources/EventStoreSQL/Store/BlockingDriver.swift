@@ -1,4 +1,4 @@
-import EventStore
+@_spi(Backend) import EventStore
 
 /// The statements of a backend whose C client blocks (SQLite, libmariadb), each operation one function on
 /// one connection, run whole as one job of a ``BlockingWorker``. The caller provides the transaction or

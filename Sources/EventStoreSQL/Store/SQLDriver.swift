@@ -1,4 +1,4 @@
-import EventStore
+@_spi(Backend) import EventStore
 
 /// A store transaction's hold on its database: what a driver's ``SQLDriver/withTransaction(_:)`` hands out
 /// (its own connection, a worker), passed back to each call made inside the transaction.

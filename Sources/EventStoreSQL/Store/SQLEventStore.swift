@@ -1,4 +1,4 @@
-import EventStore
+@_spi(Backend) import EventStore
 import Synchronization
 
 /// The event store of every SQL backend: `SQLiteEventStore`, `PostgresEventStore` and `MySQLEventStore`
@@ -227,7 +227,7 @@ open class SQLEventStore: ProjectionStore, SnapshotStore, @unchecked Sendable {
         return try await read { try await driver.projectionNames($0, filter, limit: limit, offset: offset) }
     }
 
-    public func changeProjection<Result: Sendable>(
+    @_spi(Backend) public func changeProjection<Result: Sendable>(
         named name: String, _ change: @escaping @Sendable (inout ProjectionRecord?) throws -> ProjectionChange<Result>
     ) async throws -> Result {
         try await ProjectionSQL.retryingRaces {
