@@ -14,11 +14,17 @@ public struct PostgresConfiguration: Sendable {
         case require
     }
 
+    /// The server's host name or address.
     public var host: String
+    /// The server's port. 5432 by default.
     public var port: Int = 5432
+    /// The role to connect as (`postgres` when a URL names none).
     public var username: String
+    /// The role's password; `nil` (the default) for none.
     public var password: String?
+    /// The database; `nil` (the default) for the one named like the role.
     public var database: String?
+    /// Whether to use TLS. ``TLSMode/prefer`` by default, as libpq.
     public var tls: TLSMode = .prefer
     /// The most connections the store's calls use at once. 20 by default. The pool opens one more, which
     /// the store holds while it runs to `LISTEN` for other processes' appends (a pool of one was all
@@ -37,7 +43,7 @@ public struct PostgresConfiguration: Sendable {
     /// The schema of the store's tables; `nil` uses the connection's search path (normally `public`).
     public var schema: String?
     /// A prefix for the store's tables, so that several stores can share one database (ASCII letters,
-    /// digits and `_`, at most 40). Empty by default.
+    /// digits and `_`, at most 36). Empty by default.
     public var tablePrefix: String = ""
     /// How many events a load reads at a time. 1,000 by default.
     public var loadBatchSize: Int = 1000

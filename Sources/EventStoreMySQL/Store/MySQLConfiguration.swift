@@ -10,11 +10,17 @@ public struct MySQLConfiguration: Sendable {
         case mariadb
     }
 
+    /// Which server the store talks to (set by the URL's scheme). ``Flavor/mariadb`` by default.
     public var flavor: Flavor = .mariadb
+    /// The server's host name or address.
     public var host: String
+    /// The server's port. 3306 by default.
     public var port: Int = 3306
+    /// The user to connect as (`root` when a URL names none).
     public var username: String
+    /// The user's password; `nil` (the default) for none.
     public var password: String?
+    /// The database the store's tables are in.
     public var database: String
     /// The most connections the store opens. 10 by default.
     public var poolSize: Int = 10
