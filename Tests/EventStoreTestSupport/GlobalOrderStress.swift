@@ -39,13 +39,17 @@ public enum GlobalOrderStress {
             tails.append(Task {
                 var seen: [RecordedEvent] = []
                 var last = GlobalPosition.start
+                // The head once every writer is done. An empty page alone does not mean the reader has seen
+                // everything: on PostgreSQL, a transaction of another test still open in the same database
+                // holds back what readers may see, for a while.
+                var head: GlobalPosition?
                 while true {
-                    let finished = log.writersDone
                     let page = try await store.readAll(after: last, of: .all, limit: 500)
                     seen += page
                     if let position = page.last?.globalPosition { last = position }
                     if page.isEmpty {
-                        if finished { return seen }
+                        if head == nil, log.writersDone { head = try await store.headPosition() }
+                        if let head, last >= head { return seen }
                         try await Task.sleep(for: .milliseconds(2))
                     }
                 }
