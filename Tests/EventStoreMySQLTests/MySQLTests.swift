@@ -132,7 +132,13 @@ struct MySQLStoreTests {
         try await within(.seconds(60), "\(holders) transactions open") {
             while held.count.withLock({ $0 }) < holders { try await Task.sleep(for: .milliseconds(10)) }
         }
-        try await GlobalOrderStress.run(store, writers: 16, readers: 6, eventsPerWriter: GlobalOrderStress.eventsPerWriter / 2)
+        do {
+            try await GlobalOrderStress.run(store, writers: 16, readers: 6, eventsPerWriter: GlobalOrderStress.eventsPerWriter / 2)
+        } catch {
+            // The open transactions end even when the stress fails, giving their connections back.
+            await release.release()
+            throw error
+        }
         await release.release()
         for transaction in transactions { try await transaction.value }
     }

@@ -56,6 +56,44 @@ public enum GlobalOrderStress {
             })
         }
 
+        do {
+            try await write(streams, eventsPerWriter: eventsPerWriter, store: store, log: log)
+        } catch {
+            // The readers would tail for ever.
+            for tail in tails { tail.cancel() }
+            throw error
+        }
+        log.finish()
+
+        for (number, tail) in tails.enumerated() {
+            let seen = try await tail.value
+            let ids = seen.map(\.uuid)
+            #expect(ids.count == Set(ids).count, "reader \(number) saw an event twice")
+            #expect(
+                Set(ids) == log.committed,
+                "reader \(number) missed \(log.committed.subtracting(ids).count) committed events")
+            #expect(log.rolledBack.isDisjoint(with: ids), "reader \(number) saw rolled-back events")
+            #expect(zip(seen, seen.dropFirst()).allSatisfy { $0.globalPosition < $1.globalPosition })
+            for stream in streams {
+                let positions = seen.filter { $0.streamName == stream }.map(\.position)
+                if positions != Array(1...eventsPerWriter) {
+                    let missing = Set(1...eventsPerWriter).subtracting(positions).sorted()
+                    let firstOutOfOrder = zip(positions, positions.dropFirst()).first { $0 >= $1 }
+                    Issue.record(
+                        """
+                        reader \(number): \(stream) in the global order is not 1...\(eventsPerWriter): missing \(missing.prefix(20)), \
+                        first out of order \(firstOutOfOrder.map { "\($0) then \($1)" } ?? "none")
+                        """)
+                }
+            }
+        }
+    }
+
+    /// Each writer appends to its own stream, one event or a batch at a time, and every seventh round also
+    /// rolls back a transaction that appended.
+    private static func write(
+        _ streams: [StreamName], eventsPerWriter: Int, store: some GlobalOrderEventStore, log: WriteLog
+    ) async throws {
         try await withThrowingTaskGroup(of: Void.self) { group in
             for stream in streams {
                 group.addTask {
@@ -82,30 +120,6 @@ public enum GlobalOrderStress {
                 }
             }
             try await group.waitForAll()
-        }
-        log.finish()
-
-        for (number, tail) in tails.enumerated() {
-            let seen = try await tail.value
-            let ids = seen.map(\.uuid)
-            #expect(ids.count == Set(ids).count, "reader \(number) saw an event twice")
-            #expect(
-                Set(ids) == log.committed,
-                "reader \(number) missed \(log.committed.subtracting(ids).count) committed events")
-            #expect(log.rolledBack.isDisjoint(with: ids), "reader \(number) saw rolled-back events")
-            #expect(zip(seen, seen.dropFirst()).allSatisfy { $0.globalPosition < $1.globalPosition })
-            for stream in streams {
-                let positions = seen.filter { $0.streamName == stream }.map(\.position)
-                if positions != Array(1...eventsPerWriter) {
-                    let missing = Set(1...eventsPerWriter).subtracting(positions).sorted()
-                    let firstOutOfOrder = zip(positions, positions.dropFirst()).first { $0 >= $1 }
-                    Issue.record(
-                        """
-                        reader \(number): \(stream) in the global order is not 1...\(eventsPerWriter): missing \(missing.prefix(20)), \
-                        first out of order \(firstOutOfOrder.map { "\($0) then \($1)" } ?? "none")
-                        """)
-                }
-            }
         }
     }
 }

@@ -8,7 +8,8 @@ import EventStore
 /// A small pool of connections, each with a dispatch queue of its own (libmariadb blocks; its calls never
 /// run on Swift's cooperative pool). Every append is one transaction that first locks one row of
 /// `event_store_lock`, so global positions are handed out in commit order; a page of the global order is
-/// bounded by the head a statement before it saw, so a reader never passes over a late commit. Inside ``transaction(_:)`` each operation runs in a savepoint of the
+/// bounded by the head a statement before it saw, so a reader never passes over a late commit. Inside
+/// ``transaction(_:)`` each operation runs in a savepoint of the
 /// transaction's one connection.
 ///
 /// ```swift
