@@ -93,7 +93,7 @@ public struct Aggregate<Root: AggregateRoot>: Sendable {
     }
 
     /// Takes the pending events (they are handed out once) with the version each one has.
-    public mutating func takePendingEvents() -> [(version: Int, event: any DomainEvent)] {
+    @_spi(Backend) public mutating func takePendingEvents() -> [(version: Int, event: any DomainEvent)] {
         let first = version - pendingEvents.count + 1
         let taken = pendingEvents.enumerated().map { (version: first + $0.offset, event: $0.element) }
         pendingEvents.removeAll()

@@ -1,4 +1,4 @@
-import EventSourcing
+@_spi(Backend) import EventSourcing
 import EventStore
 import Foundation
 import Testing

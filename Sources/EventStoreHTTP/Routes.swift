@@ -391,7 +391,7 @@ struct Routes: Sendable {
         router.get("/projection/stream-positions/{name}") { _, context in
             let name = try parameter(context, "name")
             let positions = try await manager.streamPositions(of: name)
-            return json(ProjectionRecord(name: name, kind: .projection, streamPositions: positions).streamPositionsJSON)
+            return json(ProjectionRecord.streamPositionsJSON(positions))
         }
     }
 

@@ -1,4 +1,4 @@
-import EventStore
+@_spi(Backend) import EventStore
 // Re-exported: the store's methods are those of its base class, `SQLEventStore`.
 @_exported import EventStoreSQL
 import PostgresNIO

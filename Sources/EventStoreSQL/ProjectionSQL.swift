@@ -1,4 +1,4 @@
-import EventStore
+@_spi(Backend) import EventStore
 
 /// The projections table's SQL, the same on every SQL backend: one row per projection, every value bound.
 package struct ProjectionSQL: Sendable {

@@ -86,7 +86,7 @@ struct ProjectionPositions: AsyncParsableCommand {
     func run() async throws {
         try await reportingFailures {
             let positions = try await options.withManager { try await $0.streamPositions(of: name) }
-            emit(ProjectionRecord(name: name, kind: .projection, streamPositions: positions).streamPositionsJSON)
+            emit(ProjectionRecord.streamPositionsJSON(positions))
         }
     }
 }

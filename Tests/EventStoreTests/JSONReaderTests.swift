@@ -1,4 +1,4 @@
-@testable import EventStore
+@_spi(Backend) @testable import EventStore
 import EventStoreTestSupport
 import Foundation
 import Testing

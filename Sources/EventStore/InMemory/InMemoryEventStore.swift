@@ -7,9 +7,9 @@ public actor InMemoryEventStore: ProjectionStore, SnapshotStore {
     /// How many events a load fetches at a time.
     public nonisolated let loadBatchSize: Int
     /// Signalled after every commit.
-    public nonisolated let appendNotifier: AppendNotifier
+    @_spi(Backend) public nonisolated let appendNotifier: AppendNotifier
     /// Wake-ups are in-process and never missed; the poll is only a fallback.
-    public nonisolated var pollInterval: Duration { .seconds(1) }
+    @_spi(Backend) public nonisolated var pollInterval: Duration { .seconds(1) }
 
     private var state: InMemoryState
     /// For a transaction's store: whether its transaction still runs. `nil` for a top-level store.

@@ -1,6 +1,6 @@
 /// Evaluates a ``MetadataMatcher`` in memory, with the semantics every backend implements: the
 /// reference the SQL compilers are tested against.
-public struct MatcherEvaluator: Sendable {
+@_spi(Backend) public struct MatcherEvaluator: Sendable {
     private let checks: [(condition: MetadataMatcher.Condition, regex: CompiledRegex?)]
 
     /// Prepares a matcher (compiles its regular expressions once).

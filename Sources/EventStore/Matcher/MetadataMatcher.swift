@@ -203,7 +203,7 @@ public struct MetadataMatcher: Sendable, Hashable {
 
 /// Regular expressions of matchers and listings: ICU syntax (`NSRegularExpression`), searched
 /// anywhere in the text unless anchored with `^`/`$`.
-public enum RegexPattern {
+@_spi(Backend) public enum RegexPattern {
     /// The reason the pattern does not compile, or `nil` when it does.
     public static func problem(with pattern: String) -> String? {
         if pattern.isEmpty { return "the regular expression must not be empty" }
@@ -228,7 +228,7 @@ public enum RegexPattern {
 }
 
 /// A compiled regular expression, safe to share between tasks (matching does not mutate it).
-public struct CompiledRegex: @unchecked Sendable {
+@_spi(Backend) public struct CompiledRegex: @unchecked Sendable {
     private let regex: NSRegularExpression
     init(_ regex: NSRegularExpression) { self.regex = regex }
 

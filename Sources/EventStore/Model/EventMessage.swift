@@ -34,7 +34,7 @@ public struct EventMessage: Sendable, Hashable {
     }
 
     /// For backends: a message read back from storage, its time as microseconds since 1970.
-    public init(messageName: String, payload: Payload, metadata: Metadata, uuid: UUID, createdAtMicros: Int64) {
+    @_spi(Backend) public init(messageName: String, payload: Payload, metadata: Metadata, uuid: UUID, createdAtMicros: Int64) {
         self.uuid = uuid
         self.messageName = messageName
         self.payload = payload

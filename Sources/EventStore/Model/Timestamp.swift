@@ -43,7 +43,7 @@ public enum Timestamp {
     }
 
     /// ``parseMicroseconds(_:)`` over UTF-8 bytes, for backends that read a column in place.
-    public static func parseMicroseconds(utf8 b: UnsafeBufferPointer<UInt8>) -> Int64? {
+    @_spi(Backend) public static func parseMicroseconds(utf8 b: UnsafeBufferPointer<UInt8>) -> Int64? {
         var i = 0
         func number(_ digits: Int) -> Int64? {
             guard i + digits <= b.count else { return nil }

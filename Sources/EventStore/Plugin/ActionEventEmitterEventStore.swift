@@ -246,13 +246,13 @@ extension ActionEventEmitterEventStore: GlobalOrderEventStore {
 
     public func headPosition() async throws -> GlobalPosition { try await globalOrderStore().headPosition() }
 
-    public func readableHead() async throws -> GlobalPosition { try await globalOrderStore().readableHead() }
+    @_spi(Backend) public func readableHead() async throws -> GlobalPosition { try await globalOrderStore().readableHead() }
 
-    public var appendNotifier: AppendNotifier {
+    @_spi(Backend) public var appendNotifier: AppendNotifier {
         (innerStore as? any GlobalOrderEventStore)?.appendNotifier ?? fallbackNotifier
     }
 
-    public var pollInterval: Duration { (innerStore as? any GlobalOrderEventStore)?.pollInterval ?? .seconds(1) }
+    @_spi(Backend) public var pollInterval: Duration { (innerStore as? any GlobalOrderEventStore)?.pollInterval ?? .seconds(1) }
 
     public func checkpoint(named name: String) async throws -> GlobalPosition? {
         try await globalOrderStore().checkpoint(named: name)

@@ -47,13 +47,17 @@ public struct ProjectionRecord: Sendable, Hashable {
     public var streamPositions: [String: Int]
     /// The global position of the last event processed, `nil` for none.
     public var checkpoint: GlobalPosition?
-    /// Until when the lease is held, in microseconds since 1970; `nil` when no runner holds it.
-    public var lockedUntil: Int64?
-    /// The runner holding (or last holding) the lease.
-    public var leaseOwner: String?
+    /// Until when the lease is held, in microseconds since 1970; `nil` when no runner holds it. Only the
+    /// runners and the manager change it.
+    public package(set) var lockedUntil: Int64?
+    /// The runner holding (or last holding) the lease. Only the runners and the manager change it.
+    public package(set) var leaseOwner: String?
+    /// What the next runner must do to its read model first; `nil` for nothing.
     public var pendingReadModelAction: ReadModelAction?
 
-    public init(
+    /// A row with every column. Backend API (`@_spi(Backend) import EventStore`): backends rebuild rows they
+    /// read; users get rows from ``ProjectionManager/record(_:)``.
+    @_spi(Backend) public init(
         name: String, kind: Kind, status: ProjectionStatus = .idle, state: String? = nil,
         streamPositions: [String: Int] = [:], checkpoint: GlobalPosition? = nil, lockedUntil: Int64? = nil,
         leaseOwner: String? = nil, pendingReadModelAction: ReadModelAction? = nil
@@ -73,25 +77,29 @@ public struct ProjectionRecord: Sendable, Hashable {
     public var isTombstone: Bool { pendingReadModelAction == .delete }
 
     /// `true` when a runner's lease has not expired at `now` (microseconds since 1970).
-    public func isLeased(at now: Int64) -> Bool {
+    package func isLeased(at now: Int64) -> Bool {
         guard let lockedUntil, leaseOwner != nil else { return false }
         return lockedUntil > now
     }
 
     /// The stream positions as stored: a JSON object, keys sorted.
-    public var streamPositionsJSON: String {
+    public var streamPositionsJSON: String { Self.streamPositionsJSON(streamPositions) }
+
+    /// Stream positions as a JSON object, keys sorted by their bytes: the form rows store and the CLI and
+    /// the HTTP API print.
+    public static func streamPositionsJSON(_ positions: [String: Int]) -> String {
         var out = "{"
-        for (i, key) in streamPositions.keys.sorted(by: { $0.utf8.lexicographicallyPrecedes($1.utf8) }).enumerated() {
+        for (i, key) in positions.keys.sorted(by: { $0.utf8.lexicographicallyPrecedes($1.utf8) }).enumerated() {
             if i > 0 { out += "," }
             JSONWriter.writeString(key, into: &out)
-            out += ":\(streamPositions[key] ?? 0)"
+            out += ":\(positions[key] ?? 0)"
         }
         return out + "}"
     }
 
-    /// Reads stored stream positions.
+    /// Reads stored stream positions. Backend API (`@_spi(Backend) import EventStore`).
     /// - Throws: `backend` when the text is not an object of integers.
-    public static func streamPositions(fromJSON text: String) throws(EventStoreError) -> [String: Int] {
+    @_spi(Backend) public static func streamPositions(fromJSON text: String) throws(EventStoreError) -> [String: Int] {
         guard case let .object(members) = try? JSONValue(parsing: text) else {
             throw .backend("a projection's stream positions are corrupt: \(text)")
         }

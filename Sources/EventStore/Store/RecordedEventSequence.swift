@@ -6,14 +6,14 @@ public struct RecordedEventSequence: AsyncSequence, Sendable {
     public typealias Element = RecordedEvent
 
     /// Which way positions run.
-    public enum Direction: Sendable, Hashable {
+    @_spi(Backend) public enum Direction: Sendable, Hashable {
         case forward
         case backward
     }
 
     /// Fetches at most `limit` matching events of one stream, starting at position `bound` (inclusive) and
     /// going in the sequence's direction. Returning fewer than `limit` events means there are no more.
-    public typealias PageFetcher = @Sendable (_ bound: Int, _ limit: Int) async throws -> [RecordedEvent]
+    @_spi(Backend) public typealias PageFetcher = @Sendable (_ bound: Int, _ limit: Int) async throws -> [RecordedEvent]
 
     let direction: Direction
     let start: Int
@@ -29,7 +29,7 @@ public struct RecordedEventSequence: AsyncSequence, Sendable {
     ///   - count: the most events to return, `nil` for all.
     ///   - pageSize: the most events fetched at once (at least 1).
     ///   - fetch: reads one page.
-    public init(direction: Direction, start: Int, count: Int?, pageSize: Int, fetch: @escaping PageFetcher) {
+    @_spi(Backend) public init(direction: Direction, start: Int, count: Int?, pageSize: Int, fetch: @escaping PageFetcher) {
         self.direction = direction
         self.start = start
         self.count = count

@@ -5,7 +5,7 @@ import Synchronization
 /// Stores call ``signal()`` after each commit they make (and on wake-ups from other processes, such as
 /// PostgreSQL's `NOTIFY`); readers note the ``generation`` before they read and, finding nothing new,
 /// wait with ``wait(after:timeout:)``: a commit between their read and their wait is never missed.
-public final class AppendNotifier: Sendable {
+@_spi(Backend) public final class AppendNotifier: Sendable {
     private struct State {
         var generation: UInt64 = 0
         var waiters: [UInt64: CheckedContinuation<Void, Never>] = [:]

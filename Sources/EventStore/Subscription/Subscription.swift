@@ -61,14 +61,14 @@ public protocol GlobalOrderEventStore: EventStore {
     /// A position below which every event is committed and readable by ``readAll(after:of:limit:)``: no event
     /// will ever appear below it. Backends that show events in order as they commit return
     /// ``headPosition()``; PostgreSQL returns the start of the oldest transaction still running.
-    func readableHead() async throws -> GlobalPosition
+    @_spi(Backend) func readableHead() async throws -> GlobalPosition
 
     /// Signalled after appends commit (this process's, and other processes' where the backend can tell).
-    var appendNotifier: AppendNotifier { get }
+    @_spi(Backend) var appendNotifier: AppendNotifier { get }
 
     /// How long a live reader waits for a signal before it reads again anyway (the fallback for wake-ups
     /// this process cannot see).
-    var pollInterval: Duration { get }
+    @_spi(Backend) var pollInterval: Duration { get }
 
     /// The checkpoint saved under `name`, `nil` when there is none.
     func checkpoint(named name: String) async throws -> GlobalPosition?
@@ -78,7 +78,7 @@ public protocol GlobalOrderEventStore: EventStore {
 }
 
 extension GlobalOrderEventStore {
-    public func readableHead() async throws -> GlobalPosition {
+    @_spi(Backend) public func readableHead() async throws -> GlobalPosition {
         let head = try await headPosition()
         return GlobalPosition(commit: head.commit, sequence: head.sequence + 1)
     }

@@ -1,5 +1,5 @@
 #if MySQL
-import EventStore
+@_spi(Backend) import EventStore
 // Re-exported: the store's methods are those of its base class, `SQLEventStore`.
 @_exported import EventStoreSQL
 

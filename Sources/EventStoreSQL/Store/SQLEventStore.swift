@@ -189,9 +189,9 @@ open class SQLEventStore: ProjectionStore, SnapshotStore, @unchecked Sendable {
 
     // MARK: Global order
 
-    public var appendNotifier: AppendNotifier { driver.appendNotifier }
+    @_spi(Backend) public var appendNotifier: AppendNotifier { driver.appendNotifier }
 
-    public var pollInterval: Duration { driver.pollInterval }
+    @_spi(Backend) public var pollInterval: Duration { driver.pollInterval }
 
     public func readAll(after position: GlobalPosition, of target: SubscriptionTarget = .all, limit: Int) async throws
         -> [RecordedEvent]
@@ -204,7 +204,7 @@ open class SQLEventStore: ProjectionStore, SnapshotStore, @unchecked Sendable {
         try await read { try await driver.headPosition($0) }
     }
 
-    public func readableHead() async throws -> GlobalPosition {
+    @_spi(Backend) public func readableHead() async throws -> GlobalPosition {
         try await read { try await driver.readableHead($0) }
     }
 

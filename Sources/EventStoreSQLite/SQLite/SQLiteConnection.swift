@@ -1,5 +1,5 @@
 import CSQLite
-import EventStore
+@_spi(Backend) import EventStore
 import EventStoreSQL
 import Foundation
 
