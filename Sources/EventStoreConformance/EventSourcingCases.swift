@@ -129,7 +129,7 @@ extension EventStoreConformance {
                 try await repository.update("nobody", createIfMissing: false) { try $0.record(MoneyWasDeposited(amount: 1)) }
             }
         },
-        ConformanceCase("event sourcing", "snapshotPlusTailReplaysToTheSameStateAsFullReplay", settings: StoreSettings(loadBatchSize: 500)) {
+        ConformanceCase("event sourcing", "snapshotPlusTailReplaysToTheSameStateAsFullReplay", settings: StoreSettings(readBatchSize: 500)) {
             store in
             let snapshots = try store.snapshots()
             let withSnapshots = AggregateRepository<Account>(store: store, snapshotStore: snapshots, snapshotEvery: 1_000)

@@ -4,10 +4,17 @@ import Testing
 /// What a conformance case needs of the store it is given.
 public struct StoreSettings: Sendable, Hashable {
     /// How many events a load may fetch at a time. Paging cases set it small to cross page boundaries.
-    public var loadBatchSize: Int
+    public var readBatchSize: Int
 
-    public init(loadBatchSize: Int = 100) {
-        self.loadBatchSize = loadBatchSize
+    public init(readBatchSize: Int = 100) {
+        self.readBatchSize = readBatchSize
+    }
+
+    /// The old name of ``readBatchSize``.
+    @available(*, deprecated, renamed: "readBatchSize")
+    public var loadBatchSize: Int {
+        get { readBatchSize }
+        set { readBatchSize = newValue }
     }
 }
 
@@ -51,7 +58,7 @@ public struct ConformanceCase: Sendable, CustomTestStringConvertible, CustomStri
 /// @Test(arguments: EventStoreConformance.cases)
 /// func conformance(_ testCase: ConformanceCase) async throws {
 ///     try await testCase.run { settings, body in
-///         try await body(InMemoryEventStore(loadBatchSize: settings.loadBatchSize))
+///         try await body(InMemoryEventStore(readBatchSize: settings.readBatchSize))
 ///     }
 /// }
 /// ```

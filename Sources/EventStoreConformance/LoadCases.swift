@@ -87,7 +87,7 @@ extension EventStoreConformance {
             #expect(read.metadata["i"] == .int(5))
             #expect(read.metadata["t"] == .bool(true))
         },
-        ConformanceCase("load", "countOfTwiceThePageSizeIsHonouredExactly", settings: StoreSettings(loadBatchSize: 5)) {
+        ConformanceCase("load", "countOfTwiceThePageSizeIsHonouredExactly", settings: StoreSettings(readBatchSize: 5)) {
             store in
             try await store.create("page-1", events: userEvents(1...23))
             #expect(positions(try await store.all("page-1", count: 10)) == Array(1...10))
@@ -102,7 +102,7 @@ extension EventStoreConformance {
             #expect(positions(try await store.allReverse("page-1", from: 1000)) == Array((1...23).reversed()))
             #expect(positions(try await store.allReverse("page-1", from: 1000, count: 12)) == Array((12...23).reversed()))
         },
-        ConformanceCase("load", "matcherWithPagingCountsMatchedEvents", settings: StoreSettings(loadBatchSize: 5)) { store in
+        ConformanceCase("load", "matcherWithPagingCountsMatchedEvents", settings: StoreSettings(readBatchSize: 5)) { store in
             // prooph's single-stream case: 200 interleaved events of two aggregates, page size 5.
             var events: [EventMessage] = []
             for version in 1...100 {
@@ -127,7 +127,7 @@ extension EventStoreConformance {
                 #expect(versions(reverse) == Array((91...100).reversed()))
             }
         },
-        ConformanceCase("load", "aTenThousandEventStreamLoadsInOrder", settings: StoreSettings(loadBatchSize: 1000)) { store in
+        ConformanceCase("load", "aTenThousandEventStreamLoadsInOrder", settings: StoreSettings(readBatchSize: 1000)) { store in
             try await store.create("big-1")
             for batch in 0..<10 {
                 let events = (1...1000).map { i in
@@ -147,7 +147,7 @@ extension EventStoreConformance {
             #expect(positions(try await store.allReverse("big-1", count: 3)) == [10_000, 9_999, 9_998])
             #expect(positions(try await store.all("big-1", from: 9_999)) == [9_999, 10_000])
         },
-        ConformanceCase("load", "loadingOneStreamIgnoresTheOthers", settings: StoreSettings(loadBatchSize: 3)) { store in
+        ConformanceCase("load", "loadingOneStreamIgnoresTheOthers", settings: StoreSettings(readBatchSize: 3)) { store in
             try await store.create("mix-a")
             try await store.create("mix-b")
             for i in 1...10 {

@@ -177,7 +177,7 @@ extension EventStoreConformance {
             #expect(try await store.all("empty-in", matching: try MetadataMatcher().metadata("k", .in, [])).isEmpty)
             #expect(try await store.all("empty-in", matching: try MetadataMatcher().metadata("k", .notIn, [])).map(\.messageName) == ["A"])
         },
-        ConformanceCase("matcher", "positionAndMessageNameProperties", settings: StoreSettings(loadBatchSize: 2)) { store in
+        ConformanceCase("matcher", "positionAndMessageNameProperties", settings: StoreSettings(readBatchSize: 2)) { store in
             try await store.create("props-1", events: userEvents(1...9))
             let matcher = try MetadataMatcher().property(.position, .greaterThan, 3).property(.messageName, .equals, "UsernameChanged")
             #expect(positions(try await store.all("props-1", matching: matcher)) == Array(4...9))

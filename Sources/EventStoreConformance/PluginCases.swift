@@ -188,7 +188,7 @@ extension EventStoreConformance {
             store.detach(plugin)
             #expect(try await store.all(userStream).allSatisfy { $0.metadata["upcasted"] == nil })
         },
-        ConformanceCase("upcasting", "anUpcasterSplitsOneEventAndDropsAnother", settings: StoreSettings(loadBatchSize: 2)) { inner in
+        ConformanceCase("upcasting", "anUpcasterSplitsOneEventAndDropsAnother", settings: StoreSettings(readBatchSize: 2)) { inner in
             let store = ActionEventEmitterEventStore(inner)
             try await store.create(
                 "split-1",

@@ -244,7 +244,7 @@ extension EventStoreConformance {
             let noCategory = manager.createQuery().fromCategory("").whenAny { s, _, _ in s }
             await expectError(.invalidArgument) { try await noCategory.run() }
             for options in [
-                ProjectionOptions(persistBlockSize: 0), ProjectionOptions(loadCount: 0),
+                ProjectionOptions(persistBlockSize: 0), ProjectionOptions(readBatchSize: 0),
                 ProjectionOptions(lockTimeout: .seconds(1), idleCheckInterval: .seconds(1)),
             ] {
                 let bad = manager.createProjection("options", options: options).fromAll().whenAny { s, _, _ in s }
@@ -346,7 +346,7 @@ extension EventStoreConformance {
             let manager = ProjectionManager(store: store)
             let fail = Mutex(true)
             let handled = Mutex<[Int]>([])
-            let projection = manager.createProjection("fragile", options: ProjectionOptions(persistBlockSize: 1, loadCount: 1))
+            let projection = manager.createProjection("fragile", options: ProjectionOptions(persistBlockSize: 1, readBatchSize: 1))
                 .initialState(0).fromStream("user-123")
                 .whenAny { n, event, _ in
                     if event.position == 6, fail.withLock({ $0 }) { throw HandlerStop() }

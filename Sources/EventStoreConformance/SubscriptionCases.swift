@@ -42,7 +42,7 @@ extension EventStoreConformance {
             let store = try inner.followable()
             try await store.create("sub-a", events: userEvents(1...3))
             try await store.create("sub-b", events: userEvents(1...2))
-            let subscription = try await store.subscribe(to: .all, bufferSize: 2)
+            let subscription = try await store.subscribe(to: .all, readBatchSize: 2)
             let writer = Task {
                 try await Task.sleep(for: .milliseconds(100))
                 try await store.append(userEvents(3...4), to: "sub-b")
@@ -86,7 +86,7 @@ extension EventStoreConformance {
             #expect(try await take(1, from: fromEnd).map(\.position) == [5])
             await expectError(.invalidArgument) { try await store.subscribe(to: .all, from: .afterStreamPosition(1)) }
             await expectError(.invalidArgument) { try await store.subscribe(to: .stream("start-1"), from: .afterStreamPosition(99)) }
-            await expectError(.invalidArgument) { try await store.subscribe(to: .all, bufferSize: 0) }
+            await expectError(.invalidArgument) { try await store.subscribe(to: .all, readBatchSize: 0) }
         },
         ConformanceCase("subscriptions", "eightWritersAndThreeSubscribersEachGetExactlyTheirEventsInOrder") { inner in
             let store = try inner.followable()
@@ -95,9 +95,9 @@ extension EventStoreConformance {
             for writer in 0..<writers {
                 try await store.create(try StreamName((writer % 2 == 0 ? "even-" : "odd-") + "\(writer)"))
             }
-            let all = try await store.subscribe(to: .all, bufferSize: 7)
-            let even = try await store.subscribe(to: .category("even"), bufferSize: 5)
-            let single = try await store.subscribe(to: .stream("odd-3"), bufferSize: 3)
+            let all = try await store.subscribe(to: .all, readBatchSize: 7)
+            let even = try await store.subscribe(to: .category("even"), readBatchSize: 5)
+            let single = try await store.subscribe(to: .stream("odd-3"), readBatchSize: 3)
             async let allEvents = take(writers * perWriter, from: all, timeout: .seconds(120))
             async let evenEvents = take(writers / 2 * perWriter, from: even, timeout: .seconds(120))
             async let singleEvents = take(perWriter, from: single, timeout: .seconds(120))
@@ -131,7 +131,7 @@ extension EventStoreConformance {
         ConformanceCase("subscriptions", "aSlowConsumerGetsEverythingReadInBoundedPages") { inner in
             let store = try inner.followable()
             try await store.create("slow-1")
-            let subscription = try await store.subscribe(to: .stream("slow-1"), bufferSize: 50)
+            let subscription = try await store.subscribe(to: .stream("slow-1"), readBatchSize: 50)
             var iterator = subscription.makeAsyncIterator()
             try await store.append([userEvent(1)], to: "slow-1")
             #expect(try await iterator.next()?.position == 1)

@@ -417,7 +417,7 @@ struct Routes: Sendable {
         let names = try await store.projectionNames(.all, limit: lagProjectionLimit, offset: 0)
         for name in names {
             guard let record = try await store.projectionRecord(named: name) else { continue }
-            let behind = try await store.readAll(after: record.checkpoint ?? .start, of: .all, limit: lagCountLimit).count
+            let behind = try await store.readAll(after: record.globalPosition ?? .start, of: .all, limit: lagCountLimit).count
             registry.makeGauge(descriptor: lagDescriptor, labels: [("projection", name)]).set(Double(behind))
         }
     }

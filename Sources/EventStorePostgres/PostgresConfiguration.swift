@@ -45,8 +45,10 @@ public struct PostgresConfiguration: Sendable {
     /// A prefix for the store's tables, so that several stores can share one database (ASCII letters,
     /// digits and `_`, at most 36). Empty by default.
     public var tablePrefix: String = ""
-    /// How many events a load reads at a time. 1,000 by default.
-    public var loadBatchSize: Int = 1000
+    /// How many events one read of a load fetches (a load reads its stream in batches of this size, so
+    /// memory stays bounded however long the stream). 1,000 by default, at least 1 (smaller values count
+    /// as 1). Formerly `loadBatchSize`.
+    public var readBatchSize: Int = 1000
 
     public init(host: String, port: Int = 5432, username: String, password: String? = nil, database: String? = nil) {
         self.host = host

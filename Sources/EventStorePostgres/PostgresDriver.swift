@@ -9,7 +9,7 @@ final class PostgresDriver: SQLDriver {
     let deadline: PostgresCallDeadline
     let operations: PostgresOperations
     let logger: Logger
-    let loadBatchSize: Int
+    let readBatchSize: Int
     /// Signalled after commits, this process's and (through `LISTEN`) every other's.
     let appendNotifier = AppendNotifier()
 
@@ -31,7 +31,7 @@ final class PostgresDriver: SQLDriver {
             tables: try PostgresTables(schema: configuration.schema, prefix: configuration.tablePrefix), logger: logger)
         self.client = PostgresClient(configuration: try configuration.clientConfiguration(), backgroundLogger: logger)
         self.deadline = PostgresCallDeadline(connectTimeout: configuration.connectTimeout, queryTimeout: configuration.queryTimeout)
-        self.loadBatchSize = configuration.loadBatchSize
+        self.readBatchSize = configuration.readBatchSize
     }
 
     /// How long a live reader waits for a `NOTIFY` before it reads anyway (poolers may drop notifications). 1 s.

@@ -46,7 +46,7 @@ package struct ProjectionSQL: Sendable {
         func text(_ value: String?) -> SQLValue { value.map(SQLValue.text) ?? .null }
         return [
             .text(record.kind.rawValue), .text(record.status.rawValue), text(record.state), .text(record.streamPositionsJSON),
-            text(record.checkpoint?.description), record.lockedUntil.map(SQLValue.int) ?? .null, text(record.leaseOwner),
+            text(record.globalPosition?.description), record.lockedUntil.map(SQLValue.int) ?? .null, text(record.leaseOwner),
             text(record.pendingReadModelAction?.rawValue),
         ]
     }
@@ -103,7 +103,7 @@ package struct ProjectionSQL: Sendable {
         }
         return ProjectionRecord(
             name: row.name, kind: kind, status: status, state: row.state,
-            streamPositions: try ProjectionRecord.streamPositions(fromJSON: row.positions), checkpoint: checkpoint,
+            streamPositions: try ProjectionRecord.streamPositions(fromJSON: row.positions), globalPosition: checkpoint,
             lockedUntil: row.lockedUntil, leaseOwner: row.leaseOwner, pendingReadModelAction: action)
     }
 }

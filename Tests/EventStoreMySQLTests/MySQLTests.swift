@@ -14,10 +14,10 @@ enum MySQLTestServer {
     static let shouldRun = server.shouldRun
     static let skipMessage = server.skipMessage
 
-    static func configuration(loadBatchSize: Int = 100) throws -> MySQLConfiguration {
+    static func configuration(readBatchSize: Int = 100) throws -> MySQLConfiguration {
         var configuration = try MySQLConfiguration(url: try server.requiredURL())
         configuration.tablePrefix = TestDatabaseServer.uniquePrefix()
-        configuration.loadBatchSize = loadBatchSize
+        configuration.readBatchSize = readBatchSize
         configuration.poolSize = 10
         return configuration
     }
@@ -29,7 +29,7 @@ struct MySQLConformanceTests {
     func conformance(_ testCase: ConformanceCase) async throws {
         Watchdog.step("case \(testCase)")
         try await testCase.run { settings, body in
-            try await body(try await MySQLEventStore(configuration: try MySQLTestServer.configuration(loadBatchSize: settings.loadBatchSize)))
+            try await body(try await MySQLEventStore(configuration: try MySQLTestServer.configuration(readBatchSize: settings.readBatchSize)))
         }
     }
 }

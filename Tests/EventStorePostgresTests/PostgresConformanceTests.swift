@@ -10,7 +10,7 @@ struct PostgresConformanceTests {
     func conformance(_ testCase: ConformanceCase) async throws {
         Watchdog.step("case \(testCase)")
         try await testCase.run { settings, body in
-            try await PostgresTestServer.withStore(loadBatchSize: settings.loadBatchSize) { store in try await body(store) }
+            try await PostgresTestServer.withStore(readBatchSize: settings.readBatchSize) { store in try await body(store) }
         }
     }
 }

@@ -20,10 +20,10 @@ enum PostgresTestServer {
     }()
 
     /// A configuration for a store of its own: tables with a fresh prefix in the test database.
-    static func configuration(loadBatchSize: Int = 100, prefix: String? = nil) throws -> PostgresConfiguration {
+    static func configuration(readBatchSize: Int = 100, prefix: String? = nil) throws -> PostgresConfiguration {
         var configuration = try PostgresConfiguration(url: try server.requiredURL())
         configuration.tablePrefix = prefix ?? uniquePrefix()
-        configuration.loadBatchSize = loadBatchSize
+        configuration.readBatchSize = readBatchSize
         configuration.poolSize = 8
         return configuration
     }
@@ -32,9 +32,9 @@ enum PostgresTestServer {
 
     /// Runs `body` with a migrated store on fresh tables.
     static func withStore<T: Sendable>(
-        loadBatchSize: Int = 100, prefix: String? = nil, _ body: @Sendable (PostgresEventStore) async throws -> T
+        readBatchSize: Int = 100, prefix: String? = nil, _ body: @Sendable (PostgresEventStore) async throws -> T
     ) async throws -> T {
         try await PostgresEventStore.withStore(
-            configuration: try configuration(loadBatchSize: loadBatchSize, prefix: prefix), logger: logger, body)
+            configuration: try configuration(readBatchSize: readBatchSize, prefix: prefix), logger: logger, body)
     }
 }

@@ -21,7 +21,7 @@ struct SQLiteConformanceTests {
         try await testCase.run { settings, body in
             try await withTemporaryDatabase { path in
                 var configuration = SQLiteConfiguration(path: path)
-                configuration.loadBatchSize = settings.loadBatchSize
+                configuration.readBatchSize = settings.readBatchSize
                 try await body(try await SQLiteEventStore(configuration: configuration))
             }
         }

@@ -63,7 +63,7 @@ struct SQLiteMemoryTests {
             configuration.synchronous = .off
             let store = try await SQLiteEventStore(configuration: configuration)
             try await store.create("pressure-1")
-            var iterator = try await store.subscribe(to: .stream("pressure-1"), bufferSize: 500).makeAsyncIterator()
+            var iterator = try await store.subscribe(to: .stream("pressure-1"), readBatchSize: 500).makeAsyncIterator()
             try await store.append([EventMessage(messageName: "First")], to: "pressure-1")
             #expect(try await iterator.next()?.position == 1)
             let payload: Payload = ["filler": .string(String(repeating: "x", count: 150))]

@@ -9,7 +9,7 @@ struct InMemoryConformanceTests {
     func conformance(_ testCase: ConformanceCase) async throws {
         Watchdog.step("case \(testCase)")
         try await testCase.run { settings, body in
-            try await body(InMemoryEventStore(loadBatchSize: settings.loadBatchSize))
+            try await body(InMemoryEventStore(readBatchSize: settings.readBatchSize))
         }
     }
 }
@@ -21,7 +21,7 @@ struct DecoratorConformanceTests {
     func conformance(_ testCase: ConformanceCase) async throws {
         Watchdog.step("case \(testCase)")
         try await testCase.run { settings, body in
-            try await body(ActionEventEmitterEventStore(InMemoryEventStore(loadBatchSize: settings.loadBatchSize)))
+            try await body(ActionEventEmitterEventStore(InMemoryEventStore(readBatchSize: settings.readBatchSize)))
         }
     }
 }

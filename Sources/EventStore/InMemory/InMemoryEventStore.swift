@@ -4,8 +4,8 @@
 /// the conformance suite proves. Writers are serialised; a transaction holds the write lock from its
 /// start to its end, while readers go on seeing the last committed state.
 public actor InMemoryEventStore: ProjectionStore, SnapshotStore {
-    /// How many events a load fetches at a time.
-    public nonisolated let loadBatchSize: Int
+    /// How many events one read of a load fetches. Formerly `loadBatchSize`.
+    public nonisolated let readBatchSize: Int
     /// Signalled after every commit.
     @_spi(Backend) public nonisolated let appendNotifier: AppendNotifier
     /// Wake-ups are in-process and never missed; the poll is only a fallback.
@@ -18,16 +18,16 @@ public actor InMemoryEventStore: ProjectionStore, SnapshotStore {
     private var writerWaiters: [CheckedContinuation<Void, Never>] = []
 
     /// A new, empty store.
-    /// - Parameter loadBatchSize: how many events a load fetches at a time (at least 1).
-    public init(loadBatchSize: Int = 1000) {
-        self.loadBatchSize = max(1, loadBatchSize)
+    /// - Parameter readBatchSize: how many events a load fetches at a time (at least 1).
+    public init(readBatchSize: Int = 1000) {
+        self.readBatchSize = max(1, readBatchSize)
         self.state = InMemoryState()
         self.transactionOpen = nil
         self.appendNotifier = AppendNotifier()
     }
 
-    private init(transactionOn state: InMemoryState, loadBatchSize: Int) {
-        self.loadBatchSize = loadBatchSize
+    private init(transactionOn state: InMemoryState, readBatchSize: Int) {
+        self.readBatchSize = readBatchSize
         self.state = state
         self.transactionOpen = true
         self.appendNotifier = AppendNotifier()
@@ -53,14 +53,14 @@ public actor InMemoryEventStore: ProjectionStore, SnapshotStore {
         -> RecordedEventSequence
     {
         try readable().load(
-            stream, direction: .forward, from: from, count: count, matching: matching, pageSize: loadBatchSize)
+            stream, direction: .forward, from: from, count: count, matching: matching, readBatchSize: readBatchSize)
     }
 
     public func loadReverse(_ stream: StreamName, from: Int?, count: Int?, matching: MetadataMatcher?) async throws
         -> RecordedEventSequence
     {
         try readable().load(
-            stream, direction: .backward, from: from, count: count, matching: matching, pageSize: loadBatchSize)
+            stream, direction: .backward, from: from, count: count, matching: matching, readBatchSize: readBatchSize)
     }
 
     public func delete(_ stream: StreamName) async throws {
@@ -94,7 +94,7 @@ public actor InMemoryEventStore: ProjectionStore, SnapshotStore {
         -> T
     {
         try TransactionScope.checkCanBegin()
-        let transactionStore = InMemoryEventStore(transactionOn: try await beginTransaction(), loadBatchSize: loadBatchSize)
+        let transactionStore = InMemoryEventStore(transactionOn: try await beginTransaction(), readBatchSize: readBatchSize)
         do {
             let result = try await TransactionScope.run(in: ObjectIdentifier(self)) { try await body(transactionStore) }
             await endTransaction(committing: await transactionStore.close())

@@ -100,14 +100,14 @@ struct InMemoryState: Sendable {
     /// A load over a snapshot of the stream: later writes do not change what it returns.
     func load(
         _ name: StreamName, direction: RecordedEventSequence.Direction, from: Int?, count: Int?,
-        matching: MetadataMatcher?, pageSize: Int
+        matching: MetadataMatcher?, readBatchSize: Int
     ) throws(EventStoreError) -> RecordedEventSequence {
         try StoreValidation.load(from: from, count: count)
         guard let stream = streams[name] else { throw .streamNotFound(name) }
         let evaluator = try matching.map { matcher throws(EventStoreError) in try MatcherEvaluator(matcher) }
         let events = stream.events
         let start = from ?? (direction == .forward ? 1 : Int.max)
-        return RecordedEventSequence(direction: direction, start: start, count: count, pageSize: pageSize) { bound, limit in
+        return RecordedEventSequence(direction: direction, start: start, count: count, readBatchSize: readBatchSize) { bound, limit in
             var page: [RecordedEvent] = []
             var index = direction == .forward ? bound - 1 : min(bound, events.count) - 1
             let step = direction == .forward ? 1 : -1

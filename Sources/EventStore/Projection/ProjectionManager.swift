@@ -84,7 +84,7 @@ public struct ProjectionManager: Sendable {
             }
             record.state = nil
             record.streamPositions = [:]
-            record.checkpoint = nil
+            record.globalPosition = nil
             record.status = .idle
             // An expired lease ends here: a runner that stalled past it fails at its next save
             // (`projectionLeaseLost`) instead of writing back the positions this reset cleared.

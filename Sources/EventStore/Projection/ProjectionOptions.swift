@@ -3,8 +3,8 @@ public struct ProjectionOptions: Sendable, Hashable {
     /// Save state and positions (and persist the read model) after this many events, and at the end of each
     /// pass. Remote commands are read at the same moments. Default 1000.
     public var persistBlockSize: Int
-    /// How many events one read fetches. Default 1000.
-    public var loadCount: Int
+    /// How many events one read of the global order fetches. Default 1000. Formerly `loadCount`.
+    public var readBatchSize: Int
     /// How long a runner's lease lasts without renewal. A crashed runner blocks others this long at most.
     /// The lease is renewed at every save, and every ``idleCheckInterval`` while waiting. Default 5 s.
     public var lockTimeout: Duration
@@ -13,18 +13,18 @@ public struct ProjectionOptions: Sendable, Hashable {
     public var idleCheckInterval: Duration
 
     public init(
-        persistBlockSize: Int = 1000, loadCount: Int = 1000, lockTimeout: Duration = .seconds(5),
+        persistBlockSize: Int = 1000, readBatchSize: Int = 1000, lockTimeout: Duration = .seconds(5),
         idleCheckInterval: Duration = .seconds(1)
     ) {
         self.persistBlockSize = persistBlockSize
-        self.loadCount = loadCount
+        self.readBatchSize = readBatchSize
         self.lockTimeout = lockTimeout
         self.idleCheckInterval = idleCheckInterval
     }
 
     func validate() throws(EventStoreError) {
         if persistBlockSize < 1 { throw .invalidArgument("persistBlockSize must be 1 or more, not \(persistBlockSize)") }
-        if loadCount < 1 { throw .invalidArgument("loadCount must be 1 or more, not \(loadCount)") }
+        if readBatchSize < 1 { throw .invalidArgument("readBatchSize must be 1 or more, not \(readBatchSize)") }
         if idleCheckInterval <= .zero { throw .invalidArgument("idleCheckInterval must be positive") }
         if idleCheckInterval * 2 > lockTimeout {
             throw .invalidArgument("lockTimeout (\(lockTimeout)) must be at least twice idleCheckInterval (\(idleCheckInterval))")

@@ -154,7 +154,7 @@ public final class ProjectionRunner<Context: ProjectionContext, State: Codable &
                     if action == .delete {
                         record.state = nil
                         record.streamPositions = [:]
-                        record.checkpoint = nil
+                        record.globalPosition = nil
                     }
                     return ProjectionChange(record)
                 }
@@ -256,7 +256,7 @@ public final class ProjectionRunner<Context: ProjectionContext, State: Codable &
         }
         while true {
             let checkpoint = local.withLock { $0.checkpoint }
-            let page = try await store.readAll(after: checkpoint, of: source.target, limit: options.loadCount)
+            let page = try await store.readAll(after: checkpoint, of: source.target, limit: options.readBatchSize)
             for event in page {
                 var state = local.withLock { $0.state }
                 if evaluator?.matches(event.message, position: event.position) ?? true,
@@ -277,7 +277,7 @@ public final class ProjectionRunner<Context: ProjectionContext, State: Codable &
             if session != nil, ContinuousClock.now - lastSave >= renewEvery, let command = try await save() {
                 return command
             }
-            if page.count < options.loadCount {
+            if page.count < options.readBatchSize {
                 // Caught up with what can be read. Events committed before the pass began may still be
                 // held back (on PostgreSQL, behind a transaction that began earlier and is still open):
                 // wait a little for them, so that a pass ends at least at the head it started from. The
@@ -313,7 +313,7 @@ public final class ProjectionRunner<Context: ProjectionContext, State: Codable &
         _ = try await session.change { record in
             record.state = stateJSON
             record.streamPositions = [:]
-            record.checkpoint = nil
+            record.globalPosition = nil
             record.status = .running
             return ProjectionChange(record, deleteStream: ownStream)
         }
@@ -335,7 +335,7 @@ public final class ProjectionRunner<Context: ProjectionContext, State: Codable &
         local.withLock { local in
             local.state = decoded ?? initial ?? local.state
             local.positions = record.streamPositions
-            local.checkpoint = record.checkpoint ?? .start
+            local.checkpoint = record.globalPosition ?? .start
         }
     }
 
@@ -402,7 +402,7 @@ private struct Session: Sendable {
         try await change { record in
             record.state = saved.state
             record.streamPositions = saved.positions
-            record.checkpoint = saved.checkpoint
+            record.globalPosition = saved.checkpoint
             return ProjectionChange(record.status)
         }
     }
@@ -413,7 +413,7 @@ private struct Session: Sendable {
             if let saved {
                 record.state = saved.state
                 record.streamPositions = saved.positions
-                record.checkpoint = saved.checkpoint
+                record.globalPosition = saved.checkpoint
             }
             record.status = status
             record.lockedUntil = nil

@@ -45,8 +45,9 @@ public struct ProjectionRecord: Sendable, Hashable {
     public var state: String?
     /// Per stream, the position of the last event processed.
     public var streamPositions: [String: Int]
-    /// The global position of the last event processed, `nil` for none.
-    public var checkpoint: GlobalPosition?
+    /// The global position of the last event processed, `nil` for none: where the next run resumes.
+    /// (A subscription's saved position is its checkpoint, see ``GlobalOrderEventStore/checkpoint(named:)``.)
+    public var globalPosition: GlobalPosition?
     /// Until when the lease is held, in microseconds since 1970; `nil` when no runner holds it. Only the
     /// runners and the manager change it.
     public package(set) var lockedUntil: Int64?
@@ -59,7 +60,7 @@ public struct ProjectionRecord: Sendable, Hashable {
     /// read; users get rows from ``ProjectionManager/record(_:)``.
     @_spi(Backend) public init(
         name: String, kind: Kind, status: ProjectionStatus = .idle, state: String? = nil,
-        streamPositions: [String: Int] = [:], checkpoint: GlobalPosition? = nil, lockedUntil: Int64? = nil,
+        streamPositions: [String: Int] = [:], globalPosition: GlobalPosition? = nil, lockedUntil: Int64? = nil,
         leaseOwner: String? = nil, pendingReadModelAction: ReadModelAction? = nil
     ) {
         self.name = name
@@ -67,7 +68,7 @@ public struct ProjectionRecord: Sendable, Hashable {
         self.status = status
         self.state = state
         self.streamPositions = streamPositions
-        self.checkpoint = checkpoint
+        self.globalPosition = globalPosition
         self.lockedUntil = lockedUntil
         self.leaseOwner = leaseOwner
         self.pendingReadModelAction = pendingReadModelAction

@@ -18,7 +18,7 @@ public struct RecordedEventSequence: AsyncSequence, Sendable {
     let direction: Direction
     let start: Int
     let count: Int?
-    let pageSize: Int
+    let readBatchSize: Int
     let fetch: PageFetcher
     /// Applied to each fetched event (upcasting); `nil` passes events through.
     let transform: (@Sendable (RecordedEvent) throws -> [RecordedEvent])?
@@ -27,13 +27,13 @@ public struct RecordedEventSequence: AsyncSequence, Sendable {
     ///   - direction: forward (ascending positions) or backward.
     ///   - start: the first position to consider (inclusive).
     ///   - count: the most events to return, `nil` for all.
-    ///   - pageSize: the most events fetched at once (at least 1).
+    ///   - readBatchSize: the most events fetched at once (at least 1).
     ///   - fetch: reads one page.
-    @_spi(Backend) public init(direction: Direction, start: Int, count: Int?, pageSize: Int, fetch: @escaping PageFetcher) {
+    @_spi(Backend) public init(direction: Direction, start: Int, count: Int?, readBatchSize: Int, fetch: @escaping PageFetcher) {
         self.direction = direction
         self.start = start
         self.count = count
-        self.pageSize = Swift.max(1, pageSize)
+        self.readBatchSize = Swift.max(1, readBatchSize)
         self.fetch = fetch
         self.transform = nil
     }
@@ -42,7 +42,7 @@ public struct RecordedEventSequence: AsyncSequence, Sendable {
         direction = base.direction
         start = base.start
         count = base.count
-        pageSize = base.pageSize
+        readBatchSize = base.readBatchSize
         fetch = base.fetch
         if let earlier = base.transform {
             self.transform = { event in try earlier(event).flatMap(transform) }
@@ -60,11 +60,11 @@ public struct RecordedEventSequence: AsyncSequence, Sendable {
     }
 
     /// A sequence without events.
-    public static let empty = RecordedEventSequence(direction: .forward, start: 1, count: nil, pageSize: 1) { _, _ in [] }
+    public static let empty = RecordedEventSequence(direction: .forward, start: 1, count: nil, readBatchSize: 1) { _, _ in [] }
 
     /// A sequence of the given events, in the order given.
     public static func of(_ events: [RecordedEvent]) -> RecordedEventSequence {
-        RecordedEventSequence(direction: .forward, start: 0, count: nil, pageSize: Swift.max(1, events.count + 1)) {
+        RecordedEventSequence(direction: .forward, start: 0, count: nil, readBatchSize: Swift.max(1, events.count + 1)) {
             bound, _ in bound == 0 ? events : []
         }
     }
@@ -84,7 +84,7 @@ public struct RecordedEventSequence: AsyncSequence, Sendable {
         public mutating func next() async throws -> RecordedEvent? {
             while index == page.count {
                 if exhausted || remaining == 0 { return nil }
-                let limit = Swift.min(sequence.pageSize, remaining ?? Int.max)
+                let limit = Swift.min(sequence.readBatchSize, remaining ?? Int.max)
                 let fetched = try await sequence.fetch(bound, limit)
                 if fetched.count < limit { exhausted = true }
                 guard let last = fetched.last else { return nil }

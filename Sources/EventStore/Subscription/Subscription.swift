@@ -86,15 +86,15 @@ extension GlobalOrderEventStore {
     /// Follows `target`: first what is stored, then new events as they are committed, in global order, each
     /// once, until the consuming task is cancelled.
     ///
-    /// The sequence reads a page of at most `bufferSize` events only when the consumer asks for more: a slow
+    /// The sequence reads a page of at most `readBatchSize` events only when the consumer asks for more: a slow
     /// consumer slows reading and memory stays bounded. Backend failures (a lost connection) are retried
     /// with back-off, resuming after the last event delivered.
-    /// - Throws: `invalidArgument` when `bufferSize` < 1 or `.afterStreamPosition` is used with another
+    /// - Throws: `invalidArgument` when `readBatchSize` < 1 or `.afterStreamPosition` is used with another
     ///   target or names a position the stream does not have.
     public func subscribe(
-        to target: SubscriptionTarget, from start: SubscriptionStart = .start, bufferSize: Int = 500
+        to target: SubscriptionTarget, from start: SubscriptionStart = .start, readBatchSize: Int = 500
     ) async throws -> EventSubscription {
-        if bufferSize < 1 { throw EventStoreError.invalidArgument("bufferSize must be 1 or more, not \(bufferSize)") }
+        if readBatchSize < 1 { throw EventStoreError.invalidArgument("readBatchSize must be 1 or more, not \(readBatchSize)") }
         let position: GlobalPosition
         switch start {
         case .start: position = .start
@@ -116,7 +116,7 @@ extension GlobalOrderEventStore {
                 position = event.globalPosition
             }
         }
-        return EventSubscription(store: self, target: target, after: position, bufferSize: bufferSize)
+        return EventSubscription(store: self, target: target, after: position, readBatchSize: readBatchSize)
     }
 
     /// Runs a durable subscription: resumes after the checkpoint saved under `name` (from the start the
@@ -126,19 +126,19 @@ extension GlobalOrderEventStore {
     /// Delivery is at least once: after a crash between a handler and its checkpoint, the event is delivered
     /// again, so handlers should be idempotent.
     public func runSubscription(
-        named name: String, to target: SubscriptionTarget, bufferSize: Int = 500,
+        named name: String, to target: SubscriptionTarget, readBatchSize: Int = 500,
         handler: (RecordedEvent) async throws -> Void
     ) async throws {
         if name.isEmpty { throw EventStoreError.invalidArgument("a durable subscription needs a name") }
         let start = try await checkpoint(named: name).map(SubscriptionStart.after) ?? .start
-        for try await event in try await subscribe(to: target, from: start, bufferSize: bufferSize) {
+        for try await event in try await subscribe(to: target, from: start, readBatchSize: readBatchSize) {
             try await handler(event)
             try await saveCheckpoint(event.globalPosition, named: name)
         }
     }
 }
 
-/// The events of a subscription: catch-up, then live (see ``GlobalOrderEventStore/subscribe(to:from:bufferSize:)``).
+/// The events of a subscription: catch-up, then live (see ``GlobalOrderEventStore/subscribe(to:from:readBatchSize:)``).
 /// It ends only when the consuming task is cancelled, or with an error that is not a backend failure.
 public struct EventSubscription: AsyncSequence, Sendable {
     public typealias Element = RecordedEvent
@@ -146,13 +146,13 @@ public struct EventSubscription: AsyncSequence, Sendable {
     let store: any GlobalOrderEventStore
     let target: SubscriptionTarget
     let after: GlobalPosition
-    let bufferSize: Int
+    let readBatchSize: Int
 
     /// The most time between retries after backend failures.
     static let maxRetryDelay: Duration = .seconds(5)
 
     public func makeAsyncIterator() -> Iterator {
-        Iterator(store: store, target: target, last: after, bufferSize: bufferSize)
+        Iterator(store: store, target: target, last: after, readBatchSize: readBatchSize)
     }
 
     public struct Iterator: AsyncIteratorProtocol {
@@ -160,7 +160,7 @@ public struct EventSubscription: AsyncSequence, Sendable {
         let target: SubscriptionTarget
         /// The global position of the last event delivered.
         var last: GlobalPosition
-        let bufferSize: Int
+        let readBatchSize: Int
         var buffer: [RecordedEvent] = []
         var index = 0
 
@@ -170,7 +170,7 @@ public struct EventSubscription: AsyncSequence, Sendable {
                 if Task.isCancelled { return nil }
                 let generation = store.appendNotifier.generation
                 do {
-                    buffer = try await store.readAll(after: last, of: target, limit: bufferSize)
+                    buffer = try await store.readAll(after: last, of: target, limit: readBatchSize)
                     index = 0
                     retryDelay = .milliseconds(100)
                 } catch where Task.isCancelled {

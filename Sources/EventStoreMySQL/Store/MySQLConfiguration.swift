@@ -27,16 +27,12 @@ public struct MySQLConfiguration: Sendable {
     /// How long opening a connection may take (the client counts whole seconds: a fraction rounds up). 10
     /// seconds by default.
     public var connectTimeout: Duration = .seconds(10)
-    /// The connect timeout in whole seconds.
-    @available(*, deprecated, renamed: "connectTimeout")
-    public var connectTimeoutSeconds: Int {
-        get { Int(connectTimeout.components.seconds) }
-        set { connectTimeout = .seconds(newValue) }
-    }
     /// A prefix for the store's tables (ASCII letters, digits and `_`, at most 36). Empty by default.
     public var tablePrefix: String = ""
-    /// How many events a load reads at a time. 1,000 by default.
-    public var loadBatchSize: Int = 1000
+    /// How many events one read of a load fetches (a load reads its stream in batches of this size, so
+    /// memory stays bounded however long the stream). 1,000 by default, at least 1 (smaller values count
+    /// as 1). Formerly `loadBatchSize`.
+    public var readBatchSize: Int = 1000
 
     public init(host: String, port: Int = 3306, username: String, password: String? = nil, database: String) {
         self.host = host

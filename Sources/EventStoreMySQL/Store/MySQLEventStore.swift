@@ -43,7 +43,7 @@ public final class MySQLEventStore: SQLEventStore, @unchecked Sendable {
 /// The server's connections: a pool of workers; a transaction holds one for its whole run.
 struct MySQLConnections: BlockingSQLConnections {
     let operations: MySQLOperations
-    let loadBatchSize: Int
+    let readBatchSize: Int
     let appendNotifier = AppendNotifier()
     private let pool: WorkerPool<MariaDBConnection>
 
@@ -62,7 +62,7 @@ struct MySQLConnections: BlockingSQLConnections {
             (0..<max(1, configuration.poolSize)).map {
                 BlockingWorker(label: "eventstore.mariadb.\($0)", open: { try MariaDBConnection(settings) }, isBroken: \.isBroken)
             })
-        loadBatchSize = configuration.loadBatchSize
+        readBatchSize = configuration.readBatchSize
     }
 
     /// Creates or upgrades the schema. - Returns: its version.

@@ -72,7 +72,7 @@ package protocol BlockingSQLConnections: Sendable {
     var operations: Operations { get }
     var appendNotifier: AppendNotifier { get }
     var pollInterval: Duration { get }
-    var loadBatchSize: Int { get }
+    var readBatchSize: Int { get }
 
     /// Runs `job` as a write: at the top level in a database transaction of its own, in a savepoint of
     /// `transaction` otherwise.
@@ -98,7 +98,7 @@ package struct BlockingDriver<Connections: BlockingSQLConnections>: SQLDriver {
 
     package var appendNotifier: AppendNotifier { connections.appendNotifier }
     package var pollInterval: Duration { connections.pollInterval }
-    package var loadBatchSize: Int { connections.loadBatchSize }
+    package var readBatchSize: Int { connections.readBatchSize }
 
     package func withTransaction<T: Sendable>(_ body: (SQLTransactionHandle) async throws -> T) async throws -> T {
         try await connections.withTransaction { try await body($0) }

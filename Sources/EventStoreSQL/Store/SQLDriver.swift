@@ -29,7 +29,7 @@ package protocol SQLDriver: Sendable {
     /// How long a live reader waits for a signal before it reads anyway.
     var pollInterval: Duration { get }
     /// Events per page of a load.
-    var loadBatchSize: Int { get }
+    var readBatchSize: Int { get }
 
     /// Runs `body` in a database transaction on a connection held for it: committed when `body` returns,
     /// rolled back when it throws.

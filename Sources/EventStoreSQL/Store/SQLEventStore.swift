@@ -131,7 +131,7 @@ open class SQLEventStore: ProjectionStore, SnapshotStore, @unchecked Sendable {
         }
         let query = driver.pageQuery(streamID: id, direction: direction, matching: matching)
         return RecordedEventSequence(
-            direction: direction, start: min(from ?? Int.max, Int(Int64.max)), count: count, pageSize: driver.loadBatchSize
+            direction: direction, start: min(from ?? Int.max, Int(Int64.max)), count: count, readBatchSize: driver.readBatchSize
         ) { [self] bound, limit in
             try await read { try await driver.page($0, query, stream: stream, bound: bound, limit: limit) }
         }

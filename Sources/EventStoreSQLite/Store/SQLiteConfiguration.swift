@@ -38,8 +38,10 @@ public struct SQLiteConfiguration: Sendable {
     /// while it writes). 2 by default, at least 1.
     public var readerCount: Int = 2
 
-    /// How many events a load reads at a time. 1,000 by default, at least 1.
-    public var loadBatchSize: Int = 1000
+    /// How many events one read of a load fetches (a load reads its stream in batches of this size, so
+    /// memory stays bounded however long the stream). 1,000 by default, at least 1 (smaller values count
+    /// as 1). Formerly `loadBatchSize`.
+    public var readBatchSize: Int = 1000
 
     /// Called on the writer's thread after an append's rows are written and before its commit: the crash
     /// tests' hook (their own writer process sets it), never API.

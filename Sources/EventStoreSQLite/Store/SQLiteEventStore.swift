@@ -74,7 +74,7 @@ struct SQLiteConnections: BlockingSQLConnections {
     let operations: SQLiteOperations
     let writer: SQLiteWorker
     let readers: [SQLiteWorker]
-    let loadBatchSize: Int
+    let readBatchSize: Int
     let appendNotifier = AppendNotifier()
     private let nextReader = Counter()
     private let writeGate = AsyncGate()
@@ -109,7 +109,7 @@ struct SQLiteConnections: BlockingSQLConnections {
         }
         self.readers = readers
         operations = SQLiteOperations(tables: tables)
-        loadBatchSize = configuration.loadBatchSize
+        readBatchSize = configuration.readBatchSize
         beforeCommit = configuration._beforeCommit
     }
 
