@@ -106,26 +106,46 @@ let package = Package(
             dependencies: ["EventStore", "EventSourcing"],
             swiftSettings: strictSettings
         ),
-        .executableTarget(
-            name: "eventstore",
+        // The backends the command line opens by URL scheme (not a product): adding one is one entry here.
+        .target(
+            name: "EventStoreBackends",
             dependencies: [
-                "EventStore",
-                "EventStoreSQLite",
-                "EventStorePostgres",
-                "EventStoreHTTP",
-                .product(name: "Hummingbird", package: "hummingbird"),
-                .product(name: "Metrics", package: "swift-metrics"),
-                .product(name: "Prometheus", package: "swift-prometheus"),
+                "EventStore", "EventStoreSQLite", "EventStorePostgres",
                 .target(name: "EventStoreMySQL", condition: .when(traits: ["MySQL"])),
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
-                // For `eventstore bench`: the raw baselines call each database's plain driver.
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        // `eventstore bench` (not a product): the workloads, and the raw baselines that call each database's
+        // plain driver.
+        .target(
+            name: "EventStoreBenchmarks",
+            dependencies: [
+                "EventStore", "EventStoreBackends", "EventStoreHTTP", "EventStoreSQLite", "EventStorePostgres",
+                .target(name: "EventStoreMySQL", condition: .when(traits: ["MySQL"])),
                 "CSQLite",
                 .target(name: "CMariaDB", condition: .when(traits: ["MySQL"])),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .executableTarget(
+            name: "eventstore",
+            dependencies: [
+                "EventStore",
+                "EventStoreBackends",
+                "EventStoreBenchmarks",
+                "EventStoreHTTP",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strictSettings
@@ -186,7 +206,7 @@ let package = Package(
             name: "EventStoreSQLiteTests",
             dependencies: [
                 "EventStore", "EventSourcing", "EventStoreSQL", "EventStoreSQLite", "EventStoreConformance",
-                "EventStoreTestSupport", "sqlite-test-writer",
+                "EventStoreTestSupport", "EventStoreBackends", "sqlite-test-writer",
             ],
             swiftSettings: strictSettings
         ),

@@ -25,6 +25,12 @@ public final class PostgresEventStore: SQLEventStore, Service, @unchecked Sendab
     public let configuration: PostgresConfiguration
     private let postgres: PostgresDriver
 
+    /// The tables (bare names, in the connection's schema) a store with `prefix` keeps, for tools that drop
+    /// them (the benchmark).
+    package static func tableNames(prefix: String) throws(EventStoreError) -> [String] {
+        try PostgresTables(schema: nil, prefix: prefix).names.all.map(\.name)
+    }
+
     /// A store for the configured server. Nothing connects until ``run()`` runs.
     /// - Throws: `invalidArgument` for a bad schema or table prefix.
     public init(configuration: PostgresConfiguration, logger: Logger) throws {

@@ -31,6 +31,9 @@ package struct SQLTableNames: Sendable {
         snapshots = try SQLIdentifier(prefix + "snapshots")
     }
 
+    /// The six tables, in the order the schema creates them.
+    package var all: [SQLIdentifier] { [schemaTable, streams, events, projections, checkpoints, snapshots] }
+
     /// Another identifier with the prefix (an index, a constraint, a backend's own table).
     package func named(_ suffix: String) throws(EventStoreError) -> SQLIdentifier {
         try SQLIdentifier(prefix + suffix)

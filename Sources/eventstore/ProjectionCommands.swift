@@ -15,12 +15,7 @@ struct Projections: AsyncParsableCommand {
 extension DatabaseOptions {
     /// Runs `body` with a manager of the store's projections.
     func withManager<T: Sendable>(_ body: @Sendable (ProjectionManager) async throws -> T) async throws -> T {
-        try await withStore { store in
-            guard let store = store as? any ProjectionStore else {
-                throw CommandFailure(message: "this store keeps no projections", exitCode: 1)
-            }
-            return try await body(ProjectionManager(store: store))
-        }
+        try await withStore { store in try await body(ProjectionManager(store: store)) }
     }
 }
 

@@ -1,11 +1,6 @@
 import ArgumentParser
 import EventStore
-import EventStorePostgres
-import EventStoreSQLite
-
-#if MySQL
-import EventStoreMySQL
-#endif
+import EventStoreBackends
 import Foundation
 
 /// Reads a stream name argument.
@@ -233,21 +228,9 @@ struct Migrate: AsyncParsableCommand {
 
     func run() async throws {
         try await reportingFailures {
-            switch try StoreURL(options.url) {
-            case .memory:
-                emit("schema version 0 (memory: has no schema)")
-            case let .sqlite(configuration):
-                emit("schema version \(try await SQLiteEventStore(configuration: configuration).schemaVersion)")
-            case let .postgres(configuration):
-                let version = try await PostgresEventStore.withStore(configuration: configuration, logger: commandLogger) {
-                    try await $0.migrate()
-                }
-                emit("schema version \(version)")
-            #if MySQL
-            case let .mysql(configuration):
-                emit("schema version \(try await MySQLEventStore(configuration: configuration).schemaVersion)")
-            #endif
-            }
+            let backend = try StoreBackends.backend(for: options.url)
+            let version = try await backend.migrate(logger: commandLogger)
+            emit("schema version \(version)" + (version == 0 ? " (\(type(of: backend).name) has no schema)" : ""))
         }
     }
 }

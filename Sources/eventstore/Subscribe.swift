@@ -34,9 +34,6 @@ struct Subscribe: AsyncParsableCommand {
                 start = .start
             }
             try await options.withStore { store in
-                guard let store = store as? any GlobalOrderEventStore else {
-                    throw CommandFailure(message: "this store cannot be followed", exitCode: 1)
-                }
                 for try await event in try await store.subscribe(to: target, from: start) {
                     emit(EventJSON.line(for: event, includeStream: true))
                 }

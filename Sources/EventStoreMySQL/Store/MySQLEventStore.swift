@@ -20,6 +20,12 @@ public final class MySQLEventStore: SQLEventStore, @unchecked Sendable {
     /// The schema version of the database.
     public let schemaVersion: Int
 
+    /// The tables (bare names) a store with `prefix` keeps, for tools that drop them (the benchmark).
+    package static func tableNames(prefix: String) throws(EventStoreError) -> [String] {
+        let names = try MySQLTables(prefix: prefix).names
+        return names.all.map(\.name) + [try names.named("event_store_lock").name]
+    }
+
     /// Connects, and creates or upgrades the schema.
     /// - Throws: `invalidArgument` for a bad table prefix; `backend` when the server cannot be reached or its
     ///   schema is newer than this build.

@@ -20,6 +20,11 @@ public final class SQLiteEventStore: SQLEventStore, @unchecked Sendable {
     public let schemaVersion: Int
     private let connections: SQLiteConnections
 
+    /// The tables (bare names) a store with `prefix` keeps, for tools that drop them (the benchmark).
+    package static func tableNames(prefix: String) throws(EventStoreError) -> [String] {
+        try SQLiteTables(prefix: prefix).names.all.map(\.name)
+    }
+
     /// Opens (creating when missing) the database at `path` with the default configuration.
     public convenience init(path: String) async throws {
         try await self.init(configuration: SQLiteConfiguration(path: path))

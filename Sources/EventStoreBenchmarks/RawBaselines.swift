@@ -24,10 +24,6 @@ protocol RawBaseline: Sendable {
     func close() async throws
 }
 
-/// The tables a store with a table prefix creates (on some backends only some of them).
-let storeTableNames = [
-    "event_store_schema", "event_streams", "events", "event_store_lock", "projections", "subscription_checkpoints", "snapshots",
-]
 
 // MARK: Memory
 
@@ -96,10 +92,11 @@ final class SQLiteRaw: RawBaseline, @unchecked Sendable {
     private var statements: [String: OpaquePointer] = [:]
     private let streams: String
     private let events: String
-    private let prefix: String
+    /// The store's tables of the same prefix, dropped by `close()`.
+    private let storeTables: [String]
 
-    init(path: String, prefix: String) async throws {
-        self.prefix = prefix
+    init(path: String, prefix: String, storeTables: [String]) async throws {
+        self.storeTables = storeTables
         streams = "\"\(prefix)raw_streams\""
         events = "\"\(prefix)raw_events\""
         try await run { raw in
@@ -266,7 +263,7 @@ final class SQLiteRaw: RawBaseline, @unchecked Sendable {
             for statement in raw.statements.values { sqlite3_finalize(statement) }
             raw.statements = [:]
             try raw.execute("DROP TABLE \(raw.events); DROP TABLE \(raw.streams)")
-            for table in storeTableNames { try raw.execute("DROP TABLE IF EXISTS \"\(raw.prefix)\(table)\"") }
+            for table in raw.storeTables { try raw.execute("DROP TABLE IF EXISTS \"\(table)\"") }
             sqlite3_close(raw.db)
             raw.db = nil
         }
@@ -306,10 +303,11 @@ final class PostgresRaw: RawBaseline {
     private let logger: Logger
     private let streams: String
     private let events: String
-    private let prefix: String
+    /// The store's tables of the same prefix, dropped by `close()`.
+    private let storeTables: [String]
 
-    init(configuration: PostgresClient.Configuration, prefix: String, logger: Logger) async throws {
-        self.prefix = prefix
+    init(configuration: PostgresClient.Configuration, prefix: String, storeTables: [String], logger: Logger) async throws {
+        self.storeTables = storeTables
         let client = PostgresClient(configuration: configuration)
         self.client = client
         self.runner = Task { await client.run() }
@@ -428,7 +426,7 @@ final class PostgresRaw: RawBaseline {
 
     func close() async throws {
         let (streams, events, logger) = (self.streams, self.events, self.logger)
-        let storeTables = storeTableNames.map { "\"\(prefix)\($0)\"" }.joined(separator: ", ")
+        let storeTables = storeTables.map { "\"\($0)\"" }.joined(separator: ", ")
         try await client.withConnection { c in
             _ = try await c.query("DROP TABLE \(unescaped: events), \(unescaped: streams)", logger: logger)
             _ = try await c.query("DROP TABLE IF EXISTS \(unescaped: storeTables)", logger: logger)

@@ -1,9 +1,7 @@
-import ArgumentParser
 import AsyncHTTPClient
 import EventStore
+import EventStoreBackends
 import EventStoreHTTP
-import EventStorePostgres
-import EventStoreSQLite
 import Foundation
 import Hummingbird
 import Logging
@@ -11,60 +9,6 @@ import NIOCore
 import NIOHTTP1
 import ServiceLifecycle
 import Synchronization
-
-#if MySQL
-import EventStoreMySQL
-#endif
-
-struct Bench: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
-        abstract: "Measure every workload on every given backend beside a raw baseline measured in the same run.",
-        discussion: """
-            Build with -c release for numbers that mean something: swift run -c release eventstore bench. \
-            Without --database, runs on memory: and on a temporary SQLite file. Every run writes to tables of its \
-            own (a fresh prefix) and drops them at the end. Workloads: \(BenchWorkload.allCases.map(\.rawValue).joined(separator: ", ")).
-            """)
-
-    @Option(name: .customLong("database"), help: "A backend URL (repeatable): memory:, sqlite:PATH, postgres://…, mysql://…")
-    var databases: [String] = []
-    @Option(name: .customLong("workload"), help: "Only these workloads (repeatable).") var workloads: [String] = []
-    @Flag(help: "Small sizes: a smoke run of about a minute in a release build.") var quick = false
-    @Option(help: "Also write the results as JSON to this file.") var json: String?
-
-    func run() async throws {
-        try await reportingFailures {
-            let chosen = try workloads.map { name in
-                guard let workload = BenchWorkload(rawValue: name) else {
-                    throw CommandFailure.badInput(
-                        "unknown workload \"\(name)\" (known: \(BenchWorkload.allCases.map(\.rawValue).joined(separator: ", ")))")
-                }
-                return workload
-            }
-            let temporary = FileManager.default.temporaryDirectory.appendingPathComponent("eventstore-bench-\(UUID().uuidString).sqlite")
-            defer {
-                for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: temporary.path + suffix) }
-            }
-            let urls = databases.isEmpty ? ["memory:", "sqlite:" + temporary.path] : databases
-            let targets = try urls.map { try BenchTarget(url: $0) }
-            let runner = BenchRunner(scale: quick ? .quick : .full, workloads: chosen.isEmpty ? BenchWorkload.allCases : chosen)
-            var results: [BenchResult] = []
-            for target in targets {
-                emit("# \(target.name) (\(quick ? "quick" : "full") sizes)")
-                for result in try await runner.run(on: target) {
-                    emit(BenchTable.line(result))
-                    results.append(result)
-                }
-            }
-            emit("")
-            emit(BenchTable.render(results))
-            for line in BenchTable.targets(results) { emit(line) }
-            if let json {
-                let document = JSONValue.array(results.map(\.json))
-                try Data((document.jsonText + "\n").utf8).write(to: URL(fileURLWithPath: json))
-            }
-        }
-    }
-}
 
 enum BenchWorkload: String, CaseIterable, Sendable {
     case appendBatch = "append-batch"
@@ -98,84 +42,6 @@ struct BenchScale: Sendable {
     static let quick = BenchScale(
         batchStreams: 20, singleEvents: 100, writerEvents: 20, streamEvents: 5000, smallStore: 2000, largeStore: 20_000,
         aggregateLoads: 50, largeStream: 20_000, httpAppends: 100, readRounds: 2)
-}
-
-/// One backend under test: fresh tables for each workload, and a raw baseline beside them.
-struct BenchTarget: Sendable {
-    let name: String
-    let url: StoreURL
-    let run = String(UUID().uuidString.prefix(6)).lowercased()
-
-    init(url text: String) throws {
-        url = try StoreURL(text)
-        switch url {
-        case .memory: name = "memory"
-        case .sqlite: name = "sqlite"
-        case .postgres: name = "postgres"
-        #if MySQL
-        case .mysql: name = "mariadb"
-        #endif
-        }
-    }
-
-    static let logger: Logger = {
-        var logger = Logger(label: "eventstore.bench")
-        logger.logLevel = .warning
-        return logger
-    }()
-
-    /// Runs `body` with a new store and a raw baseline on tables of their own, dropped afterwards.
-    func withStore<T: Sendable>(
-        _ label: String, _ body: @Sendable (any ProjectionStore, any RawBaseline) async throws -> T
-    ) async throws -> T {
-        let prefix = "b\(run)_\(label)_"
-        switch url {
-        case .memory:
-            return try await body(InMemoryEventStore(), MemoryRaw())
-        case var .sqlite(configuration):
-            configuration.tablePrefix = prefix
-            let raw = try await SQLiteRaw(path: configuration.path, prefix: prefix)
-            let result: T
-            do {
-                result = try await body(try await SQLiteEventStore(configuration: configuration), raw)
-            } catch {
-                try? await raw.close()
-                throw error
-            }
-            try await raw.close()
-            return result
-        case var .postgres(configuration):
-            configuration.tablePrefix = prefix
-            let raw = try await PostgresRaw(configuration: try configuration.clientConfiguration(), prefix: prefix, logger: Self.logger)
-            let result: T
-            do {
-                result = try await PostgresEventStore.withStore(configuration: configuration, logger: Self.logger) { store in
-                    try await body(store, raw)
-                }
-            } catch {
-                try? await raw.close()
-                throw error
-            }
-            try await raw.close()
-            return result
-        #if MySQL
-        case var .mysql(configuration):
-            configuration.tablePrefix = prefix
-            let raw = try await MySQLRaw(
-                host: configuration.host, port: configuration.port, username: configuration.username,
-                password: configuration.password, database: configuration.database, prefix: prefix)
-            let result: T
-            do {
-                result = try await body(try await MySQLEventStore(configuration: configuration), raw)
-            } catch {
-                try? await raw.close()
-                throw error
-            }
-            try await raw.close()
-            return result
-        #endif
-        }
-    }
 }
 
 /// Runs the workloads on one backend.
@@ -489,14 +355,7 @@ func withHTTPServer<T: Sendable>(_ store: any EventStore, _ body: @Sendable (Int
             port = value
             break
         }
-        let result: T
-        do {
-            result = try await body(port)
-        } catch {
-            await services.triggerGracefulShutdown()
-            throw error
-        }
-        await services.triggerGracefulShutdown()
+        let result = try await withCleanup { try await body(port) } cleanup: { await services.triggerGracefulShutdown() }
         try await group.waitForAll()
         return result
     }

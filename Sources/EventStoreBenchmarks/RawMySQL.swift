@@ -12,12 +12,16 @@ final class MySQLRaw: RawBaseline, @unchecked Sendable {
     private let handle: UnsafeMutablePointer<MYSQL>
     private let streams: String
     private let events: String
-    private let prefix: String
+    /// The store's tables of the same prefix, dropped by `close()`.
+    private let storeTables: [String]
 
-    init(host: String, port: Int, username: String, password: String?, database: String, prefix: String) async throws {
+    init(
+        host: String, port: Int, username: String, password: String?, database: String, prefix: String,
+        storeTables: [String]
+    ) async throws {
         guard let handle = mysql_init(nil) else { throw BenchFailure("mysql_init failed") }
         self.handle = handle
-        self.prefix = prefix
+        self.storeTables = storeTables
         streams = "`\(prefix)raw_streams`"
         events = "`\(prefix)raw_events`"
         try await run { raw in
@@ -150,7 +154,7 @@ final class MySQLRaw: RawBaseline, @unchecked Sendable {
     func close() async throws {
         try await run { raw in
             try raw.execute("DROP TABLE \(raw.events), \(raw.streams)")
-            try raw.execute("DROP TABLE IF EXISTS " + storeTableNames.map { "`\(raw.prefix)\($0)`" }.joined(separator: ", "))
+            try raw.execute("DROP TABLE IF EXISTS " + raw.storeTables.map { "`\($0)`" }.joined(separator: ", "))
         }
     }
 }

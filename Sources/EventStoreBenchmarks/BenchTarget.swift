@@ -1,0 +1,84 @@
+import EventStore
+import EventStoreBackends
+import EventStorePostgres
+import EventStoreSQLite
+import Foundation
+import Logging
+
+#if MySQL
+import EventStoreMySQL
+#endif
+
+/// A backend the benchmark can measure: a store from the registry and a raw baseline on the same database.
+protocol BenchmarkBackend: StoreBackend {
+    /// A raw baseline on tables of its own named with `prefix`; its `close()` also drops the store's tables of
+    /// that prefix.
+    func rawBaseline(prefix: String, logger: Logger) async throws -> any RawBaseline
+}
+
+extension MemoryBackend: BenchmarkBackend {
+    func rawBaseline(prefix: String, logger: Logger) async throws -> any RawBaseline { MemoryRaw() }
+}
+
+extension SQLiteBackend: BenchmarkBackend {
+    func rawBaseline(prefix: String, logger: Logger) async throws -> any RawBaseline {
+        try await SQLiteRaw(path: configuration.path, prefix: prefix, storeTables: try SQLiteEventStore.tableNames(prefix: prefix))
+    }
+}
+
+extension PostgresBackend: BenchmarkBackend {
+    func rawBaseline(prefix: String, logger: Logger) async throws -> any RawBaseline {
+        try await PostgresRaw(
+            configuration: try configuration.clientConfiguration(), prefix: prefix,
+            storeTables: try PostgresEventStore.tableNames(prefix: prefix), logger: logger)
+    }
+}
+
+#if MySQL
+extension MySQLBackend: BenchmarkBackend {
+    func rawBaseline(prefix: String, logger: Logger) async throws -> any RawBaseline {
+        try await MySQLRaw(
+            host: configuration.host, port: configuration.port, username: configuration.username,
+            password: configuration.password, database: configuration.database, prefix: prefix,
+            storeTables: try MySQLEventStore.tableNames(prefix: prefix))
+    }
+}
+#endif
+
+/// One backend under test: fresh tables for each workload, and a raw baseline beside them.
+struct BenchTarget: Sendable {
+    let backend: any BenchmarkBackend
+    let run = String(UUID().uuidString.prefix(6)).lowercased()
+
+    /// The backend's name in results.
+    var name: String { type(of: backend).name }
+
+    /// - Throws: `invalidArgument` for a URL no backend reads, or a backend without a raw baseline.
+    init(url: String) throws {
+        let backend = try StoreBackends.backend(for: url)
+        guard let measurable = backend as? any BenchmarkBackend else {
+            throw EventStoreError.invalidArgument("the benchmark has no raw baseline for \(type(of: backend).name)")
+        }
+        self.backend = measurable
+    }
+
+    static let logger: Logger = {
+        var logger = Logger(label: "eventstore.bench")
+        logger.logLevel = .warning
+        return logger
+    }()
+
+    /// Runs `body` with a new store and a raw baseline on tables of their own, dropped afterwards.
+    func withStore<T: Sendable>(
+        _ label: String, _ body: @Sendable (any ProjectionStore, any RawBaseline) async throws -> T
+    ) async throws -> T {
+        let prefix = "b\(run)_\(label)_"
+        let raw = try await backend.rawBaseline(prefix: prefix, logger: Self.logger)
+        let result = try await withCleanup {
+            try await backend.withStore(tablePrefix: prefix, logger: Self.logger) { store in try await body(store, raw) }
+        } cleanup: {
+            try? await raw.close()
+        }
+        return result
+    }
+}
