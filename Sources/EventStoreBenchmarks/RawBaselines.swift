@@ -24,6 +24,31 @@ protocol RawBaseline: Sendable {
     func close() async throws
 }
 
+/// A baseline on a blocking C client, called on a dispatch queue of its own.
+protocol BlockingRawBaseline: RawBaseline {
+    /// Runs `body` on the baseline's queue.
+    func run<T: Sendable>(_ body: @escaping @Sendable (Self) throws -> T) async throws -> T
+    /// Runs statements that return no rows.
+    func execute(_ sql: String) throws
+}
+
+extension BlockingRawBaseline {
+    /// Runs `body` on the queue in one transaction begun with `begin`: committed when it returns, rolled back
+    /// when it throws.
+    func transaction(begun begin: String, _ body: @escaping @Sendable (Self) throws -> Void) async throws {
+        try await run { raw in
+            try raw.execute(begin)
+            do {
+                try body(raw)
+                try raw.execute("COMMIT")
+            } catch {
+                try? raw.execute("ROLLBACK")
+                throw error
+            }
+        }
+    }
+}
+
 
 // MARK: Memory
 
@@ -85,7 +110,7 @@ final class MemoryRaw: RawBaseline {
 // MARK: SQLite
 
 /// The SQLite C library, called directly on a dispatch queue: WAL and `synchronous = FULL`, as the store.
-final class SQLiteRaw: RawBaseline, @unchecked Sendable {
+final class SQLiteRaw: BlockingRawBaseline, @unchecked Sendable {
     private let queue = DispatchQueue(label: "eventstore.bench.sqlite")
     // Touched only on `queue`.
     private var db: OpaquePointer?
@@ -117,13 +142,13 @@ final class SQLiteRaw: RawBaseline, @unchecked Sendable {
         }
     }
 
-    private func run<T: Sendable>(_ body: @escaping @Sendable (SQLiteRaw) throws -> T) async throws -> T {
+    func run<T: Sendable>(_ body: @escaping @Sendable (SQLiteRaw) throws -> T) async throws -> T {
         try await withCheckedThrowingContinuation { continuation in
             queue.async { continuation.resume(with: Result { try body(self) }) }
         }
     }
 
-    private func execute(_ sql: String) throws {
+    func execute(_ sql: String) throws {
         guard sqlite3_exec(db, sql, nil, nil, nil) == SQLITE_OK else { throw BenchFailure(String(cString: sqlite3_errmsg(db))) }
     }
 
@@ -166,46 +191,39 @@ final class SQLiteRaw: RawBaseline, @unchecked Sendable {
 
     func append(_ messages: [EventMessage], to stream: String) async throws {
         let rows = messages.map { RawRow($0) }
-        try await run { raw in
-            try raw.execute("BEGIN IMMEDIATE")
-            do {
-                let select = try raw.statement("SELECT id, version FROM \(raw.streams) WHERE name = ?")
-                raw.bind(select, 1, stream)
-                var id: Int64
-                var version: Int64 = 0
-                if try raw.step(select) {
-                    id = sqlite3_column_int64(select, 0)
-                    version = sqlite3_column_int64(select, 1)
-                } else {
-                    let insert = try raw.statement("INSERT INTO \(raw.streams) (name) VALUES (?)")
-                    raw.bind(insert, 1, stream)
-                    _ = try raw.step(insert)
-                    id = sqlite3_last_insert_rowid(raw.db)
-                }
-                sqlite3_reset(select)
-                let insert = try raw.statement(
-                    "INSERT INTO \(raw.events) (stream_id, position, uuid, message_name, payload, metadata, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)")
-                for row in rows {
-                    version += 1
-                    sqlite3_reset(insert)
-                    sqlite3_bind_int64(insert, 1, id)
-                    sqlite3_bind_int64(insert, 2, version)
-                    raw.bind(insert, 3, row.uuid)
-                    raw.bind(insert, 4, row.name)
-                    raw.bind(insert, 5, row.payload)
-                    raw.bind(insert, 6, row.metadata)
-                    raw.bind(insert, 7, row.createdAt)
-                    _ = try raw.step(insert)
-                }
-                let update = try raw.statement("UPDATE \(raw.streams) SET version = ? WHERE id = ?")
-                sqlite3_bind_int64(update, 1, version)
-                sqlite3_bind_int64(update, 2, id)
-                _ = try raw.step(update)
-                try raw.execute("COMMIT")
-            } catch {
-                try? raw.execute("ROLLBACK")
-                throw error
+        try await transaction(begun: "BEGIN IMMEDIATE") { raw in
+            let select = try raw.statement("SELECT id, version FROM \(raw.streams) WHERE name = ?")
+            raw.bind(select, 1, stream)
+            var id: Int64
+            var version: Int64 = 0
+            if try raw.step(select) {
+                id = sqlite3_column_int64(select, 0)
+                version = sqlite3_column_int64(select, 1)
+            } else {
+                let insert = try raw.statement("INSERT INTO \(raw.streams) (name) VALUES (?)")
+                raw.bind(insert, 1, stream)
+                _ = try raw.step(insert)
+                id = sqlite3_last_insert_rowid(raw.db)
             }
+            sqlite3_reset(select)
+            let insert = try raw.statement(
+                "INSERT INTO \(raw.events) (stream_id, position, uuid, message_name, payload, metadata, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)")
+            for row in rows {
+                version += 1
+                sqlite3_reset(insert)
+                sqlite3_bind_int64(insert, 1, id)
+                sqlite3_bind_int64(insert, 2, version)
+                raw.bind(insert, 3, row.uuid)
+                raw.bind(insert, 4, row.name)
+                raw.bind(insert, 5, row.payload)
+                raw.bind(insert, 6, row.metadata)
+                raw.bind(insert, 7, row.createdAt)
+                _ = try raw.step(insert)
+            }
+            let update = try raw.statement("UPDATE \(raw.streams) SET version = ? WHERE id = ?")
+            sqlite3_bind_int64(update, 1, version)
+            sqlite3_bind_int64(update, 2, id)
+            _ = try raw.step(update)
         }
     }
 
@@ -272,12 +290,9 @@ final class SQLiteRaw: RawBaseline, @unchecked Sendable {
 
 /// An event's columns as text, as every baseline writes them.
 struct RawRow: Sendable {
-    let uuid: String
-    let name: String
-    let payload: String
-    let metadata: String
-    let createdAt: String
-    let micros: Int64
+    let uuid: String, name: String, payload: String, metadata: String
+    /// `created_at` as text, and as microseconds since 1970.
+    let createdAt: String, micros: Int64
 
     init(_ message: EventMessage) {
         uuid = message.uuid.lowercased

@@ -6,7 +6,7 @@ import Foundation
 
 /// libmariadb called directly (text protocol, escaped literals, one multi-row insert per append) on a
 /// dispatch queue, into tables shaped like the store's.
-final class MySQLRaw: RawBaseline, @unchecked Sendable {
+final class MySQLRaw: BlockingRawBaseline, @unchecked Sendable {
     private let queue = DispatchQueue(label: "eventstore.bench.mariadb")
     // Touched only on `queue`.
     private let handle: UnsafeMutablePointer<MYSQL>
@@ -46,13 +46,13 @@ final class MySQLRaw: RawBaseline, @unchecked Sendable {
 
     deinit { mysql_close(handle) }
 
-    private func run<T: Sendable>(_ body: @escaping @Sendable (MySQLRaw) throws -> T) async throws -> T {
+    func run<T: Sendable>(_ body: @escaping @Sendable (MySQLRaw) throws -> T) async throws -> T {
         try await withCheckedThrowingContinuation { continuation in
             queue.async { continuation.resume(with: Result { try body(self) }) }
         }
     }
 
-    private func execute(_ sql: String) throws {
+    func execute(_ sql: String) throws {
         guard mysql_real_query(handle, sql, UInt(sql.utf8.count)) == 0 else { throw BenchFailure(String(cString: mysql_error(handle))) }
     }
 
@@ -86,36 +86,29 @@ final class MySQLRaw: RawBaseline, @unchecked Sendable {
 
     func append(_ messages: [EventMessage], to stream: String) async throws {
         let rows = messages.map { RawRow($0) }
-        try await run { raw in
-            try raw.execute("START TRANSACTION")
-            do {
-                let name = raw.literal(stream)
-                let found = try raw.rows("SELECT id, version FROM \(raw.streams) WHERE name = \(name) FOR UPDATE")
-                let id: String
-                var version: Int
-                if let row = found.first {
-                    id = row[0]
-                    version = Int(row[1]) ?? 0
-                } else {
-                    try raw.execute("INSERT INTO \(raw.streams) (name) VALUES (\(name))")
-                    id = String(mysql_insert_id(raw.handle))
-                    version = 0
-                }
-                var values: [String] = []
-                for row in rows {
-                    version += 1
-                    values.append(
-                        "(\(id), \(version), \(raw.literal(row.uuid)), \(raw.literal(row.name)), \(raw.literal(row.payload)), \(raw.literal(row.metadata)), \(raw.literal(row.createdAt)))")
-                }
-                try raw.execute(
-                    "INSERT INTO \(raw.events) (stream_id, position, uuid, message_name, payload, metadata, created_at) VALUES "
-                        + values.joined(separator: ","))
-                try raw.execute("UPDATE \(raw.streams) SET version = \(version) WHERE id = \(id)")
-                try raw.execute("COMMIT")
-            } catch {
-                try? raw.execute("ROLLBACK")
-                throw error
+        try await transaction(begun: "START TRANSACTION") { raw in
+            let name = raw.literal(stream)
+            let found = try raw.rows("SELECT id, version FROM \(raw.streams) WHERE name = \(name) FOR UPDATE")
+            let id: String
+            var version: Int
+            if let row = found.first {
+                id = row[0]
+                version = Int(row[1]) ?? 0
+            } else {
+                try raw.execute("INSERT INTO \(raw.streams) (name) VALUES (\(name))")
+                id = String(mysql_insert_id(raw.handle))
+                version = 0
             }
+            var values: [String] = []
+            for row in rows {
+                version += 1
+                values.append(
+                    "(\(id), \(version), \(raw.literal(row.uuid)), \(raw.literal(row.name)), \(raw.literal(row.payload)), \(raw.literal(row.metadata)), \(raw.literal(row.createdAt)))")
+            }
+            try raw.execute(
+                "INSERT INTO \(raw.events) (stream_id, position, uuid, message_name, payload, metadata, created_at) VALUES "
+                    + values.joined(separator: ","))
+            try raw.execute("UPDATE \(raw.streams) SET version = \(version) WHERE id = \(id)")
         }
     }
 

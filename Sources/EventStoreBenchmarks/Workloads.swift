@@ -24,14 +24,21 @@ enum BenchWorkload: String, CaseIterable, Sendable {
 
 /// How big each workload is.
 struct BenchScale: Sendable {
+    /// `append-batch`: streams of 100 events, appended 100 at a time.
     var batchStreams: Int
+    /// `append-single-1w`: single-event appends by one writer.
     var singleEvents: Int
+    /// `append-single-8w`: single-event appends by each of 8 writers.
     var writerEvents: Int
+    /// `load-stream-*`, `matcher`, the catch-ups and `http-read`: the stream's length.
     var streamEvents: Int
-    var smallStore: Int
-    var largeStore: Int
+    /// `load-aggregate`: events in the small store and in the large one.
+    var smallStore: Int, largeStore: Int
+    /// `load-aggregate`: how many 50-event streams are read.
     var aggregateLoads: Int
+    /// `load-stream-1m`: the long stream whose peak memory is measured.
     var largeStream: Int
+    /// `http-append`: single-event POSTs.
     var httpAppends: Int
     /// Read workloads run the store and the baseline alternately this many times and keep each one's best time.
     var readRounds: Int

@@ -51,11 +51,7 @@ public struct PostgresConfiguration: Sendable {
     public var readBatchSize: Int = 1000
 
     public init(host: String, port: Int = 5432, username: String, password: String? = nil, database: String? = nil) {
-        self.host = host
-        self.port = port
-        self.username = username
-        self.password = password
-        self.database = database
+        (self.host, self.port, self.username, self.password, self.database) = (host, port, username, password, database)
     }
 
     /// Reads `postgres://user:password@host:port/database?sslmode=disable|prefer|require&pool_size=N&connect_timeout=S&query_timeout=S&schema=S&table_prefix=P`

@@ -16,9 +16,7 @@ struct PostgresDialect: SQLMatcherDialect {
         return "(\(json) ? \(bind: key) AND \(predicate(member)))"
     }
 
-    func regex(_ text: SQLQuery, pattern: String) -> SQLQuery {
-        "(\(text) ~ \(bind: pattern))"
-    }
+    var regexOperator: String { "~" }
 
     var uuidText: SQLQuery { "(e.uuid::text COLLATE \"C\")" }
     var messageNameText: SQLQuery { "(e.message_name COLLATE \"C\")" }

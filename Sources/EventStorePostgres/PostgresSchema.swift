@@ -94,40 +94,15 @@ struct PostgresTables: Sendable {
                 );
                 """
             ),
-            (
-                3,
-                """
-                CREATE TABLE \(self.snapshots) (
-                    aggregate_type text COLLATE "C" NOT NULL,
-                    aggregate_id text COLLATE "C" NOT NULL,
-                    last_version bigint NOT NULL,
-                    state json NOT NULL,
-                    created_at timestamptz NOT NULL,
-                    PRIMARY KEY (aggregate_type, aggregate_id)
-                );
-                """
-            ),
-            (
-                // Version 1's projections table was never written to (projections came with this version),
-                // so it is replaced rather than altered. State stays text: exactly what the runner wrote.
-                4,
-                """
-                DROP TABLE \(self.projections);
-                CREATE TABLE \(self.projections) (
-                    name text COLLATE "C" PRIMARY KEY,
-                    kind text NOT NULL,
-                    status text NOT NULL,
-                    state text,
-                    positions text NOT NULL,
-                    checkpoint text,
-                    locked_until bigint,
-                    lease_owner text,
-                    read_model_action text
-                );
-                """
-            ),
+            (3, SQLCommonDDL.snapshots(self.snapshots, Self.columnTypes)),
+            // State stays text: exactly what the runner wrote.
+            (4, SQLCommonDDL.projections(self.projections, Self.columnTypes)),
         ]
     }
+
+    /// How the common tables' columns are spelled here.
+    private static let columnTypes = SQLColumnTypes(
+        key: "text COLLATE \"C\"", text: "text", integer: "bigint", json: "json", timestamp: "timestamptz")
 
     var latestVersion: Int { migrations.last?.version ?? 0 }
 }

@@ -31,8 +31,11 @@ package protocol SQLMatcherDialect: Sendable {
     /// A predicate that is true when the JSON object `json` has the member `key` (bound, never spliced) and
     /// `predicate` holds for it; false when the key is missing.
     func member(of json: SQLQuery, key: String, _ predicate: (SQLJSONMember) -> SQLQuery) -> SQLQuery
-    /// True when the regular expression `pattern` (bound) finds a match in `text`.
+    /// True when the regular expression `pattern` (bound) finds a match in `text`. By default
+    /// `(text OPERATOR pattern)` with ``regexOperator``.
     func regex(_ text: SQLQuery, pattern: String) -> SQLQuery
+    /// The infix regular-expression operator (`REGEXP` by default).
+    var regexOperator: String { get }
     /// The text of the `uuid` column, compared as bytes.
     var uuidText: SQLQuery { get }
     /// The text of the `message_name` column, compared as bytes.
@@ -43,6 +46,11 @@ package protocol SQLMatcherDialect: Sendable {
 
 extension SQLMatcherDialect {
     package var messageNameText: SQLQuery { "e.message_name" }
+    package var regexOperator: String { "REGEXP" }
+
+    package func regex(_ text: SQLQuery, pattern: String) -> SQLQuery {
+        "(\(text) \(unsafeSQL: regexOperator) \(bind: pattern))"
+    }
 
     /// The text of a message property column, or the integer for `position`.
     package func property(_ property: MetadataMatcher.MessageProperty) -> SQLQuery {

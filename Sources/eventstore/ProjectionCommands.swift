@@ -26,10 +26,8 @@ struct ProjectionList: AsyncParsableCommand {
     @OptionGroup var options: DatabaseOptions
 
     func run() async throws {
-        try await reportingFailures {
-            let filter = try list.nameFilter()
-            let names = try await options.withManager { try await $0.projectionNames(filter, limit: list.limit, offset: list.offset) }
-            for name in names { emit(name) }
+        try await list.printNames(from: options) { store, filter, limit, offset in
+            try await ProjectionManager(store: store).projectionNames(filter, limit: limit, offset: offset)
         }
     }
 }

@@ -165,6 +165,20 @@ struct ListOptions: ParsableArguments {
     }
 }
 
+extension ListOptions {
+    /// Prints the names `list` reads from the store, one per line, with this filter, limit and offset.
+    func printNames(
+        from options: DatabaseOptions,
+        _ list: @escaping @Sendable (any ProjectionStore, NameFilter, Int, Int) async throws -> [String]
+    ) async throws {
+        try await reportingFailures {
+            let (filter, limit, offset) = (try nameFilter(), self.limit, self.offset)
+            let names = try await options.withStore { store in try await list(store, filter, limit, offset) }
+            for name in names { emit(name) }
+        }
+    }
+}
+
 struct Streams: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Print stream names in byte order, one per line.")
 
@@ -172,12 +186,8 @@ struct Streams: AsyncParsableCommand {
     @OptionGroup var options: DatabaseOptions
 
     func run() async throws {
-        try await reportingFailures {
-            let filter = try list.nameFilter()
-            let names = try await options.withStore { store in
-                try await store.streamNames(filter, matching: nil, limit: list.limit, offset: list.offset)
-            }
-            for name in names { emit(name.rawValue) }
+        try await list.printNames(from: options) { store, filter, limit, offset in
+            try await store.streamNames(filter, matching: nil, limit: limit, offset: offset).map(\.rawValue)
         }
     }
 }
@@ -189,12 +199,8 @@ struct Categories: AsyncParsableCommand {
     @OptionGroup var options: DatabaseOptions
 
     func run() async throws {
-        try await reportingFailures {
-            let filter = try list.nameFilter()
-            let names = try await options.withStore { store in
-                try await store.categoryNames(filter, limit: list.limit, offset: list.offset)
-            }
-            for name in names { emit(name) }
+        try await list.printNames(from: options) { store, filter, limit, offset in
+            try await store.categoryNames(filter, limit: limit, offset: offset)
         }
     }
 }

@@ -35,11 +35,7 @@ public struct MySQLConfiguration: Sendable {
     public var readBatchSize: Int = 1000
 
     public init(host: String, port: Int = 3306, username: String, password: String? = nil, database: String) {
-        self.host = host
-        self.port = port
-        self.username = username
-        self.password = password
-        self.database = database
+        (self.host, self.port, self.username, self.password, self.database) = (host, port, username, password, database)
     }
 
     /// Reads `mysql://user:password@host:port/database` or `mariadb://…`, with optional settings

@@ -26,10 +26,6 @@ struct MySQLDialect: SQLMatcherDialect {
         return "(JSON_CONTAINS_PATH(\(json), 'one', \(bind: path)) AND \(predicate(member)))"
     }
 
-    func regex(_ text: SQLQuery, pattern: String) -> SQLQuery {
-        "(\(text) REGEXP \(bind: pattern))"
-    }
-
     var uuidText: SQLQuery { "CAST(e.uuid AS BINARY)" }
     var createdAtText: SQLQuery { "CAST(DATE_FORMAT(e.created_at, '%Y-%m-%dT%H:%i:%s.%f') AS BINARY)" }
 }

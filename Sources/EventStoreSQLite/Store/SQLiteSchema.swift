@@ -68,40 +68,14 @@ struct SQLiteTables: Sendable {
                 );
                 """
             ),
-            (
-                3,
-                """
-                CREATE TABLE \(self.snapshots) (
-                    aggregate_type TEXT NOT NULL,
-                    aggregate_id TEXT NOT NULL,
-                    last_version INTEGER NOT NULL,
-                    state TEXT NOT NULL,
-                    created_at TEXT NOT NULL,
-                    PRIMARY KEY (aggregate_type, aggregate_id)
-                );
-                """
-            ),
-            (
-                // Version 1's projections table was never written to (projections came with this version),
-                // so it is replaced rather than altered.
-                4,
-                """
-                DROP TABLE \(self.projections);
-                CREATE TABLE \(self.projections) (
-                    name TEXT PRIMARY KEY,
-                    kind TEXT NOT NULL,
-                    status TEXT NOT NULL,
-                    state TEXT,
-                    positions TEXT NOT NULL,
-                    checkpoint TEXT,
-                    locked_until INTEGER,
-                    lease_owner TEXT,
-                    read_model_action TEXT
-                );
-                """
-            ),
+            (3, SQLCommonDDL.snapshots(self.snapshots.quoted, Self.columnTypes)),
+            (4, SQLCommonDDL.projections(self.projections.quoted, Self.columnTypes)),
         ]
     }
+
+    /// How the common tables' columns are spelled here.
+    private static let columnTypes = SQLColumnTypes(
+        key: "TEXT", text: "TEXT", integer: "INTEGER", json: "TEXT", timestamp: "TEXT")
 
     /// The newest schema version this build knows.
     var latestVersion: Int { migrations.last?.version ?? 0 }
