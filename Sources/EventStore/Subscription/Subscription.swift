@@ -88,11 +88,13 @@ extension GlobalOrderEventStore {
     ///
     /// The sequence reads a page of at most `bufferSize` events only when the consumer asks for more: a slow
     /// consumer slows reading and memory stays bounded. Backend failures (a lost connection) are retried
-    /// with back-off, resuming after the last event delivered.
+    /// with back-off, resuming after the last event delivered. `clock` times the waits: the back-off, and
+    /// the poll interval a live reader waits at most for a wake-up.
     /// - Throws: `invalidArgument` when `bufferSize` < 1 or `.afterStreamPosition` is used with another
     ///   target or names a position the stream does not have.
     public func subscribe(
-        to target: SubscriptionTarget, from start: SubscriptionStart = .start, bufferSize: Int = 500
+        to target: SubscriptionTarget, from start: SubscriptionStart = .start, bufferSize: Int = 500,
+        clock: some Clock<Duration> = ContinuousClock()
     ) async throws -> EventSubscription {
         if bufferSize < 1 { throw EventStoreError.invalidArgument("bufferSize must be 1 or more, not \(bufferSize)") }
         let position: GlobalPosition
@@ -116,7 +118,7 @@ extension GlobalOrderEventStore {
                 position = event.globalPosition
             }
         }
-        return EventSubscription(store: self, target: target, after: position, bufferSize: bufferSize)
+        return EventSubscription(store: self, target: target, after: position, bufferSize: bufferSize, clock: AnyClock(clock))
     }
 
     /// Runs a durable subscription: resumes after the checkpoint saved under `name` (from the start the
@@ -124,21 +126,22 @@ extension GlobalOrderEventStore {
     /// the task is cancelled or the handler throws.
     ///
     /// Delivery is at least once: after a crash between a handler and its checkpoint, the event is delivered
-    /// again, so handlers should be idempotent.
+    /// again, so handlers should be idempotent. `clock` times the subscription's waits, as for
+    /// ``subscribe(to:from:bufferSize:clock:)``.
     public func runSubscription(
         named name: String, to target: SubscriptionTarget, bufferSize: Int = 500,
-        handler: (RecordedEvent) async throws -> Void
+        clock: some Clock<Duration> = ContinuousClock(), handler: (RecordedEvent) async throws -> Void
     ) async throws {
         if name.isEmpty { throw EventStoreError.invalidArgument("a durable subscription needs a name") }
         let start = try await checkpoint(named: name).map(SubscriptionStart.after) ?? .start
-        for try await event in try await subscribe(to: target, from: start, bufferSize: bufferSize) {
+        for try await event in try await subscribe(to: target, from: start, bufferSize: bufferSize, clock: clock) {
             try await handler(event)
             try await saveCheckpoint(event.globalPosition, named: name)
         }
     }
 }
 
-/// The events of a subscription: catch-up, then live (see ``GlobalOrderEventStore/subscribe(to:from:bufferSize:)``).
+/// The events of a subscription: catch-up, then live (see ``GlobalOrderEventStore/subscribe(to:from:bufferSize:clock:)``).
 /// It ends only when the consuming task is cancelled, or with an error that is not a backend failure.
 public struct EventSubscription: AsyncSequence, Sendable {
     public typealias Element = RecordedEvent
@@ -147,12 +150,14 @@ public struct EventSubscription: AsyncSequence, Sendable {
     let target: SubscriptionTarget
     let after: GlobalPosition
     let bufferSize: Int
+    /// Times the back-off and the waits for wake-ups.
+    let clock: AnyClock
 
     /// The most time between retries after backend failures.
     static let maxRetryDelay: Duration = .seconds(5)
 
     public func makeAsyncIterator() -> Iterator {
-        Iterator(store: store, target: target, last: after, bufferSize: bufferSize)
+        Iterator(store: store, target: target, last: after, bufferSize: bufferSize, clock: clock)
     }
 
     public struct Iterator: AsyncIteratorProtocol {
@@ -161,6 +166,7 @@ public struct EventSubscription: AsyncSequence, Sendable {
         /// The global position of the last event delivered.
         var last: GlobalPosition
         let bufferSize: Int
+        let clock: AnyClock
         var buffer: [RecordedEvent] = []
         var index = 0
 
@@ -177,12 +183,12 @@ public struct EventSubscription: AsyncSequence, Sendable {
                     // Cancelling the consumer ends the subscription, whatever the read in flight threw.
                     return nil
                 } catch let error as EventStoreError where error.code == .backend || error.code == .busy {
-                    try? await Task.sleep(for: retryDelay)
+                    try? await clock.sleep(for: retryDelay)
                     retryDelay = Swift.min(retryDelay * 2, EventSubscription.maxRetryDelay)
                     continue
                 }
                 if buffer.isEmpty {
-                    await store.appendNotifier.wait(after: generation, timeout: store.pollInterval)
+                    await store.appendNotifier.wait(after: generation, timeout: store.pollInterval, clock: clock)
                 }
             }
             let event = buffer[index]
