@@ -66,7 +66,7 @@ private func registered(_ name: String) -> EventMessage {
     EventMessage(messageName: "UserRegistered", payload: ["name": .string(name)])
 }
 
-/// Timing that runs on a clock the test moves: back-off and waits, without sleeping.
+/// Timing that runs on a clock the test moves: back-off, waits and idle checks, without sleeping.
 @Suite("Clock-driven runners and subscriptions", .watchdog())
 struct ClockDrivenTests {
     /// A subscription retries a failed read after 100 ms, then twice as long each time, on its clock.
@@ -92,5 +92,54 @@ struct ClockDrivenTests {
         let event = try await within(.seconds(30), "the fourth read delivers the event") { try await first.value }
         #expect(event?.messageName == "UserRegistered")
         #expect(store.reads.load(ordering: .relaxed) == 4)
+    }
+
+    /// A live runner reads a stop command written by a manager at its idle check, which comes when its clock
+    /// has moved by the idle check interval, not before.
+    @Test func aLiveRunnerReadsACommandAtItsIdleCheckWhenItsClockGetsThere() async throws {
+        let store = InMemoryEventStore()
+        try await store.create("user-1", events: [registered("Alice"), registered("Bob")])
+        let manager = ProjectionManager(store: store)
+        // The idle check every 2 s, the in-memory store's poll every 1 s: two waits before a check. The lease
+        // (on the wall clock) lasts longer than any run here.
+        let options = ProjectionOptions(lockTimeout: .seconds(120), idleCheckInterval: .seconds(2))
+        let projection = manager.createProjection("user-count", options: options).initialState(0).fromCategory("user")
+            .when([.on("UserRegistered") { count, _, _ in count + 1 }])
+        let clock = TestClock()
+        let run = Task { try await projection.run(keepRunning: true, clock: clock) }
+
+        // Waiting for events: one sleeper for appends, one for stop requests.
+        try await within(.seconds(30), "the runner waits for events") { await clock.sleepers(atLeast: 2) }
+        #expect(try await manager.status(of: "user-count") == .running)
+        #expect(projection.state == 2)
+        try await manager.stopProjection("user-count")
+
+        clock.advance(by: .seconds(1))
+        try await within(.seconds(30), "the runner waits again, its idle check not due") { await clock.sleepers(atLeast: 2) }
+        #expect(try await manager.status(of: "user-count") == .stopping, "read the command before its idle check")
+
+        clock.advance(by: .seconds(1))
+        try await within(.seconds(30), "the runner obeys the stop at its idle check") { try await run.value }
+        #expect(try await manager.status(of: "user-count") == .idle)
+        #expect(try await manager.state(of: "user-count") == 2)
+    }
+
+    /// An append wakes a live runner at once, with no time passing on its clock.
+    @Test func anAppendWakesALiveRunnerWithoutItsClockMoving() async throws {
+        let store = InMemoryEventStore()
+        let manager = ProjectionManager(store: store)
+        let projection = manager.createProjection("user-count").initialState(0).fromCategory("user")
+            .when([.on("UserRegistered") { count, _, _ in count + 1 }])
+        let clock = TestClock()
+        let run = Task { try await projection.run(keepRunning: true, clock: clock) }
+        try await within(.seconds(30), "the runner waits for events") { await clock.sleepers(atLeast: 2) }
+        try await store.create("user-1", events: [registered("Alice")])
+        try await within(.seconds(30), "the runner handles the appended event") {
+            while projection.state != 1 { try await Task.sleep(for: .milliseconds(5)) }
+        }
+        #expect(clock.now == TestClock.Instant(offset: .zero))
+        projection.stop()
+        try await within(.seconds(30), "the runner stops") { try await run.value }
+        #expect(try await manager.state(of: "user-count") == 1)
     }
 }
