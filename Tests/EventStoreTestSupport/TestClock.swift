@@ -12,9 +12,12 @@ public final class TestClock: Clock, Sendable {
         /// The time since the clock started.
         public var offset: Duration
 
+        /// The instant `offset` after the clock's start.
         public init(offset: Duration) { self.offset = offset }
 
+        /// The instant `duration` later.
         public func advanced(by duration: Duration) -> Self { Self(offset: offset + duration) }
+        /// The time from this instant to `other`.
         public func duration(to other: Self) -> Duration { other.offset - offset }
         public static func < (lhs: Self, rhs: Self) -> Bool { lhs.offset < rhs.offset }
         public var description: String { "\(offset)" }
@@ -54,8 +57,10 @@ public final class TestClock: Clock, Sendable {
     /// A clock at zero, with nobody asleep.
     public init() {}
 
+    /// Where the clock stands: the sum of every ``advance(by:)`` so far.
     public var now: Instant { state.withLock { $0.now } }
 
+    /// Zero: the clock moves by exactly what a test advances it.
     public var minimumResolution: Duration { .zero }
 
     /// How many sleepers wait now.

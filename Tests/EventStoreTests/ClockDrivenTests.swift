@@ -26,7 +26,9 @@ private final class FlakyStore: GlobalOrderEventStore {
         try await inner.saveCheckpoint(position, named: name)
     }
 
-    func load(_ stream: StreamName, from: Int, count: Int?, matching: MetadataMatcher?) async throws -> RecordedEventSequence {
+    func load(_ stream: StreamName, from: Int, count: Int?, matching: MetadataMatcher?) async throws
+        -> RecordedEventSequence
+    {
         try await inner.load(stream, from: from, count: count, matching: matching)
     }
     func loadReverse(_ stream: StreamName, from: Int?, count: Int?, matching: MetadataMatcher?) async throws
@@ -36,7 +38,9 @@ private final class FlakyStore: GlobalOrderEventStore {
     }
     func hasStream(_ stream: StreamName) async throws -> Bool { try await inner.hasStream(stream) }
     func streamMetadata(of stream: StreamName) async throws -> Metadata { try await inner.streamMetadata(of: stream) }
-    func streamNames(_ filter: NameFilter, matching: MetadataMatcher?, limit: Int, offset: Int) async throws -> [StreamName] {
+    func streamNames(_ filter: NameFilter, matching: MetadataMatcher?, limit: Int, offset: Int) async throws
+        -> [StreamName]
+    {
         try await inner.streamNames(filter, matching: matching, limit: limit, offset: offset)
     }
     func categoryNames(_ filter: NameFilter, limit: Int, offset: Int) async throws -> [String] {
@@ -80,9 +84,7 @@ struct ClockDrivenTests {
             return try await iterator.next()
         }
         for delay in [100, 200, 400] {
-            try await within(.seconds(30), "the subscription sleeps before read \(store.reads.load(ordering: .relaxed) + 1)") {
-                await clock.sleepers(atLeast: 1)
-            }
+            try await within(.seconds(30), "the subscription sleeps \(delay) ms") { await clock.sleepers(atLeast: 1) }
             let reads = store.reads.load(ordering: .relaxed)
             clock.advance(by: .milliseconds(delay - 1))
             #expect(clock.sleeperCount == 1, "woke before its \(delay) ms back-off")

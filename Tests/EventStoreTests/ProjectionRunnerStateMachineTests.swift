@@ -63,7 +63,8 @@ struct ProjectionRunnerStateMachineTests {
     // MARK: Configuration
 
     @Test func theConfigurationTakesItsNumbersFromTheOptionsAndTheStore() {
-        let options = ProjectionOptions(persistBlockSize: 7, loadCount: 9, lockTimeout: .seconds(6), idleCheckInterval: .seconds(2))
+        let options = ProjectionOptions(
+            persistBlockSize: 7, loadCount: 9, lockTimeout: .seconds(6), idleCheckInterval: .seconds(2))
         let live = Machine.Configuration(options: options, pollInterval: .seconds(1), persistent: true, keepRunning: true)
         #expect(live.persistBlockSize == 7)
         #expect(live.loadCount == 9)
@@ -193,14 +194,16 @@ struct ProjectionRunnerStateMachineTests {
         #expect(machine.pageProcessed(count: 10, checkpoint: at(10), at: .milliseconds(1100)) == .save)
         #expect(machine.saved(status: .running, at: .milliseconds(1100)) == .readPage)
         // Half a second later no renewal is due, and the pass is caught up with nothing unsaved.
-        #expect(machine.pageProcessed(count: 0, checkpoint: at(10), at: .milliseconds(1600)) == .waitForEvents(.milliseconds(500)))
+        #expect(
+            machine.pageProcessed(count: 0, checkpoint: at(10), at: .milliseconds(1600)) == .waitForEvents(.milliseconds(500)))
     }
 
     @Test func theRenewalIntervalCountsFromThePassStartNotTheRunStart() {
         var machine = waiting()
         #expect(machine.waitEnded(at: .milliseconds(500)) == .startPass)
         #expect(machine.passStarted(at: .seconds(5)) == .readPage)
-        #expect(machine.pageProcessed(count: 0, checkpoint: .start, at: .milliseconds(5999)) == .waitForEvents(.milliseconds(500)))
+        #expect(
+            machine.pageProcessed(count: 0, checkpoint: .start, at: .milliseconds(5999)) == .waitForEvents(.milliseconds(500)))
     }
 
     @Test func aRenewalSaveThatFindsNothingWaitingEndsAPassThatIsCaughtUp() {

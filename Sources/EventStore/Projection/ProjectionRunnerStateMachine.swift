@@ -61,7 +61,12 @@ struct ProjectionRunnerStateMachine: Sendable {
 
     /// A command a runner found in its row.
     enum Command: Sendable, Hashable {
-        case stop, reset, delete(withEmittedEvents: Bool)
+        /// Stop, saving progress.
+        case stop
+        /// Start over.
+        case reset
+        /// Delete the row, and the emitted events or read model when asked.
+        case delete(withEmittedEvents: Bool)
 
         /// The command a row's status asks for; `nil` for `running` and `idle`.
         init?(_ status: ProjectionStatus) {
@@ -126,11 +131,15 @@ struct ProjectionRunnerStateMachine: Sendable {
 
     /// Where a pass is.
     enum PassStep: Sendable, Hashable {
+        /// ``Action/readHead`` is out.
         case readingHead
         /// A page is read or its events handled.
         case reading
+        /// ``Action/save`` is out.
         case saving(SaveReason)
+        /// ``Action/readReadableHead`` is out.
         case readingReadableHead
+        /// ``Action/settleWait(_:)`` is out.
         case settleWaiting
     }
 
@@ -159,12 +168,15 @@ struct ProjectionRunnerStateMachine: Sendable {
         case release
     }
 
+    /// Where a run is.
     enum State: Sendable, Hashable {
         /// Nothing has happened yet.
         case initial
+        /// ``Action/initializeReadModel`` is out.
         case initializingReadModel
         /// ``Action/startPass`` is out.
         case startingPass
+        /// A pass is on, at its step.
         case passing(Pass)
         /// A live run waits for events.
         case waiting
@@ -172,12 +184,15 @@ struct ProjectionRunnerStateMachine: Sendable {
         case renewingIdle
         /// A run without `keepRunning` renews its lease once more before it releases it.
         case renewingLast
+        /// ``Action/reset`` is out; what follows it.
         case resetting(then: AfterReset)
         /// The run has ended (or is ending with the last action given).
         case finished
     }
 
+    /// The numbers this run goes by.
     let configuration: Configuration
+    /// Where the run is.
     private(set) var state: State = .initial
     /// A stop was requested (by ``ProjectionRunner/stop()`` or a handler's context).
     private(set) var isStopRequested = false
@@ -186,6 +201,7 @@ struct ProjectionRunnerStateMachine: Sendable {
     /// When a live run last wrote its lease outside a pass's saves: the idle check counts from here.
     private(set) var leaseCheckedAt: Duration = .zero
 
+    /// A run that has not started.
     init(configuration: Configuration) {
         self.configuration = configuration
     }
@@ -209,7 +225,8 @@ struct ProjectionRunnerStateMachine: Sendable {
     /// A persistent run holds the lease; `status` is the row's. A command waiting there is obeyed first, and
     /// after a reset the run goes on (even without `keepRunning`).
     mutating func leaseAcquired(status: ProjectionStatus) -> Action {
-        precondition(state == .initial && configuration.persistent, "leaseAcquired(status:) is a persistent run's first input")
+        precondition(
+            state == .initial && configuration.persistent, "leaseAcquired(status:) is a persistent run's first input")
         if let action = obey(Command(status), afterReset: .initializeReadModel) { return action }
         state = .initializingReadModel
         return .initializeReadModel

@@ -10,10 +10,13 @@ struct AnyClock: Clock {
         /// The time since the clock was made.
         var offset: Duration
 
+        /// The instant `offset` after the clock was made.
         init(offset: Duration) { self.offset = offset }
 
+        /// The instant `duration` later.
         func advanced(by duration: Duration) -> Self { Self(offset: offset + duration) }
 
+        /// The time from this instant to `other` (negative when `other` is earlier).
         func duration(to other: Self) -> Duration { other.offset - offset }
 
         static func < (lhs: Self, rhs: Self) -> Bool { lhs.offset < rhs.offset }
@@ -22,6 +25,7 @@ struct AnyClock: Clock {
     private let elapsed: @Sendable () -> Duration
     private let sleeper: @Sendable (Duration, Duration?) async throws -> Void
 
+    /// The wrapped clock's resolution.
     let minimumResolution: Duration
 
     /// Wraps `clock`; the instant it reads now is this clock's zero.
@@ -32,6 +36,7 @@ struct AnyClock: Clock {
         minimumResolution = clock.minimumResolution
     }
 
+    /// The time since the clock was made, read on the wrapped clock.
     var now: Instant { Instant(offset: elapsed()) }
 
     /// Sleeps on the wrapped clock until `deadline`. - Throws: `CancellationError` when the task is
