@@ -1,4 +1,5 @@
-import EventStore
+// The store below forwards the backend API (`appendNotifier`, `pollInterval`) too.
+@_spi(Backend) import EventStore
 import EventStoreTestSupport
 import Synchronization
 import Testing

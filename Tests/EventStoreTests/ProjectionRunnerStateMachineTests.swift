@@ -10,11 +10,11 @@ private func at(_ n: Int64) -> GlobalPosition { GlobalPosition(sequence: n) }
 /// A machine with small numbers: blocks of 3, pages of 10, a renewal every second (lock timeout 3 s), an idle
 /// check every second, and the store polling every 500 ms.
 private func machine(persistent: Bool = true, keepRunning: Bool = true, idleCheck: Duration = .seconds(1)) -> Machine {
-    let options = ProjectionOptions(
-        persistBlockSize: 3, loadCount: 10, lockTimeout: .seconds(3), idleCheckInterval: idleCheck)
-    return Machine(
-        configuration: Machine.Configuration(
-            options: options, pollInterval: .milliseconds(500), persistent: persistent, keepRunning: keepRunning))
+    let options = ProjectionOptions(persistBlockSize: 3, lockTimeout: .seconds(3), idleCheckInterval: idleCheck)
+    var configuration = Machine.Configuration(
+        options: options, pollInterval: .milliseconds(500), persistent: persistent, keepRunning: keepRunning)
+    configuration.readBatchSize = 10
+    return Machine(configuration: configuration)
 }
 
 /// A persistent machine whose first pass has begun at `now` (after a start with no command).
@@ -63,11 +63,10 @@ struct ProjectionRunnerStateMachineTests {
     // MARK: Configuration
 
     @Test func theConfigurationTakesItsNumbersFromTheOptionsAndTheStore() {
-        let options = ProjectionOptions(
-            persistBlockSize: 7, loadCount: 9, lockTimeout: .seconds(6), idleCheckInterval: .seconds(2))
+        let options = ProjectionOptions(persistBlockSize: 7, lockTimeout: .seconds(6), idleCheckInterval: .seconds(2))
         let live = Machine.Configuration(options: options, pollInterval: .seconds(1), persistent: true, keepRunning: true)
         #expect(live.persistBlockSize == 7)
-        #expect(live.loadCount == 9)
+        #expect(live.readBatchSize == 1000)
         #expect(live.renewalInterval == .seconds(2))
         #expect(live.idleCheckInterval == .seconds(2))
         #expect(live.idleWait == .seconds(1))

@@ -173,7 +173,6 @@ public final class ProjectionRunner<Context: ProjectionContext, State: Codable &
     /// - Throws: what an action threw, when the machine ends the run with it.
     private func drive(_ machine: Machine, from first: Machine.Action, session: Session?, clock: AnyClock) async throws {
         let store = setup.store
-        let options = setup.options
         let evaluator = try matcher.map { matcher throws(EventStoreError) in try MatcherEvaluator(matcher) }
         var machine = machine
         var page: [RecordedEvent] = []
@@ -225,7 +224,7 @@ public final class ProjectionRunner<Context: ProjectionContext, State: Codable &
                     action = machine.headRead(head, at: now())
                 case .readPage:
                     let checkpoint = local.withLock { $0.checkpoint }
-                    page = try await store.readAll(after: checkpoint, of: source.target, limit: options.loadCount)
+                    page = try await store.readAll(after: checkpoint, of: source.target, limit: machine.configuration.readBatchSize)
                     next = 0
                     action = try await handleEvents()
                 case .handleEvents:

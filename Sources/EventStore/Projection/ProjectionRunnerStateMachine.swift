@@ -32,8 +32,8 @@ struct ProjectionRunnerStateMachine: Sendable {
         var keepRunning: Bool
         /// Save after this many events.
         var persistBlockSize: Int
-        /// The most events one page holds: a shorter page means caught up.
-        var loadCount: Int
+        /// The most events one read returns: a shorter page means caught up.
+        var readBatchSize: Int
         /// During a pass, save (renewing the lease) after a page when this long has passed since the pass
         /// began or last saved: a third of the lock timeout.
         var renewalInterval: Duration
@@ -52,7 +52,7 @@ struct ProjectionRunnerStateMachine: Sendable {
             self.persistent = persistent
             self.keepRunning = persistent ? keepRunning : false
             persistBlockSize = options.persistBlockSize
-            loadCount = options.loadCount
+            readBatchSize = options.loadCount
             renewalInterval = options.lockTimeout / 3
             idleCheckInterval = options.idleCheckInterval
             idleWait = min(pollInterval, options.idleCheckInterval)
@@ -404,7 +404,7 @@ struct ProjectionRunnerStateMachine: Sendable {
     private mutating func afterPage(_ pass: Pass, count: Int, checkpoint: GlobalPosition, at now: Duration) -> Action {
         var pass = pass
         pass.step = .reading
-        if count >= configuration.loadCount {
+        if count >= configuration.readBatchSize {
             state = .passing(pass)
             return .readPage
         }
