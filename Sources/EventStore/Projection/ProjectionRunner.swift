@@ -19,24 +19,11 @@ public final class ProjectionRunner<Context: ProjectionContext, State: Codable &
     private struct Local: Sendable {
         var state: State
         var positions: [String: Int] = [:]
-        var checkpoint: GlobalPosition = .start
+        var globalPosition: GlobalPosition = .start
         var running = false
     }
 
-    /// A command a runner found in its row.
-    private enum Command {
-        case stop, reset, delete(withEmittedEvents: Bool)
-
-        init?(_ status: ProjectionStatus) {
-            switch status {
-            case .stopping: self = .stop
-            case .resetting: self = .reset
-            case .deleting: self = .delete(withEmittedEvents: false)
-            case .deletingInclEmittedEvents: self = .delete(withEmittedEvents: true)
-            case .running, .idle: return nil
-            }
-        }
-    }
+    private typealias Machine = ProjectionRunnerStateMachine
 
     private let setup: RunnerSetup<Context>
     private let makeState: @Sendable (Context) -> State
@@ -79,10 +66,14 @@ public final class ProjectionRunner<Context: ProjectionContext, State: Codable &
     /// Runs the projection: catches up with the store, then, with `keepRunning`, follows new events until
     /// stopped (by ``stop()``, a handler's context, or a manager's stop command). A query always makes one
     /// pass and keeps what it processed for its next run.
+    ///
+    /// `clock` times the run's waits: for new events, between lease renewals and idle checks, and for events a
+    /// settling pass waits for. The lease's expiry written to the row stays on the wall clock every runner
+    /// shares, whatever `clock` is.
     /// - Throws: `invalidArgument` for bad options, sources or handlers; `projectionRunning` when another
     ///   runner holds the lease (or this one runs already); `projectionLeaseLost` when the lease expired
     ///   and another runner took over; whatever a handler throws.
-    public func run(keepRunning: Bool = true) async throws {
+    public func run(keepRunning: Bool = true, clock: some Clock<Duration> = ContinuousClock()) async throws {
         try validate()
         try local.withLock { local throws(EventStoreError) in
             if local.running {
@@ -93,11 +84,17 @@ public final class ProjectionRunner<Context: ProjectionContext, State: Codable &
         }
         defer { local.withLock { $0.running = false } }
         core.clearStop()
+        let clock = AnyClock(clock)
+        let configuration = Machine.Configuration(
+            options: setup.options, pollInterval: setup.store.pollInterval, persistent: setup.persistence != nil,
+            keepRunning: keepRunning)
         guard let persistence = setup.persistence else {
-            _ = try await pass(persisting: nil, settling: true)
+            var machine = Machine(configuration: configuration)
+            let first = machine.started()
+            try await drive(machine, from: first, session: nil, clock: clock)
             return
         }
-        try await runPersistent(persistence, keepRunning: keepRunning)
+        try await runPersistent(persistence, configuration, clock: clock)
     }
 
     private func validate() throws(EventStoreError) {
@@ -120,7 +117,9 @@ public final class ProjectionRunner<Context: ProjectionContext, State: Codable &
         }
     }
 
-    private func runPersistent(_ persistence: ProjectionPersistence, keepRunning: Bool) async throws {
+    private func runPersistent(
+        _ persistence: ProjectionPersistence, _ configuration: Machine.Configuration, clock: AnyClock
+    ) async throws {
         let owner = UUID().uuidString
         let lease = setup.options.lockTimeout.microseconds
         let name = persistence.name
@@ -160,104 +159,39 @@ public final class ProjectionRunner<Context: ProjectionContext, State: Codable &
                 }
             }
             loadLocal(from: record)
-            // A command written while nothing ran is obeyed first; after a reset the run goes on.
-            if try await obey(Command(record.status), session, keepRunning: true) { return }
-            if let readModel = persistence.readModel, try await !readModel.isInitialized() {
-                try await readModel.initialize()
-            }
-            try await loop(session, keepRunning: keepRunning)
+            var machine = Machine(configuration: configuration)
+            let first = machine.leaseAcquired(status: record.status)
+            try await drive(machine, from: first, session: session, clock: clock)
         } catch {
             await session.releaseAfterFailure()
             throw error
         }
     }
 
-    /// Catches up, then follows (with `keepRunning`) until stopped; obeys commands; releases the lease.
-    private func loop(_ session: Session, keepRunning: Bool) async throws {
+    /// Carries out what `machine` decides, from `first` on, and feeds it each outcome, until the run ends.
+    /// Every I/O of a run is here; before each input the machine learns of a stop request or cancellation.
+    /// - Throws: what an action threw, when the machine ends the run with it.
+    private func drive(_ machine: Machine, from first: Machine.Action, session: Session?, clock: AnyClock) async throws {
         let store = setup.store
-        let options = setup.options
-        var lastLeaseWrite = ContinuousClock.now
-        while true {
-            let generation = store.appendNotifier.generation
-            let stopGeneration = core.wakeUp.generation
-            var command: Command?
-            do {
-                command = try await pass(persisting: session, settling: !keepRunning)
-            } catch where Task.isCancelled {
-                // Cancelled: what was processed (up to the event before the one in hand) is saved below.
-                command = .stop
-            }
-            if command != nil || core.stopRequested { lastLeaseWrite = .now }
-            if command == nil, !core.stopRequested, keepRunning {
-                let wait = min(store.pollInterval, options.idleCheckInterval)
-                await withTaskGroup(of: Void.self) { group in
-                    group.addTask { await store.appendNotifier.wait(after: generation, timeout: wait) }
-                    group.addTask { await self.core.wakeUp.wait(after: stopGeneration, timeout: wait) }
-                    await group.next()
-                    group.cancelAll()
-                }
-                if ContinuousClock.now - lastLeaseWrite >= options.idleCheckInterval {
-                    command = Command(try await session.renew())
-                    lastLeaseWrite = .now
-                }
-            }
-            if core.stopRequested || Task.isCancelled { command = .stop }
-            if try await obey(command, session, keepRunning: keepRunning) { return }
-            if !keepRunning {
-                // A command that came after the last save is obeyed before the lease goes.
-                if try await obey(Command(try await session.renew()), session, keepRunning: false) { return }
-                try await session.release(status: .idle, saving: try progress())
-                return
-            }
-        }
-    }
-
-    /// Carries out a command. - Returns: `true` when the run ends.
-    private func obey(_ command: Command?, _ session: Session, keepRunning: Bool) async throws -> Bool {
-        switch command {
-        case .stop:
-            if let readModel = session.persistence.readModel { try await readModel.persist() }
-            try await session.release(status: .idle, saving: try progress())
-            return true
-        case let .delete(withEmittedEvents):
-            try await delete(session, withEmittedEvents: withEmittedEvents)
-            return true
-        case .reset:
-            try await reset(session)
-            if keepRunning { return false }
-            try await session.release(status: .idle)
-            return true
-        case nil:
-            return false
-        }
-    }
-
-    /// Processes events until caught up (or stopped, or a command is found at a save). With `settling`, the
-    /// pass also waits for events committed before it began that the store still holds back; a live run
-    /// needs no such wait, its next pass reads them.
-    /// - Returns: the command found at the last save, if any.
-    private func pass(persisting session: Session?, settling: Bool) async throws -> Command? {
-        let store = setup.store
-        let options = setup.options
         let evaluator = try matcher.map { matcher throws(EventStoreError) in try MatcherEvaluator(matcher) }
-        var unsaved = 0
-        var lastSave = ContinuousClock.now
-        let head = settling ? try await store.headPosition() : nil
-        let settleDeadline = ContinuousClock.now + .seconds(10)
-        var settled = false
-        let renewEvery = options.lockTimeout / 3
-        func save() async throws -> Command? {
-            guard let session else { return nil }
-            if let readModel = session.persistence.readModel { try await readModel.persist() }
-            let status = try await session.save(try progress())
-            unsaved = 0
-            lastSave = .now
-            return Command(status)
+        var machine = machine
+        var page: [RecordedEvent] = []
+        var next = 0
+        var generations: (append: UInt64, stop: UInt64) = (0, 0)
+
+        func now() -> Duration { clock.now.offset }
+        func observe() {
+            if core.stopRequested { machine.stopRequested() }
+            if Task.isCancelled { machine.cancelled() }
         }
-        while true {
-            let checkpoint = local.withLock { $0.checkpoint }
-            let page = try await store.readAll(after: checkpoint, of: source.target, limit: options.readBatchSize)
-            for event in page {
+        func held() -> Session {
+            guard let session else { preconditionFailure("a query holds no lease") }
+            return session
+        }
+        func handleEvents() async throws -> Machine.Action {
+            while next < page.count {
+                let event = page[next]
+                next += 1
                 var state = local.withLock { $0.state }
                 if evaluator?.matches(event.message, position: event.position) ?? true,
                     let handler = handler(for: event.message.messageName)
@@ -268,29 +202,91 @@ public final class ProjectionRunner<Context: ProjectionContext, State: Codable &
                 local.withLock { local in
                     local.state = state
                     local.positions[event.streamName.rawValue] = event.position
-                    local.checkpoint = event.globalPosition
+                    local.globalPosition = event.globalPosition
                 }
-                unsaved += 1
-                if unsaved >= options.persistBlockSize, let command = try await save() { return command }
-                if core.stopRequested { return nil }
+                observe()
+                if let action = machine.eventHandled() { return action }
             }
-            if session != nil, ContinuousClock.now - lastSave >= renewEvery, let command = try await save() {
-                return command
-            }
-            if page.count < options.readBatchSize {
-                // Caught up with what can be read. Events committed before the pass began may still be
-                // held back (on PostgreSQL, behind a transaction that began earlier and is still open):
-                // wait a little for them, so that a pass ends at least at the head it started from. The
-                // read after the store says they are readable is the pass's last.
-                guard let head, !settled, local.withLock({ $0.checkpoint }) < head, ContinuousClock.now < settleDeadline
-                else { break }
-                if Task.isCancelled || core.stopRequested { break }
-                settled = try await store.readableHead() > head
-                if !settled { try? await Task.sleep(for: .milliseconds(5)) }
+            observe()
+            return machine.pageProcessed(count: page.count, globalPosition: local.withLock { $0.globalPosition }, at: now())
+        }
+
+        var action = first
+        while true {
+            do {
+                switch action {
+                case .startPass:
+                    generations = (store.appendNotifier.generation, core.wakeUp.generation)
+                    action = machine.passStarted(at: now())
+                case .readHead:
+                    let head = try await store.headPosition()
+                    observe()
+                    action = machine.headRead(head, at: now())
+                case .readPage:
+                    let globalPosition = local.withLock { $0.globalPosition }
+                    page = try await store.readAll(after: globalPosition, of: source.target, limit: machine.configuration.readBatchSize)
+                    next = 0
+                    action = try await handleEvents()
+                case .handleEvents:
+                    action = try await handleEvents()
+                case .save:
+                    let session = held()
+                    if let readModel = session.persistence.readModel { try await readModel.persist() }
+                    let status = try await session.save(try progress())
+                    observe()
+                    action = machine.saved(status: status, at: now())
+                case .readReadableHead:
+                    let readable = try await store.readableHead()
+                    observe()
+                    action = machine.readableHeadRead(readable)
+                case let .settleWait(delay):
+                    try? await clock.sleep(for: delay)
+                    observe()
+                    action = machine.settleWaitEnded()
+                case let .waitForEvents(timeout):
+                    let (append, stop) = generations
+                    await withTaskGroup(of: Void.self) { group in
+                        group.addTask { await store.appendNotifier.wait(after: append, timeout: timeout, clock: clock) }
+                        group.addTask { await self.core.wakeUp.wait(after: stop, timeout: timeout, clock: clock) }
+                        await group.next()
+                        group.cancelAll()
+                    }
+                    observe()
+                    action = machine.waitEnded(at: now())
+                case .renewLease:
+                    let status = try await held().renew()
+                    observe()
+                    action = machine.leaseRenewed(status: status, at: now())
+                case .initializeReadModel:
+                    if let readModel = held().persistence.readModel, try await !readModel.isInitialized() {
+                        try await readModel.initialize()
+                    }
+                    observe()
+                    action = machine.readModelInitialized(at: now())
+                case .reset:
+                    try await reset(held())
+                    observe()
+                    action = machine.resetDone()
+                case .stop:
+                    let session = held()
+                    if let readModel = session.persistence.readModel { try await readModel.persist() }
+                    try await session.release(status: .idle, saving: try progress())
+                    return
+                case let .delete(withEmittedEvents):
+                    try await delete(held(), withEmittedEvents: withEmittedEvents)
+                    return
+                case let .release(status, saving):
+                    try await held().release(status: status, saving: saving ? try progress() : nil)
+                    return
+                case .finish:
+                    return
+                }
+            } catch {
+                observe()
+                guard let instead = machine.failed() else { throw error }
+                action = instead
             }
         }
-        if unsaved > 0 { return try await save() }
-        return nil
     }
 
     private func handler(for messageName: String) -> ProjectionHandler<State, Context>.Body? {
@@ -335,7 +331,7 @@ public final class ProjectionRunner<Context: ProjectionContext, State: Codable &
         local.withLock { local in
             local.state = decoded ?? initial ?? local.state
             local.positions = record.streamPositions
-            local.checkpoint = record.globalPosition ?? .start
+            local.globalPosition = record.globalPosition ?? .start
         }
     }
 
@@ -343,7 +339,7 @@ public final class ProjectionRunner<Context: ProjectionContext, State: Codable &
         let local = local.withLock { $0 }
         return SavedProgress(
             state: try encode(local.state), positions: local.positions,
-            checkpoint: local.checkpoint == .start ? nil : local.checkpoint)
+            globalPosition: local.globalPosition == .start ? nil : local.globalPosition)
     }
 
     private func encode(_ state: State) throws -> String {
@@ -359,7 +355,7 @@ public final class ProjectionRunner<Context: ProjectionContext, State: Codable &
         local.withLock { local in
             local.state = state
             local.positions = [:]
-            local.checkpoint = .start
+            local.globalPosition = .start
         }
     }
 }
@@ -402,7 +398,7 @@ private struct Session: Sendable {
         try await change { record in
             record.state = saved.state
             record.streamPositions = saved.positions
-            record.globalPosition = saved.checkpoint
+            record.globalPosition = saved.globalPosition
             return ProjectionChange(record.status)
         }
     }
@@ -413,7 +409,7 @@ private struct Session: Sendable {
             if let saved {
                 record.state = saved.state
                 record.streamPositions = saved.positions
-                record.globalPosition = saved.checkpoint
+                record.globalPosition = saved.globalPosition
             }
             record.status = status
             record.lockedUntil = nil
@@ -438,5 +434,5 @@ private struct Session: Sendable {
 struct SavedProgress: Sendable {
     let state: String
     let positions: [String: Int]
-    let checkpoint: GlobalPosition?
+    let globalPosition: GlobalPosition?
 }

@@ -4,7 +4,7 @@ import Synchronization
 ///
 /// Stores call ``signal()`` after each commit they make (and on wake-ups from other processes, such as
 /// PostgreSQL's `NOTIFY`); readers note the ``generation`` before they read and, finding nothing new,
-/// wait with ``wait(after:timeout:)``: a commit between their read and their wait is never missed.
+/// wait with ``wait(after:timeout:clock:)``: a commit between their read and their wait is never missed.
 @_spi(Backend) public final class AppendNotifier: Sendable {
     private struct State {
         var generation: UInt64 = 0
@@ -30,12 +30,12 @@ import Synchronization
         for waiter in waiters.values { waiter.resume() }
     }
 
-    /// Returns when a signal comes after `generation`, when `timeout` has passed, or when the task is
-    /// cancelled, whichever is first.
-    public func wait(after generation: UInt64, timeout: Duration) async {
+    /// Returns when a signal comes after `generation`, when `timeout` has passed on `clock`, or when the task
+    /// is cancelled, whichever is first.
+    public func wait<C: Clock<Duration>>(after generation: UInt64, timeout: Duration, clock: C = ContinuousClock()) async {
         await withTaskGroup(of: Void.self) { group in
             group.addTask { await self.waitForSignal(after: generation) }
-            group.addTask { try? await Task.sleep(for: timeout) }
+            group.addTask { try? await clock.sleep(for: timeout) }
             await group.next()
             group.cancelAll()
         }

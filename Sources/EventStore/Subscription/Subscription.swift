@@ -88,11 +88,13 @@ extension GlobalOrderEventStore {
     ///
     /// The sequence reads a page of at most `readBatchSize` events only when the consumer asks for more: a slow
     /// consumer slows reading and memory stays bounded. Backend failures (a lost connection) are retried
-    /// with back-off, resuming after the last event delivered.
+    /// with back-off, resuming after the last event delivered. `clock` times the waits: the back-off, and
+    /// the poll interval a live reader waits at most for a wake-up.
     /// - Throws: `invalidArgument` when `readBatchSize` < 1 or `.afterStreamPosition` is used with another
     ///   target or names a position the stream does not have.
     public func subscribe(
-        to target: SubscriptionTarget, from start: SubscriptionStart = .start, readBatchSize: Int = 500
+        to target: SubscriptionTarget, from start: SubscriptionStart = .start, readBatchSize: Int = 500,
+        clock: some Clock<Duration> = ContinuousClock()
     ) async throws -> EventSubscription {
         if readBatchSize < 1 { throw EventStoreError.invalidArgument("readBatchSize must be 1 or more, not \(readBatchSize)") }
         let position: GlobalPosition
@@ -116,7 +118,7 @@ extension GlobalOrderEventStore {
                 position = event.globalPosition
             }
         }
-        return EventSubscription(store: self, target: target, after: position, readBatchSize: readBatchSize)
+        return EventSubscription(store: self, target: target, after: position, readBatchSize: readBatchSize, clock: AnyClock(clock))
     }
 
     /// Runs a durable subscription: resumes after the checkpoint saved under `name` (from the start the
@@ -124,21 +126,22 @@ extension GlobalOrderEventStore {
     /// the task is cancelled or the handler throws.
     ///
     /// Delivery is at least once: after a crash between a handler and its checkpoint, the event is delivered
-    /// again, so handlers should be idempotent.
+    /// again, so handlers should be idempotent. `clock` times the subscription's waits, as for
+    /// ``subscribe(to:from:readBatchSize:clock:)``.
     public func runSubscription(
         named name: String, to target: SubscriptionTarget, readBatchSize: Int = 500,
-        handler: (RecordedEvent) async throws -> Void
+        clock: some Clock<Duration> = ContinuousClock(), handler: (RecordedEvent) async throws -> Void
     ) async throws {
         if name.isEmpty { throw EventStoreError.invalidArgument("a durable subscription needs a name") }
         let start = try await checkpoint(named: name).map(SubscriptionStart.after) ?? .start
-        for try await event in try await subscribe(to: target, from: start, readBatchSize: readBatchSize) {
+        for try await event in try await subscribe(to: target, from: start, readBatchSize: readBatchSize, clock: clock) {
             try await handler(event)
             try await saveCheckpoint(event.globalPosition, named: name)
         }
     }
 }
 
-/// The events of a subscription: catch-up, then live (see ``GlobalOrderEventStore/subscribe(to:from:readBatchSize:)``).
+/// The events of a subscription: catch-up, then live (see ``GlobalOrderEventStore/subscribe(to:from:readBatchSize:clock:)``).
 /// It ends only when the consuming task is cancelled, or with an error that is not a backend failure.
 public struct EventSubscription: AsyncSequence, Sendable {
     public typealias Element = RecordedEvent
@@ -147,12 +150,14 @@ public struct EventSubscription: AsyncSequence, Sendable {
     let target: SubscriptionTarget
     let after: GlobalPosition
     let readBatchSize: Int
+    /// Times the back-off and the waits for wake-ups.
+    let clock: AnyClock
 
     /// The most time between retries after backend failures.
     static let maxRetryDelay: Duration = .seconds(5)
 
     public func makeAsyncIterator() -> Iterator {
-        Iterator(store: store, target: target, last: after, readBatchSize: readBatchSize)
+        Iterator(store: store, target: target, last: after, readBatchSize: readBatchSize, clock: clock)
     }
 
     public struct Iterator: AsyncIteratorProtocol {
@@ -161,6 +166,7 @@ public struct EventSubscription: AsyncSequence, Sendable {
         /// The global position of the last event delivered.
         var last: GlobalPosition
         let readBatchSize: Int
+        let clock: AnyClock
         var buffer: [RecordedEvent] = []
         var index = 0
 
@@ -177,12 +183,12 @@ public struct EventSubscription: AsyncSequence, Sendable {
                     // Cancelling the consumer ends the subscription, whatever the read in flight threw.
                     return nil
                 } catch let error as EventStoreError where error.code == .backend || error.code == .busy {
-                    try? await Task.sleep(for: retryDelay)
+                    try? await clock.sleep(for: retryDelay)
                     retryDelay = Swift.min(retryDelay * 2, EventSubscription.maxRetryDelay)
                     continue
                 }
                 if buffer.isEmpty {
-                    await store.appendNotifier.wait(after: generation, timeout: store.pollInterval)
+                    await store.appendNotifier.wait(after: generation, timeout: store.pollInterval, clock: clock)
                 }
             }
             let event = buffer[index]
