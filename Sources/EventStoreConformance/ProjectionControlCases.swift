@@ -31,6 +31,14 @@ private func counting(
         ])
 }
 
+/// A projecting store whose `user-123` holds 50 events (49 `UsernameChanged`), its manager, and a fresh
+/// call counter: where most cases here start.
+private func fiftyUserEvents(_ inner: any EventStore) async throws -> (any ProjectionStore, ProjectionManager, Calls) {
+    let store = try inner.projecting()
+    try await store.create("user-123", events: userEvents(1...50))
+    return (store, ProjectionManager(store: store), Calls())
+}
+
 extension EventStoreConformance {
     static let remoteControlCases: [ConformanceCase] = [
         ConformanceCase("projection control", "aSecondRunnerOfTheSameNameGetsProjectionRunning") { inner in
@@ -50,10 +58,7 @@ extension EventStoreConformance {
             #expect(second.state == 2)
         },
         ConformanceCase("projection control", "deleteWhileIdleIsDoneAtOnceAndTheNextRunStartsOver") { inner in
-            let store = try inner.projecting()
-            try await store.create("user-123", events: userEvents(1...50))
-            let manager = ProjectionManager(store: store)
-            let calls = Calls()
+            let (store, manager, calls) = try await fiftyUserEvents(inner)
             let projection = counting(manager, calls: calls)
             try await projection.run(keepRunning: false)
             try await manager.deleteProjection("test_projection", deleteEmittedEvents: false)
@@ -84,10 +89,7 @@ extension EventStoreConformance {
             }
         },
         ConformanceCase("projection control", "resetWhileIdleIsDoneAtOnceAndTheNextRunReplaysEverything") { inner in
-            let store = try inner.projecting()
-            try await store.create("user-123", events: userEvents(1...50))
-            let manager = ProjectionManager(store: store)
-            let calls = Calls()
+            let (store, manager, calls) = try await fiftyUserEvents(inner)
             let projection = counting(manager, calls: calls)
             try await projection.run(keepRunning: false)
             try await manager.resetProjection("test_projection")
@@ -100,10 +102,7 @@ extension EventStoreConformance {
             #expect(calls.count == 148)
         },
         ConformanceCase("projection control", "resetDuringARunIsDoneAtTheEndOfThePass") { inner in
-            let store = try inner.projecting()
-            try await store.create("user-123", events: userEvents(1...50))
-            let manager = ProjectionManager(store: store)
-            let calls = Calls()
+            let (store, manager, calls) = try await fiftyUserEvents(inner)
             let projection = counting(manager, calls: calls) { call in
                 if call == 1 { try await manager.resetProjection("test_projection") }
             }
@@ -115,9 +114,7 @@ extension EventStoreConformance {
             #expect(projection.state == 49)
         },
         ConformanceCase("projection control", "aResetDoneAfterARunnersLeaseExpiredIsNotUndoneByThatRunner") { inner in
-            let store = try inner.projecting()
-            try await store.create("user-123", events: userEvents(1...50))
-            let manager = ProjectionManager(store: store)
+            let (store, manager, _) = try await fiftyUserEvents(inner)
             let options = ProjectionOptions(lockTimeout: .milliseconds(400), idleCheckInterval: .milliseconds(100))
             let projection = counting(manager, options: options, calls: Calls()) { call in
                 guard call == 1 else { return }
@@ -131,10 +128,7 @@ extension EventStoreConformance {
             #expect(try await manager.status(of: "test_projection") == .idle)
         },
         ConformanceCase("projection control", "stopWhileIdleMakesTheNextRunStopAtItsStartKeepingPositions") { inner in
-            let store = try inner.projecting()
-            try await store.create("user-123", events: userEvents(1...50))
-            let manager = ProjectionManager(store: store)
-            let calls = Calls()
+            let (store, manager, calls) = try await fiftyUserEvents(inner)
             let projection = counting(manager, calls: calls)
             try await projection.run(keepRunning: false)
             try await manager.stopProjection("test_projection")
@@ -149,10 +143,7 @@ extension EventStoreConformance {
             #expect(projection.state == 59)
         },
         ConformanceCase("projection control", "stopDuringARunIsObeyedAndNothingIsProcessedTwice") { inner in
-            let store = try inner.projecting()
-            try await store.create("user-123", events: userEvents(1...50))
-            let manager = ProjectionManager(store: store)
-            let calls = Calls()
+            let (store, manager, calls) = try await fiftyUserEvents(inner)
             let projection = counting(manager, calls: calls) { call in
                 if call == 1 { try await manager.stopProjection("test_projection") }
             }
@@ -163,10 +154,7 @@ extension EventStoreConformance {
             #expect(projection.state == 49)
         },
         ConformanceCase("projection control", "aResetWhileRunningLiveStartsOverAndKeepsGoing") { inner in
-            let store = try inner.projecting()
-            try await store.create("user-123", events: userEvents(1...50))
-            let manager = ProjectionManager(store: store)
-            let calls = Calls()
+            let (store, manager, calls) = try await fiftyUserEvents(inner)
             let projection = manager.createProjection(
                 "test_projection", options: ProjectionOptions(persistBlockSize: 1, lockTimeout: heldLease))
                 .initialState(0).fromStream("user-123")

@@ -7,10 +7,6 @@ struct PostgresTables: Sendable {
     let names: SQLTableNames
     /// `"schema".` when a schema is configured, else nothing.
     private let qualifier: String
-    /// Constraint names, to tell unique violations apart.
-    let streamNameKey: String
-    let eventsUUIDKey: String
-    let eventsAggregateKey: String
     /// The `NOTIFY` channel appends signal on, with the new last global position as payload.
     let channel: String
     /// Keys (hashed in SQL) of the advisory locks: appends to one stream (followed by the stream's name),
@@ -24,9 +20,6 @@ struct PostgresTables: Sendable {
     init(schema: String?, prefix: String) throws(EventStoreError) {
         names = try SQLTableNames(prefix: prefix, longest: 36)
         qualifier = try schema.map { name throws(EventStoreError) in try SQLIdentifier(name).quoted + "." } ?? ""
-        streamNameKey = prefix + "event_streams_name_key"
-        eventsUUIDKey = prefix + "events_stream_uuid_key"
-        eventsAggregateKey = prefix + "events_aggregate_key"
         streamsCategoryIndex = try names.named("event_streams_category").quoted
         eventsGlobalOrderIndex = try names.named("events_global_order").quoted
         bareNames = (prefix + "event_streams", prefix + "events")
@@ -36,6 +29,11 @@ struct PostgresTables: Sendable {
     }
 
     private func constraint(_ name: String) -> String { "\"\(name)\"" }
+
+    /// The constraint names that tell unique violations apart (as PostgreSQL names them by default).
+    var streamNameKey: String { names.prefix + "event_streams_name_key" }
+    var eventsUUIDKey: String { names.prefix + "events_stream_uuid_key" }
+    var eventsAggregateKey: String { names.prefix + "events_aggregate_key" }
 
     /// A common table's name, qualified by the schema.
     subscript(dynamicMember table: KeyPath<SQLTableNames, SQLIdentifier>) -> String { qualifier + names[keyPath: table].quoted }

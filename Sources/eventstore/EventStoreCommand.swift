@@ -12,7 +12,7 @@ struct EventStoreCommand: AsyncParsableCommand {
             Exit status: 0 success, 1 other failure, 2 bad input, 3 not found, 4 conflict.
             """,
         subcommands: [
-            QuickStart.self, Create.self, Append.self, Read.self, Delete.self, Streams.self, Categories.self,
+            QuickStart.self, Create.self, Append.self, Read.self, Delete.self, NameList<StreamListing>.self, NameList<CategoryListing>.self,
             Serve.self, StreamMetadataCommand.self, Migrate.self, Subscribe.self, Projections.self, Bench.self,
         ]
     )

@@ -165,43 +165,44 @@ struct ListOptions: ParsableArguments {
     }
 }
 
-extension ListOptions {
-    /// Prints the names `list` reads from the store, one per line, with this filter, limit and offset.
-    func printNames(
-        from options: DatabaseOptions,
-        _ list: @escaping @Sendable (any ProjectionStore, NameFilter, Int, Int) async throws -> [String]
-    ) async throws {
+/// What a name listing reads.
+protocol NameListing: SendableMetatype {
+    static var configuration: CommandConfiguration { get }
+    /// The names with this filter, limit and offset, in byte order.
+    static func names(in store: any ProjectionStore, _ filter: NameFilter, limit: Int, offset: Int) async throws -> [String]
+}
+
+/// A command that prints names one per line: streams, categories, projections.
+struct NameList<Listing: NameListing>: AsyncParsableCommand {
+    static var configuration: CommandConfiguration { Listing.configuration }
+
+    @OptionGroup var list: ListOptions
+    @OptionGroup var options: DatabaseOptions
+
+    func run() async throws {
         try await reportingFailures {
-            let (filter, limit, offset) = (try nameFilter(), self.limit, self.offset)
-            let names = try await options.withStore { store in try await list(store, filter, limit, offset) }
+            let (filter, limit, offset) = (try list.nameFilter(), list.limit, list.offset)
+            let names = try await options.withStore { try await Listing.names(in: $0, filter, limit: limit, offset: offset) }
             for name in names { emit(name) }
         }
     }
 }
 
-struct Streams: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Print stream names in byte order, one per line.")
-
-    @OptionGroup var list: ListOptions
-    @OptionGroup var options: DatabaseOptions
-
-    func run() async throws {
-        try await list.printNames(from: options) { store, filter, limit, offset in
-            try await store.streamNames(filter, matching: nil, limit: limit, offset: offset).map(\.rawValue)
-        }
+/// `eventstore streams`.
+enum StreamListing: NameListing {
+    static let configuration = CommandConfiguration(
+        commandName: "streams", abstract: "Print stream names in byte order, one per line.")
+    static func names(in store: any ProjectionStore, _ filter: NameFilter, limit: Int, offset: Int) async throws -> [String] {
+        try await store.streamNames(filter, matching: nil, limit: limit, offset: offset).map(\.rawValue)
     }
 }
 
-struct Categories: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Print category names in byte order, one per line.")
-
-    @OptionGroup var list: ListOptions
-    @OptionGroup var options: DatabaseOptions
-
-    func run() async throws {
-        try await list.printNames(from: options) { store, filter, limit, offset in
-            try await store.categoryNames(filter, limit: limit, offset: offset)
-        }
+/// `eventstore categories`.
+enum CategoryListing: NameListing {
+    static let configuration = CommandConfiguration(
+        commandName: "categories", abstract: "Print category names in byte order, one per line.")
+    static func names(in store: any ProjectionStore, _ filter: NameFilter, limit: Int, offset: Int) async throws -> [String] {
+        try await store.categoryNames(filter, limit: limit, offset: offset)
     }
 }
 

@@ -164,17 +164,9 @@ private struct ParameterBuffers {
             case .null:
                 binds[index].buffer_type = MYSQL_TYPE_NULL
             case let .int(i):
-                let buffer = UnsafeMutableRawPointer.allocate(byteCount: 8, alignment: 8)
-                buffer.storeBytes(of: i, as: Int64.self)
-                storage.append(buffer)
-                binds[index].buffer_type = MYSQL_TYPE_LONGLONG
-                binds[index].buffer = buffer
+                bind(i, as: MYSQL_TYPE_LONGLONG, at: index)
             case let .double(d):
-                let buffer = UnsafeMutableRawPointer.allocate(byteCount: 8, alignment: 8)
-                buffer.storeBytes(of: d, as: Double.self)
-                storage.append(buffer)
-                binds[index].buffer_type = MYSQL_TYPE_DOUBLE
-                binds[index].buffer = buffer
+                bind(d, as: MYSQL_TYPE_DOUBLE, at: index)
             case let .text(s):
                 let bytes = Array(s.utf8)
                 let buffer = UnsafeMutableRawPointer.allocate(byteCount: max(1, bytes.count), alignment: 1)
@@ -187,6 +179,15 @@ private struct ParameterBuffers {
                 binds[index].length = lengths + index
             }
         }
+    }
+
+    /// Binds an 8-byte number in a buffer of its own.
+    private mutating func bind<Number: BitwiseCopyable>(_ number: Number, as type: enum_field_types, at index: Int) {
+        let buffer = UnsafeMutableRawPointer.allocate(byteCount: MemoryLayout<Number>.size, alignment: 8)
+        buffer.storeBytes(of: number, as: Number.self)
+        storage.append(buffer)
+        binds[index].buffer_type = type
+        binds[index].buffer = buffer
     }
 
     func deallocate() {
