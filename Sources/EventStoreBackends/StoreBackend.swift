@@ -81,7 +81,7 @@ package struct MemoryBackend: StoreBackend {
     package static let urlForm = "memory:"
 
     package init(url: String) throws {
-        guard url.lowercased() == "memory:" else {
+        guard ["memory:", "memory://"].contains(url.lowercased()) else {
             throw EventStoreError.invalidArgument("\"\(url)\" has settings: memory: takes none")
         }
     }
@@ -200,15 +200,17 @@ extension ClosingBackend {
     }
 }
 
-/// Runs `body`, then `cleanup`, whether `body` returned or threw (an asynchronous `defer`).
-package func withCleanup<T>(_ body: () async throws -> T, cleanup: () async -> Void) async throws -> T {
+/// Runs `body`, then `cleanup`, whether `body` returned or threw (an asynchronous `defer`). When `body`
+/// threw, its error is the one thrown and a failing cleanup is ignored; when it returned, a failing cleanup
+/// is thrown.
+package func withCleanup<T>(_ body: () async throws -> T, cleanup: () async throws -> Void) async throws -> T {
     let result: T
     do {
         result = try await body()
     } catch {
-        await cleanup()
+        try? await cleanup()
         throw error
     }
-    await cleanup()
+    try await cleanup()
     return result
 }

@@ -22,13 +22,18 @@ extension MemoryBackend: BenchmarkBackend {
 
 extension SQLiteBackend: BenchmarkBackend {
     func rawBaseline(prefix: String, logger: Logger) async throws -> any RawBaseline {
-        try await SQLiteRaw(path: configuration.path, prefix: prefix, storeTables: try SQLiteEventStore.tableNames(prefix: prefix))
+        try await SQLiteRaw(
+            path: configuration.path, prefix: prefix, storeTables: try SQLiteEventStore.tableNames(prefix: prefix))
     }
 }
 
 extension PostgresBackend: BenchmarkBackend {
     func rawBaseline(prefix: String, logger: Logger) async throws -> any RawBaseline {
-        try await PostgresRaw(
+        if configuration.schema != nil {
+            // The baseline's tables, and the store's it drops, are in the connection's search path.
+            throw EventStoreError.invalidArgument("the benchmark runs in the connection's search path: leave out ?schema=")
+        }
+        return try await PostgresRaw(
             configuration: try configuration.clientConfiguration(), prefix: prefix,
             storeTables: try PostgresEventStore.tableNames(prefix: prefix), logger: logger)
     }
@@ -77,7 +82,7 @@ struct BenchTarget: Sendable {
         let result = try await withCleanup {
             try await backend.withStore(tablePrefix: prefix, logger: Self.logger) { store in try await body(store, raw) }
         } cleanup: {
-            try? await raw.close()
+            try await raw.close()
         }
         return result
     }

@@ -16,6 +16,10 @@ public struct StoreSettings: Sendable, Hashable {
         get { readBatchSize }
         set { readBatchSize = newValue }
     }
+
+    /// The old spelling of ``init(readBatchSize:)``.
+    @available(*, deprecated, renamed: "init(readBatchSize:)")
+    public init(loadBatchSize: Int) { self.init(readBatchSize: loadBatchSize) }
 }
 
 /// Opens a fresh, empty store with the given settings, runs the body on it and cleans up after it.

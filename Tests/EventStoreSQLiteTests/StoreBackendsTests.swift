@@ -10,7 +10,8 @@ import Testing
 struct StoreBackendsTests {
     @Test func eachSchemeNamesItsBackend() throws {
         var expected = [
-            ("sqlite:/tmp/x.sqlite", "sqlite"), ("SQLite:/tmp/x.sqlite", "sqlite"), ("memory:", "memory"),
+            ("sqlite:/tmp/x.sqlite", "sqlite"), ("SQLite:/tmp/x.sqlite", "sqlite"),
+            ("memory:", "memory"), ("memory://", "memory"),
             ("postgres://u@127.0.0.1:5432/db", "postgres"), ("postgresql://u@127.0.0.1/db", "postgres"),
         ]
         #if MySQL

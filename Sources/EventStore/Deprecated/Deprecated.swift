@@ -32,16 +32,16 @@ extension ProjectionOptions {
 }
 
 extension GlobalOrderEventStore {
-    /// The old spelling of ``subscribe(to:from:readBatchSize:)``.
-    @available(*, deprecated, renamed: "subscribe(to:from:readBatchSize:)")
+    /// The old spelling of ``subscribe(to:from:readBatchSize:clock:)``.
+    @available(*, deprecated, renamed: "subscribe(to:from:readBatchSize:clock:)")
     public func subscribe(
         to target: SubscriptionTarget, from start: SubscriptionStart = .start, bufferSize: Int
     ) async throws -> EventSubscription {
         try await subscribe(to: target, from: start, readBatchSize: bufferSize)
     }
 
-    /// The old spelling of ``runSubscription(named:to:readBatchSize:handler:)``.
-    @available(*, deprecated, renamed: "runSubscription(named:to:readBatchSize:handler:)")
+    /// The old spelling of ``runSubscription(named:to:readBatchSize:clock:handler:)``.
+    @available(*, deprecated, renamed: "runSubscription(named:to:readBatchSize:clock:handler:)")
     public func runSubscription(
         named name: String, to target: SubscriptionTarget, bufferSize: Int,
         handler: (RecordedEvent) async throws -> Void

@@ -78,7 +78,7 @@ public struct ProjectionRecord: Sendable, Hashable {
     public var isTombstone: Bool { pendingReadModelAction == .delete }
 
     /// `true` when a runner's lease has not expired at `now` (microseconds since 1970).
-    package func isLeased(at now: Int64) -> Bool {
+    public func isLeased(at now: Int64) -> Bool {
         guard let lockedUntil, leaseOwner != nil else { return false }
         return lockedUntil > now
     }
