@@ -19,7 +19,7 @@ package protocol StoreBackend: Sendable {
 
     /// Reads the URL (its settings included).
     /// - Throws: `invalidArgument` when the URL is not one of this backend's.
-    init(url: String) throws
+    init(url: String) throws(EventStoreError)
 
     /// Opens a store, with `tablePrefix` (when given) in place of the URL's, runs `body` with it, and closes it
     /// whether `body` returns or throws.
@@ -29,11 +29,6 @@ package protocol StoreBackend: Sendable {
 
     /// Creates or upgrades the schema. - Returns: its version (0 for a backend without one).
     func migrate(logger: Logger) async throws -> Int
-}
-
-extension StoreBackend {
-    /// `init(url:)` as a static call, which an existential metatype can make.
-    static func reading(_ url: String) throws -> any StoreBackend { try Self(url: url) }
 }
 
 /// Every backend this build has, by URL scheme.
@@ -60,16 +55,16 @@ package enum StoreBackends {
 
     /// The backend a URL names, with the URL read.
     /// - Throws: `invalidArgument` for a URL without a known scheme, or one its backend rejects.
-    package static func backend(for url: String) throws -> any StoreBackend {
+    package static func backend(for url: String) throws(EventStoreError) -> any StoreBackend {
         guard let colon = url.firstIndex(of: ":") else {
-            throw EventStoreError.invalidArgument("\"\(url)\" is not a database URL (for example sqlite:./eventstore.sqlite or memory:)")
+            throw .invalidArgument("\"\(url)\" is not a database URL (for example sqlite:./eventstore.sqlite or memory:)")
         }
         let scheme = url[..<colon].lowercased()
         if let backend = all.first(where: { $0.schemes.contains(scheme) }) {
-            return try backend.reading(url)
+            return try backend.init(url: url)
         }
-        if let reason = missing[scheme] { throw EventStoreError.invalidArgument(reason) }
-        throw EventStoreError.invalidArgument(
+        if let reason = missing[scheme] { throw .invalidArgument(reason) }
+        throw .invalidArgument(
             "unsupported database \"\(url)\": use \(all.map { $0.urlForm }.joined(separator: ", "))")
     }
 }
@@ -80,9 +75,9 @@ package struct MemoryBackend: StoreBackend {
     package static let schemes = ["memory"]
     package static let urlForm = "memory:"
 
-    package init(url: String) throws {
+    package init(url: String) throws(EventStoreError) {
         guard ["memory:", "memory://"].contains(url.lowercased()) else {
-            throw EventStoreError.invalidArgument("\"\(url)\" has settings: memory: takes none")
+            throw .invalidArgument("\"\(url)\" has settings: memory: takes none")
         }
     }
 
@@ -173,7 +168,7 @@ package protocol ConfiguredBackend: StoreBackend {
 }
 
 extension ConfiguredBackend {
-    package init(url: String) throws { self.init(configuration: try Configuration(url: url)) }
+    package init(url: String) throws(EventStoreError) { self.init(configuration: try Configuration(url: url)) }
 }
 
 /// A backend whose store is opened by an initialiser (migrating the schema) and closed with `close()`.
