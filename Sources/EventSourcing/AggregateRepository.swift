@@ -53,16 +53,45 @@ public struct AggregateRepository<Root: AggregateRoot>: Sendable {
 
     // MARK: Loading
 
-    /// The aggregate, rebuilt from its latest snapshot (when one decodes) and the events after it; `nil`
-    /// when it has no events.
+    /// The aggregate, rebuilt from its latest snapshot (when one decodes and still fits the stream) and the
+    /// events after it; `nil` when it has no events, whatever a snapshot says.
+    ///
+    /// A snapshot names the last event it covers; it is used only when that event is still at the snapshot's
+    /// version, so a deleted aggregate is never loaded from its snapshot and a stream deleted and written
+    /// again is replayed from its start.
     public func load(_ id: String) async throws -> Aggregate<Root>? {
-        var aggregate: Aggregate<Root>?
         if let snapshotStore, let snapshot = try await snapshotStore.snapshot(ofType: Root.aggregateType, id: id),
-            let root = try? JSONDecoder().decode(Root.self, from: snapshot.state.data)
+            let state = try? JSONDecoder().decode(SnapshotState.self, from: snapshot.state.data),
+            case let .loaded(aggregate) = try await replay(
+                id, onto: Aggregate(root: state.root, version: snapshot.lastVersion), covering: state.lastEvent)
         {
-            aggregate = Aggregate(root: root, version: snapshot.lastVersion)
+            return aggregate
         }
-        let after = aggregate?.version ?? 0
+        guard case let .loaded(aggregate) = try await replay(id, onto: nil, covering: nil) else { return nil }
+        return aggregate
+    }
+
+    /// What a snapshot's state holds: the root, and the uuid of the last event it covers.
+    private struct SnapshotState: Codable {
+        var lastEvent: UUID
+        var root: Root
+
+        enum CodingKeys: String, CodingKey {
+            case lastEvent = "last_event"
+            case root
+        }
+    }
+
+    private enum Replay {
+        case loaded(Aggregate<Root>?)
+        /// The event the snapshot covers is no longer at its version.
+        case staleSnapshot
+    }
+
+    /// Replays the events after `start` (from a snapshot whose last event is `lastEvent`) or, without one,
+    /// every event.
+    private func replay(_ id: String, onto start: Aggregate<Root>?, covering lastEvent: UUID?) async throws -> Replay {
+        let covered = start?.version ?? 0
         let stream = try streamName(for: id)
         let events: RecordedEventSequence
         do {
@@ -70,25 +99,37 @@ public struct AggregateRepository<Root: AggregateRoot>: Sendable {
                 var matcher = try MetadataMatcher()
                     .metadata(MetadataKey.aggregateType, .equals, .scalar(.string(Root.aggregateType)))
                     .metadata(MetadataKey.aggregateID, .equals, .scalar(.string(id)))
-                if after > 0 { matcher = try matcher.metadata(MetadataKey.aggregateVersion, .greaterThan, .scalar(.int(after))) }
+                if covered > 0 {
+                    matcher = try matcher.metadata(MetadataKey.aggregateVersion, .greaterThanOrEquals, .scalar(.int(covered)))
+                }
                 events = try await store.load(stream, from: 1, count: nil, matching: matcher)
             } else {
-                events = try await store.load(stream, from: after + 1, count: nil, matching: nil)
+                events = try await store.load(stream, from: max(1, covered), count: nil, matching: nil)
             }
         } catch let error as EventStoreError where error.code == .streamNotFound {
-            return aggregate
+            return .loaded(nil)
         }
         let types = Dictionary(Root.eventTypes.map { ($0.messageName, $0) }, uniquingKeysWith: { first, _ in first })
+        var aggregate = start
+        var checkedSnapshot = lastEvent == nil
         for try await recorded in events {
+            let version = recorded.metadata[MetadataKey.aggregateVersion]?.intValue ?? recorded.position
+            if !checkedSnapshot {
+                // The first event read is the one the snapshot ends with, or the snapshot is of another life of
+                // the stream.
+                guard recorded.uuid == lastEvent, version == covered else { return .staleSnapshot }
+                checkedSnapshot = true
+                continue
+            }
             guard let type = types[recorded.messageName] else {
                 throw AggregateError.unknownMessageName(recorded.messageName, aggregateType: Root.aggregateType)
             }
             let event = try recorded.decode(type)
             var current = aggregate ?? Aggregate(id: id)
-            try current.replay(event, version: recorded.metadata[MetadataKey.aggregateVersion]?.intValue ?? recorded.position)
+            try current.replay(event, version: version)
             aggregate = current
         }
-        return aggregate
+        return checkedSnapshot ? .loaded(aggregate) : .staleSnapshot
     }
 
     // MARK: Saving
@@ -124,8 +165,8 @@ public struct AggregateRepository<Root: AggregateRoot>: Sendable {
             try await store.append(messages, to: stream, expectedVersion: .exact(base))
         }
         _ = aggregate.takePendingEvents()
-        if let snapshotStore, let every = snapshotEvery, aggregate.version / every > base / every {
-            let state = try Payload(jsonData: try JSONEncoder().encode(aggregate.root))
+        if let snapshotStore, let every = snapshotEvery, aggregate.version / every > base / every, let last = messages.last {
+            let state = try Payload(jsonData: try JSONEncoder().encode(SnapshotState(lastEvent: last.uuid, root: aggregate.root)))
             try await snapshotStore.save([
                 try Snapshot(aggregateType: Root.aggregateType, aggregateID: aggregate.id, lastVersion: aggregate.version, state: state)
             ])

@@ -150,6 +150,47 @@ extension EventStoreConformance {
             #expect(fromSnapshot.root == fromEvents.root)
             #expect(fromSnapshot.version == fromEvents.version)
         },
+        ConformanceCase("event sourcing", "aDeletedAggregateIsNeverLoadedFromItsSnapshot") { store in
+            let snapshots = try store.snapshots()
+            for layout in [AggregateRepository<Account>.StreamLayout.streamPerAggregate, .streamPerAggregateType("accounts-all")] {
+                let repository = AggregateRepository<Account>(store: store, layout: layout, snapshotStore: snapshots, snapshotEvery: 2)
+                try await repository.update("gone") { try $0.record(AccountWasOpened(owner: "G")) }
+                try await repository.update("gone") { try $0.record(MoneyWasDeposited(amount: 1)) }
+                try await repository.update("gone") { try $0.record(MoneyWasDeposited(amount: 2)) }
+                #expect(try await snapshots.snapshot(ofType: "account", id: "gone")?.lastVersion == 2)
+                try await store.delete(try repository.streamName(for: "gone"))
+                #expect(try await repository.load("gone") == nil, "\(layout)")
+                try await snapshots.removeAll(ofType: "account")
+            }
+        },
+        ConformanceCase("event sourcing", "aStreamWrittenAgainAfterADeleteIsNotReadFromTheOldSnapshot") { store in
+            let snapshots = try store.snapshots()
+            for layout in [AggregateRepository<Account>.StreamLayout.streamPerAggregate, .streamPerAggregateType("accounts-all")] {
+                let repository = AggregateRepository<Account>(store: store, layout: layout, snapshotStore: snapshots, snapshotEvery: 2)
+                let plain = AggregateRepository<Account>(store: store, layout: layout)
+                try await repository.update("again") { try $0.record(AccountWasOpened(owner: "First")) }
+                try await repository.update("again") { try $0.record(MoneyWasDeposited(amount: 100)) }
+                #expect(try await snapshots.snapshot(ofType: "account", id: "again")?.lastVersion == 2)
+                try await store.delete(try repository.streamName(for: "again"))
+                // The new life of the aggregate, written past the old snapshot's version.
+                try await plain.update("again") {
+                    try $0.record(AccountWasOpened(owner: "Second"))
+                    try $0.record(MoneyWasDeposited(amount: 1))
+                    try $0.record(MoneyWasDeposited(amount: 2))
+                }
+                let loaded = try #require(try await repository.load("again"))
+                #expect(loaded.root.owner == "Second", "\(layout)")
+                #expect(loaded.root.balance == 3)
+                #expect(loaded.version == 3)
+                // Saving from it works (it expects version 3, not the old snapshot's 2).
+                var next = loaded
+                try next.record(MoneyWasDeposited(amount: 4))
+                try await repository.save(&next)
+                #expect(try await plain.load("again")?.root.balance == 7)
+                try await store.delete(try repository.streamName(for: "again"))
+                try await snapshots.removeAll(ofType: "account")
+            }
+        },
         ConformanceCase("event sourcing", "aSnapshotThatNoLongerDecodesIsIgnored") { store in
             let snapshots = try store.snapshots()
             let repository = AggregateRepository<Account>(store: store, snapshotStore: snapshots, snapshotEvery: 1)

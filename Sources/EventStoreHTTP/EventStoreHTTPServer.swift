@@ -6,7 +6,8 @@ import Prometheus
 
 /// Settings of the HTTP API.
 public struct EventStoreHTTPConfiguration: Sendable {
-    /// Tokens that may read and write. When both token sets are empty, no token is needed.
+    /// Tokens that may read and write. When both token sets are empty, no token is needed. An empty token
+    /// is never accepted: a set holding only `""` lets nobody in (`eventstore serve` refuses one at start).
     public var tokens: Set<String> = []
     /// Tokens that may only read (GET requests).
     public var readOnlyTokens: Set<String> = []
@@ -60,15 +61,35 @@ struct TokenMiddleware<Context: RequestContext>: RouterMiddleware {
         guard !(tokens.isEmpty && readOnlyTokens.isEmpty), request.uri.path != "/health" else {
             return try await next(request, context)
         }
+        // The scheme is case-insensitive (RFC 9110); an empty token is never one (an unset variable in
+        // `--token "$TOKEN"` must not open the store).
         let header = request.headers[.authorization] ?? ""
-        let token = header.hasPrefix("Bearer ") ? String(header.dropFirst(7)) : ""
-        if tokens.contains(token) { return try await next(request, context) }
-        if readOnlyTokens.contains(token) {
+        let scheme = header.prefix(7)
+        let token = scheme.lowercased() == "bearer " ? header.dropFirst(7).trimmingCharacters(in: .whitespaces) : ""
+        guard !token.isEmpty else {
+            throw HTTPProblem(.unauthorized, "Unauthorized", detail: "send Authorization: Bearer <token>")
+        }
+        if Self.contains(tokens, token) { return try await next(request, context) }
+        if Self.contains(readOnlyTokens, token) {
             guard request.method == .get || request.method == .head else {
                 throw HTTPProblem(.forbidden, "Forbidden", detail: "this token may only read")
             }
             return try await next(request, context)
         }
         throw HTTPProblem(.unauthorized, "Unauthorized", detail: "send Authorization: Bearer <token>")
+    }
+
+    /// Whether `candidate` is one of `tokens`, in a time that depends on the tokens' lengths only, not on how
+    /// much of a token a guess got right.
+    static func contains(_ tokens: Set<String>, _ candidate: String) -> Bool {
+        let guess = Array(candidate.utf8)
+        var found = false
+        for token in tokens {
+            let bytes = Array(token.utf8)
+            var difference = UInt8(truncatingIfNeeded: bytes.count ^ guess.count)
+            for index in bytes.indices { difference |= bytes[index] ^ (index < guess.count ? guess[index] : 0) }
+            found = found || difference == 0
+        }
+        return found
     }
 }

@@ -122,10 +122,14 @@ struct Routes: Sendable {
         }
     }
 
+    /// The body as text, checked as UTF-8 byte by byte (never repaired: a byte that is not UTF-8 is a 400, not a
+    /// U+FFFD stored in its place). A leading byte order mark is ignored, as RFC 8259 allows.
     func bodyText(_ request: Request, _ context: BasicRequestContext) async throws -> String {
         let buffer = try await request.body.collect(upTo: configuration.maxBodySize)
-        guard let text = buffer.getString(at: buffer.readerIndex, length: buffer.readableBytes) else {
-            throw HTTPProblem.badRequest("the body is not UTF-8")
+        var bytes = buffer.readableBytesView[...]
+        if bytes.starts(with: [0xEF, 0xBB, 0xBF]) { bytes = bytes.dropFirst(3) }
+        guard let text = String(validating: bytes, as: UTF8.self) else {
+            throw HTTPProblem.badRequest("the body is not valid UTF-8")
         }
         return text
     }
@@ -143,13 +147,23 @@ struct Routes: Sendable {
     /// `meta_N_field/operator/value` (and `property_N_…` when allowed) as a matcher.
     func matcher(_ request: Request, properties: Bool) throws -> MetadataMatcher? {
         var parts: [String: [String: String]] = [:]
-        for (key, value) in request.uri.queryParameters {
-            let pieces = key.split(separator: "_")
-            guard pieces.count == 3, pieces[0] == "meta" || pieces[0] == "property", Int(pieces[1]) != nil else { continue }
+        // Hummingbird decodes the values once already (and leaves the keys as sent).
+        for (rawKey, value) in request.uri.queryParameters {
+            let key = rawKey.removingPercentEncoding ?? String(rawKey)
+            guard key.hasPrefix("meta_") || key.hasPrefix("property_") else { continue }
+            let pieces = key.split(separator: "_", omittingEmptySubsequences: false)
+            guard pieces.count == 3, !pieces[1].isEmpty, pieces[1].allSatisfy({ $0.isASCII && $0.isNumber }),
+                ["field", "operator", "value"].contains(pieces[2])
+            else {
+                throw HTTPProblem.badRequest(
+                    "\"\(key)\" is not a condition: use meta_N_field, meta_N_operator and meta_N_value (N a number), or property_N_…")
+            }
             if pieces[0] == "property", !properties {
                 throw HTTPProblem.badRequest("property conditions are not accepted on this route")
             }
-            parts["\(pieces[0])_\(pieces[1])", default: [:]][String(pieces[2])] = String(value).removingPercentEncoding ?? String(value)
+            let name = "\(pieces[0])_\(pieces[1])"
+            if parts[name]?[String(pieces[2])] != nil { throw HTTPProblem.badRequest("\(key) is given twice") }
+            parts[name, default: [:]][String(pieces[2])] = String(value)
         }
         var matcher = MetadataMatcher()
         for name in parts.keys.sorted() {
@@ -250,7 +264,7 @@ struct Routes: Sendable {
         body += ",\"id\":" + JSONValue.string(selfURI).jsonText
         body += ",\"streamName\":" + JSONValue.string(name.rawValue).jsonText
         body += ",\"_links\":[" + links.map { "{\"uri\":\(JSONValue.string($0.0).jsonText),\"relation\":\"\($0.1)\"}" }.joined(separator: ",")
-        body += "],\"entries\":[" + events.map { EventJSON.line(for: $0) }.joined(separator: ",") + "]}"
+        body += "],\"entries\":[" + events.map { EventJSON.object(for: $0) }.joined(separator: ",") + "]}"
         return json(body)
     }
 
@@ -324,7 +338,8 @@ struct Routes: Sendable {
                     group.addTask {
                         await frames.send(ByteBuffer(string: ": subscribed to \(target)\n\n"))
                         for try await event in subscription {
-                            let name = event.messageName.replacingOccurrences(of: "\n", with: " ")
+                            // Names with line breaks are refused on write; one stored before that cannot end the field.
+                            let name = String(event.messageName.unicodeScalars.map { $0 == "\n" || $0 == "\r" ? " " : Character($0) })
                             let data = EventJSON.line(for: event, includeStream: true)
                             await frames.send(ByteBuffer(string: "id: \(event.globalPosition)\nevent: \(name)\ndata: \(data)\n\n"))
                         }

@@ -146,17 +146,23 @@ struct PostgresOperations: Sendable {
                 RETURNING global_position
             ), updated AS (
                 UPDATE \(unescaped: tables.streams) SET version = \(Int64(version + events.count)),
-                    last_transaction_id = pg_current_xact_id() WHERE id = \(streamID)
+                    last_transaction_id = pg_current_xact_id() WHERE id = \(streamID) RETURNING id
             )
             SELECT pg_current_xact_id()::text::int8, max(global_position),
-                pg_notify(\(tables.channel), pg_current_xact_id()::text || ':' || max(global_position)::text)
+                pg_notify(\(tables.channel), pg_current_xact_id()::text || ':' || max(global_position)::text),
+                (SELECT count(*) FROM updated)
             FROM inserted
             """
         do {
             var last: GlobalPosition?
-            for try await (transaction, position, _) in try await run(c, query).decode((Int64, Int64?, String?).self) {
+            var streamRows: Int64 = 0
+            for try await (transaction, position, _, updated) in try await run(c, query).decode((Int64, Int64?, String?, Int64).self) {
                 last = position.map { GlobalPosition(commit: transaction, sequence: $0) }
+                streamRows = updated
             }
+            // The stream's row went away after this append read it (a writer that does not take the stream's
+            // lock): the events would belong to no stream. Failing rolls them back.
+            if streamRows != 1 { throw EventStoreError.deletedWhileAppending(stream) }
             return last
         } catch let error as PSQLError where error.isUniqueViolation(of: tables.eventsUUIDKey) {
             throw EventStoreError.duplicateEvent(stream, "an event whose uuid is in this append (\(error.detail ?? "uuid taken"))")
@@ -165,7 +171,10 @@ struct PostgresOperations: Sendable {
         }
     }
 
+    /// Deletes the stream and its events under the stream's append lock, so that an append holding it commits
+    /// first (and is deleted with the stream) or runs after the delete (and finds no stream).
     func delete(_ c: PostgresConnection, _ name: StreamName) async throws {
+        try await lock(c, name)
         let query: PostgresQuery = "DELETE FROM \(unescaped: tables.streams) WHERE name = \(name.rawValue) RETURNING id"
         var deleted: Int64?
         for try await id in try await run(c, query).decode(Int64.self) { deleted = id }
@@ -228,7 +237,7 @@ struct PostgresOperations: Sendable {
                 AND \(dialect.targetCondition(target, name: "s.name", category: "s.category"))
             ORDER BY e.transaction_id, e.global_position LIMIT \(bind: limit)
             """
-        return try await events(c, query, streamColumn: true) { name in try StreamName(name ?? "") }
+        return try await events(c, query, streamColumn: true) { name in try storedStreamName(name ?? "") }
     }
 
     /// The position of the last event committed. (A transaction still running with an older id, committing
@@ -254,7 +263,7 @@ struct PostgresOperations: Sendable {
     func checkpoint(_ c: PostgresConnection, named name: String) async throws -> GlobalPosition? {
         let query: PostgresQuery = "SELECT position FROM \(unescaped: tables.checkpoints) WHERE name = \(name)"
         for try await text in try await run(c, query).decode(String.self) {
-            guard let position = GlobalPosition(text) else { throw EventStoreError.backend("checkpoint \"\(name)\" is corrupt") }
+            guard let position = GlobalPosition(text) else { throw EventStoreError.corrupt("checkpoint \"\(name)\" is corrupt") }
             return position
         }
         return nil
@@ -387,7 +396,7 @@ struct PostgresOperations: Sendable {
             ORDER BY s.name LIMIT \(bind: limit) OFFSET \(bind: offset)
             """
         var names: [StreamName] = []
-        for try await name in try await run(c, query).decode(String.self) { names.append(try StreamName(name)) }
+        for try await name in try await run(c, query).decode(String.self) { names.append(try storedStreamName(name)) }
         return names
     }
 

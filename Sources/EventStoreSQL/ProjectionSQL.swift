@@ -87,17 +87,17 @@ package struct ProjectionSQL: Sendable {
     /// - Throws: `backend` when a value is not one this build writes.
     package func record(_ row: Row) throws(EventStoreError) -> ProjectionRecord {
         guard let kind = ProjectionRecord.Kind(rawValue: row.kind), let status = ProjectionStatus(rawValue: row.status) else {
-            throw .backend("projection \"\(row.name)\" has an unknown kind or status (\(row.kind), \(row.status))")
+            throw .corrupt("projection \"\(row.name)\" has an unknown kind or status (\(row.kind), \(row.status))")
         }
         var checkpoint: GlobalPosition?
         if let text = row.checkpoint {
-            guard let position = GlobalPosition(text) else { throw .backend("projection \"\(row.name)\" has a corrupt checkpoint") }
+            guard let position = GlobalPosition(text) else { throw .corrupt("projection \"\(row.name)\" has a corrupt checkpoint") }
             checkpoint = position
         }
         var action: ProjectionRecord.ReadModelAction?
         if let text = row.readModelAction {
             guard let value = ProjectionRecord.ReadModelAction(rawValue: text) else {
-                throw .backend("projection \"\(row.name)\" has an unknown read model action \(text)")
+                throw .corrupt("projection \"\(row.name)\" has an unknown read model action \(text)")
             }
             action = value
         }

@@ -22,6 +22,10 @@ struct Serve: AsyncParsableCommand {
 
     func run() async throws {
         try await reportingFailures {
+            // `--token "$TOKEN"` with TOKEN unset must not serve an open store.
+            if tokens.contains(where: \.isEmpty) || readOnlyTokens.contains(where: \.isEmpty) {
+                throw CommandFailure.badInput("--token and --read-only-token must not be empty")
+            }
             guard (1...65535).contains(port) else { throw CommandFailure.badInput("--port must be from 1 to 65535") }
             guard maxBodySize >= 1 else { throw CommandFailure.badInput("--max-body-size must be 1 or more") }
             let registry = PrometheusCollectorRegistry()

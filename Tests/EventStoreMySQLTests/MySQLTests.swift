@@ -21,6 +21,27 @@ enum MySQLTestServer {
         configuration.poolSize = 10
         return configuration
     }
+
+    /// `mariadb` on the test database.
+    static func shell() throws -> SQLShell {
+        let c = try MySQLConfiguration(url: try server.requiredURL())
+        return SQLShell.mariadb(host: c.host, port: c.port, user: c.username, password: c.password, database: c.database)
+    }
+
+    /// The delete races on the tables of `prefix`, with a trigger that makes each inserted row sleep (the
+    /// process list shows the trigger's statement, named after the prefix).
+    static func deleteRace(prefix: String) throws -> DeleteRace {
+        DeleteRace(
+            shell: try shell(),
+            slowInserts: "CREATE TRIGGER `\(prefix)slow` BEFORE INSERT ON `\(prefix)events` FOR EACH ROW SET @\(prefix)slept = SLEEP(2)",
+            sleepingInserts: """
+                SELECT count(*) FROM information_schema.processlist
+                WHERE state = 'User sleep' AND info LIKE '%\(prefix)slept%' AND id <> connection_id()
+                """,
+            orphans: "SELECT count(*) FROM `\(prefix)events` e LEFT JOIN `\(prefix)event_streams` s ON s.id = e.stream_id WHERE s.id IS NULL",
+            events: "SELECT count(*) FROM `\(prefix)events`",
+            deleteStreamRow: { "DELETE FROM `\(prefix)event_streams` WHERE name = '\($0)'" })
+    }
 }
 
 @Suite("MySQL/MariaDB store conformance", .enabled(if: MySQLTestServer.shouldRun, "\(MySQLTestServer.skipMessage)"), .watchdog())
@@ -31,6 +52,18 @@ struct MySQLConformanceTests {
         try await testCase.run { settings, body in
             try await body(try await MySQLEventStore(configuration: try MySQLTestServer.configuration(readBatchSize: settings.readBatchSize)))
         }
+    }
+}
+
+/// The model check (random operation sequences against the in-memory store) on one store's tables.
+@Suite("MySQL/MariaDB model check", .enabled(if: MySQLTestServer.shouldRun, "\(MySQLTestServer.skipMessage)"), .watchdog())
+struct MySQLModelCheckTests {
+    @Test(arguments: 0..<ModelCheckChunks.count)
+    func randomSequencesBehaveAsTheReference(_ chunk: Int) async throws {
+        let store = try await MySQLEventStore(configuration: try MySQLTestServer.configuration())
+        try await ModelCheck.run(
+            on: store, seeds: ModelCheckChunks.seeds(chunk, sequences: ModelCheck.sequences, first: ModelCheck.firstSeed))
+        await store.close()
     }
 }
 
@@ -53,6 +86,22 @@ struct MySQLStoreTests {
         let store = try await MySQLEventStore(configuration: configuration)
         #expect(store.schemaVersion == 4)
         try await Schema4Fixture.verify(store, globalOrder: store)
+        await store.close()
+    }
+
+    /// A delete racing an append of one stream waits for it, and leaves no event without its stream.
+    @Test func aDeleteRacingAnAppendWaitsForItAndLeavesNoOrphan() async throws {
+        let configuration = try MySQLTestServer.configuration()
+        let store = try await MySQLEventStore(configuration: configuration)
+        try await MySQLTestServer.deleteRace(prefix: configuration.tablePrefix).deleteWaitsForTheAppend(store)
+        await store.close()
+    }
+
+    /// An append whose stream row is deleted behind the store's back while it runs fails, and leaves nothing.
+    @Test func anAppendWhoseStreamRowVanishesMidwayFailsAndLeavesNoOrphan() async throws {
+        let configuration = try MySQLTestServer.configuration()
+        let store = try await MySQLEventStore(configuration: configuration)
+        try await MySQLTestServer.deleteRace(prefix: configuration.tablePrefix).appendFailsWhenItsStreamRowVanishes(store)
         await store.close()
     }
 

@@ -14,3 +14,15 @@ struct PostgresConformanceTests {
         }
     }
 }
+
+/// The model check (random operation sequences against the in-memory store) on one store's tables.
+@Suite("PostgreSQL model check", .enabled(if: PostgresTestServer.shouldRun, "\(PostgresTestServer.skipMessage)"), .watchdog())
+struct PostgresModelCheckTests {
+    @Test(arguments: 0..<ModelCheckChunks.count)
+    func randomSequencesBehaveAsTheReference(_ chunk: Int) async throws {
+        try await PostgresTestServer.withStore { store in
+            try await ModelCheck.run(
+                on: store, seeds: ModelCheckChunks.seeds(chunk, sequences: ModelCheck.sequences, first: ModelCheck.firstSeed))
+        }
+    }
+}

@@ -64,8 +64,7 @@ struct PostgresStoreTests {
         var configuration = try PostgresTestServer.configuration()
         configuration.schema = schema
         // The store never creates schemas itself: they belong to the database's owner.
-        let created = try await createSchema(schema)
-        #expect(created)
+        try await PostgresTestServer.shell().run("CREATE SCHEMA \"\(schema)\"")
         try await PostgresEventStore.withStore(configuration: configuration, logger: PostgresTestServer.logger) { store in
             try await store.create("user-1", events: [EventMessage(messageName: "A")])
             #expect(try await store.load("user-1").collect().count == 1)
@@ -138,6 +137,22 @@ struct PostgresStoreTests {
         }
     }
 
+    /// A delete racing an append of one stream waits for it, and leaves no event without its stream.
+    @Test func aDeleteRacingAnAppendWaitsForItAndLeavesNoOrphan() async throws {
+        let prefix = PostgresTestServer.uniquePrefix()
+        try await PostgresTestServer.withStore(prefix: prefix) { store in
+            try await PostgresTestServer.deleteRace(prefix: prefix).deleteWaitsForTheAppend(store)
+        }
+    }
+
+    /// An append whose stream row is deleted behind the store's back while it runs fails, and leaves nothing.
+    @Test func anAppendWhoseStreamRowVanishesMidwayFailsAndLeavesNoOrphan() async throws {
+        let prefix = PostgresTestServer.uniquePrefix()
+        try await PostgresTestServer.withStore(prefix: prefix) { store in
+            try await PostgresTestServer.deleteRace(prefix: prefix).appendFailsWhenItsStreamRowVanishes(store)
+        }
+    }
+
     /// Many short transactions at once, half of them rolled back: each returns, and only the committed ones
     /// are stored.
     @Test func manyTransactionsAtOnceEachEndOnce() async throws {
@@ -166,15 +181,4 @@ struct PostgresStoreTests {
             }
         }
     }
-}
-
-/// Creates a schema with plain SQL through the test server (the store leaves schemas to their owners).
-func createSchema(_ name: String) async throws -> Bool {
-    let url = try #require(PostgresTestServer.url)
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    process.arguments = ["psql", url, "-qAtc", "CREATE SCHEMA \"\(name)\""]
-    try process.run()
-    while process.isRunning { try await Task.sleep(for: .milliseconds(10)) }
-    return process.terminationStatus == 0
 }

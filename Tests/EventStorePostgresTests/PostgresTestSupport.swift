@@ -30,6 +30,28 @@ enum PostgresTestServer {
 
     static func uniquePrefix() -> String { TestDatabaseServer.uniquePrefix() }
 
+    /// `psql` on the test database.
+    static func shell() throws -> SQLShell { SQLShell.postgres(try server.requiredURL()) }
+
+    /// The delete races on the tables of `prefix`, with a trigger that makes each insert statement sleep.
+    static func deleteRace(prefix: String) throws -> DeleteRace {
+        DeleteRace(
+            shell: try shell(),
+            slowInserts: """
+                CREATE FUNCTION "\(prefix)slow"() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN PERFORM pg_sleep(2); RETURN NULL; END$$;
+                CREATE TRIGGER "\(prefix)slow" BEFORE INSERT ON "\(prefix)events" FOR EACH STATEMENT EXECUTE FUNCTION "\(prefix)slow"()
+                """,
+            sleepingInserts: """
+                SELECT count(*) FROM pg_stat_activity
+                WHERE wait_event = 'PgSleep' AND query LIKE '%\(prefix)events%' AND pid <> pg_backend_pid()
+                """,
+            orphans: """
+                SELECT count(*) FROM "\(prefix)events" e LEFT JOIN "\(prefix)event_streams" s ON s.id = e.stream_id WHERE s.id IS NULL
+                """,
+            events: "SELECT count(*) FROM \"\(prefix)events\"",
+            deleteStreamRow: { "DELETE FROM \"\(prefix)event_streams\" WHERE name = '\($0)'" })
+    }
+
     /// Runs `body` with a migrated store on fresh tables.
     static func withStore<T: Sendable>(
         readBatchSize: Int = 100, prefix: String? = nil, _ body: @Sendable (PostgresEventStore) async throws -> T

@@ -27,3 +27,17 @@ struct SQLiteConformanceTests {
         }
     }
 }
+
+/// The model check (random operation sequences against the in-memory store) on one SQLite file.
+@Suite("SQLite model check", .watchdog())
+struct SQLiteModelCheckTests {
+    @Test(arguments: 0..<ModelCheckChunks.count)
+    func randomSequencesBehaveAsTheReference(_ chunk: Int) async throws {
+        try await withTemporaryDatabase { path in
+            let store = try await SQLiteEventStore(path: path)
+            try await ModelCheck.run(
+                on: store, seeds: ModelCheckChunks.seeds(chunk, sequences: ModelCheck.sequences, first: ModelCheck.firstSeed))
+            await store.close()
+        }
+    }
+}

@@ -65,6 +65,39 @@ struct SQLiteProcessTests {
         }
     }
 
+    /// A payload written pretty-printed (LF, CRLF and lone CR in its whitespace) reads back as one JSON line
+    /// per event, the same JSON; before, `read` printed the payload's line breaks and split the event.
+    @Test func aPrettyPrintedPayloadReadsBackAsOneLinePerEvent() async throws {
+        try await withTemporaryDatabase { path in
+            let database = "--database=sqlite:\(path)"
+            let input = "[{\"message_name\":\"A\",\"payload\":{\n  \"a\": 1,\r\n  \"b\": \"x\\ny\"\r}},{\"message_name\":\"B\"}]"
+            let appended = try await EventStoreProcess.run(["append", "pretty-1", database], input: input)
+            #expect(appended.status == 0, "\(appended.stderr)")
+            let read = try await EventStoreProcess.run(["read", "pretty-1", database])
+            #expect(read.status == 0, "\(read.stderr)")
+            // Split as a reader of JSON lines would, on any line break.
+            let lines = read.stdout.split(omittingEmptySubsequences: true) { $0 == "\n" || $0 == "\r" || $0 == "\r\n" }
+            #expect(lines.count == 2, "\(read.stdout.debugDescription)")
+            let first = try #require(try JSONSerialization.jsonObject(with: Data(lines[0].utf8)) as? [String: Any])
+            let payload = try #require(first["payload"] as? [String: Any])
+            #expect(payload["a"] as? Int == 1)
+            #expect(payload["b"] as? String == "x\ny")
+        }
+    }
+
+    /// `serve --token ''` (an unset variable in `--token "$TOKEN"`) is refused at start instead of serving a
+    /// store that lets anyone in. (Port 0 is refused too, after the tokens: without the check the command
+    /// fails on the port, with another message, and never serves.)
+    @Test func serveRefusesAnEmptyToken() async throws {
+        try await withTemporaryDatabase { path in
+            for option in ["--token", "--read-only-token"] {
+                let served = try await EventStoreProcess.run(["serve", option, "", "--port", "0", "--database=sqlite:\(path)"])
+                #expect(served.status == 2, "\(served.stderr)")
+                #expect(served.stderr.contains("must not be empty"), "\(served.stderr)")
+            }
+        }
+    }
+
     @Test func exitStatusesNameTheFailure() async throws {
         try await withTemporaryDatabase { path in
             let database = "--database=sqlite:\(path)"

@@ -36,3 +36,16 @@ public struct TestDatabaseServer: Sendable {
         "t" + UUID().uuidString.replacingOccurrences(of: "-", with: "").prefix(12).lowercased() + "_"
     }
 }
+
+/// The seeds of one chunk of the model check (``ModelCheckChunks/count`` chunks run side by side).
+public enum ModelCheckChunks {
+    public static let count = 4
+
+    /// The seeds of chunk `index` out of `sequences`, from `first`.
+    public static func seeds(_ index: Int, sequences: Int, first: UInt64) -> Range<UInt64> {
+        let size = (sequences + count - 1) / count
+        let start = first + UInt64(min(sequences, index * size))
+        let end = first + UInt64(min(sequences, (index + 1) * size))
+        return start..<end
+    }
+}

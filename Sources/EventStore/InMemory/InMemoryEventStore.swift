@@ -120,17 +120,20 @@ public actor InMemoryEventStore: ProjectionStore, SnapshotStore {
     }
 
     public func checkpoint(named name: String) async throws -> GlobalPosition? {
-        try readable().checkpoints[name]
+        try StoreValidation.key(name, "a checkpoint name")
+        return try readable().checkpoints[name]
     }
 
     public func saveCheckpoint(_ position: GlobalPosition, named name: String) async throws {
+        try StoreValidation.key(name, "a checkpoint name")
         try await write { (state: inout InMemoryState) throws(EventStoreError) in state.checkpoints[name] = position }
     }
 
     // MARK: Projections
 
     public func projectionRecord(named name: String) async throws -> ProjectionRecord? {
-        try readable().projections[name]
+        try StoreValidation.key(name, "a projection name")
+        return try readable().projections[name]
     }
 
     public func projectionNames(_ filter: NameFilter, limit: Int, offset: Int) async throws -> [String] {
@@ -140,6 +143,7 @@ public actor InMemoryEventStore: ProjectionStore, SnapshotStore {
     @_spi(Backend) public func changeProjection<Result: Sendable>(
         named name: String, _ change: @escaping @Sendable (inout ProjectionRecord?) throws -> ProjectionChange<Result>
     ) async throws -> Result {
+        try StoreValidation.key(name, "a projection name")
         // The closure's own errors are carried out of the typed-throws write as a result.
         let outcome: Swift.Result<Result, any Error> = try await write { (state: inout InMemoryState) throws(EventStoreError) in
             var record = state.projections[name]
@@ -159,16 +163,20 @@ public actor InMemoryEventStore: ProjectionStore, SnapshotStore {
     // MARK: Snapshots
 
     public func snapshot(ofType aggregateType: String, id aggregateID: String) async throws -> Snapshot? {
-        try readable().snapshots[aggregateType]?[aggregateID]
+        try StoreValidation.key(aggregateType, "an aggregate type")
+        try StoreValidation.key(aggregateID, "an aggregate id")
+        return try readable().snapshots[aggregateType]?[aggregateID]
     }
 
     public func save(_ snapshots: [Snapshot]) async throws {
+        try StoreValidation.snapshots(snapshots)
         try await write { (state: inout InMemoryState) throws(EventStoreError) in
             for snapshot in snapshots { state.snapshots[snapshot.aggregateType, default: [:]][snapshot.aggregateID] = snapshot }
         }
     }
 
     public func removeAll(ofType aggregateType: String) async throws {
+        try StoreValidation.key(aggregateType, "an aggregate type")
         try await write { (state: inout InMemoryState) throws(EventStoreError) in state.snapshots[aggregateType] = nil }
     }
 

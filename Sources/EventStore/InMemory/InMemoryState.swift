@@ -35,7 +35,7 @@ struct InMemoryState: Sendable {
         try StoreValidation.streamMetadata(metadata)
         try StoreValidation.events(events, for: name)
         guard streams[name] == nil else { throw .streamExists(name) }
-        var stream = Stream(metadata: metadata)
+        var stream = Stream(metadata: metadata.storedForm)
         let last = record(events, in: &stream, name: name)
         streams[name] = stream
         return AppendResult(streamVersion: stream.version, lastGlobalPosition: last)
@@ -71,8 +71,10 @@ struct InMemoryState: Sendable {
     private mutating func record(_ events: [EventMessage], in stream: inout Stream, name: StreamName) -> GlobalPosition? {
         for event in events {
             lastGlobalPosition += 1
+            var message = event
+            message.metadata = event.metadata.storedForm
             stream.events.append(
-                StoredEvent(message: event, position: stream.events.count + 1, globalPosition: lastGlobalPosition))
+                StoredEvent(message: message, position: stream.events.count + 1, globalPosition: lastGlobalPosition))
             stream.uuids.insert(event.uuid)
             if let key = event.aggregateKey { stream.aggregateKeys.insert(key) }
             globalLog.append((name, stream.events.count, lastGlobalPosition))
@@ -87,7 +89,7 @@ struct InMemoryState: Sendable {
     mutating func updateMetadata(_ metadata: Metadata, of name: StreamName) throws(EventStoreError) {
         try StoreValidation.streamMetadata(metadata)
         guard streams[name] != nil else { throw .streamNotFound(name) }
-        streams[name]?.metadata = metadata
+        streams[name]?.metadata = metadata.storedForm
     }
 
     // MARK: Reads

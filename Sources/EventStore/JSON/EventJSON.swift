@@ -45,7 +45,10 @@ public enum EventJSON {
         var payload = Payload.empty
         var metadata: Metadata = [:]
         var createdAt = Date()
+        var seen = Set<String>()
         for member in members {
+            // Keys here are ASCII words, so String's equality is their bytes'.
+            if !seen.insert(member.key).inserted { throw .invalidArgument("the key \"\(member.key)\" is given twice") }
             let raw = Array(member.raw)
             switch member.key {
             case "message_name":
@@ -60,7 +63,7 @@ public enum EventJSON {
                 uuid = parsed
             case "payload":
                 guard raw.first == UInt8(ascii: "{") else { throw .invalidArgument("payload must be a JSON object") }
-                payload = Payload(trustedJSON: String(decoding: raw, as: UTF8.self))
+                payload = try Payload(checkedJSON: raw)
             case "metadata":
                 metadata = try Metadata(json: try value(raw))
             case "created_at":
@@ -89,13 +92,30 @@ public enum EventJSON {
         (error as? EventStoreError)?.reason ?? "\(error)"
     }
 
-    /// An event read, as one line of JSON: `message_name`, `uuid`, `payload` (as stored), `metadata`,
-    /// `created_at` and `position`; with `includeStream`, also `stream` and `global_position`.
+    /// An event read, as one line of JSON (for JSON lines and Server-Sent Events `data:`): ``object(for:includeStream:)``
+    /// with the line breaks a payload's whitespace may hold (CR, LF) written as spaces, so that the line
+    /// holds the same JSON and nothing a reader takes for the end of a line.
     public static func line(for event: RecordedEvent, includeStream: Bool = false) -> String {
+        object(for: event, includeStream: includeStream, singleLine: true)
+    }
+
+    /// An event read, as JSON: `message_name`, `uuid`, `payload` (as stored, byte for byte), `metadata`,
+    /// `created_at` and `position`; with `includeStream`, also `stream` and `global_position`.
+    public static func object(for event: RecordedEvent, includeStream: Bool = false) -> String {
+        object(for: event, includeStream: includeStream, singleLine: false)
+    }
+
+    private static func object(for event: RecordedEvent, includeStream: Bool, singleLine: Bool) -> String {
         var out = "{\"message_name\":"
         JSONWriter.writeString(event.messageName, into: &out)
         out += ",\"uuid\":\"\(event.uuid.lowercased)\",\"payload\":"
-        out += event.payload.jsonText
+        let payload = event.payload.jsonText
+        // Outside strings only: JSON strings cannot hold a raw CR or LF, so each one is whitespace.
+        if singleLine, payload.utf8.contains(where: { $0 == 0x0A || $0 == 0x0D }) {
+            out += String(decoding: payload.utf8.map { $0 == 0x0A || $0 == 0x0D ? 0x20 : $0 }, as: UTF8.self)
+        } else {
+            out += payload
+        }
         out += ",\"metadata\":" + event.metadata.jsonText
         out += ",\"created_at\":\"\(Timestamp.format(microseconds: event.message.createdAtMicros))\""
         out += ",\"position\":\(event.position)"

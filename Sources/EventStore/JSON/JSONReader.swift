@@ -9,6 +9,8 @@ struct JSONReader {
     private let bytes: [UInt8]
     private var index = 0
     private var depth = 0
+    /// The most arrays and objects one inside another this reader takes.
+    private var depthLimit = JSONReader.maxDepth
 
     private init(_ bytes: [UInt8]) { self.bytes = bytes }
 
@@ -67,9 +69,10 @@ struct JSONReader {
         return values
     }
 
-    /// Checks that the bytes are one JSON object, without building it.
-    static func validateObject(_ bytes: [UInt8]) throws {
+    /// Checks that the bytes are one JSON object, nested at most `maxDepth` deep, without building it.
+    static func validateObject(_ bytes: [UInt8], maxDepth: Int = JSONReader.maxDepth) throws {
         var reader = try JSONReader(validUTF8: bytes)
+        reader.depthLimit = maxDepth
         reader.skipWhitespace()
         guard reader.peek == UInt8(ascii: "{") else { throw reader.error("a JSON object was expected") }
         try reader.skipValue()
@@ -149,7 +152,7 @@ struct JSONReader {
 
     private mutating func enter() throws {
         depth += 1
-        if depth > Self.maxDepth { throw error("nesting deeper than \(Self.maxDepth)") }
+        if depth > depthLimit { throw error("nesting deeper than \(depthLimit) arrays and objects") }
     }
 
     private mutating func parseValue() throws -> JSONValue {

@@ -31,6 +31,15 @@ public enum JSONValue: Sendable, Equatable {
         self = try JSONReader.parse(Array(text.utf8))
     }
 
+    /// How many arrays and objects nest here, this value included (0 for a scalar).
+    public var depth: Int {
+        switch self {
+        case let .array(items): return 1 + (items.map(\.depth).max() ?? 0)
+        case let .object(members): return 1 + (members.map(\.value.depth).max() ?? 0)
+        default: return 0
+        }
+    }
+
     /// The value's member named `key`, when the value is an object that has it.
     public subscript(key: String) -> JSONValue? {
         guard case let .object(members) = self else { return nil }
@@ -76,7 +85,7 @@ extension JSONValue: ExpressibleByStringLiteral, ExpressibleByIntegerLiteral, Ex
     public init(stringLiteral value: String) { self = .string(value) }
     public init(integerLiteral value: Int) { self = .number(String(value)) }
     /// A float literal; a value that is not finite becomes `null`, since JSON has no such number.
-    public init(floatLiteral value: Double) { self = value.isFinite ? .number(JSONWriter.doubleText(value)) : .null }
+    public init(floatLiteral value: Double) { self = value.isFinite ? .number(JSONWriter.storedDoubleText(value)) : .null }
     public init(booleanLiteral value: Bool) { self = .bool(value) }
     public init(arrayLiteral elements: JSONValue...) { self = .array(elements) }
     public init(dictionaryLiteral elements: (String, JSONValue)...) {
@@ -125,5 +134,31 @@ enum JSONWriter {
         let text = value.description
         if text.contains(where: { $0 == "." || $0 == "e" || $0 == "E" }) { return text }
         return text + ".0"
+    }
+
+    /// The digits of the shortest text that reads back as the same `Double`, written without an exponent and
+    /// always with a fraction (`1e19` as `10000000000000000000.0`), and `-0.0` as `0.0`: the one form every
+    /// backend keeps as written. PostgreSQL's `jsonb` rewrites `1e+19` as `10000000000000000000`, which
+    /// would read back as an integer (or as none), but keeps the digits and the scale of a plain decimal;
+    /// its `numeric` has no negative zero.
+    static func storedDoubleText(_ value: Double) -> String {
+        if value == 0 { return "0.0" }
+        let text = value.description
+        guard let exponentIndex = text.firstIndex(where: { $0 == "e" || $0 == "E" }) else {
+            return text.contains(".") ? text : text + ".0"
+        }
+        guard let exponent = Int(text[text.index(after: exponentIndex)...]) else { return doubleText(value) }
+        var mantissa = text[..<exponentIndex]
+        let sign = mantissa.hasPrefix("-") ? "-" : ""
+        if !sign.isEmpty { mantissa = mantissa.dropFirst() }
+        let whole = mantissa.prefix { $0 != "." }
+        let fraction = mantissa.drop { $0 != "." }.dropFirst()
+        let digits = String(whole + fraction)
+        // Where the decimal point falls in `digits`.
+        let point = whole.count + exponent
+        if point <= 0 { return sign + "0." + String(repeating: "0", count: -point) + digits }
+        if point >= digits.count { return sign + digits + String(repeating: "0", count: point - digits.count) + ".0" }
+        let split = digits.index(digits.startIndex, offsetBy: point)
+        return sign + digits[..<split] + "." + digits[split...]
     }
 }

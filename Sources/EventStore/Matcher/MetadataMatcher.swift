@@ -145,6 +145,7 @@ public struct MetadataMatcher: Sendable, Hashable {
     private static func validate(_ field: Field, _ op: Operator, _ value: Value) throws(EventStoreError) -> Condition {
         func fail(_ reason: String) -> EventStoreError { .invalidArgument("matcher on \(field): \(reason)") }
         if case let .metadata(key) = field, key.isEmpty { throw fail("the metadata key must not be empty") }
+        if case let .metadata(key) = field, key.utf8.contains(0) { throw fail("the metadata key must not hold U+0000") }
         switch (op, value) {
         case (.in, .scalar), (.notIn, .scalar):
             throw fail("the operator \(op.rawValue) needs a list of values")
@@ -161,6 +162,8 @@ public struct MetadataMatcher: Sendable, Hashable {
         var values: [MetadataValue] = []
         for v in value.values {
             if case let .double(d) = v, !d.isFinite { throw fail("\(d) is not a finite number") }
+            // No stored value holds U+0000 (see Metadata.problem), and PostgreSQL cannot take it as a parameter.
+            if case let .string(text) = v, text.utf8.contains(0) { throw fail("values must not hold U+0000") }
             guard case let .property(property) = field else {
                 values.append(v)
                 continue
@@ -207,6 +210,7 @@ public struct MetadataMatcher: Sendable, Hashable {
     /// The reason the pattern does not compile, or `nil` when it does.
     public static func problem(with pattern: String) -> String? {
         if pattern.isEmpty { return "the regular expression must not be empty" }
+        if pattern.utf8.contains(0) { return "the regular expression must not hold U+0000" }
         do {
             _ = try NSRegularExpression(pattern: pattern)
             return nil

@@ -58,6 +58,9 @@ public struct EventMessage: Sendable, Hashable {
         if messageName.utf8.count > Self.maxNameLength {
             return "event \(uuid.lowercased): the message name must be at most \(Self.maxNameLength) bytes of UTF-8"
         }
+        if messageName.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) {
+            return "event \(uuid.lowercased): the message name must not contain control characters"
+        }
         if let problem = metadata.problem { return "event \(uuid.lowercased): \(problem)" }
         return nil
     }

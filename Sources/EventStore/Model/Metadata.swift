@@ -21,7 +21,7 @@ public enum MetadataValue: Sendable, Hashable, CustomStringConvertible {
         switch self {
         case let .string(s): JSONWriter.writeString(s, into: &out)
         case let .int(i): out += String(i)
-        case let .double(d): out += JSONWriter.doubleText(d)
+        case let .double(d): out += JSONWriter.storedDoubleText(d)
         case let .bool(b): out += b ? "true" : "false"
         }
     }
@@ -344,7 +344,12 @@ public struct Metadata: Sendable, Hashable, Sequence, ExpressibleByDictionaryLit
             throw .invalidArgument("metadata must be a JSON object, not \(value.jsonText)")
         }
         var pairs: [Element] = []
+        // By their bytes, as keys compare everywhere else (a `Set<String>` would merge "é" and "e\u{301}").
+        var keys = Set<[UInt8]>()
         for member in members {
+            if !keys.insert(Array(member.key.utf8)).inserted {
+                throw .invalidArgument("metadata has the key \"\(member.key)\" twice")
+            }
             do {
                 pairs.append((key: member.key, value: try MetadataValue(json: member.value)))
             } catch {
@@ -354,14 +359,39 @@ public struct Metadata: Sendable, Hashable, Sequence, ExpressibleByDictionaryLit
         storage = .pairs(Self.normalised(pairs))
     }
 
-    /// The reason this metadata cannot be stored, or `nil` when it can: keys must be non-empty and
-    /// doubles finite.
+    /// This metadata as every backend stores it: a double `-0.0` as `0.0` (PostgreSQL's `numeric` has no
+    /// negative zero, so no backend keeps one; the two compare equal).
+    package var storedForm: Metadata {
+        guard case let .pairs(pairs) = storage,
+            pairs.contains(where: { if case let .double(d) = $0.value { d == 0 && d.sign == .minus } else { false } })
+        else { return self }
+        var copy = self
+        copy.storage = .pairs(pairs.map { pair in
+            if case let .double(d) = pair.value, d == 0 { return (key: pair.key, value: .double(0)) }
+            return pair
+        })
+        return copy
+    }
+
+    /// The reason this metadata cannot be stored, or `nil` when it can: keys must be non-empty, doubles
+    /// finite, and neither keys nor strings may hold U+0000 (PostgreSQL's `jsonb` cannot, so no backend
+    /// takes it).
     public var problem: String? {
         for (key, value) in pairs {
             if key.isEmpty { return "metadata keys must not be empty" }
-            if case let .double(d) = value, !d.isFinite { return "metadata \"\(key)\" is \(d), which JSON cannot hold" }
+            if key.utf8.contains(0) { return "metadata key \(Self.shown(key)) holds U+0000, which no backend stores" }
+            switch value {
+            case let .double(d) where !d.isFinite: return "metadata \"\(key)\" is \(d), which JSON cannot hold"
+            case let .string(text) where text.utf8.contains(0):
+                return "metadata \"\(key)\" holds U+0000, which no backend stores"
+            default: continue
+            }
         }
         return nil
+    }
+
+    private static func shown(_ key: String) -> String {
+        "\"" + key.unicodeScalars.map { $0.properties.generalCategory == .control ? $0.escaped(asASCII: true) : String($0) }.joined() + "\""
     }
 }
 

@@ -10,17 +10,26 @@ public struct Payload: Sendable, Hashable, CustomStringConvertible {
     /// The empty object, `{}`.
     public static let empty = Payload(trustedJSON: "{}")
 
-    /// Wraps JSON text that must be one object.
-    /// - Throws: ``EventStoreError`` `invalidArgument` when the text is not a JSON object.
+    /// The most arrays and objects a payload may nest, itself included: the most MariaDB's `JSON_VALID`
+    /// takes, so that every backend stores the same payloads.
+    public static let maxDepth = 31
+
+    /// Wraps JSON text that must be one object, nested at most ``maxDepth`` deep.
+    /// - Throws: ``EventStoreError`` `invalidArgument` when the text is not such an object.
     public init(json text: String) throws(EventStoreError) {
+        try self.init(checkedJSON: Array(text.utf8), text: text)
+    }
+
+    /// Wraps the bytes of one JSON object (from a larger document read already), checking its depth.
+    init(checkedJSON bytes: [UInt8], text: String? = nil) throws(EventStoreError) {
         do {
-            try JSONReader.validateObject(Array(text.utf8))
+            try JSONReader.validateObject(bytes, maxDepth: Self.maxDepth)
         } catch let error as EventStoreError {
             throw .invalidArgument("payload: \(error.reason)")
         } catch {
             throw .invalidArgument("payload: \(error)")
         }
-        jsonText = text
+        jsonText = text ?? String(decoding: bytes, as: UTF8.self)
     }
 
     /// Wraps UTF-8 JSON bytes that must be one object.
@@ -32,9 +41,13 @@ public struct Payload: Sendable, Hashable, CustomStringConvertible {
     }
 
     /// Builds a payload from an object value.
-    /// - Throws: ``EventStoreError`` `invalidArgument` when the value is not an object.
+    /// - Throws: ``EventStoreError`` `invalidArgument` when the value is not an object, or nests deeper than
+    ///   ``maxDepth``.
     public init(_ value: JSONValue) throws(EventStoreError) {
         guard case .object = value else { throw .invalidArgument("payload must be a JSON object, not \(value.jsonText)") }
+        if value.depth > Self.maxDepth {
+            throw .invalidArgument("payload: nesting deeper than \(Self.maxDepth) arrays and objects")
+        }
         jsonText = value.jsonText
     }
 

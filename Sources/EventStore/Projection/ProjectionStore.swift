@@ -99,15 +99,15 @@ public struct ProjectionRecord: Sendable, Hashable {
     }
 
     /// Reads stored stream positions. Backend API (`@_spi(Backend) import EventStore`).
-    /// - Throws: `backend` when the text is not an object of integers.
+    /// - Throws: `corrupt` when the text is not an object of integers.
     @_spi(Backend) public static func streamPositions(fromJSON text: String) throws(EventStoreError) -> [String: Int] {
         guard case let .object(members) = try? JSONValue(parsing: text) else {
-            throw .backend("a projection's stream positions are corrupt: \(text)")
+            throw .corrupt("a projection's stream positions are corrupt: \(text)")
         }
         var positions: [String: Int] = [:]
         for member in members {
             guard case let .number(number) = member.value, let position = Int(number) else {
-                throw .backend("a projection's stream positions are corrupt: \(text)")
+                throw .corrupt("a projection's stream positions are corrupt: \(text)")
             }
             positions[member.key] = position
         }

@@ -27,6 +27,7 @@ public struct EventStoreError: Error, Sendable, CustomStringConvertible {
             case projectionRunning = "projection running"
             case projectionLeaseLost = "projection lease lost"
             case busy = "busy"
+            case corrupt = "corrupt stored data"
             case backend = "backend failure"
         }
 
@@ -61,8 +62,16 @@ public struct EventStoreError: Error, Sendable, CustomStringConvertible {
         public static let projectionLeaseLost = Code(.projectionLeaseLost)
         /// The database stayed locked by another writer for longer than the configured timeout.
         public static let busy = Code(.busy)
-        /// The database or its driver failed; ``EventStoreError/underlying`` holds its error.
+        /// The database or its driver failed; ``EventStoreError/underlying`` holds its error. Transient:
+        /// the same call may succeed later.
         public static let backend = Code(.backend)
+        /// A stored value cannot be read back (a row that no store of this version wrote so, or that was
+        /// edited by hand): permanent, so retrying cannot help; `eventstore verify` lists such rows.
+        public static let corrupt = Code(.corrupt)
+
+        /// `true` for the codes of a failure that may pass: `backend` and `busy`. Subscriptions and callers
+        /// retry these, and no other.
+        public var isTransient: Bool { self == .backend || self == .busy }
 
         /// `true` for the codes that mean another writer got there first: the caller may reload and retry.
         public var isConflict: Bool {
@@ -141,6 +150,10 @@ public struct EventStoreError: Error, Sendable, CustomStringConvertible {
 
     public static func projectionNotFound(_ name: String) -> Self {
         .init(code: .projectionNotFound, reason: "a projection named \"\(name)\" could not be found", projectionName: name)
+    }
+
+    public static func corrupt(_ reason: String) -> Self {
+        .init(code: .corrupt, reason: reason)
     }
 
     public static func backend(_ reason: String, underlying: (any Error & Sendable)? = nil) -> Self {

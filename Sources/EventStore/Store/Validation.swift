@@ -17,6 +17,7 @@ package enum StoreValidation {
         if case let .regex(pattern) = filter, let problem = RegexPattern.problem(with: pattern) {
             throw .invalidArgument(problem)
         }
+        if case let .exact(name) = filter { try key(name, "a name to list") }
         if let problem = matching?.streamMetadataProblem { throw .invalidArgument(problem) }
     }
 
@@ -32,6 +33,20 @@ package enum StoreValidation {
             if let key = event.aggregateKey, !aggregateKeys.insert(key).inserted {
                 throw .duplicateEvent(stream, "\(key) (twice in one append)")
             }
+        }
+    }
+
+    /// Checks a name the store keeps or looks up as a key (a checkpoint's, a projection's, a snapshot's
+    /// aggregate type and id): U+0000 is refused, as no backend can store or compare it the same way.
+    package static func key(_ text: String, _ what: String) throws(EventStoreError) {
+        if text.utf8.contains(0) { throw .invalidArgument("\(what) must not hold U+0000") }
+    }
+
+    /// Checks the keys of snapshots before they are written.
+    package static func snapshots(_ snapshots: [Snapshot]) throws(EventStoreError) {
+        for snapshot in snapshots {
+            try key(snapshot.aggregateType, "an aggregate type")
+            try key(snapshot.aggregateID, "an aggregate id")
         }
     }
 

@@ -182,7 +182,7 @@ public struct EventSubscription: AsyncSequence, Sendable {
                 } catch where Task.isCancelled {
                     // Cancelling the consumer ends the subscription, whatever the read in flight threw.
                     return nil
-                } catch let error as EventStoreError where error.code == .backend || error.code == .busy {
+                } catch let error as EventStoreError where error.code.isTransient {
                     try? await clock.sleep(for: retryDelay)
                     retryDelay = Swift.min(retryDelay * 2, EventSubscription.maxRetryDelay)
                     continue

@@ -47,7 +47,7 @@ final class MariaDBConnection: SQLCommandConnection {
     }
 
     private let handle: UnsafeMutablePointer<MYSQL>
-    private var statements: [String: UnsafeMutablePointer<MYSQL_STMT>] = [:]
+    private var statements = StatementCache<UnsafeMutablePointer<MYSQL_STMT>> { mysql_stmt_close($0) }
     /// Set when a call failed because the connection is gone; the worker opens a new one.
     private(set) var isBroken = false
 
@@ -70,7 +70,7 @@ final class MariaDBConnection: SQLCommandConnection {
     }
 
     deinit {
-        for statement in statements.values { mysql_stmt_close(statement) }
+        statements.removeAll()
         mysql_close(handle)
     }
 
@@ -129,15 +129,15 @@ final class MariaDBConnection: SQLCommandConnection {
     }
 
     private func prepared(_ sql: String) throws(MariaDBError) -> UnsafeMutablePointer<MYSQL_STMT> {
-        if let statement = statements[sql] { return statement }
-        guard let statement = mysql_stmt_init(handle) else { throw connectionError() }
-        if mysql_stmt_prepare(statement, sql, UInt(sql.utf8.count)) != 0 {
-            let error = statementError(statement)
-            mysql_stmt_close(statement)
-            throw error
+        try statements.statement(for: sql) { () throws(MariaDBError) in
+            guard let statement = mysql_stmt_init(handle) else { throw connectionError() }
+            if mysql_stmt_prepare(statement, sql, UInt(sql.utf8.count)) != 0 {
+                let error = statementError(statement)
+                mysql_stmt_close(statement)
+                throw error
+            }
+            return statement
         }
-        statements[sql] = statement
-        return statement
     }
 
     /// Runs `body` in a transaction, committing when it returns and rolling back when it throws.

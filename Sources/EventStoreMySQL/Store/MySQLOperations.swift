@@ -46,6 +46,9 @@ struct MySQLOperations: BlockingSQLOperations {
         try c.query("SELECT id FROM \(unsafeSQL: tables.lock) WHERE id = 1 FOR UPDATE")
     }
 
+    /// Every append takes the one lock row, so a delete that takes it too runs before or after each append.
+    func lockAppends(_ c: MariaDBConnection, of name: StreamName) throws { try lockAppends(c) }
+
     func create(_ c: MariaDBConnection, _ name: StreamName, metadata: Metadata, events: [EventMessage]) throws -> AppendResult {
         try lockAppends(c)
         let id = try insertStream(c, name, metadata: metadata)
@@ -107,7 +110,10 @@ struct MySQLOperations: BlockingSQLOperations {
             }
             offset += chunk.count
         }
-        try c.query("UPDATE \(unsafeSQL: tables.streams) SET version = \(bind: version + events.count) WHERE id = \(bind: streamID)")
+        let (updated, _) = try c.query(
+            "UPDATE \(unsafeSQL: tables.streams) SET version = \(bind: version + events.count) WHERE id = \(bind: streamID)")
+        // The stream's row went away after this append read it: fail, so that its events are rolled back.
+        if updated != 1 { throw EventStoreError.deletedWhileAppending(stream) }
         return GlobalPosition(sequence: last)
     }
 
@@ -163,7 +169,7 @@ struct MySQLOperations: BlockingSQLOperations {
             """
         ) { row in
             guard let version = row[0].flatMap({ Int($0) }), let state = row[1] else {
-                throw EventStoreError.backend("a stored snapshot is corrupt")
+                throw EventStoreError.corrupt("a stored snapshot is corrupt")
             }
             found = try Snapshot(
                 aggregateType: type, aggregateID: id, lastVersion: version, state: Payload(storedJSON: state),
@@ -228,7 +234,7 @@ struct MySQLOperations: BlockingSQLOperations {
                 AND \(dialect.targetCondition(target, name: "s.name", category: "s.category"))
             ORDER BY e.global_position LIMIT \(bind: limit)
             """
-        return try events(c, query) { row in try StreamName(row[7] ?? "") }
+        return try events(c, query) { row in try storedStreamName(row[7] ?? "") }
     }
 
     func headPosition(_ c: MariaDBConnection) throws -> GlobalPosition {
@@ -243,7 +249,7 @@ struct MySQLOperations: BlockingSQLOperations {
         var text: String?
         try c.query("SELECT position FROM \(unsafeSQL: tables.checkpoints) WHERE name = \(bind: name)") { text = $0[0] }
         return try text.map { text in
-            guard let position = GlobalPosition(text) else { throw EventStoreError.backend("checkpoint \"\(name)\" is corrupt") }
+            guard let position = GlobalPosition(text) else { throw EventStoreError.corrupt("checkpoint \"\(name)\" is corrupt") }
             return position
         }
     }
@@ -310,7 +316,7 @@ struct MySQLOperations: BlockingSQLOperations {
             guard let global = row[0].flatMap({ Int64($0) }), let position = row[1].flatMap({ Int($0) }),
                 let uuid = row[2].flatMap({ UUID(uuidString: $0) }), let name = row[3], let payload = row[4],
                 let metadata = row[5], let micros = row[6].flatMap(Timestamp.parseMicroseconds)
-            else { throw EventStoreError.backend("a stored event is corrupt") }
+            else { throw EventStoreError.corrupt("a stored event is corrupt") }
             let message = EventMessage(
                 messageName: name, payload: Payload(storedJSON: payload), metadata: try storedMetadata(metadata),
                 uuid: uuid, createdAtMicros: micros)
@@ -335,7 +341,7 @@ struct MySQLOperations: BlockingSQLOperations {
             ORDER BY s.name LIMIT \(bind: limit) OFFSET \(bind: offset)
             """
         ) { row in if let name = row[0] { names.append(name) } }
-        return try names.map { try StreamName($0) }
+        return try names.map { name throws(EventStoreError) in try storedStreamName(name) }
     }
 
     func categoryNames(_ c: MariaDBConnection, _ filter: NameFilter, limit: Int, offset: Int) throws -> [String] {

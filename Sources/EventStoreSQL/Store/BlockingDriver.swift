@@ -14,6 +14,9 @@ package protocol BlockingSQLOperations: Sendable {
     var tableNames: SQLTableNames { get }
     /// Runs a statement that returns no rows.
     func run(_ c: Connection, _ statement: SQLQuery) throws
+    /// Holds, until commit, the lock the stream's appends take, so that a delete and an append of one stream
+    /// run one after the other.
+    func lockAppends(_ c: Connection, of name: StreamName) throws
     func stream(_ c: Connection, _ name: StreamName) throws -> (id: Int64, version: Int)?
     /// Inserts a stream's row. - Returns: its id. - Throws: `streamExists`.
     func insertStream(_ c: Connection, _ name: StreamName, metadata: Metadata) throws -> Int64
@@ -50,6 +53,7 @@ extension BlockingSQLOperations {
     }
 
     package func delete(_ c: Connection, _ name: StreamName) throws {
+        try lockAppends(c, of: name)
         guard let row = try stream(c, name) else { throw EventStoreError.streamNotFound(name) }
         try run(c, "DELETE FROM \(tableNames.events) WHERE stream_id = \(bind: row.id)")
         try run(c, "DELETE FROM \(tableNames.streams) WHERE id = \(bind: row.id)")

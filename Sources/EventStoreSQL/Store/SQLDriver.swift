@@ -115,3 +115,13 @@ package enum ExpectedVersionCheck {
         }
     }
 }
+
+extension EventStoreError {
+    /// The error of an append that found its stream's row gone when it set the stream's version (deleted by
+    /// a writer that did not take the stream's lock): its events would belong to no stream, so it fails and
+    /// they are rolled back.
+    package static func deletedWhileAppending(_ stream: StreamName) -> EventStoreError {
+        EventStoreError.streamNotFound(stream).withReason(
+            "stream \"\(stream)\" was deleted while this append ran; nothing was written")
+    }
+}

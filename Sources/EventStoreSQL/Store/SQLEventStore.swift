@@ -209,17 +209,20 @@ open class SQLEventStore: ProjectionStore, SnapshotStore, @unchecked Sendable {
     }
 
     public func checkpoint(named name: String) async throws -> GlobalPosition? {
-        try await read { try await driver.checkpoint($0, named: name) }
+        try StoreValidation.key(name, "a checkpoint name")
+        return try await read { try await driver.checkpoint($0, named: name) }
     }
 
     public func saveCheckpoint(_ position: GlobalPosition, named name: String) async throws {
+        try StoreValidation.key(name, "a checkpoint name")
         try await write { try await driver.saveCheckpoint($0, position, named: name) }
     }
 
     // MARK: Projections
 
     public func projectionRecord(named name: String) async throws -> ProjectionRecord? {
-        try await read { try await driver.projectionRecord($0, named: name) }
+        try StoreValidation.key(name, "a projection name")
+        return try await read { try await driver.projectionRecord($0, named: name) }
     }
 
     public func projectionNames(_ filter: NameFilter, limit: Int, offset: Int) async throws -> [String] {
@@ -230,7 +233,8 @@ open class SQLEventStore: ProjectionStore, SnapshotStore, @unchecked Sendable {
     @_spi(Backend) public func changeProjection<Result: Sendable>(
         named name: String, _ change: @escaping @Sendable (inout ProjectionRecord?) throws -> ProjectionChange<Result>
     ) async throws -> Result {
-        try await ProjectionSQL.retryingRaces {
+        try StoreValidation.key(name, "a projection name")
+        return try await ProjectionSQL.retryingRaces {
             try await write { try await driver.changeProjection($0, named: name, change) }
         }
     }
@@ -238,14 +242,18 @@ open class SQLEventStore: ProjectionStore, SnapshotStore, @unchecked Sendable {
     // MARK: Snapshots
 
     public func snapshot(ofType aggregateType: String, id aggregateID: String) async throws -> Snapshot? {
-        try await read { try await driver.snapshot($0, type: aggregateType, id: aggregateID) }
+        try StoreValidation.key(aggregateType, "an aggregate type")
+        try StoreValidation.key(aggregateID, "an aggregate id")
+        return try await read { try await driver.snapshot($0, type: aggregateType, id: aggregateID) }
     }
 
     public func save(_ snapshots: [Snapshot]) async throws {
+        try StoreValidation.snapshots(snapshots)
         try await write { try await driver.save($0, snapshots) }
     }
 
     public func removeAll(ofType aggregateType: String) async throws {
+        try StoreValidation.key(aggregateType, "an aggregate type")
         try await write { try await driver.removeSnapshots($0, type: aggregateType) }
     }
 }

@@ -9,7 +9,7 @@ import Foundation
 ///   jobs serially on a thread of its own, off Swift's cooperative pool.
 final class SQLiteConnection: SQLCommandConnection {
     private let handle: OpaquePointer
-    private var statements: [String: OpaquePointer] = [:]
+    private var statements = StatementCache<OpaquePointer> { sqlite3_finalize($0) }
     private let regexCache: Unmanaged<RegexCache>
 
     /// Opens (and creates, unless `readOnly`) the database file.
@@ -38,7 +38,7 @@ final class SQLiteConnection: SQLCommandConnection {
     }
 
     deinit {
-        for statement in statements.values { sqlite3_finalize(statement) }
+        statements.removeAll()
         sqlite3_close_v2(handle)
         regexCache.release()
     }
@@ -73,7 +73,18 @@ final class SQLiteConnection: SQLCommandConnection {
             case .null: rc = sqlite3_bind_null(statement, position)
             case let .int(i): rc = sqlite3_bind_int64(statement, position, i)
             case let .double(d): rc = sqlite3_bind_double(statement, position, d)
-            case let .text(s): rc = sqlite3_bind_text(statement, position, s, -1, sqliteTransient)
+            case let .text(s):
+                // With its length: a C string would end the text at its first U+0000.
+                var text = s
+                rc = text.withUTF8 { bytes in
+                    bytes.withMemoryRebound(to: CChar.self) { chars in
+                        // A nil pointer would bind NULL, not the empty text.
+                        guard let start = chars.baseAddress, !chars.isEmpty else {
+                            return sqlite3_bind_text(statement, position, "", 0, sqliteTransient)
+                        }
+                        return sqlite3_bind_text(statement, position, start, Int32(chars.count), sqliteTransient)
+                    }
+                }
             }
             if rc != SQLITE_OK { throw error(rc) }
         }
@@ -93,12 +104,12 @@ final class SQLiteConnection: SQLCommandConnection {
     var lastInsertRowID: Int64 { sqlite3_last_insert_rowid(handle) }
 
     private func prepared(_ sql: String) throws(SQLiteError) -> OpaquePointer {
-        if let statement = statements[sql] { return statement }
-        var statement: OpaquePointer?
-        let rc = sqlite3_prepare_v3(handle, sql, -1, UInt32(SQLITE_PREPARE_PERSISTENT), &statement, nil)
-        guard rc == SQLITE_OK, let statement else { throw error(rc) }
-        statements[sql] = statement
-        return statement
+        try statements.statement(for: sql) { () throws(SQLiteError) in
+            var statement: OpaquePointer?
+            let rc = sqlite3_prepare_v3(handle, sql, -1, UInt32(SQLITE_PREPARE_PERSISTENT), &statement, nil)
+            guard rc == SQLITE_OK, let statement else { throw error(rc) }
+            return statement
+        }
     }
 
     /// Runs `body` in a transaction (`BEGIN IMMEDIATE`, so that the write lock is taken at once and a busy
@@ -151,7 +162,8 @@ private func esRegexpFunction(
         return
     }
     let cache = Unmanaged<RegexCache>.fromOpaque(userData).takeUnretainedValue()
-    let pattern = String(cString: patternBytes)
-    let text = String(cString: textBytes)
+    // By their lengths, as they were bound (a C string ends at U+0000).
+    let pattern = String(decoding: UnsafeBufferPointer(start: patternBytes, count: Int(sqlite3_value_bytes(patternValue))), as: UTF8.self)
+    let text = String(decoding: UnsafeBufferPointer(start: textBytes, count: Int(sqlite3_value_bytes(textValue))), as: UTF8.self)
     sqlite3_result_int(context, cache.regex(pattern)?.matches(text) == true ? 1 : 0)
 }

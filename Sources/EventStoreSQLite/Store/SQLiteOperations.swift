@@ -35,6 +35,10 @@ struct SQLiteOperations: BlockingSQLOperations {
 
     // MARK: Writes
 
+    /// Nothing to take: every write runs in a `BEGIN IMMEDIATE` transaction, which holds the database's one
+    /// write lock until it ends.
+    func lockAppends(_ c: SQLiteConnection, of name: StreamName) {}
+
     func create(_ c: SQLiteConnection, _ name: StreamName, metadata: Metadata, events: [EventMessage]) throws -> AppendResult {
         let id = try insertStream(c, name, metadata: metadata)
         let last = try insert(c, events, streamID: id, after: 0, stream: name)
@@ -153,7 +157,7 @@ struct SQLiteOperations: BlockingSQLOperations {
             """
         var events: [RecordedEvent] = []
         try c.query(query) { row in
-            events.append(try recordedEvent(row, stream: try StreamName(row.text(7))))
+            events.append(try recordedEvent(row, stream: try storedStreamName(row.text(7))))
         }
         return events
     }
@@ -168,7 +172,7 @@ struct SQLiteOperations: BlockingSQLOperations {
         var text: String?
         try c.query("SELECT position FROM \(tables.checkpoints) WHERE name = \(bind: name)") { text = $0.text(0) }
         return try text.map { text in
-            guard let position = GlobalPosition(text) else { throw EventStoreError.backend("checkpoint \"\(name)\" is corrupt") }
+            guard let position = GlobalPosition(text) else { throw EventStoreError.corrupt("checkpoint \"\(name)\" is corrupt") }
             return position
         }
     }
@@ -251,7 +255,7 @@ struct SQLiteOperations: BlockingSQLOperations {
 
     private func recordedEvent(_ row: SQLiteRow, stream: StreamName) throws -> RecordedEvent {
         guard let uuid = row.bytes(2, UUIDText.parse), let createdAt = row.bytes(6, Timestamp.parseMicroseconds(utf8:)) else {
-            throw EventStoreError.backend("stored event \(row.int(0)) of \"\(stream)\" is corrupt (uuid or created_at)")
+            throw EventStoreError.corrupt("stored event \(row.int(0)) of \"\(stream)\" is corrupt (uuid or created_at)")
         }
         let message = EventMessage(
             messageName: row.text(3), payload: Payload(storedJSON: row.text(4)), metadata: try storedMetadata(row.text(5)),
@@ -274,13 +278,7 @@ struct SQLiteOperations: BlockingSQLOperations {
             ORDER BY s.name LIMIT \(bind: limit) OFFSET \(bind: offset)
             """
         ) { names.append($0.text(0)) }
-        return try names.map { name in
-            do {
-                return try StreamName(name)
-            } catch let error as EventStoreError {
-                throw EventStoreError.backend("stored stream name is invalid: \(error.reason)")
-            }
-        }
+        return try names.map { name throws(EventStoreError) in try storedStreamName(name) }
     }
 
     func categoryNames(_ c: SQLiteConnection, _ filter: NameFilter, limit: Int, offset: Int) throws -> [String] {

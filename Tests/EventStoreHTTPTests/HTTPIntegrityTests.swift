@@ -1,0 +1,235 @@
+import AsyncHTTPClient
+import EventStore
+import EventStoreHTTP
+import EventStoreTestSupport
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import NIOCore
+import Testing
+
+/// What the API stores is what was sent, its wire formats cannot be broken by data, and its tokens hold.
+@Suite("HTTP API integrity", .watchdog())
+struct HTTPIntegrityTests {
+    /// A body that is not UTF-8 is a 400 and stores nothing (it was decoded with repair, and U+FFFD stored).
+    @Test func aBodyThatIsNotUTF8IsRefusedAndNothingIsStored() async throws {
+        try await withServer { client, store in
+            var body = ByteBuffer(string: "[{\"message_name\":\"A\",\"payload\":{\"s\":\"")
+            body.writeBytes([0xFF, 0xC3, 0x28])
+            body.writeString("\"}}]")
+            let posted = try await client.execute(uri: "/stream/utf-1", method: .post, headers: sendJSON, body: body)
+            try expectProblem(posted, .badRequest)
+            #expect(try await store.hasStream("utf-1") == false)
+            var metadataBody = ByteBuffer(string: "{\"s\":\"")
+            metadataBody.writeBytes([0xED, 0xA0, 0x80])  // an encoded surrogate: not UTF-8
+            metadataBody.writeString("\"}")
+            try await store.create("utf-2")
+            let metadata = try await client.execute(uri: "/streammetadata/utf-2", method: .post, headers: sendJSON, body: metadataBody)
+            try expectProblem(metadata, .badRequest)
+            #expect(try await store.streamMetadata(of: "utf-2").isEmpty)
+        }
+    }
+
+    /// A leading byte order mark is ignored; a key given twice, in an event or its metadata, is a 400; a
+    /// payload deeper than the limit every backend takes is a 400, one at the limit is stored.
+    @Test func byteOrderMarksDuplicateKeysAndDeepPayloadsGetOneAnswer() async throws {
+        try await withServer { client, store in
+            var withMark = ByteBuffer(bytes: [0xEF, 0xBB, 0xBF])
+            withMark.writeString("[{\"message_name\":\"Marked\"}]")
+            let marked = try await client.execute(uri: "/stream/bom-1", method: .post, headers: sendJSON, body: withMark)
+            #expect(marked.status == .noContent, "\(text(marked))")
+            #expect(try await store.load("bom-1").collect().map(\.messageName) == ["Marked"])
+            for body in [
+                "[{\"message_name\":\"A\",\"message_name\":\"B\"}]",
+                "[{\"message_name\":\"A\",\"metadata\":{\"k\":1,\"k\":2}}]",
+                "[{\"message_name\":\"A\",\"payload\":" + String(repeating: "{\"a\":", count: Payload.maxDepth + 1) + "1"
+                    + String(repeating: "}", count: Payload.maxDepth + 1) + "}]",
+            ] {
+                let posted = try await client.execute(uri: "/stream/dup-1", method: .post, headers: sendJSON, body: ByteBuffer(string: body))
+                try expectProblem(posted, .badRequest)
+            }
+            #expect(try await store.hasStream("dup-1") == false)
+            let deepest = String(repeating: "{\"a\":", count: Payload.maxDepth) + "1" + String(repeating: "}", count: Payload.maxDepth)
+            let stored = try await client.execute(
+                uri: "/stream/deep-1", method: .post, headers: sendJSON,
+                body: ByteBuffer(string: "[{\"message_name\":\"A\",\"payload\":\(deepest)}]"))
+            #expect(stored.status == .noContent, "\(text(stored))")
+            #expect(try await store.load("deep-1").collect().map(\.payload.jsonText) == [deepest])
+        }
+    }
+
+    /// A payload sent pretty-printed (LF, CRLF, lone CR) comes as one `data:` line per event to a client
+    /// that parses Server-Sent Events as WHATWG says; a message name with a line break is refused, so no
+    /// event field can set a client's `id:` (before: the payload split the frame, and a CR in a name set the
+    /// client's last event id).
+    @Test func serverSentEventsCarryOneEventPerFrameWhateverTheData() async throws {
+        try await withServer { client, store in
+            let port = try #require(client.port)
+            let pretty = "[{\"message_name\":\"A\",\"payload\":{\n  \"a\": 1,\r\n  \"text\": \"line\\nbreak\\r\"\r}},{\"message_name\":\"B\"}]"
+            let posted = try await client.execute(uri: "/stream/sse-p", method: .post, headers: sendJSON, body: ByteBuffer(string: pretty))
+            #expect(posted.status == .noContent, "\(text(posted))")
+            for name in ["X\rid: 999999999", "X\nid: 999999999", "X\r\nevent: Y"] {
+                let body = "[{\"message_name\":" + JSONValue.string(name).jsonText + "}]"
+                let injected = try await client.execute(uri: "/stream/sse-p", method: .post, headers: sendJSON, body: ByteBuffer(string: body))
+                try expectProblem(injected, .badRequest)
+            }
+            try await store.append([EventMessage(messageName: "C", payload: try Payload(json: "{\r\"c\":\r\n[1,\n2]}"))], to: "sse-p")
+            let events = try await readWHATWGEvents(port: port, path: "/subscribe/stream/sse-p", count: 3)
+            #expect(events.map(\.type) == ["A", "B", "C"])
+            let stored = try await store.load("sse-p").collect()
+            #expect(events.map(\.lastEventID) == stored.map(\.globalPosition.description))
+            for (event, recorded) in zip(events, stored) {
+                let data = try #require(try JSONSerialization.jsonObject(with: Data(event.data.utf8)) as? [String: Any], "\(event.data)")
+                let payload = try JSONSerialization.jsonObject(with: Data(recorded.payload.jsonText.utf8)) as? NSDictionary
+                #expect((data["payload"] as? NSDictionary) == payload)
+                #expect(data["message_name"] as? String == recorded.messageName)
+            }
+            // A read over HTTP keeps the payload byte for byte.
+            let read = try await client.execute(uri: "/stream/sse-p/1/forward/3", method: .get, headers: acceptJSON)
+            #expect(text(read).contains("\"payload\":{\n  \"a\": 1,\r\n"))
+        }
+    }
+
+    /// Matcher values are percent-decoded once (Hummingbird does it); a `meta_…` key that is not a condition
+    /// is a 400, never a filter silently dropped (before, a 20-digit N was skipped and every stream came back).
+    @Test func matcherParametersAreDecodedOnceAndMalformedOnesAreRefused() async throws {
+        try await withServer { client, store in
+            try await store.create("enc-1", events: [EventMessage(messageName: "A", metadata: ["c": "a%41"])])
+            try await store.create("enc-2", events: [EventMessage(messageName: "A", metadata: ["c": "aA"])])
+            let once = try await client.execute(
+                uri: "/stream/enc-1/1/forward/10?meta_0_field=c&meta_0_operator=%3D&meta_0_value=a%2541", method: .get, headers: acceptJSON)
+            #expect(once.status == .ok)
+            #expect((try jsonObject(once)["entries"] as? [Any])?.count == 1, "\(text(once))")
+            let plain = try await client.execute(
+                uri: "/stream/enc-2/1/forward/10?meta_0_field=c&meta_0_operator=%3D&meta_0_value=a%2541", method: .get, headers: acceptJSON)
+            #expect((try jsonObject(plain)["entries"] as? [Any])?.count == 0, "\(text(plain))")
+            try await store.create("tenant-1", metadata: ["tenant": "acme"])
+            try await store.create("tenant-2", metadata: ["tenant": "other"])
+            let n = "99999999999999999999"
+            let long = try await client.execute(
+                uri: "/streams?meta_\(n)_field=tenant&meta_\(n)_operator=%3D&meta_\(n)_value=acme", method: .get, headers: acceptJSON)
+            #expect(text(long) == "[\"tenant-1\"]")
+            for query in [
+                "meta_x_field=tenant&meta_x_operator=%3D&meta_x_value=acme", "meta_0_fieldx=tenant", "meta__field=tenant",
+                "meta_0_field=tenant&meta_0_field=other&meta_0_operator=%3D&meta_0_value=acme", "meta_0_field_x=tenant",
+            ] {
+                let refused = try await client.execute(uri: "/streams?\(query)", method: .get, headers: acceptJSON)
+                try expectProblem(refused, .badRequest)
+            }
+        }
+    }
+
+    /// An empty token is never a token: with `tokens = [""]` a request with no header or an empty bearer
+    /// gets 401 (before: "" was in the set, so every request was let in). The scheme is case-insensitive.
+    @Test func anEmptyTokenLetsNobodyIn() async throws {
+        var configuration = EventStoreHTTPConfiguration()
+        configuration.tokens = [""]
+        configuration.readOnlyTokens = [""]
+        try await withServer(configuration: configuration) { client, store in
+            try await store.create("guarded-1")
+            for headers: HTTPFields in [[:], [.authorization: "Bearer "], [.authorization: "Bearer"], [.authorization: "bearer  "]] {
+                let deleted = try await client.execute(uri: "/delete/guarded-1", method: .post, headers: headers)
+                try expectProblem(deleted, .unauthorized)
+                let read = try await client.execute(uri: "/streams", method: .get, headers: headers.merging(acceptJSON))
+                try expectProblem(read, .unauthorized)
+            }
+            #expect(try await store.hasStream("guarded-1"))
+        }
+        configuration.tokens = ["s3cret"]
+        configuration.readOnlyTokens = []
+        try await withServer(configuration: configuration) { client, _ in
+            for (header, status) in [("bearer s3cret", HTTPResponse.Status.ok), ("BEARER s3cret", .ok), ("Bearer s3cre", .unauthorized),
+                ("Bearer s3cret2", .unauthorized), ("Basic s3cret", .unauthorized)]
+            {
+                let response = try await client.execute(uri: "/streams", method: .get, headers: [.authorization: header, .accept: "application/json"])
+                #expect(response.status == status, "\(header)")
+            }
+        }
+    }
+}
+
+extension HTTPFields {
+    func merging(_ other: HTTPFields) -> HTTPFields {
+        var copy = self
+        copy.append(contentsOf: other)
+        return copy
+    }
+}
+
+/// An event as a WHATWG `EventSource` dispatches it.
+struct WHATWGEvent: Sendable {
+    var type: String
+    var data: String
+    var lastEventID: String
+}
+
+/// Reads `count` events the way the WHATWG HTML standard parses an event stream: a line ends at CRLF, LF or
+/// a lone CR; `field: value` lines set `data` (appended, joined with LF), `event` and `id`; an empty line
+/// dispatches an event that has data.
+func readWHATWGEvents(port: Int, path: String, count: Int) async throws -> [WHATWGEvent] {
+    Watchdog.step("read \(count) events from \(path) as an EventSource does")
+    let request = HTTPClientRequest(url: "http://127.0.0.1:\(port)\(path)")
+    let response = try await HTTPClient.shared.execute(request, timeout: .seconds(30))
+    #expect(response.status == .ok)
+    var parser = WHATWGEventParser()
+    for try await chunk in response.body {
+        parser.feed(Array(chunk.readableBytesView))
+        if parser.events.count >= count { return Array(parser.events.prefix(count)) }
+    }
+    return parser.events
+}
+
+struct WHATWGEventParser {
+    private(set) var events: [WHATWGEvent] = []
+    private var line: [UInt8] = []
+    private var afterCR = false
+    private var data = ""
+    private var type = ""
+    private var lastEventID = ""
+
+    mutating func feed(_ bytes: [UInt8]) {
+        for byte in bytes {
+            if afterCR, byte == 0x0A {
+                afterCR = false
+                continue
+            }
+            afterCR = false
+            if byte == 0x0A || byte == 0x0D {
+                afterCR = byte == 0x0D
+                process(String(decoding: line, as: UTF8.self))
+                line.removeAll()
+            } else {
+                line.append(byte)
+            }
+        }
+    }
+
+    private mutating func process(_ line: String) {
+        if line.isEmpty {
+            if !data.isEmpty {
+                events.append(WHATWGEvent(type: type.isEmpty ? "message" : type, data: String(data.dropLast()), lastEventID: lastEventID))
+            }
+            data = ""
+            type = ""
+            return
+        }
+        if line.hasPrefix(":") { return }
+        let field: Substring
+        var value: Substring
+        if let colon = line.firstIndex(of: ":") {
+            field = line[..<colon]
+            value = line[line.index(after: colon)...]
+            if value.hasPrefix(" ") { value = value.dropFirst() }
+        } else {
+            field = line[...]
+            value = ""
+        }
+        switch field {
+        case "data": data += value + "\n"
+        case "event": type = String(value)
+        case "id" where !value.contains("\u{0}"): lastEventID = String(value)
+        default: break
+        }
+    }
+}

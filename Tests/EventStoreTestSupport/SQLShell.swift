@@ -1,0 +1,64 @@
+import Foundation
+import Testing
+
+/// A database's own command-line client (`psql`, `mariadb`) run on one SQL text: how tests reach past the
+/// store, to slow it down with a trigger, change a row behind its back, or count what it left.
+public struct SQLShell: Sendable {
+    /// The client and its connection arguments, before the SQL.
+    public let command: [String]
+
+    /// `psql` on a PostgreSQL URL: unaligned rows, no headers, stopping at the first error.
+    public static func postgres(_ url: String) -> SQLShell {
+        SQLShell(command: ["psql", url, "-qAtX", "-v", "ON_ERROR_STOP=1", "-c"])
+    }
+
+    /// `mariadb` on a server: tab-separated rows, no headers.
+    public static func mariadb(host: String, port: Int, user: String, password: String?, database: String) -> SQLShell {
+        let password = password.map { ["-p\($0)"] } ?? []
+        return SQLShell(
+            command: ["mariadb", "--no-defaults", "-h", host, "-P", "\(port)", "-u", user] + password + [database, "-N", "-B", "-e"])
+    }
+
+    /// Runs `sql` and returns what it printed, without the last line break.
+    /// - Throws: a test failure when the client exits with another status than 0.
+    @discardableResult
+    public func run(_ sql: String, sourceLocation: SourceLocation = #_sourceLocation) async throws -> String {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = command + [sql]
+        // Into files, read once it ended: nothing blocks a thread of the cooperative pool on a pipe.
+        let directory = FileManager.default.temporaryDirectory
+        let outputURL = directory.appendingPathComponent("sqlshell-\(UUID().uuidString).out")
+        let errorURL = directory.appendingPathComponent("sqlshell-\(UUID().uuidString).err")
+        FileManager.default.createFile(atPath: outputURL.path, contents: nil)
+        FileManager.default.createFile(atPath: errorURL.path, contents: nil)
+        defer {
+            try? FileManager.default.removeItem(at: outputURL)
+            try? FileManager.default.removeItem(at: errorURL)
+        }
+        process.standardOutput = try FileHandle(forWritingTo: outputURL)
+        process.standardError = try FileHandle(forWritingTo: errorURL)
+        try process.run()
+        while process.isRunning { try await Task.sleep(for: .milliseconds(5)) }
+        let text = try Data(contentsOf: outputURL)
+        let problem = try Data(contentsOf: errorURL)
+        try #require(
+            process.terminationStatus == 0, "\(command[0]) failed on \(sql): \(String(decoding: problem, as: UTF8.self))",
+            sourceLocation: sourceLocation)
+        var result = String(decoding: text, as: UTF8.self)
+        if result.hasSuffix("\n") { result.removeLast() }
+        return result
+    }
+
+    /// Runs `sql` every 20 ms until it prints `expected`, for at most `timeout`.
+    /// - Throws: a test failure when it never does.
+    public func waitFor(
+        _ sql: String, toPrint expected: String, timeout: Duration = .seconds(20), sourceLocation: SourceLocation = #_sourceLocation
+    ) async throws {
+        let deadline = ContinuousClock.now + timeout
+        while try await run(sql, sourceLocation: sourceLocation) != expected {
+            try #require(ContinuousClock.now < deadline, "\(sql) never printed \(expected)", sourceLocation: sourceLocation)
+            try await Task.sleep(for: .milliseconds(20))
+        }
+    }
+}
