@@ -98,6 +98,52 @@ extension EventStoreConformance {
                 await expectError(.invalidArgument) { _ = try await projections.projectionRecord(named: "p\u{0}") }
             }
         },
+        ConformanceCase("integrity", "integersBeyond2To53CompareExactlyInMatchers") { store in
+            let big = 9_007_199_254_740_993  // 2^53 + 1: a double cannot hold it
+            try await store.create(
+                "big-1",
+                events: [
+                    EventMessage(messageName: "Big", metadata: ["n": .int(big)]),
+                    EventMessage(messageName: "Max", metadata: ["n": .int(.max)]),
+                ])
+            func found(_ op: MetadataMatcher.Operator, _ value: MetadataMatcher.Value) async throws -> [String] {
+                try await store.all("big-1", matching: try MetadataMatcher().metadata("n", op, value)).map(\.messageName)
+            }
+            #expect(try await found(.equals, .scalar(.int(big - 1))) == [])
+            #expect(try await found(.equals, .scalar(.int(big))) == ["Big"])
+            #expect(try await found(.greaterThan, .scalar(.int(big - 1))) == ["Big", "Max"])
+            #expect(try await found(.lessThan, .scalar(.int(big + 1))) == ["Big"])
+            #expect(try await found(.equals, .scalar(.int(.max - 1))) == [])
+            #expect(try await found(.greaterThanOrEquals, .scalar(.int(.max))) == ["Max"])
+            #expect(try await found(.in, .list([.int(big - 1), .int(.max)])) == ["Max"])
+            #expect(try await found(.notEquals, .scalar(.int(big))) == ["Max"])
+        },
+        ConformanceCase("integrity", "regularExpressionsMeanTheSameOnEveryBackend") { store in
+            let texts = ["foo bar", "a\nb", "é", "e\u{301}", "line\n", "x\r", "\n", "٣", "abc_1", "a", "xb", "a\u{2028}b"]
+            try await store.create(
+                "regex-1", events: texts.map { EventMessage(messageName: "T", metadata: ["s": .string($0)]) })
+            func found(_ pattern: String) async throws -> [String] {
+                let matcher = try MetadataMatcher().metadata("s", .regex, .scalar(.string(pattern)))
+                return try await store.all("regex-1", matching: matcher).compactMap { $0.metadata["s"]?.stringValue }
+            }
+            #expect(try await found("^a.b$") == ["a\u{2028}b"])  // `.` is any character but a line feed
+            #expect(try await found("^.$") == ["é", "٣", "a"])  // one character, not one byte
+            #expect(try await found("^..$") == ["e\u{301}", "x\r", "xb"])
+            #expect(try await found("^line$") == [])  // `$` is the very end, not before a final newline
+            #expect(try await found("^line\\n$") == ["line\n"])
+            #expect(try await found("^[^a]$") == ["é", "\n", "٣"])  // a negated class takes a line feed
+            #expect(try await found("\\d") == ["abc_1"])  // ASCII digits only
+            #expect(try await found("^\\w+$") == ["abc_1", "a", "xb"])
+            #expect(try await found("^A$") == [])  // case-sensitive
+            #expect(try await found("^a|b$") == ["a\nb", "abc_1", "a", "xb", "a\u{2028}b"])
+            #expect(try await found("o{2}") == ["foo bar"])
+            #expect(try await found("^(?:foo )?bar$|^x(?:b|\\r)$") == ["foo bar", "x\r", "xb"])
+            for refused in ["\\bfoo\\b", "\\p{L}", "(?<n>a)", "(?i)a", "a{256}", "a++", "(a)\\1", "(?=a)", "[[:alpha:]]", "a{2,1}", "[z-a]"] {
+                await expectError(.invalidArgument) { try MetadataMatcher().metadata("s", .regex, .scalar(.string(refused))) }
+                await expectError(.invalidArgument) { try await store.streamNames(.regex(refused), limit: 10) }
+            }
+            #expect(try await store.streamNames(.regex("^regex-.$"), limit: 10) == ["regex-1"])
+        },
         ConformanceCase("integrity", "aPayloadNestedToTheDepthLimitIsStoredAndDeeperIsRefused") { store in
             func nested(_ depth: Int) -> String {
                 String(repeating: "{\"a\":", count: depth - 1) + "[]" + String(repeating: "}", count: depth - 1)

@@ -84,7 +84,8 @@ func eventually(
 }
 
 extension EventStoreConformance {
-    static let projectionCases: [ConformanceCase] = projectorCases + remoteControlCases + readModelCases + managerCases
+    static let projectionCases: [ConformanceCase] =
+        projectorCases + remoteControlCases + readModelCases + managerCases + projectionIntegrityCases
 
     static let projectorCases: [ConformanceCase] = [
         ConformanceCase("projections", "projectsAStreamPersistsStateAndPositionsAndResets") { inner in

@@ -1,4 +1,5 @@
 import EventStore
+import Foundation
 import Testing
 
 struct RollbackOnPurpose: Error {}
@@ -103,6 +104,45 @@ extension EventStoreConformance {
             let error = await expectError(.wrongExpectedVersion) { try await writer.value }
             #expect(error?.actualVersion == 2)
             #expect(versions(try await store.all("tx-race")) == [1, 2])
+        },
+        ConformanceCase("transactions", "aCancelledTransactionEitherCommitsAndReturnsOrWritesNothing") { store in
+            // Cancelled at every moment of its life: before BEGIN, between its writes, during COMMIT. A caller
+            // told "failed" retries, so a transaction that committed must never report a failure.
+            var seed = SeededGenerator(seed: 7)
+            for round in 0..<60 {
+                let stream = try StreamName("cancel-\(round)")
+                let first = EventMessage(messageName: "A")
+                let second = EventMessage(messageName: "B")
+                let task = Task {
+                    try await store.transaction { tx in
+                        try await tx.append([first], to: stream, expectedVersion: .noStream)
+                        try await tx.append([second], to: stream, expectedVersion: .exact(1))
+                    }
+                }
+                try await Task.sleep(for: .microseconds(Int.random(in: 0...4000, using: &seed)))
+                task.cancel()
+                let outcome = await task.result
+                let stored = (try? await store.all(stream).map(\.uuid)) ?? []
+                switch outcome {
+                case .success:
+                    #expect(stored == [first.uuid, second.uuid], "round \(round): returned, but stored \(stored)")
+                case let .failure(error):
+                    #expect(stored.isEmpty, "round \(round): threw \(error), but stored \(stored)")
+                }
+            }
+        },
+        ConformanceCase("transactions", "aReadThatFailsInsideATransactionLeavesItUsable") { store in
+            try await store.create("tx-read", events: [EventMessage(messageName: "A", metadata: ["s": "é"])])
+            try await store.transaction { tx in
+                // A pattern one backend read differently is refused before any SQL runs (on PostgreSQL a read
+                // that failed inside a transaction aborted it, 25P02); reads run in a savepoint there besides.
+                await expectError(.invalidArgument) { try MetadataMatcher().metadata("s", .regex, .scalar(.string("^\\p{L}$"))) }
+                let letter = try MetadataMatcher().metadata("s", .regex, .scalar(.string("^.$")))
+                #expect(try await tx.load("tx-read", from: 1, count: nil, matching: letter).collect().count == 1)
+                await expectError(.streamNotFound) { try await tx.load("tx-missing", from: 1, count: nil, matching: nil).collect() }
+                try await tx.append([EventMessage(messageName: "B")], to: "tx-read", expectedVersion: .exact(1))
+            }
+            #expect(try await store.all("tx-read").map(\.messageName) == ["A", "B"])
         },
     ]
 }

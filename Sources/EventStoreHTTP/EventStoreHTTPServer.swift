@@ -1,7 +1,9 @@
 import EventStore
 import Foundation
 import Hummingbird
+import HummingbirdCore
 import Logging
+import NIOCore
 import Prometheus
 
 /// Settings of the HTTP API.
@@ -18,6 +20,19 @@ public struct EventStoreHTTPConfiguration: Sendable {
     public var heartbeatInterval: Duration = .seconds(15)
     /// The registry `/metrics` reports (the one `MetricsSystem` was bootstrapped with); `nil` leaves `/metrics` out.
     public var metricsRegistry: PrometheusCollectorRegistry?
+    /// The scheme, host and port `_links` are made of (`https://events.example.com`), never the request's
+    /// `Host` header (which a client chooses). `nil` (the default): the address the application listens on.
+    public var publicBaseURL: String?
+    /// Origins (`https://app.example.com`) whose pages may write. A write (any method but GET and HEAD) whose
+    /// `Origin` header is neither the public base URL's origin nor one of these gets 403, so a page of
+    /// another site cannot post to a store on `127.0.0.1`; requests without `Origin` (not from a browser) pass.
+    public var allowedOrigins: Set<String> = []
+    /// The most Server-Sent-Events streams open at once (1,000 by default); past it, 503.
+    public var maxSubscribers: Int = 1000
+    /// The largest `limit` of a listing (1,000 by default); a larger one is a 400.
+    public var maxListingLimit: Int = 1000
+    /// How long a connection may stay idle between requests before it is closed (60 s by default).
+    public var idleTimeout: Duration = .seconds(60)
 
     public init() {}
 }
@@ -34,6 +49,7 @@ public enum EventStoreHTTPServer {
         router.add(middleware: MetricsMiddleware())
         router.add(middleware: ProblemMiddleware())
         router.add(middleware: TokenMiddleware(tokens: configuration.tokens, readOnlyTokens: configuration.readOnlyTokens))
+        router.add(middleware: CrossSiteMiddleware(configuration: configuration))
         let routes = Routes(store: store, configuration: configuration)
         routes.register(on: router)
         return router
@@ -45,8 +61,13 @@ public enum EventStoreHTTPServer {
         store: any EventStore, host: String = "127.0.0.1", port: Int = 8080,
         configuration: EventStoreHTTPConfiguration = EventStoreHTTPConfiguration(), logger: Logger
     ) -> some ApplicationProtocol {
-        Application(
+        var configuration = configuration
+        if configuration.publicBaseURL == nil { configuration.publicBaseURL = "http://\(host):\(port)" }
+        let (seconds, attoseconds) = configuration.idleTimeout.components
+        let idleNanoseconds = seconds * 1_000_000_000 + attoseconds / 1_000_000_000
+        return Application(
             router: router(store: store, configuration: configuration),
+            server: .http1(configuration: .init(idleTimeout: .nanoseconds(idleNanoseconds))),
             configuration: ApplicationConfiguration(address: .hostname(host, port: port), serverName: "swift-event-store"),
             logger: logger)
     }
@@ -91,5 +112,49 @@ struct TokenMiddleware<Context: RequestContext>: RouterMiddleware {
             found = found || difference == 0
         }
         return found
+    }
+}
+
+/// The body types a page of another site may send without asking first.
+private let crossSiteFormTypes: Set<String> = ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data"]
+
+/// Writes a page of another site could make (CSRF): a form or `fetch` in `no-cors` mode can send only
+/// `text/plain`, `application/x-www-form-urlencoded` and `multipart/form-data` bodies without asking first,
+/// and it always says where it comes from in `Origin`. Such bodies are refused on every write (415), and a
+/// write from an origin other than the store's own or an allowed one gets 403.
+struct CrossSiteMiddleware<Context: RequestContext>: RouterMiddleware {
+    let ownOrigin: String?
+    let allowedOrigins: Set<String>
+
+    init(configuration: EventStoreHTTPConfiguration) {
+        ownOrigin = configuration.publicBaseURL.map(Self.origin)
+        allowedOrigins = Set(configuration.allowedOrigins.map(Self.origin))
+    }
+
+    /// `scheme://host[:port]` of a URL, lowercased, without a path.
+    static func origin(_ url: String) -> String {
+        var text = url.lowercased()
+        if let schemeEnd = text.range(of: "://"), let slash = text[schemeEnd.upperBound...].firstIndex(of: "/") {
+            text = String(text[..<slash])
+        }
+        return text
+    }
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        guard request.method != .get, request.method != .head else { return try await next(request, context) }
+        let type = (request.headers[.contentType] ?? "").split(separator: ";").first.map {
+            $0.trimmingCharacters(in: .whitespaces).lowercased()
+        }
+        if let type, crossSiteFormTypes.contains(type) {
+            throw HTTPProblem(
+                .unsupportedMediaType, "Unsupported Media Type", detail: "writes take application/json (or no body), not \(type)")
+        }
+        if let origin = request.headers[.origin] {
+            let origin = Self.origin(origin)
+            guard origin == ownOrigin || allowedOrigins.contains(origin) else {
+                throw HTTPProblem(.forbidden, "Forbidden", detail: "writes from the origin \(origin) are not allowed")
+            }
+        }
+        return try await next(request, context)
     }
 }

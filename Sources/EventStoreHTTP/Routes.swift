@@ -6,11 +6,14 @@ import Hummingbird
 import Logging
 import Prometheus
 import ServiceLifecycle
+import Synchronization
 
 /// The API's routes.
 struct Routes: Sendable {
     let store: any EventStore
     let configuration: EventStoreHTTPConfiguration
+    /// How many Server-Sent-Events streams are open.
+    let subscribers = SubscriberCount()
 
     static let jsonTypes = ["application/vnd.eventstore.atom+json", "application/atom+json", "application/json"]
     static let expectedVersionHeader = fieldName("ES-ExpectedVersion")
@@ -141,7 +144,11 @@ struct Routes: Sendable {
             guard let value = Int(text) else { throw HTTPProblem.badRequest("\(name) must be a whole number, not \"\(text)\"") }
             return value
         }
-        return (try number("limit", 20), try number("offset", 0))
+        let limit = try number("limit", 20)
+        if limit > configuration.maxListingLimit {
+            throw HTTPProblem.badRequest("limit must be at most \(configuration.maxListingLimit), not \(limit)")
+        }
+        return (limit, try number("offset", 0))
     }
 
     /// `meta_N_field/operator/value` (and `property_N_…` when allowed) as a matcher.
@@ -207,7 +214,9 @@ struct Routes: Sendable {
     func loadStream(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
         let name = try streamName(context)
         let accept = request.headers[.accept] ?? ""
-        let base = "http://\(request.head.authority ?? "localhost")"
+        // The configured address, never the request's Host header (which a client, or a DNS-rebinding page,
+        // chooses).
+        let base = configuration.publicBaseURL.map { $0.hasSuffix("/") ? String($0.dropLast()) : $0 } ?? "http://127.0.0.1"
         let encodedName = name.rawValue.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed.subtracting(["/"])) ?? name.rawValue
         guard Self.jsonTypes.contains(where: { accept.contains($0) }) else {
             let stream = "\(base)/stream/\(encodedName)"
@@ -327,9 +336,19 @@ struct Routes: Sendable {
         } else {
             start = .start
         }
+        // Checked here, for a 503 before any byte of the stream; counted while the body runs, so that a
+        // response whose body never runs (its client went away first) holds no place.
+        guard subscribers.count < configuration.maxSubscribers else {
+            throw HTTPProblem(
+                .serviceUnavailable, "Service Unavailable",
+                detail: "\(configuration.maxSubscribers) event streams are open already: try again later")
+        }
         let subscription = try await store.subscribe(to: target, from: start)
         let heartbeat = configuration.heartbeatInterval
+        let subscribers = self.subscribers
         let body = ResponseBody { writer in
+            subscribers.enter()
+            defer { subscribers.leave() }
             // Frames go through a channel: sending waits for the write (back-pressure), heartbeats find a
             // client that went away, and a graceful shutdown ends the stream.
             let frames = AsyncChannel<ByteBuffer>()
@@ -436,4 +455,13 @@ struct Routes: Sendable {
             registry.makeGauge(descriptor: lagDescriptor, labels: [("projection", name)]).set(Double(behind))
         }
     }
+}
+
+/// The Server-Sent-Events streams open at once.
+final class SubscriberCount: Sendable {
+    private let open = Atomic<Int>(0)
+
+    var count: Int { open.load(ordering: .relaxed) }
+    func enter() { open.add(1, ordering: .relaxed) }
+    func leave() { open.subtract(1, ordering: .relaxed) }
 }

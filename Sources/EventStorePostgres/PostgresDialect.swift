@@ -1,10 +1,10 @@
-import EventStore
+@_spi(Backend) import EventStore
 import EventStoreSQL
 import PostgresNIO
 
 /// Matchers in PostgreSQL: metadata is `jsonb`, keys are bound text (`metadata -> $n`), strings compare
 /// with `COLLATE "C"` (bytes), numbers as `numeric` behind a `CASE` so a string is never cast; `regex` is
-/// PostgreSQL's `~` (POSIX advanced regular expressions).
+/// PostgreSQL's `~` (POSIX advanced regular expressions) on the pattern written for it.
 struct PostgresDialect: SQLMatcherDialect {
     func member(of json: SQLQuery, key: String, _ predicate: (SQLJSONMember) -> SQLQuery) -> SQLQuery {
         let value: SQLQuery = "(\(json) -> \(bind: key))"
@@ -17,6 +17,7 @@ struct PostgresDialect: SQLMatcherDialect {
     }
 
     var regexOperator: String { "~" }
+    var regexFlavor: PortableRegex.Flavor { .postgres }
 
     var uuidText: SQLQuery { "(e.uuid::text COLLATE \"C\")" }
     var messageNameText: SQLQuery { "(e.message_name COLLATE \"C\")" }

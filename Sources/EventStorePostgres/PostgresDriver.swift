@@ -57,10 +57,14 @@ final class PostgresDriver: SQLDriver {
         try await Self.reportingDriverErrors { try await deadline.withConnection(of: client, kind, timed: timed, body) }
     }
 
-    /// Errors of the server, the driver or the network as `backend` errors of the store.
+    /// Errors of the server, the driver or the network as `backend` errors of the store; a regular
+    /// expression PostgreSQL cannot run (valid ICU syntax it does not have) as `invalidArgument`.
     private static func reportingDriverErrors<T>(_ body: () async throws -> T) async throws -> T {
         do {
             return try await body()
+        } catch let error as PSQLError where error.sqlState == "2201B" {
+            throw EventStoreError.invalidArgument(
+                "PostgreSQL cannot run this regular expression (\(error.serverInfo?[.message] ?? "invalid")): use the syntax every backend shares")
         } catch where PostgresFailure.isDriverError(error) {
             throw EventStoreError.backend("PostgreSQL failed", underlying: PostgresFailure(error))
         }
@@ -124,7 +128,16 @@ final class PostgresDriver: SQLDriver {
     func read<T: Sendable>(_ handle: SQLTransactionHandle?, _ body: @escaping @Sendable (PostgresConnection) async throws -> T)
         async throws -> T
     {
-        if let transaction = try held(handle) { return try await onTransaction(transaction, .read, body) }
+        if let transaction = try held(handle) {
+            // In a savepoint: a read that fails (a regular expression PostgreSQL refuses) would otherwise
+            // abort the whole transaction, and its later writes fail with 25P02.
+            let logger = self.logger
+            return try await onTransaction(transaction, .read) { c in
+                try await Self.bracketed(
+                    c, logger, begin: "SAVEPOINT es_read", end: "RELEASE SAVEPOINT es_read",
+                    undo: ["ROLLBACK TO SAVEPOINT es_read", "RELEASE SAVEPOINT es_read"], body)
+            }
+        }
         return try await onConnection(.read, body)
     }
 
@@ -143,7 +156,12 @@ final class PostgresDriver: SQLDriver {
                     _ = try? await deadline.run(on: connection, .read) { try await $0.query("ROLLBACK", logger: logger) }
                     throw error
                 }
-                try await deadline.run(on: connection, .write) { try await $0.query("COMMIT", logger: logger) }
+                // COMMIT runs to its end (or its deadline) even when the caller is cancelled meanwhile: a
+                // cancelled COMMIT closed the connection and reported a failure for a transaction that may
+                // have committed, which a caller then retried (review A7).
+                try await Task {
+                    _ = try await deadline.run(on: connection, .write) { try await $0.query("COMMIT", logger: logger) }
+                }.value
                 return result
             }
         }
@@ -283,5 +301,26 @@ final class PostgresDriver: SQLDriver {
     func removeSnapshots(_ transaction: SQLTransactionHandle?, type: String) async throws {
         let operations = self.operations
         try await write(transaction) { try await operations.removeSnapshots($0, type: type) }
+    }
+
+    // MARK: Verification
+
+    func orphanEventCount(_ transaction: SQLTransactionHandle?) async throws -> Int {
+        let operations = self.operations
+        let query = SQLIntegrityQueries.orphanEvents(events: operations.tables.events, streams: operations.tables.streams)
+        return try await read(transaction) { c in
+            for try await count in try await operations.run(c, query).decode(Int64.self) { return Int(count) }
+            return 0
+        }
+    }
+
+    func streamsWithWrongVersions(_ transaction: SQLTransactionHandle?) async throws -> [String] {
+        let operations = self.operations
+        let query = SQLIntegrityQueries.streamsWithWrongVersions(events: operations.tables.events, streams: operations.tables.streams)
+        return try await read(transaction) { c in
+            var names: [String] = []
+            for try await name in try await operations.run(c, query).decode(String.self) { names.append(name) }
+            return names
+        }
     }
 }

@@ -1,4 +1,4 @@
-import EventStore
+@_spi(Backend) import EventStore
 
 /// The SQL expressions for one metadata member inside a ``SQLMatcherDialect/member(of:key:_:)`` scope.
 package struct SQLJSONMember: Sendable {
@@ -14,14 +14,33 @@ package struct SQLJSONMember: Sendable {
     package var text: SQLQuery
     /// The member's numeric value.
     package var number: SQLQuery
+    /// Where ``number`` is a double (MySQL and MariaDB): true when the member is an integer, and its value
+    /// as a 64-bit integer, so that integers compare exactly beyond 2^53, as in memory.
+    package var integer: (isInteger: SQLQuery, value: SQLQuery)?
 
-    package init(isText: SQLQuery, isNumber: SQLQuery, isTrue: SQLQuery, isFalse: SQLQuery, text: SQLQuery, number: SQLQuery) {
+    package init(
+        isText: SQLQuery, isNumber: SQLQuery, isTrue: SQLQuery, isFalse: SQLQuery, text: SQLQuery, number: SQLQuery,
+        integer: (isInteger: SQLQuery, value: SQLQuery)? = nil
+    ) {
         self.isText = isText
         self.isNumber = isNumber
         self.isTrue = isTrue
         self.isFalse = isFalse
         self.text = text
         self.number = number
+        self.integer = integer
+    }
+
+    /// `member op bound` for an integer bound: exact against a stored integer, as a number against a
+    /// stored double.
+    func compared(_ op: String, toInteger bound: Int) -> SQLQuery {
+        guard let integer else {
+            return "(\(isNumber) AND \(number) \(unsafeSQL: op) \(bind: .int(Int64(bound))))"
+        }
+        return """
+            ((\(integer.isInteger) AND \(integer.value) \(unsafeSQL: op) \(bind: .int(Int64(bound)))) \
+            OR (\(isNumber) AND NOT \(integer.isInteger) AND \(number) \(unsafeSQL: op) \(bind: .double(Double(bound)))))
+            """
     }
 }
 
@@ -31,11 +50,13 @@ package protocol SQLMatcherDialect: Sendable {
     /// A predicate that is true when the JSON object `json` has the member `key` (bound, never spliced) and
     /// `predicate` holds for it; false when the key is missing.
     func member(of json: SQLQuery, key: String, _ predicate: (SQLJSONMember) -> SQLQuery) -> SQLQuery
-    /// True when the regular expression `pattern` (bound) finds a match in `text`. By default
-    /// `(text OPERATOR pattern)` with ``regexOperator``.
+    /// True when the regular expression `pattern` (bound, written for ``regexFlavor``) finds a match in
+    /// `text`. By default `(text OPERATOR pattern)` with ``regexOperator``.
     func regex(_ text: SQLQuery, pattern: String) -> SQLQuery
     /// The infix regular-expression operator (`REGEXP` by default).
     var regexOperator: String { get }
+    /// The engine behind ``regexOperator`` (PCRE2 by default), that patterns are written out for.
+    var regexFlavor: PortableRegex.Flavor { get }
     /// The text of the `uuid` column, compared as bytes.
     var uuidText: SQLQuery { get }
     /// The text of the `message_name` column, compared as bytes.
@@ -47,9 +68,16 @@ package protocol SQLMatcherDialect: Sendable {
 extension SQLMatcherDialect {
     package var messageNameText: SQLQuery { "e.message_name" }
     package var regexOperator: String { "REGEXP" }
+    package var regexFlavor: PortableRegex.Flavor { .pcre }
 
     package func regex(_ text: SQLQuery, pattern: String) -> SQLQuery {
-        "(\(text) \(unsafeSQL: regexOperator) \(bind: pattern))"
+        "(\(text) \(unsafeSQL: regexOperator) \(bind: Self.written(pattern, for: regexFlavor)))"
+    }
+
+    /// `pattern` written for `flavor`; the store checked it before, so one that does not parse matches
+    /// nothing rather than failing here.
+    package static func written(_ pattern: String, for flavor: PortableRegex.Flavor) -> String {
+        (try? PortableRegex(pattern).translated(for: flavor)) ?? "x^"
     }
 
     /// The text of a message property column, or the integer for `position`.
@@ -82,7 +110,7 @@ extension SQLMatcherDialect {
         func equal(_ value: MetadataValue) -> SQLQuery {
             switch value {
             case let .string(s): return "(\(member.isText) AND \(member.text) = \(bind: s))"
-            case let .int(i): return "(\(member.isNumber) AND \(member.number) = \(bind: .int(Int64(i))))"
+            case let .int(i): return member.compared("=", toInteger: i)
             case let .double(d): return "(\(member.isNumber) AND \(member.number) = \(bind: .double(d)))"
             case let .bool(b): return b ? member.isTrue : member.isFalse
             }
@@ -90,7 +118,7 @@ extension SQLMatcherDialect {
         func ordered(_ op: String, _ value: MetadataValue) -> SQLQuery {
             switch value {
             case let .string(s): return "(\(member.isText) AND \(member.text) \(unsafeSQL: op) \(bind: s))"
-            case let .int(i): return "(\(member.isNumber) AND \(member.number) \(unsafeSQL: op) \(bind: .int(Int64(i))))"
+            case let .int(i): return member.compared(op, toInteger: i)
             case let .double(d): return "(\(member.isNumber) AND \(member.number) \(unsafeSQL: op) \(bind: .double(d)))"
             case .bool: return "1 = 0"  // rejected by the matcher's validation; never true
             }

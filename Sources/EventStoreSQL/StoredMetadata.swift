@@ -18,3 +18,26 @@ package func storedStreamName(_ text: String) throws(EventStoreError) -> StreamN
         throw .corrupt("a stored stream name is invalid: \(error.reason)")
     }
 }
+
+/// The queries of `eventstore verify` that only SQL can answer, the same on every backend.
+package enum SQLIntegrityQueries {
+    /// How many events have no stream row (what a delete racing an append could leave before the append
+    /// checked its stream).
+    package static func orphanEvents(events: String, streams: String) -> SQLQuery {
+        """
+        SELECT count(*) FROM \(unsafeSQL: events) e
+        WHERE NOT EXISTS (SELECT 1 FROM \(unsafeSQL: streams) s WHERE s.id = e.stream_id)
+        """
+    }
+
+    /// The names of the streams whose version is not their last position, or whose positions have a gap.
+    package static func streamsWithWrongVersions(events: String, streams: String) -> SQLQuery {
+        """
+        SELECT s.name FROM \(unsafeSQL: streams) s
+        LEFT JOIN (SELECT stream_id, max(position) AS last, count(*) AS total FROM \(unsafeSQL: events) GROUP BY stream_id) x
+            ON x.stream_id = s.id
+        WHERE s.version <> COALESCE(x.last, 0) OR COALESCE(x.total, 0) <> COALESCE(x.last, 0)
+        ORDER BY s.name
+        """
+    }
+}

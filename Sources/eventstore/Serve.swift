@@ -17,23 +17,74 @@ struct Serve: AsyncParsableCommand {
     var tokens: [String] = []
     @Option(name: .customLong("read-only-token"), help: "A bearer token that may only read (repeatable).")
     var readOnlyTokens: [String] = []
+    @Option(
+        name: .customLong("token-file"),
+        help: "A file of bearer tokens that may read and write, one per line (repeatable; kept out of `ps`).")
+    var tokenFiles: [String] = []
+    @Option(name: .customLong("read-only-token-file"), help: "A file of read-only bearer tokens, one per line (repeatable).")
+    var readOnlyTokenFiles: [String] = []
+    @Flag(help: "Serve a non-loopback --host without tokens (anyone who reaches it may read and write).")
+    var allowAnonymous = false
+    @Option(help: "The scheme, host and port links are made of (default: http://HOST:PORT).") var publicURL: String?
+    @Option(name: .customLong("allowed-origin"), help: "An origin whose web pages may write (repeatable).")
+    var allowedOrigins: [String] = []
     @Option(help: "The largest request body, in bytes.") var maxBodySize = 8 * 1024 * 1024
+    @Option(help: "The most Server-Sent-Events streams open at once.") var maxSubscribers = 1000
+    @Option(help: "Seconds a connection may stay idle between requests.") var idleTimeout = 60
     @OptionGroup var options: DatabaseOptions
+
+    /// The tokens of `--token`, the files and `variable` (comma- or line-separated).
+    /// - Throws: `badInput` for an empty one (`--token "$TOKEN"` with TOKEN unset must not open the store)
+    ///   or a file that cannot be read.
+    static func tokens(_ given: [String], files: [String], variable: String, option: String) throws -> Set<String> {
+        if given.contains(where: \.isEmpty) { throw CommandFailure.badInput("--\(option) must not be empty") }
+        var tokens = Set(given)
+        for file in files {
+            guard let data = FileManager.default.contents(atPath: file), let text = String(data: data, encoding: .utf8) else {
+                throw CommandFailure.badInput("cannot read the token file \(file)")
+            }
+            let lines = text.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+            if lines.isEmpty { throw CommandFailure.badInput("the token file \(file) holds no token") }
+            tokens.formUnion(lines)
+        }
+        if let value = ProcessInfo.processInfo.environment[variable] {
+            let listed = value.split(whereSeparator: { $0 == "," || $0.isNewline }).map { $0.trimmingCharacters(in: .whitespaces) }
+            if listed.isEmpty || listed.contains(where: \.isEmpty) {
+                throw CommandFailure.badInput("\(variable) is set but holds an empty token")
+            }
+            tokens.formUnion(listed)
+        }
+        return tokens
+    }
+
+    /// Whether `host` is only reachable from this machine.
+    static func isLoopback(_ host: String) -> Bool {
+        host == "localhost" || host == "::1" || host == "[::1]" || host.hasPrefix("127.")
+    }
 
     func run() async throws {
         try await reportingFailures {
-            // `--token "$TOKEN"` with TOKEN unset must not serve an open store.
-            if tokens.contains(where: \.isEmpty) || readOnlyTokens.contains(where: \.isEmpty) {
-                throw CommandFailure.badInput("--token and --read-only-token must not be empty")
+            let tokens = try Self.tokens(self.tokens, files: tokenFiles, variable: "EVENTSTORE_TOKENS", option: "token")
+            let readOnlyTokens = try Self.tokens(
+                self.readOnlyTokens, files: readOnlyTokenFiles, variable: "EVENTSTORE_READ_ONLY_TOKENS", option: "read-only-token")
+            if !Self.isLoopback(host), tokens.isEmpty, readOnlyTokens.isEmpty, !allowAnonymous {
+                throw CommandFailure.badInput(
+                    "--host \(host) is reachable from other machines: give --token (or --token-file), or --allow-anonymous")
             }
             guard (1...65535).contains(port) else { throw CommandFailure.badInput("--port must be from 1 to 65535") }
             guard maxBodySize >= 1 else { throw CommandFailure.badInput("--max-body-size must be 1 or more") }
+            guard maxSubscribers >= 1 else { throw CommandFailure.badInput("--max-subscribers must be 1 or more") }
+            guard idleTimeout >= 1 else { throw CommandFailure.badInput("--idle-timeout must be 1 or more") }
             let registry = PrometheusCollectorRegistry()
             MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
             var configuration = EventStoreHTTPConfiguration()
-            configuration.tokens = Set(tokens)
-            configuration.readOnlyTokens = Set(readOnlyTokens)
+            configuration.tokens = tokens
+            configuration.readOnlyTokens = readOnlyTokens
             configuration.maxBodySize = maxBodySize
+            configuration.maxSubscribers = maxSubscribers
+            configuration.idleTimeout = .seconds(idleTimeout)
+            configuration.publicBaseURL = publicURL
+            configuration.allowedOrigins = Set(allowedOrigins)
             configuration.metricsRegistry = registry
             var logger = Logger(label: "eventstore")
             logger.logLevel = .info

@@ -149,6 +149,85 @@ struct HTTPIntegrityTests {
     }
 }
 
+extension HTTPIntegrityTests {
+    /// A page of another site cannot write: form and plain-text bodies get 415 on every write, an `Origin`
+    /// that is not the store's own (or allowed) gets 403; a client without `Origin` (not a browser) writes.
+    /// Before, `POST /delete/user-1` with `Origin: https://evil.example` and `text/plain` deleted the stream.
+    @Test func crossSiteWritesAreRefused() async throws {
+        var configuration = EventStoreHTTPConfiguration()
+        configuration.allowedOrigins = ["https://app.example"]
+        configuration.publicBaseURL = "http://store.example:8080/"
+        try await withServer(configuration: configuration) { client, store in
+            try await store.create("user-1")
+            for type in ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x"] {
+                let posted = try await client.execute(uri: "/delete/user-1", method: .post, headers: [.contentType: type])
+                try expectProblem(posted, .unsupportedMediaType)
+            }
+            let evil = try await client.execute(uri: "/delete/user-1", method: .post, headers: [.origin: "https://evil.example"])
+            try expectProblem(evil, .forbidden)
+            let reset = try await client.execute(uri: "/projection/reset/x", method: .post, headers: [.origin: "null"])
+            try expectProblem(reset, .forbidden)
+            #expect(try await store.hasStream("user-1"))
+            // Reads from anywhere are left to tokens; the store's own origin and allowed ones may write.
+            let read = try await client.execute(uri: "/streams", method: .get, headers: [.origin: "https://evil.example", .accept: "application/json"])
+            #expect(read.status == .ok)
+            let own = try await client.execute(
+                uri: "/stream/user-1", method: .post, headers: [.origin: "http://store.example:8080", .contentType: "application/json"],
+                body: events(["A"]))
+            #expect(own.status == .noContent, "\(text(own))")
+            let allowed = try await client.execute(uri: "/delete/user-1", method: .post, headers: [.origin: "https://APP.example"])
+            #expect(allowed.status == .noContent, "\(text(allowed))")
+        }
+    }
+
+    /// `_links` are made of the configured address, never of the request's `Host` header (which a client,
+    /// or a page rebinding a domain to 127.0.0.1, chooses).
+    @Test func linksUseTheConfiguredAddressNotTheHostHeader() async throws {
+        var configuration = EventStoreHTTPConfiguration()
+        configuration.publicBaseURL = "https://events.example.com/"
+        try await withServer(configuration: configuration) { client, store in
+            try await store.create("user-1", events: [EventMessage(messageName: "A")])
+            let read = try await client.execute(
+                uri: "/stream/user-1", method: .get, headers: [.accept: "application/json", HTTPField.Name("Host")!: "attacker.example"])
+            #expect(text(read).contains("https://events.example.com/stream/user-1/"), "\(text(read))")
+            #expect(!text(read).contains("attacker.example"))
+        }
+    }
+
+    /// Caps: a listing `limit` above the maximum is a 400; Server-Sent-Events streams past the maximum get 503.
+    @Test func listingLimitsAndEventStreamsAreCapped() async throws {
+        var configuration = EventStoreHTTPConfiguration()
+        configuration.maxListingLimit = 50
+        configuration.maxSubscribers = 1
+        try await withServer(configuration: configuration) { client, store in
+            let port = try #require(client.port)
+            let big = try await client.execute(uri: "/streams?limit=51", method: .get, headers: acceptJSON)
+            try expectProblem(big, .badRequest)
+            #expect(try await client.execute(uri: "/streams?limit=50", method: .get, headers: acceptJSON).status == .ok)
+            try await store.create("sse-cap", events: [EventMessage(messageName: "A")])
+            // The first stream stays open while the second is asked for (it has delivered its first event).
+            let (opened, signal) = AsyncStream<Void>.makeStream()
+            let first = Task {
+                let response = try await HTTPClient.shared.execute(
+                    HTTPClientRequest(url: "http://127.0.0.1:\(port)/subscribe/stream/sse-cap"), timeout: .seconds(30))
+                var parser = WHATWGEventParser()
+                for try await chunk in response.body {
+                    parser.feed(Array(chunk.readableBytesView))
+                    if parser.events.count >= 1 { signal.yield() }
+                    if parser.events.count >= 2 { break }
+                }
+                return parser.events.map(\.type)
+            }
+            for await _ in opened { break }
+            let second = try await HTTPClient.shared.execute(
+                HTTPClientRequest(url: "http://127.0.0.1:\(port)/subscribe/stream/sse-cap"), timeout: .seconds(10))
+            #expect(second.status == .serviceUnavailable)
+            try await store.append([EventMessage(messageName: "B")], to: "sse-cap")
+            #expect(try await first.value == ["A", "B"])
+        }
+    }
+}
+
 extension HTTPFields {
     func merging(_ other: HTTPFields) -> HTTPFields {
         var copy = self

@@ -105,6 +105,32 @@ struct MySQLStoreTests {
         await store.close()
     }
 
+    /// A transaction whose connection is killed midway fails as a whole: its later calls do not run on a
+    /// fresh connection outside it (before, the worker reconnected, a write caught by the body committed on
+    /// its own and the transaction "succeeded" without its first write).
+    @Test func aTransactionWhoseConnectionIsKilledFailsAndNothingOfItCommits() async throws {
+        let configuration = try MySQLTestServer.configuration()
+        let prefix = configuration.tablePrefix
+        let race = try MySQLTestServer.deleteRace(prefix: prefix)
+        let store = try await MySQLEventStore(configuration: configuration)
+        try await race.shell.run(race.slowInserts)
+        let transaction = Task {
+            try await store.transaction { tx in
+                _ = try? await tx.append([EventMessage(messageName: "A")], to: "tx-kill", expectedVersion: .noStream)
+                try await tx.append([EventMessage(messageName: "C")], to: "tx-kill", expectedVersion: .noStream)
+            }
+        }
+        try await race.shell.waitFor(race.sleepingInserts, toPrint: "1")
+        let thread = try await race.shell.run(
+            "SELECT id FROM information_schema.processlist WHERE state = 'User sleep' AND info LIKE '%\(prefix)slept%'")
+        try await race.shell.run("KILL CONNECTION \(thread)")
+        Watchdog.step("the transaction's connection was killed")
+        await #expect(throws: EventStoreError.self) { try await transaction.value }
+        #expect(try await store.hasStream("tx-kill") == false)
+        #expect(try await race.shell.run(race.events) == "0")
+        await store.close()
+    }
+
     @Test func urlsCarryEverySetting() throws {
         let configuration = try MySQLConfiguration(url: "mysql://app:s%40cret@db.example:3307/events?pool_size=4&connect_timeout=3&table_prefix=p_")
         #expect(configuration.flavor == .mysql)

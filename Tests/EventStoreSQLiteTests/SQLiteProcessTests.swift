@@ -98,6 +98,71 @@ struct SQLiteProcessTests {
         }
     }
 
+    /// A `--host` other machines can reach is refused without tokens unless `--allow-anonymous`; tokens may
+    /// come from a file or from `EVENTSTORE_TOKENS` instead of argv, and an empty one there is refused too.
+    @Test func serveRefusesAnOpenNonLoopbackHostAndReadsTokensFromFilesAndTheEnvironment() async throws {
+        try await withTemporaryDatabase { path in
+            let database = "--database=sqlite:\(path)"
+            let open = try await EventStoreProcess.run(["serve", "--host", "0.0.0.0", "--port", "0", database])
+            #expect(open.status == 2, "\(open.stderr)")
+            #expect(open.stderr.contains("--allow-anonymous"), "\(open.stderr)")
+            let emptyFile = URL(fileURLWithPath: path + ".empty-tokens")
+            try Data("\n\n".utf8).write(to: emptyFile)
+            let fromEmptyFile = try await EventStoreProcess.run(["serve", "--token-file", emptyFile.path, "--port", "0", database])
+            #expect(fromEmptyFile.stderr.contains("holds no token"), "\(fromEmptyFile.stderr)")
+            let emptyVariable = try await EventStoreProcess.run(["serve", "--port", "0", database], environment: ["EVENTSTORE_TOKENS": ""])
+            #expect(emptyVariable.stderr.contains("EVENTSTORE_TOKENS"), "\(emptyVariable.stderr)")
+            // With tokens from a file or the environment, the non-loopback host passes the check (and the run
+            // fails at the port, which is refused after it).
+            let tokenFile = URL(fileURLWithPath: path + ".tokens")
+            try Data("s3cret\n".utf8).write(to: tokenFile)
+            for (arguments, environment) in [
+                (["--token-file", tokenFile.path], [String: String]()), ([], ["EVENTSTORE_TOKENS": "a,b"]),
+                (["--allow-anonymous"], [:]),
+            ] {
+                let served = try await EventStoreProcess.run(
+                    ["serve", "--host", "0.0.0.0", "--port", "0", database] + arguments, environment: environment)
+                #expect(served.stderr.contains("--port must be"), "\(arguments) \(environment): \(served.stderr)")
+            }
+        }
+    }
+
+    /// `eventstore verify` finds what an older build (or a hand) left broken: an event whose metadata does
+    /// not read back, an event without its stream, a stream whose version is not its last position; on a
+    /// sound file it says so and exits 0.
+    @Test func verifyFindsUnreadableEventsOrphansAndWrongVersions() async throws {
+        try await withTemporaryDatabase { path in
+            let database = "--database=sqlite:\(path)"
+            let store = try await SQLiteEventStore(path: path)
+            try await store.create("sound-1", events: (1...3).map { _ in EventMessage(messageName: "A") })
+            try await store.create("broken-1", events: (1...5).map { _ in EventMessage(messageName: "B") })
+            await store.close()
+            let sound = try await EventStoreProcess.run(["verify", database])
+            #expect(sound.status == 0, "\(sound.stdout) \(sound.stderr)")
+            #expect(sound.stdout.hasPrefix("ok"))
+            let sql = """
+                UPDATE events SET metadata = '{"nested":{"a":1}}' WHERE position = 4 AND stream_id = (SELECT id FROM event_streams WHERE name = 'broken-1');
+                INSERT INTO events (stream_id, position, uuid, message_name, payload, metadata, created_at)
+                    VALUES (9999, 1, '8d6a0d66-2e5b-4c3e-9d55-6e1f2b7f9a10', 'Orphan', '{}', '{}', '2026-12-01T00:00:00.000000');
+                UPDATE event_streams SET version = 7 WHERE name = 'sound-1';
+                """
+            let sqlite = Process()
+            sqlite.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            sqlite.arguments = ["sqlite3", path, sql]
+            try sqlite.run()
+            await EventStoreProcess.waitForExit(sqlite)
+            try #require(sqlite.terminationStatus == 0)
+            let found = try await EventStoreProcess.run(["verify", database, "--read-batch-size", "2"])
+            #expect(found.status == 1, "\(found.stderr)")
+            let lines = found.stdout.split(separator: "\n").map(String.init)
+            #expect(lines.contains { $0.hasPrefix("unreadable-event: \"broken-1\" at position 4") }, "\(lines)")
+            #expect(lines.filter { $0.hasPrefix("unreadable-event") }.count == 1, "\(lines)")
+            #expect(lines.contains("orphan-events: 1 event(s) belong to no stream"), "\(lines)")
+            #expect(lines.contains { $0.hasPrefix("wrong-version: stream \"sound-1\"") }, "\(lines)")
+            #expect(found.stderr.contains("verify found 3 problem(s)"), "\(found.stderr)")
+        }
+    }
+
     @Test func exitStatusesNameTheFailure() async throws {
         try await withTemporaryDatabase { path in
             let database = "--database=sqlite:\(path)"

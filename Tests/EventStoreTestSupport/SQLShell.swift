@@ -30,8 +30,8 @@ public struct SQLShell: Sendable {
         let directory = FileManager.default.temporaryDirectory
         let outputURL = directory.appendingPathComponent("sqlshell-\(UUID().uuidString).out")
         let errorURL = directory.appendingPathComponent("sqlshell-\(UUID().uuidString).err")
-        FileManager.default.createFile(atPath: outputURL.path, contents: nil)
-        FileManager.default.createFile(atPath: errorURL.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: outputURL.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: errorURL.path, contents: nil)
         defer {
             try? FileManager.default.removeItem(at: outputURL)
             try? FileManager.default.removeItem(at: errorURL)

@@ -204,27 +204,25 @@ public struct MetadataMatcher: Sendable, Hashable {
     }
 }
 
-/// Regular expressions of matchers and listings: ICU syntax (`NSRegularExpression`), searched
-/// anywhere in the text unless anchored with `^`/`$`.
+/// Regular expressions of matchers and listings: the syntax every backend shares (see ``PortableRegex``),
+/// searched anywhere in the text unless anchored with `^`/`$`.
 @_spi(Backend) public enum RegexPattern {
-    /// The reason the pattern does not compile, or `nil` when it does.
+    /// The reason the pattern is not one every backend runs the same, or `nil` when it is.
     public static func problem(with pattern: String) -> String? {
-        if pattern.isEmpty { return "the regular expression must not be empty" }
-        if pattern.utf8.contains(0) { return "the regular expression must not hold U+0000" }
         do {
-            _ = try NSRegularExpression(pattern: pattern)
+            _ = try PortableRegex(pattern)
             return nil
         } catch {
-            return "invalid regular expression \"\(pattern)\""
+            return error.reason
         }
     }
 
-    /// A compiled pattern.
-    /// - Throws: ``EventStoreError`` `invalidArgument` when it does not compile.
+    /// A compiled pattern (its ICU form).
+    /// - Throws: ``EventStoreError`` `invalidArgument` when it is outside the shared syntax.
     public static func compile(_ pattern: String) throws(EventStoreError) -> CompiledRegex {
-        if let problem = problem(with: pattern) { throw .invalidArgument(problem) }
+        let portable = try PortableRegex(pattern)
         do {
-            return CompiledRegex(try NSRegularExpression(pattern: pattern))
+            return CompiledRegex(try NSRegularExpression(pattern: portable.translated(for: .icu)))
         } catch {
             throw .invalidArgument("invalid regular expression \"\(pattern)\"")
         }

@@ -415,4 +415,7 @@ public enum MetadataKey {
     public static let correlationID = "_correlation_id"
     /// Added to every event's metadata on read with its stream position, unless the writer set it.
     public static let position = "_position"
+    /// On the streams an emitting projection created and the events it wrote: the projection's name (a reset
+    /// deletes only the streams that carry it and hold nothing else).
+    public static let projection = "_projection"
 }

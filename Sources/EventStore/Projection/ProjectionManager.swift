@@ -71,8 +71,8 @@ public struct ProjectionManager: Sendable {
         }
     }
 
-    /// Resets the projection: state and positions start over; an emitting projection's own stream is
-    /// deleted, a read model is reset. A runner does it at its next block and goes on from the start; with
+    /// Resets the projection: state and positions start over; the streams an emitting projection created
+    /// and alone wrote to are deleted, a read model is reset. A runner does it at its next block and goes on from the start; with
     /// none running (no lease, or an expired one) it is done now, and a runner whose lease had expired fails
     /// with `projectionLeaseLost` at its next save.
     /// - Throws: `projectionNotFound`.
@@ -92,15 +92,15 @@ public struct ProjectionManager: Sendable {
             record.lockedUntil = nil
             if record.kind == .readModel {
                 record.pendingReadModelAction = .reset
-                return ProjectionChange(.reset)
+                return ProjectionChange(.readModel(.reset))
             }
-            return ProjectionChange(nil, deleteStream: try? StreamName(name))
+            return ProjectionChange(.deleteCreatedStreams)
         }
-        if let action { try await applyToReadModel(action, of: name) }
+        try await carryOut(action, of: name)
     }
 
-    /// Deletes the projection: its row, and with `deleteEmittedEvents` its own stream (emitting projection)
-    /// or its read model (read-model projection). A runner does it at its next block and stops; with none
+    /// Deletes the projection: its row, and with `deleteEmittedEvents` the streams it created and alone wrote
+    /// to (emitting projection) or its read model (read-model projection). A runner does it at its next block and stops; with none
     /// running it is done now.
     /// - Throws: `projectionNotFound`.
     public func deleteProjection(_ name: String, deleteEmittedEvents: Bool) async throws {
@@ -112,19 +112,34 @@ public struct ProjectionManager: Sendable {
             if record.kind == .readModel, deleteEmittedEvents {
                 // The row stays as a tombstone until the read model is deleted.
                 record = ProjectionRecord(name: name, kind: .readModel, pendingReadModelAction: .delete)
-                return ProjectionChange(.delete)
+                return ProjectionChange(.readModel(.delete))
             }
-            return ProjectionChange(nil, deleteStream: deleteEmittedEvents ? try? StreamName(name) : nil)
+            return ProjectionChange(deleteEmittedEvents && record.kind == .projection ? FollowUp.deleteCreatedStreams : nil)
         }
-        if let action { try await applyToReadModel(action, of: name) }
+        try await carryOut(action, of: name)
+    }
+
+    /// What a command leaves for the manager to do once the row is written.
+    enum FollowUp: Sendable {
+        case readModel(ProjectionRecord.ReadModelAction)
+        /// Delete the streams the (emitting) projection created and alone wrote to.
+        case deleteCreatedStreams
+    }
+
+    private func carryOut(_ followUp: FollowUp?, of name: String) async throws {
+        switch followUp {
+        case let .readModel(action): try await applyToReadModel(action, of: name)
+        case .deleteCreatedStreams: try await Emitter.deleteCreatedStreams(of: name, in: store)
+        case nil: break
+        }
     }
 
     /// Edits an existing row: `edit` gets it and whether a runner holds it; returns the read-model action to
     /// carry out here, if any. With `deleting`, a row `edit` leaves untouched by a tombstone is deleted.
     private func command(
         _ name: String, deleting: Bool = false,
-        _ edit: @escaping @Sendable (inout ProjectionRecord, Bool) throws -> ProjectionChange<ProjectionRecord.ReadModelAction?>
-    ) async throws -> ProjectionRecord.ReadModelAction? {
+        _ edit: @escaping @Sendable (inout ProjectionRecord, Bool) throws -> ProjectionChange<FollowUp?>
+    ) async throws -> FollowUp? {
         try await store.changeProjection(named: name) { row in
             guard var record = row, !record.isTombstone else { throw EventStoreError.projectionNotFound(name) }
             let leased = record.isLeased(at: Timestamp.microseconds(Date()))
@@ -136,17 +151,70 @@ public struct ProjectionManager: Sendable {
 
     /// Resets or deletes a read model registered with this manager, then clears the note in its row; with no
     /// read model here, the note waits for the next runner.
+    ///
+    /// The manager holds the projection's lease meanwhile (renewed while the read model works), so that a
+    /// runner starting in between gets `projectionRunning` instead of persisting rows the late reset would
+    /// then wipe; when another runner holds the lease by now, the note is left to it.
     private func applyToReadModel(_ action: ProjectionRecord.ReadModelAction, of name: String) async throws {
         guard let readModel = readModels.readModel(for: name) else { return }
-        switch action {
-        case .reset: try await readModel.reset()
-        case .delete: try await readModel.delete()
+        let owner = "manager-" + UUID().uuidString
+        let lease = Self.commandLease.microseconds
+        let taken = try await store.changeProjection(named: name) { row in
+            let now = Timestamp.microseconds(Date())
+            guard var record = row, record.pendingReadModelAction == action, !record.isLeased(at: now) else {
+                return ProjectionChange(false)
+            }
+            record.leaseOwner = owner
+            record.lockedUntil = now + lease
+            row = record
+            return ProjectionChange(true)
         }
+        guard taken else { return }
+        let store = self.store
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask {
+                while true {
+                    try await Task.sleep(for: Self.commandLease / 3)
+                    _ = try await store.changeProjection(named: name) { row in
+                        guard var record = row, record.leaseOwner == owner else { return ProjectionChange(()) }
+                        record.lockedUntil = Timestamp.microseconds(Date()) + lease
+                        row = record
+                        return ProjectionChange(())
+                    }
+                }
+            }
+            defer { group.cancelAll() }
+            do {
+                switch action {
+                case .reset: try await readModel.reset()
+                case .delete: try await readModel.delete()
+                }
+            } catch {
+                try? await releaseCommandLease(owner, of: name, clearing: nil)
+                throw error
+            }
+            try await releaseCommandLease(owner, of: name, clearing: action)
+        }
+    }
+
+    /// How long the manager holds a projection's lease while it resets or deletes a read model (renewed every
+    /// third of it while that runs).
+    static let commandLease: Duration = .seconds(30)
+
+    /// Gives up the manager's lease, clearing the note for `action` when it was carried out.
+    private func releaseCommandLease(_ owner: String, of name: String, clearing action: ProjectionRecord.ReadModelAction?)
+        async throws
+    {
         _ = try await store.changeProjection(named: name) { row in
-            guard var record = row, record.pendingReadModelAction == action, !record.isLeased(at: Timestamp.microseconds(Date()))
-            else { return ProjectionChange(()) }
-            record.pendingReadModelAction = nil
-            row = action == .delete ? nil : record
+            guard var record = row, record.leaseOwner == owner else { return ProjectionChange(()) }
+            record.leaseOwner = nil
+            record.lockedUntil = nil
+            if let action, record.pendingReadModelAction == action {
+                record.pendingReadModelAction = nil
+                row = action == .delete ? nil : record
+            } else {
+                row = record
+            }
             return ProjectionChange(())
         }
     }

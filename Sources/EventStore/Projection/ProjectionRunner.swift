@@ -140,6 +140,9 @@ public final class ProjectionRunner<Context: ProjectionContext, State: Codable &
             return ProjectionChange(record)
         }
         let session = Session(persistence: persistence, owner: owner, leaseMicros: lease)
+        // Every emit and linkTo first checks that this run still holds the lease.
+        core.setWriteGuard { _ = try await session.renew() }
+        defer { core.setWriteGuard(nil) }
         do {
             if let action = record.pendingReadModelAction {
                 if let readModel = persistence.readModel {
@@ -178,6 +181,8 @@ public final class ProjectionRunner<Context: ProjectionContext, State: Codable &
         var page: [RecordedEvent] = []
         var next = 0
         var generations: (append: UInt64, stop: UInt64) = (0, 0)
+        let leaseRenewalInterval = setup.options.lockTimeout / 2
+        var lastRenewal = clock.now.offset
 
         func now() -> Duration { clock.now.offset }
         func observe() {
@@ -196,7 +201,7 @@ public final class ProjectionRunner<Context: ProjectionContext, State: Codable &
                 if evaluator?.matches(event.message, position: event.position) ?? true,
                     let handler = handler(for: event.message.messageName)
                 {
-                    core.streamName = event.streamName
+                    core.begin(event)
                     state = try await handler(state, event, context)
                 }
                 local.withLock { local in
@@ -206,6 +211,11 @@ public final class ProjectionRunner<Context: ProjectionContext, State: Codable &
                 }
                 observe()
                 if let action = machine.eventHandled() { return action }
+                // A long block renews the lease by time too, not only when it is saved.
+                if let session, now() - lastRenewal >= leaseRenewalInterval {
+                    _ = try await session.renew()
+                    lastRenewal = now()
+                }
             }
             observe()
             return machine.pageProcessed(count: page.count, globalPosition: local.withLock { $0.globalPosition }, at: now())
@@ -231,8 +241,13 @@ public final class ProjectionRunner<Context: ProjectionContext, State: Codable &
                     action = try await handleEvents()
                 case .save:
                     let session = held()
-                    if let readModel = session.persistence.readModel { try await readModel.persist() }
+                    if let readModel = session.persistence.readModel {
+                        // Never persist after the lease is gone: a runner that took over owns the read model.
+                        _ = try await session.renew()
+                        try await readModel.persist()
+                    }
                     let status = try await session.save(try progress())
+                    lastRenewal = now()
                     observe()
                     action = machine.saved(status: status, at: now())
                 case .readReadableHead:
@@ -255,6 +270,7 @@ public final class ProjectionRunner<Context: ProjectionContext, State: Codable &
                     action = machine.waitEnded(at: now())
                 case .renewLease:
                     let status = try await held().renew()
+                    lastRenewal = now()
                     observe()
                     action = machine.leaseRenewed(status: status, at: now())
                 case .initializeReadModel:
@@ -269,7 +285,10 @@ public final class ProjectionRunner<Context: ProjectionContext, State: Codable &
                     action = machine.resetDone()
                 case .stop:
                     let session = held()
-                    if let readModel = session.persistence.readModel { try await readModel.persist() }
+                    if let readModel = session.persistence.readModel {
+                        _ = try await session.renew()
+                        try await readModel.persist()
+                    }
                     try await session.release(status: .idle, saving: try progress())
                     return
                 case let .delete(withEmittedEvents):
@@ -298,29 +317,34 @@ public final class ProjectionRunner<Context: ProjectionContext, State: Codable &
 
     // MARK: Commands
 
-    /// Starts over: the read model is reset, the state is the initial one, positions are cleared, an emitting
-    /// projection's own stream is deleted.
+    /// Starts over: the read model is reset, the state is the initial one, positions are cleared, the streams
+    /// an emitting projection created and alone wrote to are deleted.
     private func reset(_ session: Session) async throws {
         if let readModel = session.persistence.readModel { try await readModel.reset() }
         let fresh = Local(state: makeState(context), running: true)
         local.withLock { $0 = fresh }
         let stateJSON = try encode(fresh.state)
-        let ownStream = session.persistence.kind == .projection ? try StreamName(session.persistence.name) : nil
         _ = try await session.change { record in
             record.state = stateJSON
             record.streamPositions = [:]
             record.globalPosition = nil
             record.status = .running
-            return ProjectionChange(record, deleteStream: ownStream)
+            return ProjectionChange(record)
+        }
+        // After the positions are cleared: a crash in between replays, and the replay's writes are skipped
+        // where they are still stored (their ids are the same).
+        if session.persistence.kind == .projection {
+            try await Emitter.deleteCreatedStreams(of: session.persistence.name, in: setup.store)
         }
     }
 
-    /// Deletes the projection's row (and, when asked, its own stream or its read model), and stops.
+    /// Deletes the projection's row (and, when asked, the streams it created or its read model), and stops.
     private func delete(_ session: Session, withEmittedEvents: Bool) async throws {
         if withEmittedEvents, let readModel = session.persistence.readModel { try await readModel.delete() }
-        let ownStream =
-            withEmittedEvents && session.persistence.kind == .projection ? try StreamName(session.persistence.name) : nil
-        _ = try await session.change(deleting: true) { _ in ProjectionChange((), deleteStream: ownStream) }
+        _ = try await session.change(deleting: true) { _ in ProjectionChange(()) }
+        if withEmittedEvents, session.persistence.kind == .projection {
+            try await Emitter.deleteCreatedStreams(of: session.persistence.name, in: setup.store)
+        }
         local.withLock { $0 = Local(state: makeState(context), running: true) }
     }
 

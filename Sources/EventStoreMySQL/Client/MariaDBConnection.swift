@@ -2,6 +2,7 @@
 import CMariaDB
 import EventStore
 import EventStoreSQL
+import Synchronization
 
 /// A MySQL or MariaDB error, recognised by its number (never by its text).
 struct MariaDBError: Error, Sendable, CustomStringConvertible {
@@ -50,6 +51,10 @@ final class MariaDBConnection: SQLCommandConnection {
     private var statements = StatementCache<UnsafeMutablePointer<MYSQL_STMT>> { mysql_stmt_close($0) }
     /// Set when a call failed because the connection is gone; the worker opens a new one.
     private(set) var isBroken = false
+    /// This connection among every one this process opened: a store transaction checks it is still on the
+    /// connection it began on (an address could be reused by the connection that replaced it).
+    let serial = MariaDBConnection.serials.add(1, ordering: .relaxed).newValue
+    private static let serials = Atomic<UInt64>(0)
 
     init(_ settings: Settings) throws(MariaDBError) {
         guard let handle = mysql_init(nil) else { throw MariaDBError(number: 2008, message: "out of memory") }

@@ -54,8 +54,24 @@ struct MySQLConnections: BlockingSQLConnections {
     private let pool: WorkerPool<MariaDBConnection>
 
     /// A transaction's worker.
+    /// A store transaction: its worker, and the connection its `START TRANSACTION` ran on.
     struct Transaction: Sendable {
         let worker: BlockingWorker<MariaDBConnection>
+        let connection: UInt64
+
+        /// Runs `job` on the transaction's connection; fails when the worker lost it (a server restart, a
+        /// `KILL`) and would run the job on a fresh connection outside the transaction, where it would commit
+        /// on its own while the transaction's earlier writes were rolled back.
+        func run<T: Sendable>(_ job: @escaping @Sendable (MariaDBConnection) throws -> T) async throws -> T {
+            let expected = connection
+            return try await MySQLConnections.run(worker) { connection in
+                guard connection.serial == expected, !connection.isBroken else {
+                    throw EventStoreError.backend(
+                        "the connection of this transaction was lost, so the server rolled the transaction back")
+                }
+                return try job(connection)
+            }
+        }
     }
 
     init(configuration: MySQLConfiguration) throws {
@@ -83,9 +99,7 @@ struct MySQLConnections: BlockingSQLConnections {
     func write<T: Sendable>(_ transaction: Transaction?, _ job: @escaping @Sendable (MariaDBConnection) throws -> T)
         async throws -> T
     {
-        if let transaction {
-            return try await Self.run(transaction.worker) { connection in try connection.savepoint { try job(connection) } }
-        }
+        if let transaction { return try await transaction.run { connection in try connection.savepoint { try job(connection) } } }
         // A write runs to its end even when the caller's task is cancelled (as on PostgreSQL): a projection
         // that is cancelled saves what it processed. Reads give up waiting for a connection when cancelled.
         return try await Task { try await onPool { connection in try connection.transaction { try job(connection) } } }.value
@@ -94,19 +108,23 @@ struct MySQLConnections: BlockingSQLConnections {
     func read<T: Sendable>(_ transaction: Transaction?, _ job: @escaping @Sendable (MariaDBConnection) throws -> T)
         async throws -> T
     {
-        if let transaction { return try await Self.run(transaction.worker, job) }
+        if let transaction { return try await transaction.run(job) }
         return try await onPool(job)
     }
 
     func withTransaction<T: Sendable>(_ body: (Transaction) async throws -> T) async throws -> T {
         try await pool.withWorker { worker in
-            try await Self.run(worker) { try $0.execute("START TRANSACTION") }
+            let connection = try await Self.run(worker) { connection in
+                try connection.execute("START TRANSACTION")
+                return connection.serial
+            }
+            let transaction = Transaction(worker: worker, connection: connection)
             do {
-                let result = try await body(Transaction(worker: worker))
-                try await Self.run(worker) { try $0.execute("COMMIT") }
+                let result = try await body(transaction)
+                try await transaction.run { try $0.execute("COMMIT") }
                 return result
             } catch {
-                _ = try? await Self.run(worker) { try $0.execute("ROLLBACK") }
+                _ = try? await transaction.run { try $0.execute("ROLLBACK") }
                 throw error
             }
         }
@@ -122,7 +140,7 @@ struct MySQLConnections: BlockingSQLConnections {
         try await pool.withWorker { try await Self.run($0, job) }
     }
 
-    private static func run<T: Sendable>(
+    fileprivate static func run<T: Sendable>(
         _ worker: BlockingWorker<MariaDBConnection>, _ job: @escaping @Sendable (MariaDBConnection) throws -> T
     ) async throws -> T {
         do {

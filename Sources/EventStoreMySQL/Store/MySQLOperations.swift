@@ -143,6 +143,12 @@ struct MySQLOperations: BlockingSQLOperations {
 
     func run(_ c: MariaDBConnection, _ statement: SQLQuery) throws { try c.query(statement) }
 
+    func firstColumn(_ c: MariaDBConnection, _ query: SQLQuery) throws -> [String] {
+        var values: [String] = []
+        try c.query(query) { row in values.append(row.first.flatMap { $0 } ?? "") }
+        return values
+    }
+
     // MARK: Reads
 
     func stream(_ c: MariaDBConnection, _ name: StreamName) throws -> (id: Int64, version: Int)? {

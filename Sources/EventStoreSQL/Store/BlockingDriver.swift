@@ -14,6 +14,8 @@ package protocol BlockingSQLOperations: Sendable {
     var tableNames: SQLTableNames { get }
     /// Runs a statement that returns no rows.
     func run(_ c: Connection, _ statement: SQLQuery) throws
+    /// Runs a query and returns the first column of each row as text.
+    func firstColumn(_ c: Connection, _ query: SQLQuery) throws -> [String]
     /// Holds, until commit, the lock the stream's appends take, so that a delete and an append of one stream
     /// run one after the other.
     func lockAppends(_ c: Connection, of name: StreamName) throws
@@ -109,6 +111,22 @@ package struct BlockingDriver<Connections: BlockingSQLConnections>: SQLDriver {
     }
 
     package func close() async { await connections.close() }
+
+    package func orphanEventCount(_ transaction: SQLTransactionHandle?) async throws -> Int {
+        let operations = self.operations
+        let names = operations.tableNames
+        let query = SQLIntegrityQueries.orphanEvents(events: names.events.quoted, streams: names.streams.quoted)
+        return try await connections.read(held(transaction)) { c in
+            try operations.firstColumn(c, query).first.flatMap { Int($0) } ?? 0
+        }
+    }
+
+    package func streamsWithWrongVersions(_ transaction: SQLTransactionHandle?) async throws -> [String] {
+        let operations = self.operations
+        let names = operations.tableNames
+        let query = SQLIntegrityQueries.streamsWithWrongVersions(events: names.events.quoted, streams: names.streams.quoted)
+        return try await connections.read(held(transaction)) { c in try operations.firstColumn(c, query) }
+    }
 
     package func create(_ transaction: SQLTransactionHandle?, _ stream: StreamName, metadata: Metadata, events: [EventMessage])
         async throws -> AppendResult

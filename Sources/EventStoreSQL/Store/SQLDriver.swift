@@ -84,6 +84,13 @@ package protocol SQLDriver: Sendable {
     func save(_ transaction: SQLTransactionHandle?, _ snapshots: [Snapshot]) async throws
     func removeSnapshots(_ transaction: SQLTransactionHandle?, type: String) async throws
 
+    // MARK: Verification
+
+    /// How many events have no stream row (see ``SQLIntegrityQueries``).
+    func orphanEventCount(_ transaction: SQLTransactionHandle?) async throws -> Int
+    /// The raw names of the streams whose version is not their last position, or whose positions have a gap.
+    func streamsWithWrongVersions(_ transaction: SQLTransactionHandle?) async throws -> [String]
+
     /// Releases the driver's connections once the calls they run are done; later calls fail with `backend`.
     func close() async
 }

@@ -239,6 +239,19 @@ open class SQLEventStore: ProjectionStore, SnapshotStore, @unchecked Sendable {
         }
     }
 
+    // MARK: Verification
+
+    /// How many events have no stream row: what a delete racing an append could leave before appends
+    /// checked their stream (`eventstore verify`).
+    package func orphanEventCount() async throws -> Int {
+        try await read { try await driver.orphanEventCount($0) }
+    }
+
+    /// The raw names of the streams whose version is not their last position, or whose positions have a gap.
+    package func streamsWithWrongVersions() async throws -> [String] {
+        try await read { try await driver.streamsWithWrongVersions($0) }
+    }
+
     // MARK: Snapshots
 
     public func snapshot(ofType aggregateType: String, id aggregateID: String) async throws -> Snapshot? {

@@ -105,6 +105,12 @@ struct SQLiteOperations: BlockingSQLOperations {
 
     func run(_ c: SQLiteConnection, _ statement: SQLQuery) throws { try c.query(statement) }
 
+    func firstColumn(_ c: SQLiteConnection, _ query: SQLQuery) throws -> [String] {
+        var values: [String] = []
+        try c.query(query) { values.append($0.text(0)) }
+        return values
+    }
+
     // MARK: Reads
 
     /// The stream's row id and version, `nil` when it does not exist.

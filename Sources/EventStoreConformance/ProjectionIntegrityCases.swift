@@ -1,0 +1,171 @@
+@_spi(Backend) import EventStore
+import Foundation
+import Synchronization
+import Testing
+
+/// A read model whose reset takes a while, to let a runner start while it runs.
+private final class SlowResetReadModel: ReadModel {
+    let users = UsersReadModel()
+    let resetDelay: Duration
+    init(resetDelay: Duration) { self.resetDelay = resetDelay }
+
+    func initialize() async throws { try await users.initialize() }
+    func isInitialized() async throws -> Bool { try await users.isInitialized() }
+    func reset() async throws {
+        try await Task.sleep(for: resetDelay)
+        try await users.reset()
+    }
+    func delete() async throws { try await users.delete() }
+    func stack(_ operation: UsersReadModel.Operation) { users.stack(operation) }
+    func persist() async throws { try await users.persist() }
+}
+
+/// `UserRenamed` events, named `n1`, `n2`, …
+private func renames(_ range: ClosedRange<Int>) -> [EventMessage] {
+    range.map { EventMessage(messageName: "UserRenamed", payload: ["name": .string("n\($0)")]) }
+}
+
+extension EventStoreConformance {
+    /// Emitted and linked events are written once, whatever replays; resets delete only what the projection
+    /// made; a runner that lost its lease writes nothing more.
+    static let projectionIntegrityCases: [ConformanceCase] = [
+        ConformanceCase("projections", "emittedAndLinkedEventsAreWrittenOnceAcrossAResetAndCarryTheirOwnPositions") { inner in
+            let store = try inner.projecting()
+            try await store.create("user-1", events: [EventMessage(messageName: "UserCreated")] + renames(1...2))
+            let manager = ProjectionManager(store: store)
+            // The README's projection: re-emit each rename and link it to an audit stream.
+            let projection = manager.createProjection("renamed-users").fromStream("user-1")
+                .when([
+                    .on("UserRenamed") { state, event, context in
+                        try await context.emit(event.message)
+                        try await context.linkTo("audit-users", event.message)
+                        return state
+                    }
+                ])
+            try await projection.run(keepRunning: false)
+            for stream: StreamName in ["renamed-users", "audit-users"] {
+                let copies = try await store.all(stream)
+                #expect(copies.map(\.messageName) == ["UserRenamed", "UserRenamed"])
+                // Their own positions (the sources are at 2 and 3), and ids of their own.
+                #expect(copies.map { $0.metadata[MetadataKey.position] } == [.int(1), .int(2)])
+                #expect(copies.map(\.position) == [1, 2])
+                #expect(Set(copies.map(\.uuid)).isDisjoint(with: try await store.all("user-1").map(\.uuid)))
+            }
+            // Before, the reset deleted only the projection's own stream, and the replay's linkTo met its own
+            // earlier copies: duplicateEvent, on this run and every later one.
+            try await manager.resetProjection("renamed-users")
+            await expectError(.streamNotFound) { try await store.all("audit-users") }
+            try await projection.run(keepRunning: false)
+            #expect(try await store.all("renamed-users").count == 2)
+            #expect(try await store.all("audit-users").count == 2)
+            try await store.append(renames(3...3), to: "user-1")
+            try await projection.run(keepRunning: false)
+            #expect(try await store.all("audit-users").map { $0.payload } == [["name": "n1"], ["name": "n2"], ["name": "n3"]])
+        },
+        ConformanceCase("projections", "aRunThatFailsAfterEmittingIsRepeatedWithoutWritingTwice") { inner in
+            let store = try inner.projecting()
+            try await store.create("user-1", events: renames(1...6))
+            let manager = ProjectionManager(store: store)
+            let failed = Mutex(false)
+            let projection = manager.createProjection("once-each").fromStream("user-1")
+                .whenAny { state, event, context in
+                    try await context.emit(EventMessage(messageName: "Seen", payload: event.payload))
+                    try await context.emit(EventMessage(messageName: "SeenAgain", payload: event.payload))
+                    if event.position == 5, !failed.withLock({ $0 }) {
+                        failed.withLock { $0 = true }
+                        struct Crash: Error {}
+                        throw Crash()
+                    }
+                    return state
+                }
+            await #expect(throws: (any Error).self) { try await projection.run(keepRunning: false) }
+            #expect(try await store.all("once-each").count == 10)
+            try await projection.run(keepRunning: false)
+            let emitted = try await store.all("once-each")
+            #expect(emitted.count == 12)
+            #expect(emitted.map(\.messageName) == Array(repeating: ["Seen", "SeenAgain"], count: 6).flatMap { $0 })
+        },
+        ConformanceCase("projections", "aResetNeverDeletesAStreamTheProjectionDidNotCreateOrDidNotWriteAlone") { inner in
+            let store = try inner.projecting()
+            try await store.create("orders", events: [EventMessage(messageName: "OrderPlaced")])
+            try await store.create("user-1", events: renames(1...2))
+            let manager = ProjectionManager(store: store)
+            // Named like a domain stream, which it emits into; it also links into a stream it creates, which
+            // someone else then writes to.
+            let projection = manager.createProjection("orders").fromStream("user-1")
+                .whenAny { state, event, context in
+                    try await context.emit(event.message)
+                    try await context.linkTo("shared-log", event.message)
+                    return state
+                }
+            try await projection.run(keepRunning: false)
+            try await store.append([EventMessage(messageName: "Written by someone else")], to: "shared-log")
+            try await manager.resetProjection("orders")
+            #expect(try await store.all("orders").map(\.messageName) == ["OrderPlaced", "UserRenamed", "UserRenamed"])
+            #expect(try await store.all("shared-log").count == 3)
+            // The replay finds its copies still there and writes none twice.
+            try await projection.run(keepRunning: false)
+            #expect(try await store.all("orders").count == 3)
+            #expect(try await store.all("shared-log").count == 3)
+            try await manager.deleteProjection("orders", deleteEmittedEvents: true)
+            #expect(try await store.hasStream("orders"))
+            #expect(try await store.hasStream("shared-log"))
+        },
+        ConformanceCase("projection control", "aRunnerThatLostItsLeaseEmitsNothingMore") { inner in
+            let store = try inner.projecting()
+            try await store.create("user-123", events: userEvents(1...3))
+            let manager = ProjectionManager(store: store)
+            let options = ProjectionOptions(lockTimeout: .milliseconds(300), idleCheckInterval: .milliseconds(100))
+            let slow = manager.createProjection("emitter", options: options).fromStream("user-123")
+                .whenAny { state, _, context in
+                    try await context.emit(EventMessage(messageName: "X"))
+                    try await Task.sleep(for: .milliseconds(900))
+                    return state
+                }
+            let runner = Task { try await slow.run(keepRunning: false) }
+            try await eventually("the slow runner's lease expired") {
+                guard let record = try await store.projectionRecord(named: "emitter"), let until = record.lockedUntil else {
+                    return false
+                }
+                return until < Timestamp.microseconds(Date())
+            }
+            let fast = manager.createProjection("emitter", options: options).fromStream("user-123")
+                .whenAny { state, _, context in
+                    try await context.emit(EventMessage(messageName: "X"))
+                    return state
+                }
+            try await fast.run(keepRunning: false)
+            await expectError(.projectionLeaseLost) { try await runner.value }
+            // One per source event: the slow runner's first (the fast one found it and skipped its own), then
+            // the fast runner's; before, the slow runner went on emitting after it lost the lease.
+            #expect(try await store.all("emitter").count == 3)
+        },
+        ConformanceCase("read models", "aReadModelResetDoesNotRaceARunnerThatStartsMeanwhile") { inner in
+            let store = try inner.projecting()
+            try await store.create("user-123", events: userEvents(1...3))
+            let manager = ProjectionManager(store: store)
+            let readModel = SlowResetReadModel(resetDelay: .seconds(2))
+            func runner() -> ReadModelProjection<SlowResetReadModel, Int> {
+                manager.createReadModelProjection("users", readModel: readModel).initialState(0).fromStream("user-123")
+                    .whenAny { n, event, context in
+                        context.readModel.stack(.insert(id: "\(event.position)", name: nil))
+                        return n + 1
+                    }
+            }
+            try await runner().run(keepRunning: false)
+            #expect(readModel.users.users.count == 3)
+            let reset = Task { try await manager.resetProjection("users") }
+            try await eventually("the manager holds the lease while the read model resets") {
+                try await store.projectionRecord(named: "users")?.leaseOwner?.hasPrefix("manager-") == true
+            }
+            // The manager holds the lease while the read model resets: a runner starting now is refused,
+            // instead of persisting rows the late reset then wipes while its saved positions say done.
+            await expectError(.projectionRunning) { try await runner().run(keepRunning: false) }
+            try await reset.value
+            #expect(readModel.users.users.isEmpty)
+            try await runner().run(keepRunning: false)
+            #expect(readModel.users.users.count == 3)
+            #expect(try await manager.streamPositions(of: "users") == ["user-123": 3])
+        },
+    ]
+}
