@@ -27,7 +27,7 @@ public enum ModelCheck {
         on store: any EventStore, seeds: Range<UInt64>, operations: Int = 30, sourceLocation: SourceLocation = #_sourceLocation
     ) async throws {
         for seed in seeds {
-            var sequence = Sequence(seed: seed, operations: operations)
+            var sequence = try Sequence(seed: seed, operations: operations)
             if let difference = try await sequence.run(store) {
                 Issue.record(
                     "model check, seed \(seed) (replay: EVENTSTORE_MODEL_SEED=\(seed) EVENTSTORE_MODEL_SEQUENCES=1): \(difference)",
@@ -103,14 +103,13 @@ public enum ModelCheck {
         var usedUUIDs: [UUID] = []
         var uuidCount: UInt64 = 0
 
-        init(seed: UInt64, operations: Int) {
+        init(seed: UInt64, operations: Int) throws(EventStoreError) {
             self.seed = seed
             self.operations = operations
             random = SeededGenerator(seed: seed)
             let namespace = "mc\(seed)x\(UInt32.random(in: 0...UInt32.max))"
             self.namespace = namespace
-            // Names are valid by construction.
-            streams = ["a", "b", "c"].map { try! StreamName("\(namespace)-\($0)") }
+            streams = try ["a", "b", "c"].map { suffix throws(EventStoreError) in try StreamName("\(namespace)-\(suffix)") }
         }
 
         mutating func run(_ store: any EventStore) async throws -> String? {

@@ -218,7 +218,9 @@ extension EventStoreConformance {
             let options = ProjectionOptions(lockTimeout: .milliseconds(300), idleCheckInterval: .milliseconds(100))
             let slow = manager.createProjection("contested", options: options).initialState(0).fromStream("user-123")
                 .whenAny { n, _, _ in
-                    try await Task.sleep(for: .milliseconds(900))
+                    // Long enough that the fast runner takes over before this one wakes (it now renews its
+                    // lease by time after each event), on a busy machine too.
+                    try await Task.sleep(for: .seconds(3))
                     return n + 100
                 }
             let runner = Task { try await slow.run(keepRunning: false) }

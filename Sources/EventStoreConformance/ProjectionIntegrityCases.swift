@@ -119,14 +119,17 @@ extension EventStoreConformance {
             let slow = manager.createProjection("emitter", options: options).fromStream("user-123")
                 .whenAny { state, _, context in
                     try await context.emit(EventMessage(messageName: "X"))
-                    try await Task.sleep(for: .milliseconds(900))
+                    // Long enough that the fast runner takes over before this one wakes, on a busy machine too.
+                    try await Task.sleep(for: .seconds(3))
                     return state
                 }
             let runner = Task { try await slow.run(keepRunning: false) }
-            try await eventually("the slow runner's lease expired") {
-                guard let record = try await store.projectionRecord(named: "emitter"), let until = record.lockedUntil else {
-                    return false
-                }
+            // After its first emit (which renewed the lease), the slow runner sleeps: wait for that emit, then
+            // for the lease to run out.
+            try await eventually("the slow runner emitted once and its lease expired") {
+                guard try await store.hasStream("emitter"), let record = try await store.projectionRecord(named: "emitter"),
+                    let until = record.lockedUntil
+                else { return false }
                 return until < Timestamp.microseconds(Date())
             }
             let fast = manager.createProjection("emitter", options: options).fromStream("user-123")

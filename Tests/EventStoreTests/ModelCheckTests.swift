@@ -8,47 +8,13 @@ import Testing
 /// nothing.
 @Suite("Model check", .watchdog())
 struct ModelCheckTests {
-    /// The in-memory store, but a delete of a stream with events keeps them: a store with a defect.
-    struct ForgetfulStore: EventStore {
-        let base = InMemoryEventStore()
-
-        func load(_ stream: StreamName, from: Int, count: Int?, matching: MetadataMatcher?) async throws -> RecordedEventSequence {
-            try await base.load(stream, from: from, count: count, matching: matching)
-        }
-        func loadReverse(_ stream: StreamName, from: Int?, count: Int?, matching: MetadataMatcher?) async throws
-            -> RecordedEventSequence
-        {
-            try await base.loadReverse(stream, from: from, count: count, matching: matching)
-        }
-        func hasStream(_ stream: StreamName) async throws -> Bool { try await base.hasStream(stream) }
-        func streamMetadata(of stream: StreamName) async throws -> Metadata { try await base.streamMetadata(of: stream) }
-        func streamNames(_ filter: NameFilter, matching: MetadataMatcher?, limit: Int, offset: Int) async throws -> [StreamName] {
-            try await base.streamNames(filter, matching: matching, limit: limit, offset: offset)
-        }
-        func categoryNames(_ filter: NameFilter, limit: Int, offset: Int) async throws -> [String] {
-            try await base.categoryNames(filter, limit: limit, offset: offset)
-        }
-        func create(_ stream: StreamName, metadata: Metadata, events: [EventMessage]) async throws -> AppendResult {
-            try await base.create(stream, metadata: metadata, events: events)
-        }
-        func append(_ events: [EventMessage], to stream: StreamName, expectedVersion: ExpectedVersion) async throws -> AppendResult {
-            try await base.append(events, to: stream, expectedVersion: expectedVersion)
-        }
-        func delete(_ stream: StreamName) async throws {
-            if try await base.load(stream, from: 1, count: 1, matching: nil).collect().isEmpty { try await base.delete(stream) }
-        }
-        func updateStreamMetadata(_ metadata: Metadata, of stream: StreamName) async throws {
-            try await base.updateStreamMetadata(metadata, of: stream)
-        }
-        func transaction<T: Sendable>(_ body: @Sendable (any EventStore) async throws -> T) async throws -> T {
-            try await base.transaction(body)
-        }
-    }
-
     @Test func aStoreThatDiffersFromTheReferenceIsReportedWithItsSeed() async throws {
         let reported = Mutex<[String]>([])
         try await withKnownIssue {
-            try await ModelCheck.run(on: ForgetfulStore(), seeds: 1..<40)
+            // A store with a defect: a plugin stops every delete before it runs, so deleted streams stay.
+            let forgetful = ActionEventEmitterEventStore(InMemoryEventStore())
+            forgetful.attach(.delete, priority: 1000) { $0.stopPropagation() }
+            try await ModelCheck.run(on: forgetful, seeds: 1..<40)
         } matching: { issue in
             reported.withLock { $0.append("\(issue)") }
             return true
