@@ -196,6 +196,7 @@ let package = Package(
                 "EventStore", "EventStoreHTTP", "EventStoreSQLite", "EventStoreTestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOPosix", package: "swift-nio"),
             ],
             // AsyncHTTPClient's types come from NIOHTTP1, which this target reaches only through it.
             swiftSettings: [.enableUpcomingFeature("ExistentialAny")]

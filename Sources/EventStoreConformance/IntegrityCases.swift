@@ -144,6 +144,37 @@ extension EventStoreConformance {
             }
             #expect(try await store.streamNames(.regex("^regex-.$"), limit: 10) == ["regex-1"])
         },
+        ConformanceCase("integrity", "aRegexThatBacktrackingEnginesCannotFinishAnswersRightOrIsRefused") { store in
+            // `(a|aa)*` before a failure takes a backtracking engine exponential time on a run of a's: ICU ran such
+            // searches for hours (memory, SQLite), and MariaDB's PCRE2 stops at its match limit and answers "no
+            // match" with a warning, although `|x` matches. Each backend answers right or refuses with
+            // `invalidArgument`, never a wrong answer.
+            try await store.create(
+                "redos-1",
+                events: [
+                    EventMessage(messageName: "Run", metadata: ["s": .string(String(repeating: "a", count: 60) + "bx")]),
+                    EventMessage(messageName: "Long", metadata: ["s": .string(String(repeating: "ab", count: 50_000))]),
+                ])
+            func found(_ pattern: String) async throws -> [String]? {
+                do {
+                    let matcher = try MetadataMatcher().metadata("s", .regex, .scalar(.string(pattern)))
+                    return try await store.all("redos-1", matching: matcher).map(\.messageName)
+                } catch let error as EventStoreError where error.code == .invalidArgument {
+                    return nil
+                }
+            }
+            let alternative = try await found("^(a|aa)*$|x")
+            #expect(alternative == ["Run"] || alternative == nil, "\(String(describing: alternative))")
+            let exponential = try await found("(a|aa)*c")
+            #expect(exponential == [] || exponential == nil, "\(String(describing: exponential))")
+            let long = try await found("^(ab|cd)*$")
+            #expect(long == ["Long"] || long == nil, "\(String(describing: long))")
+            #expect(try await found("^(a|aa)*b") == ["Run", "Long"])
+            // Past the documented size (steps once counts are written out), refused everywhere before it runs.
+            let large = String(repeating: "(abcdefghij){255}", count: 4)
+            await expectError(.invalidArgument) { try MetadataMatcher().metadata("s", .regex, .scalar(.string(large))) }
+            await expectError(.invalidArgument) { try await store.streamNames(.regex(large), limit: 10) }
+        },
         ConformanceCase("integrity", "aPayloadNestedToTheDepthLimitIsStoredAndDeeperIsRefused") { store in
             func nested(_ depth: Int) -> String {
                 String(repeating: "{\"a\":", count: depth - 1) + "[]" + String(repeating: "}", count: depth - 1)

@@ -1,6 +1,2406 @@
-/// The OpenAPI description of every route, served at `/openapi.json`.
-enum OpenAPIDocument {
-    static let json = #"""
-{"openapi":"3.1.0","info":{"title":"swift-event-store HTTP API","version":"1.0.0"},"paths":{"/stream/{name}":{"get":{"summary":"Read a stream forward from 1, 10 events","parameters":[{"name":"name","in":"path","required":true,"schema":{"type":"string"}}],"responses":{"200":{"description":"Page of entries with _links"},"400":{"description":"Bad input (problem document)"},"401":{"description":"No valid token"},"404":{"description":"Not found (problem document)"}}},"post":{"summary":"Append events (creating the stream when missing); header ES-ExpectedVersion","parameters":[{"name":"name","in":"path","required":true,"schema":{"type":"string"}},{"name":"ES-ExpectedVersion","in":"header","required":false,"schema":{"type":"string"}}],"responses":{"204":{"description":"Appended; ES-StreamVersion header"},"409":{"description":"Conflict"},"413":{"description":"Body too large"},"415":{"description":"Wrong content type"},"400":{"description":"Bad input (problem document)"},"401":{"description":"No valid token"},"404":{"description":"Not found (problem document)"}},"requestBody":{"required":true,"content":{"application/json":{"schema":{"type":"array","items":{"$ref":"#/components/schemas/NewEvent"}}}}}}},"/stream/{name}/{start}/{direction}/{count}":{"get":{"summary":"Read a page of a stream; start is a position or head, direction forward or backward; meta_N_field/operator/value and property_N_\u2026 filter","parameters":[{"name":"name","in":"path","required":true,"schema":{"type":"string"}},{"name":"start","in":"path","required":true,"schema":{"type":"string"}},{"name":"direction","in":"path","required":true,"schema":{"type":"string"}},{"name":"count","in":"path","required":true,"schema":{"type":"string"}}],"responses":{"200":{"description":"Page of entries"},"400":{"description":"Bad input (problem document)"},"401":{"description":"No valid token"},"404":{"description":"Not found (problem document)"}}}},"/streammetadata/{name}":{"get":{"summary":"Stream metadata","parameters":[{"name":"name","in":"path","required":true,"schema":{"type":"string"}}],"responses":{"200":{"description":"JSON object"},"400":{"description":"Bad input (problem document)"},"401":{"description":"No valid token"},"404":{"description":"Not found (problem document)"}}},"post":{"summary":"Replace stream metadata","parameters":[{"name":"name","in":"path","required":true,"schema":{"type":"string"}}],"responses":{"204":{"description":"Replaced"},"415":{"description":"Wrong content type"},"400":{"description":"Bad input (problem document)"},"401":{"description":"No valid token"},"404":{"description":"Not found (problem document)"}}}},"/delete/{name}":{"post":{"summary":"Delete a stream","parameters":[{"name":"name","in":"path","required":true,"schema":{"type":"string"}}],"responses":{"204":{"description":"Deleted"},"400":{"description":"Bad input (problem document)"},"401":{"description":"No valid token"},"404":{"description":"Not found (problem document)"}}}},"/has-stream/{name}":{"get":{"summary":"Whether a stream exists","parameters":[{"name":"name","in":"path","required":true,"schema":{"type":"string"}}],"responses":{"200":{"description":"Exists"},"404":{"description":"Does not exist"}}}},"/streams":{"get":{"summary":"Stream names","parameters":[{"name":"limit","in":"query","required":false,"schema":{"type":"integer"}},{"name":"offset","in":"query","required":false,"schema":{"type":"integer"}}],"responses":{"200":{"description":"JSON array of names"},"400":{"description":"Bad input (problem document)"},"401":{"description":"No valid token"},"404":{"description":"Not found (problem document)"}}}},"/streams/{filter}":{"get":{"summary":"The stream of this exact name","parameters":[{"name":"filter","in":"path","required":true,"schema":{"type":"string"}}],"responses":{"200":{"description":"JSON array"},"400":{"description":"Bad input (problem document)"},"401":{"description":"No valid token"},"404":{"description":"Not found (problem document)"}}}},"/streams-regex/{filter}":{"get":{"summary":"Stream names a regex finds","parameters":[{"name":"filter","in":"path","required":true,"schema":{"type":"string"}}],"responses":{"200":{"description":"JSON array"},"400":{"description":"Bad input (problem document)"},"401":{"description":"No valid token"},"404":{"description":"Not found (problem document)"}}}},"/categories":{"get":{"summary":"Category names","parameters":[{"name":"limit","in":"query","required":false,"schema":{"type":"integer"}},{"name":"offset","in":"query","required":false,"schema":{"type":"integer"}}],"responses":{"200":{"description":"JSON array"},"400":{"description":"Bad input (problem document)"},"401":{"description":"No valid token"},"404":{"description":"Not found (problem document)"}}}},"/categories/{filter}":{"get":{"summary":"The category of this exact name","parameters":[{"name":"filter","in":"path","required":true,"schema":{"type":"string"}}],"responses":{"200":{"description":"JSON array"},"400":{"description":"Bad input (problem document)"},"401":{"description":"No valid token"},"404":{"description":"Not found (problem document)"}}}},"/categories-regex/{filter}":{"get":{"summary":"Category names a regex finds","parameters":[{"name":"filter","in":"path","required":true,"schema":{"type":"string"}}],"responses":{"200":{"description":"JSON array"},"400":{"description":"Bad input (problem document)"},"401":{"description":"No valid token"},"404":{"description":"Not found (problem document)"}}}},"/subscribe/all":{"get":{"summary":"Server-Sent Events of every stream (from=, Last-Event-ID)","parameters":[{"name":"from","in":"query","required":false,"schema":{"type":"string"}}],"responses":{"200":{"description":"text/event-stream"},"400":{"description":"Bad input (problem document)"},"401":{"description":"No valid token"},"404":{"description":"Not found (problem document)"}}}},"/subscribe/stream/{name}":{"get":{"summary":"Server-Sent Events of one stream","parameters":[{"name":"name","in":"path","required":true,"schema":{"type":"string"}},{"name":"from","in":"query","required":false,"schema":{"type":"string"}}],"responses":{"200":{"description":"text/event-stream"},"400":{"description":"Bad input (problem document)"},"401":{"description":"No valid token"},"404":{"description":"Not found (problem document)"}}}},"/subscribe/category/{name}":{"get":{"summary":"Server-Sent Events of a category","parameters":[{"name":"name","in":"path","required":true,"schema":{"type":"string"}},{"name":"from","in":"query","required":false,"schema":{"type":"string"}}],"responses":{"200":{"description":"text/event-stream"},"400":{"description":"Bad input (problem document)"},"401":{"description":"No valid token"},"404":{"description":"Not found (problem document)"}}}},"/projections":{"get":{"summary":"Projection names","parameters":[{"name":"limit","in":"query","required":false,"schema":{"type":"integer"}},{"name":"offset","in":"query","required":false,"schema":{"type":"integer"}}],"responses":{"200":{"description":"JSON array of names"},"400":{"description":"Bad input (problem document)"},"401":{"description":"No valid token"},"404":{"description":"Not found (problem document)"}}}},"/projections/{filter}":{"get":{"summary":"The projection of this exact name","parameters":[{"name":"filter","in":"path","required":true,"schema":{"type":"string"}},{"name":"limit","in":"query","required":false,"schema":{"type":"integer"}},{"name":"offset","in":"query","required":false,"schema":{"type":"integer"}}],"responses":{"200":{"description":"JSON array"},"400":{"description":"Bad input (problem document)"},"401":{"description":"No valid token"},"404":{"description":"Not found (problem document)"}}}},"/projections-regex/{filter}":{"get":{"summary":"Projection names a regex finds","parameters":[{"name":"filter","in":"path","required":true,"schema":{"type":"string"}},{"name":"limit","in":"query","required":false,"schema":{"type":"integer"}},{"name":"offset","in":"query","required":false,"schema":{"type":"integer"}}],"responses":{"200":{"description":"JSON array"},"400":{"description":"Bad input (problem document)"},"401":{"description":"No valid token"},"404":{"description":"Not found (problem document)"}}}},"/projection/delete/{name}/{withEmittedEvents}":{"post":{"summary":"Delete a projection (true: with its stream or read model); done at once when no runner holds it","parameters":[{"name":"name","in":"path","required":true,"schema":{"type":"string"}},{"name":"withEmittedEvents","in":"path","required":true,"schema":{"type":"string"}}],"responses":{"204":{"description":"Deleted or asked to delete"},"403":{"description":"Read-only token"},"400":{"description":"Bad input (problem document)"},"401":{"description":"No valid token"},"404":{"description":"Not found (problem document)"}}}},"/projection/reset/{name}":{"post":{"summary":"Reset a projection; done at once when no runner holds it","parameters":[{"name":"name","in":"path","required":true,"schema":{"type":"string"}}],"responses":{"204":{"description":"Reset or asked to reset"},"403":{"description":"Read-only token"},"400":{"description":"Bad input (problem document)"},"401":{"description":"No valid token"},"404":{"description":"Not found (problem document)"}}}},"/projection/stop/{name}":{"post":{"summary":"Stop a projection","parameters":[{"name":"name","in":"path","required":true,"schema":{"type":"string"}}],"responses":{"204":{"description":"Asked to stop"},"403":{"description":"Read-only token"},"400":{"description":"Bad input (problem document)"},"401":{"description":"No valid token"},"404":{"description":"Not found (problem document)"}}}},"/projection/status/{name}":{"get":{"summary":"A projection's status: {name, kind, status}","parameters":[{"name":"name","in":"path","required":true,"schema":{"type":"string"}}],"responses":{"200":{"description":"JSON object"},"400":{"description":"Bad input (problem document)"},"401":{"description":"No valid token"},"404":{"description":"Not found (problem document)"}}}},"/projection/state/{name}":{"get":{"summary":"A projection's saved state","parameters":[{"name":"name","in":"path","required":true,"schema":{"type":"string"}}],"responses":{"200":{"description":"JSON"},"400":{"description":"Bad input (problem document)"},"401":{"description":"No valid token"},"404":{"description":"Not found (problem document)"}}}},"/projection/stream-positions/{name}":{"get":{"summary":"A projection's positions per stream","parameters":[{"name":"name","in":"path","required":true,"schema":{"type":"string"}}],"responses":{"200":{"description":"JSON object"},"400":{"description":"Bad input (problem document)"},"401":{"description":"No valid token"},"404":{"description":"Not found (problem document)"}}}},"/health":{"get":{"summary":"Whether the backend answers","parameters":[],"responses":{"200":{"description":"OK"},"503":{"description":"Backend unreachable"}}}},"/metrics":{"get":{"summary":"Prometheus metrics","parameters":[],"responses":{"200":{"description":"text/plain"}}}},"/openapi.json":{"get":{"summary":"This document","parameters":[],"responses":{"200":{"description":"OpenAPI 3.1"}}}}},"components":{"schemas":{"NewEvent":{"type":"object","required":["message_name"],"properties":{"message_name":{"type":"string"},"uuid":{"type":"string","format":"uuid"},"payload":{"type":"object"},"metadata":{"type":"object"},"created_at":{"type":"string"}}}},"securitySchemes":{"bearer":{"type":"http","scheme":"bearer"}}}}
+/// The OpenAPI description of every route, served at `/openapi.json`: parameters with their constraints,
+/// request bodies and every response's schema. `HTTPAPITests` checks that it lists every route the router
+/// registers, and `scripts/fuzz-http` that the server answers as it says.
+public enum OpenAPIDocument {
+    public static let json = #"""
+{
+ "openapi": "3.1.0",
+ "info": {
+  "title": "swift-event-store HTTP API",
+  "version": "1.0.0",
+  "description": "prooph's event-store-http-api routes and JSON shapes, with problem documents (RFC 9457) for every error. Without tokens configured no route asks for one."
+ },
+ "security": [
+  {
+   "bearer": []
+  }
+ ],
+ "paths": {
+  "/stream/{name}": {
+   "get": {
+    "summary": "Read a stream forward from position 1, 10 events; meta_N_field, meta_N_operator and meta_N_value (N a number) filter by metadata, property_N_… by message_name, uuid, created_at or position",
+    "parameters": [
+     {
+      "name": "name",
+      "in": "path",
+      "required": true,
+      "schema": {
+       "$ref": "#/components/schemas/StreamName"
+      },
+      "description": "The stream's name"
+     },
+     {
+      "name": "Accept",
+      "in": "header",
+      "required": false,
+      "schema": {
+       "type": "string",
+       "enum": [
+        "application/json",
+        "application/atom+json",
+        "application/vnd.eventstore.atom+json"
+       ]
+      }
+     }
+    ],
+    "responses": {
+     "200": {
+      "description": "A page of events with _links (with an Accept of application/json, application/atom+json or application/vnd.eventstore.atom+json), or the stream's description document (otherwise)",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/StreamPage"
+        }
+       },
+       "application/vnd.eventstore.streamdesc+json": {
+        "schema": {
+         "$ref": "#/components/schemas/StreamDescription"
+        }
+       }
+      }
+     },
+     "400": {
+      "description": "Bad input",
+      "content": {
+       "application/problem+json": {
+        "schema": {
+         "$ref": "#/components/schemas/Problem"
+        }
+       }
+      }
+     },
+     "401": {
+      "description": "No valid token",
+      "content": {
+       "application/problem+json": {
+        "schema": {
+         "$ref": "#/components/schemas/Problem"
+        }
+       }
+      }
+     },
+     "404": {
+      "description": "No such stream",
+      "content": {
+       "application/problem+json": {
+        "schema": {
+         "$ref": "#/components/schemas/Problem"
+        }
+       }
+      }
+     }
+    }
+   },
+   "post": {
+    "summary": "Append events, creating the stream when it is missing",
+    "parameters": [
+     {
+      "name": "name",
+      "in": "path",
+      "required": true,
+      "schema": {
+       "$ref": "#/components/schemas/StreamName"
+      },
+      "description": "The stream's name"
+     },
+     {
+      "name": "ES-ExpectedVersion",
+      "in": "header",
+      "required": false,
+      "schema": {
+       "$ref": "#/components/schemas/ExpectedVersion"
+      }
+     }
+    ],
+    "requestBody": {
+     "required": true,
+     "content": {
+      "application/json": {
+       "schema": {
+        "type": "array",
+        "minItems": 1,
+        "maxItems": 100,
+        "items": {
+         "$ref": "#/components/schemas/NewEvent"
+        }
+       }
+      }
+     }
+    },
+    "responses": {
+     "204": {
+      "description": "Appended",
+      "headers": {
+       "ES-StreamVersion": {
+        "required": true,
+        "schema": {
+         "type": "string",
+         "pattern": "^[0-9]+$"
+        },
+        "description": "The stream's version after the append"
+       }
+      }
+     },
+     "400": {
+      "description": "Bad input",
+      "content": {
+       "application/problem+json": {
+        "schema": {
+         "$ref": "#/components/schemas/Problem"
+        }
+       }
+      }
+     },
+     "401": {
+      "description": "No valid token",
+      "content": {
+       "application/problem+json": {
+        "schema": {
+         "$ref": "#/components/schemas/Problem"
+        }
+       }
+      }
+     },
+     "403": {
+      "description": "A read-only token, or a page of another site (Origin)",
+      "content": {
+       "application/problem+json": {
+        "schema": {
+         "$ref": "#/components/schemas/Problem"
+        }
+       }
+      }
+     },
+     "415": {
+      "description": "Not a JSON content type",
+      "content": {
+       "application/problem+json": {
+        "schema": {
+         "$ref": "#/components/schemas/Problem"
+        }
+       }
+      }
+     },
+     "409": {
+      "description": "The stream is not at the expected version, or an event's uuid or aggregate version is taken",
+      "content": {
+       "application/problem+json": {
+        "schema": {
+         "$ref": "#/components/schemas/Problem"
+        }
+       }
+      }
+     },
+     "413": {
+      "description": "The body is over the size limit",
+      "content": {
+       "application/problem+json": {
+        "schema": {
+         "$ref": "#/components/schemas/Problem"
+        }
+       }
+      }
+     }
+    }
+   }
+  },
+  "/stream/{name}/{start}": {
+   "get": {
+    "summary": "Read a stream forward from start, 10 events; meta_N_field, meta_N_operator and meta_N_value (N a number) filter by metadata, property_N_… by message_name, uuid, created_at or position",
+    "parameters": [
+     {
+      "name": "name",
+      "in": "path",
+      "required": true,
+      "schema": {
+       "$ref": "#/components/schemas/StreamName"
+      },
+      "description": "The stream's name"
+     },
+     {
+      "name": "start",
+      "in": "path",
+      "required": true,
+      "schema": {
+       "type": "string",
+       "pattern": "^(head|[1-9][0-9]{0,17})$"
+      },
+      "description": "A position of 1 or more, or head (the last event)"
+     },
+     {
+      "name": "Accept",
+      "in": "header",
+      "required": false,
+      "schema": {
+       "type": "string",
+       "enum": [
+        "application/json",
+        "application/atom+json",
+        "application/vnd.eventstore.atom+json"
+       ]
+      }
+     }
+    ],
+    "responses": {
+     "200": {
+      "description": "A page of events with _links (with an Accept of application/json, application/atom+json or application/vnd.eventstore.atom+json), or the stream's description document (otherwise)",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/StreamPage"
+        }
+       },
+       "application/vnd.eventstore.streamdesc+json": {
+        "schema": {
+         "$ref": "#/components/schemas/StreamDescription"
+        }
+       }
+      }
+     },
+     "400": {
+      "description": "Bad input",
+      "content": {
+       "application/problem+json": {
+        "schema": {
+         "$ref": "#/components/schemas/Problem"
+        }
+       }
+      }
+     },
+     "401": {
+      "description": "No valid token",
+      "content": {
+       "application/problem+json": {
+        "schema": {
+         "$ref": "#/components/schemas/Problem"
+        }
+       }
+      }
+     },
+     "404": {
+      "description": "No such stream",
+      "content": {
+       "application/problem+json": {
+        "schema": {
+         "$ref": "#/components/schemas/Problem"
+        }
+       }
+      }
+     }
+    }
+   }
+  },
+  "/stream/{name}/{start}/{direction}": {
+   "get": {
+    "summary": "Read a stream from start in a direction, 10 events; meta_N_field, meta_N_operator and meta_N_value (N a number) filter by metadata, property_N_… by message_name, uuid, created_at or position",
+    "parameters": [
+     {
+      "name": "name",
+      "in": "path",
+      "required": true,
+      "schema": {
+       "$ref": "#/components/schemas/StreamName"
+      },
+      "description": "The stream's name"
+     },
+     {
+      "name": "start",
+      "in": "path",
+      "required": true,
+      "schema": {
+       "type": "string",
+       "pattern": "^(head|[1-9][0-9]{0,17})$"
+      },
+      "description": "A position of 1 or more, or head (the last event)"
+     },
+     {
+      "name": "direction",
+      "in": "path",
+      "required": true,
+      "schema": {
+       "type": "string",
+       "enum": [
+        "forward",
+        "backward"
+       ]
+      },
+      "description": "The reading direction"
+     },
+     {
+      "name": "Accept",
+      "in": "header",
+      "required": false,
+      "schema": {
+       "type": "string",
+       "enum": [
+        "application/json",
+        "application/atom+json",
+        "application/vnd.eventstore.atom+json"
+       ]
+      }
+     }
+    ],
+    "responses": {
+     "200": {
+      "description": "A page of events with _links (with an Accept of application/json, application/atom+json or application/vnd.eventstore.atom+json), or the stream's description document (otherwise)",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/StreamPage"
+        }
+       },
+       "application/vnd.eventstore.streamdesc+json": {
+        "schema": {
+         "$ref": "#/components/schemas/StreamDescription"
+        }
+       }
+      }
+     },
+     "400": {
+      "description": "Bad input",
+      "content": {
+       "application/problem+json": {
+        "schema": {
+         "$ref": "#/components/schemas/Problem"
+        }
+       }
+      }
+     },
+     "401": {
+      "description": "No valid token",
+      "content": {
+       "application/problem+json": {
+        "schema": {
+         "$ref": "#/components/schemas/Problem"
+        }
+       }
+      }
+     },
+     "404": {
+      "description": "No such stream",
+      "content": {
+       "application/problem+json": {
+        "schema": {
+         "$ref": "#/components/schemas/Problem"
+        }
+       }
+      }
+     }
+    }
+   }
+  },
+  "/stream/{name}/{start}/{direction}/{count}": {
+   "get": {
+    "summary": "Read a page of a stream; meta_N_field, meta_N_operator and meta_N_value (N a number) filter by metadata, property_N_… by message_name, uuid, created_at or position",
+    "parameters": [
+     {
+      "name": "name",
+      "in": "path",
+      "required": true,
+      "schema": {
+       "$ref": "#/components/schemas/StreamName"
+      },
+      "description": "The stream's name"
+     },
+     {
+      "name": "start",
+      "in": "path",
+      "required": true,
+      "schema": {
+       "type": "string",
+       "pattern": "^(head|[1-9][0-9]{0,17})$"
+      },
+      "description": "A position of 1 or more, or head (the last event)"
+     },
+     {
+      "name": "direction",
+      "in": "path",
+      "required": true,
+      "schema": {
+       "type": "string",
+       "enum": [
+        "forward",
+        "backward"
+       ]
+      },
+      "description": "The reading direction"
+     },
+     {
+      "name": "count",
+      "in": "path",
+      "required": true,
+      "schema": {
+       "type": "integer",
+       "minimum": 1,
+       "maximum": 10000
+      },
+      "description": "The most events in the page"
+     },
+     {
+      "name": "Accept",
+      "in": "header",
+      "required": false,
+      "schema": {
+       "type": "string",
+       "enum": [
+        "application/json",
+        "application/atom+json",
+        "application/vnd.eventstore.atom+json"
+       ]
+      }
+     }
+    ],
+    "responses": {
+     "200": {
+      "description": "A page of events with _links (with an Accept of application/json, application/atom+json or application/vnd.eventstore.atom+json), or the stream's description document (otherwise)",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/StreamPage"
+        }
+       },
+       "application/vnd.eventstore.streamdesc+json": {
+        "schema": {
+         "$ref": "#/components/schemas/StreamDescription"
+        }
+       }
+      }
+     },
+     "400": {
+      "description": "Bad input",
+      "content": {
+       "application/problem+json": {
+        "schema": {
+         "$ref": "#/components/schemas/Problem"
+        }
+       }
+      }
+     },
+     "401": {
+      "description": "No valid token",
+      "content": {
+       "application/problem+json": {
+        "schema": {
+         "$ref": "#/components/schemas/Problem"
+        }
+       }
+      }
+     },
+     "404": {
+      "description": "No such stream",
+      "content": {
+       "application/problem+json": {
+        "schema": {
+         "$ref": "#/components/schemas/Problem"
+        }
+       }
+      }
+     }
+    }
+   }
+  },
+  "/streammetadata/{name}": {
+   "get": {
+    "summary": "A stream's metadata",
+    "parameters": [
+     {
+      "name": "name",
+      "in": "path",
+      "required": true,
+      "schema": {
+       "$ref": "#/components/schemas/StreamName"
+      },
+      "description": "The stream's name"
+     }
+    ],
+    "responses": {
+     "200": {
+      "description": "The metadata",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/StoredMetadata"
+        }
+       }
+      }
+     },
+     "400": {
+      "description": "Bad input",
+      "content": {
+       "application/problem+json": {
+        "schema": {
+         "$ref": "#/components/schemas/Problem"
+        }
+       }
+      }
+     },
+     "401": {
+      "description": "No valid token",
+      "content": {
+       "application/problem+json": {
+        "schema": {
+         "$ref": "#/components/schemas/Problem"
+        }
+       }
+      }
+     },
+     "404": {
+      "description": "No such stream",
+      "content": {
+       "application/problem+json": {
+        "schema": {
+         "$ref": "#/components/schemas/Problem"
+        }
+       }
+      }
+     }
+    }
+   },
+   "post": {
+    "summary": "Replace a stream's metadata",
+    "parameters": [
+     {
+      "name": "name",
+      "in": "path",
+      "required": true,
+      "schema": {
+       "$ref": "#/components/schemas/StreamName"
+      },
+      "description": "The stream's name"
+     }
+    ],
+    "requestBody": {
+     "required": true,
+     "content": {
+      "application/json": {
+       "schema": {
+        "$ref": "#/components/schemas/Metadata"
+       }
+      }
+     }
+    },
+    "responses": {
+     "204": {
+      "description": "Replaced"
+     },
+     "400": {
+      "description": "Bad input",
+      "content": {
+       "application/problem+json": {
+        "schema": {
+         "$ref": "#/components/schemas/Problem"
+        }
+       }
+      }
+     },
+     "401": {
+      "description": "No valid token",
+      "content": {
+       "application/problem+json": {
+        "schema": {
+         "$ref": "#/components/schemas/Problem"
+        }
+       }
+      }
+     },
+     "403": {
+      "description": "A read-only token, or a page of another site (Origin)",
+      "content": {
+       "application/problem+json": {
+        "schema": {
+         "$ref": "#/components/schemas/Problem"
+        }
+       }
+      }
+     },
+     "415": {
+      "description": "Not a JSON content type",
+      "content": {
+       "application/problem+json": {
+        "schema": {
+         "$ref": "#/components/schemas/Problem"
+        }
+       }
+      }
+     },
+     "404": {
+      "description": "No such stream",
+      "content": {
+       "application/problem+json": {
+        "schema": {
+         "$ref": "#/components/schemas/Problem"
+        }
+       }
+      }
+     },
+     "413": {
+      "description": "The body is over the size limit",
+      "content": {
+       "application/problem+json": {
+        "schema": {
+         "$ref": "#/components/schemas/Problem"
+        }
+       }
+      }
+     }
+    }
+   }
+  },
+  "/delete/{name}": {
+   "post": {
+    "summary": "Delete a stream and its events",
+    "parameters": [
+     {
+      "name": "name",
+      "in": "path",
+      "required": true,
+      "schema": {
+       "$ref": "#/components/schemas/StreamName"
+      },
+      "description": "The stream's name"
+     }
+    ],
+    "responses": {
+     "204": {
+      "description": "Deleted"
+     },
+     "400": {
+      "description": "Bad input",
+      "content": {
+       "application/problem+json": {
+        "schema": {
+         "$ref": "#/components/schemas/Problem"
+        }
+       }
+      }
+     },
+     "401": {
+      "description": "No valid token",
+      "content": {
+       "application/problem+json": {
+        "schema": {
+         "$ref": "#/components/schemas/Problem"
+        }
+       }
+      }
+     },
+     "403": {
+      "description": "A read-only token, or a page of another site (Origin)",
+      "content": {
+       "application/problem+json": {
+        "schema": {
+         "$ref": "#/components/schemas/Problem"
+        }
+       }
+      }
+     },
+     "415": {
+      "description": "Not a JSON content type",
+      "content": {
+       "application/problem+json": {
+        "schema": {
+         "$ref": "#/components/schemas/Problem"
+        }
+       }
+      }
+     },
+     "404": {
+      "description": "No such stream",
+      "content": {
+       "application/problem+json": {
+        "schema": {
+         "$ref": "#/components/schemas/Problem"
+        }
+       }
+      }
+     }
+    }
+   }
+  },
+  "/has-stream/{name}": {
+   "get": {
+    "summary": "Whether a stream exists",
+    "parameters": [
+     {
+      "name": "name",
+      "in": "path",
+      "required": true,
+      "schema": {
+       "$ref": "#/components/schemas/StreamName"
+      },
+      "description": "The stream's name"
+     }
+    ],
+    "responses": {
+     "200": {
+      "description": "It exists (no body)"
+     },
+     "400": {
+      "description": "Bad input",
+      "content": {
+       "application/problem+json": {
+        "schema": {
+         "$ref": "#/components/schemas/Problem"
+        }
+       }
+      }
+     },
+     "401": {
+      "description": "No valid token",
+      "content": {
+       "application/problem+json": {
+        "schema": {
+         "$ref": "#/components/schemas/Problem"
+        }
+       }
+      }
+     },
+     "404": {
+      "description": "It does not exist",
+      "content": {
+       "application/problem+json": {
+        "schema": {
+         "$ref": "#/components/schemas/Problem"
+        }
+       }
+      }
+     }
+    }
+   }
+  },
+  "/streams": {
+   "get": {
+    "summary": "Stream names; meta_N_field, meta_N_operator and meta_N_value (N a number) filter by metadata (of streams)",
+    "parameters": [
+     {
+      "name": "limit",
+      "in": "query",
+      "required": false,
+      "schema": {
+       "type": "integer",
+       "minimum": 1,
+       "maximum": 1000,
+       "default": 20
+      },
+      "description": "At most this many names (at most the server's --max-listing-limit)"
+     },
+     {
+      "name": "offset",
+      "in": "query",
+      "required": false,
+      "schema": {
+       "type": "integer",
+       "minimum": 0,
+       "maximum": 2147483647,
+       "default": 0
+      }
+     }
+    ],
+    "responses": {
+     "200": {
+      "description": "Names, sorted",
+      "content": {
+       "application/json": {
+        "schema": {
+         "type": "array",
+         "items": {
+          "type": "string"
+         }
+        }
+       }
+      }
+     },
+     "400": {
+      "description": "Bad input",
+      "content": {
+       "application/problem+json": {
+        "schema": {
+         "$ref": "#/components/schemas/Problem"
+        }
+       }
+      }
+     },
+     "401": {
+      "description": "No valid token",
+      "content": {
+       "application/problem+json": {
+        "schema": {
+         "$ref": "#/components/schemas/Problem"
+        }
+       }
+      }
+     }
+    }
+   }
+  },
+  "/streams/{filter}": {
+   "get": {
+    "summary": "The stream of this exact name, when it exists",
+    "parameters": [
+     {
+      "name": "filter",
+      "in": "path",
+      "required": true,
+      "schema": {
+       "$ref": "#/components/schemas/Key"
+      },
+      "description": "The exact name"
+     },
+     {
+      "name": "limit",
+      "in": "query",
+      "required": false,
+      "schema": {
+       "type": "integer",
+       "minimum": 1,
+       "maximum": 1000,
+       "default": 20
+      },
+      "description": "At most this many names (at most the server's --max-listing-limit)"
+     },
+     {
+      "name": "offset",
+      "in": "query",
+      "required": false,
+      "schema": {
+       "type": "integer",
+       "minimum": 0,
+       "maximum": 2147483647,
+       "default": 0
+      }
+     }
+    ],
+    "responses": {
+     "200": {
+      "description": "Names, sorted",
+      "content": {
+       "application/json": {
+        "schema": {
+         "type": "array",
+         "items": {
+          "type": "string"
+         }
+        }
+       }
+      }
+     },
+     "400": {
+      "description": "Bad input",
+      "content": {
+       "application/problem+json": {
+        "schema": {
+         "$ref": "#/components/schemas/Problem"
+        }
+       }
+      }
+     },
+     "401": {
+      "description": "No valid token",
+      "content": {
+       "application/problem+json": {
+        "schema": {
+         "$ref": "#/components/schemas/Problem"
+        }
+       }
+      }
+     }
+    }
+   }
+  },
+  "/streams-regex/{filter}": {
+   "get": {
+    "summary": "Stream names a regular expression finds",
+    "parameters": [
+     {
+      "name": "filter",
+      "in": "path",
+      "required": true,
+      "schema": {
+       "$ref": "#/components/schemas/Pattern"
+      },
+      "description": "A regular expression of the syntax every backend shares (README, Matchers)"
+     },
+     {
+      "name": "limit",
+      "in": "query",
+      "required": false,
+      "schema": {
+       "type": "integer",
+       "minimum": 1,
+       "maximum": 1000,
+       "default": 20
+      },
+      "description": "At most this many names (at most the server's --max-listing-limit)"
+     },
+     {
+      "name": "offset",
+      "in": "query",
+      "required": false,
+      "schema": {
+       "type": "integer",
+       "minimum": 0,
+       "maximum": 2147483647,
+       "default": 0
+      }
+     }
+    ],
+    "responses": {
+     "200": {
+      "description": "Names, sorted",
+      "content": {
+       "application/json": {
+        "schema": {
+         "type": "array",
+         "items": {
+          "type": "string"
+         }
+        }
+       }
+      }
+     },
+     "400": {
+      "description": "Bad input",
+      "content": {
+       "application/problem+json": {
+        "schema": {
+         "$ref": "#/components/schemas/Problem"
+        }
+       }
+      }
+     },
+     "401": {
+      "description": "No valid token",
+      "content": {
+       "application/problem+json": {
+        "schema": {
+         "$ref": "#/components/schemas/Problem"
+        }
+       }
+      }
+     }
+    }
+   }
+  },
+  "/categories": {
+   "get": {
+    "summary": "Category names (the part of stream names before the first -)",
+    "parameters": [
+     {
+      "name": "limit",
+      "in": "query",
+      "required": false,
+      "schema": {
+       "type": "integer",
+       "minimum": 1,
+       "maximum": 1000,
+       "default": 20
+      },
+      "description": "At most this many names (at most the server's --max-listing-limit)"
+     },
+     {
+      "name": "offset",
+      "in": "query",
+      "required": false,
+      "schema": {
+       "type": "integer",
+       "minimum": 0,
+       "maximum": 2147483647,
+       "default": 0
+      }
+     }
+    ],
+    "responses": {
+     "200": {
+      "description": "Names, sorted",
+      "content": {
+       "application/json": {
+        "schema": {
+         "type": "array",
+         "items": {
+          "type": "string"
+         }
+        }
+       }
+      }
+     },
+     "400": {
+      "description": "Bad input",
+      "content": {
+       "application/problem+json": {
+        "schema": {
+         "$ref": "#/components/schemas/Problem"
+        }
+       }
+      }
+     },
+     "401": {
+      "description": "No valid token",
+      "content": {
+       "application/problem+json": {
+        "schema": {
+         "$ref": "#/components/schemas/Problem"
+        }
+       }
+      }
+     }
+    }
+   }
+  },
+  "/categories/{filter}": {
+   "get": {
+    "summary": "The category of this exact name, when it exists",
+    "parameters": [
+     {
+      "name": "filter",
+      "in": "path",
+      "required": true,
+      "schema": {
+       "$ref": "#/components/schemas/Key"
+      },
+      "description": "The exact name"
+     },
+     {
+      "name": "limit",
+      "in": "query",
+      "required": false,
+      "schema": {
+       "type": "integer",
+       "minimum": 1,
+       "maximum": 1000,
+       "default": 20
+      },
+      "description": "At most this many names (at most the server's --max-listing-limit)"
+     },
+     {
+      "name": "offset",
+      "in": "query",
+      "required": false,
+      "schema": {
+       "type": "integer",
+       "minimum": 0,
+       "maximum": 2147483647,
+       "default": 0
+      }
+     }
+    ],
+    "responses": {
+     "200": {
+      "description": "Names, sorted",
+      "content": {
+       "application/json": {
+        "schema": {
+         "type": "array",
+         "items": {
+          "type": "string"
+         }
+        }
+       }
+      }
+     },
+     "400": {
+      "description": "Bad input",
+      "content": {
+       "application/problem+json": {
+        "schema": {
+         "$ref": "#/components/schemas/Problem"
+        }
+       }
+      }
+     },
+     "401": {
+      "description": "No valid token",
+      "content": {
+       "application/problem+json": {
+        "schema": {
+         "$ref": "#/components/schemas/Problem"
+        }
+       }
+      }
+     }
+    }
+   }
+  },
+  "/categories-regex/{filter}": {
+   "get": {
+    "summary": "Category names a regular expression finds",
+    "parameters": [
+     {
+      "name": "filter",
+      "in": "path",
+      "required": true,
+      "schema": {
+       "$ref": "#/components/schemas/Pattern"
+      },
+      "description": "A regular expression of the syntax every backend shares (README, Matchers)"
+     },
+     {
+      "name": "limit",
+      "in": "query",
+      "required": false,
+      "schema": {
+       "type": "integer",
+       "minimum": 1,
+       "maximum": 1000,
+       "default": 20
+      },
+      "description": "At most this many names (at most the server's --max-listing-limit)"
+     },
+     {
+      "name": "offset",
+      "in": "query",
+      "required": false,
+      "schema": {
+       "type": "integer",
+       "minimum": 0,
+       "maximum": 2147483647,
+       "default": 0
+      }
+     }
+    ],
+    "responses": {
+     "200": {
+      "description": "Names, sorted",
+      "content": {
+       "application/json": {
+        "schema": {
+         "type": "array",
+         "items": {
+          "type": "string"
+         }
+        }
+       }
+      }
+     },
+     "400": {
+      "description": "Bad input",
+      "content": {
+       "application/problem+json": {
+        "schema": {
+         "$ref": "#/components/schemas/Problem"
+        }
+       }
+      }
+     },
+     "401": {
+      "description": "No valid token",
+      "content": {
+       "application/problem+json": {
+        "schema": {
+         "$ref": "#/components/schemas/Problem"
+        }
+       }
+      }
+     }
+    }
+   }
+  },
+  "/subscribe/all": {
+   "get": {
+    "summary": "Server-Sent Events of every stream",
+    "parameters": [
+     {
+      "name": "from",
+      "in": "query",
+      "required": false,
+      "schema": {
+       "$ref": "#/components/schemas/GlobalPosition"
+      },
+      "description": "Start after this global position"
+     },
+     {
+      "name": "Last-Event-ID",
+      "in": "header",
+      "required": false,
+      "schema": {
+       "$ref": "#/components/schemas/GlobalPosition"
+      },
+      "description": "Resume after this position (wins over from)"
+     }
+    ],
+    "responses": {
+     "200": {
+      "description": "Server-Sent Events: id is the global position, event the message name, data the event as one line of JSON",
+      "content": {
+       "text/event-stream": {
+        "schema": {
+         "type": "string"
+        }
+       }
+      }
+     },
+     "400": {
+      "description": "Bad input",
+      "content": {
+       "application/problem+json": {
+        "schema": {
+         "$ref": "#/components/schemas/Problem"
+        }
+       }
+      }
+     },
+     "401": {
+      "description": "No valid token",
+      "content": {
+       "application/problem+json": {
+        "schema": {
+         "$ref": "#/components/schemas/Problem"
+        }
+       }
+      }
+     },
+     "503": {
+      "description": "Too many event streams open",
+      "content": {
+       "application/problem+json": {
+        "schema": {
+         "$ref": "#/components/schemas/Problem"
+        }
+       }
+      }
+     }
+    }
+   }
+  },
+  "/subscribe/stream/{name}": {
+   "get": {
+    "summary": "Server-Sent Events of one stream",
+    "parameters": [
+     {
+      "name": "name",
+      "in": "path",
+      "required": true,
+      "schema": {
+       "$ref": "#/components/schemas/StreamName"
+      },
+      "description": "The stream's name"
+     },
+     {
+      "name": "from",
+      "in": "query",
+      "required": false,
+      "schema": {
+       "$ref": "#/components/schemas/GlobalPosition"
+      },
+      "description": "Start after this global position"
+     },
+     {
+      "name": "Last-Event-ID",
+      "in": "header",
+      "required": false,
+      "schema": {
+       "$ref": "#/components/schemas/GlobalPosition"
+      },
+      "description": "Resume after this position (wins over from)"
+     }
+    ],
+    "responses": {
+     "200": {
+      "description": "Server-Sent Events: id is the global position, event the message name, data the event as one line of JSON",
+      "content": {
+       "text/event-stream": {
+        "schema": {
+         "type": "string"
+        }
+       }
+      }
+     },
+     "400": {
+      "description": "Bad input",
+      "content": {
+       "application/problem+json": {
+        "schema": {
+         "$ref": "#/components/schemas/Problem"
+        }
+       }
+      }
+     },
+     "401": {
+      "description": "No valid token",
+      "content": {
+       "application/problem+json": {
+        "schema": {
+         "$ref": "#/components/schemas/Problem"
+        }
+       }
+      }
+     },
+     "503": {
+      "description": "Too many event streams open",
+      "content": {
+       "application/problem+json": {
+        "schema": {
+         "$ref": "#/components/schemas/Problem"
+        }
+       }
+      }
+     }
+    }
+   }
+  },
+  "/subscribe/category/{name}": {
+   "get": {
+    "summary": "Server-Sent Events of a category",
+    "parameters": [
+     {
+      "name": "name",
+      "in": "path",
+      "required": true,
+      "schema": {
+       "$ref": "#/components/schemas/Key"
+      },
+      "description": "The category"
+     },
+     {
+      "name": "from",
+      "in": "query",
+      "required": false,
+      "schema": {
+       "$ref": "#/components/schemas/GlobalPosition"
+      },
+      "description": "Start after this global position"
+     },
+     {
+      "name": "Last-Event-ID",
+      "in": "header",
+      "required": false,
+      "schema": {
+       "$ref": "#/components/schemas/GlobalPosition"
+      },
+      "description": "Resume after this position (wins over from)"
+     }
+    ],
+    "responses": {
+     "200": {
+      "description": "Server-Sent Events: id is the global position, event the message name, data the event as one line of JSON",
+      "content": {
+       "text/event-stream": {
+        "schema": {
+         "type": "string"
+        }
+       }
+      }
+     },
+     "400": {
+      "description": "Bad input",
+      "content": {
+       "application/problem+json": {
+        "schema": {
+         "$ref": "#/components/schemas/Problem"
+        }
+       }
+      }
+     },
+     "401": {
+      "description": "No valid token",
+      "content": {
+       "application/problem+json": {
+        "schema": {
+         "$ref": "#/components/schemas/Problem"
+        }
+       }
+      }
+     },
+     "503": {
+      "description": "Too many event streams open",
+      "content": {
+       "application/problem+json": {
+        "schema": {
+         "$ref": "#/components/schemas/Problem"
+        }
+       }
+      }
+     }
+    }
+   }
+  },
+  "/projections": {
+   "get": {
+    "summary": "Projection names",
+    "parameters": [
+     {
+      "name": "limit",
+      "in": "query",
+      "required": false,
+      "schema": {
+       "type": "integer",
+       "minimum": 1,
+       "maximum": 1000,
+       "default": 20
+      },
+      "description": "At most this many names (at most the server's --max-listing-limit)"
+     },
+     {
+      "name": "offset",
+      "in": "query",
+      "required": false,
+      "schema": {
+       "type": "integer",
+       "minimum": 0,
+       "maximum": 2147483647,
+       "default": 0
+      }
+     }
+    ],
+    "responses": {
+     "200": {
+      "description": "Names, sorted",
+      "content": {
+       "application/json": {
+        "schema": {
+         "type": "array",
+         "items": {
+          "type": "string"
+         }
+        }
+       }
+      }
+     },
+     "400": {
+      "description": "Bad input",
+      "content": {
+       "application/problem+json": {
+        "schema": {
+         "$ref": "#/components/schemas/Problem"
+        }
+       }
+      }
+     },
+     "401": {
+      "description": "No valid token",
+      "content": {
+       "application/problem+json": {
+        "schema": {
+         "$ref": "#/components/schemas/Problem"
+        }
+       }
+      }
+     }
+    }
+   }
+  },
+  "/projections/{filter}": {
+   "get": {
+    "summary": "The projection of this exact name, when it exists",
+    "parameters": [
+     {
+      "name": "filter",
+      "in": "path",
+      "required": true,
+      "schema": {
+       "$ref": "#/components/schemas/Key"
+      },
+      "description": "The exact name"
+     },
+     {
+      "name": "limit",
+      "in": "query",
+      "required": false,
+      "schema": {
+       "type": "integer",
+       "minimum": 1,
+       "maximum": 1000,
+       "default": 20
+      },
+      "description": "At most this many names (at most the server's --max-listing-limit)"
+     },
+     {
+      "name": "offset",
+      "in": "query",
+      "required": false,
+      "schema": {
+       "type": "integer",
+       "minimum": 0,
+       "maximum": 2147483647,
+       "default": 0
+      }
+     }
+    ],
+    "responses": {
+     "200": {
+      "description": "Names, sorted",
+      "content": {
+       "application/json": {
+        "schema": {
+         "type": "array",
+         "items": {
+          "type": "string"
+         }
+        }
+       }
+      }
+     },
+     "400": {
+      "description": "Bad input",
+      "content": {
+       "application/problem+json": {
+        "schema": {
+         "$ref": "#/components/schemas/Problem"
+        }
+       }
+      }
+     },
+     "401": {
+      "description": "No valid token",
+      "content": {
+       "application/problem+json": {
+        "schema": {
+         "$ref": "#/components/schemas/Problem"
+        }
+       }
+      }
+     }
+    }
+   }
+  },
+  "/projections-regex/{filter}": {
+   "get": {
+    "summary": "Projection names a regular expression finds",
+    "parameters": [
+     {
+      "name": "filter",
+      "in": "path",
+      "required": true,
+      "schema": {
+       "$ref": "#/components/schemas/Pattern"
+      },
+      "description": "A regular expression of the syntax every backend shares (README, Matchers)"
+     },
+     {
+      "name": "limit",
+      "in": "query",
+      "required": false,
+      "schema": {
+       "type": "integer",
+       "minimum": 1,
+       "maximum": 1000,
+       "default": 20
+      },
+      "description": "At most this many names (at most the server's --max-listing-limit)"
+     },
+     {
+      "name": "offset",
+      "in": "query",
+      "required": false,
+      "schema": {
+       "type": "integer",
+       "minimum": 0,
+       "maximum": 2147483647,
+       "default": 0
+      }
+     }
+    ],
+    "responses": {
+     "200": {
+      "description": "Names, sorted",
+      "content": {
+       "application/json": {
+        "schema": {
+         "type": "array",
+         "items": {
+          "type": "string"
+         }
+        }
+       }
+      }
+     },
+     "400": {
+      "description": "Bad input",
+      "content": {
+       "application/problem+json": {
+        "schema": {
+         "$ref": "#/components/schemas/Problem"
+        }
+       }
+      }
+     },
+     "401": {
+      "description": "No valid token",
+      "content": {
+       "application/problem+json": {
+        "schema": {
+         "$ref": "#/components/schemas/Problem"
+        }
+       }
+      }
+     }
+    }
+   }
+  },
+  "/projection/delete/{name}/{withEmittedEvents}": {
+   "post": {
+    "summary": "Delete a projection (true: with its stream or read model); done at once when no runner holds it, else by the runner at its next block",
+    "parameters": [
+     {
+      "name": "name",
+      "in": "path",
+      "required": true,
+      "schema": {
+       "$ref": "#/components/schemas/Key"
+      },
+      "description": "The projection's name"
+     },
+     {
+      "name": "withEmittedEvents",
+      "in": "path",
+      "required": true,
+      "schema": {
+       "type": "string",
+       "enum": [
+        "true",
+        "false"
+       ]
+      },
+      "description": "Whether to delete what it emitted"
+     }
+    ],
+    "responses": {
+     "204": {
+      "description": "Deleted, or asked to delete"
+     },
+     "400": {
+      "description": "Bad input",
+      "content": {
+       "application/problem+json": {
+        "schema": {
+         "$ref": "#/components/schemas/Problem"
+        }
+       }
+      }
+     },
+     "401": {
+      "description": "No valid token",
+      "content": {
+       "application/problem+json": {
+        "schema": {
+         "$ref": "#/components/schemas/Problem"
+        }
+       }
+      }
+     },
+     "403": {
+      "description": "A read-only token, or a page of another site (Origin)",
+      "content": {
+       "application/problem+json": {
+        "schema": {
+         "$ref": "#/components/schemas/Problem"
+        }
+       }
+      }
+     },
+     "404": {
+      "description": "No such projection",
+      "content": {
+       "application/problem+json": {
+        "schema": {
+         "$ref": "#/components/schemas/Problem"
+        }
+       }
+      }
+     },
+     "409": {
+      "description": "A runner elsewhere holds the projection",
+      "content": {
+       "application/problem+json": {
+        "schema": {
+         "$ref": "#/components/schemas/Problem"
+        }
+       }
+      }
+     }
+    }
+   }
+  },
+  "/projection/reset/{name}": {
+   "post": {
+    "summary": "Reset a projection; done at once when no runner holds it",
+    "parameters": [
+     {
+      "name": "name",
+      "in": "path",
+      "required": true,
+      "schema": {
+       "$ref": "#/components/schemas/Key"
+      },
+      "description": "The projection's name"
+     }
+    ],
+    "responses": {
+     "204": {
+      "description": "Reset, or asked to reset"
+     },
+     "400": {
+      "description": "Bad input",
+      "content": {
+       "application/problem+json": {
+        "schema": {
+         "$ref": "#/components/schemas/Problem"
+        }
+       }
+      }
+     },
+     "401": {
+      "description": "No valid token",
+      "content": {
+       "application/problem+json": {
+        "schema": {
+         "$ref": "#/components/schemas/Problem"
+        }
+       }
+      }
+     },
+     "403": {
+      "description": "A read-only token, or a page of another site (Origin)",
+      "content": {
+       "application/problem+json": {
+        "schema": {
+         "$ref": "#/components/schemas/Problem"
+        }
+       }
+      }
+     },
+     "404": {
+      "description": "No such projection",
+      "content": {
+       "application/problem+json": {
+        "schema": {
+         "$ref": "#/components/schemas/Problem"
+        }
+       }
+      }
+     },
+     "409": {
+      "description": "A runner elsewhere holds the projection",
+      "content": {
+       "application/problem+json": {
+        "schema": {
+         "$ref": "#/components/schemas/Problem"
+        }
+       }
+      }
+     }
+    }
+   }
+  },
+  "/projection/stop/{name}": {
+   "post": {
+    "summary": "Stop a projection",
+    "parameters": [
+     {
+      "name": "name",
+      "in": "path",
+      "required": true,
+      "schema": {
+       "$ref": "#/components/schemas/Key"
+      },
+      "description": "The projection's name"
+     }
+    ],
+    "responses": {
+     "204": {
+      "description": "Asked to stop"
+     },
+     "400": {
+      "description": "Bad input",
+      "content": {
+       "application/problem+json": {
+        "schema": {
+         "$ref": "#/components/schemas/Problem"
+        }
+       }
+      }
+     },
+     "401": {
+      "description": "No valid token",
+      "content": {
+       "application/problem+json": {
+        "schema": {
+         "$ref": "#/components/schemas/Problem"
+        }
+       }
+      }
+     },
+     "403": {
+      "description": "A read-only token, or a page of another site (Origin)",
+      "content": {
+       "application/problem+json": {
+        "schema": {
+         "$ref": "#/components/schemas/Problem"
+        }
+       }
+      }
+     },
+     "404": {
+      "description": "No such projection",
+      "content": {
+       "application/problem+json": {
+        "schema": {
+         "$ref": "#/components/schemas/Problem"
+        }
+       }
+      }
+     },
+     "409": {
+      "description": "A runner elsewhere holds the projection",
+      "content": {
+       "application/problem+json": {
+        "schema": {
+         "$ref": "#/components/schemas/Problem"
+        }
+       }
+      }
+     }
+    }
+   }
+  },
+  "/projection/status/{name}": {
+   "get": {
+    "summary": "A projection's status",
+    "parameters": [
+     {
+      "name": "name",
+      "in": "path",
+      "required": true,
+      "schema": {
+       "$ref": "#/components/schemas/Key"
+      },
+      "description": "The projection's name"
+     }
+    ],
+    "responses": {
+     "200": {
+      "description": "JSON",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/ProjectionStatus"
+        }
+       }
+      }
+     },
+     "400": {
+      "description": "Bad input",
+      "content": {
+       "application/problem+json": {
+        "schema": {
+         "$ref": "#/components/schemas/Problem"
+        }
+       }
+      }
+     },
+     "401": {
+      "description": "No valid token",
+      "content": {
+       "application/problem+json": {
+        "schema": {
+         "$ref": "#/components/schemas/Problem"
+        }
+       }
+      }
+     },
+     "404": {
+      "description": "No such projection",
+      "content": {
+       "application/problem+json": {
+        "schema": {
+         "$ref": "#/components/schemas/Problem"
+        }
+       }
+      }
+     }
+    }
+   }
+  },
+  "/projection/state/{name}": {
+   "get": {
+    "summary": "A projection's saved state (the JSON its handlers keep)",
+    "parameters": [
+     {
+      "name": "name",
+      "in": "path",
+      "required": true,
+      "schema": {
+       "$ref": "#/components/schemas/Key"
+      },
+      "description": "The projection's name"
+     }
+    ],
+    "responses": {
+     "200": {
+      "description": "JSON",
+      "content": {
+       "application/json": {
+        "schema": {}
+       }
+      }
+     },
+     "400": {
+      "description": "Bad input",
+      "content": {
+       "application/problem+json": {
+        "schema": {
+         "$ref": "#/components/schemas/Problem"
+        }
+       }
+      }
+     },
+     "401": {
+      "description": "No valid token",
+      "content": {
+       "application/problem+json": {
+        "schema": {
+         "$ref": "#/components/schemas/Problem"
+        }
+       }
+      }
+     },
+     "404": {
+      "description": "No such projection",
+      "content": {
+       "application/problem+json": {
+        "schema": {
+         "$ref": "#/components/schemas/Problem"
+        }
+       }
+      }
+     }
+    }
+   }
+  },
+  "/projection/stream-positions/{name}": {
+   "get": {
+    "summary": "A projection's position in each stream",
+    "parameters": [
+     {
+      "name": "name",
+      "in": "path",
+      "required": true,
+      "schema": {
+       "$ref": "#/components/schemas/Key"
+      },
+      "description": "The projection's name"
+     }
+    ],
+    "responses": {
+     "200": {
+      "description": "JSON",
+      "content": {
+       "application/json": {
+        "schema": {
+         "type": "object",
+         "additionalProperties": {
+          "type": "integer",
+          "minimum": 0
+         }
+        }
+       }
+      }
+     },
+     "400": {
+      "description": "Bad input",
+      "content": {
+       "application/problem+json": {
+        "schema": {
+         "$ref": "#/components/schemas/Problem"
+        }
+       }
+      }
+     },
+     "401": {
+      "description": "No valid token",
+      "content": {
+       "application/problem+json": {
+        "schema": {
+         "$ref": "#/components/schemas/Problem"
+        }
+       }
+      }
+     },
+     "404": {
+      "description": "No such projection",
+      "content": {
+       "application/problem+json": {
+        "schema": {
+         "$ref": "#/components/schemas/Problem"
+        }
+       }
+      }
+     }
+    }
+   }
+  },
+  "/health": {
+   "get": {
+    "summary": "Whether the store's database answers (no token needed)",
+    "security": [],
+    "responses": {
+     "200": {
+      "description": "It answers",
+      "content": {
+       "application/json": {
+        "schema": {
+         "type": "object",
+         "required": [
+          "status"
+         ],
+         "properties": {
+          "status": {
+           "const": "ok"
+          }
+         }
+        }
+       }
+      }
+     },
+     "503": {
+      "description": "It does not answer",
+      "content": {
+       "application/problem+json": {
+        "schema": {
+         "$ref": "#/components/schemas/Problem"
+        }
+       }
+      }
+     }
+    }
+   }
+  },
+  "/metrics": {
+   "get": {
+    "summary": "Prometheus metrics (when the server has a registry, as eventstore serve does)",
+    "responses": {
+     "200": {
+      "description": "The text exposition format",
+      "content": {
+       "text/plain": {
+        "schema": {
+         "type": "string"
+        }
+       }
+      }
+     },
+     "401": {
+      "description": "No valid token",
+      "content": {
+       "application/problem+json": {
+        "schema": {
+         "$ref": "#/components/schemas/Problem"
+        }
+       }
+      }
+     }
+    }
+   }
+  },
+  "/openapi.json": {
+   "get": {
+    "summary": "This document",
+    "responses": {
+     "200": {
+      "description": "OpenAPI 3.1",
+      "content": {
+       "application/json": {
+        "schema": {
+         "type": "object",
+         "required": [
+          "openapi",
+          "paths"
+         ]
+        }
+       }
+      }
+     },
+     "401": {
+      "description": "No valid token",
+      "content": {
+       "application/problem+json": {
+        "schema": {
+         "$ref": "#/components/schemas/Problem"
+        }
+       }
+      }
+     }
+    }
+   }
+  }
+ },
+ "components": {
+  "schemas": {
+   "Problem": {
+    "type": "object",
+    "description": "RFC 9457",
+    "required": [
+     "type",
+     "title",
+     "status"
+    ],
+    "properties": {
+     "type": {
+      "type": "string"
+     },
+     "title": {
+      "type": "string"
+     },
+     "status": {
+      "type": "integer",
+      "minimum": 400,
+      "maximum": 599
+     },
+     "detail": {
+      "type": "string"
+     }
+    }
+   },
+   "StreamName": {
+    "type": "string",
+    "description": "1 to 150 bytes of UTF-8 without control characters (documented here as the ASCII names clients send; any such text is accepted)",
+    "pattern": "^[A-Za-z0-9_][A-Za-z0-9_.:@-]{0,149}$"
+   },
+   "Key": {
+    "type": "string",
+    "description": "A name the store looks up: any text without U+0000 (documented here as ASCII)",
+    "pattern": "^[A-Za-z0-9_][A-Za-z0-9_.:@-]{0,99}$"
+   },
+   "Pattern": {
+    "type": "string",
+    "description": "A regular expression (documented here as literal words; the shared syntax is in the README)",
+    "pattern": "^[A-Za-z0-9_]{1,100}$"
+   },
+   "GlobalPosition": {
+    "type": "string",
+    "pattern": "^([0-9]{1,18}|[0-9]{1,18}:[0-9]{1,18})$",
+    "description": "A sequence (42) or a commit and a sequence (7:42), as the events' global_position"
+   },
+   "ExpectedVersion": {
+    "type": "string",
+    "pattern": "^(any|no-stream|exists|[0-9]{1,9})$",
+    "description": "any (the default), no-stream, exists, or the stream's version"
+   },
+   "MetadataValue": {
+    "oneOf": [
+     {
+      "type": "string",
+      "pattern": "^[^\\u0000]*$",
+      "maxLength": 1000
+     },
+     {
+      "type": "integer",
+      "minimum": -9223372036854775808,
+      "maximum": 9223372036854775807
+     },
+     {
+      "type": "number",
+      "not": {
+       "type": "integer"
+      }
+     },
+     {
+      "type": "boolean"
+     }
+    ]
+   },
+   "Metadata": {
+    "type": "object",
+    "description": "Flat: keys without U+0000, values strings, integers (64-bit), other numbers or booleans",
+    "propertyNames": {
+     "minLength": 1,
+     "maxLength": 100,
+     "pattern": "^[A-Za-z0-9][A-Za-z0-9_.-]*$"
+    },
+    "additionalProperties": {
+     "$ref": "#/components/schemas/MetadataValue"
+    }
+   },
+   "StoredMetadata": {
+    "type": "object",
+    "description": "Metadata as stored, with the store's own keys (those that begin with _)",
+    "additionalProperties": {
+     "type": [
+      "string",
+      "number",
+      "boolean"
+     ]
+    }
+   },
+   "NewEvent": {
+    "type": "object",
+    "required": [
+     "message_name"
+    ],
+    "additionalProperties": false,
+    "properties": {
+     "message_name": {
+      "type": "string",
+      "minLength": 1,
+      "maxLength": 63,
+      "pattern": "^[^\\u0000-\\u001f\\u007f-\\u009f]+$",
+      "description": "At most 255 bytes of UTF-8, no control characters"
+     },
+     "uuid": {
+      "type": "string",
+      "format": "uuid",
+      "description": "Generated when missing"
+     },
+     "payload": {
+      "type": "object",
+      "description": "Any JSON object, nested at most 31 deep, kept byte for byte"
+     },
+     "metadata": {
+      "$ref": "#/components/schemas/Metadata"
+     },
+     "created_at": {
+      "type": "string",
+      "pattern": "^20[0-9]{2}-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]\\.[0-9]{6}$",
+      "description": "UTC, microseconds; now when missing"
+     }
+    }
+   },
+   "RecordedEvent": {
+    "type": "object",
+    "required": [
+     "message_name",
+     "uuid",
+     "payload",
+     "metadata",
+     "created_at",
+     "position"
+    ],
+    "properties": {
+     "message_name": {
+      "type": "string"
+     },
+     "uuid": {
+      "type": "string",
+      "format": "uuid"
+     },
+     "payload": {
+      "type": "object"
+     },
+     "metadata": {
+      "$ref": "#/components/schemas/StoredMetadata"
+     },
+     "created_at": {
+      "type": "string"
+     },
+     "position": {
+      "type": "integer",
+      "minimum": 1
+     },
+     "stream": {
+      "type": "string"
+     },
+     "global_position": {
+      "type": [
+       "integer",
+       "string"
+      ]
+     }
+    }
+   },
+   "StreamPage": {
+    "type": "object",
+    "required": [
+     "title",
+     "id",
+     "streamName",
+     "_links",
+     "entries"
+    ],
+    "properties": {
+     "title": {
+      "type": "string"
+     },
+     "id": {
+      "type": "string"
+     },
+     "streamName": {
+      "type": "string"
+     },
+     "_links": {
+      "type": "array",
+      "items": {
+       "type": "object",
+       "required": [
+        "uri",
+        "relation"
+       ],
+       "properties": {
+        "uri": {
+         "type": "string"
+        },
+        "relation": {
+         "type": "string",
+         "enum": [
+          "self",
+          "first",
+          "last",
+          "next",
+          "previous"
+         ]
+        }
+       }
+      }
+     },
+     "entries": {
+      "type": "array",
+      "items": {
+       "$ref": "#/components/schemas/RecordedEvent"
+      }
+     }
+    }
+   },
+   "StreamDescription": {
+    "type": "object",
+    "required": [
+     "title",
+     "_links"
+    ],
+    "properties": {
+     "title": {
+      "type": "string"
+     },
+     "description": {
+      "type": "string"
+     },
+     "_links": {
+      "type": "object"
+     }
+    }
+   },
+   "ProjectionStatus": {
+    "type": "object",
+    "required": [
+     "name",
+     "kind",
+     "status"
+    ],
+    "properties": {
+     "name": {
+      "type": "string"
+     },
+     "kind": {
+      "type": "string"
+     },
+     "status": {
+      "type": "string",
+      "enum": [
+       "running",
+       "stopping",
+       "deleting",
+       "deleting incl emitted events",
+       "resetting",
+       "idle"
+      ]
+     }
+    }
+   }
+  },
+  "securitySchemes": {
+   "bearer": {
+    "type": "http",
+    "scheme": "bearer"
+   }
+  }
+ }
+}
 """#
 }

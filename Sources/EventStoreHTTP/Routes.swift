@@ -239,8 +239,12 @@ struct Routes: Sendable {
         let forward = directionText == "forward"
         let start: Int?
         if startText == "head" {
-            guard !forward else { throw HTTPProblem.badRequest("head can only be read backward") }
-            start = nil
+            // The head is the last event: forward from it reads that event (and any appended since).
+            if forward {
+                start = try await store.loadReverse(name, from: nil, count: 1).collect().first?.position ?? 1
+            } else {
+                start = nil
+            }
         } else {
             guard let value = Int(startText), value >= 1 else {
                 throw HTTPProblem.badRequest("the start is head or a position of 1 or more, not \"\(startText)\"")

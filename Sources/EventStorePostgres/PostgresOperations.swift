@@ -56,7 +56,25 @@ struct PostgresOperations: Sendable {
                     INSERT INTO \(tables.schemaTable) (id, version) VALUES (1, \(current))
                     ON CONFLICT (id) DO UPDATE SET version = excluded.version
                     """))
+        try await checkTransactionCounter(c)
         return current
+    }
+
+    /// Refuses a database whose server's transaction counter is behind its stored events.
+    ///
+    /// The global order is (transaction id, sequence), so it holds only while every new transaction's id is
+    /// above every stored event's. A database restored from a dump into another cluster, or a failover to a
+    /// server that lost transactions, can restart the counter below them: new events would then sort before
+    /// stored ones, readers past the stored ones would never see them, and appends in transactions would fail
+    /// for ever. `pg_snapshot_xmax` is the first id this server has not handed out yet.
+    private func checkTransactionCounter(_ c: PostgresConnection) async throws {
+        let query: PostgresQuery = """
+            SELECT (SELECT transaction_id FROM \(unescaped: tables.events) ORDER BY transaction_id DESC LIMIT 1)::text::int8,
+                pg_snapshot_xmax(pg_current_snapshot())::text::int8
+            """
+        for try await (stored, next) in try await run(c, query).decode((Int64?, Int64).self) {
+            if let stored, stored >= next { throw TransactionCounter.behind(stored: stored, next: next) }
+        }
     }
 
     // MARK: Writes
@@ -237,7 +255,21 @@ struct PostgresOperations: Sendable {
                 AND \(dialect.targetCondition(target, name: "s.name", category: "s.category"))
             ORDER BY e.transaction_id, e.global_position LIMIT \(bind: limit)
             """
-        return try await events(c, query, streamColumn: true) { name in try storedStreamName(name ?? "") }
+        let events = try await events(c, query, streamColumn: true) { name in try storedStreamName(name ?? "") }
+        if events.isEmpty, position != .start { try await checkPositionWasHandedOut(c, position) }
+        return events
+    }
+
+    /// Refuses a position this server never handed out: one at or past its next transaction id (a position
+    /// from ``readableHead(_:)`` is at most `(next, 0)`). A reader kept such a position across a restore or
+    /// a failover to a server that lost transactions; reading after it would skip every new event until the
+    /// counter passed it. Checked on empty pages only, where such a reader waits.
+    private func checkPositionWasHandedOut(_ c: PostgresConnection, _ position: GlobalPosition) async throws {
+        let query: PostgresQuery = "SELECT pg_snapshot_xmax(pg_current_snapshot())::text::int8"
+        for try await next in try await run(c, query).decode(Int64.self)
+        where position.commit > next || (position.commit == next && position.sequence > 0) {
+            throw TransactionCounter.positionAhead(position, next: next)
+        }
     }
 
     /// The position of the last event committed. (A transaction still running with an older id, committing

@@ -7,6 +7,7 @@ import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
 import NIOCore
+import NIOPosix
 import Testing
 
 /// What the API stores is what was sent, its wire formats cannot be broken by data, and its tokens hold.
@@ -224,6 +225,35 @@ extension HTTPIntegrityTests {
             #expect(second.status == .serviceUnavailable)
             try await store.append([EventMessage(messageName: "B")], to: "sse-cap")
             #expect(try await first.value == ["A", "B"])
+        }
+    }
+
+    /// A connection that sends nothing is closed at the idle timeout, so idle sockets cannot pile up (without
+    /// the timeout the server kept one open for as long as its client did).
+    @Test func anIdleConnectionIsClosedAtTheIdleTimeout() async throws {
+        var configuration = EventStoreHTTPConfiguration()
+        configuration.idleTimeout = .milliseconds(500)
+        try await withServer(configuration: configuration) { client, _ in
+            let port = try #require(client.port)
+            Watchdog.step("open a connection and send nothing")
+            let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+                .connect(host: "127.0.0.1", port: port).get()
+            let closedByServer = try await withThrowingTaskGroup(of: Bool.self) { group in
+                group.addTask {
+                    try await channel.closeFuture.get()
+                    return true
+                }
+                group.addTask {
+                    try await Task.sleep(for: .seconds(20))
+                    return false
+                }
+                let first = try await group.next() ?? false
+                // Closing ends the other task's wait on the close future.
+                if !first { try? await channel.close() }
+                group.cancelAll()
+                return first
+            }
+            #expect(closedByServer, "the server kept an idle connection open for 20 s")
         }
     }
 }

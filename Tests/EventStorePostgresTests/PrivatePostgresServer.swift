@@ -30,6 +30,11 @@ struct PrivatePostgresServer: Sendable {
     /// Starts the stopped server again on the same port.
     func resume() async throws { _ = try await Self.run("resume", directory) }
 
+    /// Stops the server, sets its next transaction id with `pg_resetwal -e epoch -x xid` and starts it again.
+    func setNextTransaction(epoch: Int64, xid: Int64) async throws {
+        _ = try await Self.run("next-xid", directory, ["\(epoch)", "\(xid)"])
+    }
+
     /// Stops every process of the server with SIGSTOP: connections stay open and the kernel still accepts
     /// bytes, but nothing answers (a frozen VM, a server stuck on its disk).
     func freeze() throws { try signalAll(SIGSTOP) }
@@ -77,11 +82,11 @@ struct PrivatePostgresServer: Sendable {
 
     /// Runs `scripts/postgres COMMAND DIR` and returns the server's URL (from `DIR/url`). Standard output is
     /// not read through a pipe: the server it starts would keep the pipe open.
-    private static func run(_ command: String, _ directory: URL) async throws -> String {
+    private static func run(_ command: String, _ directory: URL, _ arguments: [String] = []) async throws -> String {
         Watchdog.step("scripts/postgres \(command)")
         let process = Process()
         process.executableURL = script
-        process.arguments = [command, directory.path]
+        process.arguments = [command, directory.path] + arguments
         process.standardOutput = FileHandle.nullDevice
         try process.run()
         while process.isRunning { try await Task.sleep(for: .milliseconds(10)) }

@@ -19,6 +19,9 @@ public struct SQLShell: Sendable {
             command: ["mariadb", "--no-defaults", "-h", host, "-P", "\(port)", "-u", user] + password + [database, "-N", "-B", "-e"])
     }
 
+    /// `sh -c`: a pipeline of the databases' tools (`pg_dump URL | psql URL`), the script in place of the SQL.
+    public static let script = SQLShell(command: ["sh", "-c"])
+
     /// Runs `sql` and returns what it printed, without the last line break.
     /// - Throws: a test failure when the client exits with another status than 0.
     @discardableResult

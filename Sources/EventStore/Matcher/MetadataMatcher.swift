@@ -217,25 +217,18 @@ public struct MetadataMatcher: Sendable, Hashable {
         }
     }
 
-    /// A compiled pattern (its ICU form).
+    /// A compiled pattern.
     /// - Throws: ``EventStoreError`` `invalidArgument` when it is outside the shared syntax.
     public static func compile(_ pattern: String) throws(EventStoreError) -> CompiledRegex {
-        let portable = try PortableRegex(pattern)
-        do {
-            return CompiledRegex(try NSRegularExpression(pattern: portable.translated(for: .icu)))
-        } catch {
-            throw .invalidArgument("invalid regular expression \"\(pattern)\"")
-        }
+        CompiledRegex(try PortableRegex(pattern).program)
     }
 }
 
-/// A compiled regular expression, safe to share between tasks (matching does not mutate it).
-@_spi(Backend) public struct CompiledRegex: @unchecked Sendable {
-    private let regex: NSRegularExpression
-    init(_ regex: NSRegularExpression) { self.regex = regex }
+/// A compiled regular expression, safe to share between tasks; it runs in time linear in the text.
+@_spi(Backend) public struct CompiledRegex: Sendable {
+    private let program: RegexProgram
+    init(_ program: RegexProgram) { self.program = program }
 
     /// `true` when the pattern matches somewhere in `text`.
-    public func matches(_ text: String) -> Bool {
-        regex.firstMatch(in: text, range: NSRange(text.startIndex..<text.endIndex, in: text)) != nil
-    }
+    public func matches(_ text: String) -> Bool { program.matches(text) }
 }

@@ -14,8 +14,14 @@
 ///   to 255, PostgreSQL's limit), each optionally lazy (`*?`)
 ///
 /// Matching is case-sensitive and searches anywhere in the text unless anchored. Patterns are at most
-/// ``maxLength`` characters, and a repeated group may not repeat inside (`(a+)+`, `(a*b)*`): such
-/// patterns can take exponential time in the backtracking engines (ICU, PCRE2).
+/// ``maxLength`` characters and ``maxProgramSize`` steps once their counts are written out (`a{200}` is 200),
+/// and a repeated group may not repeat inside (`(a+)+`, `(a*b)*`): such patterns can take exponential time in
+/// the backtracking engines (ICU, PCRE2).
+///
+/// In this process (the in-memory store, SQLite's `es_regexp`) a pattern runs on ``RegexProgram``, whose time
+/// is linear in the text whatever the pattern. PostgreSQL's engine does not backtrack on this syntax. MariaDB's
+/// PCRE2 does, within its own recursion and match limits: a search that reaches them fails with
+/// `invalidArgument` (MariaDB itself only warns and answers "no match").
 @_spi(Backend) public struct PortableRegex: Sendable, Hashable {
     /// The engines a pattern is written out for.
     public enum Flavor: Sendable {
@@ -31,10 +37,14 @@
     public static let maxLength = 1000
     /// The largest count of a `{n,m}` quantifier.
     public static let maxCount = 255
+    /// The most steps of a pattern's program (``RegexProgram``): what bounds its work per character of text.
+    public static let maxProgramSize = 10_000
 
     /// The pattern as written.
     public let pattern: String
     private let nodes: [Node]
+    /// The pattern as a program that runs in linear time.
+    public let program: RegexProgram
 
     /// Parses a pattern. - Throws: `invalidArgument`, naming what is outside the shared syntax.
     public init(_ pattern: String) throws(EventStoreError) {
@@ -50,6 +60,14 @@
         } catch {
             throw .invalidArgument("invalid regular expression \"\(pattern)\": \(error.reason)")
         }
+        var compiler = Compiler()
+        do throws(EventStoreError) {
+            try compiler.compile(nodes)
+        } catch {
+            throw .invalidArgument("invalid regular expression \"\(pattern)\": \(error.reason)")
+        }
+        compiler.code.append(.match)
+        self.program = RegexProgram(instructions: compiler.code)
         self.pattern = pattern
     }
 
@@ -276,6 +294,74 @@
         }
     }
 
+    // MARK: Compiling
+
+    /// Writes nodes as instructions of ``RegexProgram``: a Thompson construction, counts written out.
+    private struct Compiler {
+        var code: [RegexProgram.Instruction] = []
+
+        mutating func compile(_ nodes: [Node]) throws(EventStoreError) {
+            for node in nodes { try compile(node) }
+        }
+
+        mutating func compile(_ node: Node) throws(EventStoreError) {
+            if code.count > PortableRegex.maxProgramSize {
+                throw .invalidArgument(
+                    "more than \(PortableRegex.maxProgramSize) steps once its counts are written out (a{200} is 200 steps)")
+            }
+            switch node {
+            case let .literal(scalar): code.append(.scalar(scalar.value))
+            case .anyButNewline: code.append(.set([0x0A...0x0A], negated: true))
+            case .start: code.append(.assertStart)
+            case .end: code.append(.assertEnd)
+            case let .set(items, negated):
+                let ranges = items.map { item -> ClosedRange<UInt32> in
+                    switch item {
+                    case let .scalar(scalar): return scalar.value...scalar.value
+                    case let .range(low, high): return low.value...high.value
+                    }
+                }
+                code.append(.set(ranges, negated: negated))
+            case let .group(inner): try compile(inner)
+            case let .alternatives(alternatives):
+                // split(this, next alternative) … jump(end), for every alternative but the last.
+                var jumps: [Int] = []
+                for alternative in alternatives.dropLast() {
+                    let split = code.count
+                    code.append(.split(0, 0))
+                    try compile(alternative)
+                    jumps.append(code.count)
+                    code.append(.jump(0))
+                    code[split] = .split(split + 1, code.count)
+                }
+                if let last = alternatives.last { try compile(last) }
+                for jump in jumps { code[jump] = .jump(code.count) }
+            case let .repeated(inner, min, max, _):
+                // Lazy and greedy find the same matches: only whether there is one counts here.
+                for _ in 0..<min { try compile(inner) }
+                if let max {
+                    var splits: [Int] = []
+                    for _ in min..<max {
+                        splits.append(code.count)
+                        code.append(.split(0, 0))
+                        try compile(inner)
+                    }
+                    for split in splits { code[split] = .split(split + 1, code.count) }
+                } else {
+                    let loop = code.count
+                    code.append(.split(0, 0))
+                    try compile(inner)
+                    code.append(.jump(loop))
+                    code[loop] = .split(loop + 1, code.count)
+                }
+            }
+            if code.count > PortableRegex.maxProgramSize {
+                throw .invalidArgument(
+                    "more than \(PortableRegex.maxProgramSize) steps once its counts are written out (a{200} is 200 steps)")
+            }
+        }
+    }
+
     // MARK: Writing
 
     private static func write(_ nodes: [Node], _ flavor: Flavor, into out: inout String) {
@@ -339,5 +425,86 @@
             let hex = String(scalar.value, radix: 16, uppercase: true)
             return flavor == .postgres ? "\\u" + String(repeating: "0", count: 4 - hex.count) + hex : "\\x{" + hex + "}"
         }
+    }
+}
+
+/// A regular expression as a program of a Thompson automaton, run on every path at once (a Pike machine
+/// without captures): its time is the text's length times at most the program's size, whatever the pattern,
+/// where a backtracking engine such as ICU's can take exponential time (`(a|aa)*c` on "aaaa…").
+@_spi(Backend) public struct RegexProgram: Sendable {
+    enum Instruction: Sendable {
+        /// Consumes this scalar.
+        case scalar(UInt32)
+        /// Consumes a scalar in one of the ranges (or in none, when negated).
+        case set([ClosedRange<UInt32>], negated: Bool)
+        /// Goes on at both.
+        case split(Int, Int)
+        case jump(Int)
+        /// Goes on only at the start of the text.
+        case assertStart
+        /// Goes on only at the very end of the text.
+        case assertEnd
+        case match
+    }
+
+    let instructions: [Instruction]
+
+    /// `true` when the pattern matches somewhere in `text`.
+    public func matches(_ text: String) -> Bool {
+        let scalars = text.unicodeScalars
+        let end = scalars.count
+        // A pattern that starts with `^` is tried at the start only.
+        var anchored = false
+        if case .assertStart? = instructions.first { anchored = true }
+        // The step at which each instruction was last put on a list: each is on a step's list at most once.
+        var onList = [Int](repeating: -1, count: instructions.count)
+        var stack: [Int] = []
+        var current: [Int] = []
+        var next: [Int] = []
+
+        /// Follows splits, jumps and assertions from `start` at text position `position`, putting the consuming
+        /// instructions reached on `list`; `true` when `match` is reached.
+        func add(_ start: Int, at position: Int, step: Int, to list: inout [Int]) -> Bool {
+            stack.append(start)
+            while let pc = stack.popLast() {
+                if onList[pc] == step { continue }
+                onList[pc] = step
+                switch instructions[pc] {
+                case let .jump(target): stack.append(target)
+                case let .split(first, second):
+                    stack.append(second)
+                    stack.append(first)
+                case .assertStart: if position == 0 { stack.append(pc + 1) }
+                case .assertEnd: if position == end { stack.append(pc + 1) }
+                case .match:
+                    stack.removeAll()
+                    return true
+                case .scalar, .set: list.append(pc)
+                }
+            }
+            return false
+        }
+
+        if add(0, at: 0, step: 0, to: &current) { return true }
+        var position = 0
+        for scalar in scalars {
+            if current.isEmpty, anchored { return false }
+            position += 1
+            next.removeAll(keepingCapacity: true)
+            let value = scalar.value
+            for pc in current {
+                let consumes: Bool
+                switch instructions[pc] {
+                case let .scalar(expected): consumes = value == expected
+                case let .set(ranges, negated): consumes = ranges.contains(where: { $0.contains(value) }) != negated
+                default: consumes = false
+                }
+                if consumes, add(pc + 1, at: position, step: position, to: &next) { return true }
+            }
+            // A search may start at every position.
+            if !anchored, add(0, at: position, step: position, to: &next) { return true }
+            swap(&current, &next)
+        }
+        return false
     }
 }

@@ -16,9 +16,17 @@ struct MariaDBError: Error, Sendable, CustomStringConvertible {
     /// Client errors (2000–2999): the connection is gone or could not be made.
     var isConnectionError: Bool { (2000..<3000).contains(number) }
 
+    /// ER_REGEXP_ERROR: a `REGEXP` reached PCRE2's recursion or match limit (MariaDB only warns with it; the
+    /// connection raises it).
+    var isRegexLimit: Bool { number == 1139 }
+
     var description: String { "MySQL error \(number): \(message)" }
 
     var storeError: EventStoreError {
+        if isRegexLimit {
+            return .invalidArgument(
+                "MariaDB could not finish this regular expression within its limits (\(message)): simplify it, or filter a shorter text")
+        }
         if isBusy {
             return EventStoreError(
                 code: .busy, reason: "MySQL/MariaDB gave up waiting for a lock held by another writer", underlying: self)
@@ -130,7 +138,23 @@ final class MariaDBConnection: SQLCommandConnection {
             }
             try row(values)
         }
+        // The warning count of a prepared statement's result does not reach the client here: ask.
+        if sql.contains(" REGEXP ") { try failOnRegexLimit() }
         return (affected, UInt64(insertID))
+    }
+
+    /// MariaDB answers a `REGEXP` that reached PCRE2's recursion or match limit with "no match" and the warning
+    /// 1139: a wrong answer, so here it is an error.
+    private func failOnRegexLimit() throws(MariaDBError) {
+        let sql = "SHOW WARNINGS"
+        if mysql_real_query(handle, sql, UInt(sql.utf8.count)) != 0 { throw connectionError() }
+        guard let result = mysql_store_result(handle) else { return }
+        defer { mysql_free_result(result) }
+        // Level, Code, Message.
+        while let row = mysql_fetch_row(result) {
+            guard let code = row[1], String(cString: code) == "1139" else { continue }
+            throw MariaDBError(number: 1139, message: row[2].map { String(cString: $0) } ?? "regular expression error")
+        }
     }
 
     private func prepared(_ sql: String) throws(MariaDBError) -> UnsafeMutablePointer<MYSQL_STMT> {
