@@ -38,6 +38,20 @@ struct HandlerStop: Error {}
 
 extension EventStoreConformance {
     static let subscriptionCases: [ConformanceCase] = [
+        ConformanceCase("subscriptions", "aReadAfterAPositionTheStoreNeverHandedOutIsRefused") { inner in
+            // A reader that kept a position across a restore (or took it from another store) read empty pages for
+            // ever, then skipped every new event up to its position. It gets `invalidArgument` on every backend;
+            // a position handed out stays readable after its events are deleted.
+            let store = try inner.followable()
+            // The position from the append itself: on PostgreSQL a read may not show it yet while another
+            // transaction on the server is open (readers stop below the oldest one).
+            let last = try #require(try await store.create("ahead-1", events: userEvents(1...2)).lastGlobalPosition)
+            try await store.delete("ahead-1")
+            #expect(try await store.readAll(after: last, of: .all, limit: 10).isEmpty)
+            let ahead = GlobalPosition(commit: last.commit == 0 ? 0 : last.commit + 1_000_000, sequence: last.sequence + 1_000_000)
+            await expectError(.invalidArgument) { try await store.readAll(after: ahead, of: .all, limit: 10) }
+            await expectError(.invalidArgument) { try await store.readAll(after: ahead, of: .stream("ahead-1"), limit: 10) }
+        },
         ConformanceCase("subscriptions", "catchUpThenFollowLiveAppendsInGlobalOrder") { inner in
             let store = try inner.followable()
             try await store.create("sub-a", events: userEvents(1...3))

@@ -21,73 +21,24 @@ public enum OpenAPIDocument {
     "summary": "Read a stream forward from position 1, 10 events; meta_N_field, meta_N_operator and meta_N_value (N a number) filter by metadata, property_N_… by message_name, uuid, created_at or position",
     "parameters": [
      {
-      "name": "name",
-      "in": "path",
-      "required": true,
-      "schema": {
-       "$ref": "#/components/schemas/StreamName"
-      },
-      "description": "The stream's name"
+      "$ref": "#/components/parameters/StreamName"
      },
      {
-      "name": "Accept",
-      "in": "header",
-      "required": false,
-      "schema": {
-       "type": "string",
-       "enum": [
-        "application/json",
-        "application/atom+json",
-        "application/vnd.eventstore.atom+json"
-       ]
-      }
+      "$ref": "#/components/parameters/Accept"
      }
     ],
     "responses": {
      "200": {
-      "description": "A page of events with _links (with an Accept of application/json, application/atom+json or application/vnd.eventstore.atom+json), or the stream's description document (otherwise)",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/StreamPage"
-        }
-       },
-       "application/vnd.eventstore.streamdesc+json": {
-        "schema": {
-         "$ref": "#/components/schemas/StreamDescription"
-        }
-       }
-      }
+      "$ref": "#/components/responses/StreamPage"
      },
      "400": {
-      "description": "Bad input",
-      "content": {
-       "application/problem+json": {
-        "schema": {
-         "$ref": "#/components/schemas/Problem"
-        }
-       }
-      }
+      "$ref": "#/components/responses/BadInput"
      },
      "401": {
-      "description": "No valid token",
-      "content": {
-       "application/problem+json": {
-        "schema": {
-         "$ref": "#/components/schemas/Problem"
-        }
-       }
-      }
+      "$ref": "#/components/responses/Unauthorized"
      },
      "404": {
-      "description": "No such stream",
-      "content": {
-       "application/problem+json": {
-        "schema": {
-         "$ref": "#/components/schemas/Problem"
-        }
-       }
-      }
+      "$ref": "#/components/responses/NoSuchStream"
      }
     }
    },
@@ -95,13 +46,7 @@ public enum OpenAPIDocument {
     "summary": "Append events, creating the stream when it is missing",
     "parameters": [
      {
-      "name": "name",
-      "in": "path",
-      "required": true,
-      "schema": {
-       "$ref": "#/components/schemas/StreamName"
-      },
-      "description": "The stream's name"
+      "$ref": "#/components/parameters/StreamName"
      },
      {
       "name": "ES-ExpectedVersion",
@@ -142,44 +87,19 @@ public enum OpenAPIDocument {
       }
      },
      "400": {
-      "description": "Bad input",
-      "content": {
-       "application/problem+json": {
-        "schema": {
-         "$ref": "#/components/schemas/Problem"
-        }
-       }
-      }
+      "$ref": "#/components/responses/BadInput"
      },
      "401": {
-      "description": "No valid token",
-      "content": {
-       "application/problem+json": {
-        "schema": {
-         "$ref": "#/components/schemas/Problem"
-        }
-       }
-      }
+      "$ref": "#/components/responses/Unauthorized"
      },
      "403": {
-      "description": "A read-only token, or a page of another site (Origin)",
-      "content": {
-       "application/problem+json": {
-        "schema": {
-         "$ref": "#/components/schemas/Problem"
-        }
-       }
-      }
+      "$ref": "#/components/responses/Forbidden"
+     },
+     "404": {
+      "$ref": "#/components/responses/NoSuchStream"
      },
      "415": {
-      "description": "Not a JSON content type",
-      "content": {
-       "application/problem+json": {
-        "schema": {
-         "$ref": "#/components/schemas/Problem"
-        }
-       }
-      }
+      "$ref": "#/components/responses/NotJSON"
      },
      "409": {
       "description": "The stream is not at the expected version, or an event's uuid or aggregate version is taken",
@@ -192,14 +112,7 @@ public enum OpenAPIDocument {
       }
      },
      "413": {
-      "description": "The body is over the size limit",
-      "content": {
-       "application/problem+json": {
-        "schema": {
-         "$ref": "#/components/schemas/Problem"
-        }
-       }
-      }
+      "$ref": "#/components/responses/BodyTooLarge"
      }
     }
    }
@@ -209,83 +122,27 @@ public enum OpenAPIDocument {
     "summary": "Read a stream forward from start, 10 events; meta_N_field, meta_N_operator and meta_N_value (N a number) filter by metadata, property_N_… by message_name, uuid, created_at or position",
     "parameters": [
      {
-      "name": "name",
-      "in": "path",
-      "required": true,
-      "schema": {
-       "$ref": "#/components/schemas/StreamName"
-      },
-      "description": "The stream's name"
+      "$ref": "#/components/parameters/StreamName"
      },
      {
-      "name": "start",
-      "in": "path",
-      "required": true,
-      "schema": {
-       "type": "string",
-       "pattern": "^(head|[1-9][0-9]{0,17})$"
-      },
-      "description": "A position of 1 or more, or head (the last event)"
+      "$ref": "#/components/parameters/Start"
      },
      {
-      "name": "Accept",
-      "in": "header",
-      "required": false,
-      "schema": {
-       "type": "string",
-       "enum": [
-        "application/json",
-        "application/atom+json",
-        "application/vnd.eventstore.atom+json"
-       ]
-      }
+      "$ref": "#/components/parameters/Accept"
      }
     ],
     "responses": {
      "200": {
-      "description": "A page of events with _links (with an Accept of application/json, application/atom+json or application/vnd.eventstore.atom+json), or the stream's description document (otherwise)",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/StreamPage"
-        }
-       },
-       "application/vnd.eventstore.streamdesc+json": {
-        "schema": {
-         "$ref": "#/components/schemas/StreamDescription"
-        }
-       }
-      }
+      "$ref": "#/components/responses/StreamPage"
      },
      "400": {
-      "description": "Bad input",
-      "content": {
-       "application/problem+json": {
-        "schema": {
-         "$ref": "#/components/schemas/Problem"
-        }
-       }
-      }
+      "$ref": "#/components/responses/BadInput"
      },
      "401": {
-      "description": "No valid token",
-      "content": {
-       "application/problem+json": {
-        "schema": {
-         "$ref": "#/components/schemas/Problem"
-        }
-       }
-      }
+      "$ref": "#/components/responses/Unauthorized"
      },
      "404": {
-      "description": "No such stream",
-      "content": {
-       "application/problem+json": {
-        "schema": {
-         "$ref": "#/components/schemas/Problem"
-        }
-       }
-      }
+      "$ref": "#/components/responses/NoSuchStream"
      }
     }
    }
@@ -295,23 +152,10 @@ public enum OpenAPIDocument {
     "summary": "Read a stream from start in a direction, 10 events; meta_N_field, meta_N_operator and meta_N_value (N a number) filter by metadata, property_N_… by message_name, uuid, created_at or position",
     "parameters": [
      {
-      "name": "name",
-      "in": "path",
-      "required": true,
-      "schema": {
-       "$ref": "#/components/schemas/StreamName"
-      },
-      "description": "The stream's name"
+      "$ref": "#/components/parameters/StreamName"
      },
      {
-      "name": "start",
-      "in": "path",
-      "required": true,
-      "schema": {
-       "type": "string",
-       "pattern": "^(head|[1-9][0-9]{0,17})$"
-      },
-      "description": "A position of 1 or more, or head (the last event)"
+      "$ref": "#/components/parameters/Start"
      },
      {
       "name": "direction",
@@ -327,64 +171,21 @@ public enum OpenAPIDocument {
       "description": "The reading direction"
      },
      {
-      "name": "Accept",
-      "in": "header",
-      "required": false,
-      "schema": {
-       "type": "string",
-       "enum": [
-        "application/json",
-        "application/atom+json",
-        "application/vnd.eventstore.atom+json"
-       ]
-      }
+      "$ref": "#/components/parameters/Accept"
      }
     ],
     "responses": {
      "200": {
-      "description": "A page of events with _links (with an Accept of application/json, application/atom+json or application/vnd.eventstore.atom+json), or the stream's description document (otherwise)",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/StreamPage"
-        }
-       },
-       "application/vnd.eventstore.streamdesc+json": {
-        "schema": {
-         "$ref": "#/components/schemas/StreamDescription"
-        }
-       }
-      }
+      "$ref": "#/components/responses/StreamPage"
      },
      "400": {
-      "description": "Bad input",
-      "content": {
-       "application/problem+json": {
-        "schema": {
-         "$ref": "#/components/schemas/Problem"
-        }
-       }
-      }
+      "$ref": "#/components/responses/BadInput"
      },
      "401": {
-      "description": "No valid token",
-      "content": {
-       "application/problem+json": {
-        "schema": {
-         "$ref": "#/components/schemas/Problem"
-        }
-       }
-      }
+      "$ref": "#/components/responses/Unauthorized"
      },
      "404": {
-      "description": "No such stream",
-      "content": {
-       "application/problem+json": {
-        "schema": {
-         "$ref": "#/components/schemas/Problem"
-        }
-       }
-      }
+      "$ref": "#/components/responses/NoSuchStream"
      }
     }
    }
@@ -394,23 +195,10 @@ public enum OpenAPIDocument {
     "summary": "Read a page of a stream; meta_N_field, meta_N_operator and meta_N_value (N a number) filter by metadata, property_N_… by message_name, uuid, created_at or position",
     "parameters": [
      {
-      "name": "name",
-      "in": "path",
-      "required": true,
-      "schema": {
-       "$ref": "#/components/schemas/StreamName"
-      },
-      "description": "The stream's name"
+      "$ref": "#/components/parameters/StreamName"
      },
      {
-      "name": "start",
-      "in": "path",
-      "required": true,
-      "schema": {
-       "type": "string",
-       "pattern": "^(head|[1-9][0-9]{0,17})$"
-      },
-      "description": "A position of 1 or more, or head (the last event)"
+      "$ref": "#/components/parameters/Start"
      },
      {
       "name": "direction",
@@ -437,64 +225,21 @@ public enum OpenAPIDocument {
       "description": "The most events in the page"
      },
      {
-      "name": "Accept",
-      "in": "header",
-      "required": false,
-      "schema": {
-       "type": "string",
-       "enum": [
-        "application/json",
-        "application/atom+json",
-        "application/vnd.eventstore.atom+json"
-       ]
-      }
+      "$ref": "#/components/parameters/Accept"
      }
     ],
     "responses": {
      "200": {
-      "description": "A page of events with _links (with an Accept of application/json, application/atom+json or application/vnd.eventstore.atom+json), or the stream's description document (otherwise)",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/StreamPage"
-        }
-       },
-       "application/vnd.eventstore.streamdesc+json": {
-        "schema": {
-         "$ref": "#/components/schemas/StreamDescription"
-        }
-       }
-      }
+      "$ref": "#/components/responses/StreamPage"
      },
      "400": {
-      "description": "Bad input",
-      "content": {
-       "application/problem+json": {
-        "schema": {
-         "$ref": "#/components/schemas/Problem"
-        }
-       }
-      }
+      "$ref": "#/components/responses/BadInput"
      },
      "401": {
-      "description": "No valid token",
-      "content": {
-       "application/problem+json": {
-        "schema": {
-         "$ref": "#/components/schemas/Problem"
-        }
-       }
-      }
+      "$ref": "#/components/responses/Unauthorized"
      },
      "404": {
-      "description": "No such stream",
-      "content": {
-       "application/problem+json": {
-        "schema": {
-         "$ref": "#/components/schemas/Problem"
-        }
-       }
-      }
+      "$ref": "#/components/responses/NoSuchStream"
      }
     }
    }
@@ -504,13 +249,7 @@ public enum OpenAPIDocument {
     "summary": "A stream's metadata",
     "parameters": [
      {
-      "name": "name",
-      "in": "path",
-      "required": true,
-      "schema": {
-       "$ref": "#/components/schemas/StreamName"
-      },
-      "description": "The stream's name"
+      "$ref": "#/components/parameters/StreamName"
      }
     ],
     "responses": {
@@ -525,34 +264,13 @@ public enum OpenAPIDocument {
       }
      },
      "400": {
-      "description": "Bad input",
-      "content": {
-       "application/problem+json": {
-        "schema": {
-         "$ref": "#/components/schemas/Problem"
-        }
-       }
-      }
+      "$ref": "#/components/responses/BadInput"
      },
      "401": {
-      "description": "No valid token",
-      "content": {
-       "application/problem+json": {
-        "schema": {
-         "$ref": "#/components/schemas/Problem"
-        }
-       }
-      }
+      "$ref": "#/components/responses/Unauthorized"
      },
      "404": {
-      "description": "No such stream",
-      "content": {
-       "application/problem+json": {
-        "schema": {
-         "$ref": "#/components/schemas/Problem"
-        }
-       }
-      }
+      "$ref": "#/components/responses/NoSuchStream"
      }
     }
    },
@@ -560,13 +278,7 @@ public enum OpenAPIDocument {
     "summary": "Replace a stream's metadata",
     "parameters": [
      {
-      "name": "name",
-      "in": "path",
-      "required": true,
-      "schema": {
-       "$ref": "#/components/schemas/StreamName"
-      },
-      "description": "The stream's name"
+      "$ref": "#/components/parameters/StreamName"
      }
     ],
     "requestBody": {
@@ -584,64 +296,22 @@ public enum OpenAPIDocument {
       "description": "Replaced"
      },
      "400": {
-      "description": "Bad input",
-      "content": {
-       "application/problem+json": {
-        "schema": {
-         "$ref": "#/components/schemas/Problem"
-        }
-       }
-      }
+      "$ref": "#/components/responses/BadInput"
      },
      "401": {
-      "description": "No valid token",
-      "content": {
-       "application/problem+json": {
-        "schema": {
-         "$ref": "#/components/schemas/Problem"
-        }
-       }
-      }
+      "$ref": "#/components/responses/Unauthorized"
      },
      "403": {
-      "description": "A read-only token, or a page of another site (Origin)",
-      "content": {
-       "application/problem+json": {
-        "schema": {
-         "$ref": "#/components/schemas/Problem"
-        }
-       }
-      }
+      "$ref": "#/components/responses/Forbidden"
      },
      "415": {
-      "description": "Not a JSON content type",
-      "content": {
-       "application/problem+json": {
-        "schema": {
-         "$ref": "#/components/schemas/Problem"
-        }
-       }
-      }
+      "$ref": "#/components/responses/NotJSON"
      },
      "404": {
-      "description": "No such stream",
-      "content": {
-       "application/problem+json": {
-        "schema": {
-         "$ref": "#/components/schemas/Problem"
-        }
-       }
-      }
+      "$ref": "#/components/responses/NoSuchStream"
      },
      "413": {
-      "description": "The body is over the size limit",
-      "content": {
-       "application/problem+json": {
-        "schema": {
-         "$ref": "#/components/schemas/Problem"
-        }
-       }
-      }
+      "$ref": "#/components/responses/BodyTooLarge"
      }
     }
    }
@@ -651,13 +321,7 @@ public enum OpenAPIDocument {
     "summary": "Delete a stream and its events",
     "parameters": [
      {
-      "name": "name",
-      "in": "path",
-      "required": true,
-      "schema": {
-       "$ref": "#/components/schemas/StreamName"
-      },
-      "description": "The stream's name"
+      "$ref": "#/components/parameters/StreamName"
      }
     ],
     "responses": {
@@ -665,54 +329,19 @@ public enum OpenAPIDocument {
       "description": "Deleted"
      },
      "400": {
-      "description": "Bad input",
-      "content": {
-       "application/problem+json": {
-        "schema": {
-         "$ref": "#/components/schemas/Problem"
-        }
-       }
-      }
+      "$ref": "#/components/responses/BadInput"
      },
      "401": {
-      "description": "No valid token",
-      "content": {
-       "application/problem+json": {
-        "schema": {
-         "$ref": "#/components/schemas/Problem"
-        }
-       }
-      }
+      "$ref": "#/components/responses/Unauthorized"
      },
      "403": {
-      "description": "A read-only token, or a page of another site (Origin)",
-      "content": {
-       "application/problem+json": {
-        "schema": {
-         "$ref": "#/components/schemas/Problem"
-        }
-       }
-      }
+      "$ref": "#/components/responses/Forbidden"
      },
      "415": {
-      "description": "Not a JSON content type",
-      "content": {
-       "application/problem+json": {
-        "schema": {
-         "$ref": "#/components/schemas/Problem"
-        }
-       }
-      }
+      "$ref": "#/components/responses/NotJSON"
      },
      "404": {
-      "description": "No such stream",
-      "content": {
-       "application/problem+json": {
-        "schema": {
-         "$ref": "#/components/schemas/Problem"
-        }
-       }
-      }
+      "$ref": "#/components/responses/NoSuchStream"
      }
     }
    }
@@ -722,13 +351,7 @@ public enum OpenAPIDocument {
     "summary": "Whether a stream exists",
     "parameters": [
      {
-      "name": "name",
-      "in": "path",
-      "required": true,
-      "schema": {
-       "$ref": "#/components/schemas/StreamName"
-      },
-      "description": "The stream's name"
+      "$ref": "#/components/parameters/StreamName"
      }
     ],
     "responses": {
@@ -736,24 +359,10 @@ public enum OpenAPIDocument {
       "description": "It exists (no body)"
      },
      "400": {
-      "description": "Bad input",
-      "content": {
-       "application/problem+json": {
-        "schema": {
-         "$ref": "#/components/schemas/Problem"
-        }
-       }
-      }
+      "$ref": "#/components/responses/BadInput"
      },
      "401": {
-      "description": "No valid token",
-      "content": {
-       "application/problem+json": {
-        "schema": {
-         "$ref": "#/components/schemas/Problem"
-        }
-       }
-      }
+      "$ref": "#/components/responses/Unauthorized"
      },
      "404": {
       "description": "It does not exist",
@@ -773,62 +382,21 @@ public enum OpenAPIDocument {
     "summary": "Stream names; meta_N_field, meta_N_operator and meta_N_value (N a number) filter by metadata (of streams)",
     "parameters": [
      {
-      "name": "limit",
-      "in": "query",
-      "required": false,
-      "schema": {
-       "type": "integer",
-       "minimum": 1,
-       "maximum": 1000,
-       "default": 20
-      },
-      "description": "At most this many names (at most the server's --max-listing-limit)"
+      "$ref": "#/components/parameters/Limit"
      },
      {
-      "name": "offset",
-      "in": "query",
-      "required": false,
-      "schema": {
-       "type": "integer",
-       "minimum": 0,
-       "maximum": 2147483647,
-       "default": 0
-      }
+      "$ref": "#/components/parameters/Offset"
      }
     ],
     "responses": {
      "200": {
-      "description": "Names, sorted",
-      "content": {
-       "application/json": {
-        "schema": {
-         "type": "array",
-         "items": {
-          "type": "string"
-         }
-        }
-       }
-      }
+      "$ref": "#/components/responses/Names"
      },
      "400": {
-      "description": "Bad input",
-      "content": {
-       "application/problem+json": {
-        "schema": {
-         "$ref": "#/components/schemas/Problem"
-        }
-       }
-      }
+      "$ref": "#/components/responses/BadInput"
      },
      "401": {
-      "description": "No valid token",
-      "content": {
-       "application/problem+json": {
-        "schema": {
-         "$ref": "#/components/schemas/Problem"
-        }
-       }
-      }
+      "$ref": "#/components/responses/Unauthorized"
      }
     }
    }
@@ -838,71 +406,24 @@ public enum OpenAPIDocument {
     "summary": "The stream of this exact name, when it exists",
     "parameters": [
      {
-      "name": "filter",
-      "in": "path",
-      "required": true,
-      "schema": {
-       "$ref": "#/components/schemas/Key"
-      },
-      "description": "The exact name"
+      "$ref": "#/components/parameters/ExactFilter"
      },
      {
-      "name": "limit",
-      "in": "query",
-      "required": false,
-      "schema": {
-       "type": "integer",
-       "minimum": 1,
-       "maximum": 1000,
-       "default": 20
-      },
-      "description": "At most this many names (at most the server's --max-listing-limit)"
+      "$ref": "#/components/parameters/Limit"
      },
      {
-      "name": "offset",
-      "in": "query",
-      "required": false,
-      "schema": {
-       "type": "integer",
-       "minimum": 0,
-       "maximum": 2147483647,
-       "default": 0
-      }
+      "$ref": "#/components/parameters/Offset"
      }
     ],
     "responses": {
      "200": {
-      "description": "Names, sorted",
-      "content": {
-       "application/json": {
-        "schema": {
-         "type": "array",
-         "items": {
-          "type": "string"
-         }
-        }
-       }
-      }
+      "$ref": "#/components/responses/Names"
      },
      "400": {
-      "description": "Bad input",
-      "content": {
-       "application/problem+json": {
-        "schema": {
-         "$ref": "#/components/schemas/Problem"
-        }
-       }
-      }
+      "$ref": "#/components/responses/BadInput"
      },
      "401": {
-      "description": "No valid token",
-      "content": {
-       "application/problem+json": {
-        "schema": {
-         "$ref": "#/components/schemas/Problem"
-        }
-       }
-      }
+      "$ref": "#/components/responses/Unauthorized"
      }
     }
    }
@@ -912,71 +433,24 @@ public enum OpenAPIDocument {
     "summary": "Stream names a regular expression finds",
     "parameters": [
      {
-      "name": "filter",
-      "in": "path",
-      "required": true,
-      "schema": {
-       "$ref": "#/components/schemas/Pattern"
-      },
-      "description": "A regular expression of the syntax every backend shares (README, Matchers)"
+      "$ref": "#/components/parameters/RegexFilter"
      },
      {
-      "name": "limit",
-      "in": "query",
-      "required": false,
-      "schema": {
-       "type": "integer",
-       "minimum": 1,
-       "maximum": 1000,
-       "default": 20
-      },
-      "description": "At most this many names (at most the server's --max-listing-limit)"
+      "$ref": "#/components/parameters/Limit"
      },
      {
-      "name": "offset",
-      "in": "query",
-      "required": false,
-      "schema": {
-       "type": "integer",
-       "minimum": 0,
-       "maximum": 2147483647,
-       "default": 0
-      }
+      "$ref": "#/components/parameters/Offset"
      }
     ],
     "responses": {
      "200": {
-      "description": "Names, sorted",
-      "content": {
-       "application/json": {
-        "schema": {
-         "type": "array",
-         "items": {
-          "type": "string"
-         }
-        }
-       }
-      }
+      "$ref": "#/components/responses/Names"
      },
      "400": {
-      "description": "Bad input",
-      "content": {
-       "application/problem+json": {
-        "schema": {
-         "$ref": "#/components/schemas/Problem"
-        }
-       }
-      }
+      "$ref": "#/components/responses/BadInput"
      },
      "401": {
-      "description": "No valid token",
-      "content": {
-       "application/problem+json": {
-        "schema": {
-         "$ref": "#/components/schemas/Problem"
-        }
-       }
-      }
+      "$ref": "#/components/responses/Unauthorized"
      }
     }
    }
@@ -986,62 +460,21 @@ public enum OpenAPIDocument {
     "summary": "Category names (the part of stream names before the first -)",
     "parameters": [
      {
-      "name": "limit",
-      "in": "query",
-      "required": false,
-      "schema": {
-       "type": "integer",
-       "minimum": 1,
-       "maximum": 1000,
-       "default": 20
-      },
-      "description": "At most this many names (at most the server's --max-listing-limit)"
+      "$ref": "#/components/parameters/Limit"
      },
      {
-      "name": "offset",
-      "in": "query",
-      "required": false,
-      "schema": {
-       "type": "integer",
-       "minimum": 0,
-       "maximum": 2147483647,
-       "default": 0
-      }
+      "$ref": "#/components/parameters/Offset"
      }
     ],
     "responses": {
      "200": {
-      "description": "Names, sorted",
-      "content": {
-       "application/json": {
-        "schema": {
-         "type": "array",
-         "items": {
-          "type": "string"
-         }
-        }
-       }
-      }
+      "$ref": "#/components/responses/Names"
      },
      "400": {
-      "description": "Bad input",
-      "content": {
-       "application/problem+json": {
-        "schema": {
-         "$ref": "#/components/schemas/Problem"
-        }
-       }
-      }
+      "$ref": "#/components/responses/BadInput"
      },
      "401": {
-      "description": "No valid token",
-      "content": {
-       "application/problem+json": {
-        "schema": {
-         "$ref": "#/components/schemas/Problem"
-        }
-       }
-      }
+      "$ref": "#/components/responses/Unauthorized"
      }
     }
    }
@@ -1051,71 +484,24 @@ public enum OpenAPIDocument {
     "summary": "The category of this exact name, when it exists",
     "parameters": [
      {
-      "name": "filter",
-      "in": "path",
-      "required": true,
-      "schema": {
-       "$ref": "#/components/schemas/Key"
-      },
-      "description": "The exact name"
+      "$ref": "#/components/parameters/ExactFilter"
      },
      {
-      "name": "limit",
-      "in": "query",
-      "required": false,
-      "schema": {
-       "type": "integer",
-       "minimum": 1,
-       "maximum": 1000,
-       "default": 20
-      },
-      "description": "At most this many names (at most the server's --max-listing-limit)"
+      "$ref": "#/components/parameters/Limit"
      },
      {
-      "name": "offset",
-      "in": "query",
-      "required": false,
-      "schema": {
-       "type": "integer",
-       "minimum": 0,
-       "maximum": 2147483647,
-       "default": 0
-      }
+      "$ref": "#/components/parameters/Offset"
      }
     ],
     "responses": {
      "200": {
-      "description": "Names, sorted",
-      "content": {
-       "application/json": {
-        "schema": {
-         "type": "array",
-         "items": {
-          "type": "string"
-         }
-        }
-       }
-      }
+      "$ref": "#/components/responses/Names"
      },
      "400": {
-      "description": "Bad input",
-      "content": {
-       "application/problem+json": {
-        "schema": {
-         "$ref": "#/components/schemas/Problem"
-        }
-       }
-      }
+      "$ref": "#/components/responses/BadInput"
      },
      "401": {
-      "description": "No valid token",
-      "content": {
-       "application/problem+json": {
-        "schema": {
-         "$ref": "#/components/schemas/Problem"
-        }
-       }
-      }
+      "$ref": "#/components/responses/Unauthorized"
      }
     }
    }
@@ -1125,71 +511,24 @@ public enum OpenAPIDocument {
     "summary": "Category names a regular expression finds",
     "parameters": [
      {
-      "name": "filter",
-      "in": "path",
-      "required": true,
-      "schema": {
-       "$ref": "#/components/schemas/Pattern"
-      },
-      "description": "A regular expression of the syntax every backend shares (README, Matchers)"
+      "$ref": "#/components/parameters/RegexFilter"
      },
      {
-      "name": "limit",
-      "in": "query",
-      "required": false,
-      "schema": {
-       "type": "integer",
-       "minimum": 1,
-       "maximum": 1000,
-       "default": 20
-      },
-      "description": "At most this many names (at most the server's --max-listing-limit)"
+      "$ref": "#/components/parameters/Limit"
      },
      {
-      "name": "offset",
-      "in": "query",
-      "required": false,
-      "schema": {
-       "type": "integer",
-       "minimum": 0,
-       "maximum": 2147483647,
-       "default": 0
-      }
+      "$ref": "#/components/parameters/Offset"
      }
     ],
     "responses": {
      "200": {
-      "description": "Names, sorted",
-      "content": {
-       "application/json": {
-        "schema": {
-         "type": "array",
-         "items": {
-          "type": "string"
-         }
-        }
-       }
-      }
+      "$ref": "#/components/responses/Names"
      },
      "400": {
-      "description": "Bad input",
-      "content": {
-       "application/problem+json": {
-        "schema": {
-         "$ref": "#/components/schemas/Problem"
-        }
-       }
-      }
+      "$ref": "#/components/responses/BadInput"
      },
      "401": {
-      "description": "No valid token",
-      "content": {
-       "application/problem+json": {
-        "schema": {
-         "$ref": "#/components/schemas/Problem"
-        }
-       }
-      }
+      "$ref": "#/components/responses/Unauthorized"
      }
     }
    }
@@ -1199,64 +538,24 @@ public enum OpenAPIDocument {
     "summary": "Server-Sent Events of every stream",
     "parameters": [
      {
-      "name": "from",
-      "in": "query",
-      "required": false,
-      "schema": {
-       "$ref": "#/components/schemas/GlobalPosition"
-      },
-      "description": "Start after this global position"
+      "$ref": "#/components/parameters/From"
      },
      {
-      "name": "Last-Event-ID",
-      "in": "header",
-      "required": false,
-      "schema": {
-       "$ref": "#/components/schemas/GlobalPosition"
-      },
-      "description": "Resume after this position (wins over from)"
+      "$ref": "#/components/parameters/LastEventID"
      }
     ],
     "responses": {
      "200": {
-      "description": "Server-Sent Events: id is the global position, event the message name, data the event as one line of JSON",
-      "content": {
-       "text/event-stream": {
-        "schema": {
-         "type": "string"
-        }
-       }
-      }
+      "$ref": "#/components/responses/EventStream"
      },
      "400": {
-      "description": "Bad input",
-      "content": {
-       "application/problem+json": {
-        "schema": {
-         "$ref": "#/components/schemas/Problem"
-        }
-       }
-      }
+      "$ref": "#/components/responses/BadInput"
      },
      "401": {
-      "description": "No valid token",
-      "content": {
-       "application/problem+json": {
-        "schema": {
-         "$ref": "#/components/schemas/Problem"
-        }
-       }
-      }
+      "$ref": "#/components/responses/Unauthorized"
      },
      "503": {
-      "description": "Too many event streams open",
-      "content": {
-       "application/problem+json": {
-        "schema": {
-         "$ref": "#/components/schemas/Problem"
-        }
-       }
-      }
+      "$ref": "#/components/responses/TooManyEventStreams"
      }
     }
    }
@@ -1266,73 +565,27 @@ public enum OpenAPIDocument {
     "summary": "Server-Sent Events of one stream",
     "parameters": [
      {
-      "name": "name",
-      "in": "path",
-      "required": true,
-      "schema": {
-       "$ref": "#/components/schemas/StreamName"
-      },
-      "description": "The stream's name"
+      "$ref": "#/components/parameters/StreamName"
      },
      {
-      "name": "from",
-      "in": "query",
-      "required": false,
-      "schema": {
-       "$ref": "#/components/schemas/GlobalPosition"
-      },
-      "description": "Start after this global position"
+      "$ref": "#/components/parameters/From"
      },
      {
-      "name": "Last-Event-ID",
-      "in": "header",
-      "required": false,
-      "schema": {
-       "$ref": "#/components/schemas/GlobalPosition"
-      },
-      "description": "Resume after this position (wins over from)"
+      "$ref": "#/components/parameters/LastEventID"
      }
     ],
     "responses": {
      "200": {
-      "description": "Server-Sent Events: id is the global position, event the message name, data the event as one line of JSON",
-      "content": {
-       "text/event-stream": {
-        "schema": {
-         "type": "string"
-        }
-       }
-      }
+      "$ref": "#/components/responses/EventStream"
      },
      "400": {
-      "description": "Bad input",
-      "content": {
-       "application/problem+json": {
-        "schema": {
-         "$ref": "#/components/schemas/Problem"
-        }
-       }
-      }
+      "$ref": "#/components/responses/BadInput"
      },
      "401": {
-      "description": "No valid token",
-      "content": {
-       "application/problem+json": {
-        "schema": {
-         "$ref": "#/components/schemas/Problem"
-        }
-       }
-      }
+      "$ref": "#/components/responses/Unauthorized"
      },
      "503": {
-      "description": "Too many event streams open",
-      "content": {
-       "application/problem+json": {
-        "schema": {
-         "$ref": "#/components/schemas/Problem"
-        }
-       }
-      }
+      "$ref": "#/components/responses/TooManyEventStreams"
      }
     }
    }
@@ -1351,64 +604,24 @@ public enum OpenAPIDocument {
       "description": "The category"
      },
      {
-      "name": "from",
-      "in": "query",
-      "required": false,
-      "schema": {
-       "$ref": "#/components/schemas/GlobalPosition"
-      },
-      "description": "Start after this global position"
+      "$ref": "#/components/parameters/From"
      },
      {
-      "name": "Last-Event-ID",
-      "in": "header",
-      "required": false,
-      "schema": {
-       "$ref": "#/components/schemas/GlobalPosition"
-      },
-      "description": "Resume after this position (wins over from)"
+      "$ref": "#/components/parameters/LastEventID"
      }
     ],
     "responses": {
      "200": {
-      "description": "Server-Sent Events: id is the global position, event the message name, data the event as one line of JSON",
-      "content": {
-       "text/event-stream": {
-        "schema": {
-         "type": "string"
-        }
-       }
-      }
+      "$ref": "#/components/responses/EventStream"
      },
      "400": {
-      "description": "Bad input",
-      "content": {
-       "application/problem+json": {
-        "schema": {
-         "$ref": "#/components/schemas/Problem"
-        }
-       }
-      }
+      "$ref": "#/components/responses/BadInput"
      },
      "401": {
-      "description": "No valid token",
-      "content": {
-       "application/problem+json": {
-        "schema": {
-         "$ref": "#/components/schemas/Problem"
-        }
-       }
-      }
+      "$ref": "#/components/responses/Unauthorized"
      },
      "503": {
-      "description": "Too many event streams open",
-      "content": {
-       "application/problem+json": {
-        "schema": {
-         "$ref": "#/components/schemas/Problem"
-        }
-       }
-      }
+      "$ref": "#/components/responses/TooManyEventStreams"
      }
     }
    }
@@ -1418,62 +631,21 @@ public enum OpenAPIDocument {
     "summary": "Projection names",
     "parameters": [
      {
-      "name": "limit",
-      "in": "query",
-      "required": false,
-      "schema": {
-       "type": "integer",
-       "minimum": 1,
-       "maximum": 1000,
-       "default": 20
-      },
-      "description": "At most this many names (at most the server's --max-listing-limit)"
+      "$ref": "#/components/parameters/Limit"
      },
      {
-      "name": "offset",
-      "in": "query",
-      "required": false,
-      "schema": {
-       "type": "integer",
-       "minimum": 0,
-       "maximum": 2147483647,
-       "default": 0
-      }
+      "$ref": "#/components/parameters/Offset"
      }
     ],
     "responses": {
      "200": {
-      "description": "Names, sorted",
-      "content": {
-       "application/json": {
-        "schema": {
-         "type": "array",
-         "items": {
-          "type": "string"
-         }
-        }
-       }
-      }
+      "$ref": "#/components/responses/Names"
      },
      "400": {
-      "description": "Bad input",
-      "content": {
-       "application/problem+json": {
-        "schema": {
-         "$ref": "#/components/schemas/Problem"
-        }
-       }
-      }
+      "$ref": "#/components/responses/BadInput"
      },
      "401": {
-      "description": "No valid token",
-      "content": {
-       "application/problem+json": {
-        "schema": {
-         "$ref": "#/components/schemas/Problem"
-        }
-       }
-      }
+      "$ref": "#/components/responses/Unauthorized"
      }
     }
    }
@@ -1483,71 +655,24 @@ public enum OpenAPIDocument {
     "summary": "The projection of this exact name, when it exists",
     "parameters": [
      {
-      "name": "filter",
-      "in": "path",
-      "required": true,
-      "schema": {
-       "$ref": "#/components/schemas/Key"
-      },
-      "description": "The exact name"
+      "$ref": "#/components/parameters/ExactFilter"
      },
      {
-      "name": "limit",
-      "in": "query",
-      "required": false,
-      "schema": {
-       "type": "integer",
-       "minimum": 1,
-       "maximum": 1000,
-       "default": 20
-      },
-      "description": "At most this many names (at most the server's --max-listing-limit)"
+      "$ref": "#/components/parameters/Limit"
      },
      {
-      "name": "offset",
-      "in": "query",
-      "required": false,
-      "schema": {
-       "type": "integer",
-       "minimum": 0,
-       "maximum": 2147483647,
-       "default": 0
-      }
+      "$ref": "#/components/parameters/Offset"
      }
     ],
     "responses": {
      "200": {
-      "description": "Names, sorted",
-      "content": {
-       "application/json": {
-        "schema": {
-         "type": "array",
-         "items": {
-          "type": "string"
-         }
-        }
-       }
-      }
+      "$ref": "#/components/responses/Names"
      },
      "400": {
-      "description": "Bad input",
-      "content": {
-       "application/problem+json": {
-        "schema": {
-         "$ref": "#/components/schemas/Problem"
-        }
-       }
-      }
+      "$ref": "#/components/responses/BadInput"
      },
      "401": {
-      "description": "No valid token",
-      "content": {
-       "application/problem+json": {
-        "schema": {
-         "$ref": "#/components/schemas/Problem"
-        }
-       }
-      }
+      "$ref": "#/components/responses/Unauthorized"
      }
     }
    }
@@ -1557,71 +682,24 @@ public enum OpenAPIDocument {
     "summary": "Projection names a regular expression finds",
     "parameters": [
      {
-      "name": "filter",
-      "in": "path",
-      "required": true,
-      "schema": {
-       "$ref": "#/components/schemas/Pattern"
-      },
-      "description": "A regular expression of the syntax every backend shares (README, Matchers)"
+      "$ref": "#/components/parameters/RegexFilter"
      },
      {
-      "name": "limit",
-      "in": "query",
-      "required": false,
-      "schema": {
-       "type": "integer",
-       "minimum": 1,
-       "maximum": 1000,
-       "default": 20
-      },
-      "description": "At most this many names (at most the server's --max-listing-limit)"
+      "$ref": "#/components/parameters/Limit"
      },
      {
-      "name": "offset",
-      "in": "query",
-      "required": false,
-      "schema": {
-       "type": "integer",
-       "minimum": 0,
-       "maximum": 2147483647,
-       "default": 0
-      }
+      "$ref": "#/components/parameters/Offset"
      }
     ],
     "responses": {
      "200": {
-      "description": "Names, sorted",
-      "content": {
-       "application/json": {
-        "schema": {
-         "type": "array",
-         "items": {
-          "type": "string"
-         }
-        }
-       }
-      }
+      "$ref": "#/components/responses/Names"
      },
      "400": {
-      "description": "Bad input",
-      "content": {
-       "application/problem+json": {
-        "schema": {
-         "$ref": "#/components/schemas/Problem"
-        }
-       }
-      }
+      "$ref": "#/components/responses/BadInput"
      },
      "401": {
-      "description": "No valid token",
-      "content": {
-       "application/problem+json": {
-        "schema": {
-         "$ref": "#/components/schemas/Problem"
-        }
-       }
-      }
+      "$ref": "#/components/responses/Unauthorized"
      }
     }
    }
@@ -1631,13 +709,7 @@ public enum OpenAPIDocument {
     "summary": "Delete a projection (true: with its stream or read model); done at once when no runner holds it, else by the runner at its next block",
     "parameters": [
      {
-      "name": "name",
-      "in": "path",
-      "required": true,
-      "schema": {
-       "$ref": "#/components/schemas/Key"
-      },
-      "description": "The projection's name"
+      "$ref": "#/components/parameters/ProjectionName"
      },
      {
       "name": "withEmittedEvents",
@@ -1658,54 +730,19 @@ public enum OpenAPIDocument {
       "description": "Deleted, or asked to delete"
      },
      "400": {
-      "description": "Bad input",
-      "content": {
-       "application/problem+json": {
-        "schema": {
-         "$ref": "#/components/schemas/Problem"
-        }
-       }
-      }
+      "$ref": "#/components/responses/BadInput"
      },
      "401": {
-      "description": "No valid token",
-      "content": {
-       "application/problem+json": {
-        "schema": {
-         "$ref": "#/components/schemas/Problem"
-        }
-       }
-      }
+      "$ref": "#/components/responses/Unauthorized"
      },
      "403": {
-      "description": "A read-only token, or a page of another site (Origin)",
-      "content": {
-       "application/problem+json": {
-        "schema": {
-         "$ref": "#/components/schemas/Problem"
-        }
-       }
-      }
+      "$ref": "#/components/responses/Forbidden"
      },
      "404": {
-      "description": "No such projection",
-      "content": {
-       "application/problem+json": {
-        "schema": {
-         "$ref": "#/components/schemas/Problem"
-        }
-       }
-      }
+      "$ref": "#/components/responses/NoSuchProjection"
      },
      "409": {
-      "description": "A runner elsewhere holds the projection",
-      "content": {
-       "application/problem+json": {
-        "schema": {
-         "$ref": "#/components/schemas/Problem"
-        }
-       }
-      }
+      "$ref": "#/components/responses/ProjectionHeld"
      }
     }
    }
@@ -1715,13 +752,7 @@ public enum OpenAPIDocument {
     "summary": "Reset a projection; done at once when no runner holds it",
     "parameters": [
      {
-      "name": "name",
-      "in": "path",
-      "required": true,
-      "schema": {
-       "$ref": "#/components/schemas/Key"
-      },
-      "description": "The projection's name"
+      "$ref": "#/components/parameters/ProjectionName"
      }
     ],
     "responses": {
@@ -1729,54 +760,19 @@ public enum OpenAPIDocument {
       "description": "Reset, or asked to reset"
      },
      "400": {
-      "description": "Bad input",
-      "content": {
-       "application/problem+json": {
-        "schema": {
-         "$ref": "#/components/schemas/Problem"
-        }
-       }
-      }
+      "$ref": "#/components/responses/BadInput"
      },
      "401": {
-      "description": "No valid token",
-      "content": {
-       "application/problem+json": {
-        "schema": {
-         "$ref": "#/components/schemas/Problem"
-        }
-       }
-      }
+      "$ref": "#/components/responses/Unauthorized"
      },
      "403": {
-      "description": "A read-only token, or a page of another site (Origin)",
-      "content": {
-       "application/problem+json": {
-        "schema": {
-         "$ref": "#/components/schemas/Problem"
-        }
-       }
-      }
+      "$ref": "#/components/responses/Forbidden"
      },
      "404": {
-      "description": "No such projection",
-      "content": {
-       "application/problem+json": {
-        "schema": {
-         "$ref": "#/components/schemas/Problem"
-        }
-       }
-      }
+      "$ref": "#/components/responses/NoSuchProjection"
      },
      "409": {
-      "description": "A runner elsewhere holds the projection",
-      "content": {
-       "application/problem+json": {
-        "schema": {
-         "$ref": "#/components/schemas/Problem"
-        }
-       }
-      }
+      "$ref": "#/components/responses/ProjectionHeld"
      }
     }
    }
@@ -1786,13 +782,7 @@ public enum OpenAPIDocument {
     "summary": "Stop a projection",
     "parameters": [
      {
-      "name": "name",
-      "in": "path",
-      "required": true,
-      "schema": {
-       "$ref": "#/components/schemas/Key"
-      },
-      "description": "The projection's name"
+      "$ref": "#/components/parameters/ProjectionName"
      }
     ],
     "responses": {
@@ -1800,54 +790,19 @@ public enum OpenAPIDocument {
       "description": "Asked to stop"
      },
      "400": {
-      "description": "Bad input",
-      "content": {
-       "application/problem+json": {
-        "schema": {
-         "$ref": "#/components/schemas/Problem"
-        }
-       }
-      }
+      "$ref": "#/components/responses/BadInput"
      },
      "401": {
-      "description": "No valid token",
-      "content": {
-       "application/problem+json": {
-        "schema": {
-         "$ref": "#/components/schemas/Problem"
-        }
-       }
-      }
+      "$ref": "#/components/responses/Unauthorized"
      },
      "403": {
-      "description": "A read-only token, or a page of another site (Origin)",
-      "content": {
-       "application/problem+json": {
-        "schema": {
-         "$ref": "#/components/schemas/Problem"
-        }
-       }
-      }
+      "$ref": "#/components/responses/Forbidden"
      },
      "404": {
-      "description": "No such projection",
-      "content": {
-       "application/problem+json": {
-        "schema": {
-         "$ref": "#/components/schemas/Problem"
-        }
-       }
-      }
+      "$ref": "#/components/responses/NoSuchProjection"
      },
      "409": {
-      "description": "A runner elsewhere holds the projection",
-      "content": {
-       "application/problem+json": {
-        "schema": {
-         "$ref": "#/components/schemas/Problem"
-        }
-       }
-      }
+      "$ref": "#/components/responses/ProjectionHeld"
      }
     }
    }
@@ -1857,13 +812,7 @@ public enum OpenAPIDocument {
     "summary": "A projection's status",
     "parameters": [
      {
-      "name": "name",
-      "in": "path",
-      "required": true,
-      "schema": {
-       "$ref": "#/components/schemas/Key"
-      },
-      "description": "The projection's name"
+      "$ref": "#/components/parameters/ProjectionName"
      }
     ],
     "responses": {
@@ -1878,34 +827,13 @@ public enum OpenAPIDocument {
       }
      },
      "400": {
-      "description": "Bad input",
-      "content": {
-       "application/problem+json": {
-        "schema": {
-         "$ref": "#/components/schemas/Problem"
-        }
-       }
-      }
+      "$ref": "#/components/responses/BadInput"
      },
      "401": {
-      "description": "No valid token",
-      "content": {
-       "application/problem+json": {
-        "schema": {
-         "$ref": "#/components/schemas/Problem"
-        }
-       }
-      }
+      "$ref": "#/components/responses/Unauthorized"
      },
      "404": {
-      "description": "No such projection",
-      "content": {
-       "application/problem+json": {
-        "schema": {
-         "$ref": "#/components/schemas/Problem"
-        }
-       }
-      }
+      "$ref": "#/components/responses/NoSuchProjection"
      }
     }
    }
@@ -1915,13 +843,7 @@ public enum OpenAPIDocument {
     "summary": "A projection's saved state (the JSON its handlers keep)",
     "parameters": [
      {
-      "name": "name",
-      "in": "path",
-      "required": true,
-      "schema": {
-       "$ref": "#/components/schemas/Key"
-      },
-      "description": "The projection's name"
+      "$ref": "#/components/parameters/ProjectionName"
      }
     ],
     "responses": {
@@ -1934,34 +856,13 @@ public enum OpenAPIDocument {
       }
      },
      "400": {
-      "description": "Bad input",
-      "content": {
-       "application/problem+json": {
-        "schema": {
-         "$ref": "#/components/schemas/Problem"
-        }
-       }
-      }
+      "$ref": "#/components/responses/BadInput"
      },
      "401": {
-      "description": "No valid token",
-      "content": {
-       "application/problem+json": {
-        "schema": {
-         "$ref": "#/components/schemas/Problem"
-        }
-       }
-      }
+      "$ref": "#/components/responses/Unauthorized"
      },
      "404": {
-      "description": "No such projection",
-      "content": {
-       "application/problem+json": {
-        "schema": {
-         "$ref": "#/components/schemas/Problem"
-        }
-       }
-      }
+      "$ref": "#/components/responses/NoSuchProjection"
      }
     }
    }
@@ -1971,13 +872,7 @@ public enum OpenAPIDocument {
     "summary": "A projection's position in each stream",
     "parameters": [
      {
-      "name": "name",
-      "in": "path",
-      "required": true,
-      "schema": {
-       "$ref": "#/components/schemas/Key"
-      },
-      "description": "The projection's name"
+      "$ref": "#/components/parameters/ProjectionName"
      }
     ],
     "responses": {
@@ -1996,34 +891,13 @@ public enum OpenAPIDocument {
       }
      },
      "400": {
-      "description": "Bad input",
-      "content": {
-       "application/problem+json": {
-        "schema": {
-         "$ref": "#/components/schemas/Problem"
-        }
-       }
-      }
+      "$ref": "#/components/responses/BadInput"
      },
      "401": {
-      "description": "No valid token",
-      "content": {
-       "application/problem+json": {
-        "schema": {
-         "$ref": "#/components/schemas/Problem"
-        }
-       }
-      }
+      "$ref": "#/components/responses/Unauthorized"
      },
      "404": {
-      "description": "No such projection",
-      "content": {
-       "application/problem+json": {
-        "schema": {
-         "$ref": "#/components/schemas/Problem"
-        }
-       }
-      }
+      "$ref": "#/components/responses/NoSuchProjection"
      }
     }
    }
@@ -2079,14 +953,7 @@ public enum OpenAPIDocument {
       }
      },
      "401": {
-      "description": "No valid token",
-      "content": {
-       "application/problem+json": {
-        "schema": {
-         "$ref": "#/components/schemas/Problem"
-        }
-       }
-      }
+      "$ref": "#/components/responses/Unauthorized"
      }
     }
    }
@@ -2110,14 +977,7 @@ public enum OpenAPIDocument {
       }
      },
      "401": {
-      "description": "No valid token",
-      "content": {
-       "application/problem+json": {
-        "schema": {
-         "$ref": "#/components/schemas/Problem"
-        }
-       }
-      }
+      "$ref": "#/components/responses/Unauthorized"
      }
     }
    }
@@ -2392,6 +1252,238 @@ public enum OpenAPIDocument {
       ]
      }
     }
+   }
+  },
+  "parameters": {
+   "Accept": {
+    "in": "header",
+    "name": "Accept",
+    "required": false,
+    "schema": {
+     "enum": [
+      "application/json",
+      "application/atom+json",
+      "application/vnd.eventstore.atom+json"
+     ],
+     "type": "string"
+    }
+   },
+   "ExactFilter": {
+    "description": "The exact name",
+    "in": "path",
+    "name": "filter",
+    "required": true,
+    "schema": {
+     "$ref": "#/components/schemas/Key"
+    }
+   },
+   "From": {
+    "description": "Start after this global position",
+    "in": "query",
+    "name": "from",
+    "required": false,
+    "schema": {
+     "$ref": "#/components/schemas/GlobalPosition"
+    }
+   },
+   "LastEventID": {
+    "description": "Resume after this position (wins over from)",
+    "in": "header",
+    "name": "Last-Event-ID",
+    "required": false,
+    "schema": {
+     "$ref": "#/components/schemas/GlobalPosition"
+    }
+   },
+   "Limit": {
+    "description": "At most this many names (at most the server's --max-listing-limit)",
+    "in": "query",
+    "name": "limit",
+    "required": false,
+    "schema": {
+     "default": 20,
+     "maximum": 1000,
+     "minimum": 1,
+     "type": "integer"
+    }
+   },
+   "Offset": {
+    "in": "query",
+    "name": "offset",
+    "required": false,
+    "schema": {
+     "default": 0,
+     "maximum": 2147483647,
+     "minimum": 0,
+     "type": "integer"
+    }
+   },
+   "ProjectionName": {
+    "description": "The projection's name",
+    "in": "path",
+    "name": "name",
+    "required": true,
+    "schema": {
+     "$ref": "#/components/schemas/Key"
+    }
+   },
+   "RegexFilter": {
+    "description": "A regular expression of the syntax every backend shares (README, Matchers)",
+    "in": "path",
+    "name": "filter",
+    "required": true,
+    "schema": {
+     "$ref": "#/components/schemas/Pattern"
+    }
+   },
+   "Start": {
+    "description": "A position of 1 or more, or head (the last event)",
+    "in": "path",
+    "name": "start",
+    "required": true,
+    "schema": {
+     "pattern": "^(head|[1-9][0-9]{0,17})$",
+     "type": "string"
+    }
+   },
+   "StreamName": {
+    "description": "The stream's name",
+    "in": "path",
+    "name": "name",
+    "required": true,
+    "schema": {
+     "$ref": "#/components/schemas/StreamName"
+    }
+   }
+  },
+  "responses": {
+   "BadInput": {
+    "content": {
+     "application/problem+json": {
+      "schema": {
+       "$ref": "#/components/schemas/Problem"
+      }
+     }
+    },
+    "description": "Bad input"
+   },
+   "BodyTooLarge": {
+    "content": {
+     "application/problem+json": {
+      "schema": {
+       "$ref": "#/components/schemas/Problem"
+      }
+     }
+    },
+    "description": "The body is over the size limit"
+   },
+   "EventStream": {
+    "content": {
+     "text/event-stream": {
+      "schema": {
+       "type": "string"
+      }
+     }
+    },
+    "description": "Server-Sent Events: id is the global position, event the message name, data the event as one line of JSON"
+   },
+   "Forbidden": {
+    "content": {
+     "application/problem+json": {
+      "schema": {
+       "$ref": "#/components/schemas/Problem"
+      }
+     }
+    },
+    "description": "A read-only token, or a page of another site (Origin)"
+   },
+   "Names": {
+    "content": {
+     "application/json": {
+      "schema": {
+       "items": {
+        "type": "string"
+       },
+       "type": "array"
+      }
+     }
+    },
+    "description": "Names, sorted"
+   },
+   "NoSuchProjection": {
+    "content": {
+     "application/problem+json": {
+      "schema": {
+       "$ref": "#/components/schemas/Problem"
+      }
+     }
+    },
+    "description": "No such projection"
+   },
+   "NoSuchStream": {
+    "content": {
+     "application/problem+json": {
+      "schema": {
+       "$ref": "#/components/schemas/Problem"
+      }
+     }
+    },
+    "description": "No such stream"
+   },
+   "NotJSON": {
+    "content": {
+     "application/problem+json": {
+      "schema": {
+       "$ref": "#/components/schemas/Problem"
+      }
+     }
+    },
+    "description": "Not a JSON content type"
+   },
+   "ProjectionHeld": {
+    "content": {
+     "application/problem+json": {
+      "schema": {
+       "$ref": "#/components/schemas/Problem"
+      }
+     }
+    },
+    "description": "A runner elsewhere holds the projection"
+   },
+   "StreamPage": {
+    "content": {
+     "application/json": {
+      "schema": {
+       "$ref": "#/components/schemas/StreamPage"
+      }
+     },
+     "application/vnd.eventstore.streamdesc+json": {
+      "schema": {
+       "$ref": "#/components/schemas/StreamDescription"
+      }
+     }
+    },
+    "description": "A page of events with _links (with an Accept of application/json, application/atom+json or application/vnd.eventstore.atom+json), or the stream's description document (otherwise)"
+   },
+   "TooManyEventStreams": {
+    "content": {
+     "application/problem+json": {
+      "schema": {
+       "$ref": "#/components/schemas/Problem"
+      }
+     }
+    },
+    "description": "Too many event streams open"
+   },
+   "Unauthorized": {
+    "content": {
+     "application/problem+json": {
+      "schema": {
+       "$ref": "#/components/schemas/Problem"
+      }
+     }
+    },
+    "description": "No valid token"
    }
   },
   "securitySchemes": {

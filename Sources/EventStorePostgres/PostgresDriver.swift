@@ -251,6 +251,11 @@ final class PostgresDriver: SQLDriver {
         return try await read(transaction) { try await operations.headPosition($0) }
     }
 
+    func highestPosition(_ transaction: SQLTransactionHandle?) async throws -> GlobalPosition {
+        let operations = self.operations
+        return try await read(transaction) { try await operations.highestPosition($0) }
+    }
+
     func readableHead(_ transaction: SQLTransactionHandle?) async throws -> GlobalPosition {
         let operations = self.operations
         return try await read(transaction) { try await operations.readableHead($0) }

@@ -255,21 +255,14 @@ struct PostgresOperations: Sendable {
                 AND \(dialect.targetCondition(target, name: "s.name", category: "s.category"))
             ORDER BY e.transaction_id, e.global_position LIMIT \(bind: limit)
             """
-        let events = try await events(c, query, streamColumn: true) { name in try storedStreamName(name ?? "") }
-        if events.isEmpty, position != .start { try await checkPositionWasHandedOut(c, position) }
-        return events
+        return try await events(c, query, streamColumn: true) { name in try storedStreamName(name ?? "") }
     }
 
-    /// Refuses a position this server never handed out: one at or past its next transaction id (a position
-    /// from ``readableHead(_:)`` is at most `(next, 0)`). A reader kept such a position across a restore or
-    /// a failover to a server that lost transactions; reading after it would skip every new event until the
-    /// counter passed it. Checked on empty pages only, where such a reader waits.
-    private func checkPositionWasHandedOut(_ c: PostgresConnection, _ position: GlobalPosition) async throws {
+    /// `(next transaction id, 0)`: every committed event sorts below it, and so does ``readableHead(_:)``.
+    func highestPosition(_ c: PostgresConnection) async throws -> GlobalPosition {
         let query: PostgresQuery = "SELECT pg_snapshot_xmax(pg_current_snapshot())::text::int8"
-        for try await next in try await run(c, query).decode(Int64.self)
-        where position.commit > next || (position.commit == next && position.sequence > 0) {
-            throw TransactionCounter.positionAhead(position, next: next)
-        }
+        for try await next in try await run(c, query).decode(Int64.self) { return GlobalPosition(commit: next, sequence: 0) }
+        return .start
     }
 
     /// The position of the last event committed. (A transaction still running with an older id, committing

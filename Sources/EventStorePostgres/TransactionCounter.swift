@@ -31,12 +31,4 @@ enum TransactionCounter {
                 + "sort before the stored ones and readers past them would skip them. Stop the server, run "
                 + "`pg_resetwal -e \(epoch) -x \(xid) DATADIR` as its owner, and start it again (README, Repair)")
     }
-
-    /// A reader's position is at or past the server's next transaction `next`.
-    static func positionAhead(_ position: GlobalPosition, next: Int64) -> EventStoreError {
-        .invalidArgument(
-            "position \(position) was never handed out by this server, whose next transaction is \(next): it comes from "
-                + "before a restore or a failover that lost transactions, and reading after it would skip new events; "
-                + "read again from a position of this server (README, Repair)")
-    }
 }

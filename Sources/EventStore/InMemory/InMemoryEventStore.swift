@@ -112,7 +112,12 @@ public actor InMemoryEventStore: ProjectionStore, SnapshotStore {
         -> [RecordedEvent]
     {
         if limit < 1 { throw EventStoreError.invalidArgument("limit must be 1 or more, not \(limit)") }
-        return try readable().readAll(after: position, of: target, limit: limit)
+        let state = try readable()
+        let events = state.readAll(after: position, of: target, limit: limit)
+        if events.isEmpty, position != .start {
+            try StoreValidation.readPosition(position, highest: GlobalPosition(sequence: state.lastGlobalPosition))
+        }
+        return events
     }
 
     public func headPosition() async throws -> GlobalPosition {

@@ -54,14 +54,10 @@
         }
         if pattern.utf8.contains(0) { throw .invalidArgument("the regular expression must not hold U+0000") }
         var parser = Parser(Array(pattern.unicodeScalars))
+        var compiler = Compiler()
         do throws(EventStoreError) {
             nodes = try parser.alternation()
             if parser.index < parser.scalars.count { throw parser.failure("an unmatched ')'") }
-        } catch {
-            throw .invalidArgument("invalid regular expression \"\(pattern)\": \(error.reason)")
-        }
-        var compiler = Compiler()
-        do throws(EventStoreError) {
             try compiler.compile(nodes)
         } catch {
             throw .invalidArgument("invalid regular expression \"\(pattern)\": \(error.reason)")
@@ -305,10 +301,6 @@
         }
 
         mutating func compile(_ node: Node) throws(EventStoreError) {
-            if code.count > PortableRegex.maxProgramSize {
-                throw .invalidArgument(
-                    "more than \(PortableRegex.maxProgramSize) steps once its counts are written out (a{200} is 200 steps)")
-            }
             switch node {
             case let .literal(scalar): code.append(.scalar(scalar.value))
             case .anyButNewline: code.append(.set([0x0A...0x0A], negated: true))

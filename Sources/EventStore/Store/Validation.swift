@@ -36,6 +36,18 @@ package enum StoreValidation {
         }
     }
 
+    /// Refuses a read after a position past every one the store handed out (`highest`): it comes from another
+    /// store, or from before a restore or a failover that lost events, and reading after it would skip every
+    /// new event until the store's positions passed it.
+    package static func readPosition(_ position: GlobalPosition, highest: GlobalPosition) throws(EventStoreError) {
+        if position > highest {
+            throw .invalidArgument(
+                "position \(position) is past every position this store handed out (\(highest)): it comes from another store, "
+                    + "or from before a restore or a failover that lost events, and reading after it would skip new events; "
+                    + "read again from a position of this store (README, Repair)")
+        }
+    }
+
     /// Checks a name the store keeps or looks up as a key (a checkpoint's, a projection's, a snapshot's
     /// aggregate type and id): U+0000 is refused, as no backend can store or compare it the same way.
     package static func key(_ text: String, _ what: String) throws(EventStoreError) {

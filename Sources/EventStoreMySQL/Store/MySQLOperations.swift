@@ -243,6 +243,18 @@ struct MySQLOperations: BlockingSQLOperations {
         return try events(c, query) { row in try storedStreamName(row[7] ?? "") }
     }
 
+    /// The events table's AUTO_INCREMENT counter (the next id) less one.
+    func highestPosition(_ c: MariaDBConnection) throws -> GlobalPosition {
+        var next: Int64 = 1
+        try c.query(
+            """
+            SELECT AUTO_INCREMENT FROM information_schema.TABLES
+            WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = \(bind: tables.names.events.name)
+            """
+        ) { row in next = row.first.flatMap { $0.flatMap { Int64($0) } } ?? 1 }
+        return GlobalPosition(sequence: next - 1)
+    }
+
     func headPosition(_ c: MariaDBConnection) throws -> GlobalPosition {
         var head: Int64 = 0
         try c.query("SELECT COALESCE(MAX(global_position), 0) FROM \(unsafeSQL: tables.events)") { row in

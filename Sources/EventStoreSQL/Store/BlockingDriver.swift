@@ -31,6 +31,7 @@ package protocol BlockingSQLOperations: Sendable {
     func readAll(_ c: Connection, after position: GlobalPosition, of target: SubscriptionTarget, limit: Int) throws
         -> [RecordedEvent]
     func headPosition(_ c: Connection) throws -> GlobalPosition
+    func highestPosition(_ c: Connection) throws -> GlobalPosition
     func checkpoint(_ c: Connection, named name: String) throws -> GlobalPosition?
     func saveCheckpoint(_ c: Connection, _ position: GlobalPosition, named name: String) throws
     func projectionRecord(_ c: Connection, named name: String) throws -> ProjectionRecord?
@@ -206,6 +207,11 @@ package struct BlockingDriver<Connections: BlockingSQLConnections>: SQLDriver {
     package func headPosition(_ transaction: SQLTransactionHandle?) async throws -> GlobalPosition {
         let operations = self.operations
         return try await connections.read(held(transaction)) { try operations.headPosition($0) }
+    }
+
+    package func highestPosition(_ transaction: SQLTransactionHandle?) async throws -> GlobalPosition {
+        let operations = self.operations
+        return try await connections.read(held(transaction)) { try operations.highestPosition($0) }
     }
 
     package func checkpoint(_ transaction: SQLTransactionHandle?, named name: String) async throws -> GlobalPosition? {

@@ -66,6 +66,9 @@ package protocol SQLDriver: Sendable {
     /// The last position a reader of the global order can see now (behind ``headPosition(_:)`` while a
     /// transaction that wrote before the head is still open).
     func readableHead(_ transaction: SQLTransactionHandle?) async throws -> GlobalPosition
+    /// The highest position the database has handed out or could hand out to a committed event by now (a
+    /// sequence's counter, PostgreSQL's next transaction id): a read after a higher one is refused.
+    func highestPosition(_ transaction: SQLTransactionHandle?) async throws -> GlobalPosition
     func checkpoint(_ transaction: SQLTransactionHandle?, named name: String) async throws -> GlobalPosition?
     func saveCheckpoint(_ transaction: SQLTransactionHandle?, _ position: GlobalPosition, named name: String) async throws
 

@@ -197,7 +197,12 @@ open class SQLEventStore: ProjectionStore, SnapshotStore, @unchecked Sendable {
         -> [RecordedEvent]
     {
         if limit < 1 { throw EventStoreError.invalidArgument("limit must be 1 or more, not \(limit)") }
-        return try await read { try await driver.readAll($0, after: position, of: target, limit: limit) }
+        let events = try await read { try await driver.readAll($0, after: position, of: target, limit: limit) }
+        // Checked on empty pages only: where a reader holding such a position would wait for ever.
+        if events.isEmpty, position != .start {
+            try StoreValidation.readPosition(position, highest: try await read { try await driver.highestPosition($0) })
+        }
+        return events
     }
 
     public func headPosition() async throws -> GlobalPosition {

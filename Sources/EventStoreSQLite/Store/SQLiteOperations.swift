@@ -174,6 +174,13 @@ struct SQLiteOperations: BlockingSQLOperations {
         return GlobalPosition(sequence: head)
     }
 
+    /// The events table's AUTOINCREMENT counter: positions are never handed out twice, even after deletes.
+    func highestPosition(_ c: SQLiteConnection) throws -> GlobalPosition {
+        var highest: Int64 = 0
+        try c.query("SELECT seq FROM sqlite_sequence WHERE name = \(bind: tables.names.events.name)") { highest = $0.int(0) }
+        return GlobalPosition(sequence: highest)
+    }
+
     func checkpoint(_ c: SQLiteConnection, named name: String) throws -> GlobalPosition? {
         var text: String?
         try c.query("SELECT position FROM \(tables.checkpoints) WHERE name = \(bind: name)") { text = $0.text(0) }
