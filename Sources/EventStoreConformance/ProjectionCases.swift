@@ -194,6 +194,8 @@ extension EventStoreConformance {
             }
             try await define().run(keepRunning: false)
             #expect(calls.count == 49)
+            // The row keeps what the projection reads: /metrics counts its lag there.
+            #expect(try await manager.record("resuming").source == .streams(["user-123", "user-234"]))
             try await store.append(userEvents(51...100), to: "user-123")
             try await seedUser(store, "user-234")
             let second = define()

@@ -52,6 +52,37 @@ extension EventStoreConformance {
             await expectError(.invalidArgument) { try await store.readAll(after: ahead, of: .all, limit: 10) }
             await expectError(.invalidArgument) { try await store.readAll(after: ahead, of: .stream("ahead-1"), limit: 10) }
         },
+        ConformanceCase("subscriptions", "eventCountCountsTheTargetsEventsAfterAPositionUpToTheLimit") { inner in
+            // What /metrics reports as a projection's lag: the events of its own sources, counted without
+            // reading them, the same as a read of the same target would return.
+            let store = try inner.followable()
+            let first = try #require(try await store.create("count-1", events: userEvents(1...3)).lastGlobalPosition)
+            try await store.create("count-2", events: userEvents(1...2))
+            try await store.create("other-1", events: userEvents(1...4))
+            try await store.create("$count-internal", events: userEvents(1...1))
+            let targets: [SubscriptionTarget] = [
+                .all, .stream("count-1"), .streams(["count-2", "other-1"]), .category("count"), .categories(["count", "other"]),
+            ]
+            // On PostgreSQL readers stop below the oldest open transaction of the server: wait until all is seen.
+            try await eventually("every event is readable") {
+                try await store.readAll(after: .start, of: .all, limit: 100).count == 9
+            }
+            for target in targets {
+                for position in [GlobalPosition.start, first] {
+                    let read = try await store.readAll(after: position, of: target, limit: 100)
+                    for limit in [1, 2, 100] {
+                        #expect(
+                            try await store.eventCount(after: position, of: target, limit: limit) == min(limit, read.count),
+                            "\(target) after \(position), limit \(limit)")
+                    }
+                }
+            }
+            #expect(try await store.eventCount(after: .start, of: .stream("count-1"), limit: 100) == 3)
+            #expect(try await store.eventCount(after: first, of: .stream("count-1"), limit: 100) == 0)
+            try await store.delete("other-1")
+            #expect(try await store.eventCount(after: .start, of: .category("other"), limit: 100) == 0)
+            await expectError(.invalidArgument) { try await store.eventCount(after: .start, of: .all, limit: 0) }
+        },
         ConformanceCase("subscriptions", "catchUpThenFollowLiveAppendsInGlobalOrder") { inner in
             let store = try inner.followable()
             try await store.create("sub-a", events: userEvents(1...3))

@@ -446,16 +446,18 @@ struct Routes: Sendable {
     static var lagDescriptor: MetricNameDescriptor {
         MetricNameDescriptor(
             metricName: "eventstore_projection_lag", unitName: "events",
-            helpText: "Events stored after the last one each projection saved (counted up to \(lagCountLimit)).")
+            helpText: "Events of its sources stored after the last one each projection saved (counted up to \(lagCountLimit)).")
     }
 
-    /// Sets `eventstore_projection_lag_events{projection}`: how many events (of every stream but internal
-    /// ones) are stored after the last one the projection saved, counted up to ``lagCountLimit``.
+    /// Sets `eventstore_projection_lag_events{projection}`: how many events of the projection's own sources
+    /// are stored after the last one it saved, counted up to ``lagCountLimit`` by a count query (no event is
+    /// read). A row from a build that did not keep sources is counted against every stream.
     static func updateProjectionLag(in registry: PrometheusCollectorRegistry, store: any ProjectionStore) async throws {
         let names = try await store.projectionNames(.all, limit: lagProjectionLimit, offset: 0)
         for name in names {
             guard let record = try await store.projectionRecord(named: name) else { continue }
-            let behind = try await store.readAll(after: record.globalPosition ?? .start, of: .all, limit: lagCountLimit).count
+            let behind = try await store.eventCount(
+                after: record.globalPosition ?? .start, of: record.source ?? .all, limit: lagCountLimit)
             registry.makeGauge(descriptor: lagDescriptor, labels: [("projection", name)]).set(Double(behind))
         }
     }

@@ -246,6 +246,13 @@ final class PostgresDriver: SQLDriver {
         return try await read(transaction) { try await operations.readAll($0, after: position, of: target, limit: limit) }
     }
 
+    func eventCount(_ transaction: SQLTransactionHandle?, after position: GlobalPosition, of target: SubscriptionTarget, limit: Int)
+        async throws -> Int
+    {
+        let operations = self.operations
+        return try await read(transaction) { try await operations.eventCount($0, after: position, of: target, limit: limit) }
+    }
+
     func headPosition(_ transaction: SQLTransactionHandle?) async throws -> GlobalPosition {
         let operations = self.operations
         return try await read(transaction) { try await operations.headPosition($0) }

@@ -258,6 +258,19 @@ struct PostgresOperations: Sendable {
         return try await events(c, query, streamColumn: true) { name in try storedStreamName(name ?? "") }
     }
 
+    /// Counts what ``readAll(_:after:of:limit:)`` would read, up to `limit`, with the same bounds.
+    func eventCount(_ c: PostgresConnection, after position: GlobalPosition, of target: SubscriptionTarget, limit: Int)
+        async throws -> Int
+    {
+        let after: SQLQuery = """
+            (e.transaction_id, e.global_position) > (\(bind: String(position.commit))::xid8, \(bind: position.sequence))
+                AND e.transaction_id < pg_snapshot_xmin(pg_current_snapshot())
+            """
+        let query = dialect.eventCount(events: tables.events, streams: tables.streams, after: after, of: target, limit: limit)
+        for try await count in try await run(c, query).decode(Int64.self) { return Int(count) }
+        return 0
+    }
+
     /// `(next transaction id, 0)`: every committed event sorts below it, and so does ``readableHead(_:)``.
     func highestPosition(_ c: PostgresConnection) async throws -> GlobalPosition {
         let query: PostgresQuery = "SELECT pg_snapshot_xmax(pg_current_snapshot())::text::int8"
@@ -309,13 +322,13 @@ struct PostgresOperations: Sendable {
 
     func projectionRecord(_ c: PostgresConnection, named name: String, lock: Bool = false) async throws -> ProjectionRecord? {
         let rows = try await run(c, projectionSQL.select(name, lock: lock))
-        for try await (name, kind, status, state, positions, checkpoint, lockedUntil, leaseOwner, action) in rows.decode(
-            (String, String, String, String?, String, String?, Int64?, String?, String?).self)
+        for try await (name, kind, status, state, positions, checkpoint, lockedUntil, leaseOwner, action, source) in rows.decode(
+            (String, String, String, String?, String, String?, Int64?, String?, String?, String?).self)
         {
             return try projectionSQL.record(
                 ProjectionSQL.Row(
                     name: name, kind: kind, status: status, state: state, positions: positions, checkpoint: checkpoint,
-                    lockedUntil: lockedUntil, leaseOwner: leaseOwner, readModelAction: action))
+                    lockedUntil: lockedUntil, leaseOwner: leaseOwner, readModelAction: action, source: source))
         }
         return nil
     }

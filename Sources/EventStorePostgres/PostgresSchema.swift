@@ -95,6 +95,7 @@ struct PostgresTables: Sendable {
             (3, SQLCommonDDL.snapshots(self.snapshots, Self.columnTypes)),
             // State stays text: exactly what the runner wrote.
             (4, SQLCommonDDL.projections(self.projections, Self.columnTypes)),
+            (5, SQLCommonDDL.projectionSource(self.projections, Self.columnTypes)),
         ]
     }
 

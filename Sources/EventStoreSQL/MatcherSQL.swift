@@ -178,6 +178,17 @@ extension SQLMatcherDialect {
 }
 
 extension SQLMatcherDialect {
+    /// How many events of `target` match `after` (a predicate on the events as `e`), at most `limit`: a count
+    /// that reads no event, and stops at `limit`.
+    package func eventCount(events: String, streams: String, after: SQLQuery, of target: SubscriptionTarget, limit: Int)
+        -> SQLQuery
+    {
+        """
+        SELECT count(*) FROM (SELECT 1 AS one FROM \(unsafeSQL: events) AS e JOIN \(unsafeSQL: streams) AS s ON s.id = e.stream_id
+            WHERE \(after) AND \(targetCondition(target, name: "s.name", category: "s.category")) LIMIT \(bind: limit)) AS behind
+        """
+    }
+
     /// The predicate of a subscription target, on the streams table's `name` and `category` columns.
     package func targetCondition(_ target: SubscriptionTarget, name: SQLQuery, category: SQLQuery) -> SQLQuery {
         switch target {

@@ -10,7 +10,7 @@ package struct ProjectionSQL: Sendable {
     }
 
     /// The columns, in the order ``record(_:)`` reads them.
-    static let columns = "name, kind, status, state, positions, checkpoint, locked_until, lease_owner, read_model_action"
+    static let columns = "name, kind, status, state, positions, checkpoint, locked_until, lease_owner, read_model_action, source"
 
     /// The row named `name`; `lock` adds `FOR UPDATE` (PostgreSQL, MySQL).
     package func select(_ name: String, lock: Bool) -> SQLQuery {
@@ -23,7 +23,7 @@ package struct ProjectionSQL: Sendable {
 
     package func update(_ record: ProjectionRecord) -> SQLQuery {
         let binds = bindValues(record)
-        let names = ["kind", "status", "state", "positions", "checkpoint", "locked_until", "lease_owner", "read_model_action"]
+        let names = ["kind", "status", "state", "positions", "checkpoint", "locked_until", "lease_owner", "read_model_action", "source"]
         let assignments = zip(names, binds).map { name, value -> SQLQuery in "\(unsafeSQL: name) = \(bind: value)" }
         return "UPDATE \(unsafeSQL: table) SET \(SQLQuery.joined(assignments, separator: ", ")) WHERE name = \(bind: record.name)"
     }
@@ -47,7 +47,7 @@ package struct ProjectionSQL: Sendable {
         return [
             .text(record.kind.rawValue), .text(record.status.rawValue), text(record.state), .text(record.streamPositionsJSON),
             text(record.globalPosition?.description), record.lockedUntil.map(SQLValue.int) ?? .null, text(record.leaseOwner),
-            text(record.pendingReadModelAction?.rawValue),
+            text(record.pendingReadModelAction?.rawValue), text(record.source?.storedText),
         ]
     }
 
@@ -66,10 +66,11 @@ package struct ProjectionSQL: Sendable {
         package var lockedUntil: Int64?
         package var leaseOwner: String?
         package var readModelAction: String?
+        package var source: String?
 
         package init(
             name: String, kind: String, status: String, state: String?, positions: String, checkpoint: String?,
-            lockedUntil: Int64?, leaseOwner: String?, readModelAction: String?
+            lockedUntil: Int64?, leaseOwner: String?, readModelAction: String?, source: String?
         ) {
             self.name = name
             self.kind = kind
@@ -80,6 +81,7 @@ package struct ProjectionSQL: Sendable {
             self.lockedUntil = lockedUntil
             self.leaseOwner = leaseOwner
             self.readModelAction = readModelAction
+            self.source = source
         }
     }
 
@@ -104,7 +106,8 @@ package struct ProjectionSQL: Sendable {
         return ProjectionRecord(
             name: row.name, kind: kind, status: status, state: row.state,
             streamPositions: try ProjectionRecord.streamPositions(fromJSON: row.positions), globalPosition: checkpoint,
-            lockedUntil: row.lockedUntil, leaseOwner: row.leaseOwner, pendingReadModelAction: action)
+            lockedUntil: row.lockedUntil, leaseOwner: row.leaseOwner, pendingReadModelAction: action,
+            source: try row.source.map { text throws(EventStoreError) in try SubscriptionTarget(storedText: text) })
     }
 }
 

@@ -48,4 +48,9 @@ package enum SQLCommonDDL {
         );
         """
     }
+
+    /// Schema version 5: what each projection reads (`/metrics` counts its lag there).
+    package static func projectionSource(_ table: String, _ t: SQLColumnTypes) -> String {
+        "ALTER TABLE \(table) ADD COLUMN source \(t.text);"
+    }
 }

@@ -317,6 +317,10 @@ struct HTTPAPITests {
             try await store.append([EventMessage(messageName: "Counted", payload: [:], metadata: [:])], to: "teststream")
             let behind = text(try await client.execute(uri: "/metrics", method: .get, headers: reader))
             #expect(behind.contains(#"eventstore_projection_lag_events{projection="counter"} 1"#), "\(behind)")
+            // Only the projection's own source counts (before, an event of any stream did).
+            try await store.create("otherstream", events: [EventMessage(messageName: "Elsewhere", payload: [:], metadata: [:])])
+            let own = text(try await client.execute(uri: "/metrics", method: .get, headers: reader))
+            #expect(own.contains(#"eventstore_projection_lag_events{projection="counter"} 1"#), "\(own)")
 
             try expectProblem(try await client.execute(uri: "/projection/reset/counter", method: .post, headers: reader), .forbidden)
             #expect(try await client.execute(uri: "/projection/stop/counter", method: .post, headers: writer).status == .noContent)

@@ -84,7 +84,7 @@ struct MySQLStoreTests {
                 + [configuration.database])
         configuration.tablePrefix = Schema4Fixture.tablePrefix
         let store = try await MySQLEventStore(configuration: configuration)
-        #expect(store.schemaVersion == 4)
+        #expect(store.schemaVersion == 5)
         try await Schema4Fixture.verify(store, globalOrder: store)
         await store.close()
     }
@@ -154,7 +154,7 @@ struct MySQLStoreTests {
             for _ in 0..<4 { group.addTask { try await MySQLEventStore(configuration: configuration).schemaVersion } }
             return try await group.reduce(into: []) { $0.append($1) }
         }
-        #expect(versions.count == 4 && Set(versions) == [4])
+        #expect(versions.count == 4 && Set(versions) == [5])
     }
 
     @Test func aClosedStoreFailsWaitingAndLaterCalls() async throws {

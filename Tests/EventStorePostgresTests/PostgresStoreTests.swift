@@ -56,7 +56,7 @@ struct PostgresStoreTests {
             }
             return try await group.reduce(into: []) { $0.append($1) }
         }
-        #expect(versions.count == 4 && Set(versions) == [4])
+        #expect(versions.count == 4 && Set(versions) == [5])
     }
 
     @Test func tablesCanLiveInTheirOwnSchema() async throws {
@@ -97,7 +97,7 @@ struct PostgresStoreTests {
         var configuration = try PostgresConfiguration(url: url)
         configuration.tablePrefix = Schema4Fixture.tablePrefix
         try await PostgresEventStore.withStore(configuration: configuration, logger: PostgresTestServer.logger) { store in
-            #expect(try await store.migrate() == 4)
+            #expect(try await store.migrate() == 5)
             try await Schema4Fixture.verify(store)
         }
     }

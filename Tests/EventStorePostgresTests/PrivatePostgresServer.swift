@@ -8,31 +8,24 @@ struct PrivatePostgresServer: Sendable {
     let directory: URL
     let url: String
 
-    private static let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent().appendingPathComponent("scripts/postgres")
-
-    /// Where servers are made: `EVENTSTORE_TEST_SERVERS_DIR` (`scripts/test` sets it, and stops what is
-    /// left there when the run ends), else the temporary folder.
-    static let parent: URL = ProcessInfo.processInfo.environment["EVENTSTORE_TEST_SERVERS_DIR"].map {
-        URL(fileURLWithPath: $0)
-    } ?? FileManager.default.temporaryDirectory
+    private static let script = ServerScript("postgres")
 
     /// Creates and starts a server.
     static func start(_ name: String) async throws -> PrivatePostgresServer {
-        let directory = parent.appendingPathComponent("es-pg-\(name)-\(UUID().uuidString)")
-        let url = try await run("start", directory)
+        let directory = script.newDirectory(name)
+        let url = try await script.run("start", directory)
         return PrivatePostgresServer(directory: directory, url: url)
     }
 
     /// Stops the server (`pg_ctl stop -m fast`: backends end, clients see their connections close).
-    func stop() async throws { _ = try await Self.run("stop", directory) }
+    func stop() async throws { try await Self.script.run("stop", directory) }
 
     /// Starts the stopped server again on the same port.
-    func resume() async throws { _ = try await Self.run("resume", directory) }
+    func resume() async throws { try await Self.script.run("resume", directory) }
 
     /// Stops the server, sets its next transaction id with `pg_resetwal -e epoch -x xid` and starts it again.
     func setNextTransaction(epoch: Int64, xid: Int64) async throws {
-        _ = try await Self.run("next-xid", directory, ["\(epoch)", "\(xid)"])
+        try await Self.script.run("next-xid", directory, ["\(epoch)", "\(xid)"])
     }
 
     /// Stops every process of the server with SIGSTOP: connections stay open and the kernel still accepts
@@ -45,14 +38,7 @@ struct PrivatePostgresServer: Sendable {
     /// Thaws, stops and removes the server, whatever state it is in.
     func remove() async {
         try? thaw()
-        Watchdog.step("stop and remove the server")
-        let stop = Process()
-        stop.executableURL = URL(fileURLWithPath: "/bin/sh")
-        stop.arguments = ["-c", "\"$0\" stop \"$1\"; rm -rf \"$1\"", Self.script.path, directory.path]
-        stop.standardOutput = FileHandle.nullDevice
-        guard (try? stop.run()) != nil else { return }
-        // Polled, not waited for: a blocked thread of the cooperative pool would slow every other test.
-        while stop.isRunning { try? await Task.sleep(for: .milliseconds(10)) }
+        await Self.script.remove(directory)
     }
 
     /// The postmaster and its children (the backends and the server's own workers).
@@ -78,20 +64,5 @@ struct PrivatePostgresServer: Sendable {
         // The postmaster first when stopping (it forks no new backend), last when continuing.
         let pids = try processIDs()
         for pid in signal == SIGCONT ? pids.reversed() : pids { kill(pid, signal) }
-    }
-
-    /// Runs `scripts/postgres COMMAND DIR` and returns the server's URL (from `DIR/url`). Standard output is
-    /// not read through a pipe: the server it starts would keep the pipe open.
-    private static func run(_ command: String, _ directory: URL, _ arguments: [String] = []) async throws -> String {
-        Watchdog.step("scripts/postgres \(command)")
-        let process = Process()
-        process.executableURL = script
-        process.arguments = [command, directory.path] + arguments
-        process.standardOutput = FileHandle.nullDevice
-        try process.run()
-        while process.isRunning { try await Task.sleep(for: .milliseconds(10)) }
-        guard process.terminationStatus == 0 else { throw EventStoreError.backend("scripts/postgres \(command) failed") }
-        let url = try? String(contentsOf: directory.appendingPathComponent("url"), encoding: .utf8)
-        return url?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
     }
 }

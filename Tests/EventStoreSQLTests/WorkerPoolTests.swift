@@ -133,6 +133,25 @@ struct WorkerPoolTests {
         #expect(try await pool.withWorker { try await $0.run { _ in 7 } } == 7)
     }
 
+    /// A write waits for its worker even when its caller is cancelled, and runs: it must not be half-done.
+    @Test func aWaiterThatWaitsThroughCancellationStillGetsItsWorkerAndRuns() async throws {
+        let (pool, release, holder) = try await Self.heldPool()
+        let ran = Locked(false)
+        let waiter = Task {
+            try await pool.withWorker(waitsThroughCancellation: true) { worker in
+                try await worker.run { _ in ran.withLock { $0 = true } }
+            }
+        }
+        try await Self.waitForWaiters(1, in: pool)
+        waiter.cancel()
+        #expect(pool.waitingCount == 1)
+        await release.release()
+        try await holder.value
+        try await waiter.value
+        #expect(ran.withLock { $0 })
+        #expect(pool.waitingCount == 0)
+    }
+
     @Test func shuttingDownFailsWaitersAndLaterCallers() async throws {
         let (pool, release, holder) = try await Self.heldPool()
         let waiter = Task { try await pool.withWorker { _ in } }

@@ -120,6 +120,11 @@ public actor InMemoryEventStore: ProjectionStore, SnapshotStore {
         return events
     }
 
+    public func eventCount(after position: GlobalPosition, of target: SubscriptionTarget, limit: Int) async throws -> Int {
+        if limit < 1 { throw EventStoreError.invalidArgument("limit must be 1 or more, not \(limit)") }
+        return try readable().readAll(after: position, of: target, limit: limit).count
+    }
+
     public func headPosition() async throws -> GlobalPosition {
         GlobalPosition(sequence: try readable().lastGlobalPosition)
     }

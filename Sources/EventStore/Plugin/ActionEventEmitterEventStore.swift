@@ -244,6 +244,10 @@ extension ActionEventEmitterEventStore: GlobalOrderEventStore {
         try await globalOrderStore().readAll(after: position, of: target, limit: limit)
     }
 
+    public func eventCount(after position: GlobalPosition, of target: SubscriptionTarget, limit: Int) async throws -> Int {
+        try await globalOrderStore().eventCount(after: position, of: target, limit: limit)
+    }
+
     public func headPosition() async throws -> GlobalPosition { try await globalOrderStore().headPosition() }
 
     @_spi(Backend) public func readableHead() async throws -> GlobalPosition { try await globalOrderStore().readableHead() }

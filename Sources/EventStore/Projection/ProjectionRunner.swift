@@ -124,6 +124,7 @@ public final class ProjectionRunner<Context: ProjectionContext, State: Codable &
         let lease = setup.options.lockTimeout.microseconds
         let name = persistence.name
         let kind = persistence.kind
+        let target = source.target
         var record = try await persistence.store.changeProjection(named: name) { row in
             let now = Timestamp.microseconds(Date())
             var record = row ?? ProjectionRecord(name: name, kind: kind)
@@ -133,6 +134,7 @@ public final class ProjectionRunner<Context: ProjectionContext, State: Codable &
                     projectionName: name)
             }
             record.kind = kind
+            record.source = target
             record.leaseOwner = owner
             record.lockedUntil = now + lease
             if record.status == .idle { record.status = .running }

@@ -55,13 +55,16 @@ public struct ProjectionRecord: Sendable, Hashable {
     public package(set) var leaseOwner: String?
     /// What the next runner must do to its read model first; `nil` for nothing.
     public var pendingReadModelAction: ReadModelAction?
+    /// What the projection reads, as its last runner said; `nil` for rows of builds before it was kept
+    /// (`/metrics` counts those against every stream).
+    public var source: SubscriptionTarget?
 
     /// A row with every column. Backend API (`@_spi(Backend) import EventStore`): backends rebuild rows they
     /// read; users get rows from ``ProjectionManager/record(_:)``.
     @_spi(Backend) public init(
         name: String, kind: Kind, status: ProjectionStatus = .idle, state: String? = nil,
         streamPositions: [String: Int] = [:], globalPosition: GlobalPosition? = nil, lockedUntil: Int64? = nil,
-        leaseOwner: String? = nil, pendingReadModelAction: ReadModelAction? = nil
+        leaseOwner: String? = nil, pendingReadModelAction: ReadModelAction? = nil, source: SubscriptionTarget? = nil
     ) {
         self.name = name
         self.kind = kind
@@ -72,6 +75,7 @@ public struct ProjectionRecord: Sendable, Hashable {
         self.lockedUntil = lockedUntil
         self.leaseOwner = leaseOwner
         self.pendingReadModelAction = pendingReadModelAction
+        self.source = source
     }
 
     /// `true` for a deleted read-model projection whose read model still waits to be deleted.

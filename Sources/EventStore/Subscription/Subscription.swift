@@ -35,6 +35,60 @@ public enum SubscriptionTarget: Sendable, Hashable, CustomStringConvertible {
     }
 }
 
+extension SubscriptionTarget {
+    /// The target as rows store it: `all`, or a JSON object of one key (`stream`, `streams`, `category`,
+    /// `categories`) whose value is an array of names. Backend API.
+    @_spi(Backend) public var storedText: String {
+        func list(_ key: String, _ values: [String]) -> String {
+            var out = "{"
+            JSONWriter.writeString(key, into: &out)
+            out += ":["
+            for (index, value) in values.enumerated() {
+                if index > 0 { out += "," }
+                JSONWriter.writeString(value, into: &out)
+            }
+            return out + "]}"
+        }
+        switch self {
+        case .all: return "all"
+        case let .stream(name): return list("stream", [name.rawValue])
+        case let .streams(names): return list("streams", names.map(\.rawValue))
+        case let .category(category): return list("category", [category])
+        case let .categories(categories): return list("categories", categories)
+        }
+    }
+
+    /// Reads ``storedText``. Backend API. - Throws: `corrupt` when the text is not one this build writes.
+    @_spi(Backend) public init(storedText text: String) throws(EventStoreError) {
+        if text == "all" {
+            self = .all
+            return
+        }
+        guard case let .object(members) = try? JSONValue(parsing: text), members.count == 1,
+            case let .array(items) = members[0].value
+        else { throw .corrupt("a stored subscription target is corrupt: \(text)") }
+        var values: [String] = []
+        for item in items {
+            guard case let .string(value) = item else { throw .corrupt("a stored subscription target is corrupt: \(text)") }
+            values.append(value)
+        }
+        var names: [StreamName] = []
+        if members[0].key.hasPrefix("stream") {
+            for value in values {
+                guard let name = try? StreamName(value) else { throw .corrupt("a stored subscription target is corrupt: \(text)") }
+                names.append(name)
+            }
+        }
+        switch (members[0].key, values.count) {
+        case ("stream", 1): self = .stream(names[0])
+        case ("streams", _): self = .streams(names)
+        case ("category", 1): self = .category(values[0])
+        case ("categories", _): self = .categories(values)
+        default: throw .corrupt("a stored subscription target is corrupt: \(text)")
+        }
+    }
+}
+
 /// Where a subscription starts.
 public enum SubscriptionStart: Sendable, Hashable {
     /// From the first event.
@@ -54,6 +108,11 @@ public protocol GlobalOrderEventStore: EventStore {
     /// The events of `target` after `position`, in global order, at most `limit` of them. Never passes over
     /// an event that commits later with a smaller position: each backend's mechanism guarantees it.
     func readAll(after position: GlobalPosition, of target: SubscriptionTarget, limit: Int) async throws -> [RecordedEvent]
+
+    /// How many events of `target` are stored after `position`, counted up to `limit`, without reading
+    /// them: how far a projection or a subscription is behind.
+    /// - Throws: `invalidArgument` when `limit` < 1.
+    func eventCount(after position: GlobalPosition, of target: SubscriptionTarget, limit: Int) async throws -> Int
 
     /// The global position of the last event committed, ``GlobalPosition/start`` when there is none.
     func headPosition() async throws -> GlobalPosition
@@ -78,6 +137,20 @@ public protocol GlobalOrderEventStore: EventStore {
 }
 
 extension GlobalOrderEventStore {
+    /// Counts by reading the events, a page at a time: for stores that have no count of their own.
+    public func eventCount(after position: GlobalPosition, of target: SubscriptionTarget, limit: Int) async throws -> Int {
+        if limit < 1 { throw EventStoreError.invalidArgument("limit must be 1 or more, not \(limit)") }
+        var count = 0
+        var position = position
+        while count < limit {
+            let page = try await readAll(after: position, of: target, limit: min(500, limit - count))
+            guard let last = page.last else { break }
+            count += page.count
+            position = last.globalPosition
+        }
+        return count
+    }
+
     @_spi(Backend) public func readableHead() async throws -> GlobalPosition {
         let head = try await headPosition()
         return GlobalPosition(commit: head.commit, sequence: head.sequence + 1)

@@ -64,6 +64,13 @@ final class MariaDBConnection: SQLCommandConnection {
     let serial = MariaDBConnection.serials.add(1, ordering: .relaxed).newValue
     private static let serials = Atomic<UInt64>(0)
 
+    /// Whether a transaction is open on this connection, as the server's last reply said.
+    var isInTransaction: Bool {
+        var status: UInt32 = 0
+        if mariadb_get_info(handle, MARIADB_CONNECTION_SERVER_STATUS, &status) != 0 { return true }
+        return status & UInt32(SERVER_STATUS_IN_TRANS) != 0
+    }
+
     init(_ settings: Settings) throws(MariaDBError) {
         guard let handle = mysql_init(nil) else { throw MariaDBError(number: 2008, message: "out of memory") }
         self.handle = handle

@@ -102,7 +102,10 @@ struct MySQLConnections: BlockingSQLConnections {
         if let transaction { return try await transaction.run { connection in try connection.savepoint { try job(connection) } } }
         // A write runs to its end even when the caller's task is cancelled (as on PostgreSQL): a projection
         // that is cancelled saves what it processed. Reads give up waiting for a connection when cancelled.
-        return try await Task { try await onPool { connection in try connection.transaction { try job(connection) } } }.value
+        // (Waiting through cancellation instead of in a task of its own saves two thread switches a write.)
+        return try await pool.withWorker(waitsThroughCancellation: true) { worker in
+            try await Self.run(worker) { connection in try connection.transaction { try job(connection) } }
+        }
     }
 
     func read<T: Sendable>(_ transaction: Transaction?, _ job: @escaping @Sendable (MariaDBConnection) throws -> T)

@@ -2,12 +2,15 @@
 @_spi(Backend) import EventStore
 import EventStoreSQL
 import Foundation
+import Synchronization
 
 /// The store's operations on one connection, inside a transaction or savepoint the caller opened, on
 /// arguments the store validated.
 struct MySQLOperations: BlockingSQLOperations {
     let tables: MySQLTables
     let dialect = MySQLDialect()
+    /// The highest head a committed read saw, shared by every connection of the store (see `readAll`).
+    let knownHead = KnownHead()
     /// Rows per `INSERT` statement (each row binds 10 values; the protocol allows 65,535).
     static let rowsPerInsert = 500
 
@@ -228,15 +231,38 @@ struct MySQLOperations: BlockingSQLOperations {
         // events but not those of the writer that held the append lock just before it, and a reader that
         // went on from the later ones would never see the earlier. The page is bounded by the head an earlier
         // statement saw: every writer below that head had committed before that statement's view was built,
-        // so this statement's view shows them all.
-        let head = try headPosition(c)
-        guard head.sequence > position.sequence else { return [] }
+        // so this statement's view shows them all. Any earlier statement's head bounds it as well, so a
+        // head one read saw serves the reads after it: one head query per catch-up, not one a page. A short
+        // page under such a head may stop before newer events, so the head is asked then, and the page read
+        // again when it moved. Heads seen inside a transaction are not kept: they count its own writes.
+        let known = knownHead.value
+        if known > position.sequence {
+            let page = try readAll(c, after: position, upTo: known, of: target, limit: limit)
+            if page.count == limit { return page }
+            let head = try currentHead(c)
+            return head > known ? try readAll(c, after: position, upTo: head, of: target, limit: limit) : page
+        }
+        let head = try currentHead(c)
+        guard head > position.sequence else { return [] }
+        return try readAll(c, after: position, upTo: head, of: target, limit: limit)
+    }
+
+    /// The head, kept as ``knownHead`` when no transaction is open.
+    private func currentHead(_ c: MariaDBConnection) throws -> Int64 {
+        let head = try headPosition(c).sequence
+        if !c.isInTransaction { knownHead.raise(to: head) }
+        return head
+    }
+
+    private func readAll(_ c: MariaDBConnection, after position: GlobalPosition, upTo head: Int64, of target: SubscriptionTarget, limit: Int)
+        throws -> [RecordedEvent]
+    {
         // STRAIGHT_JOIN: read events in global order and look their streams up, never the other way round
         // (which sorted every later event for each page).
         let query: SQLQuery = """
             SELECT STRAIGHT_JOIN \(unsafeSQL: Self.columns), s.name FROM \(unsafeSQL: tables.events) AS e
             JOIN \(unsafeSQL: tables.streams) AS s ON s.id = e.stream_id
-            WHERE e.global_position > \(bind: position.sequence) AND e.global_position <= \(bind: head.sequence)
+            WHERE e.global_position > \(bind: position.sequence) AND e.global_position <= \(bind: head)
                 AND \(dialect.targetCondition(target, name: "s.name", category: "s.category"))
             ORDER BY e.global_position LIMIT \(bind: limit)
             """
@@ -253,6 +279,13 @@ struct MySQLOperations: BlockingSQLOperations {
             """
         ) { row in next = row.first.flatMap { $0.flatMap { Int64($0) } } ?? 1 }
         return GlobalPosition(sequence: next - 1)
+    }
+
+    func eventCount(_ c: MariaDBConnection, after position: GlobalPosition, of target: SubscriptionTarget, limit: Int) throws -> Int {
+        let query = dialect.eventCount(
+            events: tables.events, streams: tables.streams, after: "e.global_position > \(bind: position.sequence)",
+            of: target, limit: limit)
+        return try firstColumn(c, query).first.flatMap { Int($0) } ?? 0
     }
 
     func headPosition(_ c: MariaDBConnection) throws -> GlobalPosition {
@@ -285,7 +318,8 @@ struct MySQLOperations: BlockingSQLOperations {
         try c.query(projectionSQL.select(name, lock: lock)) { r in
             row = ProjectionSQL.Row(
                 name: r[0] ?? "", kind: r[1] ?? "", status: r[2] ?? "", state: r[3], positions: r[4] ?? "{}",
-                checkpoint: r[5], lockedUntil: r[6].flatMap { Int64($0) }, leaseOwner: r[7], readModelAction: r[8])
+                checkpoint: r[5], lockedUntil: r[6].flatMap { Int64($0) }, leaseOwner: r[7], readModelAction: r[8],
+                source: r[9])
         }
         return try row.map { try projectionSQL.record($0) }
     }
@@ -380,6 +414,22 @@ extension Array {
     /// The array in consecutive slices of at most `size` elements.
     func chunked(_ size: Int) -> [ArraySlice<Element>] {
         stride(from: 0, to: count, by: Swift.max(1, size)).map { self[$0..<Swift.min($0 + size, count)] }
+    }
+}
+/// A head position that only rises, shared between connections.
+final class KnownHead: Sendable {
+    private let atomic = Atomic<Int64>(0)
+
+    var value: Int64 { atomic.load(ordering: .acquiring) }
+
+    func raise(to head: Int64) {
+        var current = atomic.load(ordering: .relaxed)
+        while head > current {
+            let (exchanged, original) = atomic.compareExchange(
+                expected: current, desired: head, successOrdering: .releasing, failureOrdering: .relaxed)
+            if exchanged { return }
+            current = original
+        }
     }
 }
 #endif

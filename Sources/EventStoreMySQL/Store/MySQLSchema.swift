@@ -122,6 +122,8 @@ struct MySQLTables: Sendable {
                     """,
                 ]
             ),
+            // What each projection reads (`/metrics` counts its lag there).
+            (5, ["ALTER TABLE \(self.projections) ADD COLUMN IF NOT EXISTS source LONGTEXT NULL"]),
         ]
     }
 

@@ -25,10 +25,14 @@ package final class WorkerPool<Connection>: Sendable {
     }
 
     /// Runs `body` with a worker of its own, given back when `body` ends.
-    /// - Throws: `CancellationError` when cancelled while waiting for a worker; `backend` once the pool
-    ///   is shut down; what `body` throws.
-    package func withWorker<T: Sendable>(_ body: (BlockingWorker<Connection>) async throws -> T) async throws -> T {
-        let index = try await acquire()
+    /// - Parameter waitsThroughCancellation: when true, a cancelled caller still waits for its worker (a
+    ///   write that must run to its end); when false it stops waiting with `CancellationError`.
+    /// - Throws: `CancellationError` when cancelled while waiting for a worker (unless it waits through
+    ///   cancellation); `backend` once the pool is shut down; what `body` throws.
+    package func withWorker<T: Sendable>(
+        waitsThroughCancellation: Bool = false, _ body: (BlockingWorker<Connection>) async throws -> T
+    ) async throws -> T {
+        let index = try await waitsThroughCancellation ? acquireIgnoringCancellation() : acquire()
         defer { release(index) }
         return try await body(workers[index])
     }
@@ -50,28 +54,41 @@ package final class WorkerPool<Connection>: Sendable {
     private static var shutDownError: EventStoreError { .backend("the store was closed") }
 
     private func acquire() async throws -> Int {
-        let id = try state.withLock { state -> UInt64 in
-            if state.isShutDown { throw Self.shutDownError }
-            state.nextWaiter &+= 1
-            return state.nextWaiter
-        }
+        let id = try nextWaiterID()
         return try await withTaskCancellationHandler {
-            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Int, any Error>) in
-                let now = state.withLock { state -> Result<Int, any Error>? in
-                    if state.isShutDown { return .failure(Self.shutDownError) }
-                    if Task.isCancelled { return .failure(CancellationError()) }
-                    if state.waiters.isEmpty, let index = state.idle.popLast() { return .success(index) }
-                    state.waiters.append((id, continuation))
-                    return nil
-                }
-                if let now { continuation.resume(with: now) }
-            }
+            try await wait(id, cancellable: true)
         } onCancel: {
             let waiter = state.withLock { state -> CheckedContinuation<Int, any Error>? in
                 guard let position = state.waiters.firstIndex(where: { $0.id == id }) else { return nil }
                 return state.waiters.remove(at: position).continuation
             }
             waiter?.resume(throwing: CancellationError())
+        }
+    }
+
+    private func acquireIgnoringCancellation() async throws -> Int {
+        try await wait(try nextWaiterID(), cancellable: false)
+    }
+
+    private func nextWaiterID() throws -> UInt64 {
+        try state.withLock { state -> UInt64 in
+            if state.isShutDown { throw Self.shutDownError }
+            state.nextWaiter &+= 1
+            return state.nextWaiter
+        }
+    }
+
+    /// Takes an idle worker, or queues `id` for the next one given back.
+    private func wait(_ id: UInt64, cancellable: Bool) async throws -> Int {
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Int, any Error>) in
+            let now = state.withLock { state -> Result<Int, any Error>? in
+                if state.isShutDown { return .failure(Self.shutDownError) }
+                if cancellable, Task.isCancelled { return .failure(CancellationError()) }
+                if state.waiters.isEmpty, let index = state.idle.popLast() { return .success(index) }
+                state.waiters.append((id, continuation))
+                return nil
+            }
+            if let now { continuation.resume(with: now) }
         }
     }
 

@@ -30,6 +30,7 @@ package protocol BlockingSQLOperations: Sendable {
     func categoryNames(_ c: Connection, _ filter: NameFilter, limit: Int, offset: Int) throws -> [String]
     func readAll(_ c: Connection, after position: GlobalPosition, of target: SubscriptionTarget, limit: Int) throws
         -> [RecordedEvent]
+    func eventCount(_ c: Connection, after position: GlobalPosition, of target: SubscriptionTarget, limit: Int) throws -> Int
     func headPosition(_ c: Connection) throws -> GlobalPosition
     func highestPosition(_ c: Connection) throws -> GlobalPosition
     func checkpoint(_ c: Connection, named name: String) throws -> GlobalPosition?
@@ -202,6 +203,13 @@ package struct BlockingDriver<Connections: BlockingSQLConnections>: SQLDriver {
     ) async throws -> [RecordedEvent] {
         let operations = self.operations
         return try await connections.read(held(transaction)) { try operations.readAll($0, after: position, of: target, limit: limit) }
+    }
+
+    package func eventCount(
+        _ transaction: SQLTransactionHandle?, after position: GlobalPosition, of target: SubscriptionTarget, limit: Int
+    ) async throws -> Int {
+        let operations = self.operations
+        return try await connections.read(held(transaction)) { try operations.eventCount($0, after: position, of: target, limit: limit) }
     }
 
     package func headPosition(_ transaction: SQLTransactionHandle?) async throws -> GlobalPosition {

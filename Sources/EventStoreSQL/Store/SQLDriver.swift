@@ -62,6 +62,9 @@ package protocol SQLDriver: Sendable {
 
     func readAll(_ transaction: SQLTransactionHandle?, after position: GlobalPosition, of target: SubscriptionTarget, limit: Int)
         async throws -> [RecordedEvent]
+    /// How many events of `target` are after `position`, at most `limit`.
+    func eventCount(_ transaction: SQLTransactionHandle?, after position: GlobalPosition, of target: SubscriptionTarget, limit: Int)
+        async throws -> Int
     func headPosition(_ transaction: SQLTransactionHandle?) async throws -> GlobalPosition
     /// The last position a reader of the global order can see now (behind ``headPosition(_:)`` while a
     /// transaction that wrote before the head is still open).

@@ -205,6 +205,11 @@ open class SQLEventStore: ProjectionStore, SnapshotStore, @unchecked Sendable {
         return events
     }
 
+    public func eventCount(after position: GlobalPosition, of target: SubscriptionTarget, limit: Int) async throws -> Int {
+        if limit < 1 { throw EventStoreError.invalidArgument("limit must be 1 or more, not \(limit)") }
+        return try await read { try await driver.eventCount($0, after: position, of: target, limit: limit) }
+    }
+
     public func headPosition() async throws -> GlobalPosition {
         try await read { try await driver.headPosition($0) }
     }

@@ -168,6 +168,15 @@ struct SQLiteOperations: BlockingSQLOperations {
         return events
     }
 
+    func eventCount(_ c: SQLiteConnection, after position: GlobalPosition, of target: SubscriptionTarget, limit: Int) throws -> Int {
+        let query = dialect.eventCount(
+            events: tables.events.quoted, streams: tables.streams.quoted, after: "e.global_position > \(bind: position.sequence)",
+            of: target, limit: limit)
+        var count = 0
+        try c.query(query) { count = Int($0.int(0)) }
+        return count
+    }
+
     func headPosition(_ c: SQLiteConnection) throws -> GlobalPosition {
         var head: Int64 = 0
         try c.query("SELECT COALESCE(MAX(global_position), 0) FROM \(tables.events)") { head = $0.int(0) }
@@ -209,7 +218,7 @@ struct SQLiteOperations: BlockingSQLOperations {
             row = ProjectionSQL.Row(
                 name: r.text(0), kind: r.text(1), status: r.text(2), state: optionalText(3), positions: r.text(4),
                 checkpoint: optionalText(5), lockedUntil: r.isNull(6) ? nil : r.int(6), leaseOwner: optionalText(7),
-                readModelAction: optionalText(8))
+                readModelAction: optionalText(8), source: optionalText(9))
         }
         return try row.map { try projectionSQL.record($0) }
     }
