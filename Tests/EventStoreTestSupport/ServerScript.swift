@@ -19,27 +19,42 @@ public struct ServerScript: Sendable {
         URL(fileURLWithPath: $0)
     } ?? FileManager.default.temporaryDirectory
 
-    /// A new folder for a server under ``parent``.
+    /// A new folder for a server under ``parent``. Short: PostgreSQL's socket path in it must stay within
+    /// 107 bytes.
     public func newDirectory(_ label: String) -> URL {
-        Self.parent.appendingPathComponent("es-\(name)-\(label)-\(UUID().uuidString)")
+        Self.parent.appendingPathComponent("es-\(name.prefix(2))-\(label)-\(UUID().uuidString.prefix(8))")
     }
 
     /// Runs `scripts/NAME COMMAND DIR ARGUMENTS…` and returns the server's URL (from `DIR/url`, empty when
     /// there is none). Standard output is not read through a pipe: the server it starts would keep the pipe
     /// open.
     @discardableResult
-    public func run(_ command: String, _ directory: URL, _ arguments: [String] = []) async throws -> String {
+    public func run(
+        _ command: String, _ directory: URL, _ arguments: [String] = [], output: FileHandle = .nullDevice
+    ) async throws -> String {
         Watchdog.step("scripts/\(name) \(command)")
         let process = Process()
         process.executableURL = URL(fileURLWithPath: path)
         process.arguments = [command, directory.path] + arguments
-        process.standardOutput = FileHandle.nullDevice
+        process.standardOutput = output
         try process.run()
         // Polled, not waited for: a blocked thread of the cooperative pool would slow every other test.
         while process.isRunning { try await Task.sleep(for: .milliseconds(10)) }
         guard process.terminationStatus == 0 else { throw EventStoreError.backend("scripts/\(name) \(command) failed") }
         let url = try? String(contentsOf: directory.appendingPathComponent("url"), encoding: .utf8)
         return url?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
+    }
+
+    /// Runs `scripts/NAME COMMAND DIR ARGUMENTS…` for a command that ends without leaving a server behind
+    /// (`sql`), and returns its standard output.
+    public func output(_ command: String, _ directory: URL, _ arguments: [String] = []) async throws -> String {
+        let file = directory.appendingPathComponent("output-\(UUID().uuidString)")
+        guard FileManager.default.createFile(atPath: file.path, contents: nil) else {
+            throw EventStoreError.backend("cannot write \(file.path)")
+        }
+        defer { try? FileManager.default.removeItem(at: file) }
+        try await run(command, directory, arguments, output: try FileHandle(forWritingTo: file))
+        return try String(contentsOf: file, encoding: .utf8)
     }
 
     /// Stops the server of `directory` and removes the folder, whatever state the server is in.

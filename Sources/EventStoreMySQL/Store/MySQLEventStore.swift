@@ -23,7 +23,7 @@ public final class MySQLEventStore: SQLEventStore, @unchecked Sendable {
     /// The tables (bare names) a store with `prefix` keeps, for tools that drop them (the benchmark).
     package static func tableNames(prefix: String) throws(EventStoreError) -> [String] {
         let names = try MySQLTables(prefix: prefix).names
-        return names.all.map(\.name) + [try names.named("event_store_lock").name]
+        return try names.all.map(\.name) + MySQLTables.ownTables.map { suffix throws(EventStoreError) in try names.named(suffix).name }
     }
 
     /// Connects, and creates or upgrades the schema.

@@ -11,6 +11,8 @@ struct MySQLOperations: BlockingSQLOperations {
     let dialect = MySQLDialect()
     /// The highest head a committed read saw, shared by every connection of the store (see `readAll`).
     let knownHead = KnownHead()
+    /// The highest head below which every event is known to be on disk (see `makeDurable`).
+    let knownDurable = KnownHead()
     /// Rows per `INSERT` statement (each row binds 10 values; the protocol allows 65,535).
     static let rowsPerInsert = 500
 
@@ -236,15 +238,38 @@ struct MySQLOperations: BlockingSQLOperations {
         // page under such a head may stop before newer events, so the head is asked then, and the page read
         // again when it moved. Heads seen inside a transaction are not kept: they count its own writes.
         let known = knownHead.value
+        var page: [RecordedEvent]
+        var bound: Int64
         if known > position.sequence {
-            let page = try readAll(c, after: position, upTo: known, of: target, limit: limit)
-            if page.count == limit { return page }
-            let head = try currentHead(c)
-            return head > known ? try readAll(c, after: position, upTo: head, of: target, limit: limit) : page
+            (page, bound) = (try readAll(c, after: position, upTo: known, of: target, limit: limit), known)
+            if page.count < limit {
+                let head = try currentHead(c)
+                if head > known { (page, bound) = (try readAll(c, after: position, upTo: head, of: target, limit: limit), head) }
+            }
+        } else {
+            bound = try currentHead(c)
+            guard bound > position.sequence else { return [] }
+            page = try readAll(c, after: position, upTo: bound, of: target, limit: limit)
         }
-        let head = try currentHead(c)
-        guard head > position.sequence else { return [] }
-        return try readAll(c, after: position, upTo: head, of: target, limit: limit)
+        try makeDurable(c, page, upTo: bound)
+        return page
+    }
+
+    /// InnoDB shows a commit's rows before its log is flushed, so a crash can still lose events a page shows,
+    /// and AUTO_INCREMENT then hands their positions out again, to events a reader past them would skip. A
+    /// commit of this connection's own waits for the log's flush up to its own record, which lies past every
+    /// commit the page shows (they were visible before it began): once it returns, they are on disk. Made once
+    /// per head: a page below the last head made durable needs none. A read inside a transaction cannot commit
+    /// on its own and makes none (README, MySQL and MariaDB).
+    private func makeDurable(_ c: MariaDBConnection, _ page: [RecordedEvent], upTo bound: Int64) throws {
+        guard let last = page.last, last.globalPosition.sequence > knownDurable.value, !c.isInTransaction else { return }
+        // Rows by connection, so that readers seldom wait for one another's row lock.
+        try c.query(
+            """
+            INSERT INTO \(unsafeSQL: tables.durabilityProbe) (id, commits) VALUES (MOD(CONNECTION_ID(), 16), 1)
+            ON DUPLICATE KEY UPDATE commits = commits + 1
+            """)
+        knownDurable.raise(to: bound)
     }
 
     /// The head, kept as ``knownHead`` when no transaction is open.

@@ -8,11 +8,17 @@ import EventStoreSQL
 struct MySQLTables: Sendable {
     let names: SQLTableNames
     let lock: String
+    /// Rows readers of the global order write to make what they read durable (see `MySQLOperations.readAll`).
+    let durabilityProbe: String
     var prefix: String { names.prefix }
+
+    /// The tables of MariaDB's own, beside the common ones.
+    static let ownTables = ["event_store_lock", "event_store_durability_probe"]
 
     init(prefix: String) throws(EventStoreError) {
         names = try SQLTableNames(prefix: prefix, longest: 36)
-        lock = try names.named("event_store_lock").quoted
+        lock = try names.named(Self.ownTables[0]).quoted
+        durabilityProbe = try names.named(Self.ownTables[1]).quoted
     }
 
     /// A common table's quoted name.
@@ -122,8 +128,15 @@ struct MySQLTables: Sendable {
                     """,
                 ]
             ),
-            // What each projection reads (`/metrics` counts its lag there).
-            (5, ["ALTER TABLE \(self.projections) ADD COLUMN IF NOT EXISTS source LONGTEXT NULL"]),
+            // What each projection reads (`/metrics` counts its lag there),
+            // and the rows that readers of the global order write to make what they read durable.
+            (
+                5,
+                [
+                    "ALTER TABLE \(self.projections) ADD COLUMN IF NOT EXISTS source LONGTEXT NULL",
+                    "CREATE TABLE IF NOT EXISTS \(durabilityProbe) (id INT NOT NULL PRIMARY KEY, commits BIGINT NOT NULL) ENGINE=InnoDB",
+                ]
+            ),
         ]
     }
 

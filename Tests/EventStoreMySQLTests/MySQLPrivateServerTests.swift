@@ -1,0 +1,77 @@
+#if MySQL
+import EventStore
+import EventStoreMySQL
+import EventStoreTestSupport
+import Foundation
+import Testing
+
+/// Tests that kill a server or read its server-wide counters: each on a MariaDB server of its own.
+@Suite("MySQL/MariaDB on a server of its own", .enabled(if: MySQLTestServer.shouldRun, "\(MySQLTestServer.skipMessage)"), .watchdog())
+struct MySQLPrivateServerTests {
+    private static let script = ServerScript("mariadb")
+
+    /// Review A14b: InnoDB shows a commit's rows before its redo is flushed. A reader of the global order that
+    /// got such an event before a crash lost it would go on after its position, which AUTO_INCREMENT then hands
+    /// out again: the next event stored there is skipped. A reader gets only events that are on disk.
+    @Test func aReaderOfTheGlobalOrderGetsNoEventThatACrashCanStillLose() async throws {
+        let directory = Self.script.newDirectory("durability")
+        do {
+            try await crashAfterAReadOfUnflushedEvents(directory)
+        } catch {
+            await Self.script.remove(directory)
+            throw error
+        }
+        await Self.script.remove(directory)
+    }
+
+    /// Review C22: every statement shape a query string can make (here, reads of 1 to 600 streams) was kept
+    /// prepared, until the server's `max_prepared_stmt_count` (16,382 for every client together) refused
+    /// new ones. A connection now keeps at most 256 (`StatementCache`). On a server of its own, so that other
+    /// tests' statements do not count.
+    @Test func statementShapesFromInputKeepAtMost256PreparedStatementsPerConnection() async throws {
+        let directory = Self.script.newDirectory("statements")
+        do {
+            var configuration = try MySQLConfiguration(url: try await Self.script.run("start", directory))
+            configuration.poolSize = 1
+            let store = try await MySQLEventStore(configuration: configuration)
+            try await store.create("shape-1", events: [EventMessage(messageName: "A")])
+            for count in 1...600 {
+                let names = try (1...count).map { try StreamName("shape-\($0)") }
+                #expect(try await store.readAll(after: .start, of: .streams(names), limit: 10).count == 1)
+            }
+            let prepared = try await Self.script.output("sql", directory, ["SHOW GLOBAL STATUS LIKE 'Prepared_stmt_count'"])
+            let count = try #require(prepared.split(whereSeparator: \.isWhitespace).last.flatMap { Int($0) }, "\(prepared)")
+            #expect(count <= 256, "\(prepared)")
+            #expect(count > 10, "\(prepared)")
+            await store.close()
+        } catch {
+            await Self.script.remove(directory)
+            throw error
+        }
+        await Self.script.remove(directory)
+    }
+
+    private func crashAfterAReadOfUnflushedEvents(_ directory: URL) async throws {
+        let configuration = try MySQLConfiguration(url: try await Self.script.run("start", directory))
+        let store = try await MySQLEventStore(configuration: configuration)
+        try await store.create("durable-1", events: [EventMessage(messageName: "Flushed")])
+        // The window between visibility and flush, widened: commits now reach the log file about once an
+        // hour. Every later commit (the reader's, if it makes one) is durable again, as on a default server.
+        try await Self.script.run(
+            "sql", directory, ["SET GLOBAL innodb_flush_log_at_timeout = 2700; SET GLOBAL innodb_flush_log_at_trx_commit = 0"])
+        try await store.append([EventMessage(messageName: "Visible"), EventMessage(messageName: "Visible")], to: "durable-1")
+        try await Self.script.run("sql", directory, ["SET GLOBAL innodb_flush_log_at_trx_commit = 1"])
+        let seen = try await store.readAll(after: .start, of: .all, limit: 10)
+        #expect(seen.map(\.messageName) == ["Flushed", "Visible", "Visible"])
+        await store.close()
+
+        try await Self.script.run("kill", directory)
+        try await Self.script.run("resume", directory)
+        let reopened = try await MySQLEventStore(configuration: configuration)
+        let kept = try await reopened.readAll(after: .start, of: .all, limit: 10)
+        #expect(kept.map(\.globalPosition) == seen.map(\.globalPosition))
+        #expect(kept.map(\.uuid) == seen.map(\.uuid))
+        await reopened.close()
+    }
+}
+#endif
