@@ -59,6 +59,59 @@ extension EventStoreConformance {
             #expect(created.streamVersion == 0)
             #expect(try await store.hasStream("ev-7"))
         },
+        ConformanceCase("expected version", "aRetryWithAnExactVersionOrNoStreamGetsTheFirstResult") { store in
+            // A client that lost the reply sends the same events again (KurrentDB's idempotent appends).
+            let first = userEvents(1...2)
+            let created = try await store.append(first, to: "idem-1", expectedVersion: .noStream)
+            #expect(try await store.append(first, to: "idem-1", expectedVersion: .noStream) == created)
+            let second = userEvents(3...5)
+            let appended = try await store.append(second, to: "idem-1", expectedVersion: .exact(2))
+            try await store.append(userEvents(6...6), to: "idem-1", expectedVersion: .exact(5))
+            // Still the first result after later appends: the events are at 3…5, where .exact(2) put them.
+            #expect(try await store.append(second, to: "idem-1", expectedVersion: .exact(2)) == appended)
+            #expect(appended.streamVersion == 5)
+            #expect(try await store.append(first, to: "idem-1", expectedVersion: .exact(0)) == created)
+            let stored = try await store.all("idem-1")
+            #expect(positions(stored) == [1, 2, 3, 4, 5, 6])
+            #expect(stored.prefix(5).map(\.uuid) == (first + second).map(\.uuid))
+        },
+        ConformanceCase("expected version", "aRetryWithAnyOrStreamExistsGetsTheFirstResultWhileItsEventsAreLast") { store in
+            try await store.create("idem-2", events: userEvents(1...1))
+            let batch = userEvents(2...3)
+            let appended = try await store.append(batch, to: "idem-2", expectedVersion: .any)
+            #expect(try await store.append(batch, to: "idem-2", expectedVersion: .any) == appended)
+            #expect(try await store.append(batch, to: "idem-2", expectedVersion: .streamExists) == appended)
+            #expect(positions(try await store.all("idem-2")) == [1, 2, 3])
+            // Once other events follow them, the same events again are a conflict.
+            try await store.append(userEvents(4...4), to: "idem-2", expectedVersion: .any)
+            await expectError(.duplicateEvent) { try await store.append(batch, to: "idem-2", expectedVersion: .any) }
+            #expect(positions(try await store.all("idem-2")) == [1, 2, 3, 4])
+        },
+        ConformanceCase("expected version", "aRetryThatMatchesOnlyInPartOrElsewhereIsStillAConflict") { store in
+            let batch = userEvents(1...3)
+            try await store.append(batch, to: "idem-3", expectedVersion: .noStream)
+            let fresh = userEvent(4)
+            // Some of the events, with a new one.
+            await expectError(.wrongExpectedVersion) {
+                try await store.append([batch[0], batch[1], fresh], to: "idem-3", expectedVersion: .noStream)
+            }
+            await expectError(.duplicateEvent) { try await store.append([batch[2], fresh], to: "idem-3", expectedVersion: .any) }
+            // All of them, at other positions than the version names.
+            await expectError(.wrongExpectedVersion) { try await store.append(batch, to: "idem-3", expectedVersion: .exact(1)) }
+            await expectError(.wrongExpectedVersion) {
+                try await store.append(Array(batch[1...2]), to: "idem-3", expectedVersion: .exact(0))
+            }
+            // In another order.
+            await expectError(.duplicateEvent) { try await store.append(batch.reversed(), to: "idem-3", expectedVersion: .any) }
+            // The last events of the stream, but the stream was expected not to exist before them.
+            await expectError(.wrongExpectedVersion) {
+                try await store.append(Array(batch[1...2]), to: "idem-3", expectedVersion: .noStream)
+            }
+            // A stream that does not hold them at all.
+            try await store.create("idem-4", events: userEvents(1...3))
+            await expectError(.wrongExpectedVersion) { try await store.append(batch, to: "idem-4", expectedVersion: .exact(0)) }
+            #expect(positions(try await store.all("idem-3")) == [1, 2, 3])
+        },
         ConformanceCase("expected version", "parsesTheTextFormsOfTheCommandLineAndHTTP") { _ in
             #expect(ExpectedVersion("any") == .any)
             #expect(ExpectedVersion("no-stream") == .noStream)

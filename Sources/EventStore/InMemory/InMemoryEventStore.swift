@@ -44,8 +44,10 @@ public actor InMemoryEventStore: ProjectionStore, SnapshotStore {
     public func append(_ events: [EventMessage], to stream: StreamName, expectedVersion: ExpectedVersion) async throws
         -> AppendResult
     {
-        try await write { state throws(EventStoreError) in
-            try state.append(events, to: stream, expectedVersion: expectedVersion)
+        try await idempotentAppend(events, to: stream, expectedVersion: expectedVersion) {
+            try await write { state throws(EventStoreError) in
+                try state.append(events, to: stream, expectedVersion: expectedVersion)
+            }
         }
     }
 

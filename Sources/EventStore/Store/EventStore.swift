@@ -66,7 +66,8 @@ public protocol EventStore: ReadOnlyEventStore {
     /// Appends events to a stream, all or none of them.
     ///
     /// The events take the positions after the stream's last one, in order. An empty list writes nothing
-    /// but still checks the stream and the expected version.
+    /// but still checks the stream and the expected version. The same events (by uuid) sent again get the
+    /// first append's result, while the stream holds them where that append put them (README, "Retries are safe").
     /// - Throws: `streamNotFound` when the stream does not exist (unless `expectedVersion` is
     ///   ``ExpectedVersion/noStream``, which creates it); `wrongExpectedVersion` when the stream is not
     ///   as expected; `duplicateEvent` when an event's uuid, or its `(_aggregate_type, _aggregate_id,

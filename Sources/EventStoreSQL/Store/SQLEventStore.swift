@@ -106,7 +106,9 @@ open class SQLEventStore: ProjectionStore, SnapshotStore, @unchecked Sendable {
         -> AppendResult
     {
         try StoreValidation.events(events, for: stream)
-        return try await write { try await driver.append($0, events, to: stream, expectedVersion: expectedVersion) }
+        return try await idempotentAppend(events, to: stream, expectedVersion: expectedVersion) {
+            try await write { try await driver.append($0, events, to: stream, expectedVersion: expectedVersion) }
+        }
     }
 
     public func load(_ stream: StreamName, from: Int, count: Int?, matching: MetadataMatcher?) async throws
