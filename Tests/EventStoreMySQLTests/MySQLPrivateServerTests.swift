@@ -51,6 +51,50 @@ struct MySQLPrivateServerTests {
         await Self.script.remove(directory)
     }
 
+    /// Review B18: only the connect timeout was set, so a call to a server that stopped answering (frozen,
+    /// or behind a dead link) waited for ever. Every statement now has `queryTimeout`.
+    @Test func callsToAFrozenServerFailWithinTheQueryTimeoutAndWorkOnceItAnswers() async throws {
+        let directory = Self.script.newDirectory("frozen")
+        var frozen: pid_t?
+        do {
+            var configuration = try MySQLConfiguration(url: try await Self.script.run("start", directory))
+            // A call that finds its connection broken opens a new one first, within the connect timeout.
+            configuration.queryTimeout = .seconds(1)
+            configuration.connectTimeout = .seconds(1)
+            configuration.poolSize = 2
+            let store = try await MySQLEventStore(configuration: configuration)
+            try await store.create("frozen-1", events: [EventMessage(messageName: "Before")])
+            let pidText = try String(contentsOf: directory.appendingPathComponent("mysqld.pid"), encoding: .utf8)
+            let pid = try #require(pid_t(pidText.trimmingCharacters(in: .whitespacesAndNewlines)))
+            kill(pid, SIGSTOP)
+            frozen = pid
+            let calls: [(String, @Sendable () async throws -> Void)] = [
+                ("read", { _ = try await store.readAll(after: .start, of: .all, limit: 10) }),
+                ("append", { try await store.append([EventMessage(messageName: "Frozen"), EventMessage(messageName: "Frozen")], to: "frozen-1") }),
+                ("load", { _ = try await store.load("frozen-1").collect() }),
+            ]
+            for (what, call) in calls {
+                Watchdog.step("a \(what) on the frozen server")
+                let started = ContinuousClock.now
+                let error = await #expect(throws: EventStoreError.self, "\(what)") { try await call() }
+                #expect(error?.code == .backend, "\(what): \(String(describing: error))")
+                #expect(ContinuousClock.now - started < .seconds(4), "\(what) took \(ContinuousClock.now - started)")
+            }
+            kill(pid, SIGCONT)
+            frozen = nil
+            // New connections answer; the append that timed out is there whole or not at all.
+            let names = try await store.load("frozen-1").collect().map(\.messageName)
+            #expect(names == ["Before"] || names == ["Before", "Frozen", "Frozen"], "\(names)")
+            try await store.append([EventMessage(messageName: "After")], to: "frozen-1")
+            await store.close()
+        } catch {
+            if let frozen { kill(frozen, SIGCONT) }
+            await Self.script.remove(directory)
+            throw error
+        }
+        await Self.script.remove(directory)
+    }
+
     private func crashAfterAReadOfUnflushedEvents(_ directory: URL) async throws {
         let configuration = try MySQLConfiguration(url: try await Self.script.run("start", directory))
         let store = try await MySQLEventStore(configuration: configuration)

@@ -132,7 +132,7 @@ struct MySQLStoreTests {
     }
 
     @Test func urlsCarryEverySetting() throws {
-        let configuration = try MySQLConfiguration(url: "mysql://app:s%40cret@db.example:3307/events?pool_size=4&connect_timeout=3&table_prefix=p_")
+        let configuration = try MySQLConfiguration(url: "mysql://app:s%40cret@db.example:3307/events?pool_size=4&connect_timeout=3&query_timeout=7&table_prefix=p_")
         #expect(configuration.flavor == .mysql)
         #expect(configuration.host == "db.example")
         #expect(configuration.port == 3307)
@@ -141,9 +141,11 @@ struct MySQLStoreTests {
         #expect(configuration.database == "events")
         #expect(configuration.poolSize == 4)
         #expect(configuration.connectTimeout == .seconds(3))
+        #expect(configuration.queryTimeout == .seconds(7))
+        #expect(try MySQLConfiguration(url: "mysql://h/x").queryTimeout == .seconds(30))
         #expect(configuration.tablePrefix == "p_")
         #expect(try MySQLConfiguration(url: "mariadb://localhost/x").flavor == .mariadb)
-        for bad in ["postgres://h/x", "mysql://h", "mysql:///x", "mysql://h/x?pool_size=0", "mysql://h/x?color=red"] {
+        for bad in ["postgres://h/x", "mysql://h", "mysql:///x", "mysql://h/x?pool_size=0", "mysql://h/x?query_timeout=0", "mysql://h/x?color=red"] {
             #expect(throws: EventStoreError.self, "\(bad)") { try MySQLConfiguration(url: bad) }
         }
     }

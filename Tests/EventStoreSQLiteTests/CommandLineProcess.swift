@@ -47,7 +47,7 @@ struct EventStoreProcess {
         }
         _ = FileManager.default.createFile(atPath: stderrFile.path, contents: nil)
         process.standardError = try FileHandle(forWritingTo: stderrFile)
-        try process.run()
+        try ProcessLaunch.run(process)
         stdin.fileHandleForWriting.write(Data(input.utf8))
         try stdin.fileHandleForWriting.close()
         return process
@@ -69,7 +69,7 @@ struct EventStoreProcess {
         process.standardInput = stdin
         process.standardOutput = stdout
         process.standardError = stderr
-        try process.run()
+        try ProcessLaunch.run(process)
         // The reads block until the process closes its end: they run on dispatch threads, never on the
         // cooperative pool (two threads on a two-core machine).
         async let out = readToEnd(stdout.fileHandleForReading)

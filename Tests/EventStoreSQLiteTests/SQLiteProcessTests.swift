@@ -53,7 +53,7 @@ struct SQLiteProcessTests {
             process.standardInput = FileHandle.nullDevice
             // Nobody reads: the first line written fails with EPIPE.
             try stdout.fileHandleForReading.close()
-            try process.run()
+            try ProcessLaunch.run(process)
             await EventStoreProcess.waitForExit(process)
             let errors = String(decoding: stderr.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
             // Ended by SIGPIPE itself where the signal is not ignored (a shell's default), else the command
@@ -149,7 +149,7 @@ struct SQLiteProcessTests {
             let sqlite = Process()
             sqlite.executableURL = URL(fileURLWithPath: "/usr/bin/env")
             sqlite.arguments = ["sqlite3", path, sql]
-            try sqlite.run()
+            try ProcessLaunch.run(sqlite)
             await EventStoreProcess.waitForExit(sqlite)
             try #require(sqlite.terminationStatus == 0)
             let found = try await EventStoreProcess.run(["verify", database, "--read-batch-size", "2"])

@@ -41,7 +41,7 @@ public struct SQLShell: Sendable {
         }
         process.standardOutput = try FileHandle(forWritingTo: outputURL)
         process.standardError = try FileHandle(forWritingTo: errorURL)
-        try process.run()
+        try ProcessLaunch.run(process)
         while process.isRunning { try await Task.sleep(for: .milliseconds(5)) }
         let text = try Data(contentsOf: outputURL)
         let problem = try Data(contentsOf: errorURL)

@@ -75,7 +75,7 @@ public enum Schema4Fixture {
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = [command] + arguments
         process.standardInput = try FileHandle(forReadingFrom: directory.appendingPathComponent(file))
-        try process.run()
+        try ProcessLaunch.run(process)
         Watchdog.step("\(command) loads the fixture \(file)")
         while process.isRunning { try await Task.sleep(for: .milliseconds(10)) }
         try #require(process.terminationStatus == 0, "\(command) could not load \(file)")

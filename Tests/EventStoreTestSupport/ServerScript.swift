@@ -37,7 +37,7 @@ public struct ServerScript: Sendable {
         process.executableURL = URL(fileURLWithPath: path)
         process.arguments = [command, directory.path] + arguments
         process.standardOutput = output
-        try process.run()
+        try ProcessLaunch.run(process)
         // Polled, not waited for: a blocked thread of the cooperative pool would slow every other test.
         while process.isRunning { try await Task.sleep(for: .milliseconds(10)) }
         guard process.terminationStatus == 0 else { throw EventStoreError.backend("scripts/\(name) \(command) failed") }
@@ -64,7 +64,7 @@ public struct ServerScript: Sendable {
         stop.executableURL = URL(fileURLWithPath: "/bin/sh")
         stop.arguments = ["-c", "\"$0\" stop \"$1\"; rm -rf \"$1\"", path, directory.path]
         stop.standardOutput = FileHandle.nullDevice
-        guard (try? stop.run()) != nil else { return }
+        guard (try? ProcessLaunch.run(stop)) != nil else { return }
         while stop.isRunning { try? await Task.sleep(for: .milliseconds(10)) }
     }
 }

@@ -8,6 +8,8 @@ import Synchronization
 struct MariaDBError: Error, Sendable, CustomStringConvertible {
     let number: UInt32
     let message: String
+    /// Set when the connection broke while the server ran a `COMMIT`: it may or may not have committed.
+    var duringCommit = false
 
     /// ER_DUP_ENTRY: a unique key already has the value.
     var isDuplicateEntry: Bool { number == 1062 }
@@ -23,6 +25,12 @@ struct MariaDBError: Error, Sendable, CustomStringConvertible {
     var description: String { "MySQL error \(number): \(message)" }
 
     var storeError: EventStoreError {
+        if duringCommit, isConnectionError {
+            return .backend(
+                "the connection to MySQL/MariaDB broke or timed out (query_timeout) while it committed a write, which may or "
+                    + "may not have committed (outcome unknown: read before retrying; an append may be sent again with the "
+                    + "same event ids)", underlying: self)
+        }
         if isRegexLimit {
             return .invalidArgument(
                 "MariaDB could not finish this regular expression within its limits (\(message)): simplify it, or filter a shorter text")
@@ -47,6 +55,8 @@ final class MariaDBConnection: SQLCommandConnection {
         var password: String?
         var database: String?
         var connectTimeoutSeconds: UInt32
+        /// How long one read from, or write to, the server may wait.
+        var queryTimeoutSeconds: UInt32 = 30
 
         /// A timeout as the client takes it: whole seconds, rounded up, at least 1.
         static func wholeSeconds(_ duration: Duration) -> UInt32 {
@@ -76,6 +86,9 @@ final class MariaDBConnection: SQLCommandConnection {
         self.handle = handle
         var timeout = settings.connectTimeoutSeconds
         mysql_options(handle, MYSQL_OPT_CONNECT_TIMEOUT, &timeout)
+        var queryTimeout = settings.queryTimeoutSeconds
+        mysql_options(handle, MYSQL_OPT_READ_TIMEOUT, &queryTimeout)
+        mysql_options(handle, MYSQL_OPT_WRITE_TIMEOUT, &queryTimeout)
         mysql_options(handle, MYSQL_SET_CHARSET_NAME, "utf8mb4")
         let connected = mysql_real_connect(
             handle, settings.host, settings.username, settings.password, settings.database, UInt32(settings.port), nil, 0)
@@ -178,7 +191,27 @@ final class MariaDBConnection: SQLCommandConnection {
 
     /// Runs `body` in a transaction, committing when it returns and rolling back when it throws.
     func transaction<T>(_ body: () throws -> T) throws -> T {
-        try transaction(begin: "START TRANSACTION", body)
+        try execute("START TRANSACTION")
+        let result: T
+        do {
+            result = try body()
+        } catch {
+            try? execute("ROLLBACK")
+            throw error
+        }
+        try commit()
+        return result
+    }
+
+    /// Commits the open transaction. - Throws: a ``MariaDBError`` marked ``MariaDBError/duringCommit``.
+    func commit() throws(MariaDBError) {
+        do throws(MariaDBError) {
+            try execute("COMMIT")
+        } catch {
+            var lost = error
+            lost.duringCommit = true
+            throw lost
+        }
     }
 }
 

@@ -27,6 +27,13 @@ public struct MySQLConfiguration: Sendable {
     /// How long opening a connection may take (the client counts whole seconds: a fraction rounds up). 10
     /// seconds by default.
     public var connectTimeout: Duration = .seconds(10)
+    /// How long the client waits for the server's answer to one statement, or to send one (libmariadb's
+    /// read and write timeouts: whole seconds, a fraction rounds up); 30 seconds by default. Past it the
+    /// connection is closed (the pool opens a new one) and the call fails with `backend`; a write that
+    /// timed out may have committed, and its error says that its outcome is unknown. This bounds a call to
+    /// a server that stopped answering (a frozen server, a half-open socket); it is no limit on the server's
+    /// own work, and a statement that legitimately runs longer fails too.
+    public var queryTimeout: Duration = .seconds(30)
     /// A prefix for the store's tables (ASCII letters, digits and `_`, at most 36). Empty by default.
     public var tablePrefix: String = ""
     /// How many events one read of a load fetches (a load reads its stream in batches of this size, so
@@ -39,7 +46,7 @@ public struct MySQLConfiguration: Sendable {
     }
 
     /// Reads `mysql://user:password@host:port/database` or `mariadb://…`, with optional settings
-    /// `pool_size=N`, `connect_timeout=SECONDS` and `table_prefix=P`.
+    /// `pool_size=N`, `connect_timeout=SECONDS`, `query_timeout=SECONDS` and `table_prefix=P`.
     /// - Throws: ``EventStoreError`` `invalidArgument` when the URL is not such a URL.
     public init(url text: String) throws(EventStoreError) {
         guard let url = URLComponents(string: text), let scheme = url.scheme?.lowercased(),
@@ -57,6 +64,7 @@ public struct MySQLConfiguration: Sendable {
         var settings = try URLSettings((url.queryItems ?? []).map { ($0.name, $0.value ?? "") }, of: "\(scheme) URL")
         if let size = try settings.integer("pool_size", atLeast: 1) { poolSize = size }
         if let seconds = try settings.integer("connect_timeout", atLeast: 1, unit: "seconds") { connectTimeout = .seconds(seconds) }
+        if let seconds = try settings.integer("query_timeout", atLeast: 1, unit: "seconds") { queryTimeout = .seconds(seconds) }
         if let prefix = settings.text("table_prefix") { tablePrefix = prefix }
         try settings.finish()
     }

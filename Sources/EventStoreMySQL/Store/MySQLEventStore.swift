@@ -78,7 +78,8 @@ struct MySQLConnections: BlockingSQLConnections {
         let settings = MariaDBConnection.Settings(
             host: configuration.host, port: configuration.port, username: configuration.username,
             password: configuration.password, database: configuration.database,
-            connectTimeoutSeconds: MariaDBConnection.Settings.wholeSeconds(configuration.connectTimeout))
+            connectTimeoutSeconds: MariaDBConnection.Settings.wholeSeconds(configuration.connectTimeout),
+            queryTimeoutSeconds: MariaDBConnection.Settings.wholeSeconds(configuration.queryTimeout))
         operations = MySQLOperations(tables: try MySQLTables(prefix: configuration.tablePrefix))
         pool = WorkerPool(
             (0..<max(1, configuration.poolSize)).map {
@@ -124,7 +125,7 @@ struct MySQLConnections: BlockingSQLConnections {
             let transaction = Transaction(worker: worker, connection: connection)
             do {
                 let result = try await body(transaction)
-                try await transaction.run { try $0.execute("COMMIT") }
+                try await transaction.run { try $0.commit() }
                 return result
             } catch {
                 _ = try? await transaction.run { try $0.execute("ROLLBACK") }
