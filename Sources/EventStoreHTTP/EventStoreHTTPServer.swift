@@ -33,6 +33,9 @@ public struct EventStoreHTTPConfiguration: Sendable {
     public var maxListingLimit: Int = 1000
     /// How long a connection may stay idle between requests before it is closed (60 s by default).
     public var idleTimeout: Duration = .seconds(60)
+    /// How long `/health/ready` waits for the database's answer before it reports the store unready. 5
+    /// seconds by default.
+    public var readinessTimeout: Duration = .seconds(5)
 
     public init() {}
 }
@@ -79,7 +82,7 @@ struct TokenMiddleware<Context: RequestContext>: RouterMiddleware {
     let readOnlyTokens: Set<String>
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        guard !(tokens.isEmpty && readOnlyTokens.isEmpty), request.uri.path != "/health" else {
+        guard !(tokens.isEmpty && readOnlyTokens.isEmpty), !Routes.healthPaths.contains(request.uri.path) else {
             return try await next(request, context)
         }
         // The scheme is case-insensitive (RFC 9110); an empty token is never one (an unset variable in

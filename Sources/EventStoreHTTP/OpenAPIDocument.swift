@@ -904,11 +904,11 @@ public enum OpenAPIDocument {
   },
   "/health": {
    "get": {
-    "summary": "Whether the store's database answers (no token needed)",
+    "summary": "Whether the server runs (liveness, as /health/live; no token needed)",
     "security": [],
     "responses": {
      "200": {
-      "description": "It answers",
+      "description": "It runs",
       "content": {
        "application/json": {
         "schema": {
@@ -924,9 +924,61 @@ public enum OpenAPIDocument {
         }
        }
       }
+     }
+    }
+   }
+  },
+  "/health/live": {
+   "get": {
+    "summary": "Whether the server runs (liveness, as /health/live; no token needed)",
+    "security": [],
+    "responses": {
+     "200": {
+      "description": "It runs",
+      "content": {
+       "application/json": {
+        "schema": {
+         "type": "object",
+         "required": [
+          "status"
+         ],
+         "properties": {
+          "status": {
+           "const": "ok"
+          }
+         }
+        }
+       }
+      }
+     }
+    }
+   }
+  },
+  "/health/ready": {
+   "get": {
+    "summary": "Whether the store's database answers within the readiness timeout (readiness; no token needed)",
+    "security": [],
+    "responses": {
+     "200": {
+      "description": "It answers",
+      "content": {
+       "application/json": {
+        "schema": {
+         "type": "object",
+         "required": [
+          "status"
+         ],
+         "properties": {
+          "status": {
+           "const": "ready"
+          }
+         }
+        }
+       }
+      }
      },
      "503": {
-      "description": "It does not answer",
+      "description": "The database did not answer, or not in time",
       "content": {
        "application/problem+json": {
         "schema": {

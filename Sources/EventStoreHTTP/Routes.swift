@@ -77,13 +77,17 @@ struct Routes: Sendable {
         if let projectionStore = store as? any ProjectionStore {
             registerProjections(on: router, ProjectionManager(store: projectionStore))
         }
-        router.get("/health") { _, _ in
-            do {
-                _ = try await store.hasStream("$health")
-                return json("{\"status\":\"ok\"}")
-            } catch {
-                throw HTTPProblem(.serviceUnavailable, "Service Unavailable", detail: "the event store does not answer")
+        // Liveness: the process answers. `/health` is the same, as before readiness had a route of its own.
+        for path in ["/health", "/health/live"] {
+            router.get(RouterPath(path)) { _, _ in json("{\"status\":\"ok\"}") }
+        }
+        // Readiness: the database answers within the readiness timeout.
+        let readinessTimeout = configuration.readinessTimeout
+        router.get("/health/ready") { _, _ in
+            if let problem = await Self.readinessProblem(of: store, within: readinessTimeout) {
+                throw HTTPProblem(.serviceUnavailable, "Service Unavailable", detail: problem)
             }
+            return json("{\"status\":\"ready\"}")
         }
         if let registry = configuration.metricsRegistry {
             router.get("/metrics") { _, _ in
@@ -437,6 +441,40 @@ struct Routes: Sendable {
         let (limit, offset) = try limitAndOffset(request)
         let names = try await manager.projectionNames(filter, limit: limit, offset: offset)
         return json("[" + names.map { JSONValue.string($0).jsonText }.joined(separator: ",") + "]")
+    }
+
+    /// The routes that need no token.
+    static let healthPaths: Set<String> = ["/health", "/health/live", "/health/ready"]
+
+    /// Why the store is not ready, `nil` when its database answered within `timeout`. The check runs in a
+    /// task of its own, so that a call the backend cannot give up (a blocked client library) cannot hold the
+    /// answer past `timeout`; it ends within the backend's own deadline.
+    static func readinessProblem(of store: any EventStore, within timeout: Duration) async -> String? {
+        let answer = FirstAnswer()
+        return await withCheckedContinuation { continuation in
+            answer.wait(continuation)
+            let check = Task {
+                do {
+                    _ = try await store.hasStream("$health")
+                    answer.give(nil)
+                } catch {
+                    answer.give("the event store does not answer: \(error)")
+                }
+            }
+            Task {
+                try? await Task.sleep(for: timeout)
+                answer.give("the event store did not answer within \(timeout)")
+                check.cancel()
+            }
+        }
+    }
+
+    /// The first of several answers, given to one waiter.
+    private final class FirstAnswer: Sendable {
+        private let waiter = Mutex<CheckedContinuation<String?, Never>?>(nil)
+
+        func wait(_ continuation: CheckedContinuation<String?, Never>) { waiter.withLock { $0 = continuation } }
+        func give(_ problem: String?) { waiter.withLock { $0.take() }?.resume(returning: problem) }
     }
 
     /// The most events counted behind a projection, and the most projections measured, per scrape.

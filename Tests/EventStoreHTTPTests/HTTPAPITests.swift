@@ -348,6 +348,30 @@ struct HTTPAPITests {
         }
     }
 
+    /// Liveness says the process answers; readiness that its database does (before, `/health` was the only
+    /// route and asked the database, so an orchestrator restarted a server whose database was down).
+    @Test func livenessAndReadinessAreTwoAnswersAndNeedNoToken() async throws {
+        var configuration = EventStoreHTTPConfiguration()
+        configuration.tokens = ["writer-secret"]
+        try await withServer(configuration: configuration) { client, store in
+            for uri in ["/health", "/health/live"] {
+                let live = try await client.execute(uri: uri, method: .get)
+                #expect(live.status == .ok, "\(uri)")
+                #expect(text(live) == #"{"status":"ok"}"#, "\(uri)")
+            }
+            let ready = try await client.execute(uri: "/health/ready", method: .get)
+            #expect(ready.status == .ok)
+            #expect(text(ready) == #"{"status":"ready"}"#)
+            // The database goes away: not ready, with a problem document; still live.
+            await store.close()
+            let gone = try await client.execute(uri: "/health/ready", method: .get)
+            try expectProblem(gone, .serviceUnavailable)
+            #expect(text(gone).contains("does not answer"), "\(text(gone))")
+            #expect(try await client.execute(uri: "/health/live", method: .get).status == .ok)
+            #expect(try await client.execute(uri: "/health", method: .get).status == .ok)
+        }
+    }
+
     @Test func healthMetricsAndOpenAPI() async throws {
         var configuration = EventStoreHTTPConfiguration()
         configuration.metricsRegistry = PrometheusCollectorRegistry()

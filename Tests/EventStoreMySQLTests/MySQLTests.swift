@@ -33,7 +33,7 @@ enum MySQLTestServer {
     static func deleteRace(prefix: String) throws -> DeleteRace {
         DeleteRace(
             shell: try shell(),
-            slowInserts: "CREATE TRIGGER `\(prefix)slow` BEFORE INSERT ON `\(prefix)events` FOR EACH ROW SET @\(prefix)slept = SLEEP(2)",
+            slowInserts: "CREATE TRIGGER `\(prefix)slow` BEFORE INSERT ON `\(prefix)events` FOR EACH ROW SET @\(prefix)slept = SLEEP(5)",
             sleepingInserts: """
                 SELECT count(*) FROM information_schema.processlist
                 WHERE state = 'User sleep' AND info LIKE '%\(prefix)slept%' AND id <> connection_id()

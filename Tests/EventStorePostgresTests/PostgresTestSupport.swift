@@ -38,7 +38,7 @@ enum PostgresTestServer {
         DeleteRace(
             shell: try shell(),
             slowInserts: """
-                CREATE FUNCTION "\(prefix)slow"() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN PERFORM pg_sleep(2); RETURN NULL; END$$;
+                CREATE FUNCTION "\(prefix)slow"() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN PERFORM pg_sleep(5); RETURN NULL; END$$;
                 CREATE TRIGGER "\(prefix)slow" BEFORE INSERT ON "\(prefix)events" FOR EACH STATEMENT EXECUTE FUNCTION "\(prefix)slow"()
                 """,
             sleepingInserts: """

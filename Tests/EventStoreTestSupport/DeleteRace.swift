@@ -5,7 +5,8 @@ import Testing
 /// inside its insert by a trigger that sleeps, and the stream is deleted meanwhile.
 public struct DeleteRace: Sendable {
     public let shell: SQLShell
-    /// Installs the trigger that makes the store's event inserts sleep 2 s.
+    /// Installs the trigger that makes the store's event inserts sleep 5 s (long enough for the test's next step
+    /// on a loaded machine: with 2 s, a full run once finished the append before its delete came).
     public let slowInserts: String
     /// Prints how many sessions sleep in that trigger.
     public let sleepingInserts: String
