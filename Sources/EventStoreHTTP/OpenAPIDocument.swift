@@ -908,22 +908,7 @@ public enum OpenAPIDocument {
     "security": [],
     "responses": {
      "200": {
-      "description": "It runs",
-      "content": {
-       "application/json": {
-        "schema": {
-         "type": "object",
-         "required": [
-          "status"
-         ],
-         "properties": {
-          "status": {
-           "const": "ok"
-          }
-         }
-        }
-       }
-      }
+      "$ref": "#/components/responses/Live"
      }
     }
    }
@@ -934,22 +919,7 @@ public enum OpenAPIDocument {
     "security": [],
     "responses": {
      "200": {
-      "description": "It runs",
-      "content": {
-       "application/json": {
-        "schema": {
-         "type": "object",
-         "required": [
-          "status"
-         ],
-         "properties": {
-          "status": {
-           "const": "ok"
-          }
-         }
-        }
-       }
-      }
+      "$ref": "#/components/responses/Live"
      }
     }
    }
@@ -1448,6 +1418,24 @@ public enum OpenAPIDocument {
      }
     },
     "description": "A read-only token, or a page of another site (Origin)"
+   },
+   "Live": {
+    "description": "It runs",
+    "content": {
+     "application/json": {
+      "schema": {
+       "type": "object",
+       "required": [
+        "status"
+       ],
+       "properties": {
+        "status": {
+         "const": "ok"
+        }
+       }
+      }
+     }
+    }
    },
    "Names": {
     "content": {
