@@ -453,18 +453,19 @@ struct Routes: Sendable {
         let answer = FirstAnswer()
         return await withCheckedContinuation { continuation in
             answer.wait(continuation)
-            let check = Task {
+            let timer = Task {
+                try await Task.sleep(for: timeout)
+                answer.give("the event store did not answer within \(timeout)")
+            }
+            Task {
                 do {
                     _ = try await store.hasStream("$health")
                     answer.give(nil)
                 } catch {
                     answer.give("the event store does not answer: \(error)")
                 }
-            }
-            Task {
-                try? await Task.sleep(for: timeout)
-                answer.give("the event store did not answer within \(timeout)")
-                check.cancel()
+                // A timer of a check that answered would sleep on for nothing.
+                timer.cancel()
             }
         }
     }

@@ -14,14 +14,7 @@ struct MySQLPrivateServerTests {
     /// got such an event before a crash lost it would go on after its position, which AUTO_INCREMENT then hands
     /// out again: the next event stored there is skipped. A reader gets only events that are on disk.
     @Test func aReaderOfTheGlobalOrderGetsNoEventThatACrashCanStillLose() async throws {
-        let directory = Self.script.newDirectory("durability")
-        do {
-            try await crashAfterAReadOfUnflushedEvents(directory)
-        } catch {
-            await Self.script.remove(directory)
-            throw error
-        }
-        await Self.script.remove(directory)
+        try await Self.script.withServer("durability") { directory, url in try await crashAfterAReadOfUnflushedEvents(directory, url) }
     }
 
     /// Review C22: every statement shape a query string can make (here, reads of 1 to 600 streams) was kept
@@ -29,9 +22,8 @@ struct MySQLPrivateServerTests {
     /// new ones. A connection now keeps at most 256 (`StatementCache`). On a server of its own, so that other
     /// tests' statements do not count.
     @Test func statementShapesFromInputKeepAtMost256PreparedStatementsPerConnection() async throws {
-        let directory = Self.script.newDirectory("statements")
-        do {
-            var configuration = try MySQLConfiguration(url: try await Self.script.run("start", directory))
+        try await Self.script.withServer("statements") { directory, url in
+            var configuration = try MySQLConfiguration(url: url)
             configuration.poolSize = 1
             let store = try await MySQLEventStore(configuration: configuration)
             try await store.create("shape-1", events: [EventMessage(messageName: "A")])
@@ -44,20 +36,15 @@ struct MySQLPrivateServerTests {
             #expect(count <= 256, "\(prepared)")
             #expect(count > 10, "\(prepared)")
             await store.close()
-        } catch {
-            await Self.script.remove(directory)
-            throw error
         }
-        await Self.script.remove(directory)
     }
 
     /// Review B18: only the connect timeout was set, so a call to a server that stopped answering (frozen,
     /// or behind a dead link) waited for ever. Every statement now has `queryTimeout`.
     @Test func callsToAFrozenServerFailWithinTheQueryTimeoutAndWorkOnceItAnswers() async throws {
-        let directory = Self.script.newDirectory("frozen")
-        var frozen: pid_t?
-        do {
-            var configuration = try MySQLConfiguration(url: try await Self.script.run("start", directory))
+        // A failure leaves the server frozen: `scripts/mariadb stop` lets it run on first.
+        try await Self.script.withServer("frozen") { directory, url in
+            var configuration = try MySQLConfiguration(url: url)
             // A call that finds its connection broken opens a new one first, within the connect timeout.
             configuration.queryTimeout = .seconds(1)
             configuration.connectTimeout = .seconds(1)
@@ -67,7 +54,6 @@ struct MySQLPrivateServerTests {
             let pidText = try String(contentsOf: directory.appendingPathComponent("mysqld.pid"), encoding: .utf8)
             let pid = try #require(pid_t(pidText.trimmingCharacters(in: .whitespacesAndNewlines)))
             kill(pid, SIGSTOP)
-            frozen = pid
             let calls: [(String, @Sendable () async throws -> Void)] = [
                 ("read", { _ = try await store.readAll(after: .start, of: .all, limit: 10) }),
                 ("append", { try await store.append([EventMessage(messageName: "Frozen"), EventMessage(messageName: "Frozen")], to: "frozen-1") }),
@@ -81,22 +67,16 @@ struct MySQLPrivateServerTests {
                 #expect(ContinuousClock.now - started < .seconds(4), "\(what) took \(ContinuousClock.now - started)")
             }
             kill(pid, SIGCONT)
-            frozen = nil
             // New connections answer; the append that timed out is there whole or not at all.
             let names = try await store.load("frozen-1").collect().map(\.messageName)
             #expect(names == ["Before"] || names == ["Before", "Frozen", "Frozen"], "\(names)")
             try await store.append([EventMessage(messageName: "After")], to: "frozen-1")
             await store.close()
-        } catch {
-            if let frozen { kill(frozen, SIGCONT) }
-            await Self.script.remove(directory)
-            throw error
         }
-        await Self.script.remove(directory)
     }
 
-    private func crashAfterAReadOfUnflushedEvents(_ directory: URL) async throws {
-        let configuration = try MySQLConfiguration(url: try await Self.script.run("start", directory))
+    private func crashAfterAReadOfUnflushedEvents(_ directory: URL, _ url: String) async throws {
+        let configuration = try MySQLConfiguration(url: url)
         let store = try await MySQLEventStore(configuration: configuration)
         try await store.create("durable-1", events: [EventMessage(messageName: "Flushed")])
         // The window between visibility and flush, widened: commits now reach the log file about once an

@@ -57,6 +57,20 @@ public struct ServerScript: Sendable {
         return try String(contentsOf: file, encoding: .utf8)
     }
 
+    /// Starts a server in a new folder, runs `body` with the folder and the server's URL, and stops and
+    /// removes the server however `body` ends.
+    public func withServer<T>(_ label: String, _ body: (URL, String) async throws -> T) async throws -> T {
+        let directory = newDirectory(label)
+        do {
+            let result = try await body(directory, try await run("start", directory))
+            await remove(directory)
+            return result
+        } catch {
+            await remove(directory)
+            throw error
+        }
+    }
+
     /// Stops the server of `directory` and removes the folder, whatever state the server is in.
     public func remove(_ directory: URL) async {
         Watchdog.step("stop and remove the server")
