@@ -148,6 +148,8 @@ let package = Package(
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -197,6 +199,18 @@ let package = Package(
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ],
+            // AsyncHTTPClient's types come from NIOHTTP1, which this target reaches only through it.
+            swiftSettings: [.enableUpcomingFeature("ExistentialAny")]
+        ),
+        // `eventstore serve` run as a process while its database is frozen, crashed or restarted.
+        .testTarget(
+            name: "EventStoreServeTests",
+            dependencies: [
+                "EventStore", "EventStoreBackends", "EventStoreTestSupport",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
             ],
             // AsyncHTTPClient's types come from NIOHTTP1, which this target reaches only through it.
             swiftSettings: [.enableUpcomingFeature("ExistentialAny")]

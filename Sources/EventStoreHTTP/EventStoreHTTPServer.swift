@@ -18,6 +18,10 @@ public struct EventStoreHTTPConfiguration: Sendable {
     /// How often a Server-Sent-Events stream sends a comment when there is nothing else (15 s by default),
     /// so that proxies keep it open and a client that went away is noticed.
     public var heartbeatInterval: Duration = .seconds(15)
+    /// How long one write of a Server-Sent-Events stream may wait for its client to read (30 s by default):
+    /// past it the stream's connection is closed, so a client that stopped reading holds neither the
+    /// server's memory nor its shutdown.
+    public var eventStreamWriteTimeout: Duration = .seconds(30)
     /// The registry `/metrics` reports (the one `MetricsSystem` was bootstrapped with); `nil` leaves `/metrics` out.
     public var metricsRegistry: PrometheusCollectorRegistry?
     /// The scheme, host and port `_links` are made of (`https://events.example.com`), never the request's
@@ -36,6 +40,11 @@ public struct EventStoreHTTPConfiguration: Sendable {
     /// How long `/health/ready` waits for the database's answer before it reports the store unready. 5
     /// seconds by default.
     public var readinessTimeout: Duration = .seconds(5)
+    /// What `/health/ready` and `/metrics` (`eventstore_global_order_stall_seconds`) ask whether readers of
+    /// the global order wait for an open transaction; readiness fails once they have waited past its
+    /// threshold. `nil` (the default): a watch of the store with a 10 s threshold. Run the same watch
+    /// (``GlobalOrderWatch/run(every:)``, as `eventstore serve` does) for a log line while nobody asks.
+    public var globalOrderWatch: GlobalOrderWatch?
 
     public init() {}
 }

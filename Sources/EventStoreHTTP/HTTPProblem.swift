@@ -14,20 +14,25 @@ public struct HTTPProblem: HTTPResponseError, Sendable {
         self.detail = detail
     }
 
-    public func response(from request: Request, context: some RequestContext) throws -> Response {
+    /// The problem document, on one line.
+    var jsonText: String {
         var body = "{\"type\":\"about:blank\",\"title\":"
         body += JSONValue.string(title).jsonText
         body += ",\"status\":\(status.code)"
         if let detail { body += ",\"detail\":" + JSONValue.string(detail).jsonText }
-        body += "}"
-        return Response(
-            status: status, headers: [.contentType: "application/problem+json"], body: ResponseBody(byteBuffer: ByteBuffer(string: body)))
+        return body + "}"
+    }
+
+    public func response(from request: Request, context: some RequestContext) throws -> Response {
+        var headers: HTTPFields = [.contentType: "application/problem+json"]
+        if status == .serviceUnavailable { headers[.retryAfter] = "1" }
+        return Response(status: status, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(string: jsonText)))
     }
 
     static func badRequest(_ detail: String) -> HTTPProblem { HTTPProblem(.badRequest, "Bad Request", detail: detail) }
 
     /// The problem for a store error: 400 bad input, 404 not found, 409 conflict (or a projection running
-    /// elsewhere), 503 busy, 500 otherwise.
+    /// elsewhere), 503 busy or a backend failure (with `Retry-After`), 500 otherwise (corrupt data).
     static func from(_ error: EventStoreError) -> HTTPProblem {
         switch error.code {
         case .invalidArgument, .decodingFailed, .nestedTransaction, .transactionClosed:
@@ -36,7 +41,9 @@ public struct HTTPProblem: HTTPResponseError, Sendable {
             return HTTPProblem(.notFound, "Not Found", detail: error.reason)
         case let code where code.isConflict || code == .projectionRunning:
             return HTTPProblem(.conflict, "Conflict", detail: error.reason)
-        case .busy:
+        case .busy, .backend:
+            // The database is down, unreachable or slow: the reason says which, and for a write whether its
+            // outcome is unknown (read before retrying).
             return HTTPProblem(.serviceUnavailable, "Service Unavailable", detail: error.reason)
         default:
             return HTTPProblem(.internalServerError, "Internal Server Error", detail: "the event store failed; see the server log")
@@ -53,10 +60,15 @@ struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
         } catch let problem as HTTPProblem {
             throw problem
         } catch let error as EventStoreError {
-            if HTTPProblem.from(error).status == .internalServerError {
+            if error.code == .backend || HTTPProblem.from(error).status == .internalServerError {
                 context.logger.error("store failure", metadata: ["error": "\(error)"])
             }
             throw HTTPProblem.from(error)
+        } catch is CancellationError {
+            // The request's task was cancelled (a shutdown past its timeout): nothing was done, or a write
+            // that had begun answered with its own error above.
+            context.logger.info("request cancelled")
+            throw HTTPProblem(.serviceUnavailable, "Service Unavailable", detail: "the request was cancelled: the server is shutting down")
         } catch let error as any HTTPResponseError {
             let title = error.status.reasonPhrase
             let detail = error.status == .contentTooLarge ? "the request body is over the size limit" : nil

@@ -39,6 +39,9 @@ public enum OpenAPIDocument {
      },
      "404": {
       "$ref": "#/components/responses/NoSuchStream"
+     },
+     "503": {
+      "$ref": "#/components/responses/Unavailable"
      }
     }
    },
@@ -98,9 +101,6 @@ public enum OpenAPIDocument {
      "404": {
       "$ref": "#/components/responses/NoSuchStream"
      },
-     "415": {
-      "$ref": "#/components/responses/NotJSON"
-     },
      "409": {
       "description": "The stream is not at the expected version, or an event's uuid or aggregate version is taken",
       "content": {
@@ -113,6 +113,12 @@ public enum OpenAPIDocument {
      },
      "413": {
       "$ref": "#/components/responses/BodyTooLarge"
+     },
+     "415": {
+      "$ref": "#/components/responses/NotJSON"
+     },
+     "503": {
+      "$ref": "#/components/responses/Unavailable"
      }
     }
    }
@@ -143,6 +149,9 @@ public enum OpenAPIDocument {
      },
      "404": {
       "$ref": "#/components/responses/NoSuchStream"
+     },
+     "503": {
+      "$ref": "#/components/responses/Unavailable"
      }
     }
    }
@@ -186,6 +195,9 @@ public enum OpenAPIDocument {
      },
      "404": {
       "$ref": "#/components/responses/NoSuchStream"
+     },
+     "503": {
+      "$ref": "#/components/responses/Unavailable"
      }
     }
    }
@@ -240,6 +252,9 @@ public enum OpenAPIDocument {
      },
      "404": {
       "$ref": "#/components/responses/NoSuchStream"
+     },
+     "503": {
+      "$ref": "#/components/responses/Unavailable"
      }
     }
    }
@@ -271,6 +286,9 @@ public enum OpenAPIDocument {
      },
      "404": {
       "$ref": "#/components/responses/NoSuchStream"
+     },
+     "503": {
+      "$ref": "#/components/responses/Unavailable"
      }
     }
    },
@@ -304,14 +322,17 @@ public enum OpenAPIDocument {
      "403": {
       "$ref": "#/components/responses/Forbidden"
      },
-     "415": {
-      "$ref": "#/components/responses/NotJSON"
-     },
      "404": {
       "$ref": "#/components/responses/NoSuchStream"
      },
      "413": {
       "$ref": "#/components/responses/BodyTooLarge"
+     },
+     "415": {
+      "$ref": "#/components/responses/NotJSON"
+     },
+     "503": {
+      "$ref": "#/components/responses/Unavailable"
      }
     }
    }
@@ -337,11 +358,14 @@ public enum OpenAPIDocument {
      "403": {
       "$ref": "#/components/responses/Forbidden"
      },
+     "404": {
+      "$ref": "#/components/responses/NoSuchStream"
+     },
      "415": {
       "$ref": "#/components/responses/NotJSON"
      },
-     "404": {
-      "$ref": "#/components/responses/NoSuchStream"
+     "503": {
+      "$ref": "#/components/responses/Unavailable"
      }
     }
    }
@@ -373,6 +397,9 @@ public enum OpenAPIDocument {
         }
        }
       }
+     },
+     "503": {
+      "$ref": "#/components/responses/Unavailable"
      }
     }
    }
@@ -397,6 +424,9 @@ public enum OpenAPIDocument {
      },
      "401": {
       "$ref": "#/components/responses/Unauthorized"
+     },
+     "503": {
+      "$ref": "#/components/responses/Unavailable"
      }
     }
    }
@@ -424,6 +454,9 @@ public enum OpenAPIDocument {
      },
      "401": {
       "$ref": "#/components/responses/Unauthorized"
+     },
+     "503": {
+      "$ref": "#/components/responses/Unavailable"
      }
     }
    }
@@ -451,6 +484,9 @@ public enum OpenAPIDocument {
      },
      "401": {
       "$ref": "#/components/responses/Unauthorized"
+     },
+     "503": {
+      "$ref": "#/components/responses/Unavailable"
      }
     }
    }
@@ -475,6 +511,9 @@ public enum OpenAPIDocument {
      },
      "401": {
       "$ref": "#/components/responses/Unauthorized"
+     },
+     "503": {
+      "$ref": "#/components/responses/Unavailable"
      }
     }
    }
@@ -502,6 +541,9 @@ public enum OpenAPIDocument {
      },
      "401": {
       "$ref": "#/components/responses/Unauthorized"
+     },
+     "503": {
+      "$ref": "#/components/responses/Unavailable"
      }
     }
    }
@@ -529,6 +571,9 @@ public enum OpenAPIDocument {
      },
      "401": {
       "$ref": "#/components/responses/Unauthorized"
+     },
+     "503": {
+      "$ref": "#/components/responses/Unavailable"
      }
     }
    }
@@ -646,6 +691,9 @@ public enum OpenAPIDocument {
      },
      "401": {
       "$ref": "#/components/responses/Unauthorized"
+     },
+     "503": {
+      "$ref": "#/components/responses/Unavailable"
      }
     }
    }
@@ -673,6 +721,9 @@ public enum OpenAPIDocument {
      },
      "401": {
       "$ref": "#/components/responses/Unauthorized"
+     },
+     "503": {
+      "$ref": "#/components/responses/Unavailable"
      }
     }
    }
@@ -700,6 +751,9 @@ public enum OpenAPIDocument {
      },
      "401": {
       "$ref": "#/components/responses/Unauthorized"
+     },
+     "503": {
+      "$ref": "#/components/responses/Unavailable"
      }
     }
    }
@@ -743,6 +797,9 @@ public enum OpenAPIDocument {
      },
      "409": {
       "$ref": "#/components/responses/ProjectionHeld"
+     },
+     "503": {
+      "$ref": "#/components/responses/Unavailable"
      }
     }
    }
@@ -773,6 +830,9 @@ public enum OpenAPIDocument {
      },
      "409": {
       "$ref": "#/components/responses/ProjectionHeld"
+     },
+     "503": {
+      "$ref": "#/components/responses/Unavailable"
      }
     }
    }
@@ -803,6 +863,9 @@ public enum OpenAPIDocument {
      },
      "409": {
       "$ref": "#/components/responses/ProjectionHeld"
+     },
+     "503": {
+      "$ref": "#/components/responses/Unavailable"
      }
     }
    }
@@ -834,6 +897,9 @@ public enum OpenAPIDocument {
      },
      "404": {
       "$ref": "#/components/responses/NoSuchProjection"
+     },
+     "503": {
+      "$ref": "#/components/responses/Unavailable"
      }
     }
    }
@@ -863,6 +929,9 @@ public enum OpenAPIDocument {
      },
      "404": {
       "$ref": "#/components/responses/NoSuchProjection"
+     },
+     "503": {
+      "$ref": "#/components/responses/Unavailable"
      }
     }
    }
@@ -898,6 +967,9 @@ public enum OpenAPIDocument {
      },
      "404": {
       "$ref": "#/components/responses/NoSuchProjection"
+     },
+     "503": {
+      "$ref": "#/components/responses/Unavailable"
      }
     }
    }
@@ -926,7 +998,7 @@ public enum OpenAPIDocument {
   },
   "/health/ready": {
    "get": {
-    "summary": "Whether the store's database answers within the readiness timeout (readiness; no token needed)",
+    "summary": "Whether the store's database answers within the readiness timeout and readers of the global order are not held back by an open transaction past the stall threshold (readiness; no token needed)",
     "security": [],
     "responses": {
      "200": {
@@ -948,7 +1020,7 @@ public enum OpenAPIDocument {
       }
      },
      "503": {
-      "description": "The database did not answer, or not in time",
+      "description": "The database did not answer, or not in time; or readers of the global order have waited past the stall threshold for an open transaction, which the detail names",
       "content": {
        "application/problem+json": {
         "schema": {
@@ -1513,7 +1585,7 @@ public enum OpenAPIDocument {
       }
      }
     },
-    "description": "Too many event streams open"
+    "description": "Too many event streams open, or the database did not answer within its deadline"
    },
    "Unauthorized": {
     "content": {
@@ -1524,6 +1596,24 @@ public enum OpenAPIDocument {
      }
     },
     "description": "No valid token"
+   },
+   "Unavailable": {
+    "content": {
+     "application/problem+json": {
+      "schema": {
+       "$ref": "#/components/schemas/Problem"
+      }
+     }
+    },
+    "headers": {
+     "Retry-After": {
+      "description": "Seconds to wait before trying again",
+      "schema": {
+       "type": "integer"
+      }
+     }
+    },
+    "description": "The database did not answer within its deadline, or the server is shutting down; for a write the detail says whether its outcome is unknown (read before retrying)"
    }
   },
   "securitySchemes": {

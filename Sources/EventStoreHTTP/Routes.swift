@@ -14,6 +14,20 @@ struct Routes: Sendable {
     let configuration: EventStoreHTTPConfiguration
     /// How many Server-Sent-Events streams are open.
     let subscribers = SubscriberCount()
+    /// Whether readers of the global order wait for an open transaction (readiness and `/metrics` ask).
+    let globalOrderWatch: GlobalOrderWatch?
+
+    init(store: any EventStore, configuration: EventStoreHTTPConfiguration) {
+        self.store = store
+        self.configuration = configuration
+        globalOrderWatch = configuration.globalOrderWatch ?? (store as? any GlobalOrderEventStore).map { GlobalOrderWatch(store: $0) }
+    }
+
+    /// A duration in seconds, as metrics give it.
+    static func seconds(_ duration: Duration) -> Double {
+        let (seconds, attoseconds) = duration.components
+        return Double(seconds) + Double(attoseconds) / 1e18
+    }
 
     static let jsonTypes = ["application/vnd.eventstore.atom+json", "application/atom+json", "application/json"]
     static let expectedVersionHeader = fieldName("ES-ExpectedVersion")
@@ -66,12 +80,14 @@ struct Routes: Sendable {
         }
         // Every store of this package can be followed; a store that cannot simply has no SSE routes.
         if let followable = store as? any GlobalOrderEventStore {
-            router.get("/subscribe/all") { request, _ in try await subscribe(followable, request, to: .all) }
+            router.get("/subscribe/all") { request, context in
+                try await subscribe(followable, request, to: .all, logger: context.logger)
+            }
             router.get("/subscribe/stream/{name}") { request, context in
-                try await subscribe(followable, request, to: .stream(try streamName(context)))
+                try await subscribe(followable, request, to: .stream(try streamName(context)), logger: context.logger)
             }
             router.get("/subscribe/category/{name}") { request, context in
-                try await subscribe(followable, request, to: .category(try parameter(context, "name")))
+                try await subscribe(followable, request, to: .category(try parameter(context, "name")), logger: context.logger)
             }
         }
         if let projectionStore = store as? any ProjectionStore {
@@ -81,18 +97,26 @@ struct Routes: Sendable {
         for path in ["/health", "/health/live"] {
             router.get(RouterPath(path)) { _, _ in json("{\"status\":\"ok\"}") }
         }
-        // Readiness: the database answers within the readiness timeout.
+        // Readiness: the database answers within the readiness timeout, and readers of the global order
+        // have not waited for an open transaction past the watch's threshold.
         let readinessTimeout = configuration.readinessTimeout
+        let watch = globalOrderWatch
         router.get("/health/ready") { _, _ in
-            if let problem = await Self.readinessProblem(of: store, within: readinessTimeout) {
+            if let problem = await Self.readinessProblem(of: store, watch: watch, within: readinessTimeout) {
                 throw HTTPProblem(.serviceUnavailable, "Service Unavailable", detail: problem)
             }
             return json("{\"status\":\"ready\"}")
         }
         if let registry = configuration.metricsRegistry {
+            let subscribers = self.subscribers
             router.get("/metrics") { _, _ in
                 if let projectionStore = store as? any ProjectionStore {
                     try await Self.updateProjectionLag(in: registry, store: projectionStore)
+                }
+                registry.makeGauge(descriptor: Self.openStreamsDescriptor).set(Double(subscribers.count))
+                if let watch {
+                    let stall = try await watch.check()
+                    registry.makeGauge(descriptor: Self.globalOrderStallDescriptor).set(stall.map { Self.seconds($0.age) } ?? 0)
                 }
                 var bytes: [UInt8] = []
                 registry.emit(into: &bytes)
@@ -331,7 +355,9 @@ struct Routes: Sendable {
     // MARK: Server-Sent Events
 
     /// Server-Sent Events of `target`.
-    func subscribe(_ store: any GlobalOrderEventStore, _ request: Request, to target: SubscriptionTarget) async throws
+    func subscribe(
+        _ store: any GlobalOrderEventStore, _ request: Request, to target: SubscriptionTarget, logger: Logger
+    ) async throws
         -> Response
     {
         let fromText = request.headers[Self.lastEventIDHeader] ?? request.uri.queryParameters.get("from")
@@ -352,24 +378,37 @@ struct Routes: Sendable {
                 detail: "\(configuration.maxSubscribers) event streams are open already: try again later")
         }
         let subscription = try await store.subscribe(to: target, from: start)
-        let heartbeat = configuration.heartbeatInterval
+        let (heartbeat, writeTimeout) = (configuration.heartbeatInterval, configuration.eventStreamWriteTimeout)
         let subscribers = self.subscribers
+        let stalledStreams = configuration.metricsRegistry?.makeCounter(descriptor: Self.stalledStreamsDescriptor)
         let body = ResponseBody { writer in
             subscribers.enter()
             defer { subscribers.leave() }
             // Frames go through a channel: sending waits for the write (back-pressure), heartbeats find a
-            // client that went away, and a graceful shutdown ends the stream.
+            // client that went away, and a graceful shutdown ends the stream. The writes run in a child task
+            // timed by another: a client that stops reading cannot hold the stream, or a shutdown, for
+            // longer than the write timeout.
             let frames = AsyncChannel<ByteBuffer>()
-            try await withGracefulShutdownHandler {
-                try await withThrowingTaskGroup(of: Void.self) { group in
+            let output = EventStreamOutput(writer)
+            let timedOut = try await withGracefulShutdownHandler {
+                try await withThrowingTaskGroup(of: EventStreamChild.self) { group in
                     group.addTask {
                         await frames.send(ByteBuffer(string: ": subscribed to \(target)\n\n"))
-                        for try await event in subscription {
-                            // Names with line breaks are refused on write; one stored before that cannot end the field.
-                            let name = String(event.messageName.unicodeScalars.map { $0 == "\n" || $0 == "\r" ? " " : Character($0) })
-                            let data = EventJSON.line(for: event, includeStream: true)
-                            await frames.send(ByteBuffer(string: "id: \(event.globalPosition)\nevent: \(name)\ndata: \(data)\n\n"))
+                        do {
+                            for try await event in subscription {
+                                // Names with line breaks are refused on write; one stored before that cannot end the field.
+                                let name = String(event.messageName.unicodeScalars.map { $0 == "\n" || $0 == "\r" ? " " : Character($0) })
+                                let data = EventJSON.line(for: event, includeStream: true)
+                                await frames.send(ByteBuffer(string: "id: \(event.globalPosition)\nevent: \(name)\ndata: \(data)\n\n"))
+                            }
+                        } catch {
+                            // The subscription retries backend failures itself: what ends it is for the
+                            // client to know (and the log), not a stream that goes on with keep-alives only.
+                            logger.error("event stream of \(target) ended", metadata: ["error": "\(error)"])
+                            await frames.send(ByteBuffer(string: Self.errorFrame(for: error)))
                         }
+                        frames.finish()
+                        return .producer
                     }
                     group.addTask {
                         while true {
@@ -377,15 +416,31 @@ struct Routes: Sendable {
                             await frames.send(ByteBuffer(string: ": keep-alive\n\n"))
                         }
                     }
-                    defer { group.cancelAll() }
-                    for await frame in frames {
-                        try await writer.write(frame)
+                    group.addTask {
+                        for await frame in frames { try await output.write(frame) }
+                        return .writer
                     }
+                    group.addTask {
+                        try await output.waitForStall(longerThan: writeTimeout)
+                        return .stallTimer
+                    }
+                    defer { group.cancelAll() }
+                    // The writer ends first when the stream ends (or is shut down); the stall timer when the
+                    // client stopped reading.
+                    while let child = try await group.next() {
+                        if child != .producer { return child == .stallTimer }
+                    }
+                    return false
                 }
             } onGracefulShutdown: {
                 frames.finish()
             }
-            try await writer.finish(nil)
+            if timedOut {
+                logger.warning("event stream of \(target) closed: its client read nothing for \(writeTimeout)")
+                stalledStreams?.increment()
+                throw EventStreamStalled()
+            }
+            try await output.finish()
         }
         return Response(
             status: .ok, headers: [.contentType: "text/event-stream", .cacheControl: "no-cache"], body: body)
@@ -449,7 +504,7 @@ struct Routes: Sendable {
     /// Why the store is not ready, `nil` when its database answered within `timeout`. The check runs in a
     /// task of its own, so that a call the backend cannot give up (a blocked client library) cannot hold the
     /// answer past `timeout`; it ends within the backend's own deadline.
-    static func readinessProblem(of store: any EventStore, within timeout: Duration) async -> String? {
+    static func readinessProblem(of store: any EventStore, watch: GlobalOrderWatch?, within timeout: Duration) async -> String? {
         let answer = FirstAnswer()
         return await withCheckedContinuation { continuation in
             answer.wait(continuation)
@@ -460,7 +515,11 @@ struct Routes: Sendable {
             Task {
                 do {
                     _ = try await store.hasStream("$health")
-                    answer.give(nil)
+                    if let stall = try await watch?.check(), stall.age >= watch?.threshold ?? .zero {
+                        answer.give("\(stall)")
+                    } else {
+                        answer.give(nil)
+                    }
                 } catch {
                     answer.give("the event store does not answer: \(error)")
                 }
@@ -476,6 +535,24 @@ struct Routes: Sendable {
 
         func wait(_ continuation: CheckedContinuation<String?, Never>) { waiter.withLock { $0 = continuation } }
         func give(_ problem: String?) { waiter.withLock { $0.take() }?.resume(returning: problem) }
+    }
+
+    /// `eventstore_event_streams_stalled_total`.
+    static var stalledStreamsDescriptor: MetricNameDescriptor {
+        MetricNameDescriptor(
+            metricName: "eventstore_event_streams_stalled", unitName: "total",
+            helpText: "Server-Sent-Events streams closed because their client read nothing for the write timeout.")
+    }
+    /// `eventstore_event_streams_open`.
+    static var openStreamsDescriptor: MetricNameDescriptor {
+        MetricNameDescriptor(
+            metricName: "eventstore_event_streams", unitName: "open", helpText: "Server-Sent-Events streams open now.")
+    }
+    /// `eventstore_global_order_stall_seconds`.
+    static var globalOrderStallDescriptor: MetricNameDescriptor {
+        MetricNameDescriptor(
+            metricName: "eventstore_global_order_stall", unitName: "seconds",
+            helpText: "How long readers of the global order have waited for an open transaction (0: they do not wait).")
     }
 
     /// The most events counted behind a projection, and the most projections measured, per scrape.
@@ -510,3 +587,58 @@ final class SubscriberCount: Sendable {
     func enter() { open.add(1, ordering: .relaxed) }
     func leave() { open.subtract(1, ordering: .relaxed) }
 }
+
+/// The writer of an event stream, used by one task at a time (the writing child task, then the response's
+/// own task to finish it), which the unchecked `Sendable` stands for; it times each write, so that a
+/// client that stops reading is found.
+private final class EventStreamOutput: @unchecked Sendable {
+    private var writer: any ResponseBodyWriter
+    /// When the write in progress began; `nil` between writes.
+    private let writeStarted = Mutex<ContinuousClock.Instant?>(nil)
+    init(_ writer: any ResponseBodyWriter) { self.writer = writer }
+
+    func write(_ frame: ByteBuffer) async throws {
+        writeStarted.withLock { $0 = .now }
+        try await writer.write(frame)
+        writeStarted.withLock { $0 = nil }
+    }
+
+    func finish() async throws { try await writer.finish(nil) }
+
+    /// Returns when one write has waited longer than `limit` for the client; never otherwise (until
+    /// cancelled).
+    func waitForStall(longerThan limit: Duration) async throws {
+        while true {
+            let started = writeStarted.withLock { $0 }
+            if let started, ContinuousClock.now - started >= limit { return }
+            try await Task.sleep(until: (started ?? .now) + limit)
+        }
+    }
+}
+
+extension Routes {
+    /// The last frame of an event stream that failed: `event: error` with a problem document, as a
+    /// request that failed the same way would have been answered.
+    static func errorFrame(for error: any Error) -> String {
+        let problem: HTTPProblem
+        if let error = error as? EventStoreError {
+            problem = HTTPProblem.from(error)
+        } else {
+            problem = HTTPProblem(.internalServerError, "Internal Server Error", detail: "the event stream failed; see the server log")
+        }
+        return "event: error\ndata: \(problem.jsonText)\n\n"
+    }
+}
+
+/// The child tasks of an event stream, by what they return when they end.
+private enum EventStreamChild: Sendable {
+    /// The subscription ended (with an error frame, or a shutdown); the writer may have frames left.
+    case producer
+    /// Every frame is written.
+    case writer
+    /// A write waited for the client longer than the write timeout.
+    case stallTimer
+}
+
+/// An event stream whose client read nothing for the write timeout: the connection is closed.
+struct EventStreamStalled: Error {}

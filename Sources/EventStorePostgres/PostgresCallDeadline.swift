@@ -53,7 +53,7 @@ struct PostgresCallDeadline: Sendable {
                 }
                 outcome.resolve(.success(value))
             } catch {
-                outcome.resolve(.failure(error))
+                outcome.resolve(.failure(lease.hasStarted ? error : Self.poolError(error)))
             }
         }
         let timer = connectTimer(lease, work, outcome)
@@ -61,9 +61,23 @@ struct PostgresCallDeadline: Sendable {
         return try await withTaskCancellationHandler {
             try await outcome.value()
         } onCancel: {
-            if lease.giveUp() { outcome.resolve(.failure(CancellationError())) }
-            // Running: cancelling the work closes its connection under it (see `watch`).
-            work.cancel()
+            // Running: cancelling the work closes its connection under it, at once for a read, after the
+            // grace for a write (see `watch`).
+            switch kind {
+            case .read:
+                if lease.giveUp() { outcome.resolve(.failure(CancellationError())) }
+                work.cancel()
+            case .write:
+                guard !lease.hasStarted else { return work.cancel() }
+                // A write still waiting for its connection waits the grace too: a cancelled task's last
+                // write (a projection releasing its lease) goes through when a connection is free, and
+                // one that gets none in time has done nothing.
+                Task {
+                    try? await Task.sleep(for: Self.writeCancellationGrace)
+                    if lease.giveUp() { outcome.resolve(.failure(CancellationError())) }
+                    work.cancel()
+                }
+            }
         }
     }
 
@@ -86,7 +100,7 @@ struct PostgresCallDeadline: Sendable {
                     try? await released.value()
                 }
             } catch {
-                handOver.resolve(.failure(error))
+                handOver.resolve(.failure(Self.poolError(error)))
             }
         }
         let timer = connectTimer(lease, holder, handOver)
@@ -124,19 +138,29 @@ struct PostgresCallDeadline: Sendable {
         return Task {
             try? await Task.sleep(for: connectTimeout)
             if lease.giveUp() {
-                leaseTask.cancel()
+                // Resolved before the lease is cancelled, whose own failure (the pool's "request cancelled")
+                // would otherwise come first.
                 outcome.resolve(
                     .failure(
                         EventStoreError.backend(
                             "no connection to PostgreSQL within \(connectTimeout): the server is down, unreachable or every pooled connection is busy")))
+                leaseTask.cancel()
             }
         }
     }
 
+    /// The error of a lease that failed before its call had a connection: the pool's own errors (shut down,
+    /// a connection that could not be opened) are failures of the backend.
+    private static func poolError(_ error: any Error) -> any Error {
+        if error is CancellationError || error is EventStoreError { return error }
+        return EventStoreError.backend("no connection from the PostgreSQL pool: \(error)")
+    }
+
     /// Runs `body` on `connection`, which the caller holds (a transaction's), under the query deadline.
     ///
-    /// When the deadline passes or the caller is cancelled, the call closes the connection and returns its
-    /// error at once, without waiting for `body`: a query written to a connection that was already closed
+    /// When the deadline passes or the caller is cancelled (for a write: and the write did not finish
+    /// within ``writeCancellationGrace``), the call closes the connection and returns its error at once,
+    /// without waiting for `body`: a query written to a connection that was already closed
     /// (by a server restart, before the pool noticed) can wait for ever even after the close, so `body` is
     /// left to end, or not, in a task of its own.
     @discardableResult
@@ -166,15 +190,16 @@ struct PostgresCallDeadline: Sendable {
             }
         }
         let watcher = Task {
-            await watch(call)
+            await watch(call, kind)
             if let reason = call.closedReason { outcome.resolve(.failure(self.error(for: reason, kind))) }
         }
         defer { watcher.cancel() }
         return try await withTaskCancellationHandler {
             try await outcome.value()
         } onCancel: {
+            // The watcher closes a cancelled read's connection at once, and gives a write its grace.
             watcher.cancel()
-            work.cancel()
+            if kind == .read { work.cancel() }
         }
     }
 
@@ -207,13 +232,35 @@ struct PostgresCallDeadline: Sendable {
         }
     }
 
-    /// Waits until the call finishes, its deadline passes or the caller is cancelled; closes its connection
-    /// in the last two cases.
-    private func watch(_ call: Call) async {
+    /// How long a write whose caller was cancelled may still take to finish (never past its query
+    /// deadline): 2 seconds. Within it the caller learns the write's real outcome (a COMMIT in flight
+    /// normally answers in milliseconds); past it the connection is closed and the outcome is unknown.
+    static let writeCancellationGrace: Duration = .seconds(2)
+
+    /// Waits until the call finishes or its deadline passes, and closes its connection in the second case.
+    /// A cancellation (of this task) moves the deadline: to now for a read, to the end of the grace for a
+    /// write.
+    private func watch(_ call: Call, _ kind: Kind) async {
+        var graceEnd: ContinuousClock.Instant?
         while case let .running(connection, since) = call.phase {
-            let deadline = since + queryTimeout
-            if !Task.isCancelled, ContinuousClock.now < deadline {
-                try? await Task.sleep(until: deadline)
+            var deadline = since + queryTimeout
+            if Task.isCancelled {
+                switch kind {
+                case .read:
+                    deadline = .now
+                case .write:
+                    let end = graceEnd ?? .now + Self.writeCancellationGrace
+                    graceEnd = end
+                    deadline = min(deadline, end)
+                }
+            }
+            if ContinuousClock.now < deadline {
+                if Task.isCancelled {
+                    // A cancelled task's sleep returns at once: the grace is slept in a task of its own.
+                    await Task { try? await Task.sleep(until: deadline) }.value
+                } else {
+                    try? await Task.sleep(until: deadline)
+                }
                 continue
             }
             if call.close(Task.isCancelled ? .cancelled : .timedOut) {
@@ -241,6 +288,14 @@ struct PostgresCallDeadline: Sendable {
         private let state = Mutex<Phase>(.waiting)
 
         var phase: Phase { state.withLock { $0 } }
+
+        /// Whether the body had its connection (it may have ended since).
+        var hasStarted: Bool {
+            switch phase {
+            case .waiting, .abandoned: false
+            case .running, .finished, .closed: true
+            }
+        }
 
         var closedReason: Reason? {
             if case let .closed(reason) = phase { return reason }

@@ -117,11 +117,10 @@ final class PostgresDriver: SQLDriver {
                     undo: ["ROLLBACK TO SAVEPOINT es_operation", "RELEASE SAVEPOINT es_operation"], body)
             }
         }
-        // A write runs to its end (or its deadline) even when the caller's task is cancelled: a cancelled
-        // ROLLBACK or COMMIT would give the pool back a connection inside an open transaction.
-        return try await Task {
-            try await self.onConnection(.write) { c in try await Self.inTransaction(c, logger, body) }
-        }.value
+        // A write whose caller is cancelled once it runs has a grace to finish and report its real outcome;
+        // past it its connection is closed (never given back inside a transaction) and the outcome is
+        // unknown (PostgresCallDeadline).
+        return try await onConnection(.write) { c in try await Self.inTransaction(c, logger, body) }
     }
 
     /// A read: any pooled connection at the top level, the transaction's connection inside one.
@@ -156,12 +155,11 @@ final class PostgresDriver: SQLDriver {
                     _ = try? await deadline.run(on: connection, .read) { try await $0.query("ROLLBACK", logger: logger) }
                     throw error
                 }
-                // COMMIT runs to its end (or its deadline) even when the caller is cancelled meanwhile: a
-                // cancelled COMMIT closed the connection and reported a failure for a transaction that may
-                // have committed, which a caller then retried (review A7).
-                try await Task {
-                    _ = try await deadline.run(on: connection, .write) { try await $0.query("COMMIT", logger: logger) }
-                }.value
+                // A COMMIT whose caller is cancelled meanwhile has the write's grace to finish: a cancelled
+                // COMMIT that closed the connection at once reported a failure for a transaction that may
+                // have committed, which a caller then retried (review A7). Past the grace it reports that
+                // the outcome is unknown.
+                try await deadline.run(on: connection, .write) { try await $0.query("COMMIT", logger: logger) }
                 return result
             }
         }
@@ -266,6 +264,11 @@ final class PostgresDriver: SQLDriver {
     func readableHead(_ transaction: SQLTransactionHandle?) async throws -> GlobalPosition {
         let operations = self.operations
         return try await read(transaction) { try await operations.readableHead($0) }
+    }
+
+    func globalOrderBlockers(_ transaction: SQLTransactionHandle?) async throws -> [GlobalOrderBlocker] {
+        let operations = self.operations
+        return try await read(transaction) { try await operations.globalOrderBlockers($0) }
     }
 
     func checkpoint(_ transaction: SQLTransactionHandle?, named name: String) async throws -> GlobalPosition? {

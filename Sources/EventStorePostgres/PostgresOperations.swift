@@ -298,6 +298,32 @@ struct PostgresOperations: Sendable {
         return .start
     }
 
+    /// The transaction at the readable head (`pg_snapshot_xmin`): a session's, from `pg_stat_activity`, or a
+    /// prepared one, from `pg_prepared_xacts`. Both show transaction ids in 32 bits. Without
+    /// `pg_read_all_stats` another role's session shows no start, so its age is unknown.
+    func globalOrderBlockers(_ c: PostgresConnection) async throws -> [GlobalOrderBlocker] {
+        let query: PostgresQuery = """
+            WITH oldest AS (SELECT pg_snapshot_xmin(pg_current_snapshot())::text::int8 % 4294967296 AS xid)
+            SELECT 'session', a.backend_xid::text::int8, EXTRACT(EPOCH FROM clock_timestamp() - a.xact_start)::float8,
+                a.datname::text, a.pid, a.state, a.application_name, NULL::text
+            FROM pg_stat_activity AS a, oldest WHERE a.backend_xid::text::int8 = oldest.xid
+            UNION ALL
+            SELECT 'prepared', p.transaction::text::int8, EXTRACT(EPOCH FROM clock_timestamp() - p.prepared)::float8,
+                p.database::text, NULL::int4, NULL::text, NULL::text, p.gid
+            FROM pg_prepared_xacts AS p, oldest WHERE p.transaction::text::int8 = oldest.xid
+            """
+        var blockers: [GlobalOrderBlocker] = []
+        let rows = try await run(c, query).decode((String, Int64, Double?, String?, Int32?, String?, String?, String?).self)
+        for try await (kind, xid, age, database, pid, state, application, gid) in rows {
+            blockers.append(
+                GlobalOrderBlocker(
+                    kind: kind == "prepared" ? .prepared : .session, transactionID: xid,
+                    age: age.map { .milliseconds(Int64(($0 * 1000).rounded())) }, database: database,
+                    processID: pid.map(Int.init), state: state, applicationName: application, preparedName: gid))
+        }
+        return blockers
+    }
+
     func checkpoint(_ c: PostgresConnection, named name: String) async throws -> GlobalPosition? {
         let query: PostgresQuery = "SELECT position FROM \(unescaped: tables.checkpoints) WHERE name = \(name)"
         for try await text in try await run(c, query).decode(String.self) {

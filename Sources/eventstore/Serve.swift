@@ -6,6 +6,8 @@ import Hummingbird
 import Logging
 import Metrics
 import Prometheus
+import ServiceLifecycle
+import UnixSignals
 
 struct Serve: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -31,6 +33,18 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "The largest request body, in bytes.") var maxBodySize = 8 * 1024 * 1024
     @Option(help: "The most Server-Sent-Events streams open at once.") var maxSubscribers = 1000
     @Option(help: "Seconds a connection may stay idle between requests.") var idleTimeout = 60
+    @Option(
+        help: """
+            Seconds requests in flight have after SIGTERM or SIGINT before they are cancelled (a cancelled write \
+            answers that its outcome is unknown).
+            """)
+    var shutdownTimeout = 10
+    @Option(
+        help: """
+            Seconds readers of the global order may wait for an open transaction (PostgreSQL: anywhere in the \
+            cluster) before it is logged as a warning and /health/ready reports it.
+            """)
+    var readerStallThreshold = 10
     @OptionGroup var options: DatabaseOptions
 
     /// The tokens of `--token`, the files and `variable` (comma- or line-separated).
@@ -75,6 +89,8 @@ struct Serve: AsyncParsableCommand {
             guard maxBodySize >= 1 else { throw CommandFailure.badInput("--max-body-size must be 1 or more") }
             guard maxSubscribers >= 1 else { throw CommandFailure.badInput("--max-subscribers must be 1 or more") }
             guard idleTimeout >= 1 else { throw CommandFailure.badInput("--idle-timeout must be 1 or more") }
+            guard shutdownTimeout >= 1 else { throw CommandFailure.badInput("--shutdown-timeout must be 1 or more") }
+            guard readerStallThreshold >= 1 else { throw CommandFailure.badInput("--reader-stall-threshold must be 1 or more") }
             let registry = PrometheusCollectorRegistry()
             MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
             var configuration = EventStoreHTTPConfiguration()
@@ -89,13 +105,33 @@ struct Serve: AsyncParsableCommand {
             var logger = Logger(label: "eventstore")
             logger.logLevel = .info
             let serverLogger = logger
-            let (host, port, url) = (self.host, self.port, options.url)
+            let (host, port, url, shutdownTimeout) = (self.host, self.port, options.url, self.shutdownTimeout)
+            let stallThreshold = Duration.seconds(readerStallThreshold)
             try await options.withStore { [configuration] store in
                 serverLogger.info("serving \(url) on http://\(host):\(port)")
+                var configuration = configuration
+                let watch = GlobalOrderWatch(store: store, threshold: stallThreshold, logger: serverLogger)
+                configuration.globalOrderWatch = watch
                 let app = EventStoreHTTPServer.application(
                     store: store, host: host, port: port, configuration: configuration, logger: serverLogger)
-                try await app.runService()
+                // On SIGTERM or SIGINT the server stops accepting and lets requests in flight finish; past the
+                // shutdown timeout they are cancelled.
+                var group = ServiceGroupConfiguration(
+                    services: [app, GlobalOrderWatchService(watch: watch)], gracefulShutdownSignals: [.sigterm, .sigint], logger: serverLogger)
+                group.maximumGracefulShutdownDuration = .seconds(shutdownTimeout)
+                try await ServiceGroup(configuration: group).run()
+                serverLogger.info("stopped serving")
             }
         }
+    }
+}
+
+/// Checks every 2 seconds whether readers of the global order wait, so that a stall is logged while nobody
+/// asks `/health/ready`; ends at shutdown.
+struct GlobalOrderWatchService: Service {
+    let watch: GlobalOrderWatch
+
+    func run() async throws {
+        await cancelWhenGracefulShutdown { await watch.run(every: .seconds(2)) }
     }
 }

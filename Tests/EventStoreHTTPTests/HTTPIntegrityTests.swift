@@ -1,13 +1,16 @@
 import AsyncHTTPClient
 import EventStore
 import EventStoreHTTP
+import EventStoreSQLite
 import EventStoreTestSupport
 import Foundation
 import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
+import Logging
 import NIOCore
 import NIOPosix
+import Prometheus
 import Testing
 
 /// What the API stores is what was sent, its wire formats cannot be broken by data, and its tokens hold.
@@ -340,5 +343,97 @@ struct WHATWGEventParser {
         case "id" where !value.contains("\u{0}"): lastEventID = String(value)
         default: break
         }
+    }
+}
+
+@Suite("HTTP event streams that fail", .watchdog())
+struct HTTPEventStreamFailureTests {
+    /// A live server with `configuration` over a fresh SQLite file, which `prepare` fills first (given the
+    /// store and the file's path); `body` gets the server's port.
+    static func withServer(
+        _ configuration: EventStoreHTTPConfiguration, prepare: (SQLiteEventStore, String) async throws -> Void,
+        _ body: @Sendable (Int) async throws -> Void
+    ) async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("es-http-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let path = directory.appendingPathComponent("events.sqlite").path
+        let store = try await SQLiteEventStore(path: path)
+        try await prepare(store, path)
+        var logger = Logger(label: "eventstore.tests.http")
+        logger.logLevel = .critical
+        let app = EventStoreHTTPServer.application(store: store, host: "127.0.0.1", port: 0, configuration: configuration, logger: logger)
+        try await app.test(.live) { client in try await body(try #require(client.port)) }
+        await store.close()
+    }
+
+    /// Review B19(b): an error that ends a subscription (here a stored event that cannot be read) ended
+    /// nothing: the stream went on with keep-alives only. It now ends with an `event: error` frame holding
+    /// a problem document.
+    @Test func aSubscriptionThatFailsEndsItsStreamWithAnErrorEvent() async throws {
+        var configuration = EventStoreHTTPConfiguration()
+        configuration.heartbeatInterval = .milliseconds(100)
+        try await Self.withServer(configuration) { store, path in
+            try await store.create("broken-1", events: [EventMessage(messageName: "A"), EventMessage(messageName: "B")])
+            let corrupt = Process()
+            corrupt.executableURL = URL(fileURLWithPath: "/usr/bin/sqlite3")
+            corrupt.arguments = [path, "UPDATE events SET metadata = '{\"nested\":{\"a\":1}}' WHERE position = 2"]
+            try ProcessLaunch.run(corrupt)
+            while corrupt.isRunning { try await Task.sleep(for: .milliseconds(10)) }
+            #expect(corrupt.terminationStatus == 0)
+        } _: { port in
+            Watchdog.step("read the failing event stream to its end")
+            let response = try await HTTPClient.shared.execute(
+                HTTPClientRequest(url: "http://127.0.0.1:\(port)/subscribe/stream/broken-1"), timeout: .seconds(20))
+            var body = ""
+            // The stream ends: collecting it returns (before, it never did).
+            for try await chunk in response.body { body += String(buffer: chunk) }
+            // The page holding the broken event fails as a whole: nothing after it is sent.
+            #expect(!body.contains("event: B\n"))
+            let frame = try #require(body.components(separatedBy: "event: error\ndata: ").last?.components(separatedBy: "\n").first)
+            let problem = try #require(try JSONSerialization.jsonObject(with: Data(frame.utf8)) as? [String: Any], "\(body)")
+            #expect(problem["status"] as? Int == 500, "\(problem)")
+        }
+    }
+}
+
+extension HTTPEventStreamFailureTests {
+    /// Review B19(a): a client that stops reading held its stream open for ever (writes wait for the client,
+    /// and there was no write timeout), and with it the server's shutdown. Past `eventStreamWriteTimeout` the
+    /// server now closes the connection: a client that reads again finds its end.
+    @Test func aClientThatStopsReadingIsDisconnectedAtTheWriteTimeout() async throws {
+        var configuration = EventStoreHTTPConfiguration()
+        configuration.eventStreamWriteTimeout = .seconds(1)
+        let registry = PrometheusCollectorRegistry()
+        configuration.metricsRegistry = registry
+        try await Self.withServer(configuration) { store, _ in
+            let filler = String(repeating: "x", count: 4000)
+            for batch in 0..<20 {
+                let events = (0..<100).map { _ in EventMessage(messageName: "Big", payload: ["filler": .string(filler)]) }
+                try await store.create(try StreamName("big-\(batch)"), events: events)
+            }
+        } _: { port in
+            let socket = try StalledClient(port: port, request: "GET /subscribe/all HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+            defer { socket.close() }
+            // Reading would unblock the server's write: read nothing until the server counts the stream as
+            // stalled (8 MB fill every buffer between the two, however slowly a loaded machine produces them).
+            Watchdog.step("read nothing of an event stream of 8 MB until the server closes it")
+            let deadline = ContinuousClock.now + .seconds(120)
+            while !Self.metrics(of: registry).contains("eventstore_event_streams_stalled_total 1"), ContinuousClock.now < deadline {
+                try await Task.sleep(for: .milliseconds(50))
+            }
+            #expect(Self.metrics(of: registry).contains("eventstore_event_streams_stalled_total 1"))
+            Watchdog.step("read the stream to its end")
+            let ended = await socket.readsToEnd(within: .seconds(30))
+            #expect(ended, "the server kept the stream of a client that stopped reading open")
+        }
+    }
+}
+
+extension HTTPEventStreamFailureTests {
+    static func metrics(of registry: PrometheusCollectorRegistry) -> String {
+        var bytes: [UInt8] = []
+        registry.emit(into: &bytes)
+        return String(decoding: bytes, as: UTF8.self)
     }
 }

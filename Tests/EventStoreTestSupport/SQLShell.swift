@@ -65,3 +65,34 @@ public struct SQLShell: Sendable {
         }
     }
 }
+
+/// A `psql` session kept open, fed statements one line at a time: a client that opens a transaction and
+/// leaves it open (an ORM session that forgot it), elsewhere than the store.
+public final class SQLSession: Sendable {
+    private let process: Process
+    private let input: FileHandle
+
+    /// Connects `psql` to `url` as `applicationName`; its output is discarded.
+    public init(postgres url: String, applicationName: String) throws {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        let separator = url.contains("?") ? "&" : "?"
+        process.arguments = ["psql", url + separator + "application_name=" + applicationName, "-qAtX"]
+        let pipe = Pipe()
+        process.standardInput = pipe
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try ProcessLaunch.run(process)
+        self.process = process
+        input = pipe.fileHandleForWriting
+    }
+
+    /// Sends one line of SQL (a few bytes into the pipe: the write does not wait for the statement).
+    public func send(_ sql: String) throws { try input.write(contentsOf: Data((sql + "\n").utf8)) }
+
+    /// Ends the input, so that `psql` ends its session (an open transaction rolls back), and waits for it.
+    public func end() async {
+        try? input.close()
+        while process.isRunning { try? await Task.sleep(for: .milliseconds(10)) }
+    }
+}

@@ -39,6 +39,7 @@ public final class Watchdog: Sendable {
     /// Names what the running test does now ("restart the server", "wait for 6 events"), so that a report
     /// says where it stalled. Does nothing outside a watched test.
     public static func step(_ description: String) {
+        if ProcessInfo.processInfo.environment["EVENTSTORE_TRACE_STEPS"] != nil { FileHandle.standardError.write(Data("\(Date()) step: \(description)\n".utf8)) }
         var watchdog = current
         while let each = watchdog {
             each.currentStep.withLock { $0 = description }

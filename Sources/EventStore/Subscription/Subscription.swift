@@ -122,6 +122,10 @@ public protocol GlobalOrderEventStore: EventStore {
     /// ``headPosition()``; PostgreSQL returns the start of the oldest transaction still running.
     @_spi(Backend) func readableHead() async throws -> GlobalPosition
 
+    /// The transactions that hold readers back now, where the backend can tell (PostgreSQL: the oldest open
+    /// transaction of the cluster); empty for backends whose readers are never held back.
+    func globalOrderBlockers() async throws -> [GlobalOrderBlocker]
+
     /// Signalled after appends commit (this process's, and other processes' where the backend can tell).
     @_spi(Backend) var appendNotifier: AppendNotifier { get }
 
@@ -155,6 +159,8 @@ extension GlobalOrderEventStore {
         let head = try await headPosition()
         return GlobalPosition(commit: head.commit, sequence: head.sequence + 1)
     }
+
+    public func globalOrderBlockers() async throws -> [GlobalOrderBlocker] { [] }
 
     /// Follows `target`: first what is stored, then new events as they are committed, in global order, each
     /// once, until the consuming task is cancelled.

@@ -69,6 +69,8 @@ package protocol SQLDriver: Sendable {
     /// The last position a reader of the global order can see now (behind ``headPosition(_:)`` while a
     /// transaction that wrote before the head is still open).
     func readableHead(_ transaction: SQLTransactionHandle?) async throws -> GlobalPosition
+    /// The transactions that keep ``readableHead(_:)`` behind ``headPosition(_:)`` now.
+    func globalOrderBlockers(_ transaction: SQLTransactionHandle?) async throws -> [GlobalOrderBlocker]
     /// The highest position the database has handed out or could hand out to a committed event by now (a
     /// sequence's counter, PostgreSQL's next transaction id): a read after a higher one is refused.
     func highestPosition(_ transaction: SQLTransactionHandle?) async throws -> GlobalPosition
@@ -106,6 +108,9 @@ extension SQLDriver {
     package func readableHead(_ transaction: SQLTransactionHandle?) async throws -> GlobalPosition {
         try await headPosition(transaction)
     }
+
+    /// Nothing holds back a head that is readable as soon as it commits.
+    package func globalOrderBlockers(_ transaction: SQLTransactionHandle?) async throws -> [GlobalOrderBlocker] { [] }
 }
 
 /// The expected-version check of an append, once for every backend.

@@ -220,6 +220,10 @@ open class SQLEventStore: ProjectionStore, SnapshotStore, @unchecked Sendable {
         try await read { try await driver.readableHead($0) }
     }
 
+    public func globalOrderBlockers() async throws -> [GlobalOrderBlocker] {
+        try await read { try await driver.globalOrderBlockers($0) }
+    }
+
     public func checkpoint(named name: String) async throws -> GlobalPosition? {
         try StoreValidation.key(name, "a checkpoint name")
         return try await read { try await driver.checkpoint($0, named: name) }

@@ -1,48 +1,48 @@
 import EventStore
-import EventStoreTestSupport
 import Foundation
 
 /// A PostgreSQL server of one test's own, made by `scripts/postgres` in a temporary folder, so that stopping,
 /// freezing or restarting it disturbs no other test.
-struct PrivatePostgresServer: Sendable {
-    let directory: URL
-    let url: String
+public struct PrivatePostgresServer: Sendable {
+    public let directory: URL
+    public let url: String
 
     private static let script = ServerScript("postgres")
 
-    /// Creates and starts a server.
-    static func start(_ name: String) async throws -> PrivatePostgresServer {
+    /// Creates and starts a server; a `durable` one acknowledges a commit only once its WAL is written, so
+    /// that a crash of its processes (SIGKILL) loses no acknowledged commit.
+    public static func start(_ name: String, durable: Bool = false) async throws -> PrivatePostgresServer {
         let directory = script.newDirectory(name)
-        let url = try await script.run("start", directory)
+        let url = try await script.run("start", directory, durable ? ["durable"] : [])
         return PrivatePostgresServer(directory: directory, url: url)
     }
 
     /// Stops the server (`pg_ctl stop -m fast`: backends end, clients see their connections close).
-    func stop() async throws { try await Self.script.run("stop", directory) }
+    public func stop() async throws { try await Self.script.run("stop", directory) }
 
     /// Starts the stopped server again on the same port.
-    func resume() async throws { try await Self.script.run("resume", directory) }
+    public func resume() async throws { try await Self.script.run("resume", directory) }
 
     /// Stops the server, sets its next transaction id with `pg_resetwal -e epoch -x xid` and starts it again.
-    func setNextTransaction(epoch: Int64, xid: Int64) async throws {
+    public func setNextTransaction(epoch: Int64, xid: Int64) async throws {
         try await Self.script.run("next-xid", directory, ["\(epoch)", "\(xid)"])
     }
 
     /// Stops every process of the server with SIGSTOP: connections stay open and the kernel still accepts
     /// bytes, but nothing answers (a frozen VM, a server stuck on its disk).
-    func freeze() throws { try signalAll(SIGSTOP) }
+    public func freeze() throws { try signalAll(SIGSTOP) }
 
     /// Lets a frozen server run on.
-    func thaw() throws { try signalAll(SIGCONT) }
+    public func thaw() throws { try signalAll(SIGCONT) }
 
     /// Thaws, stops and removes the server, whatever state it is in.
-    func remove() async {
+    public func remove() async {
         try? thaw()
         await Self.script.remove(directory)
     }
 
     /// The postmaster and its children (the backends and the server's own workers).
-    func processIDs() throws -> [pid_t] {
+    public func processIDs() throws -> [pid_t] {
         let pidFile = try String(contentsOf: directory.appendingPathComponent("data/postmaster.pid"), encoding: .utf8)
         guard let first = pidFile.split(separator: "\n").first, let postmaster = pid_t(first) else {
             throw EventStoreError.backend("no postmaster pid in \(directory.path)")
@@ -59,6 +59,9 @@ struct PrivatePostgresServer: Sendable {
         }
         return [postmaster] + children
     }
+
+    /// Kills every process of the server with SIGKILL: a crash, which a ``resume()`` recovers from.
+    public func crash() throws { try signalAll(SIGKILL) }
 
     private func signalAll(_ signal: Int32) throws {
         // The postmaster first when stopping (it forks no new backend), last when continuing.

@@ -1,0 +1,47 @@
+import Foundation
+
+/// A TCP client with a small receive buffer that sends one request and then reads nothing until asked.
+public final class StalledClient: Sendable {
+    public let descriptor: Int32
+
+    public init(port: Int, request: String) throws {
+        descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var size: Int32 = 4096
+        setsockopt(descriptor, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size))
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = UInt16(port).bigEndian
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard connected == 0 else { throw StalledClientFailure("cannot connect to port \(port)") }
+        _ = request.withCString { send(descriptor, $0, strlen($0), 0) }
+    }
+
+    /// Reads until the server closes the connection (`true`), or `limit` passes (`false`). The blocking
+    /// reads run on a dispatch thread, never on the cooperative pool.
+    public func readsToEnd(within limit: Duration) async -> Bool {
+        let descriptor = self.descriptor
+        var timeout = timeval(tv_sec: 1, tv_usec: 0)
+        setsockopt(descriptor, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        let deadline = ContinuousClock.now + limit
+        return await withCheckedContinuation { continuation in
+            DispatchQueue.global().async {
+                var buffer = [UInt8](repeating: 0, count: 65536)
+                while ContinuousClock.now < deadline {
+                    let count = recv(descriptor, &buffer, buffer.count, 0)
+                    if count == 0 || (count < 0 && errno == ECONNRESET) { return continuation.resume(returning: true) }
+                }
+                continuation.resume(returning: false)
+            }
+        }
+    }
+
+    public func close() { _ = Foundation.close(descriptor) }
+}
+
+public struct StalledClientFailure: Error, CustomStringConvertible {
+    public let description: String
+    init(_ description: String) { self.description = description }
+}
