@@ -101,13 +101,6 @@ enum Measure {
     }
 }
 
-extension Duration {
-    var seconds: Double {
-        let (seconds, attoseconds) = components
-        return Double(seconds) + Double(attoseconds) / 1e18
-    }
-}
-
 /// The events the workloads write: about 200 bytes of JSON payload and the aggregate triple.
 enum BenchEvents {
     static let filler = String(repeating: "x", count: 120)

@@ -23,12 +23,6 @@ struct Routes: Sendable {
         globalOrderWatch = configuration.globalOrderWatch ?? (store as? any GlobalOrderEventStore).map { GlobalOrderWatch(store: $0) }
     }
 
-    /// A duration in seconds, as metrics give it.
-    static func seconds(_ duration: Duration) -> Double {
-        let (seconds, attoseconds) = duration.components
-        return Double(seconds) + Double(attoseconds) / 1e18
-    }
-
     static let jsonTypes = ["application/vnd.eventstore.atom+json", "application/atom+json", "application/json"]
     static let expectedVersionHeader = fieldName("ES-ExpectedVersion")
     static let streamVersionHeader = fieldName("ES-StreamVersion")
@@ -116,7 +110,7 @@ struct Routes: Sendable {
                 registry.makeGauge(descriptor: Self.openStreamsDescriptor).set(Double(subscribers.count))
                 if let watch {
                     let stall = try await watch.check()
-                    registry.makeGauge(descriptor: Self.globalOrderStallDescriptor).set(stall.map { Self.seconds($0.age) } ?? 0)
+                    registry.makeGauge(descriptor: Self.globalOrderStallDescriptor).set(stall?.age.seconds ?? 0)
                 }
                 var bytes: [UInt8] = []
                 registry.emit(into: &bytes)
@@ -501,7 +495,8 @@ struct Routes: Sendable {
     /// The routes that need no token.
     static let healthPaths: Set<String> = ["/health", "/health/live", "/health/ready"]
 
-    /// Why the store is not ready, `nil` when its database answered within `timeout`. The check runs in a
+    /// Why the store is not ready, `nil` when its database answered within `timeout` (and, with a `watch`,
+    /// readers of the global order have not waited past its threshold). The check runs in a
     /// task of its own, so that a call the backend cannot give up (a blocked client library) cannot hold the
     /// answer past `timeout`; it ends within the backend's own deadline.
     static func readinessProblem(of store: any EventStore, watch: GlobalOrderWatch?, within timeout: Duration) async -> String? {
@@ -514,12 +509,13 @@ struct Routes: Sendable {
             }
             Task {
                 do {
-                    _ = try await store.hasStream("$health")
-                    if let stall = try await watch?.check(), stall.age >= watch?.threshold ?? .zero {
-                        answer.give("\(stall)")
+                    if let watch {
+                        // The watch reads the database: its answer is also whether the database answers.
+                        if let stall = try await watch.check(), stall.age >= watch.threshold { return answer.give("\(stall)") }
                     } else {
-                        answer.give(nil)
+                        _ = try await store.hasStream("$health")
                     }
+                    answer.give(nil)
                 } catch {
                     answer.give("the event store does not answer: \(error)")
                 }

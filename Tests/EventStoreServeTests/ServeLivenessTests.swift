@@ -136,12 +136,12 @@ extension ServeFaultTests {
         }
         let socket = try StalledClient(port: serve.port, request: "GET /subscribe/all HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
         defer { socket.close() }
-        // The stream's writes wait for the client once the buffers between them are full.
+        // The stream's writes wait for the client once the buffers between them are full: a megabyte the
+        // client never took is queued on the server's side.
         #expect(
-            try await Self.eventually("the event stream is open", upTo: .seconds(20)) {
-                serve.output.contains("/subscribe/all")
+            try await Self.eventually("the server holds 1 MB its client did not read", upTo: .seconds(60)) {
+                socket.unreadBytes(fromServerPort: serve.port) >= 1 << 20
             })
-        try await Task.sleep(for: .seconds(2))
         let exit = await serve.terminate(within: .seconds(30))
         #expect(exit.map { $0 < .seconds(3 + 5) } == true, "serve exited after \(String(describing: exit)):\n\(serve.output)")
     }

@@ -18,27 +18,20 @@ struct StoppableProxy: Sendable {
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
         try ProcessLaunch.run(process)
+        let proxy = StoppableProxy(process: process, port: port)
         let deadline = ContinuousClock.now + .seconds(10)
-        while ContinuousClock.now < deadline {
-            if (try? StalledClient(port: port, request: "")).map({ $0.close() }) != nil { break }
+        while (try? StalledClient(port: port, request: ""))?.close() == nil {
+            guard ContinuousClock.now < deadline, process.isRunning else {
+                proxy.remove()
+                throw ServeFailure("socat does not listen on port \(port)")
+            }
             try await Task.sleep(for: .milliseconds(20))
         }
-        return StoppableProxy(process: process, port: port)
+        return proxy
     }
 
     /// The listener and the process of each connection it forwards.
-    func processIDs() -> [pid_t] {
-        let parent = process.processIdentifier
-        var children: [pid_t] = []
-        for entry in (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? [] {
-            guard let pid = pid_t(entry), let stat = try? String(contentsOfFile: "/proc/\(entry)/stat", encoding: .utf8),
-                let end = stat.lastIndex(of: ")")
-            else { continue }
-            let fields = stat[stat.index(after: end)...].split(separator: " ")
-            if fields.count > 1, pid_t(fields[1]) == parent { children.append(pid) }
-        }
-        return [parent] + children
-    }
+    func processIDs() -> [pid_t] { [process.processIdentifier] + ProcessLaunch.children(of: process.processIdentifier) }
 
     /// Stops forwarding: every connection stays open and carries nothing (SIGSTOP).
     func stopForwarding() { for pid in processIDs() { kill(pid, SIGSTOP) } }

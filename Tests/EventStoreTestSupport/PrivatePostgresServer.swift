@@ -47,17 +47,7 @@ public struct PrivatePostgresServer: Sendable {
         guard let first = pidFile.split(separator: "\n").first, let postmaster = pid_t(first) else {
             throw EventStoreError.backend("no postmaster pid in \(directory.path)")
         }
-        var children: [pid_t] = []
-        for entry in try FileManager.default.contentsOfDirectory(atPath: "/proc") {
-            guard let pid = pid_t(entry),
-                let stat = try? String(contentsOfFile: "/proc/\(entry)/stat", encoding: .utf8),
-                let end = stat.lastIndex(of: ")")
-            else { continue }
-            // "pid (name) state ppid …": the name may hold spaces and parentheses, so split after the last ")".
-            let fields = stat[stat.index(after: end)...].split(separator: " ")
-            if fields.count > 1, pid_t(fields[1]) == postmaster { children.append(pid) }
-        }
-        return [postmaster] + children
+        return [postmaster] + ProcessLaunch.children(of: postmaster)
     }
 
     /// Kills every process of the server with SIGKILL: a crash, which a ``resume()`` recovers from.

@@ -1,3 +1,4 @@
+import EventStore
 import Foundation
 
 /// A TCP client with a small receive buffer that sends one request and then reads nothing until asked.
@@ -15,7 +16,7 @@ public final class StalledClient: Sendable {
         let connected = withUnsafePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
         }
-        guard connected == 0 else { throw StalledClientFailure("cannot connect to port \(port)") }
+        guard connected == 0 else { throw EventStoreError.backend("cannot connect to port \(port)") }
         _ = request.withCString { send(descriptor, $0, strlen($0), 0) }
     }
 
@@ -38,10 +39,28 @@ public final class StalledClient: Sendable {
         }
     }
 
-    public func close() { _ = Foundation.close(descriptor) }
-}
+    /// The bytes the server at `serverPort` has written to this client and the client has not taken: the
+    /// send queue of the server's end of the connection (`/proc/net/tcp`, both ends on this machine), 0 when
+    /// it is not listed.
+    public func unreadBytes(fromServerPort serverPort: Int) -> Int {
+        var address = sockaddr_in()
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let named = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(descriptor, $0, &length) == 0 }
+        }
+        guard named, let table = try? String(contentsOfFile: "/proc/net/tcp", encoding: .utf8) else { return 0 }
+        let ownPort = Int(UInt16(bigEndian: address.sin_port))
+        // "sl local_address rem_address st tx_queue:rx_queue …", addresses and queues in hexadecimal.
+        for line in table.split(separator: "\n").dropFirst() {
+            let fields = line.split(separator: " ")
+            guard fields.count > 4, let local = fields[1].split(separator: ":").last, let remote = fields[2].split(separator: ":").last,
+                Int(local, radix: 16) == serverPort, Int(remote, radix: 16) == ownPort,
+                let queued = fields[4].split(separator: ":").first
+            else { continue }
+            return Int(queued, radix: 16) ?? 0
+        }
+        return 0
+    }
 
-public struct StalledClientFailure: Error, CustomStringConvertible {
-    public let description: String
-    init(_ description: String) { self.description = description }
+    public func close() { _ = Foundation.close(descriptor) }
 }

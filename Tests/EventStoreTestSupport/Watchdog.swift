@@ -36,10 +36,13 @@ public final class Watchdog: Sendable {
     /// The step the test is at, as last named by ``step(_:)``.
     public var stepDescription: String { currentStep.withLock { $0 } }
 
+    /// Whether steps are also written to standard error (`EVENTSTORE_TRACE_STEPS` set).
+    private static let traceSteps = ProcessInfo.processInfo.environment["EVENTSTORE_TRACE_STEPS"] != nil
+
     /// Names what the running test does now ("restart the server", "wait for 6 events"), so that a report
     /// says where it stalled. Does nothing outside a watched test.
     public static func step(_ description: String) {
-        if ProcessInfo.processInfo.environment["EVENTSTORE_TRACE_STEPS"] != nil { FileHandle.standardError.write(Data("\(Date()) step: \(description)\n".utf8)) }
+        if traceSteps { FileHandle.standardError.write(Data("\(Date()) step: \(description)\n".utf8)) }
         var watchdog = current
         while let each = watchdog {
             each.currentStep.withLock { $0 = description }

@@ -74,10 +74,8 @@ public struct GlobalOrderStall: Sendable, CustomStringConvertible {
         return "readers of the global order have waited \(Self.seconds(age)) s for \(cause)"
     }
 
-    static func seconds(_ duration: Duration) -> String {
-        let (seconds, attoseconds) = duration.components
-        return String(seconds) + "." + String(attoseconds / 100_000_000_000_000_000)
-    }
+    /// Seconds to a tenth, for log lines.
+    static func seconds(_ duration: Duration) -> String { String((duration.seconds * 10).rounded() / 10) }
 }
 
 /// Watches whether readers of the global order (subscriptions, projections, `readAll`) are held back, and
@@ -124,8 +122,10 @@ public final class GlobalOrderWatch: Sendable {
     /// for the age to be close. The blocking transactions' own ages come from the database.
     @discardableResult
     public func check() async throws -> GlobalOrderStall? {
-        let readable = try await store.readableHead()
+        // The head first: a transaction that commits between the two reads then moves the readable head
+        // on, where the other order would see its events as waiting.
         let head = try await store.headPosition()
+        let readable = try await store.readableHead()
         let now = ContinuousClock.now
         // `readableHead` is a position below which every event is readable: the head beyond it is not.
         guard head > readable else {
