@@ -159,6 +159,55 @@ struct MySQLStoreTests {
         #expect(versions.count == 4 && Set(versions) == [5])
     }
 
+    /// A start waits for another process's migration however long it takes (up to 60 s), though each
+    /// statement has a shorter deadline: the wait for the lock is many short waits, not one longer than the
+    /// query timeout (it was one, and a start beside a slow migration lost its connection).
+    @Test func aStartWaitsForAMigrationLongerThanItsQueryTimeout() async throws {
+        var configuration = try MySQLTestServer.configuration()
+        // The tables exist first: DDL on a busy server can take longer than the short deadline below.
+        try await MySQLEventStore(configuration: configuration).close()
+        configuration.queryTimeout = .seconds(2)
+        let shell = try MySQLTestServer.shell()
+        let lock = "eventstore:migrate:" + configuration.tablePrefix
+        let holder = Task { try await shell.run("SELECT GET_LOCK('\(lock)', 0); SELECT SLEEP(5)") }
+        try await shell.waitFor("SELECT IS_USED_LOCK('\(lock)') IS NOT NULL", toPrint: "1")
+        Watchdog.step("another session holds the migration lock for 5 s")
+        let store = try await MySQLEventStore(configuration: configuration)
+        #expect(store.schemaVersion == 5)
+        _ = try await holder.value
+        await store.close()
+    }
+
+    /// A wait for a lock ends on the server before the query deadline would end the connection: the append
+    /// fails as busy (retry it), not as a lost connection whose outcome is unknown, and the store goes on.
+    @Test func anAppendBehindAHeldLockFailsAsBusyWithinItsDeadline() async throws {
+        var configuration = try MySQLTestServer.configuration()
+        try await MySQLEventStore(configuration: configuration).close()
+        configuration.queryTimeout = .seconds(2)
+        configuration.poolSize = 1
+        let store = try await MySQLEventStore(configuration: configuration)
+        let shell = try MySQLTestServer.shell()
+        let marker = "held_" + configuration.tablePrefix
+        let holder = Task {
+            try await shell.run(
+                "BEGIN; SELECT id FROM `\(configuration.tablePrefix)event_store_lock` WHERE id = 1 FOR UPDATE; SELECT SLEEP(5) AS \(marker); ROLLBACK")
+        }
+        try await shell.waitFor(
+            "SELECT count(*) FROM information_schema.processlist WHERE state = 'User sleep' AND info LIKE '%\(marker)%' AND id <> connection_id()",
+            toPrint: "1")
+        Watchdog.step("another session holds the append lock for 5 s")
+        let started = ContinuousClock.now
+        let error = await #expect(throws: EventStoreError.self) {
+            try await store.create("held-1", events: [EventMessage(messageName: "A")])
+        }
+        #expect(error?.code == .busy, "\(String(describing: error))")
+        #expect(ContinuousClock.now - started < .seconds(4))
+        _ = try await holder.value
+        try await store.create("held-1", events: [EventMessage(messageName: "A")])
+        #expect(try await store.load("held-1").collect().map(\.messageName) == ["A"])
+        await store.close()
+    }
+
     @Test func aClosedStoreFailsWaitingAndLaterCalls() async throws {
         var configuration = try MySQLTestServer.configuration()
         configuration.poolSize = 1

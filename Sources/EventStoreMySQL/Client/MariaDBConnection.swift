@@ -100,6 +100,10 @@ final class MariaDBConnection: SQLCommandConnection {
         try execute("SET SESSION sql_mode = 'STRICT_ALL_TABLES,NO_ZERO_DATE,NO_ENGINE_SUBSTITUTION,ANSI_QUOTES'")
         try execute("SET SESSION time_zone = '+00:00'")
         try execute("SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED")
+        // A wait for a row or table lock ends on the server, as a clear lock-wait error, before the read
+        // timeout would end the connection (the server's defaults are 50 s and a year).
+        let lockWait = max(1, Int(settings.queryTimeoutSeconds) - 1)
+        try execute("SET SESSION innodb_lock_wait_timeout = \(lockWait), lock_wait_timeout = \(lockWait)")
     }
 
     deinit {

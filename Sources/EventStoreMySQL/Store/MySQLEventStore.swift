@@ -80,7 +80,8 @@ struct MySQLConnections: BlockingSQLConnections {
             password: configuration.password, database: configuration.database,
             connectTimeoutSeconds: MariaDBConnection.Settings.wholeSeconds(configuration.connectTimeout),
             queryTimeoutSeconds: MariaDBConnection.Settings.wholeSeconds(configuration.queryTimeout))
-        operations = MySQLOperations(tables: try MySQLTables(prefix: configuration.tablePrefix))
+        operations = MySQLOperations(
+            tables: try MySQLTables(prefix: configuration.tablePrefix), statementSeconds: settings.queryTimeoutSeconds)
         pool = WorkerPool(
             (0..<max(1, configuration.poolSize)).map {
                 BlockingWorker(label: "eventstore.mariadb.\($0)", open: { try MariaDBConnection(settings) }, isBroken: \.isBroken)

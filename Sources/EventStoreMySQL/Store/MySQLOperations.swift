@@ -8,6 +8,8 @@ import Synchronization
 /// arguments the store validated.
 struct MySQLOperations: BlockingSQLOperations {
     let tables: MySQLTables
+    /// The connections' read timeout, in whole seconds: no statement the store sends may wait longer.
+    let statementSeconds: UInt32
     let dialect = MySQLDialect()
     /// The highest head a committed read saw, shared by every connection of the store (see `readAll`).
     let knownHead = KnownHead()
@@ -18,12 +20,27 @@ struct MySQLOperations: BlockingSQLOperations {
 
     // MARK: Schema
 
+    /// Waits up to 60 s for the named migration lock, in waits shorter than the connection's read timeout
+    /// (one wait past it would end the connection, though the other process's migration is only slow).
+    private func takeMigrationLock(_ c: MariaDBConnection) throws {
+        let wait = max(0, min(5, Int(statementSeconds) - 1))
+        let deadline = ContinuousClock.now + .seconds(60)
+        while true {
+            var locked = false
+            try c.query("SELECT GET_LOCK(\(bind: tables.migrationLockName), \(bind: wait))") { row in locked = row.first == "1" }
+            if locked { return }
+            guard ContinuousClock.now < deadline else {
+                throw EventStoreError.backend("another process held the migration lock for 60 s")
+            }
+            // A blocking worker's thread, not the cooperative pool: the pause between waits of 0 s.
+            if wait == 0 { Thread.sleep(forTimeInterval: 0.1) }
+        }
+    }
+
     /// Creates or upgrades the schema. DDL commits implicitly in MySQL, so concurrent starts are serialised
     /// by a named server lock instead of a transaction, and every statement is idempotent.
     func migrate(_ c: MariaDBConnection) throws -> Int {
-        var locked = false
-        try c.query("SELECT GET_LOCK(\(bind: tables.migrationLockName), 60)") { row in locked = row.first == "1" }
-        guard locked else { throw EventStoreError.backend("another process held the migration lock for 60 s") }
+        try takeMigrationLock(c)
         defer { _ = try? c.query("SELECT RELEASE_LOCK(\(bind: tables.migrationLockName))") }
         try c.execute("CREATE TABLE IF NOT EXISTS \(tables.schemaTable) (id INT NOT NULL PRIMARY KEY, version INT NOT NULL) ENGINE=InnoDB")
         var current = 0
