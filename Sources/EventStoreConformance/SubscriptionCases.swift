@@ -52,6 +52,58 @@ extension EventStoreConformance {
             await expectError(.invalidArgument) { try await store.readAll(after: ahead, of: .all, limit: 10) }
             await expectError(.invalidArgument) { try await store.readAll(after: ahead, of: .stream("ahead-1"), limit: 10) }
         },
+        ConformanceCase("subscriptions", "aShortPageLooksAsFarAsTheStoreCanReadAndNeverPastAnOpenTransaction") { inner in
+            // A reader of a quiet target goes on from how far its last read looked: it does not read again, at
+            // each poll, every event other streams stored since its own last one (review B21). How far a read
+            // looked never passes an event that is still to commit.
+            let store = try inner.followable()
+            let quiet = try #require(try await store.create("quiet-1", events: userEvents(1...1)).lastGlobalPosition)
+            let busy = try #require(try await store.create("busy-1", events: userEvents(1...5)).lastGlobalPosition)
+            // On PostgreSQL readers stop below the oldest open transaction of the server: wait until it ended.
+            var page = try await store.readPage(after: quiet, of: .stream("quiet-1"), limit: 10)
+            try await eventually("a read looks past the other stream's events") {
+                page = try await store.readPage(after: quiet, of: .stream("quiet-1"), limit: 10)
+                return page.readThrough >= busy
+            }
+            #expect(page.events.isEmpty)
+            // A full page looks no further than its last event.
+            let full = try await store.readPage(after: .start, of: .stream("busy-1"), limit: 2)
+            #expect(full.events.map(\.position) == [1, 2])
+            #expect(full.readThrough == full.events.last?.globalPosition)
+            // An append to the quiet stream still open: no read looks past it, so a reader going on from
+            // where its reads looked gets it once it commits.
+            let inTransaction = AsyncStream<Void>.makeStream()
+            let release = AsyncStream<Void>.makeStream()
+            let transaction = Task {
+                try await store.transaction { tx in
+                    try await tx.append([userEvent(2)], to: "quiet-1")
+                    inTransaction.continuation.yield()
+                    for await _ in release.stream { break }
+                }
+            }
+            for await _ in inTransaction.stream { break }
+            // Another append beside it: committed at once on PostgreSQL, after the transaction where writers
+            // take turns.
+            let beside = Task { try await store.append(userEvents(6...6), to: "busy-1") }
+            var readThrough = page.readThrough
+            for _ in 0..<3 {
+                let read = try await store.readPage(after: readThrough, of: .stream("quiet-1"), limit: 10)
+                #expect(read.events.isEmpty)
+                #expect(read.readThrough >= readThrough)
+                readThrough = read.readThrough
+            }
+            release.continuation.yield()
+            try await transaction.value
+            _ = try await beside.value
+            var delivered: [RecordedEvent] = []
+            try await eventually("the committed append is read after where the reads looked") {
+                let read = try await store.readPage(after: readThrough, of: .stream("quiet-1"), limit: 10)
+                delivered += read.events
+                readThrough = read.readThrough
+                return !delivered.isEmpty
+            }
+            #expect(delivered.map(\.position) == [2])
+        },
         ConformanceCase("subscriptions", "eventCountCountsTheTargetsEventsAfterAPositionUpToTheLimit") { inner in
             // What /metrics reports as a projection's lag: the events of its own sources, counted without
             // reading them, the same as a read of the same target would return.

@@ -238,7 +238,7 @@ final class PostgresDriver: SQLDriver {
     // MARK: Global order
 
     func readAll(_ transaction: SQLTransactionHandle?, after position: GlobalPosition, of target: SubscriptionTarget, limit: Int)
-        async throws -> [RecordedEvent]
+        async throws -> (events: [RecordedEvent], readable: GlobalPosition?)
     {
         let operations = self.operations
         return try await read(transaction) { try await operations.readAll($0, after: position, of: target, limit: limit) }

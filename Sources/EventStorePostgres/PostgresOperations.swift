@@ -245,17 +245,38 @@ struct PostgresOperations: Sendable {
     /// running are read (`pg_snapshot_xmin`), so a transaction that commits late is never passed over: the
     /// reader waits for it instead.
     func readAll(_ c: PostgresConnection, after position: GlobalPosition, of target: SubscriptionTarget, limit: Int)
-        async throws -> [RecordedEvent]
+        async throws -> (events: [RecordedEvent], readable: GlobalPosition?)
     {
+        // One row more than the page, with the bound alone: how far a short page looked, from the same
+        // snapshot as its events (an empty page is that row alone).
         let query: SQLQuery = """
-            SELECT \(unsafeSQL: Self.columns), s.name FROM \(unsafeSQL: tables.events) AS e
-            JOIN \(unsafeSQL: tables.streams) AS s ON s.id = e.stream_id
-            WHERE (e.transaction_id, e.global_position) > (\(bind: String(position.commit))::xid8, \(bind: position.sequence))
-                AND e.transaction_id < pg_snapshot_xmin(pg_current_snapshot())
-                AND \(dialect.targetCondition(target, name: "s.name", category: "s.category"))
-            ORDER BY e.transaction_id, e.global_position LIMIT \(bind: limit)
+            WITH bound AS MATERIALIZED (SELECT pg_snapshot_xmin(pg_current_snapshot()) AS xmin),
+            page (global_position, position, uuid, message_name, payload, metadata, micros, transaction_id, name) AS (
+                SELECT \(unsafeSQL: Self.columns), s.name
+                FROM bound AS b, \(unsafeSQL: tables.events) AS e
+                JOIN \(unsafeSQL: tables.streams) AS s ON s.id = e.stream_id
+                WHERE (e.transaction_id, e.global_position) > (\(bind: String(position.commit))::xid8, \(bind: position.sequence))
+                    AND e.transaction_id < b.xmin
+                    AND \(dialect.targetCondition(target, name: "s.name", category: "s.category"))
+                ORDER BY e.transaction_id, e.global_position LIMIT \(bind: limit)
+            )
+            SELECT p.*, NULL::int8
+            FROM page AS p
+            UNION ALL
+            SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, xmin::text::int8 FROM bound
+            ORDER BY 10 NULLS FIRST, 8, 1
             """
-        return try await events(c, query, streamColumn: true) { name in try storedStreamName(name ?? "") }
+        var events: [RecordedEvent] = []
+        var readable: GlobalPosition?
+        for try await row in try await run(c, query) {
+            let cells = row.makeRandomAccess()
+            if let xmin = try cells[9].decode(Int64?.self) {
+                readable = GlobalPosition(commit: xmin, sequence: 0)
+            } else {
+                events.append(try event(cells, stream: try storedStreamName(try cells[8].decode(String.self))))
+            }
+        }
+        return (events, readable)
     }
 
     /// Counts what ``readAll(_:after:of:limit:)`` would read, up to `limit`, with the same bounds.
@@ -428,25 +449,28 @@ struct PostgresOperations: Sendable {
         let rows = try await run(c, query)
         for try await row in rows {
             let cells = row.makeRandomAccess()
-            let global = try cells[0].decode(Int64.self)
-            let position = try cells[1].decode(Int64.self)
-            let uuid = try cells[2].decode(UUID.self)
-            let name = try cells[3].decode(String.self)
-            let payload = try cells[4].decode(String.self)
-            let metadata = try cells[5].decode(String.self)
-            let micros = try cells[6].decode(Int64.self)
-            let transaction = try cells[7].decode(Int64.self)
-            let streamName = try stream(streamColumn ? try cells[8].decode(String.self) : nil)
-            let message = EventMessage(
-                messageName: name, payload: Payload(storedJSON: payload), metadata: try storedMetadata(metadata), uuid: uuid,
-                createdAtMicros: micros)
-            events.append(
-                RecordedEvent(
-                    streamName: streamName, position: Int(position),
-                    globalPosition: GlobalPosition(commit: transaction, sequence: global),
-                    message: message))
+            events.append(try event(cells, stream: try stream(streamColumn ? try cells[8].decode(String.self) : nil)))
         }
         return events
+    }
+
+    /// An event from the first eight of ``columns`` in `cells`.
+    private func event(_ cells: PostgresRandomAccessRow, stream streamName: StreamName) throws -> RecordedEvent {
+        let global = try cells[0].decode(Int64.self)
+        let position = try cells[1].decode(Int64.self)
+        let uuid = try cells[2].decode(UUID.self)
+        let name = try cells[3].decode(String.self)
+        let payload = try cells[4].decode(String.self)
+        let metadata = try cells[5].decode(String.self)
+        let micros = try cells[6].decode(Int64.self)
+        let transaction = try cells[7].decode(Int64.self)
+        let message = EventMessage(
+            messageName: name, payload: Payload(storedJSON: payload), metadata: try storedMetadata(metadata), uuid: uuid,
+            createdAtMicros: micros)
+        return RecordedEvent(
+            streamName: streamName, position: Int(position),
+            globalPosition: GlobalPosition(commit: transaction, sequence: global),
+            message: message)
     }
 
     func streamNames(_ c: PostgresConnection, _ filter: NameFilter, matching: MetadataMatcher?, limit: Int, offset: Int)

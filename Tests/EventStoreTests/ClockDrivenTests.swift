@@ -5,18 +5,24 @@ import Synchronization
 import Testing
 
 /// Forwards to an in-memory store, but its first `failures` global-order reads fail as a lost connection
-/// would (`backend`).
+/// would (`backend`); keeps the position each read started after.
 private final class FlakyStore: GlobalOrderEventStore {
     let inner = InMemoryEventStore()
     let failures: Int
     let reads = Atomic<Int>(0)
+    let positions = Mutex<[GlobalPosition]>([])
 
-    init(failures: Int) { self.failures = failures }
+    init(failures: Int = 0) { self.failures = failures }
 
     func readAll(after position: GlobalPosition, of target: SubscriptionTarget, limit: Int) async throws -> [RecordedEvent] {
+        try await readPage(after: position, of: target, limit: limit).events
+    }
+
+    func readPage(after position: GlobalPosition, of target: SubscriptionTarget, limit: Int) async throws -> GlobalOrderPage {
         let read = reads.add(1, ordering: .relaxed).newValue
         if read <= failures { throw EventStoreError.backend("connection lost (read \(read))") }
-        return try await inner.readAll(after: position, of: target, limit: limit)
+        positions.withLock { $0.append(position) }
+        return try await inner.readPage(after: position, of: target, limit: limit)
     }
 
     func headPosition() async throws -> GlobalPosition { try await inner.headPosition() }
@@ -67,6 +73,18 @@ private final class FlakyStore: GlobalOrderEventStore {
     }
 }
 
+extension FlakyStore: ProjectionStore {
+    func projectionRecord(named name: String) async throws -> ProjectionRecord? { try await inner.projectionRecord(named: name) }
+    func projectionNames(_ filter: NameFilter, limit: Int, offset: Int) async throws -> [String] {
+        try await inner.projectionNames(filter, limit: limit, offset: offset)
+    }
+    func changeProjection<Result: Sendable>(
+        named name: String, _ change: @escaping @Sendable (inout ProjectionRecord?) throws -> ProjectionChange<Result>
+    ) async throws -> Result {
+        try await inner.changeProjection(named: name, change)
+    }
+}
+
 private func registered(_ name: String) -> EventMessage {
     EventMessage(messageName: "UserRegistered", payload: ["name": .string(name)])
 }
@@ -95,6 +113,48 @@ struct ClockDrivenTests {
         let event = try await within(.seconds(30), "the fourth read delivers the event") { try await first.value }
         #expect(event?.messageName == "UserRegistered")
         #expect(store.reads.load(ordering: .relaxed) == 4)
+    }
+
+    /// A subscription to a quiet stream goes on from where its last read looked, past other streams' events,
+    /// not from its own last event: its polls do not read again all that was stored since (review B21).
+    @Test func aSubscriptionToAQuietStreamReadsOnFromWhereItsLastReadLooked() async throws {
+        let store = FlakyStore()
+        try await store.create("quiet-1", metadata: [:], events: [registered("Alice")])
+        let clock = TestClock()
+        let subscription = try await store.subscribe(to: .stream("quiet-1"), clock: clock)
+        let reader = Task {
+            var iterator = subscription.makeAsyncIterator()
+            return [try await iterator.next(), try await iterator.next()].compactMap { $0?.position }
+        }
+        try await within(.seconds(30), "the subscription waits after its first event") { await clock.sleepers(atLeast: 1) }
+        let busy = try #require(
+            try await store.create("busy-1", metadata: [:], events: (1...5).map { registered("\($0)") }).lastGlobalPosition)
+        try await within(.seconds(30), "the append wakes the subscription, which reads again") {
+            while store.positions.withLock({ $0.count }) < 3 { try await Task.sleep(for: .milliseconds(5)) }
+        }
+        try await store.append([registered("Bob")], to: "quiet-1", expectedVersion: .any)
+        #expect(try await within(.seconds(30), "the next event is delivered") { try await reader.value } == [1, 2])
+        let positions = store.positions.withLock { $0 }
+        #expect(positions.last.map { $0 >= busy } == true, "\(positions)")
+    }
+
+    /// A projection of a quiet stream keeps, as its position, where its last read looked.
+    @Test func aProjectionOfAQuietStreamReadsOnFromWhereItsLastReadLooked() async throws {
+        let store = FlakyStore()
+        try await store.create("quiet-1", metadata: [:], events: [registered("Alice")])
+        let busy = try #require(
+            try await store.create("busy-1", metadata: [:], events: (1...5).map { registered("\($0)") }).lastGlobalPosition)
+        let manager = ProjectionManager(store: store)
+        let projection = manager.createQuery().initialState(0).fromStream("quiet-1")
+            .when([.on("UserRegistered") { count, _, _ in count + 1 }])
+        try await projection.run(keepRunning: false)
+        #expect(projection.state == 1)
+        store.positions.withLock { $0.removeAll() }
+        try await store.append([registered("Bob")], to: "quiet-1", expectedVersion: .any)
+        try await projection.run(keepRunning: false)
+        #expect(projection.state == 2)
+        let positions = store.positions.withLock { $0 }
+        #expect(positions.first.map { $0 >= busy } == true, "\(positions)")
     }
 
     /// A live runner reads a stop command written by a manager at its idle check, which comes when its clock

@@ -113,13 +113,18 @@ public actor InMemoryEventStore: ProjectionStore, SnapshotStore {
     public func readAll(after position: GlobalPosition, of target: SubscriptionTarget, limit: Int) async throws
         -> [RecordedEvent]
     {
+        try await readPage(after: position, of: target, limit: limit).events
+    }
+
+    public func readPage(after position: GlobalPosition, of target: SubscriptionTarget, limit: Int) async throws
+        -> GlobalOrderPage
+    {
         if limit < 1 { throw EventStoreError.invalidArgument("limit must be 1 or more, not \(limit)") }
         let state = try readable()
         let events = state.readAll(after: position, of: target, limit: limit)
-        if events.isEmpty, position != .start {
-            try StoreValidation.readPosition(position, highest: GlobalPosition(sequence: state.lastGlobalPosition))
-        }
-        return events
+        let head = GlobalPosition(sequence: state.lastGlobalPosition)
+        if events.isEmpty, position != .start { try StoreValidation.readPosition(position, highest: head) }
+        return GlobalOrderPage(events: events, after: position, limit: limit, readable: head)
     }
 
     public func eventCount(after position: GlobalPosition, of target: SubscriptionTarget, limit: Int) async throws -> Int {

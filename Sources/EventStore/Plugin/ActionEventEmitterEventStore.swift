@@ -244,6 +244,12 @@ extension ActionEventEmitterEventStore: GlobalOrderEventStore {
         try await globalOrderStore().readAll(after: position, of: target, limit: limit)
     }
 
+    public func readPage(after position: GlobalPosition, of target: SubscriptionTarget, limit: Int) async throws
+        -> GlobalOrderPage
+    {
+        try await globalOrderStore().readPage(after: position, of: target, limit: limit)
+    }
+
     public func eventCount(after position: GlobalPosition, of target: SubscriptionTarget, limit: Int) async throws -> Int {
         try await globalOrderStore().eventCount(after: position, of: target, limit: limit)
     }

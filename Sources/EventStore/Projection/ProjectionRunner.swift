@@ -181,6 +181,8 @@ public final class ProjectionRunner<Context: ProjectionContext, State: Codable &
         let evaluator = try matcher.map { matcher throws(EventStoreError) in try MatcherEvaluator(matcher) }
         var machine = machine
         var page: [RecordedEvent] = []
+        /// How far the read of `page` looked: the runner's position once the page is handled.
+        var readThrough = GlobalPosition.start
         var next = 0
         var generations: (append: UInt64, stop: UInt64) = (0, 0)
         let leaseRenewalInterval = setup.options.lockTimeout / 2
@@ -219,8 +221,12 @@ public final class ProjectionRunner<Context: ProjectionContext, State: Codable &
                     lastRenewal = now()
                 }
             }
+            let position = local.withLock { local in
+                local.globalPosition = Swift.max(local.globalPosition, readThrough)
+                return local.globalPosition
+            }
             observe()
-            return machine.pageProcessed(count: page.count, globalPosition: local.withLock { $0.globalPosition }, at: now())
+            return machine.pageProcessed(count: page.count, globalPosition: position, at: now())
         }
 
         var action = first
@@ -236,7 +242,9 @@ public final class ProjectionRunner<Context: ProjectionContext, State: Codable &
                     action = machine.headRead(head, at: now())
                 case .readPage:
                     let globalPosition = local.withLock { $0.globalPosition }
-                    page = try await store.readAll(after: globalPosition, of: source.target, limit: machine.configuration.readBatchSize)
+                    let read = try await store.readPage(
+                        after: globalPosition, of: source.target, limit: machine.configuration.readBatchSize)
+                    (page, readThrough) = (read.events, read.readThrough)
                     next = 0
                     action = try await handleEvents()
                 case .handleEvents:

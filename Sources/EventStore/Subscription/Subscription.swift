@@ -109,6 +109,10 @@ public protocol GlobalOrderEventStore: EventStore {
     /// an event that commits later with a smaller position: each backend's mechanism guarantees it.
     func readAll(after position: GlobalPosition, of target: SubscriptionTarget, limit: Int) async throws -> [RecordedEvent]
 
+    /// Reads like ``readAll(after:of:limit:)``, and says how far the read looked: a reader of a quiet target
+    /// goes on from there, instead of reading again everything stored since its last event.
+    func readPage(after position: GlobalPosition, of target: SubscriptionTarget, limit: Int) async throws -> GlobalOrderPage
+
     /// How many events of `target` are stored after `position`, counted up to `limit`, without reading
     /// them: how far a projection or a subscription is behind.
     /// - Throws: `invalidArgument` when `limit` < 1.
@@ -153,6 +157,15 @@ extension GlobalOrderEventStore {
             position = last.globalPosition
         }
         return count
+    }
+
+    /// Reads with ``readAll(after:of:limit:)``, looking no further than its last event: for stores that
+    /// cannot tell more.
+    public func readPage(after position: GlobalPosition, of target: SubscriptionTarget, limit: Int) async throws
+        -> GlobalOrderPage
+    {
+        let events = try await readAll(after: position, of: target, limit: limit)
+        return GlobalOrderPage(events: events, after: position, limit: limit, readable: nil)
     }
 
     @_spi(Backend) public func readableHead() async throws -> GlobalPosition {
@@ -242,12 +255,15 @@ public struct EventSubscription: AsyncSequence, Sendable {
     public struct Iterator: AsyncIteratorProtocol {
         let store: any GlobalOrderEventStore
         let target: SubscriptionTarget
-        /// The global position of the last event delivered.
+        /// Where the next read starts: the position of the last event delivered, or, once every event of the
+        /// page was delivered, how far that read looked.
         var last: GlobalPosition
         let readBatchSize: Int
         let clock: AnyClock
         var buffer: [RecordedEvent] = []
         var index = 0
+        /// How far the read of `buffer` looked.
+        var readThrough = GlobalPosition.start
 
         public mutating func next() async throws -> RecordedEvent? {
             var retryDelay: Duration = .milliseconds(100)
@@ -255,7 +271,8 @@ public struct EventSubscription: AsyncSequence, Sendable {
                 if Task.isCancelled { return nil }
                 let generation = store.appendNotifier.generation
                 do {
-                    buffer = try await store.readAll(after: last, of: target, limit: readBatchSize)
+                    let page = try await store.readPage(after: last, of: target, limit: readBatchSize)
+                    (buffer, readThrough) = (page.events, page.readThrough)
                     index = 0
                     retryDelay = .milliseconds(100)
                 } catch where Task.isCancelled {
@@ -267,12 +284,13 @@ public struct EventSubscription: AsyncSequence, Sendable {
                     continue
                 }
                 if buffer.isEmpty {
+                    last = readThrough
                     await store.appendNotifier.wait(after: generation, timeout: store.pollInterval, clock: clock)
                 }
             }
             let event = buffer[index]
             index += 1
-            last = event.globalPosition
+            last = index == buffer.count ? readThrough : event.globalPosition
             return event
         }
     }

@@ -244,7 +244,7 @@ struct MySQLOperations: BlockingSQLOperations {
 
     /// Events of `target` after a global position, in global order.
     func readAll(_ c: MariaDBConnection, after position: GlobalPosition, of target: SubscriptionTarget, limit: Int) throws
-        -> [RecordedEvent]
+        -> (events: [RecordedEvent], readable: GlobalPosition?)
     {
         // InnoDB builds a statement's read view without stopping commits, so one view can show a writer's
         // events but not those of the writer that held the append lock just before it, and a reader that
@@ -265,21 +265,24 @@ struct MySQLOperations: BlockingSQLOperations {
             }
         } else {
             bound = try currentHead(c)
-            guard bound > position.sequence else { return [] }
+            guard bound > position.sequence else { return ([], nil) }
             page = try readAll(c, after: position, upTo: bound, of: target, limit: limit)
         }
-        try makeDurable(c, page, upTo: bound)
-        return page
+        // A short page looked up to the head: a reader goes on from there, so the head must be on disk too.
+        let readThrough = page.count < limit ? bound : page.last?.globalPosition.sequence ?? position.sequence
+        try makeDurable(c, upTo: readThrough, head: bound)
+        return (page, bound <= knownDurable.value ? GlobalPosition(sequence: bound) : nil)
     }
 
-    /// InnoDB shows a commit's rows before its log is flushed, so a crash can still lose events a page shows,
-    /// and AUTO_INCREMENT then hands their positions out again, to events a reader past them would skip. A
-    /// commit of this connection's own waits for the log's flush up to its own record, which lies past every
-    /// commit the page shows (they were visible before it began): once it returns, they are on disk. Made once
-    /// per head: a page below the last head made durable needs none. A read inside a transaction cannot commit
-    /// on its own and makes none (README, MySQL and MariaDB).
-    private func makeDurable(_ c: MariaDBConnection, _ page: [RecordedEvent], upTo bound: Int64) throws {
-        guard let last = page.last, last.globalPosition.sequence > knownDurable.value, !c.isInTransaction else { return }
+    /// InnoDB shows a commit's rows before its log is flushed, so a crash can still lose events a page shows
+    /// (or that a reader passed over as not of its target), and AUTO_INCREMENT then hands their positions out
+    /// again, to events a reader past them would skip. A commit of this connection's own waits for the log's
+    /// flush up to its own record, which lies past every commit up to the head (they were visible before it
+    /// began): once it returns, they are on disk. Made once per head: a read that looks no further than the
+    /// last head made durable needs none. A read inside a transaction cannot commit on its own and makes none
+    /// (README, MySQL and MariaDB); it says then that it looked no further than its events.
+    private func makeDurable(_ c: MariaDBConnection, upTo readThrough: Int64, head bound: Int64) throws {
+        guard readThrough > knownDurable.value, !c.isInTransaction else { return }
         // Rows by connection, so that readers seldom wait for one another's row lock.
         try c.query(
             """

@@ -29,7 +29,7 @@ package protocol BlockingSQLOperations: Sendable {
         -> [StreamName]
     func categoryNames(_ c: Connection, _ filter: NameFilter, limit: Int, offset: Int) throws -> [String]
     func readAll(_ c: Connection, after position: GlobalPosition, of target: SubscriptionTarget, limit: Int) throws
-        -> [RecordedEvent]
+        -> (events: [RecordedEvent], readable: GlobalPosition?)
     func eventCount(_ c: Connection, after position: GlobalPosition, of target: SubscriptionTarget, limit: Int) throws -> Int
     func headPosition(_ c: Connection) throws -> GlobalPosition
     func highestPosition(_ c: Connection) throws -> GlobalPosition
@@ -200,7 +200,7 @@ package struct BlockingDriver<Connections: BlockingSQLConnections>: SQLDriver {
 
     package func readAll(
         _ transaction: SQLTransactionHandle?, after position: GlobalPosition, of target: SubscriptionTarget, limit: Int
-    ) async throws -> [RecordedEvent] {
+    ) async throws -> (events: [RecordedEvent], readable: GlobalPosition?) {
         let operations = self.operations
         return try await connections.read(held(transaction)) { try operations.readAll($0, after: position, of: target, limit: limit) }
     }

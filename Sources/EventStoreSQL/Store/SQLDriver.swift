@@ -60,8 +60,10 @@ package protocol SQLDriver: Sendable {
 
     // MARK: Global order
 
+    /// The events of `target` after `position`, at most `limit`, and a position up to which the read saw
+    /// every committed event (`nil` where it cannot tell): how far a short page looked.
     func readAll(_ transaction: SQLTransactionHandle?, after position: GlobalPosition, of target: SubscriptionTarget, limit: Int)
-        async throws -> [RecordedEvent]
+        async throws -> (events: [RecordedEvent], readable: GlobalPosition?)
     /// How many events of `target` are after `position`, at most `limit`.
     func eventCount(_ transaction: SQLTransactionHandle?, after position: GlobalPosition, of target: SubscriptionTarget, limit: Int)
         async throws -> Int

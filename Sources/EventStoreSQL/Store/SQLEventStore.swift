@@ -198,13 +198,20 @@ open class SQLEventStore: ProjectionStore, SnapshotStore, @unchecked Sendable {
     public func readAll(after position: GlobalPosition, of target: SubscriptionTarget = .all, limit: Int) async throws
         -> [RecordedEvent]
     {
+        try await readPage(after: position, of: target, limit: limit).events
+    }
+
+    public func readPage(after position: GlobalPosition, of target: SubscriptionTarget = .all, limit: Int) async throws
+        -> GlobalOrderPage
+    {
         if limit < 1 { throw EventStoreError.invalidArgument("limit must be 1 or more, not \(limit)") }
-        let events = try await read { try await driver.readAll($0, after: position, of: target, limit: limit) }
-        // Checked on empty pages only: where a reader holding such a position would wait for ever.
-        if events.isEmpty, position != .start {
+        let (events, readable) = try await read { try await driver.readAll($0, after: position, of: target, limit: limit) }
+        // Checked on empty pages past what the read could see only: where a reader holding such a position
+        // would wait for ever.
+        if events.isEmpty, position != .start, readable.map({ position > $0 }) ?? true {
             try StoreValidation.readPosition(position, highest: try await read { try await driver.highestPosition($0) })
         }
-        return events
+        return GlobalOrderPage(events: events, after: position, limit: limit, readable: readable)
     }
 
     public func eventCount(after position: GlobalPosition, of target: SubscriptionTarget, limit: Int) async throws -> Int {

@@ -152,9 +152,12 @@ struct SQLiteOperations: BlockingSQLOperations {
     }
 
     /// Events of `target` after `position`, in global order (one writer: positions follow commits).
+    /// Reads the head first: every event up to it was committed before the page's read began, so a short
+    /// page saw all of them.
     func readAll(_ c: SQLiteConnection, after position: GlobalPosition, of target: SubscriptionTarget, limit: Int) throws
-        -> [RecordedEvent]
+        -> (events: [RecordedEvent], readable: GlobalPosition?)
     {
+        let head = try headPosition(c)
         let columns = "e.global_position, e.position, e.uuid, e.message_name, e.payload, e.metadata, e.created_at, s.name"
         let query: SQLQuery = """
             SELECT \(unsafeSQL: columns) FROM \(tables.events) AS e JOIN \(tables.streams) AS s ON s.id = e.stream_id
@@ -165,7 +168,7 @@ struct SQLiteOperations: BlockingSQLOperations {
         try c.query(query) { row in
             events.append(try recordedEvent(row, stream: try storedStreamName(row.text(7))))
         }
-        return events
+        return (events, head)
     }
 
     func eventCount(_ c: SQLiteConnection, after position: GlobalPosition, of target: SubscriptionTarget, limit: Int) throws -> Int {
