@@ -59,3 +59,32 @@ extension EventStore {
 }
 
 let userStream: StreamName = "Prooph\\Model\\User"
+
+/// A transaction of `store` held open after `body` ran in it, until ``commit()``.
+struct HeldTransaction {
+    private let task: Task<Void, any Error>
+    private let release: AsyncStream<Void>.Continuation
+
+    /// Runs `body` in a transaction of `store` and returns once it did, the transaction still open.
+    init(on store: any EventStore, _ body: @escaping @Sendable (any EventStore) async throws -> Void) async {
+        let ran = AsyncStream<Void>.makeStream()
+        let release = AsyncStream<Void>.makeStream()
+        task = Task {
+            try await store.transaction { tx in
+                try await body(tx)
+                ran.continuation.yield()
+                for await _ in release.stream { break }
+            }
+        }
+        self.release = release.continuation
+        // Ends with the task too, when the transaction failed before `body` returned.
+        Task { [task] in _ = await task.result; ran.continuation.finish() }
+        for await _ in ran.stream { break }
+    }
+
+    /// Lets the transaction commit, and waits for it.
+    func commit() async throws {
+        release.yield()
+        try await task.value
+    }
+}

@@ -72,16 +72,7 @@ extension EventStoreConformance {
             #expect(full.readThrough == full.events.last?.globalPosition)
             // An append to the quiet stream still open: no read looks past it, so a reader going on from
             // where its reads looked gets it once it commits.
-            let inTransaction = AsyncStream<Void>.makeStream()
-            let release = AsyncStream<Void>.makeStream()
-            let transaction = Task {
-                try await store.transaction { tx in
-                    try await tx.append([userEvent(2)], to: "quiet-1")
-                    inTransaction.continuation.yield()
-                    for await _ in release.stream { break }
-                }
-            }
-            for await _ in inTransaction.stream { break }
+            let transaction = await HeldTransaction(on: store) { tx in try await tx.append([userEvent(2)], to: "quiet-1") }
             // Another append beside it: committed at once on PostgreSQL, after the transaction where writers
             // take turns.
             let beside = Task { try await store.append(userEvents(6...6), to: "busy-1") }
@@ -92,8 +83,7 @@ extension EventStoreConformance {
                 #expect(read.readThrough >= readThrough)
                 readThrough = read.readThrough
             }
-            release.continuation.yield()
-            try await transaction.value
+            try await transaction.commit()
             _ = try await beside.value
             var delivered: [RecordedEvent] = []
             try await eventually("the committed append is read after where the reads looked") {
@@ -279,20 +269,10 @@ extension EventStoreConformance {
         ConformanceCase("subscriptions", "aCheckpointSavedWhileATransactionRunsIsKept") { inner in
             let store = try inner.followable()
             try await store.create("tx-1", events: userEvents(1...2))
-            let inTransaction = AsyncStream<Void>.makeStream()
-            let release = AsyncStream<Void>.makeStream()
-            let transaction = Task {
-                try await store.transaction { tx in
-                    try await tx.append([userEvent(3)], to: "tx-1")
-                    inTransaction.continuation.yield()
-                    for await _ in release.stream { break }
-                }
-            }
-            for await _ in inTransaction.stream { break }
+            let transaction = await HeldTransaction(on: store) { tx in try await tx.append([userEvent(3)], to: "tx-1") }
             let saver = Task { try await store.saveCheckpoint(GlobalPosition(sequence: 7), named: "kept") }
             try await Task.sleep(for: .milliseconds(50))
-            release.continuation.yield()
-            try await transaction.value
+            try await transaction.commit()
             try await saver.value
             #expect(try await store.checkpoint(named: "kept") == GlobalPosition(sequence: 7))
             #expect(try await store.all("tx-1").count == 3)

@@ -265,12 +265,12 @@ struct MySQLOperations: BlockingSQLOperations {
             }
         } else {
             bound = try currentHead(c)
-            guard bound > position.sequence else { return ([], nil) }
+            // Nothing past the reader: it looked as far as it stands (no durability needed to stay there).
+            guard bound > position.sequence else { return ([], GlobalPosition(sequence: bound)) }
             page = try readAll(c, after: position, upTo: bound, of: target, limit: limit)
         }
-        // A short page looked up to the head: a reader goes on from there, so the head must be on disk too.
-        let readThrough = page.count < limit ? bound : page.last?.globalPosition.sequence ?? position.sequence
-        try makeDurable(c, upTo: readThrough, head: bound)
+        // A reader goes on from the head after a short page, so the head is made durable, not the page alone.
+        try makeDurable(c, upTo: bound)
         return (page, bound <= knownDurable.value ? GlobalPosition(sequence: bound) : nil)
     }
 
@@ -281,8 +281,8 @@ struct MySQLOperations: BlockingSQLOperations {
     /// began): once it returns, they are on disk. Made once per head: a read that looks no further than the
     /// last head made durable needs none. A read inside a transaction cannot commit on its own and makes none
     /// (README, MySQL and MariaDB); it says then that it looked no further than its events.
-    private func makeDurable(_ c: MariaDBConnection, upTo readThrough: Int64, head bound: Int64) throws {
-        guard readThrough > knownDurable.value, !c.isInTransaction else { return }
+    private func makeDurable(_ c: MariaDBConnection, upTo bound: Int64) throws {
+        guard bound > knownDurable.value, !c.isInTransaction else { return }
         // Rows by connection, so that readers seldom wait for one another's row lock.
         try c.query(
             """
