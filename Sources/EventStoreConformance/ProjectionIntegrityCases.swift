@@ -6,15 +6,17 @@ import Testing
 /// A read model whose reset takes a while, to let a runner start while it runs.
 private final class SlowResetReadModel: ReadModel {
     let users = UsersReadModel()
-    let resetDelay: Duration
-    init(resetDelay: Duration) { self.resetDelay = resetDelay }
+    /// Ended by ``letResetsFinish()``: resets wait for it.
+    private let gate = AsyncStream<Void>.makeStream()
 
     func initialize() async throws { try await users.initialize() }
     func isInitialized() async throws -> Bool { try await users.isInitialized() }
     func reset() async throws {
-        try await Task.sleep(for: resetDelay)
+        for await _ in gate.stream {}
         try await users.reset()
     }
+    /// Lets every reset, waiting or to come, go on.
+    func letResetsFinish() { gate.continuation.finish() }
     func delete() async throws { try await users.delete() }
     func stack(_ operation: UsersReadModel.Operation) { users.stack(operation) }
     func persist() async throws { try await users.persist() }
@@ -147,7 +149,7 @@ extension EventStoreConformance {
             let store = try inner.projecting()
             try await store.create("user-123", events: userEvents(1...3))
             let manager = ProjectionManager(store: store)
-            let readModel = SlowResetReadModel(resetDelay: .seconds(2))
+            let readModel = SlowResetReadModel()
             func runner() -> ReadModelProjection<SlowResetReadModel, Int> {
                 manager.createReadModelProjection("users", readModel: readModel).initialState(0).fromStream("user-123")
                     .whenAny { n, event, context in
@@ -164,6 +166,7 @@ extension EventStoreConformance {
             // The manager holds the lease while the read model resets: a runner starting now is refused,
             // instead of persisting rows the late reset then wipes while its saved positions say done.
             await expectError(.projectionRunning) { try await runner().run(keepRunning: false) }
+            readModel.letResetsFinish()
             try await reset.value
             #expect(readModel.users.users.isEmpty)
             try await runner().run(keepRunning: false)
