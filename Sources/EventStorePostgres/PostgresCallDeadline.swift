@@ -1,4 +1,5 @@
 import EventStore
+import EventStoreSQL
 import PostgresNIO
 import Synchronization
 
@@ -232,10 +233,8 @@ struct PostgresCallDeadline: Sendable {
         }
     }
 
-    /// How long a write whose caller was cancelled may still take to finish (never past its query
-    /// deadline): 2 seconds. Within it the caller learns the write's real outcome (a COMMIT in flight
-    /// normally answers in milliseconds); past it the connection is closed and the outcome is unknown.
-    static let writeCancellationGrace: Duration = .seconds(2)
+    /// How long a write whose caller was cancelled may still take to finish (``WriteCancellation/grace``).
+    static let writeCancellationGrace = WriteCancellation.grace
 
     /// Waits until the call finishes or its deadline passes, and closes its connection in the second case.
     /// A cancellation (of this task) moves the deadline: to now for a read, to the end of the grace for a
@@ -332,44 +331,6 @@ struct PostgresCallDeadline: Sendable {
                 guard case .running = phase else { return false }
                 phase = .closed(reason)
                 return true
-            }
-        }
-    }
-
-    /// A result that arrives once, from whichever side has it first, awaited by one caller.
-    final class Outcome<T: Sendable>: Sendable {
-        private struct State {
-            var result: Result<T, any Error>?
-            var waiter: CheckedContinuation<T, any Error>?
-            var resolved = false
-        }
-
-        private let state = Mutex(State())
-
-        /// Delivers `result` unless one was delivered before.
-        func resolve(_ result: Result<T, any Error>) {
-            let waiter = state.withLock { state -> CheckedContinuation<T, any Error>? in
-                guard !state.resolved else { return nil }
-                state.resolved = true
-                guard let waiter = state.waiter else {
-                    state.result = result
-                    return nil
-                }
-                state.waiter = nil
-                return waiter
-            }
-            waiter?.resume(with: result)
-        }
-
-        /// Waits for the result.
-        func value() async throws -> T {
-            try await withCheckedThrowingContinuation { continuation in
-                let ready = state.withLock { state -> Result<T, any Error>? in
-                    if let result = state.result { return result }
-                    state.waiter = continuation
-                    return nil
-                }
-                if let ready { continuation.resume(with: ready) }
             }
         }
     }

@@ -88,6 +88,60 @@ struct MySQLPrivateServerTests {
         }
     }
 
+    /// Issue 19, item 2: a cancelled call whose statement waits on a server that stopped answering returned
+    /// only at `queryTimeout`, so a cancelled subscriber held its task (an SSE stream, a shutdown) that long.
+    /// Now a cancelled read ends its statement with `mariadb_cancel` at once, and a cancelled write after its
+    /// grace: neither committed, so both throw `CancellationError`, and nothing of the write is stored.
+    @Test func aCancelledCallOnAFrozenServerReturnsAtOnceAndCommitsNothing() async throws {
+        try await Self.script.withServer("cancel") { directory, url in
+            var configuration = try MySQLConfiguration(url: url)
+            configuration.queryTimeout = .seconds(30)
+            configuration.poolSize = 4
+            let store = try await MySQLEventStore(configuration: configuration)
+            try await store.create("cancel-1", events: [EventMessage(messageName: "Before")])
+            // A connection is open before the server stops.
+            _ = try await store.readAll(after: .start, of: .all, limit: 10)
+            let pidText = try String(contentsOf: directory.appendingPathComponent("mysqld.pid"), encoding: .utf8)
+            let pid = try #require(pid_t(pidText.trimmingCharacters(in: .whitespacesAndNewlines)))
+            kill(pid, SIGSTOP)
+            defer { kill(pid, SIGCONT) }
+            // The append comes first, on a connection that is open: it shows that a statement in flight is
+            // ended (the reads after it may find their connection broken and open one, which is ended too).
+            let calls: [(String, Duration, @Sendable () async throws -> Void)] = [
+                ("append", .seconds(4), { try await store.append([EventMessage(messageName: "Cancelled")], to: "cancel-1") }),
+                ("read", .seconds(2), { _ = try await store.readAll(after: .start, of: .all, limit: 10) }),
+                ("load", .seconds(2), { _ = try await store.load("cancel-1").collect() }),
+                ("subscriber", .seconds(2), {
+                    for try await _ in try await store.subscribe(to: .all, from: .start) {}
+                    throw CancellationError()  // a subscription ends (nil) when its task is cancelled
+                }),
+            ]
+            for (what, limit, call) in calls {
+                Watchdog.step("a \(what) on the frozen server, cancelled")
+                let task = Task { try await call() }
+                try await Task.sleep(for: .milliseconds(300))
+                let cancelled = ContinuousClock.now
+                task.cancel()
+                let error: (any Error)?
+                do {
+                    try await task.value
+                    error = nil
+                } catch let thrown {
+                    error = thrown
+                }
+                let took = ContinuousClock.now - cancelled
+                #expect(took < limit, "a cancelled \(what) took \(took)")
+                #expect(error is CancellationError, "\(what): \(String(describing: error))")
+            }
+            kill(pid, SIGCONT)
+            let loaded = try await within(.seconds(20), "a load once the server answers again") {
+                try await store.load("cancel-1").collect()
+            }
+            #expect(loaded.map(\.messageName) == ["Before"])
+            await store.close()
+        }
+    }
+
     private func crashAfterAReadOfUnflushedEvents(_ directory: URL, _ url: String) async throws {
         let configuration = try MySQLConfiguration(url: url)
         let store = try await MySQLEventStore(configuration: configuration)

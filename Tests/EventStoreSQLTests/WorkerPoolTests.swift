@@ -165,3 +165,162 @@ struct WorkerPoolTests {
         try await holder.value
     }
 }
+
+/// A stand-in for a connection whose call blocks until the server answers (20 s here: never, in a test) or
+/// its socket is cut from another thread, as `mariadb_cancel` cuts libmariadb's.
+final class CuttableConnection: @unchecked Sendable {
+    struct Cut: Error {}
+    struct NoAnswer: Error {}
+    static let opened = Mutex(0)
+    let number: Int
+    private let answer = DispatchSemaphore(value: 0)
+    private let cut = Locked(false)
+    private let interrupter: BlockingInterrupter
+
+    init(_ interrupter: BlockingInterrupter) {
+        number = Self.opened.withLock { $0 += 1; return $0 }
+        self.interrupter = interrupter
+        let (answer, cut) = (answer, cut)
+        interrupter.arm {
+            cut.withLock { $0 = true }
+            answer.signal()
+        }
+    }
+
+    deinit { interrupter.disarm() }
+
+    /// Waits for an answer that never comes. - Throws: `Cut` once the socket is cut.
+    func call() throws {
+        if answer.wait(timeout: .now() + 20) == .timedOut { throw NoAnswer() }
+        if cut.withLock({ $0 }) { throw Cut() }
+    }
+}
+
+/// Issue 19: a cancelled caller of a blocking client ends the call in flight (`BlockingWorker.Cancellation`).
+@Suite("Blocking workers: cancelled calls", .watchdog())
+struct BlockingWorkerCancellationTests {
+    static func worker(open delay: Duration = .zero) -> BlockingWorker<CuttableConnection> {
+        BlockingWorker(label: "tests.worker.cuttable") { interrupter in
+            if delay > .zero { usleep(UInt32(delay.components.attoseconds / 1_000_000_000_000 + delay.components.seconds * 1_000_000)) }
+            return CuttableConnection(interrupter)
+        }
+    }
+
+    /// Runs `job` in a task, cancels it once the job says it runs (by setting the flag it is given), and
+    /// returns what it threw and how long that took.
+    static func cancelled(_ job: @escaping @Sendable (Locked<Bool>) async throws -> Int) async -> (
+        result: Result<Int, any Error>, took: Duration
+    ) {
+        let running = Locked(false)
+        let task = Task { try await job(running) }
+        let waited = ContinuousClock.now
+        while !running.withLock({ $0 }), ContinuousClock.now - waited < .seconds(10) {
+            try? await Task.sleep(for: .milliseconds(10))
+        }
+        try? await Task.sleep(for: .milliseconds(50))
+        let cancelled = ContinuousClock.now
+        task.cancel()
+        let result: Result<Int, any Error>
+        do { result = .success(try await task.value) } catch { result = .failure(error) }
+        return (result, ContinuousClock.now - cancelled)
+    }
+
+    @Test func aCancelledReadIsAnsweredAtOnceAndItsCallIsCut() async throws {
+        let worker = Self.worker()
+        let first = try await worker.run { $0.number }
+        let (result, took) = await Self.cancelled { running in
+            try await worker.run(cancellation: .interruptsAtOnce) { connection in
+                running.withLock { $0 = true }
+                try connection.call()
+                return 0
+            }
+        }
+        #expect(throws: CancellationError.self) { try result.get() }
+        #expect(took < .seconds(1), "\(took)")
+        // The call was cut (a call still waiting would hold the queue for 20 s), and its connection is not
+        // used again.
+        let next = try await within(.seconds(5), "the job after the cut one") { try await worker.run { $0.number } }
+        #expect(next > first)
+    }
+
+    @Test func aCancelledWriteHasItsGraceThenItsCallIsCut() async throws {
+        let worker = Self.worker()
+        let (result, took) = await Self.cancelled { running in
+            try await worker.run(cancellation: .interruptsAfter(.milliseconds(500))) { connection in
+                running.withLock { $0 = true }
+                try connection.call()
+                return 0
+            }
+        }
+        let error = #expect(throws: JobInterrupted.self) { try result.get() }
+        #expect(error?.underlying is CuttableConnection.Cut)
+        #expect(took >= .milliseconds(500), "\(took)")
+        #expect(took < .seconds(3), "\(took)")
+    }
+
+    @Test func aCancelledWriteThatEndsWithinItsGraceReportsItsOutcome() async throws {
+        let worker = Self.worker()
+        let (result, took) = await Self.cancelledWhileWaiting { gate in
+            try await worker.run(cancellation: .interruptsAfter(.seconds(2))) { _ in
+                gate.wait()
+                return 42
+            }
+        }
+        #expect(try result.get() == 42)
+        #expect(took < .seconds(2), "\(took)")
+    }
+
+    @Test func anInterruptionWhileTheConnectionOpensReachesItOnceItIsArmed() async throws {
+        // Cancelled while the connection opens (it takes 1 s): the interrupter is armed after the
+        // interruption was asked.
+        let opening = Locked(false)
+        let worker = BlockingWorker<CuttableConnection>(label: "tests.worker.opening") { interrupter in
+            opening.withLock { $0 = true }
+            usleep(1_000_000)
+            return CuttableConnection(interrupter)
+        }
+        let (result, took) = await Self.cancelled { running in
+            let watcher = Task {
+                while !opening.withLock({ $0 }) { try await Task.sleep(for: .milliseconds(10)) }
+                running.withLock { $0 = true }
+            }
+            defer { watcher.cancel() }
+            return try await worker.run(cancellation: .interruptsAfter(.zero)) { connection in
+                try connection.call()
+                return 0
+            }
+        }
+        let error = #expect(throws: JobInterrupted.self) { try result.get() }
+        #expect(error?.underlying is CuttableConnection.Cut)
+        #expect(took < .seconds(4), "\(took)")
+    }
+
+    @Test func aJobThatRunsToItsEndIsNotCut() async throws {
+        let worker = Self.worker()
+        let (result, _) = await Self.cancelledWhileWaiting { gate in
+            try await worker.run { _ in
+                gate.wait()
+                return 7
+            }
+        }
+        #expect(try result.get() == 7)
+    }
+
+    /// Runs `job` with a gate (a semaphore) that opens 300 ms after the job's caller is cancelled, and
+    /// returns what it threw and how long it took after the cancellation. The job waits at the gate.
+    static func cancelledWhileWaiting(_ job: @escaping @Sendable (DispatchSemaphore) async throws -> Int) async
+        -> (result: Result<Int, any Error>, took: Duration)
+    {
+        let gate = DispatchSemaphore(value: 0)
+        let opener = Task {
+            try? await Task.sleep(for: .milliseconds(350))  // the caller is cancelled 50 ms after it starts
+            gate.signal()
+        }
+        let outcome = await cancelled { running in
+            running.withLock { $0 = true }
+            return try await job(gate)
+        }
+        await opener.value
+        return outcome
+    }
+}

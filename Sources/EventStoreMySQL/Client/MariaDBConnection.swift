@@ -66,6 +66,8 @@ final class MariaDBConnection: SQLCommandConnection {
     }
 
     private let handle: UnsafeMutablePointer<MYSQL>
+    /// Ends a call in flight from another thread (`mariadb_cancel`), while the handle lives.
+    private let interrupter: BlockingInterrupter?
     private var statements = StatementCache<UnsafeMutablePointer<MYSQL_STMT>> { mysql_stmt_close($0) }
     /// Set when a call failed because the connection is gone; the worker opens a new one.
     private(set) var isBroken = false
@@ -81,9 +83,15 @@ final class MariaDBConnection: SQLCommandConnection {
         return status & UInt32(SERVER_STATUS_IN_TRANS) != 0
     }
 
-    init(_ settings: Settings) throws(MariaDBError) {
+    /// Connects. - Parameter interrupter: armed with `mariadb_cancel` from the start, so that a cancelled
+    ///   caller ends the connecting too.
+    init(_ settings: Settings, interrupter: BlockingInterrupter? = nil) throws(MariaDBError) {
         guard let handle = mysql_init(nil) else { throw MariaDBError(number: 2008, message: "out of memory") }
         self.handle = handle
+        self.interrupter = interrupter
+        let cancellable = CancellableHandle(handle: handle)
+        // Shuts the socket down: the call blocked on it fails at once with a lost connection (2013).
+        interrupter?.arm { _ = mariadb_cancel(cancellable.handle) }
         var timeout = settings.connectTimeoutSeconds
         mysql_options(handle, MYSQL_OPT_CONNECT_TIMEOUT, &timeout)
         var queryTimeout = settings.queryTimeoutSeconds
@@ -107,6 +115,7 @@ final class MariaDBConnection: SQLCommandConnection {
     }
 
     deinit {
+        interrupter?.disarm()
         statements.removeAll()
         mysql_close(handle)
     }
@@ -217,6 +226,12 @@ final class MariaDBConnection: SQLCommandConnection {
             throw lost
         }
     }
+}
+
+/// The handle `mariadb_cancel` takes from another thread: the interrupter calls it only while the connection
+/// lives, under its lock.
+private struct CancellableHandle: @unchecked Sendable {
+    let handle: UnsafeMutablePointer<MYSQL>
 }
 
 /// The input buffers of one execution, kept alive until it ends.

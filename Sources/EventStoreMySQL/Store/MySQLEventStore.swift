@@ -60,11 +60,13 @@ struct MySQLConnections: BlockingSQLConnections {
         let connection: UInt64
 
         /// Runs `job` on the transaction's connection; fails when the worker lost it (a server restart, a
-        /// `KILL`) and would run the job on a fresh connection outside the transaction, where it would commit
-        /// on its own while the transaction's earlier writes were rolled back.
-        func run<T: Sendable>(_ job: @escaping @Sendable (MariaDBConnection) throws -> T) async throws -> T {
+        /// `KILL`, a cancelled call) and would run the job on a fresh connection outside the transaction,
+        /// where it would commit on its own while the transaction's earlier writes were rolled back.
+        func run<T: Sendable>(
+            _ cancellation: BlockingWorker<MariaDBConnection>.Cancellation, _ job: @escaping @Sendable (MariaDBConnection) throws -> T
+        ) async throws -> T {
             let expected = connection
-            return try await MySQLConnections.run(worker) { connection in
+            return try await MySQLConnections.run(worker, cancellation) { connection in
                 guard connection.serial == expected, !connection.isBroken else {
                     throw EventStoreError.backend(
                         "the connection of this transaction was lost, so the server rolled the transaction back")
@@ -84,7 +86,9 @@ struct MySQLConnections: BlockingSQLConnections {
             tables: try MySQLTables(prefix: configuration.tablePrefix), statementSeconds: settings.queryTimeoutSeconds)
         pool = WorkerPool(
             (0..<max(1, configuration.poolSize)).map {
-                BlockingWorker(label: "eventstore.mariadb.\($0)", open: { try MariaDBConnection(settings) }, isBroken: \.isBroken)
+                BlockingWorker(
+                    label: "eventstore.mariadb.\($0)", open: { try MariaDBConnection(settings, interrupter: $0) },
+                    isBroken: \.isBroken)
             })
         readBatchSize = configuration.readBatchSize
     }
@@ -92,7 +96,7 @@ struct MySQLConnections: BlockingSQLConnections {
     /// Creates or upgrades the schema. - Returns: its version.
     func migrate() async throws -> Int {
         let operations = self.operations
-        return try await onPool { try operations.migrate($0) }
+        return try await pool.withWorker { try await Self.run($0, .runsToEnd) { try operations.migrate($0) } }
     }
 
     /// The bounded poll for other processes' appends. 100 ms.
@@ -101,35 +105,38 @@ struct MySQLConnections: BlockingSQLConnections {
     func write<T: Sendable>(_ transaction: Transaction?, _ job: @escaping @Sendable (MariaDBConnection) throws -> T)
         async throws -> T
     {
-        if let transaction { return try await transaction.run { connection in try connection.savepoint { try job(connection) } } }
-        // A write runs to its end even when the caller's task is cancelled (as on PostgreSQL): a projection
-        // that is cancelled saves what it processed. Reads give up waiting for a connection when cancelled.
-        // (Waiting through cancellation instead of in a task of its own saves two thread switches a write.)
+        if let transaction {
+            return try await transaction.run(Self.writing) { connection in try connection.savepoint { try job(connection) } }
+        }
+        // A write whose caller is cancelled still gets its connection and has the grace to finish (as on
+        // PostgreSQL): a projection that is cancelled saves what it processed. Reads give up waiting for a
+        // connection when cancelled. (Waiting through cancellation instead of in a task of its own saves two
+        // thread switches a write.)
         return try await pool.withWorker(waitsThroughCancellation: true) { worker in
-            try await Self.run(worker) { connection in try connection.transaction { try job(connection) } }
+            try await Self.run(worker, Self.writing) { connection in try connection.transaction { try job(connection) } }
         }
     }
 
     func read<T: Sendable>(_ transaction: Transaction?, _ job: @escaping @Sendable (MariaDBConnection) throws -> T)
         async throws -> T
     {
-        if let transaction { return try await transaction.run(job) }
-        return try await onPool(job)
+        if let transaction { return try await transaction.run(.interruptsAtOnce, job) }
+        return try await pool.withWorker { try await Self.run($0, .interruptsAtOnce, job) }
     }
 
     func withTransaction<T: Sendable>(_ body: (Transaction) async throws -> T) async throws -> T {
         try await pool.withWorker { worker in
-            let connection = try await Self.run(worker) { connection in
+            let connection = try await Self.run(worker, .interruptsAtOnce) { connection in
                 try connection.execute("START TRANSACTION")
                 return connection.serial
             }
             let transaction = Transaction(worker: worker, connection: connection)
             do {
                 let result = try await body(transaction)
-                try await transaction.run { try $0.commit() }
+                try await transaction.run(Self.writing) { try $0.commit() }
                 return result
             } catch {
-                _ = try? await transaction.run { try $0.execute("ROLLBACK") }
+                _ = try? await transaction.run(.runsToEnd) { try $0.execute("ROLLBACK") }
                 throw error
             }
         }
@@ -141,16 +148,28 @@ struct MySQLConnections: BlockingSQLConnections {
         await pool.shutDown()
     }
 
-    private func onPool<T: Sendable>(_ job: @escaping @Sendable (MariaDBConnection) throws -> T) async throws -> T {
-        try await pool.withWorker { try await Self.run($0, job) }
-    }
+    /// A write whose caller is cancelled: its connection is cut (`mariadb_cancel`) after the grace.
+    private static let writing = BlockingWorker<MariaDBConnection>.Cancellation.interruptsAfter(WriteCancellation.grace)
 
+    /// Runs `job` on `worker`, with MariaDB's errors as the store's.
     fileprivate static func run<T: Sendable>(
-        _ worker: BlockingWorker<MariaDBConnection>, _ job: @escaping @Sendable (MariaDBConnection) throws -> T
+        _ worker: BlockingWorker<MariaDBConnection>, _ cancellation: BlockingWorker<MariaDBConnection>.Cancellation,
+        _ job: @escaping @Sendable (MariaDBConnection) throws -> T
     ) async throws -> T {
         do {
-            return try await worker.run(job)
+            return try await worker.run(cancellation: cancellation, job)
         } catch let error as MariaDBError {
+            throw error.storeError
+        } catch let interrupted as JobInterrupted {
+            // The job's connection was cut because its caller was cancelled. Only a COMMIT in flight may
+            // have committed; a transaction cut before it was rolled back by the server.
+            guard let error = interrupted.underlying as? MariaDBError else { throw interrupted.underlying }
+            if error.duringCommit, error.isConnectionError {
+                throw EventStoreError.backend(
+                    "the call was cancelled while MySQL/MariaDB committed a write: its connection was cut, and the write may or "
+                        + "may not have committed (outcome unknown: read before retrying)", underlying: error)
+            }
+            if error.isConnectionError { throw CancellationError() }
             throw error.storeError
         }
     }

@@ -1,5 +1,6 @@
 import Dispatch
 import EventStore
+import Synchronization
 
 /// A connection of a blocking C client (SQLite, libmariadb) with a serial queue of its own: every call of
 /// the client runs there, one job at a time, never on Swift's cooperative thread pool.
@@ -8,23 +9,49 @@ import EventStore
 /// ``opened(label:open:isBroken:)``), and opened again before the next job when `isBroken` says the last
 /// one broke it. After ``close()`` the connection is released (its `deinit` closes it) and every job fails
 /// with `backend` without touching it.
+///
+/// A job whose caller is cancelled can be interrupted (see ``Cancellation``) when the connection armed the
+/// worker's ``BlockingInterrupter`` with a call that ends what it is doing from another thread
+/// (`mariadb_cancel`); the connection is not used again after an interruption.
 /// - Important: `Connection` is used on the queue only; jobs must not keep it.
 package final class BlockingWorker<Connection>: @unchecked Sendable {
+    /// What a job does when its caller is cancelled.
+    package enum Cancellation: Sendable {
+        /// It runs to its end (a migration).
+        case runsToEnd
+        /// It is interrupted at once, and the caller gets `CancellationError` without waiting for it (a read:
+        /// it has nothing to report). A job not yet started never starts.
+        case interruptsAtOnce
+        /// It has `grace` to end; past it, it is interrupted, and the caller gets what it then throws wrapped
+        /// in ``JobInterrupted`` (a write: its caller learns whether it committed).
+        case interruptsAfter(Duration)
+    }
+
     private let queue: DispatchQueue
-    private let open: @Sendable () throws -> Connection
+    private let open: @Sendable (BlockingInterrupter) throws -> Connection
     private let isBroken: @Sendable (Connection) -> Bool
+    private let interrupter = BlockingInterrupter()
+    private let jobs = Atomic<UInt64>(0)
     // Touched only on `queue`.
     private var connection: Connection?
     private var isClosed = false
 
-    /// A worker that opens its connection at its first job.
+    /// A worker that opens its connection at its first job; `open` may arm the interrupter it is given.
     package init(
-        label: String, open: @escaping @Sendable () throws -> Connection,
+        label: String, open: @escaping @Sendable (BlockingInterrupter) throws -> Connection,
         isBroken: @escaping @Sendable (Connection) -> Bool = { _ in false }
     ) {
         self.queue = DispatchQueue(label: label)
         self.open = open
         self.isBroken = isBroken
+    }
+
+    /// A worker that opens its connection at its first job, and cannot interrupt it.
+    package convenience init(
+        label: String, open: @escaping @Sendable () throws -> Connection,
+        isBroken: @escaping @Sendable (Connection) -> Bool = { _ in false }
+    ) {
+        self.init(label: label, open: { _ in try open() }, isBroken: isBroken)
     }
 
     /// A worker whose connection is opened now, so that opening errors reach the caller.
@@ -38,11 +65,47 @@ package final class BlockingWorker<Connection>: @unchecked Sendable {
     }
 
     /// Runs `body` with the connection on the worker's queue and returns its result.
-    /// - Throws: what `open` or `body` throws; `backend` after ``close()``.
-    package func run<T: Sendable>(_ body: @escaping @Sendable (Connection) throws -> T) async throws -> T {
-        try await withCheckedThrowingContinuation { continuation in
-            queue.async {
-                continuation.resume(with: Result { try body(self.connectionForJob()) })
+    /// - Parameter cancellation: what a cancellation of the caller does to the job (it runs to its end by
+    ///   default).
+    /// - Throws: what `open` or `body` throws (wrapped in ``JobInterrupted`` when the job was interrupted);
+    ///   `CancellationError` for a job interrupted at once; `backend` after ``close()``.
+    package func run<T: Sendable>(
+        cancellation: Cancellation = .runsToEnd, _ body: @escaping @Sendable (Connection) throws -> T
+    ) async throws -> T {
+        let job = jobs.add(1, ordering: .relaxed).newValue
+        let outcome = Outcome<T>()
+        queue.async {
+            self.interrupter.begin(job)
+            // A job given up before it started does nothing (one given up from now on is interrupted).
+            if case .interruptsAtOnce = cancellation, outcome.isResolved {
+                _ = self.interrupter.end(job)
+                return
+            }
+            let result = Result { try body(self.connectionForJob()) }
+            if self.interrupter.end(job) {
+                // The connection was cut under the job, maybe after its last call: it is not used again.
+                self.connection = nil
+                outcome.resolve(result.mapError { JobInterrupted(underlying: $0) })
+            } else {
+                outcome.resolve(result)
+            }
+        }
+        return try await withTaskCancellationHandler {
+            try await outcome.value()
+        } onCancel: {
+            switch cancellation {
+            case .runsToEnd:
+                break
+            case .interruptsAtOnce:
+                outcome.resolve(.failure(CancellationError()))
+                interrupter.interrupt(job)
+            case let .interruptsAfter(grace):
+                let interrupter = self.interrupter
+                Task {
+                    // Slept in a task of its own: the cancelled caller's sleep would return at once.
+                    try? await Task.sleep(for: grace)
+                    if !outcome.isResolved { interrupter.interrupt(job) }
+                }
             }
         }
     }
@@ -63,8 +126,67 @@ package final class BlockingWorker<Connection>: @unchecked Sendable {
         if isClosed { throw EventStoreError.backend("the store was closed") }
         if let connection, !isBroken(connection) { return connection }
         connection = nil
-        let opened = try open()
+        let opened = try open(interrupter)
         connection = opened
         return opened
+    }
+}
+
+/// What a job threw after its connection was cut under it because its caller was cancelled (see
+/// ``BlockingWorker/Cancellation/interruptsAfter(_:)``): the backend tells from `underlying` whether the
+/// job may have committed.
+package struct JobInterrupted: Error {
+    package let underlying: any Error
+}
+
+/// Ends what a worker's connection is doing, from another thread: the connection arms it with a call that
+/// does so (`mariadb_cancel`) once it has a handle, and disarms it before it frees the handle. An
+/// interruption reaches only the job it was asked for, even one that is still opening its connection.
+package final class BlockingInterrupter: Sendable {
+    private struct State {
+        var action: (@Sendable () -> Void)?
+        var job: UInt64?
+        var interrupted = false
+    }
+
+    private let state = Mutex(State())
+
+    /// Sets the call that interrupts the connection; runs it at once when the job now running was
+    /// interrupted before the connection could be.
+    package func arm(_ action: @escaping @Sendable () -> Void) {
+        state.withLock { state in
+            state.action = action
+            if state.job != nil, state.interrupted { action() }
+        }
+    }
+
+    /// Removes the call; once this returns it is not running and will not run.
+    package func disarm() {
+        state.withLock { $0.action = nil }
+    }
+
+    fileprivate func begin(_ job: UInt64) {
+        state.withLock { state in
+            state.job = job
+            state.interrupted = false
+        }
+    }
+
+    /// - Returns: whether the job was interrupted.
+    fileprivate func end(_ job: UInt64) -> Bool {
+        state.withLock { state in
+            state.job = nil
+            return state.interrupted
+        }
+    }
+
+    /// Interrupts `job` if it is running. The call runs under the lock, so the connection cannot be freed
+    /// while it runs.
+    fileprivate func interrupt(_ job: UInt64) {
+        state.withLock { state in
+            guard state.job == job, !state.interrupted else { return }
+            state.interrupted = true
+            state.action?()
+        }
     }
 }
