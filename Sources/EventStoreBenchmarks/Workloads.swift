@@ -24,7 +24,8 @@ enum BenchWorkload: String, CaseIterable, Sendable {
 
 /// How big each workload is.
 struct BenchScale: Sendable {
-    /// `append-batch`: streams of 100 events, appended 100 at a time.
+    /// `append-batch` and `append-batch-8w`: streams of 100 events, appended 100 at a time (by one writer, and
+    /// shared between 8).
     var batchStreams: Int
     /// `append-single-1w`: single-event appends by one writer.
     var singleEvents: Int
@@ -60,7 +61,9 @@ struct BenchRunner: Sendable {
         var results: [BenchResult] = []
         for workload in workloads {
             switch workload {
-            case .appendBatch: results.append(try await appendBatch(target))
+            case .appendBatch:
+                results.append(try await appendBatch(target))
+                results.append(try await appendBatch(target, writers: 8))
             case .appendSingle:
                 results.append(try await appendSingle(target, writers: 1, perWriter: scale.singleEvents))
                 results.append(try await appendSingle(target, writers: 8, perWriter: scale.writerEvents))
@@ -131,6 +134,29 @@ struct BenchRunner: Sendable {
         }
     }
 
+    /// `append-batch-8w`: the same streams, split between `writers` writers that append at once (concurrent
+    /// commits can share a sync of the log).
+    private func appendBatch(_ target: BenchTarget, writers: Int) async throws -> BenchResult {
+        let perWriter = max(1, scale.batchStreams / writers)
+        let batches = (0..<writers * perWriter).map { BenchEvents.batch(aggregate: $0, first: 1, count: 100) }
+        return try await target.withStore("ab\(writers)") { store, raw in
+            let memoryStart = Measure.resetPeakMemory()
+            let measured = try await Self.concurrently(writers: writers, perWriter: perWriter) { writer, number in
+                let index = writer * perWriter + number - 1
+                try await store.append(batches[index], to: try StreamName("batch-\(index)"), expectedVersion: .noStream)
+            }
+            let peak = Measure.peakMemory(since: memoryStart)
+            let baseline = try await Self.concurrently(writers: writers, perWriter: perWriter) { writer, number in
+                let index = writer * perWriter + number - 1
+                try await raw.append(batches[index], to: "batch-\(index)")
+            }
+            let total = Double(writers * perWriter * 100)
+            return result(
+                "append-batch-\(writers)w", target, rate: total / measured.seconds, baseline: total / baseline.seconds,
+                latencies: measured.latencies, peak: peak)
+        }
+    }
+
     private func appendSingle(_ target: BenchTarget, writers: Int, perWriter: Int) async throws -> BenchResult {
         try await target.withStore("as\(writers)") { store, raw in
             let memoryStart = Measure.resetPeakMemory()
@@ -151,7 +177,7 @@ struct BenchRunner: Sendable {
         }
     }
 
-    /// Runs `writers` tasks, each calling `write(writer, version)` for versions 1…perWriter in turn.
+    /// Runs `writers` tasks, each calling `write(writer, number)` for numbers 1…perWriter in turn.
     private static func concurrently(
         writers: Int, perWriter: Int, _ write: @escaping @Sendable (Int, Int) async throws -> Void
     ) async throws -> (seconds: Double, latencies: [Double]) {

@@ -123,6 +123,18 @@ final class PostgresDriver: SQLDriver {
         return try await onConnection(.write) { c in try await Self.inTransaction(c, logger, body) }
     }
 
+    /// A write that `body` makes in one statement: at the top level it runs outside a transaction block, so
+    /// the server commits it as the statement ends, in the statement's round trip (a COMMIT past the query
+    /// deadline is outcome unknown, as for every write); in a store transaction, in a savepoint as any
+    /// write.
+    /// - Important: `body` runs exactly one statement: a second would commit on its own.
+    private func writeInOneStatement<T: Sendable>(
+        _ handle: SQLTransactionHandle?, _ body: @escaping @Sendable (PostgresConnection) async throws -> T
+    ) async throws -> T {
+        if handle != nil { return try await write(handle, body) }
+        return try await onConnection(.write, body)
+    }
+
     /// A read: any pooled connection at the top level, the transaction's connection inside one.
     func read<T: Sendable>(_ handle: SQLTransactionHandle?, _ body: @escaping @Sendable (PostgresConnection) async throws -> T)
         async throws -> T
@@ -171,14 +183,16 @@ final class PostgresDriver: SQLDriver {
         async throws -> AppendResult
     {
         let operations = self.operations
-        return try await write(transaction) { try await operations.create($0, stream, metadata: metadata, events: events) }
+        return try await writeInOneStatement(transaction) {
+            try await operations.create($0, stream, metadata: metadata, events: events)
+        }
     }
 
     func append(
         _ transaction: SQLTransactionHandle?, _ events: [EventMessage], to stream: StreamName, expectedVersion: ExpectedVersion
     ) async throws -> AppendResult {
         let operations = self.operations
-        return try await write(transaction) {
+        return try await writeInOneStatement(transaction) {
             try await operations.append($0, events, to: stream, expectedVersion: expectedVersion)
         }
     }

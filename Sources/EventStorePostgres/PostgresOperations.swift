@@ -43,9 +43,8 @@ struct PostgresOperations: Sendable {
         }
         for migration in tables.migrations where migration.version > current {
             // One statement at a time: the extended protocol takes no lists of statements.
-            for statement in migration.sql.components(separatedBy: ";\n") {
-                let text = statement.trimmingCharacters(in: .whitespacesAndNewlines)
-                if !text.isEmpty { try await run(c, PostgresQuery(unsafeSQL: text)) }
+            for statement in Self.statements(of: migration.sql) {
+                try await run(c, PostgresQuery(unsafeSQL: statement))
             }
             current = migration.version
         }
@@ -58,6 +57,24 @@ struct PostgresOperations: Sendable {
                     """))
         try await checkTransactionCounter(c)
         return current
+    }
+
+    /// The statements of a migration: split where a line ends with `;`, except inside a `$$`-quoted body
+    /// (a function's).
+    static func statements(of sql: String) -> [String] {
+        var statements: [String] = []
+        var current = ""
+        for piece in sql.components(separatedBy: ";\n") {
+            current += current.isEmpty ? piece : ";\n" + piece
+            // An odd number of `$$` so far: the piece ended inside a body.
+            if current.components(separatedBy: "$$").count % 2 == 0 { continue }
+            let text = current.trimmingCharacters(in: .whitespacesAndNewlines)
+            if !text.isEmpty { statements.append(text) }
+            current = ""
+        }
+        let rest = current.trimmingCharacters(in: .whitespacesAndNewlines)
+        if !rest.isEmpty { statements.append(rest) }
+        return statements
     }
 
     /// Refuses a database whose server's transaction counter is behind its stored events.
@@ -82,42 +99,77 @@ struct PostgresOperations: Sendable {
     func create(_ c: PostgresConnection, _ name: StreamName, metadata: Metadata, events: [EventMessage]) async throws
         -> AppendResult
     {
-        try await lock(c, name)
-        let id = try await insertStream(c, name, metadata: metadata)
-        let last = try await insert(c, events, streamID: id, after: 0, stream: name)
-        return AppendResult(streamVersion: events.count, lastGlobalPosition: last)
+        try await appendInOneStatement(c, events, to: name, expectedVersion: .noStream, creatingWith: metadata)
     }
 
+    /// Appends in one statement (the schema's append function), so that a top-level append is one round
+    /// trip: the server commits it as the statement ends.
     func append(_ c: PostgresConnection, _ events: [EventMessage], to name: StreamName, expectedVersion: ExpectedVersion)
         async throws -> AppendResult
     {
-        try await lock(c, name)
-        // Read after the lock is held, so that the statement's snapshot sees the last holder's commit.
-        let query: PostgresQuery = """
-            SELECT id, version, last_transaction_id > pg_current_xact_id_if_assigned()
-            FROM \(unescaped: tables.streams) WHERE name = \(name.rawValue)
-            """
-        var row: (id: Int64, version: Int64, reordered: Bool)?
-        for try await (id, version, reordered) in try await run(c, query).decode((Int64, Int64, Bool?).self) {
-            row = (id, version, reordered ?? false)
-        }
-        let id: Int64
-        let version: Int
-        if try ExpectedVersionCheck.check(expectedVersion, current: row.map { Int($0.version) }, of: name), let row {
-            (id, version) = (row.id, Int(row.version))
-            if row.reordered {
-                // This transaction wrote earlier (so its id is older) and a younger transaction appended to this
-                // stream and committed meanwhile: appending now would put these events before that one's in the
-                // global order. Only transactions spanning several writes can meet this; retrying works.
-                throw EventStoreError.wrongExpectedVersion(name, expected: expectedVersion, actual: version).withReason(
-                    "stream \"\(name)\" was appended to by a younger transaction while this one ran: retry the transaction")
+        try await appendInOneStatement(c, events, to: name, expectedVersion: expectedVersion, creatingWith: nil)
+    }
+
+    /// Calls the append function; `metadata` (for `create`) says the stream must not exist yet.
+    private func appendInOneStatement(
+        _ c: PostgresConnection, _ events: [EventMessage], to name: StreamName, expectedVersion: ExpectedVersion,
+        creatingWith metadata: Metadata?
+    ) async throws -> AppendResult {
+        let (mode, expected): (PostgresTables.AppendMode, Int64) =
+            switch expectedVersion {
+            case _ where metadata != nil: (.create, 0)
+            case .any: (.any, 0)
+            case .noStream: (.noStream, 0)
+            case .streamExists: (.streamExists, 0)
+            case let .exact(version): (.exact, Int64(version))
             }
-        } else {
-            id = try await insertStream(c, name, metadata: [:])
-            version = 0
+        let keys = events.map(\.aggregateKey)
+        let query: PostgresQuery = """
+            SELECT outcome, current_version, transaction_id, last_position FROM \(unescaped: tables.appendFunction)(
+                \(name.rawValue), \(name.category), \(metadata?.jsonText), \(tables.streamLockPrefix + name.rawValue),
+                \(tables.channel), \(mode.rawValue), \(expected),
+                \(events.map(\.uuid))::uuid[], \(events.map(\.messageName))::text[],
+                \(events.map(\.payload.jsonText))::text[], \(events.map(\.metadata.jsonText))::text[],
+                \(events.map(\.createdAtMicros))::int8[], \(keys.map { $0 != nil })::bool[],
+                \(keys.map { $0?.type ?? "" })::text[], \(keys.map { $0?.id ?? "" })::text[],
+                \(keys.map { $0?.version ?? "" })::text[])
+            """
+        var answer: (outcome: Int32, version: Int64?, transaction: Int64?, last: Int64?)?
+        do {
+            for try await row in try await run(c, query).decode((Int32, Int64?, Int64?, Int64?).self) { answer = row }
+        } catch let error as PSQLError where error.isUniqueViolation(of: tables.eventsUUIDKey) {
+            throw EventStoreError.duplicateEvent(name, "an event whose uuid is in this append (\(error.detail ?? "uuid taken"))")
+        } catch let error as PSQLError where error.isUniqueViolation(of: tables.eventsAggregateKey) {
+            throw EventStoreError.duplicateEvent(name, "an aggregate version in this append (\(error.detail ?? "version taken"))")
+        } catch let error as PSQLError where error.isUniqueViolation(of: tables.streamNameKey) {
+            throw EventStoreError.streamExists(name)
+        } catch let error as PSQLError where error.sqlState == PostgresTables.deletedWhileAppending {
+            throw EventStoreError.deletedWhileAppending(name)
         }
-        let last = try await insert(c, events, streamID: id, after: version, stream: name)
-        return AppendResult(streamVersion: version + events.count, lastGlobalPosition: last)
+        guard let answer, let outcome = PostgresTables.AppendOutcome(rawValue: answer.outcome) else {
+            throw EventStoreError.backend("the append function of stream \"\(name)\" gave no answer")
+        }
+        switch outcome {
+        case .appended:
+            var last: GlobalPosition?
+            if let transaction = answer.transaction, let position = answer.last {
+                last = GlobalPosition(commit: transaction, sequence: position)
+            }
+            return AppendResult(streamVersion: Int(answer.version ?? 0), lastGlobalPosition: last)
+        case .exists:
+            throw EventStoreError.streamExists(name)
+        case .conflict:
+            // The shared check says what does not hold (it throws here).
+            _ = try ExpectedVersionCheck.check(expectedVersion, current: answer.version.map(Int.init), of: name)
+            throw EventStoreError.backend("the append function of stream \"\(name)\" found a conflict the check does not see")
+        case .reordered:
+            let version = Int(answer.version ?? 0)
+            // This transaction wrote earlier (so its id is older) and a younger transaction appended to this
+            // stream and committed meanwhile: appending now would put these events before that one's in the
+            // global order. Only transactions spanning several writes can meet this; retrying works.
+            throw EventStoreError.wrongExpectedVersion(name, expected: expectedVersion, actual: version).withReason(
+                "stream \"\(name)\" was appended to by a younger transaction while this one ran: retry the transaction")
+        }
     }
 
     /// Serialises writers of one stream until commit. An advisory lock takes no transaction id, so the
@@ -125,68 +177,6 @@ struct PostgresOperations: Sendable {
     /// order of transaction ids is the order of the stream's positions.
     private func lock(_ c: PostgresConnection, _ name: StreamName) async throws {
         try await run(c, "SELECT pg_advisory_xact_lock(hashtext(\(tables.streamLockPrefix + name.rawValue)))")
-    }
-
-    private func insertStream(_ c: PostgresConnection, _ name: StreamName, metadata: Metadata) async throws -> Int64 {
-        let query: PostgresQuery = """
-            INSERT INTO \(unescaped: tables.streams) (name, category, metadata)
-            VALUES (\(name.rawValue), \(name.category), \(metadata.jsonText)::jsonb) RETURNING id
-            """
-        do {
-            for try await id in try await run(c, query).decode(Int64.self) { return id }
-        } catch let error as PSQLError where error.isUniqueViolation(of: tables.streamNameKey) {
-            throw EventStoreError.streamExists(name)
-        }
-        throw EventStoreError.backend("inserting stream \"\(name)\" returned no id")
-    }
-
-    /// Inserts the events in one statement, sets the stream's version and signals the channel (delivered
-    /// at commit).
-    private func insert(_ c: PostgresConnection, _ events: [EventMessage], streamID: Int64, after version: Int, stream: StreamName)
-        async throws -> GlobalPosition?
-    {
-        guard !events.isEmpty else { return nil }
-        let keys = events.map(\.aggregateKey)
-        let query: PostgresQuery = """
-            WITH inserted AS (
-                INSERT INTO \(unescaped: tables.events) (stream_id, position, uuid, message_name, payload, metadata, created_at,
-                    aggregate_type, aggregate_id, aggregate_version)
-                SELECT \(streamID), \(Int64(version)) + e.ord, e.uuid, e.name, e.payload::json, e.metadata::jsonb,
-                    timestamptz 'epoch' + e.micros * interval '1 microsecond',
-                    CASE WHEN e.keyed THEN e.atype END, CASE WHEN e.keyed THEN e.aid END, CASE WHEN e.keyed THEN e.aver END
-                FROM unnest(\(events.map(\.uuid))::uuid[], \(events.map(\.messageName))::text[],
-                    \(events.map(\.payload.jsonText))::text[], \(events.map(\.metadata.jsonText))::text[],
-                    \(events.map(\.createdAtMicros))::int8[], \(keys.map { $0 != nil })::bool[],
-                    \(keys.map { $0?.type ?? "" })::text[], \(keys.map { $0?.id ?? "" })::text[],
-                    \(keys.map { $0?.version ?? "" })::text[])
-                    WITH ORDINALITY AS e(uuid, name, payload, metadata, micros, keyed, atype, aid, aver, ord)
-                ORDER BY e.ord
-                RETURNING global_position
-            ), updated AS (
-                UPDATE \(unescaped: tables.streams) SET version = \(Int64(version + events.count)),
-                    last_transaction_id = pg_current_xact_id() WHERE id = \(streamID) RETURNING id
-            )
-            SELECT pg_current_xact_id()::text::int8, max(global_position),
-                pg_notify(\(tables.channel), pg_current_xact_id()::text || ':' || max(global_position)::text),
-                (SELECT count(*) FROM updated)
-            FROM inserted
-            """
-        do {
-            var last: GlobalPosition?
-            var streamRows: Int64 = 0
-            for try await (transaction, position, _, updated) in try await run(c, query).decode((Int64, Int64?, String?, Int64).self) {
-                last = position.map { GlobalPosition(commit: transaction, sequence: $0) }
-                streamRows = updated
-            }
-            // The stream's row went away after this append read it (a writer that does not take the stream's
-            // lock): the events would belong to no stream. Failing rolls them back.
-            if streamRows != 1 { throw EventStoreError.deletedWhileAppending(stream) }
-            return last
-        } catch let error as PSQLError where error.isUniqueViolation(of: tables.eventsUUIDKey) {
-            throw EventStoreError.duplicateEvent(stream, "an event whose uuid is in this append (\(error.detail ?? "uuid taken"))")
-        } catch let error as PSQLError where error.isUniqueViolation(of: tables.eventsAggregateKey) {
-            throw EventStoreError.duplicateEvent(stream, "an aggregate version in this append (\(error.detail ?? "version taken"))")
-        }
     }
 
     /// Deletes the stream and its events under the stream's append lock, so that an append holding it commits

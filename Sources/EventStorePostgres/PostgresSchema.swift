@@ -14,6 +14,8 @@ struct PostgresTables: Sendable {
     let streamLockPrefix: String
     let migrationLockName: String
     private let streamsCategoryIndex: String
+    /// The function that appends in one statement (see ``appendFunctionSQL``), qualified by the schema.
+    let appendFunction: String
     private let eventsGlobalOrderIndex: String
     private let bareNames: (streams: String, events: String)
 
@@ -22,6 +24,7 @@ struct PostgresTables: Sendable {
         qualifier = try schema.map { name throws(EventStoreError) in try SQLIdentifier(name).quoted + "." } ?? ""
         streamsCategoryIndex = try names.named("event_streams_category").quoted
         eventsGlobalOrderIndex = try names.named("events_global_order").quoted
+        appendFunction = qualifier + (try names.named("event_store_append").quoted)
         bareNames = (prefix + "event_streams", prefix + "events")
         channel = prefix + "eventstore_appended"
         streamLockPrefix = "eventstore:stream:" + (schema ?? "") + "." + prefix + ":"
@@ -96,7 +99,114 @@ struct PostgresTables: Sendable {
             // State stays text: exactly what the runner wrote.
             (4, SQLCommonDDL.projections(self.projections, Self.columnTypes)),
             (5, SQLCommonDDL.projectionSource(self.projections, Self.columnTypes)),
+            (6, appendFunctionSQL),
         ]
+    }
+
+    /// How the append function is told what the caller expects (`p_mode`).
+    enum AppendMode: Int32 {
+        case any = 0, noStream = 1, streamExists = 2, exact = 3
+        /// `create`: the stream must not exist, and gets the metadata given.
+        case create = 4
+    }
+
+    /// What the append function answers (`outcome`).
+    enum AppendOutcome: Int32 {
+        /// Appended: `current_version` is the new version, `transaction_id` and `last_position` the last
+        /// event's global position.
+        case appended = 0
+        /// The expected version does not hold: nothing written; `current_version` is the stream's (null when
+        /// it has none).
+        case conflict = 1
+        /// A younger transaction appended to the stream while this one ran (a store transaction that wrote
+        /// before): nothing written.
+        case reordered = 2
+        /// `create` of a stream that exists: nothing written.
+        case exists = 4
+    }
+
+    /// The SQLSTATE the append function raises when the stream's row went away while it inserted (deleted
+    /// by a writer that does not take the stream's lock): the statement is rolled back whole.
+    static let deletedWhileAppending = "ES001"
+
+    /// An append in one statement, so in one round trip: called outside a transaction the server commits
+    /// it as the statement ends.
+    ///
+    /// It takes the stream's lock first (an advisory lock takes no transaction id, so this transaction's id,
+    /// taken by its first write, comes after every earlier writer of the stream committed), then reads the
+    /// stream in a statement of its own (in READ COMMITTED each statement of a function takes a new snapshot,
+    /// so it sees the last holder's commit: one data-modifying CTE would read in a snapshot taken before the
+    /// lock), checks the expected version, inserts the batch, sets the stream's version and notifies.
+    /// Conflicts are answered as outcomes before anything is written; duplicate ids raise the unique
+    /// violations of the events table, which roll the statement back whole.
+    private var appendFunctionSQL: String {
+        """
+        CREATE OR REPLACE FUNCTION \(appendFunction)(
+            p_name text, p_category text, p_metadata text, p_lock text, p_channel text, p_mode int, p_expected int8,
+            p_uuids uuid[], p_names text[], p_payloads text[], p_event_metadata text[], p_micros int8[],
+            p_keyed bool[], p_aggregate_types text[], p_aggregate_ids text[], p_aggregate_versions text[])
+        RETURNS TABLE (outcome int, current_version int8, transaction_id int8, last_position int8)
+        LANGUAGE plpgsql VOLATILE AS $$
+        #variable_conflict use_column
+        DECLARE
+            v_id int8;
+            v_version int8;
+            v_last_transaction xid8;
+            v_count int := coalesce(cardinality(p_uuids), 0);
+            v_last int8;
+        BEGIN
+            PERFORM pg_advisory_xact_lock(hashtext(p_lock));
+            SELECT s.id, s.version, s.last_transaction_id INTO v_id, v_version, v_last_transaction
+                FROM \(self.streams) s WHERE s.name = p_name;
+            IF p_mode = 4 THEN
+                IF v_id IS NOT NULL THEN
+                    RETURN QUERY SELECT 4, v_version, NULL::int8, NULL::int8;
+                    RETURN;
+                END IF;
+            ELSIF v_id IS NULL THEN
+                IF p_mode <> 1 THEN
+                    RETURN QUERY SELECT 1, NULL::int8, NULL::int8, NULL::int8;
+                    RETURN;
+                END IF;
+            ELSIF p_mode = 1 OR (p_mode = 3 AND v_version <> p_expected) THEN
+                RETURN QUERY SELECT 1, v_version, NULL::int8, NULL::int8;
+                RETURN;
+            ELSIF v_last_transaction > pg_current_xact_id_if_assigned() THEN
+                RETURN QUERY SELECT 2, v_version, NULL::int8, NULL::int8;
+                RETURN;
+            END IF;
+            IF v_id IS NULL THEN
+                INSERT INTO \(self.streams) (name, category, metadata)
+                    VALUES (p_name, p_category, coalesce(p_metadata, '{}')::jsonb) RETURNING id INTO v_id;
+                v_version := 0;
+            END IF;
+            IF v_count = 0 THEN
+                RETURN QUERY SELECT 0, v_version, NULL::int8, NULL::int8;
+                RETURN;
+            END IF;
+            WITH inserted AS (
+                INSERT INTO \(self.events) (stream_id, position, uuid, message_name, payload, metadata, created_at,
+                    aggregate_type, aggregate_id, aggregate_version)
+                SELECT v_id, v_version + e.ord, e.uuid, e.name, e.payload::json, e.metadata::jsonb,
+                    timestamptz 'epoch' + e.micros * interval '1 microsecond',
+                    CASE WHEN e.keyed THEN e.atype END, CASE WHEN e.keyed THEN e.aid END, CASE WHEN e.keyed THEN e.aver END
+                FROM unnest(p_uuids, p_names, p_payloads, p_event_metadata, p_micros, p_keyed, p_aggregate_types,
+                    p_aggregate_ids, p_aggregate_versions)
+                    WITH ORDINALITY AS e(uuid, name, payload, metadata, micros, keyed, atype, aid, aver, ord)
+                ORDER BY e.ord
+                RETURNING global_position
+            )
+            SELECT max(global_position) INTO v_last FROM inserted;
+            UPDATE \(self.streams) SET version = v_version + v_count, last_transaction_id = pg_current_xact_id()
+                WHERE id = v_id;
+            IF NOT FOUND THEN
+                RAISE EXCEPTION 'stream deleted while appending' USING ERRCODE = '\(Self.deletedWhileAppending)';
+            END IF;
+            PERFORM pg_notify(p_channel, pg_current_xact_id()::text || ':' || v_last::text);
+            RETURN QUERY SELECT 0, v_version + v_count, pg_current_xact_id()::text::int8, v_last;
+        END
+        $$
+        """
     }
 
     /// How the common tables' columns are spelled here.

@@ -56,7 +56,7 @@ struct PostgresStoreTests {
             }
             return try await group.reduce(into: []) { $0.append($1) }
         }
-        #expect(versions.count == 4 && Set(versions) == [5])
+        #expect(versions.count == 4 && Set(versions) == [6])
     }
 
     @Test func tablesCanLiveInTheirOwnSchema() async throws {
@@ -97,7 +97,7 @@ struct PostgresStoreTests {
         var configuration = try PostgresConfiguration(url: url)
         configuration.tablePrefix = Schema4Fixture.tablePrefix
         try await PostgresEventStore.withStore(configuration: configuration, logger: PostgresTestServer.logger) { store in
-            #expect(try await store.migrate() == 5)
+            #expect(try await store.migrate() == 6)
             try await Schema4Fixture.verify(store)
         }
     }
@@ -180,5 +180,55 @@ struct PostgresStoreTests {
                 #expect(try await store.load(try StreamName("tx-\(task)")).collect().count == rounds / 2)
             }
         }
+    }
+}
+
+/// Issue 20: an append took five round trips (BEGIN, the stream's lock, its version, the insert with the
+/// version's update, COMMIT); it is one statement now (the schema's append function), which the server
+/// commits as it ends. Counted in the log of a server of its own that logs every statement.
+@Suite("PostgreSQL round trips", .enabled(if: PostgresTestServer.shouldRun, "\(PostgresTestServer.skipMessage)"), .watchdog())
+struct PostgresRoundTripTests {
+    @Test func aCreateAndAnAppendAreOneStatementEach() async throws {
+        let server = try await PrivatePostgresServer.start("round-trips")
+        do {
+            let shell = SQLShell.postgres(server.url)
+            _ = try await shell.run("ALTER DATABASE eventstore SET log_statement = 'all'")
+            let log = server.directory.appendingPathComponent("server.log")
+            // The statements the server logged while `body` ran, told from a marker psql sends after it.
+            @Sendable func statements(_ body: () async throws -> Void) async throws -> [String] {
+                let start = try Data(contentsOf: log).count
+                try await body()
+                let marker = "end of call \(UUID())"
+                _ = try await shell.run("SELECT '\(marker)'")
+                let text = String(decoding: try Data(contentsOf: log).dropFirst(start), as: UTF8.self)
+                let lines = text.split(separator: "\n").prefix { !$0.contains(marker) }
+                return lines.filter { $0.contains("LOG:  statement: ") || $0.contains("LOG:  execute ") }
+                    // The store's listener checks its connection every 5 s.
+                    .filter { !$0.hasSuffix(": SELECT 1") && !$0.contains("LISTEN") }.map(String.init)
+            }
+            try await PostgresEventStore.withStore(configuration: try PostgresConfiguration(url: server.url), logger: PostgresTestServer.logger) {
+                store in
+                let created = try await statements {
+                    try await store.create("trip-1", metadata: ["tenant": "a"], events: [EventMessage(messageName: "Opened")])
+                }
+                #expect(created.count == 1, "\(created)")
+                let appended = try await statements {
+                    try await store.append(
+                        [EventMessage(messageName: "A"), EventMessage(messageName: "B")], to: "trip-1", expectedVersion: .exact(1))
+                }
+                #expect(appended.count == 1, "\(appended)")
+                let anyVersion = try await statements {
+                    try await store.append([EventMessage(messageName: "C")], to: "trip-2", expectedVersion: .noStream)
+                    try await store.append([EventMessage(messageName: "D")], to: "trip-2", expectedVersion: .any)
+                }
+                #expect(anyVersion.count == 2, "\(anyVersion)")
+                #expect(try await store.load("trip-1").collect().map(\.messageName) == ["Opened", "A", "B"])
+                #expect(try await store.streamMetadata(of: "trip-1") == ["tenant": "a"])
+            }
+        } catch {
+            await server.remove()
+            throw error
+        }
+        await server.remove()
     }
 }

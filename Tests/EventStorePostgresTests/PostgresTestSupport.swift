@@ -43,7 +43,7 @@ enum PostgresTestServer {
                 """,
             sleepingInserts: """
                 SELECT count(*) FROM pg_stat_activity
-                WHERE wait_event = 'PgSleep' AND query LIKE '%\(prefix)events%' AND pid <> pg_backend_pid()
+                WHERE wait_event = 'PgSleep' AND query LIKE '%\(prefix)event%' AND pid <> pg_backend_pid()
                 """,
             orphans: """
                 SELECT count(*) FROM "\(prefix)events" e LEFT JOIN "\(prefix)event_streams" s ON s.id = e.stream_id WHERE s.id IS NULL
