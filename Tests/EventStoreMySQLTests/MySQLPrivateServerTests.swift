@@ -107,11 +107,13 @@ struct MySQLPrivateServerTests {
             defer { kill(pid, SIGCONT) }
             // The append comes first, on a connection that is open: it shows that a statement in flight is
             // ended (the reads after it may find their connection broken and open one, which is ended too).
+            // The limits leave a busy machine time, and stay below the 30 s query and 10 s connect timeouts
+            // a call waited for before.
             let calls: [(String, Duration, @Sendable () async throws -> Void)] = [
-                ("append", .seconds(4), { try await store.append([EventMessage(messageName: "Cancelled")], to: "cancel-1") }),
-                ("read", .seconds(2), { _ = try await store.readAll(after: .start, of: .all, limit: 10) }),
-                ("load", .seconds(2), { _ = try await store.load("cancel-1").collect() }),
-                ("subscriber", .seconds(2), {
+                ("append", .seconds(7), { try await store.append([EventMessage(messageName: "Cancelled")], to: "cancel-1") }),
+                ("read", .seconds(5), { _ = try await store.readAll(after: .start, of: .all, limit: 10) }),
+                ("load", .seconds(5), { _ = try await store.load("cancel-1").collect() }),
+                ("subscriber", .seconds(5), {
                     for try await _ in try await store.subscribe(to: .all, from: .start) {}
                     throw CancellationError()  // a subscription ends (nil) when its task is cancelled
                 }),
