@@ -15,8 +15,9 @@ struct MySQLOperations: BlockingSQLOperations {
     let knownHead = KnownHead()
     /// The highest head below which every event is known to be on disk (see `makeDurable`).
     let knownDurable = KnownHead()
-    /// Rows per `INSERT` statement (each row binds 10 values; the protocol allows 65,535).
-    static let rowsPerInsert = 500
+    /// The most rows of one `INSERT` statement (each row binds 10 values; the protocol allows 65,535), a power
+    /// of two (see `EventInsert.chunks`).
+    static let rowsPerInsert = 256
 
     // MARK: Schema
 
@@ -106,52 +107,25 @@ struct MySQLOperations: BlockingSQLOperations {
     {
         guard !events.isEmpty else { return nil }
         var last: Int64 = 0
-        var offset = 0
-        for chunk in events.chunked(Self.rowsPerInsert) {
-            let rows = chunk.enumerated().map { index, event -> SQLQuery in
-                let key = event.aggregateKey
-                return """
-                    (\(bind: streamID), \(bind: version + offset + index + 1), \(bind: event.uuid.lowercased),
-                    \(bind: event.messageName), \(bind: event.payload.jsonText), \(bind: event.metadata.jsonText),
-                    \(bind: Self.datetime(event.createdAtMicros)), \(bind: key.map { .text($0.type) } ?? .null),
-                    \(bind: key.map { .text($0.id) } ?? .null), \(bind: key.map { .text($0.version) } ?? .null))
-                    """
-            }
-            let query: SQLQuery = """
-                INSERT INTO \(unsafeSQL: tables.events) (stream_id, position, uuid, message_name, payload, metadata, created_at,
-                    aggregate_type, aggregate_id, aggregate_version)
-                VALUES \(SQLQuery.joined(rows, separator: ", "))
-                """
+        var position = version + 1
+        for chunk in EventInsert.chunks(of: events, largest: Self.rowsPerInsert) {
+            let statement = EventInsert.statement(
+                into: "\(unsafeSQL: tables.events)", chunk, streamID: streamID, firstPosition: position, timestamp: Self.datetime)
             do {
-                let result = try c.query(query)
+                let result = try c.query(statement)
                 // The first id of a multi-row insert; the rows of one statement take consecutive ids.
                 last = Int64(result.insertID) + Int64(chunk.count) - 1
             } catch let error as MariaDBError where error.isDuplicateEntry {
-                try explainDuplicate(c, Array(chunk), streamID: streamID, stream: stream)
+                try explainDuplicate(c, chunk, streamID: streamID, stream: stream)
                 throw error
             }
-            offset += chunk.count
+            position += chunk.count
         }
         let (updated, _) = try c.query(
             "UPDATE \(unsafeSQL: tables.streams) SET version = \(bind: version + events.count) WHERE id = \(bind: streamID)")
         // The stream's row went away after this append read it: fail, so that its events are rolled back.
         if updated != 1 { throw EventStoreError.deletedWhileAppending(stream) }
         return GlobalPosition(sequence: last)
-    }
-
-    /// Which event of a rejected batch is the duplicate, found by looking (the server names the key only in
-    /// its message text).
-    private func explainDuplicate(_ c: MariaDBConnection, _ events: [EventMessage], streamID: Int64, stream: StreamName) throws {
-        for event in events {
-            var taken = false
-            try c.query(
-                "SELECT 1 FROM \(unsafeSQL: tables.events) WHERE stream_id = \(bind: streamID) AND uuid = \(bind: event.uuid.lowercased)"
-            ) { _ in taken = true }
-            if taken { throw EventStoreError.duplicateEvent(stream, "event \(event.uuid.lowercased)") }
-        }
-        if let key = events.compactMap(\.aggregateKey).first {
-            throw EventStoreError.duplicateEvent(stream, "an aggregate version in this append (first: \(key))")
-        }
     }
 
     /// `yyyy-MM-dd HH:mm:ss.ffffff`, UTC: what a DATETIME(6) column takes.
@@ -455,12 +429,7 @@ struct MySQLOperations: BlockingSQLOperations {
     }
 }
 
-extension Array {
-    /// The array in consecutive slices of at most `size` elements.
-    func chunked(_ size: Int) -> [ArraySlice<Element>] {
-        stride(from: 0, to: count, by: Swift.max(1, size)).map { self[$0..<Swift.min($0 + size, count)] }
-    }
-}
+
 /// A head position that only rises, shared between connections.
 final class KnownHead: Sendable {
     private let atomic = Atomic<Int64>(0)

@@ -71,32 +71,23 @@ struct SQLiteOperations: BlockingSQLOperations {
         return c.lastInsertRowID
     }
 
+    /// Inserts the events a chunk per statement (at most 64 rows: 640 values, below SQLite's 32,766).
     private func insert(_ c: SQLiteConnection, _ events: [EventMessage], streamID: Int64, after version: Int, stream: StreamName)
         throws -> GlobalPosition?
     {
-        for (offset, event) in events.enumerated() {
-            let key = event.aggregateKey
-            let uuid = event.uuid.lowercased
+        var position = version + 1
+        for chunk in EventInsert.chunks(of: events, largest: 64) {
+            let statement = EventInsert.statement(
+                into: "\(tables.events)", chunk, streamID: streamID, firstPosition: position,
+                timestamp: { Timestamp.format(microseconds: $0) })
             do {
-                try c.query(
-                    """
-                    INSERT INTO \(tables.events) (stream_id, position, uuid, message_name, payload, metadata, created_at,
-                        aggregate_type, aggregate_id, aggregate_version)
-                    VALUES (\(bind: streamID), \(bind: version + offset + 1), \(bind: uuid), \(bind: event.messageName),
-                        \(bind: event.payload.jsonText), \(bind: event.metadata.jsonText),
-                        \(bind: Timestamp.format(microseconds: event.createdAtMicros)),
-                        \(bind: key.map { .text($0.type) } ?? .null), \(bind: key.map { .text($0.id) } ?? .null),
-                        \(bind: key.map { .text($0.version) } ?? .null))
-                    """)
+                try c.query(statement)
             } catch let error as SQLiteError where error.isUniqueViolation {
-                var uuidTaken = false
-                try c.query("SELECT 1 FROM \(tables.events) WHERE stream_id = \(bind: streamID) AND uuid = \(bind: uuid)") { _ in
-                    uuidTaken = true
-                }
-                if uuidTaken { throw EventStoreError.duplicateEvent(stream, "event \(uuid)") }
-                if let key { throw EventStoreError.duplicateEvent(stream, "\(key)") }
+                // SQLite undid the statement's rows: find which event it refused.
+                try explainDuplicate(c, chunk, streamID: streamID, stream: stream)
                 throw error
             }
+            position += chunk.count
         }
         return events.isEmpty ? nil : GlobalPosition(sequence: c.lastInsertRowID)
     }
