@@ -85,6 +85,26 @@ public struct AggregateKey: Sendable, Hashable, CustomStringConvertible {
 }
 
 extension UUID {
-    /// The lowercase text form the store writes (`UUID.uuidString` is uppercase).
-    public var lowercased: String { uuidString.lowercased() }
+    /// The lowercase text form the store writes (`UUID.uuidString` is uppercase): written from the bytes,
+    /// without `uuidString`'s formatting and a Unicode-aware `lowercased()` (one per event on every append).
+    public var lowercased: String {
+        let digits: StaticString = "0123456789abcdef"
+        return withUnsafeBytes(of: uuid) { bytes in
+            String(unsafeUninitializedCapacity: 36) { text in
+                digits.withUTF8Buffer { hex in
+                    var at = 0
+                    for (index, byte) in bytes.enumerated() {
+                        if index == 4 || index == 6 || index == 8 || index == 10 {
+                            text[at] = UInt8(ascii: "-")
+                            at += 1
+                        }
+                        text[at] = hex[Int(byte >> 4)]
+                        text[at + 1] = hex[Int(byte & 0x0F)]
+                        at += 2
+                    }
+                    return at
+                }
+            }
+        }
+    }
 }
