@@ -1,8 +1,9 @@
 import EventStore
+import EventStoreTestSupport
 import Foundation
 import Testing
 
-@Suite("UUID text")
+@Suite("UUID text", .watchdog())
 struct UUIDTextTests {
     /// The store writes event ids from the bytes; the text must be Foundation's, lowercased, for every id.
     @Test func theLowercaseTextIsFoundationsTextLowercased() {
