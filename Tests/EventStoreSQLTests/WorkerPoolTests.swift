@@ -81,8 +81,10 @@ struct WorkerPoolTests {
     }
 
     /// A pool of one worker, held by a task until `release` is released.
-    static func heldPool() async throws -> (pool: WorkerPool<CountedConnection>, release: AsyncGate, holder: Task<Void, any Error>) {
-        let pool = WorkerPool([Self.worker()])
+    static func heldPool(waitLimit: Duration? = nil) async throws -> (
+        pool: WorkerPool<CountedConnection>, release: AsyncGate, holder: Task<Void, any Error>
+    ) {
+        let pool = WorkerPool([Self.worker()], waitLimit: waitLimit)
         let release = AsyncGate()
         await release.acquire()
         let holding = Locked(false)
@@ -150,6 +152,29 @@ struct WorkerPoolTests {
         try await waiter.value
         #expect(ran.withLock { $0 })
         #expect(pool.waitingCount == 0)
+    }
+
+    /// Issue 19: a call's wait for a connection has a deadline (MariaDB's `connect_timeout`), as on
+    /// PostgreSQL; a pool whose connections are all held made it wait for ever. It gives up having done
+    /// nothing, through cancellation too (a write's wait), and the pool stays usable.
+    @Test func aWaiterGivesUpAtTheWaitLimitAndThePoolStaysUsable() async throws {
+        let (pool, release, holder) = try await Self.heldPool(waitLimit: .milliseconds(300))
+        for waitsThroughCancellation in [false, true] {
+            let ran = Locked(false)
+            let error = await #expect(throws: EventStoreError.self) {
+                try await within(.seconds(20), "a wait past the limit") {
+                    try await pool.withWorker(waitsThroughCancellation: waitsThroughCancellation) { _ in
+                        ran.withLock { $0 = true }
+                    }
+                }
+            }
+            #expect(error?.code == .backend, "\(String(describing: error))")
+            #expect(!ran.withLock { $0 })
+            #expect(pool.waitingCount == 0)
+        }
+        await release.release()
+        try await holder.value
+        #expect(try await pool.withWorker { try await $0.run { _ in 7 } } == 7)
     }
 
     @Test func shuttingDownFailsWaitersAndLaterCallers() async throws {

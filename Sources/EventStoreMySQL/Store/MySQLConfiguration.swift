@@ -24,8 +24,9 @@ public struct MySQLConfiguration: Sendable {
     public var database: String
     /// The most connections the store opens. 10 by default.
     public var poolSize: Int = 10
-    /// How long opening a connection may take (the client counts whole seconds: a fraction rounds up). 10
-    /// seconds by default.
+    /// How long opening a connection may take (the client counts whole seconds: a fraction rounds up), and
+    /// how long a call waits for a connection of the pool when all are busy (past it the call fails with
+    /// `backend`, having done nothing). 10 seconds by default.
     public var connectTimeout: Duration = .seconds(10)
     /// How long the client waits for the server's answer to one statement, or to send one (libmariadb's
     /// read and write timeouts: whole seconds, a fraction rounds up); 30 seconds by default. Past it the

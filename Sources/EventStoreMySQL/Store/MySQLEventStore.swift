@@ -89,7 +89,8 @@ struct MySQLConnections: BlockingSQLConnections {
                 BlockingWorker(
                     label: "eventstore.mariadb.\($0)", open: { try MariaDBConnection(settings, interrupter: $0) },
                     isBroken: \.isBroken)
-            })
+            },
+            waitLimit: configuration.connectTimeout)
         readBatchSize = configuration.readBatchSize
     }
 

@@ -4,23 +4,28 @@ import Synchronization
 /// A fixed set of ``BlockingWorker``s that callers take one at a time: a caller without a free worker
 /// waits, suspended (never blocking a thread), in the order it came.
 ///
-/// A wait ends when a worker comes free, when the waiting task is cancelled (`CancellationError`) or when
-/// the pool shuts down (`backend`). ``shutDown()`` also closes every worker once its jobs are done.
+/// A wait ends when a worker comes free, when the waiting task is cancelled (`CancellationError`), when it
+/// has waited `waitLimit` (`backend`) or when the pool shuts down (`backend`). ``shutDown()`` also closes
+/// every worker once its jobs are done.
 package final class WorkerPool<Connection>: Sendable {
     private struct State {
         var idle: [Int]
         var waiters: [(id: UInt64, continuation: CheckedContinuation<Int, any Error>)] = []
+        /// Waits given up before they were queued (a timer that fired first), with their errors.
+        var givenUp: [UInt64: any Error] = [:]
         var nextWaiter: UInt64 = 0
         var isShutDown = false
     }
 
     private let workers: [BlockingWorker<Connection>]
     private let state: Mutex<State>
+    private let waitLimit: Duration?
 
-    /// A pool of `workers` (at least one).
-    package init(_ workers: [BlockingWorker<Connection>]) {
+    /// A pool of `workers` (at least one); a caller waits at most `waitLimit` for one (for ever when nil).
+    package init(_ workers: [BlockingWorker<Connection>], waitLimit: Duration? = nil) {
         precondition(!workers.isEmpty, "a pool needs a worker")
         self.workers = workers
+        self.waitLimit = waitLimit
         self.state = Mutex(State(idle: Array(workers.indices.reversed())))
     }
 
@@ -28,11 +33,12 @@ package final class WorkerPool<Connection>: Sendable {
     /// - Parameter waitsThroughCancellation: when true, a cancelled caller still waits for its worker (a
     ///   write that must run to its end); when false it stops waiting with `CancellationError`.
     /// - Throws: `CancellationError` when cancelled while waiting for a worker (unless it waits through
-    ///   cancellation); `backend` once the pool is shut down; what `body` throws.
+    ///   cancellation); `backend` after waiting the pool's `waitLimit` or once the pool is shut down; what
+    ///   `body` throws.
     package func withWorker<T: Sendable>(
         waitsThroughCancellation: Bool = false, _ body: (BlockingWorker<Connection>) async throws -> T
     ) async throws -> T {
-        let index = try await waitsThroughCancellation ? acquireIgnoringCancellation() : acquire()
+        let index = try await acquire(cancellable: !waitsThroughCancellation)
         defer { release(index) }
         return try await body(workers[index])
     }
@@ -53,21 +59,40 @@ package final class WorkerPool<Connection>: Sendable {
 
     private static var shutDownError: EventStoreError { .backend("the store was closed") }
 
-    private func acquire() async throws -> Int {
+    private func acquire(cancellable: Bool) async throws -> Int {
         let id = try nextWaiterID()
+        let timer = waitLimit.map { limit in
+            Task {
+                guard (try? await Task.sleep(for: limit)) != nil else { return }
+                giveUp(
+                    id,
+                    with: EventStoreError.backend(
+                        "no connection within \(limit): every pooled connection is busy, or the server is slow to answer"))
+            }
+        }
+        defer {
+            timer?.cancel()
+            _ = state.withLock { $0.givenUp.removeValue(forKey: id) }
+        }
+        guard cancellable else { return try await wait(id, cancellable: false) }
         return try await withTaskCancellationHandler {
             try await wait(id, cancellable: true)
         } onCancel: {
-            let waiter = state.withLock { state -> CheckedContinuation<Int, any Error>? in
-                guard let position = state.waiters.firstIndex(where: { $0.id == id }) else { return nil }
-                return state.waiters.remove(at: position).continuation
-            }
-            waiter?.resume(throwing: CancellationError())
+            giveUp(id, with: CancellationError())
         }
     }
 
-    private func acquireIgnoringCancellation() async throws -> Int {
-        try await wait(try nextWaiterID(), cancellable: false)
+    /// Ends the wait of `id` with `error`: at once when it is queued, when it comes otherwise (unless it
+    /// has its worker by then).
+    private func giveUp(_ id: UInt64, with error: any Error) {
+        let waiter = state.withLock { state -> CheckedContinuation<Int, any Error>? in
+            guard let position = state.waiters.firstIndex(where: { $0.id == id }) else {
+                state.givenUp[id] = error
+                return nil
+            }
+            return state.waiters.remove(at: position).continuation
+        }
+        waiter?.resume(throwing: error)
     }
 
     private func nextWaiterID() throws -> UInt64 {
@@ -83,6 +108,7 @@ package final class WorkerPool<Connection>: Sendable {
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Int, any Error>) in
             let now = state.withLock { state -> Result<Int, any Error>? in
                 if state.isShutDown { return .failure(Self.shutDownError) }
+                if let error = state.givenUp.removeValue(forKey: id) { return .failure(error) }
                 if cancellable, Task.isCancelled { return .failure(CancellationError()) }
                 if state.waiters.isEmpty, let index = state.idle.popLast() { return .success(index) }
                 state.waiters.append((id, continuation))
