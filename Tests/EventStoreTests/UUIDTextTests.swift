@@ -15,3 +15,21 @@ struct UUIDTextTests {
         }
     }
 }
+
+@Suite("Timestamp text", .watchdog())
+struct TimestampTextTests {
+    /// Every append writes one timestamp per event, from one buffer: the text reads back as the same
+    /// microseconds, in the fixed shape, across the years the store keeps.
+    @Test func timestampsReadBackExactlyInTheirFixedShape() {
+        #expect(Timestamp.format(microseconds: 1_500_000) == "1970-01-01T00:00:01.500000")
+        #expect(Timestamp.format(microseconds: -1) == "1969-12-31T23:59:59.999999")
+        #expect(Timestamp.format(microseconds: -62_135_596_800_000_000) == "0001-01-01T00:00:00.000000")
+        #expect(Timestamp.format(microseconds: 253_402_300_799_999_999) == "9999-12-31T23:59:59.999999")
+        for _ in 0..<2000 {
+            let micros = Int64.random(in: -62_135_596_800_000_000...253_402_300_799_999_999)
+            let text = Timestamp.format(microseconds: micros)
+            #expect(text.utf8.count == 26, "\(text)")
+            #expect(Timestamp.parseMicroseconds(text) == micros, "\(text)")
+        }
+    }
+}

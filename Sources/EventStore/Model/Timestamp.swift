@@ -28,8 +28,40 @@ public enum Timestamp {
         let (year, month, day) = civil(fromDays: days)
         let seconds = microOfDay / 1_000_000
         let fraction = microOfDay % 1_000_000
-        return pad(year, 4) + "-" + pad(month, 2) + "-" + pad(day, 2) + "T" + pad(seconds / 3600, 2) + ":"
-            + pad(seconds / 60 % 60, 2) + ":" + pad(seconds % 60, 2) + "." + pad(fraction, 6)
+        guard (0...9999).contains(year) else {
+            return pad(year, 4) + "-" + pad(month, 2) + "-" + pad(day, 2) + "T" + pad(seconds / 3600, 2) + ":"
+                + pad(seconds / 60 % 60, 2) + ":" + pad(seconds % 60, 2) + "." + pad(fraction, 6)
+        }
+        // The common case written into one buffer: every append writes one per event.
+        return String(unsafeUninitializedCapacity: 26) { text in
+            var at = 0
+            func put(_ value: Int64, _ width: Int) {
+                var rest = value
+                for index in stride(from: at + width - 1, through: at, by: -1) {
+                    text[index] = UInt8(ascii: "0") + UInt8(rest % 10)
+                    rest /= 10
+                }
+                at += width
+            }
+            func put(_ separator: Unicode.Scalar) {
+                text[at] = UInt8(ascii: separator)
+                at += 1
+            }
+            put(year, 4)
+            put("-")
+            put(month, 2)
+            put("-")
+            put(day, 2)
+            put("T")
+            put(seconds / 3600, 2)
+            put(":")
+            put(seconds / 60 % 60, 2)
+            put(":")
+            put(seconds % 60, 2)
+            put(".")
+            put(fraction, 6)
+            return at
+        }
     }
 
     /// `yyyy-MM-ddTHH:mm:ss.ffffff`, in UTC.
