@@ -98,6 +98,12 @@ extension JSONValue: ExpressibleByStringLiteral, ExpressibleByIntegerLiteral, Ex
 enum JSONWriter {
     static func writeString(_ s: String, into out: inout String) {
         out.append("\"")
+        // Most keys and values need no escape: one scan, one append.
+        if !s.utf8.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) {
+            out.append(s)
+            out.append("\"")
+            return
+        }
         // Every byte to escape is ASCII, and bytes of multi-byte UTF-8 sequences are all 0x80 or more, so the
         // scan runs over bytes and copies the plain runs between escapes whole (as scalar slices: a Character
         // slice would round an index inside a grapheme such as `"` + U+0301 down to its start).
