@@ -116,7 +116,6 @@ class PsycopgTablePeer(Peer):
     name = "psycopg-table"
 
     def __init__(self, url: str, table: str):
-        import psycopg
         from psycopg_pool import ConnectionPool
 
         self.table = table
@@ -126,7 +125,6 @@ class PsycopgTablePeer(Peer):
                 f"CREATE TABLE {table} (stream text NOT NULL, position bigint NOT NULL, id uuid NOT NULL, "
                 "name text NOT NULL, payload bytea NOT NULL, PRIMARY KEY (stream, position))"
             )
-        self.psycopg = psycopg
 
     def append(self, stream: int, first: int, events: list[bytes]) -> None:
         name = f"stream-{stream}"
@@ -212,6 +210,10 @@ def make_peers(backend: str, target: str, run_id: str) -> list[Peer]:
 def drop(peers: list[Peer], backend: str, run_id: str, target: str) -> None:
     for peer in peers:
         peer.close()
+    # pyeventsourcing's pools (on PostgreSQL one shared by both recorders), closed once each.
+    datastores = {id(p.recorder.datastore): p.recorder.datastore for p in peers if isinstance(p, EventsourcingPeer)}
+    for datastore in datastores.values():
+        datastore.close()
     if backend == "postgres":
         import psycopg
 
