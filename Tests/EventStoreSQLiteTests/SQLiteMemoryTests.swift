@@ -12,8 +12,29 @@ func residentBytes() -> Int? {
     return pages * Int(sysconf(Int32(_SC_PAGESIZE)))
 }
 
+/// Ends the child process of an exit test, reporting `message` as a failure: it is written to standard error
+/// after a marker that `recordChildFailures` looks for in the parent. The child exits 0 so that the parent gets what
+/// it wrote (a failed exit condition gives the parent no output); a crash still fails the condition.
+func failChild(_ message: String) -> Never {
+    FileHandle.standardError.write(Data((childFailureMarker + message + "\n").utf8))
+    exit(0)
+}
+
+let childFailureMarker = "child test failed: "
+
+/// Records the failures that a child reported with `failChild`.
+func recordChildFailures(_ result: ExitTest.Result?, sourceLocation: SourceLocation = #_sourceLocation) {
+    guard let result else { return }  // the exit condition failed, and that is recorded already
+    let output = String(decoding: result.standardErrorContent, as: UTF8.self)
+    for line in output.split(separator: "\n") where line.hasPrefix(childFailureMarker) {
+        Issue.record("\(line.dropFirst(childFailureMarker.count))", sourceLocation: sourceLocation)
+    }
+}
+
 // A million events written and read back in a debug build: 2.5 minutes on a quiet two-core machine, more
-// than 5 when it also builds and runs other suites.
+// than 5 when it also builds and runs other suites. Each test measures in a child process of its own (an exit
+// test), where no other test allocates: Swift Testing runs suites side by side in one process, and in CI the
+// writing of the million events moved the other test's measure past its bound.
 @Suite("SQLite memory", .watchdog(.seconds(900)))
 struct SQLiteMemoryTests {
     /// Events in the long stream: `EVENTSTORE_LONG_STREAM_EVENTS`, 1,000,000 by default.
@@ -21,6 +42,13 @@ struct SQLiteMemoryTests {
 
     @Test(.enabled(if: residentBytes() != nil, "reads /proc/self/statm"))
     func aLongStreamLoadsInBoundedMemory() async throws {
+        let result = await #expect(processExitsWith: .success, observing: [\.standardErrorContent]) {
+            try await SQLiteMemoryTests.loadALongStream()
+        }
+        recordChildFailures(result)
+    }
+
+    static func loadALongStream() async throws {
         try await withTemporaryDatabase { path in
             var configuration = SQLiteConfiguration(path: path)
             configuration.synchronous = .off  // setting up, not measuring durability
@@ -29,9 +57,8 @@ struct SQLiteMemoryTests {
             let batch = 10_000
             let payload: Payload = ["filler": .string(String(repeating: "x", count: 150))]
             var version = 0
-            Watchdog.step("writing \(Self.eventCount) events")
-            while version < Self.eventCount {
-                let size = min(batch, Self.eventCount - version)
+            while version < eventCount {
+                let size = min(batch, eventCount - version)
                 let events = (0..<size).map { _ in EventMessage(messageName: "Tick", payload: payload, metadata: ["k": 1]) }
                 try await store.append(events, to: "long-1", expectedVersion: .exact(version))
                 version += size
@@ -40,17 +67,16 @@ struct SQLiteMemoryTests {
             var peak = before
             var count = 0
             var last = 0
-            Watchdog.step("loading them")
             for try await event in try await store.load("long-1") {
                 count += 1
-                #expect(event.position == last + 1)
+                if event.position != last + 1 { failChild("event \(event.position) followed \(last)") }
                 last = event.position
                 if count % 50_000 == 0 { peak = max(peak, residentBytes() ?? 0) }
             }
-            #expect(count == Self.eventCount)
+            if count != eventCount { failChild("loaded \(count) of \(eventCount) events") }
             // One page of 1,000 events is about 0.5 MiB; the stream itself is hundreds of MiB.
             let growth = peak - before
-            #expect(growth < 64 * 1024 * 1024, "resident memory grew by \(growth / 1024 / 1024) MiB while loading")
+            if growth >= 64 * 1024 * 1024 { failChild("resident memory grew by \(growth / 1024 / 1024) MiB while loading") }
         }
     }
 
@@ -58,6 +84,13 @@ struct SQLiteMemoryTests {
     /// pages: memory does not grow with what it has not consumed.
     @Test(.enabled(if: residentBytes() != nil, "reads /proc/self/statm"))
     func aSleepingSubscriberGetsEveryEventInBoundedMemory() async throws {
+        let result = await #expect(processExitsWith: .success, observing: [\.standardErrorContent]) {
+            try await SQLiteMemoryTests.consumeAfterSleeping()
+        }
+        recordChildFailures(result)
+    }
+
+    static func consumeAfterSleeping() async throws {
         try await withTemporaryDatabase { path in
             var configuration = SQLiteConfiguration(path: path)
             configuration.synchronous = .off
@@ -65,7 +98,7 @@ struct SQLiteMemoryTests {
             try await store.create("pressure-1")
             var iterator = try await store.subscribe(to: .stream("pressure-1"), readBatchSize: 500).makeAsyncIterator()
             try await store.append([EventMessage(messageName: "First")], to: "pressure-1")
-            #expect(try await iterator.next()?.position == 1)
+            if try await iterator.next()?.position != 1 { failChild("the first event did not arrive first") }
             let payload: Payload = ["filler": .string(String(repeating: "x", count: 150))]
             for _ in 0..<100 {
                 try await store.append((0..<1_000).map { _ in EventMessage(messageName: "Tick", payload: payload) }, to: "pressure-1")
@@ -78,8 +111,8 @@ struct SQLiteMemoryTests {
                 expected += 1
                 if expected % 10_000 == 0 { peak = max(peak, residentBytes() ?? 0) }
             }
-            #expect(expected == 100_002, "stopped at position \(expected)")
-            #expect(peak - before < 64 * 1024 * 1024, "resident memory grew by \((peak - before) / 1024 / 1024) MiB")
+            if expected != 100_002 { failChild("stopped at position \(expected)") }
+            if peak - before >= 64 * 1024 * 1024 { failChild("resident memory grew by \((peak - before) / 1024 / 1024) MiB") }
         }
     }
 }
