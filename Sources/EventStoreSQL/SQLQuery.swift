@@ -74,6 +74,9 @@ package struct SQLQuery: Sendable, Hashable, ExpressibleByStringInterpolation {
 
     package init(stringLiteral value: String) { parts = [.sql(value)] }
 
+    /// The query of these parts (a statement built in a loop, as ``EventInsert`` builds its rows).
+    package init(parts: [Part]) { self.parts = parts }
+
     package init(stringInterpolation: StringInterpolation) { parts = stringInterpolation.parts }
 
     package struct StringInterpolation: StringInterpolationProtocol {

@@ -1,4 +1,4 @@
-import EventStore
+@_spi(Backend) import EventStore
 import EventStoreTestSupport
 import Foundation
 import Testing
@@ -31,5 +31,29 @@ struct TimestampTextTests {
             #expect(text.utf8.count == 26, "\(text)")
             #expect(Timestamp.parseMicroseconds(text) == micros, "\(text)")
         }
+    }
+
+    /// MySQL's `DATETIME` text differs only in the separator.
+    @Test func theSeparatorIsTheOnlyDifferenceOfTheDateTimeText() {
+        for _ in 0..<200 {
+            let micros = Int64.random(in: -62_135_596_800_000_000...253_402_300_799_999_999)
+            let text = Timestamp.format(microseconds: micros)
+            #expect(Timestamp.format(microseconds: micros, dateTimeSeparator: " ") == text.replacingOccurrences(of: "T", with: " "))
+        }
+        #expect(Timestamp.format(microseconds: 253_402_300_800_000_000, dateTimeSeparator: " ") == "10000-01-01 00:00:00.000000")
+    }
+}
+
+@Suite("Control characters", .watchdog())
+struct ControlCharacterTests {
+    /// Names are checked for control characters by value on every append: the same scalars as Unicode's
+    /// general category Cc, over every scalar there is.
+    @Test func theValueCheckIsUnicodesControlCategory() {
+        var differing: [UInt32] = []
+        for value in UInt32(0)...0x10FFFF {
+            guard let scalar = Unicode.Scalar(value) else { continue }
+            if scalar.isControlCharacter != (scalar.properties.generalCategory == .control) { differing.append(value) }
+        }
+        #expect(differing.isEmpty, "\(differing.prefix(10))")
     }
 }

@@ -58,7 +58,7 @@ public struct EventMessage: Sendable, Hashable {
         if messageName.utf8.count > Self.maxNameLength {
             return "event \(uuid.lowercased): the message name must be at most \(Self.maxNameLength) bytes of UTF-8"
         }
-        if messageName.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) {
+        if messageName.unicodeScalars.contains(where: \.isControlCharacter) {
             return "event \(uuid.lowercased): the message name must not contain control characters"
         }
         if let problem = metadata.problem { return "event \(uuid.lowercased): \(problem)" }
@@ -107,4 +107,10 @@ extension UUID {
             }
         }
     }
+}
+
+extension Unicode.Scalar {
+    /// A control character (general category Cc): U+0000–U+001F or U+007F–U+009F, a set Unicode keeps
+    /// stable. Compared by value, without a property lookup (names are checked per event on every append).
+    package var isControlCharacter: Bool { value < 0x20 || (0x7F...0x9F).contains(value) }
 }

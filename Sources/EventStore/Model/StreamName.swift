@@ -26,7 +26,7 @@ public struct StreamName: Sendable, Hashable, Comparable, CustomStringConvertibl
         if name.utf8.count > maxLength {
             return "a stream name must be at most \(maxLength) bytes of UTF-8, this one has \(name.utf8.count)"
         }
-        if name.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) {
+        if name.unicodeScalars.contains(where: \.isControlCharacter) {
             return "a stream name must not contain control characters"
         }
         return nil
@@ -34,7 +34,7 @@ public struct StreamName: Sendable, Hashable, Comparable, CustomStringConvertibl
 
     private static func quoted(_ name: String) -> String {
         let shown = name.unicodeScalars.count > 60 ? String(name.unicodeScalars.prefix(60)) + "…" : name
-        return "\"" + shown.unicodeScalars.map { $0.properties.generalCategory == .control ? $0.escaped(asASCII: true) : String($0) }.joined() + "\""
+        return "\"" + shown.unicodeScalars.map { $0.isControlCharacter ? $0.escaped(asASCII: true) : String($0) }.joined() + "\""
     }
 
     /// The part of the name before its first `-`, or `nil` when there is no `-` after the first character

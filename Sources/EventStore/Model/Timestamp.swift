@@ -23,13 +23,14 @@ public enum Timestamp {
     }
 
     /// `yyyy-MM-ddTHH:mm:ss.ffffff`, in UTC.
-    public static func format(microseconds: Int64) -> String {
+    /// - Parameter dateTimeSeparator: between date and time: `T`, or a space for MySQL's `DATETIME` text.
+    public static func format(microseconds: Int64, dateTimeSeparator: Unicode.Scalar = "T") -> String {
         let (days, microOfDay) = floorDivide(microseconds, 86_400_000_000)
         let (year, month, day) = civil(fromDays: days)
         let seconds = microOfDay / 1_000_000
         let fraction = microOfDay % 1_000_000
         guard (0...9999).contains(year) else {
-            return pad(year, 4) + "-" + pad(month, 2) + "-" + pad(day, 2) + "T" + pad(seconds / 3600, 2) + ":"
+            return pad(year, 4) + "-" + pad(month, 2) + "-" + pad(day, 2) + String(dateTimeSeparator) + pad(seconds / 3600, 2) + ":"
                 + pad(seconds / 60 % 60, 2) + ":" + pad(seconds % 60, 2) + "." + pad(fraction, 6)
         }
         // The common case written into one buffer: every append writes one per event.
@@ -52,7 +53,7 @@ public enum Timestamp {
             put(month, 2)
             put("-")
             put(day, 2)
-            put("T")
+            put(dateTimeSeparator)
             put(seconds / 3600, 2)
             put(":")
             put(seconds / 60 % 60, 2)

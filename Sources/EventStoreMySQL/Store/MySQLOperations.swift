@@ -72,14 +72,16 @@ struct MySQLOperations: BlockingSQLOperations {
     /// Every append takes the one lock row, so a delete that takes it too runs before or after each append.
     func lockAppends(_ c: MariaDBConnection, of name: StreamName) throws { try lockAppends(c) }
 
-    func create(_ c: MariaDBConnection, _ name: StreamName, metadata: Metadata, events: [EventMessage]) throws -> AppendResult {
+    func rows(_ events: [EventMessage]) -> EventRows { EventRows(events, timestamp: Self.datetime) }
+
+    func create(_ c: MariaDBConnection, _ name: StreamName, metadata: Metadata, events: EventRows) throws -> AppendResult {
         try lockAppends(c)
         let id = try insertStream(c, name, metadata: metadata)
         let last = try insert(c, events, streamID: id, after: 0, stream: name)
         return AppendResult(streamVersion: events.count, lastGlobalPosition: last)
     }
 
-    func append(_ c: MariaDBConnection, _ events: [EventMessage], to name: StreamName, expectedVersion: ExpectedVersion)
+    func append(_ c: MariaDBConnection, _ events: EventRows, to name: StreamName, expectedVersion: ExpectedVersion)
         throws -> AppendResult
     {
         try lockAppends(c)
@@ -102,21 +104,21 @@ struct MySQLOperations: BlockingSQLOperations {
         }
     }
 
-    private func insert(_ c: MariaDBConnection, _ events: [EventMessage], streamID: Int64, after version: Int, stream: StreamName)
+    private func insert(_ c: MariaDBConnection, _ events: EventRows, streamID: Int64, after version: Int, stream: StreamName)
         throws -> GlobalPosition?
     {
         guard !events.isEmpty else { return nil }
         var last: Int64 = 0
         var position = version + 1
-        for chunk in EventInsert.chunks(of: events, largest: Self.rowsPerInsert) {
+        for chunk in EventInsert.chunks(of: events.count, largest: Self.rowsPerInsert) {
             let statement = EventInsert.statement(
-                into: "\(unsafeSQL: tables.events)", chunk, streamID: streamID, firstPosition: position, timestamp: Self.datetime)
+                into: "\(unsafeSQL: tables.events)", events, chunk, streamID: streamID, firstPosition: position)
             do {
                 let result = try c.query(statement)
                 // The first id of a multi-row insert; the rows of one statement take consecutive ids.
                 last = Int64(result.insertID) + Int64(chunk.count) - 1
             } catch let error as MariaDBError where error.isDuplicateEntry {
-                try explainDuplicate(c, chunk, streamID: streamID, stream: stream)
+                try explainDuplicate(c, events.events[chunk], streamID: streamID, stream: stream)
                 throw error
             }
             position += chunk.count
@@ -129,11 +131,7 @@ struct MySQLOperations: BlockingSQLOperations {
     }
 
     /// `yyyy-MM-dd HH:mm:ss.ffffff`, UTC: what a DATETIME(6) column takes.
-    static func datetime(_ micros: Int64) -> String {
-        var text = Timestamp.format(microseconds: micros)
-        if let t = text.firstIndex(of: "T") { text.replaceSubrange(t...t, with: " ") }
-        return text
-    }
+    static func datetime(_ micros: Int64) -> String { Timestamp.format(microseconds: micros, dateTimeSeparator: " ") }
 
     var tableNames: SQLTableNames { tables.names }
 

@@ -7,8 +7,10 @@ package protocol BlockingSQLOperations: Sendable {
     associatedtype Connection
     associatedtype PageQuery: Sendable
 
-    func create(_ c: Connection, _ name: StreamName, metadata: Metadata, events: [EventMessage]) throws -> AppendResult
-    func append(_ c: Connection, _ events: [EventMessage], to name: StreamName, expectedVersion: ExpectedVersion) throws
+    /// An append's events as this backend's events table takes them (``EventRows``), built before its job.
+    func rows(_ events: [EventMessage]) -> EventRows
+    func create(_ c: Connection, _ name: StreamName, metadata: Metadata, events: EventRows) throws -> AppendResult
+    func append(_ c: Connection, _ events: EventRows, to name: StreamName, expectedVersion: ExpectedVersion) throws
         -> AppendResult
     /// The tables every backend has.
     var tableNames: SQLTableNames { get }
@@ -134,15 +136,17 @@ package struct BlockingDriver<Connections: BlockingSQLConnections>: SQLDriver {
         async throws -> AppendResult
     {
         let operations = self.operations
-        return try await connections.write(held(transaction)) { try operations.create($0, stream, metadata: metadata, events: events) }
+        let rows = operations.rows(events)
+        return try await connections.write(held(transaction)) { try operations.create($0, stream, metadata: metadata, events: rows) }
     }
 
     package func append(
         _ transaction: SQLTransactionHandle?, _ events: [EventMessage], to stream: StreamName, expectedVersion: ExpectedVersion
     ) async throws -> AppendResult {
         let operations = self.operations
+        let rows = operations.rows(events)
         return try await connections.write(held(transaction)) {
-            try operations.append($0, events, to: stream, expectedVersion: expectedVersion)
+            try operations.append($0, rows, to: stream, expectedVersion: expectedVersion)
         }
     }
 

@@ -1,42 +1,81 @@
 @_spi(Backend) import EventStore
 
+/// An append's events as the values the events table takes (all but the stream id and position), written
+/// before the write's job runs: the text of each event (uuid, JSON, timestamp, aggregate key) is built on
+/// the caller's task, so that the writer's connection, which appends one batch at a time, spends its turn on
+/// the database.
+package struct EventRows: Sendable {
+    /// Values per event, in the order of ``EventInsert/columns`` after `stream_id, position`.
+    static let valuesPerEvent = 8
+
+    package let events: [EventMessage]
+    /// `valuesPerEvent` values for each event, one after the other.
+    let values: [SQLValue]
+
+    /// - Parameter timestamp: `created_at` as the backend's column takes it.
+    package init(_ events: [EventMessage], timestamp: (Int64) -> String) {
+        self.events = events
+        var values: [SQLValue] = []
+        values.reserveCapacity(events.count * Self.valuesPerEvent)
+        for event in events {
+            let key = event.aggregateKey
+            values.append(.text(event.uuid.lowercased))
+            values.append(.text(event.messageName))
+            values.append(.text(event.payload.jsonText))
+            values.append(.text(event.metadata.jsonText))
+            values.append(.text(timestamp(event.createdAtMicros)))
+            values.append(key.map { .text($0.type) } ?? .null)
+            values.append(key.map { .text($0.id) } ?? .null)
+            values.append(key.map { .text($0.version) } ?? .null)
+        }
+        self.values = values
+    }
+
+    package var count: Int { events.count }
+    package var isEmpty: Bool { events.isEmpty }
+}
+
 /// An append's events as multi-row `INSERT`s into the events table, for the blocking backends (SQLite,
 /// MariaDB): one statement per chunk instead of one per event.
 package enum EventInsert {
     /// The batch cut into chunks whose sizes are powers of two up to `largest` (100 events: 64, 32, 4), so
     /// that a connection prepares a few statement shapes, whatever the batch sizes.
-    package static func chunks(of events: [EventMessage], largest: Int) -> [ArraySlice<EventMessage>] {
-        var chunks: [ArraySlice<EventMessage>] = []
-        var start = events.startIndex
-        while start < events.endIndex {
+    package static func chunks(of count: Int, largest: Int) -> [Range<Int>] {
+        var chunks: [Range<Int>] = []
+        var start = 0
+        while start < count {
             var size = largest
-            while size > events.endIndex - start { size /= 2 }
-            chunks.append(events[start..<(start + size)])
+            while size > count - start { size /= 2 }
+            chunks.append(start..<(start + size))
             start += size
         }
         return chunks
     }
 
-    /// `INSERT INTO events (…) VALUES (…), …` for `chunk`, its first event at `firstPosition`; `timestamp`
-    /// writes `created_at` as the backend's column takes it.
+    /// `INSERT INTO events (…) VALUES (…), …` for the events of `rows` in `chunk`, the first at
+    /// `firstPosition`: one list of parts, without a query per row.
     package static func statement(
-        into events: SQLQuery, _ chunk: ArraySlice<EventMessage>, streamID: Int64, firstPosition: Int,
-        timestamp: (Int64) -> String
+        into events: SQLQuery, _ rows: EventRows, _ chunk: Range<Int>, streamID: Int64, firstPosition: Int
     ) -> SQLQuery {
-        let rows = chunk.enumerated().map { offset, event -> SQLQuery in
-            let key = event.aggregateKey
-            return """
-                (\(bind: streamID), \(bind: firstPosition + offset), \(bind: event.uuid.lowercased), \(bind: event.messageName),
-                \(bind: event.payload.jsonText), \(bind: event.metadata.jsonText), \(bind: timestamp(event.createdAtMicros)),
-                \(bind: key.map { .text($0.type) } ?? .null), \(bind: key.map { .text($0.id) } ?? .null),
-                \(bind: key.map { .text($0.version) } ?? .null))
-                """
+        var parts = events.parts
+        parts.insert(.sql("INSERT INTO "), at: 0)
+        parts.append(
+            .sql(
+                " (stream_id, position, uuid, message_name, payload, metadata, created_at, aggregate_type, aggregate_id, aggregate_version) VALUES "
+            ))
+        parts.reserveCapacity(parts.count + chunk.count * (2 * (EventRows.valuesPerEvent + 2) + 1))
+        for (offset, index) in chunk.enumerated() {
+            parts.append(.sql(offset == 0 ? "(" : ", ("))
+            parts.append(.bind(.int(streamID)))
+            parts.append(.sql(", "))
+            parts.append(.bind(.int(Int64(firstPosition + offset))))
+            for value in rows.values[(index * EventRows.valuesPerEvent)..<((index + 1) * EventRows.valuesPerEvent)] {
+                parts.append(.sql(", "))
+                parts.append(.bind(value))
+            }
+            parts.append(.sql(")"))
         }
-        return """
-            INSERT INTO \(events) (stream_id, position, uuid, message_name, payload, metadata, created_at,
-                aggregate_type, aggregate_id, aggregate_version)
-            VALUES \(SQLQuery.joined(rows, separator: ", "))
-            """
+        return SQLQuery(parts: parts)
     }
 }
 

@@ -39,14 +39,16 @@ struct SQLiteOperations: BlockingSQLOperations {
     /// write lock until it ends.
     func lockAppends(_ c: SQLiteConnection, of name: StreamName) {}
 
-    func create(_ c: SQLiteConnection, _ name: StreamName, metadata: Metadata, events: [EventMessage]) throws -> AppendResult {
+    func rows(_ events: [EventMessage]) -> EventRows { EventRows(events) { Timestamp.format(microseconds: $0) } }
+
+    func create(_ c: SQLiteConnection, _ name: StreamName, metadata: Metadata, events: EventRows) throws -> AppendResult {
         let id = try insertStream(c, name, metadata: metadata)
         let last = try insert(c, events, streamID: id, after: 0, stream: name)
         if !events.isEmpty { try c.query("UPDATE \(tables.streams) SET version = \(bind: events.count) WHERE id = \(bind: id)") }
         return AppendResult(streamVersion: events.count, lastGlobalPosition: last)
     }
 
-    func append(_ c: SQLiteConnection, _ events: [EventMessage], to name: StreamName, expectedVersion: ExpectedVersion)
+    func append(_ c: SQLiteConnection, _ events: EventRows, to name: StreamName, expectedVersion: ExpectedVersion)
         throws -> AppendResult
     {
         let (id, version) = try appendTarget(c, name, expectedVersion: expectedVersion)
@@ -72,19 +74,17 @@ struct SQLiteOperations: BlockingSQLOperations {
     }
 
     /// Inserts the events a chunk per statement (at most 64 rows: 640 values, below SQLite's 32,766).
-    private func insert(_ c: SQLiteConnection, _ events: [EventMessage], streamID: Int64, after version: Int, stream: StreamName)
+    private func insert(_ c: SQLiteConnection, _ events: EventRows, streamID: Int64, after version: Int, stream: StreamName)
         throws -> GlobalPosition?
     {
         var position = version + 1
-        for chunk in EventInsert.chunks(of: events, largest: 64) {
-            let statement = EventInsert.statement(
-                into: "\(tables.events)", chunk, streamID: streamID, firstPosition: position,
-                timestamp: { Timestamp.format(microseconds: $0) })
+        for chunk in EventInsert.chunks(of: events.count, largest: 64) {
+            let statement = EventInsert.statement(into: "\(tables.events)", events, chunk, streamID: streamID, firstPosition: position)
             do {
                 try c.query(statement)
             } catch let error as SQLiteError where error.isUniqueViolation {
                 // SQLite undid the statement's rows: find which event it refused.
-                try explainDuplicate(c, chunk, streamID: streamID, stream: stream)
+                try explainDuplicate(c, events.events[chunk], streamID: streamID, stream: stream)
                 throw error
             }
             position += chunk.count
