@@ -59,10 +59,15 @@ let package = Package(
             dependencies: ["EventStore", "EventStoreSQL", "CSQLite"],
             swiftSettings: strictSettings
         ),
+        // libpq, loaded at run time when installed: the PostgreSQL store's reader (no headers needed to build).
+        .target(
+            name: "CLibPQ",
+            linkerSettings: [.linkedLibrary("dl", .when(platforms: [.linux]))]
+        ),
         .target(
             name: "EventStorePostgres",
             dependencies: [
-                "EventStore", "EventStoreSQL",
+                "EventStore", "EventStoreSQL", "CLibPQ",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),

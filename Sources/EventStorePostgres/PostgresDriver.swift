@@ -10,6 +10,8 @@ final class PostgresDriver: SQLDriver {
     let operations: PostgresOperations
     let logger: Logger
     let readBatchSize: Int
+    /// The hot reads through libpq, when it is installed and not turned off.
+    let reader: LibPQReader?
     /// Signalled after commits, this process's and (through `LISTEN`) every other's.
     let appendNotifier = AppendNotifier()
 
@@ -32,13 +34,14 @@ final class PostgresDriver: SQLDriver {
         self.client = PostgresClient(configuration: try configuration.clientConfiguration(), backgroundLogger: logger)
         self.deadline = PostgresCallDeadline(connectTimeout: configuration.connectTimeout, queryTimeout: configuration.queryTimeout)
         self.readBatchSize = configuration.readBatchSize
+        self.reader = LibPQReader.make(configuration, logger: logger)
     }
 
     /// How long a live reader waits for a `NOTIFY` before it reads anyway (poolers may drop notifications). 1 s.
     var pollInterval: Duration { .seconds(1) }
 
-    /// The pool stops when ``PostgresEventStore/run()`` ends.
-    func close() async {}
+    /// PostgresNIO's pool stops when ``PostgresEventStore/run()`` ends; the reader's connections close here.
+    func close() async { await reader?.close() }
 
     func migrate() async throws -> Int {
         let operations = self.operations
@@ -67,6 +70,18 @@ final class PostgresDriver: SQLDriver {
                 "PostgreSQL cannot run this regular expression (\(error.serverInfo?[.message] ?? "invalid")): use the syntax every backend shares")
         } catch where PostgresFailure.isDriverError(error) {
             throw EventStoreError.backend("PostgreSQL failed", underlying: PostgresFailure(error))
+        }
+    }
+
+    /// libpq's errors as ``reportingDriverErrors(_:)`` reports PostgresNIO's.
+    private static func reportingLibPQErrors<T>(_ body: () async throws -> T) async throws -> T {
+        do {
+            return try await body()
+        } catch let error as LibPQError where error.sqlState == "2201B" {
+            throw EventStoreError.invalidArgument(
+                "PostgreSQL cannot run this regular expression (\(error.message)): use the syntax every backend shares")
+        } catch let error as LibPQError {
+            throw EventStoreError.backend("PostgreSQL failed", underlying: error)
         }
     }
 
@@ -226,6 +241,13 @@ final class PostgresDriver: SQLDriver {
     {
         let operations = self.operations
         let query = try driverValue(query, as: PageQuery.self)
+        if transaction == nil, let reader {
+            let sql = operations.pageQuery(
+                streamID: query.streamID, direction: query.direction, matching: query.matching, bound: bound, limit: limit)
+            if sql.passesThroughLibpq {
+                return try await Self.reportingLibPQErrors { try await reader.read { try operations.page($0, sql, stream: stream) } }
+            }
+        }
         return try await read(transaction) {
             try await operations.page(
                 $0, streamID: query.streamID, stream: stream, direction: query.direction, matching: query.matching, bound: bound,
@@ -255,6 +277,12 @@ final class PostgresDriver: SQLDriver {
         async throws -> (events: [RecordedEvent], readable: GlobalPosition?)
     {
         let operations = self.operations
+        if transaction == nil, let reader {
+            let sql = operations.readAllQuery(after: position, of: target, limit: limit)
+            if sql.passesThroughLibpq {
+                return try await Self.reportingLibPQErrors { try await reader.read { try operations.readAll($0, sql) } }
+            }
+        }
         return try await read(transaction) { try await operations.readAll($0, after: position, of: target, limit: limit) }
     }
 

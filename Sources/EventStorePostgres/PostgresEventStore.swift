@@ -55,6 +55,7 @@ public final class PostgresEventStore: SQLEventStore, Service, @unchecked Sendab
             group.addTask { await self.postgres.client.run() }
             group.addTask { await self.listenForAppends() }
         }
+        await postgres.reader?.close()
     }
 
     /// Follows the append channel; reconnects with back-off when the connection is lost.

@@ -223,10 +223,23 @@ struct PostgresOperations: Sendable {
         _ c: PostgresConnection, streamID: Int64, stream: StreamName, direction: RecordedEventSequence.Direction,
         matching: MetadataMatcher?, bound: Int, limit: Int
     ) async throws -> [RecordedEvent] {
-        let query = dialect.streamPage(
+        let query = pageQuery(streamID: streamID, direction: direction, matching: matching, bound: bound, limit: limit)
+        return try await events(c, query) { _ in stream }
+    }
+
+    func pageQuery(streamID: Int64, direction: RecordedEventSequence.Direction, matching: MetadataMatcher?, bound: Int, limit: Int)
+        -> SQLQuery
+    {
+        dialect.streamPage(
             columns: Self.columns, events: tables.events, streams: tables.streams, streamID: streamID,
             forward: direction == .forward, matching: matching, bound: bound, limit: limit)
-        return try await events(c, query) { _ in stream }
+    }
+
+    /// ``page(_:streamID:stream:direction:matching:bound:limit:)`` through libpq.
+    func page(_ c: LibPQConnection, _ query: SQLQuery, stream: StreamName) throws -> [RecordedEvent] {
+        var events: [RecordedEvent] = []
+        try c.query(query) { row in events.append(try event(row, stream: stream)) }
+        return events
     }
 
     /// Events of every stream after a global position, in global order (internal streams included).
@@ -237,9 +250,38 @@ struct PostgresOperations: Sendable {
     func readAll(_ c: PostgresConnection, after position: GlobalPosition, of target: SubscriptionTarget, limit: Int)
         async throws -> (events: [RecordedEvent], readable: GlobalPosition?)
     {
+        let query = readAllQuery(after: position, of: target, limit: limit)
+        var events: [RecordedEvent] = []
+        var readable: GlobalPosition?
+        for try await row in try await run(c, query) {
+            let cells = row.makeRandomAccess()
+            if let xmin = try cells[9].decode(Int64?.self) {
+                readable = GlobalPosition(commit: xmin, sequence: 0)
+            } else {
+                events.append(try event(cells, stream: try storedStreamName(try cells[8].decode(String.self))))
+            }
+        }
+        return (events, readable)
+    }
+
+    /// ``readAll(_:after:of:limit:)`` through libpq.
+    func readAll(_ c: LibPQConnection, _ query: SQLQuery) throws -> (events: [RecordedEvent], readable: GlobalPosition?) {
+        var events: [RecordedEvent] = []
+        var readable: GlobalPosition?
+        try c.query(query) { row in
+            if !row.isNull(9) {
+                readable = GlobalPosition(commit: try row.int64(9), sequence: 0)
+            } else {
+                events.append(try event(row, stream: try storedStreamName(row.text(8))))
+            }
+        }
+        return (events, readable)
+    }
+
+    func readAllQuery(after position: GlobalPosition, of target: SubscriptionTarget, limit: Int) -> SQLQuery {
         // One row more than the page, with the bound alone: how far a short page looked, from the same
         // snapshot as its events (an empty page is that row alone).
-        let query: SQLQuery = """
+        return """
             WITH bound AS MATERIALIZED (SELECT pg_snapshot_xmin(pg_current_snapshot()) AS xmin),
             page (global_position, position, uuid, message_name, payload, metadata, micros, transaction_id, name) AS (
                 SELECT \(unsafeSQL: Self.columns), s.name
@@ -256,17 +298,6 @@ struct PostgresOperations: Sendable {
             SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, xmin::text::int8 FROM bound
             ORDER BY 10 NULLS FIRST, 8, 1
             """
-        var events: [RecordedEvent] = []
-        var readable: GlobalPosition?
-        for try await row in try await run(c, query) {
-            let cells = row.makeRandomAccess()
-            if let xmin = try cells[9].decode(Int64?.self) {
-                readable = GlobalPosition(commit: xmin, sequence: 0)
-            } else {
-                events.append(try event(cells, stream: try storedStreamName(try cells[8].decode(String.self))))
-            }
-        }
-        return (events, readable)
     }
 
     /// Counts what ``readAll(_:after:of:limit:)`` would read, up to `limit`, with the same bounds.
@@ -460,6 +491,17 @@ struct PostgresOperations: Sendable {
         return RecordedEvent(
             streamName: streamName, position: Int(position),
             globalPosition: GlobalPosition(commit: transaction, sequence: global),
+            message: message)
+    }
+
+    /// An event from the first eight of ``columns`` in a libpq row.
+    private func event(_ row: LibPQRow, stream streamName: StreamName) throws -> RecordedEvent {
+        let message = EventMessage(
+            messageName: row.text(3), payload: Payload(storedJSON: row.text(4)), metadata: try storedMetadata(row.text(5)),
+            uuid: try row.uuid(2), createdAtMicros: try row.int64(6))
+        return RecordedEvent(
+            streamName: streamName, position: Int(try row.int64(1)),
+            globalPosition: GlobalPosition(commit: try row.int64(7), sequence: try row.int64(0)),
             message: message)
     }
 

@@ -9,7 +9,7 @@ import Testing
 struct PostgresStoreTests {
     @Test func urlsCarryEverySetting() throws {
         let configuration = try PostgresConfiguration(
-            url: "postgres://app:s%40cret@db.example:6543/events?sslmode=require&pool_size=7&connect_timeout=3&query_timeout=2.5&schema=es&table_prefix=p_")
+            url: "postgres://app:s%40cret@db.example:6543/events?sslmode=require&pool_size=7&connect_timeout=3&query_timeout=2.5&schema=es&table_prefix=p_&reader=postgresnio")
         #expect(configuration.host == "db.example")
         #expect(configuration.port == 6543)
         #expect(configuration.username == "app")
@@ -21,15 +21,17 @@ struct PostgresStoreTests {
         #expect(configuration.queryTimeout == .milliseconds(2500))
         #expect(configuration.schema == "es")
         #expect(configuration.tablePrefix == "p_")
+        #expect(!configuration.readsThroughLibpq)
         let defaults = try PostgresConfiguration(url: "postgresql://localhost")
         #expect(defaults.tls == .prefer)
         #expect(defaults.port == 5432)
         #expect(defaults.username == "postgres")
         #expect(defaults.queryTimeout == .seconds(30))
+        #expect(defaults.readsThroughLibpq)
         for bad in [
             "mysql://x", "postgres://", "postgres://h/db?sslmode=maybe", "postgres://h/db?pool_size=0", "postgres://h/db?color=red",
             "postgres://h/db?query_timeout=0", "postgres://h/db?query_timeout=-1", "postgres://h/db?query_timeout=soon",
-            "postgres://h/db?query_timeout=inf",
+            "postgres://h/db?query_timeout=inf", "postgres://h/db?reader=odbc",
         ] {
             #expect(throws: EventStoreError.self, "\(bad)") { try PostgresConfiguration(url: bad) }
         }

@@ -20,11 +20,12 @@ enum PostgresTestServer {
     }()
 
     /// A configuration for a store of its own: tables with a fresh prefix in the test database.
-    static func configuration(readBatchSize: Int = 100, prefix: String? = nil) throws -> PostgresConfiguration {
+    static func configuration(readBatchSize: Int = 100, prefix: String? = nil, libpq: Bool = true) throws -> PostgresConfiguration {
         var configuration = try PostgresConfiguration(url: try server.requiredURL())
         configuration.tablePrefix = prefix ?? uniquePrefix()
         configuration.readBatchSize = readBatchSize
         configuration.poolSize = 8
+        configuration.readsThroughLibpq = libpq
         return configuration
     }
 
@@ -54,9 +55,9 @@ enum PostgresTestServer {
 
     /// Runs `body` with a migrated store on fresh tables.
     static func withStore<T: Sendable>(
-        readBatchSize: Int = 100, prefix: String? = nil, _ body: @Sendable (PostgresEventStore) async throws -> T
+        readBatchSize: Int = 100, prefix: String? = nil, libpq: Bool = true, _ body: @Sendable (PostgresEventStore) async throws -> T
     ) async throws -> T {
         try await PostgresEventStore.withStore(
-            configuration: try configuration(readBatchSize: readBatchSize, prefix: prefix), logger: logger, body)
+            configuration: try configuration(readBatchSize: readBatchSize, prefix: prefix, libpq: libpq), logger: logger, body)
     }
 }

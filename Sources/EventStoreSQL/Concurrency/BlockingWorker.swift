@@ -65,15 +65,24 @@ package final class BlockingWorker<Connection>: @unchecked Sendable {
     }
 
     /// Runs `body` with the connection on the worker's queue and returns its result.
-    /// - Parameter cancellation: what a cancellation of the caller does to the job (it runs to its end by
-    ///   default).
+    /// - Parameters:
+    ///   - cancellation: what a cancellation of the caller does to the job (it runs to its end by default).
+    ///   - deadline: how long the job may run once queued; past it, it is interrupted (a client whose
+    ///     calls have no deadline of their own, as libpq's). None by default.
     /// - Throws: what `open` or `body` throws (wrapped in ``JobInterrupted`` when the job was interrupted);
     ///   `CancellationError` for a job interrupted at once; `backend` after ``close()``.
     package func run<T: Sendable>(
-        cancellation: Cancellation = .runsToEnd, _ body: @escaping @Sendable (Connection) throws -> T
+        cancellation: Cancellation = .runsToEnd, deadline: Duration? = nil, _ body: @escaping @Sendable (Connection) throws -> T
     ) async throws -> T {
         let job = jobs.add(1, ordering: .relaxed).newValue
         let outcome = Outcome<T>()
+        let timer = deadline.map { deadline in
+            Task { [interrupter] in
+                try await Task.sleep(for: deadline)
+                if !outcome.isResolved { interrupter.interrupt(job, pastDeadline: true) }
+            }
+        }
+        defer { timer?.cancel() }
         queue.async {
             self.interrupter.begin(job)
             // A job given up before it started does nothing (one given up from now on is interrupted).
@@ -82,10 +91,10 @@ package final class BlockingWorker<Connection>: @unchecked Sendable {
                 return
             }
             let result = Result { try body(self.connectionForJob()) }
-            if self.interrupter.end(job) {
+            if let interruption = self.interrupter.end(job) {
                 // The connection was cut under the job, maybe after its last call: it is not used again.
                 self.connection = nil
-                outcome.resolve(result.mapError { JobInterrupted(underlying: $0) })
+                outcome.resolve(result.mapError { JobInterrupted(underlying: $0, pastDeadline: interruption.pastDeadline) })
             } else {
                 outcome.resolve(result)
             }
@@ -137,6 +146,8 @@ package final class BlockingWorker<Connection>: @unchecked Sendable {
 /// job may have committed.
 package struct JobInterrupted: Error {
     package let underlying: any Error
+    /// Whether the job ran past its deadline (rather than its caller being cancelled).
+    package var pastDeadline = false
 }
 
 /// Ends what a worker's connection is doing, from another thread: the connection arms it with a call that
@@ -147,6 +158,12 @@ package final class BlockingInterrupter: Sendable {
         var action: (@Sendable () -> Void)?
         var job: UInt64?
         var interrupted = false
+        var pastDeadline = false
+    }
+
+    /// How a job was interrupted.
+    fileprivate struct Interruption {
+        let pastDeadline: Bool
     }
 
     private let state = Mutex(State())
@@ -169,23 +186,25 @@ package final class BlockingInterrupter: Sendable {
         state.withLock { state in
             state.job = job
             state.interrupted = false
+            state.pastDeadline = false
         }
     }
 
-    /// - Returns: whether the job was interrupted.
-    fileprivate func end(_ job: UInt64) -> Bool {
+    /// - Returns: how the job was interrupted; nil when it was not.
+    fileprivate func end(_ job: UInt64) -> Interruption? {
         state.withLock { state in
             state.job = nil
-            return state.interrupted
+            return state.interrupted ? Interruption(pastDeadline: state.pastDeadline) : nil
         }
     }
 
     /// Interrupts `job` if it is running. The call runs under the lock, so the connection cannot be freed
     /// while it runs.
-    fileprivate func interrupt(_ job: UInt64) {
+    fileprivate func interrupt(_ job: UInt64, pastDeadline: Bool = false) {
         state.withLock { state in
             guard state.job == job, !state.interrupted else { return }
             state.interrupted = true
+            state.pastDeadline = pastDeadline
             state.action?()
         }
     }

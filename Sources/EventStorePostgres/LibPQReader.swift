@@ -1,0 +1,244 @@
+import CLibPQ
+import EventStore
+import EventStoreSQL
+import Foundation
+import Logging
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
+/// The store's hot reads (the pages of a load, the pages of the global order) through libpq, on blocking
+/// workers of their own, when libpq is installed (``PostgresConfiguration/readsThroughLibpq``).
+///
+/// PostgresNIO decodes each row through an async sequence of cells; libpq hands a whole page over as one
+/// result. On the benchmark's 100,000-event stream a C loop over libpq read the store's page query at
+/// 290,000–315,000 rows/s where PostgresNIO's raw baseline read 145,000–159,000 (docs/decisions.md).
+/// Writes, transactions and the other reads stay on PostgresNIO.
+///
+/// Each call has the store's deadlines: `connect_timeout` when a connection opens, and `queryTimeout` for
+/// the call, past which the connection's socket is shut (the call fails with `backend`, the next call opens
+/// a new connection); a cancelled caller's call is cut at once the same way. TCP keepalive is on.
+final class LibPQReader: Sendable {
+    private let pool: WorkerPool<LibPQConnection>
+    private let queryTimeout: Duration
+
+    /// A reader for `configuration`, or nil when libpq cannot be loaded (the reason is logged).
+    static func make(_ configuration: PostgresConfiguration, logger: Logger) -> LibPQReader? {
+        guard configuration.readsThroughLibpq else { return nil }
+        guard eslpq_load() == 1 else {
+            logger.notice(
+                "[EventStore] PostgreSQL reads go through PostgresNIO: libpq could not be loaded (\(String(cString: eslpq_load_error()))); install libpq5 for faster loads")
+            return nil
+        }
+        return LibPQReader(configuration)
+    }
+
+    private init(_ configuration: PostgresConfiguration) {
+        let conninfo = LibPQConnection.conninfo(configuration)
+        pool = WorkerPool(
+            (0..<max(1, configuration.poolSize)).map { index in
+                BlockingWorker(
+                    label: "eventstore.postgres.reader.\(index)", open: { try LibPQConnection(conninfo, interrupter: $0) },
+                    isBroken: \.isBroken)
+            },
+            waitLimit: configuration.connectTimeout)
+        queryTimeout = configuration.queryTimeout
+    }
+
+    /// Runs `body` on a reader connection, under the query deadline.
+    func read<T: Sendable>(_ body: @escaping @Sendable (LibPQConnection) throws -> T) async throws -> T {
+        let timeout = queryTimeout
+        return try await pool.withWorker { worker in
+            do {
+                return try await worker.run(cancellation: .interruptsAtOnce, deadline: timeout, body)
+            } catch let interrupted as JobInterrupted {
+                if interrupted.pastDeadline {
+                    throw EventStoreError.backend(
+                        "PostgreSQL did not answer within \(timeout): the reader's connection was closed (the next read opens a new one)",
+                        underlying: interrupted.underlying)
+                }
+                throw interrupted.underlying
+            }
+        }
+    }
+
+    func close() async { await pool.shutDown() }
+}
+
+/// A libpq connection of the reader, used on its worker's queue only.
+final class LibPQConnection {
+    private let handle: OpaquePointer
+    private let interrupter: BlockingInterrupter
+    /// Statement names by query text and parameter types.
+    private var statements: [String: String] = [:]
+
+    init(_ conninfo: String, interrupter: BlockingInterrupter) throws {
+        guard let handle = eslpq_connect(conninfo) else { throw EventStoreError.backend("PostgreSQL: libpq could not allocate a connection") }
+        guard eslpq_is_ok(handle) == 1 else {
+            let message = String(cString: eslpq_error_message(handle))
+            eslpq_finish(handle)
+            throw EventStoreError.backend("PostgreSQL: could not connect (\(message.trimmingCharacters(in: .whitespacesAndNewlines)))")
+        }
+        self.handle = handle
+        self.interrupter = interrupter
+        // Shutting the socket down from another thread ends a call blocked on it at once: libpq sees the
+        // connection closed and fails the call (a frozen server, a half-open socket, a cancelled caller).
+        let socket = eslpq_socket(handle)
+        interrupter.arm { _ = shutdown(socket, Int32(SHUT_RDWR)) }
+    }
+
+    deinit {
+        interrupter.disarm()
+        eslpq_finish(handle)
+    }
+
+    var isBroken: Bool { eslpq_is_ok(handle) != 1 }
+
+    /// libpq's connection string for `configuration`: every value quoted, so no value can add a keyword.
+    static func conninfo(_ configuration: PostgresConfiguration) -> String {
+        func quoted(_ value: String) -> String {
+            "'" + value.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "'", with: "\\'") + "'"
+        }
+        var pairs: [(String, String)] = [
+            ("host", configuration.host), ("port", String(configuration.port)), ("user", configuration.username),
+            ("dbname", configuration.database ?? configuration.username), ("sslmode", configuration.tls.rawValue),
+            // libpq's smallest connect timeout is 2 seconds.
+            ("connect_timeout", String(max(2, Int(configuration.connectTimeout.components.seconds)))),
+            ("keepalives", "1"), ("keepalives_idle", "30"), ("keepalives_interval", "10"), ("keepalives_count", "3"),
+            ("application_name", "eventstore-reader"),
+        ]
+        if let password = configuration.password { pairs.append(("password", password)) }
+        return pairs.map { "\($0.0)=\(quoted($0.1))" }.joined(separator: " ")
+    }
+
+    /// Runs `query` (parameters `$1`, `$2`, …) with results in binary, calling `row` for each row.
+    /// - Throws: ``LibPQError`` for what the server or the connection reports.
+    func query(_ query: SQLQuery, row: (LibPQRow) throws -> Void) throws {
+        let (sql, binds) = query.render { "$\($0)" }
+        let name = try prepared(sql, binds)
+        let result = withCStrings(binds.map(\.libpqText)) { values in
+            eslpq_exec_prepared(handle, name, Int32(values.count), values, nil, 1)
+        }
+        defer { eslpq_clear(result) }
+        try check(result)
+        guard let result else { return }
+        let rows = eslpq_rows(result)
+        for index in 0..<rows { try row(LibPQRow(result: result, row: index)) }
+    }
+
+    private func prepared(_ sql: String, _ binds: [SQLValue]) throws -> String {
+        let types = binds.map(\.libpqType)
+        let key = types.map(String.init).joined(separator: ",") + ":" + sql
+        if let name = statements[key] { return name }
+        let name = "es_read_\(statements.count)"
+        let result = eslpq_prepare(handle, name, sql, Int32(types.count), types)
+        defer { eslpq_clear(result) }
+        try check(result)
+        statements[key] = name
+        return name
+    }
+
+    private func check(_ result: OpaquePointer?) throws {
+        guard eslpq_result_is_ok(result) != 1 else { return }
+        let message = result.map { String(cString: eslpq_result_error($0)) } ?? String(cString: eslpq_error_message(handle))
+        let state = result.flatMap { eslpq_result_sqlstate($0) }.map { String(cString: $0) }
+        throw LibPQError(sqlState: state, message: message.trimmingCharacters(in: .whitespacesAndNewlines))
+    }
+}
+
+/// Calls `body` with C strings of `texts` (NULL for nil), alive for the call.
+private func withCStrings<R>(_ texts: [String?], _ body: ([UnsafePointer<CChar>?]) -> R) -> R {
+    let pointers: [UnsafeMutablePointer<CChar>?] = texts.map { $0.map { strdup($0) } }
+    defer { for pointer in pointers { free(pointer) } }
+    return body(pointers.map { $0.map { UnsafePointer($0) } })
+}
+
+/// An error libpq reported: the server's (with its SQLSTATE) or the connection's.
+struct LibPQError: Error, CustomStringConvertible {
+    let sqlState: String?
+    let message: String
+    var description: String { sqlState.map { "\(message) (SQLSTATE \($0))" } ?? message }
+}
+
+/// A row of a binary result, valid inside the row callback.
+struct LibPQRow {
+    fileprivate let result: OpaquePointer
+    fileprivate let row: Int32
+
+    func isNull(_ column: Int32) -> Bool { eslpq_is_null(result, row, column) == 1 }
+
+    /// An `int8` (or `xid8`) column.
+    func int64(_ column: Int32) throws -> Int64 {
+        let bytes = try self.bytes(column, length: 8)
+        var value: UInt64 = 0
+        for byte in bytes { value = value << 8 | UInt64(byte) }
+        return Int64(bitPattern: value)
+    }
+
+    /// A `text` (or `json`, `jsonb::text`) column.
+    func text(_ column: Int32) -> String {
+        let length = Int(eslpq_length(result, row, column))
+        guard length > 0, let start = eslpq_value(result, row, column) else { return "" }
+        return start.withMemoryRebound(to: UInt8.self, capacity: length) {
+            String(decoding: UnsafeBufferPointer(start: $0, count: length), as: UTF8.self)
+        }
+    }
+
+    /// A `uuid` column.
+    func uuid(_ column: Int32) throws -> UUID {
+        let b = try bytes(column, length: 16)
+        return UUID(uuid: (b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]))
+    }
+
+    private func bytes(_ column: Int32, length: Int) throws -> UnsafeBufferPointer<UInt8> {
+        guard Int(eslpq_length(result, row, column)) == length, let start = eslpq_value(result, row, column) else {
+            throw LibPQError(sqlState: nil, message: "column \(column) is not \(length) bytes long")
+        }
+        return UnsafeBufferPointer(start: UnsafeRawPointer(start).assumingMemoryBound(to: UInt8.self), count: length)
+    }
+}
+
+extension SQLValue {
+    /// The parameter's type for `PQprepare`, as PostgresNIO binds it (0: the server infers it from the query).
+    fileprivate var libpqType: UInt32 {
+        switch self {
+        case .null: return 0
+        case .int: return 20  // int8
+        case .double: return 701  // float8
+        case .text: return 25  // text
+        }
+    }
+
+    /// The parameter's text form.
+    fileprivate var libpqText: String? {
+        switch self {
+        case .null: return nil
+        case let .int(i): return String(i)
+        case let .double(d):
+            if d.isNaN { return "NaN" }
+            if d.isInfinite { return d < 0 ? "-Infinity" : "Infinity" }
+            return "\(d)"
+        case let .text(s): return s
+        }
+    }
+
+    /// Whether libpq can pass the value: a text parameter is a C string, which ends at U+0000.
+    fileprivate var passesThroughLibpq: Bool {
+        if case let .text(s) = self { return !s.utf8.contains(0) }
+        return true
+    }
+}
+
+extension SQLQuery {
+    /// Whether libpq can pass every parameter (a text holding U+0000 goes through PostgresNIO, whose error
+    /// for it the store reports the same way on every path).
+    var passesThroughLibpq: Bool {
+        parts.allSatisfy { part in
+            if case let .bind(value) = part { return value.passesThroughLibpq }
+            return true
+        }
+    }
+}

@@ -1,0 +1,121 @@
+import EventStore
+import EventStoreSQL
+import EventStoreTestSupport
+import Foundation
+import Testing
+
+@testable import EventStorePostgres
+
+@Suite(
+    "PostgreSQL libpq reader", .enabled(if: PostgresTestServer.shouldRun, "\(PostgresTestServer.skipMessage)"), .serialized,
+    .watchdog(.seconds(180)))
+struct PostgresLibPQReaderTests {
+    static func reader(_ url: String, queryTimeout: Duration) throws -> LibPQReader {
+        var configuration = try PostgresConfiguration(url: url)
+        configuration.connectTimeout = .seconds(5)
+        configuration.queryTimeout = queryTimeout
+        configuration.poolSize = 2
+        return try #require(LibPQReader.make(configuration, logger: PostgresTestServer.logger), "libpq is not installed")
+    }
+
+    /// The values of a row, as text.
+    static func texts(_ reader: LibPQReader, _ query: SQLQuery) async throws -> [String] {
+        try await reader.read { c in
+            var texts: [String] = []
+            try c.query(query) { row in
+                for column in 0..<4 { texts.append(row.isNull(Int32(column)) ? "NULL" : row.text(Int32(column))) }
+            }
+            return texts
+        }
+    }
+
+    /// Parameters reach the server typed as PostgresNIO binds them (int8, float8, text, unknown for NULL),
+    /// with their exact values; text holding quotes, backslashes and non-ASCII characters arrives unchanged.
+    @Test func parametersArriveTypedAndExact() async throws {
+        let reader = try Self.reader(try PostgresTestServer.server.requiredURL(), queryTimeout: .seconds(30))
+        defer { Task { await reader.close() } }
+        let hostile = "it's \\ \"é\" 😀; DROP TABLE x"
+        let types = try await Self.texts(
+            reader,
+            "SELECT pg_typeof(\(bind: Int64.min))::text, pg_typeof(\(bind: SQLValue.double(0.1)))::text, pg_typeof(\(bind: hostile))::text, \(bind: SQLValue.null)::text")
+        #expect(types == ["bigint", "double precision", "text", "NULL"])
+        let values = try await Self.texts(
+            reader,
+            "SELECT \(bind: Int64.min)::text, (\(bind: SQLValue.double(0.1)) = 0.1::float8)::text, \(bind: hostile), (\(bind: SQLValue.double(-.infinity)) = '-Infinity'::float8)::text")
+        #expect(values == [String(Int64.min), "true", hostile, "true"])
+    }
+
+    /// A server error comes back typed, with its SQLSTATE, and the connection serves the next read.
+    @Test func aServerErrorCarriesItsStateAndTheConnectionGoesOn() async throws {
+        let reader = try Self.reader(try PostgresTestServer.server.requiredURL(), queryTimeout: .seconds(30))
+        defer { Task { await reader.close() } }
+        let error = await #expect(throws: LibPQError.self) { try await Self.texts(reader, "SELECT 1/0, 1, 1, 1") }
+        #expect(error?.sqlState == "22012")
+        #expect(try await Self.texts(reader, "SELECT 'a', 'b', 'c', 'd'") == ["a", "b", "c", "d"])
+    }
+
+    /// The connection string quotes every value, so a password or database name cannot add keywords.
+    @Test func theConnectionStringQuotesEveryValue() throws {
+        var configuration = try PostgresConfiguration(url: "postgres://app@db.example:6543/events")
+        configuration.password = "a'b\\c d sslmode=disable"
+        let conninfo = LibPQConnection.conninfo(configuration)
+        #expect(conninfo.contains("password='a\\'b\\\\c d sslmode=disable'"))
+        #expect(conninfo.contains("host='db.example' port='6543' user='app' dbname='events' sslmode='prefer'"))
+        #expect(conninfo.contains("keepalives='1'"))
+    }
+
+    /// Runs `body` with a private server and a reader on it that has read once; removes the server
+    /// afterwards (thawed first), whatever state the body left it in.
+    static func withPrivateServer(
+        _ name: String, queryTimeout: Duration, _ body: (PrivatePostgresServer, LibPQReader) async throws -> Void
+    ) async throws {
+        let server = try await PrivatePostgresServer.start(name)
+        do {
+            let reader = try Self.reader(server.url, queryTimeout: queryTimeout)
+            #expect(try await Self.texts(reader, "SELECT '1', '2', '3', '4'") == ["1", "2", "3", "4"])
+            try await body(server, reader)
+            await reader.close()
+        } catch {
+            try? server.thaw()
+            await server.remove()
+            throw error
+        }
+        await server.remove()
+    }
+
+    /// On a server that stops answering (SIGSTOP), a read fails at the query deadline with `backend`, long
+    /// before anything else would end it; once the server runs again the next read opens a new connection.
+    @Test func aReadOnAFrozenServerFailsAtItsDeadlineAndTheNextReadReconnects() async throws {
+        try await Self.withPrivateServer("libpq-frozen", queryTimeout: .seconds(2)) { server, reader in
+            try server.freeze()
+            Watchdog.step("read from the frozen server")
+            let started = ContinuousClock.now
+            let error = await #expect(throws: EventStoreError.self) { try await Self.texts(reader, "SELECT '1', '2', '3', '4'") }
+            let waited = ContinuousClock.now - started
+            #expect(error?.code == .backend)
+            #expect(error?.reason.contains("did not answer within 2.0 seconds") == true, "\(String(describing: error))")
+            #expect(waited >= .seconds(2) && waited < .seconds(20), "\(waited)")
+            try server.thaw()
+            Watchdog.step("read after the thaw")
+            #expect(try await Self.texts(reader, "SELECT '5', '6', '7', '8'") == ["5", "6", "7", "8"])
+        }
+    }
+
+    /// Cancelling a read that waits on a frozen server returns at once with CancellationError (its socket is
+    /// shut under it), long before its deadline; the reader goes on afterwards.
+    @Test func aCancelledReadOnAFrozenServerReturnsAtOnce() async throws {
+        try await Self.withPrivateServer("libpq-cancel", queryTimeout: .seconds(3600)) { server, reader in
+            try server.freeze()
+            let read = Task { try await Self.texts(reader, "SELECT '1', '2', '3', '4'") }
+            try await Task.sleep(for: .milliseconds(300))
+            Watchdog.step("cancel a read on the frozen server (its deadline is an hour away)")
+            let started = ContinuousClock.now
+            read.cancel()
+            let result = await read.result
+            #expect(throws: CancellationError.self) { try result.get() }
+            #expect(ContinuousClock.now - started < .seconds(5))
+            try server.thaw()
+            #expect(try await Self.texts(reader, "SELECT '5', '6', '7', '8'") == ["5", "6", "7", "8"])
+        }
+    }
+}
