@@ -216,11 +216,13 @@ extension EventStoreConformance {
             try await store.create("user-123", events: userEvents(1...3))
             let manager = ProjectionManager(store: store)
             let options = ProjectionOptions(lockTimeout: .milliseconds(300), idleCheckInterval: .milliseconds(100))
+            let fastFinished = Calls()
             let slow = manager.createProjection("contested", options: options).initialState(0).fromStream("user-123")
                 .whenAny { n, _, _ in
-                    // Long enough that the fast runner takes over before this one wakes (it now renews its
-                    // lease by time after each event), on a busy machine too.
-                    try await Task.sleep(for: .seconds(3))
+                    // Until the fast runner has taken over and finished: waking earlier, this one would renew
+                    // its lease (by time, after each event) before the other took it. A fixed sleep (3 s) was
+                    // not always long enough on a busy machine.
+                    try await eventually("the fast runner finished") { fastFinished.count > 0 }
                     return n + 100
                 }
             let runner = Task { try await slow.run(keepRunning: false) }
@@ -233,6 +235,7 @@ extension EventStoreConformance {
             let fast = manager.createProjection("contested", options: options).initialState(0).fromStream("user-123")
                 .whenAny { n, _, _ in n + 1 }
             try await fast.run(keepRunning: false)
+            fastFinished.bump()
             await expectError(.projectionLeaseLost) { try await runner.value }
             #expect(try await manager.state(of: "contested") == .number("3"))
         },

@@ -118,11 +118,13 @@ extension EventStoreConformance {
             try await store.create("user-123", events: userEvents(1...3))
             let manager = ProjectionManager(store: store)
             let options = ProjectionOptions(lockTimeout: .milliseconds(300), idleCheckInterval: .milliseconds(100))
+            let fastFinished = Calls()
             let slow = manager.createProjection("emitter", options: options).fromStream("user-123")
                 .whenAny { state, _, context in
                     try await context.emit(EventMessage(messageName: "X"))
-                    // Long enough that the fast runner takes over before this one wakes, on a busy machine too.
-                    try await Task.sleep(for: .seconds(3))
+                    // Until the fast runner has taken over and finished (a fixed 3 s sleep was not always
+                    // long enough on a busy machine).
+                    try await eventually("the fast runner finished") { fastFinished.count > 0 }
                     return state
                 }
             let runner = Task { try await slow.run(keepRunning: false) }
@@ -140,6 +142,7 @@ extension EventStoreConformance {
                     return state
                 }
             try await fast.run(keepRunning: false)
+            fastFinished.bump()
             await expectError(.projectionLeaseLost) { try await runner.value }
             // One per source event: the slow runner's first (the fast one found it and skipped its own), then
             // the fast runner's; before, the slow runner went on emitting after it lost the lease.

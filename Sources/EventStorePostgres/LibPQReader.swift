@@ -170,12 +170,17 @@ struct LibPQRow {
 
     func isNull(_ column: Int32) -> Bool { eslpq_is_null(result, row, column) == 1 }
 
-    /// An `int8` (or `xid8`) column.
+    /// An `int8` (or `xid8`, or `timestamptz`: microseconds since 2000) column.
     func int64(_ column: Int32) throws -> Int64 {
         let bytes = try self.bytes(column, length: 8)
         var value: UInt64 = 0
         for byte in bytes { value = value << 8 | UInt64(byte) }
         return Int64(bitPattern: value)
+    }
+
+    /// A `timestamptz` column: microseconds since 1970 (the binary form counts them from 2000).
+    func timestampMicros(_ column: Int32) throws -> Int64 {
+        try int64(column) + 946_684_800_000_000
     }
 
     /// A `text` (or `json`, `jsonb::text`) column.

@@ -243,7 +243,8 @@ final class PostgresDriver: SQLDriver {
         let query = try driverValue(query, as: PageQuery.self)
         if transaction == nil, let reader {
             let sql = operations.pageQuery(
-                streamID: query.streamID, direction: query.direction, matching: query.matching, bound: bound, limit: limit)
+                streamID: query.streamID, direction: query.direction, matching: query.matching, bound: bound, limit: limit,
+                columns: PostgresOperations.libpqColumns)
             if sql.passesThroughLibpq {
                 return try await Self.reportingLibPQErrors { try await reader.read { try operations.page($0, sql, stream: stream) } }
             }
@@ -278,7 +279,7 @@ final class PostgresDriver: SQLDriver {
     {
         let operations = self.operations
         if transaction == nil, let reader {
-            let sql = operations.readAllQuery(after: position, of: target, limit: limit)
+            let sql = operations.readAllQuery(after: position, of: target, limit: limit, columns: PostgresOperations.libpqColumns)
             if sql.passesThroughLibpq {
                 return try await Self.reportingLibPQErrors { try await reader.read { try operations.readAll($0, sql) } }
             }

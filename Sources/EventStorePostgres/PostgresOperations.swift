@@ -213,9 +213,17 @@ struct PostgresOperations: Sendable {
         throw EventStoreError.streamNotFound(name)
     }
 
-    private static let columns = """
+    static let columns = """
         e.global_position, e.position, e.uuid, e.message_name, e.payload::text, e.metadata::text,
         (extract(epoch FROM e.created_at) * 1000000)::int8, e.transaction_id::text::int8
+        """
+
+    /// The same columns for the libpq reader, read in binary: the timestamp as `timestamptz` (microseconds
+    /// since 2000) and the transaction id as `xid8`, without the server's conversions (about 0.5 µs a row:
+    /// `extract` yields a `numeric`).
+    static let libpqColumns = """
+        e.global_position, e.position, e.uuid, e.message_name, e.payload::text, e.metadata::text, e.created_at,
+        e.transaction_id
         """
 
     /// One page of a load.
@@ -227,11 +235,12 @@ struct PostgresOperations: Sendable {
         return try await events(c, query) { _ in stream }
     }
 
-    func pageQuery(streamID: Int64, direction: RecordedEventSequence.Direction, matching: MetadataMatcher?, bound: Int, limit: Int)
-        -> SQLQuery
-    {
+    func pageQuery(
+        streamID: Int64, direction: RecordedEventSequence.Direction, matching: MetadataMatcher?, bound: Int, limit: Int,
+        columns: String = Self.columns
+    ) -> SQLQuery {
         dialect.streamPage(
-            columns: Self.columns, events: tables.events, streams: tables.streams, streamID: streamID,
+            columns: columns, events: tables.events, streams: tables.streams, streamID: streamID,
             forward: direction == .forward, matching: matching, bound: bound, limit: limit)
     }
 
@@ -250,7 +259,7 @@ struct PostgresOperations: Sendable {
     func readAll(_ c: PostgresConnection, after position: GlobalPosition, of target: SubscriptionTarget, limit: Int)
         async throws -> (events: [RecordedEvent], readable: GlobalPosition?)
     {
-        let query = readAllQuery(after: position, of: target, limit: limit)
+        let query = readAllQuery(after: position, of: target, limit: limit, columns: Self.columns)
         var events: [RecordedEvent] = []
         var readable: GlobalPosition?
         for try await row in try await run(c, query) {
@@ -278,13 +287,13 @@ struct PostgresOperations: Sendable {
         return (events, readable)
     }
 
-    func readAllQuery(after position: GlobalPosition, of target: SubscriptionTarget, limit: Int) -> SQLQuery {
+    func readAllQuery(after position: GlobalPosition, of target: SubscriptionTarget, limit: Int, columns: String) -> SQLQuery {
         // One row more than the page, with the bound alone: how far a short page looked, from the same
         // snapshot as its events (an empty page is that row alone).
         return """
             WITH bound AS MATERIALIZED (SELECT pg_snapshot_xmin(pg_current_snapshot()) AS xmin),
             page (global_position, position, uuid, message_name, payload, metadata, micros, transaction_id, name) AS (
-                SELECT \(unsafeSQL: Self.columns), s.name
+                SELECT \(unsafeSQL: columns), s.name
                 FROM bound AS b, \(unsafeSQL: tables.events) AS e
                 JOIN \(unsafeSQL: tables.streams) AS s ON s.id = e.stream_id
                 WHERE (e.transaction_id, e.global_position) > (\(bind: String(position.commit))::xid8, \(bind: position.sequence))
@@ -494,11 +503,11 @@ struct PostgresOperations: Sendable {
             message: message)
     }
 
-    /// An event from the first eight of ``columns`` in a libpq row.
+    /// An event from the first eight of ``libpqColumns`` in a libpq row.
     private func event(_ row: LibPQRow, stream streamName: StreamName) throws -> RecordedEvent {
         let message = EventMessage(
             messageName: row.text(3), payload: Payload(storedJSON: row.text(4)), metadata: try storedMetadata(row.text(5)),
-            uuid: try row.uuid(2), createdAtMicros: try row.int64(6))
+            uuid: try row.uuid(2), createdAtMicros: try row.timestampMicros(6))
         return RecordedEvent(
             streamName: streamName, position: Int(try row.int64(1)),
             globalPosition: GlobalPosition(commit: try row.int64(7), sequence: try row.int64(0)),

@@ -10,22 +10,24 @@ struct PostgresConformanceTests {
     func conformance(_ testCase: ConformanceCase) async throws {
         Watchdog.step("case \(testCase)")
         try await testCase.run { settings, body in
-            try await PostgresTestServer.withStore(readBatchSize: settings.readBatchSize) { store in try await body(store) }
+            try await PostgresTestServer.storeLimit.run {
+                try await PostgresTestServer.withStore(readBatchSize: settings.readBatchSize) { store in try await body(store) }
+            }
         }
     }
 }
 
 /// The same cases with every read through PostgresNIO: the path of a machine without libpq (and of reads in a
 /// transaction), which must behave as the libpq reader does.
-@Suite(
-    "PostgreSQL store conformance, reads through PostgresNIO", .enabled(if: PostgresTestServer.shouldRun, "\(PostgresTestServer.skipMessage)"),
-    .watchdog())
+@Suite("PostgreSQL store conformance, reads through PostgresNIO", .enabled(if: PostgresTestServer.shouldRun, "\(PostgresTestServer.skipMessage)"), .watchdog())
 struct PostgresNIOReaderConformanceTests {
     @Test(arguments: EventStoreConformance.cases)
     func conformance(_ testCase: ConformanceCase) async throws {
         Watchdog.step("case \(testCase)")
         try await testCase.run { settings, body in
-            try await PostgresTestServer.withStore(readBatchSize: settings.readBatchSize, libpq: false) { store in try await body(store) }
+            try await PostgresTestServer.storeLimit.run {
+                try await PostgresTestServer.withStore(readBatchSize: settings.readBatchSize, libpq: false) { store in try await body(store) }
+            }
         }
     }
 }

@@ -6,9 +6,7 @@ import Testing
 
 @testable import EventStorePostgres
 
-@Suite(
-    "PostgreSQL libpq reader", .enabled(if: PostgresTestServer.shouldRun, "\(PostgresTestServer.skipMessage)"), .serialized,
-    .watchdog(.seconds(180)))
+@Suite("PostgreSQL libpq reader", .enabled(if: PostgresTestServer.shouldRun, "\(PostgresTestServer.skipMessage)"), .serialized, .watchdog(.seconds(180)))
 struct PostgresLibPQReaderTests {
     static func reader(_ url: String, queryTimeout: Duration) throws -> LibPQReader {
         var configuration = try PostgresConfiguration(url: url)

@@ -31,6 +31,10 @@ enum PostgresTestServer {
 
     static func uniquePrefix() -> String { TestDatabaseServer.uniquePrefix() }
 
+    /// Stores of the conformance suites open at once: each opens up to a few connections on PostgreSQL's
+    /// pool and its reader's, and the test server takes 500 in all.
+    static let storeLimit = ConcurrencyLimit(32)
+
     /// `psql` on the test database.
     static func shell() throws -> SQLShell { SQLShell.postgres(try server.requiredURL()) }
 
