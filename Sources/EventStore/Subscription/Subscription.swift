@@ -264,28 +264,17 @@ public struct EventSubscription: AsyncSequence, Sendable {
         var index = 0
         /// How far the read of `buffer` looked.
         var readThrough = GlobalPosition.start
-        /// The read of the page after `buffer`, started when `buffer` was a full page (a catch-up): the
-        /// database reads it while the consumer handles `buffer`. At most two pages are held.
-        var prefetch: (after: GlobalPosition, read: Task<GlobalOrderPage, any Error>)?
 
         public mutating func next() async throws -> RecordedEvent? {
             var retryDelay: Duration = .milliseconds(100)
             while index == buffer.count {
-                if Task.isCancelled {
-                    prefetch?.read.cancel()
-                    return nil
-                }
+                if Task.isCancelled { return nil }
                 let generation = store.appendNotifier.generation
                 do {
-                    let page = try await readPage()
+                    let page = try await store.readPage(after: last, of: target, limit: readBatchSize)
                     (buffer, readThrough) = (page.events, page.readThrough)
                     index = 0
                     retryDelay = .milliseconds(100)
-                    if buffer.count == readBatchSize {
-                        // The position the page after this one starts from, as `last` will be once it is consumed.
-                        let (store, target, after, limit) = (store, target, readThrough, readBatchSize)
-                        prefetch = (after, Task { try await store.readPage(after: after, of: target, limit: limit) })
-                    }
                 } catch where Task.isCancelled {
                     // Cancelling the consumer ends the subscription, whatever the read in flight threw.
                     return nil
@@ -303,21 +292,6 @@ public struct EventSubscription: AsyncSequence, Sendable {
             index += 1
             last = index == buffer.count ? readThrough : event.globalPosition
             return event
-        }
-
-        /// The page after `last`: the one read ahead when it starts there, else a read now. A read ahead that
-        /// failed is read again, so that its failure is handled as any read's.
-        private mutating func readPage() async throws -> GlobalOrderPage {
-            if let (after, read) = prefetch {
-                prefetch = nil
-                if after == last {
-                    let result = await withTaskCancellationHandler { await read.result } onCancel: { read.cancel() }
-                    if case let .success(page) = result { return page }
-                } else {
-                    read.cancel()
-                }
-            }
-            return try await store.readPage(after: last, of: target, limit: readBatchSize)
         }
     }
 }
