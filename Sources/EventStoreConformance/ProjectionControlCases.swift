@@ -216,24 +216,26 @@ extension EventStoreConformance {
             try await store.create("user-123", events: userEvents(1...3))
             let manager = ProjectionManager(store: store)
             let options = ProjectionOptions(lockTimeout: .milliseconds(300), idleCheckInterval: .milliseconds(100))
-            let fastFinished = Calls()
+            let (slowInHandler, fastFinished) = (Calls(), Calls())
             let slow = manager.createProjection("contested", options: options).initialState(0).fromStream("user-123")
                 .whenAny { n, _, _ in
-                    // Until the fast runner has taken over and finished: waking earlier, this one would renew
-                    // its lease (by time, after each event) before the other took it. A fixed sleep (3 s) was
-                    // not always long enough on a busy machine.
+                    // Held here until the fast runner has taken over and finished: awake, this one renews its
+                    // lease (by time, after each event). A fixed sleep (3 s) was not always long enough on a
+                    // busy machine, and the lease could be seen expired before this runner even got here.
+                    slowInHandler.bump()
                     try await eventually("the fast runner finished") { fastFinished.count > 0 }
                     return n + 100
                 }
             let runner = Task { try await slow.run(keepRunning: false) }
-            try await eventually("the slow runner's lease expired") {
-                guard let record = try await store.projectionRecord(named: "contested"), let until = record.lockedUntil else {
-                    return false
-                }
+            try await eventually("the slow runner waits in its handler and its lease expired") {
+                guard slowInHandler.count > 0, let record = try await store.projectionRecord(named: "contested"),
+                    let until = record.lockedUntil
+                else { return false }
                 return until < Timestamp.microseconds(Date())
             }
             let fast = manager.createProjection("contested", options: options).initialState(0).fromStream("user-123")
                 .whenAny { n, _, _ in n + 1 }
+            defer { fastFinished.bump() }
             try await fast.run(keepRunning: false)
             fastFinished.bump()
             await expectError(.projectionLeaseLost) { try await runner.value }

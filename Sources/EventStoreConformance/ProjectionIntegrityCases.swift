@@ -141,6 +141,7 @@ extension EventStoreConformance {
                     try await context.emit(EventMessage(messageName: "X"))
                     return state
                 }
+            defer { fastFinished.bump() }
             try await fast.run(keepRunning: false)
             fastFinished.bump()
             await expectError(.projectionLeaseLost) { try await runner.value }
