@@ -50,16 +50,21 @@ public final class StalledClient: Sendable {
         }
         guard named, let table = try? String(contentsOfFile: "/proc/net/tcp", encoding: .utf8) else { return 0 }
         let ownPort = Int(UInt16(bigEndian: address.sin_port))
-        // "sl local_address rem_address st tx_queue:rx_queue …", addresses and queues in hexadecimal.
+        // "sl local_address rem_address st tx_queue:rx_queue …", addresses and queues in hexadecimal. What the
+        // client did not read waits either in the server's send queue or in this socket's receive queue
+        // (which the kernel may let grow large): both are counted.
+        var unread = 0
         for line in table.split(separator: "\n").dropFirst() {
             let fields = line.split(separator: " ")
-            guard fields.count > 4, let local = fields[1].split(separator: ":").last, let remote = fields[2].split(separator: ":").last,
-                Int(local, radix: 16) == serverPort, Int(remote, radix: 16) == ownPort,
-                let queued = fields[4].split(separator: ":").first
+            guard fields.count > 4, let local = fields[1].split(separator: ":").last.flatMap({ Int($0, radix: 16) }),
+                let remote = fields[2].split(separator: ":").last.flatMap({ Int($0, radix: 16) })
             else { continue }
-            return Int(queued, radix: 16) ?? 0
+            let queues = fields[4].split(separator: ":").map { Int($0, radix: 16) ?? 0 }
+            guard queues.count == 2 else { continue }
+            if local == serverPort, remote == ownPort { unread += queues[0] }
+            if local == ownPort, remote == serverPort { unread += queues[1] }
         }
-        return 0
+        return unread
     }
 
     public func close() { _ = Foundation.close(descriptor) }
