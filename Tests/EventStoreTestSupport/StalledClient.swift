@@ -40,8 +40,8 @@ public final class StalledClient: Sendable {
     }
 
     /// The bytes the server at `serverPort` has written to this client and the client has not taken: the
-    /// send queue of the server's end of the connection (`/proc/net/tcp`, both ends on this machine), 0 when
-    /// it is not listed.
+    /// server end's send queue plus this end's receive queue (`/proc/net/tcp`, both ends on this machine), 0
+    /// when the connection is not listed.
     public func unreadBytes(fromServerPort serverPort: Int) -> Int {
         var address = sockaddr_in()
         var length = socklen_t(MemoryLayout<sockaddr_in>.size)
