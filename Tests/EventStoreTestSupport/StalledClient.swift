@@ -39,33 +39,83 @@ public final class StalledClient: Sendable {
         }
     }
 
-    /// The bytes the server at `serverPort` has written to this client and the client has not taken: the
-    /// server end's send queue plus this end's receive queue (`/proc/net/tcp`, both ends on this machine), 0
-    /// when the connection is not listed.
-    public func unreadBytes(fromServerPort serverPort: Int) -> Int {
+    /// This end's port.
+    private var ownPort: Int? {
         var address = sockaddr_in()
         var length = socklen_t(MemoryLayout<sockaddr_in>.size)
         let named = withUnsafeMutablePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(descriptor, $0, &length) == 0 }
         }
-        guard named, let table = try? String(contentsOfFile: "/proc/net/tcp", encoding: .utf8) else { return 0 }
-        let ownPort = Int(UInt16(bigEndian: address.sin_port))
-        // "sl local_address rem_address st tx_queue:rx_queue …", addresses and queues in hexadecimal. What the
-        // client did not read waits either in the server's send queue or in this socket's receive queue
-        // (which the kernel may let grow large): both are counted.
-        var unread = 0
+        return named ? Int(UInt16(bigEndian: address.sin_port)) : nil
+    }
+
+    /// The kernel's queues of this connection (`/proc/net/tcp`, both ends on this machine), or `nil` when
+    /// the connection is not listed.
+    public func queues(serverPort: Int) -> ConnectionQueues? {
+        guard let ownPort, let table = ProcFile.read("/proc/net/tcp") else { return nil }
+        // "sl local_address rem_address st tx_queue:rx_queue tr:when retrnsmt uid timeout inode …", in
+        // hexadecimal but for uid, timeout and inode. A socket no process holds any more has inode 0.
+        var server: (send: Int, open: Bool)?
+        var clientReceive: Int?
         for line in table.split(separator: "\n").dropFirst() {
             let fields = line.split(separator: " ")
-            guard fields.count > 4, let local = fields[1].split(separator: ":").last.flatMap({ Int($0, radix: 16) }),
+            guard fields.count > 9, let local = fields[1].split(separator: ":").last.flatMap({ Int($0, radix: 16) }),
                 let remote = fields[2].split(separator: ":").last.flatMap({ Int($0, radix: 16) })
             else { continue }
             let queues = fields[4].split(separator: ":").map { Int($0, radix: 16) ?? 0 }
             guard queues.count == 2 else { continue }
-            if local == serverPort, remote == ownPort { unread += queues[0] }
-            if local == ownPort, remote == serverPort { unread += queues[1] }
+            if local == serverPort, remote == ownPort { server = (queues[0], fields[3] == "01" && fields[9] != "0") }
+            if local == ownPort, remote == serverPort { clientReceive = queues[1] }
         }
-        return unread
+        guard let server, let clientReceive else { return nil }
+        return ConnectionQueues(serverSend: server.send, clientReceive: clientReceive, serverHoldsIt: server.open)
+    }
+
+    /// What the client received first, and the `/proc/net/tcp` lines of this connection, both ends: what a
+    /// failure message shows.
+    public func connectionState(serverPort: Int) -> String {
+        let (own, server) = (String(format: "%04X", ownPort ?? 0), String(format: "%04X", serverPort))
+        let table = ProcFile.read("/proc/net/tcp") ?? ""
+        let lines = table.split(separator: "\n").filter { $0.contains(":\(own) ") && $0.contains(":\(server) ") }.map(String.init)
+        var received = [UInt8](repeating: 0, count: 400)
+        let peeked = recv(descriptor, &received, received.count, Int32(MSG_PEEK | MSG_DONTWAIT))
+        let peekError = errno
+        var pending: Int32 = 0
+        var pendingLength = socklen_t(MemoryLayout<Int32>.size)
+        getsockopt(descriptor, SOL_SOCKET, SO_ERROR, &pending, &pendingLength)
+        let start = peeked < 0 ? "received nothing (errno \(peekError), SO_ERROR \(pending))"
+            : "received first: " + String(decoding: received.prefix(peeked), as: UTF8.self)
+        return ([start] + lines).joined(separator: "\n")
     }
 
     public func close() { _ = Foundation.close(descriptor) }
+}
+
+/// What waits in the kernel between a server and a `StalledClient`.
+public struct ConnectionQueues: Equatable, Sendable {
+    /// Bytes the server wrote that the client has not received.
+    public var serverSend: Int
+    /// Bytes the client received and has not read.
+    public var clientReceive: Int
+    /// Whether the server's end is established and still held by its process.
+    public var serverHoldsIt: Bool
+}
+
+/// Files of `/proc`, read to their end: they have no size, and Foundation's `String(contentsOfFile:)` reads
+/// only their first 4 kB (27 of 992 lines of `/proc/net/tcp` on a machine with many closed connections).
+public enum ProcFile {
+    public static func read(_ path: String) -> String? {
+        let descriptor = open(path, O_RDONLY)
+        guard descriptor >= 0 else { return nil }
+        defer { _ = Foundation.close(descriptor) }
+        var bytes: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let count = Foundation.read(descriptor, &buffer, buffer.count)
+            if count < 0, errno == EINTR { continue }
+            guard count >= 0 else { return nil }
+            if count == 0 { return String(decoding: bytes, as: UTF8.self) }
+            bytes.append(contentsOf: buffer.prefix(count))
+        }
+    }
 }
