@@ -4,29 +4,24 @@ import EventStorePostgres
 import EventStoreTestSupport
 import Testing
 
-@Suite("PostgreSQL store conformance", .enabled(if: PostgresTestServer.shouldRun, "\(PostgresTestServer.skipMessage)"), .watchdog())
-struct PostgresConformanceTests {
-    @Test(arguments: EventStoreConformance.cases)
-    func conformance(_ testCase: ConformanceCase) async throws {
-        Watchdog.step("case \(testCase)")
-        try await testCase.run { settings, body in
-            try await PostgresTestServer.storeLimit.run {
-                try await PostgresTestServer.withStore(readBatchSize: settings.readBatchSize) { store in try await body(store) }
-            }
-        }
-    }
+/// How a conformance run reads: through libpq (the default), or through PostgresNIO, the path of a machine
+/// without libpq and of reads in a transaction, which must behave the same.
+enum PostgresReads: String, CaseIterable, Sendable, CustomTestStringConvertible {
+    case libpq, postgresNIO
+
+    var testDescription: String { rawValue }
 }
 
-/// The same cases with every read through PostgresNIO: the path of a machine without libpq (and of reads in a
-/// transaction), which must behave as the libpq reader does.
-@Suite("PostgreSQL store conformance, reads through PostgresNIO", .enabled(if: PostgresTestServer.shouldRun, "\(PostgresTestServer.skipMessage)"), .watchdog())
-struct PostgresNIOReaderConformanceTests {
-    @Test(arguments: EventStoreConformance.cases)
-    func conformance(_ testCase: ConformanceCase) async throws {
-        Watchdog.step("case \(testCase)")
+@Suite("PostgreSQL store conformance", .enabled(if: PostgresTestServer.shouldRun, "\(PostgresTestServer.skipMessage)"), .watchdog())
+struct PostgresConformanceTests {
+    @Test(arguments: EventStoreConformance.cases, PostgresReads.allCases)
+    func conformance(_ testCase: ConformanceCase, reads: PostgresReads) async throws {
+        Watchdog.step("case \(testCase), reads through \(reads)")
         try await testCase.run { settings, body in
             try await PostgresTestServer.storeLimit.run {
-                try await PostgresTestServer.withStore(readBatchSize: settings.readBatchSize, libpq: false) { store in try await body(store) }
+                try await PostgresTestServer.withStore(readBatchSize: settings.readBatchSize, libpq: reads == .libpq) { store in
+                    try await body(store)
+                }
             }
         }
     }
