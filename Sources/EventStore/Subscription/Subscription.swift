@@ -185,7 +185,7 @@ extension GlobalOrderEventStore {
     /// - Throws: `invalidArgument` when `readBatchSize` < 1 or `.afterStreamPosition` is used with another
     ///   target or names a position the stream does not have.
     public func subscribe(
-        to target: SubscriptionTarget, from start: SubscriptionStart = .start, readBatchSize: Int = 500,
+        to target: SubscriptionTarget, from start: SubscriptionStart = .start, readBatchSize: Int = 1000,
         clock: some Clock<Duration> = ContinuousClock()
     ) async throws -> EventSubscription {
         if readBatchSize < 1 { throw EventStoreError.invalidArgument("readBatchSize must be 1 or more, not \(readBatchSize)") }
@@ -221,7 +221,7 @@ extension GlobalOrderEventStore {
     /// again, so handlers should be idempotent. `clock` times the subscription's waits, as for
     /// ``subscribe(to:from:readBatchSize:clock:)``.
     public func runSubscription(
-        named name: String, to target: SubscriptionTarget, readBatchSize: Int = 500,
+        named name: String, to target: SubscriptionTarget, readBatchSize: Int = 1000,
         clock: some Clock<Duration> = ContinuousClock(), handler: (RecordedEvent) async throws -> Void
     ) async throws {
         if name.isEmpty { throw EventStoreError.invalidArgument("a durable subscription needs a name") }
