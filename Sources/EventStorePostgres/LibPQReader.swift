@@ -85,17 +85,30 @@ final class LibPQConnection {
         self.handle = handle
         self.interrupter = interrupter
         // Shutting the socket down from another thread ends a call blocked on it at once: libpq sees the
-        // connection closed and fails the call (a frozen server, a half-open socket, a cancelled caller).
-        let socket = eslpq_socket(handle)
-        interrupter.arm { _ = shutdown(socket, Int32(SHUT_RDWR)) }
+        // connection closed and fails the call (a frozen server, a half-open socket, a cancelled caller). It
+        // is shut through a descriptor of this connection's own: libpq closes its descriptor when the
+        // connection breaks, and the number may then be another socket's by the time the interrupt runs.
+        socket = dup(eslpq_socket(handle))
+        let socket = self.socket
+        if socket >= 0 { interrupter.arm { _ = shutdown(socket, Int32(SHUT_RDWR)) } }
     }
+
+    /// A duplicate of libpq's socket, open as long as this connection: what an interrupt shuts down.
+    private let socket: Int32
 
     deinit {
         interrupter.disarm()
         eslpq_finish(handle)
+        if socket >= 0 { close(socket) }
     }
 
     var isBroken: Bool { eslpq_is_ok(handle) != 1 }
+
+    /// libpq's own descriptor of the connection, -1 once libpq has closed it.
+    var libpqSocket: Int32 { eslpq_socket(handle) }
+
+    /// Whether the read now running on this connection has been interrupted.
+    var isInterrupted: Bool { interrupter.isInterrupted }
 
     /// libpq's connection string for `configuration`: every value quoted, so no value can add a keyword.
     static func conninfo(_ configuration: PostgresConfiguration) -> String {

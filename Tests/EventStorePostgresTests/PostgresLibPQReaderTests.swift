@@ -99,6 +99,37 @@ struct PostgresLibPQReaderTests {
         }
     }
 
+    /// An interrupt shut libpq's socket down by its number (review, 2026-12-06), and libpq closes that
+    /// number when the connection breaks: by the time a deadline or a cancellation ran, it could be another
+    /// socket's, and that socket was shut instead. Here the connection breaks (its backend is terminated),
+    /// another socket takes the number inside the same read, and the read's deadline passes: that socket
+    /// must still carry data.
+    @Test func anInterruptAfterTheConnectionBrokeLeavesAloneTheSocketThatTookItsNumber() async throws {
+        let reader = try Self.reader(try PostgresTestServer.server.requiredURL(), queryTimeout: .seconds(1))
+        defer { Task { await reader.close() } }
+        let outcome = try await reader.read { c -> String in
+            let number = c.libpqSocket
+            try? c.query("SELECT pg_terminate_backend(pg_backend_pid())::text") { _ in }
+            guard c.libpqSocket < 0 else { return "libpq kept its socket after the backend ended" }
+            // Descriptors are handed out lowest first: the number is free, and a new socket takes it.
+            var pair: [Int32] = [-1, -1]
+            var others: [Int32] = []
+            defer { for descriptor in others + pair where descriptor >= 0 { close(descriptor) } }
+            for _ in 0..<64 where !pair.contains(number) {
+                others += pair
+                guard socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0, &pair) == 0 else { return "socketpair failed" }
+            }
+            guard let taken = pair.firstIndex(of: number) else { return "no new socket took number \(number)" }
+            let deadline = ContinuousClock.now + .seconds(30)
+            while !c.isInterrupted, ContinuousClock.now < deadline { usleep(10_000) }
+            guard c.isInterrupted else { return "the read's deadline never interrupted it" }
+            var byte: UInt8 = 1
+            let sent = send(pair[taken], &byte, 1, Int32(MSG_NOSIGNAL))
+            return sent == 1 ? "intact" : "the socket that took the number was shut (errno \(errno))"
+        }
+        #expect(outcome == "intact")
+    }
+
     /// Cancelling a read that waits on a frozen server returns at once with CancellationError (its socket is
     /// shut under it), long before its deadline; the reader goes on afterwards.
     @Test func aCancelledReadOnAFrozenServerReturnsAtOnce() async throws {

@@ -177,6 +177,9 @@ package final class BlockingInterrupter: Sendable {
         }
     }
 
+    /// Whether the job now running has been interrupted.
+    package var isInterrupted: Bool { state.withLock { $0.job != nil && $0.interrupted } }
+
     /// Removes the call; once this returns it is not running and will not run.
     package func disarm() {
         state.withLock { $0.action = nil }
