@@ -317,6 +317,24 @@ struct BlockingWorkerCancellationTests {
         #expect(took < .seconds(10), "\(took)")
     }
 
+    /// A job's deadline bounds its calls, not the opening of its connection (which has its own, libpq's
+    /// `connect_timeout`): a connection that takes longer to open than the deadline was cut as it armed its
+    /// interrupter, and then every job on it failed (review, 2026-12-06).
+    @Test func aDeadlineCountsFromTheOpenConnectionNotFromTheQueue() async throws {
+        let worker = Self.worker(open: .milliseconds(600))
+        let value = try await worker.run(cancellation: .interruptsAtOnce, deadline: .milliseconds(200)) { connection in
+            connection.answer()
+            try connection.call()
+            return 7
+        }
+        #expect(value == 7)
+        // The deadline still cuts a call that runs past it.
+        let error = await #expect(throws: JobInterrupted.self) {
+            try await worker.run(cancellation: .interruptsAtOnce, deadline: .milliseconds(200)) { try $0.call() }
+        }
+        #expect(error?.pastDeadline == true)
+    }
+
     @Test func aJobThatRunsToItsEndIsNotCut() async throws {
         let worker = Self.worker()
         let result = await Self.cancelledAndAnswered(worker, .runsToEnd)

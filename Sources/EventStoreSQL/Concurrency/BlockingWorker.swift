@@ -67,7 +67,8 @@ package final class BlockingWorker<Connection>: @unchecked Sendable {
     /// Runs `body` with the connection on the worker's queue and returns its result.
     /// - Parameters:
     ///   - cancellation: what a cancellation of the caller does to the job (it runs to its end by default).
-    ///   - deadline: how long the job may run once queued; past it, it is interrupted (a client whose
+    ///   - deadline: how long `body` may run once the connection is open (opening it has a deadline of the
+    ///     client's own, as libpq's `connect_timeout`); past it, the job is interrupted (for a client whose
     ///     calls have no deadline of their own, as libpq's). None by default.
     /// - Throws: what `open` or `body` throws (wrapped in ``JobInterrupted`` when the job was interrupted);
     ///   `CancellationError` for a job interrupted at once; `backend` after ``close()``.
@@ -76,13 +77,7 @@ package final class BlockingWorker<Connection>: @unchecked Sendable {
     ) async throws -> T {
         let job = jobs.add(1, ordering: .relaxed).newValue
         let outcome = Outcome<T>()
-        let timer = deadline.map { deadline in
-            Task { [interrupter] in
-                try await Task.sleep(for: deadline)
-                if !outcome.isResolved { interrupter.interrupt(job, pastDeadline: true) }
-            }
-        }
-        defer { timer?.cancel() }
+        let interrupter = self.interrupter
         queue.async {
             self.interrupter.begin(job)
             // A job given up before it started does nothing (one given up from now on is interrupted).
@@ -90,7 +85,17 @@ package final class BlockingWorker<Connection>: @unchecked Sendable {
                 _ = self.interrupter.end(job)
                 return
             }
-            let result = Result { try body(self.connectionForJob()) }
+            let result = Result { () throws -> T in
+                let connection = try self.connectionForJob()
+                let timer = deadline.map { deadline in
+                    Task {
+                        try await Task.sleep(for: deadline)
+                        if !outcome.isResolved { interrupter.interrupt(job, pastDeadline: true) }
+                    }
+                }
+                defer { timer?.cancel() }
+                return try body(connection)
+            }
             if let interruption = self.interrupter.end(job) {
                 // The connection was cut under the job, maybe after its last call: it is not used again.
                 self.connection = nil
@@ -109,7 +114,6 @@ package final class BlockingWorker<Connection>: @unchecked Sendable {
                 outcome.resolve(.failure(CancellationError()))
                 interrupter.interrupt(job)
             case let .interruptsAfter(grace):
-                let interrupter = self.interrupter
                 Task {
                     // Slept in a task of its own: the cancelled caller's sleep would return at once.
                     try? await Task.sleep(for: grace)
