@@ -11,8 +11,8 @@ static int (*pq_status)(const void *);
 static char *(*pq_error_message)(const void *);
 static int (*pq_socket)(const void *);
 static void (*pq_finish)(void *);
-static void *(*pq_prepare)(void *, const char *, const char *, int, const unsigned int *);
-static void *(*pq_exec_prepared)(void *, const char *, int, const char *const *, const int *, const int *, int);
+static void *(*pq_exec_params)(
+    void *, const char *, int, const unsigned int *, const char *const *, const int *, const int *, int);
 static int (*pq_result_status)(const void *);
 static char *(*pq_result_error_message)(const void *);
 static char *(*pq_result_error_field)(const void *, int);
@@ -51,8 +51,7 @@ static void load(void) {
     RESOLVE(handle, pq_error_message, "PQerrorMessage");
     RESOLVE(handle, pq_socket, "PQsocket");
     RESOLVE(handle, pq_finish, "PQfinish");
-    RESOLVE(handle, pq_prepare, "PQprepare");
-    RESOLVE(handle, pq_exec_prepared, "PQexecPrepared");
+    RESOLVE(handle, pq_exec_params, "PQexecParams");
     RESOLVE(handle, pq_result_status, "PQresultStatus");
     RESOLVE(handle, pq_result_error_message, "PQresultErrorMessage");
     RESOLVE(handle, pq_result_error_field, "PQresultErrorField");
@@ -78,13 +77,9 @@ const char *eslpq_error_message(const eslpq_conn *conn) { return conn ? pq_error
 int eslpq_socket(const eslpq_conn *conn) { return pq_socket(conn); }
 void eslpq_finish(eslpq_conn *conn) { pq_finish(conn); }
 
-eslpq_result *eslpq_prepare(eslpq_conn *conn, const char *name, const char *query, int count, const unsigned int *types) {
-    return (eslpq_result *)pq_prepare(conn, name, query, count, types);
-}
-
-eslpq_result *eslpq_exec_prepared(
-    eslpq_conn *conn, const char *name, int count, const char *const *values, const int *lengths, int result_format) {
-    return (eslpq_result *)pq_exec_prepared(conn, name, count, values, lengths, NULL, result_format);
+eslpq_result *eslpq_exec_params(
+    eslpq_conn *conn, const char *query, int count, const unsigned int *types, const char *const *values, int result_format) {
+    return (eslpq_result *)pq_exec_params(conn, query, count, types, values, NULL, NULL, result_format);
 }
 
 int eslpq_result_is_ok(const eslpq_result *result) {

@@ -25,7 +25,8 @@ final class LibPQReader: Sendable {
     private let pool: WorkerPool<LibPQConnection>
     private let queryTimeout: Duration
 
-    /// A reader for `configuration`, or nil when libpq cannot be loaded (the reason is logged).
+    /// A reader for `configuration`, or nil when libpq cannot be loaded or cannot check the server's
+    /// certificate as PostgresNIO does (the reason is logged).
     static func make(_ configuration: PostgresConfiguration, logger: Logger) -> LibPQReader? {
         guard configuration.readsThroughLibpq else { return nil }
         guard eslpq_load() == 1 else {
@@ -33,11 +34,15 @@ final class LibPQReader: Sendable {
                 "[EventStore] PostgreSQL reads go through PostgresNIO: libpq could not be loaded (\(String(cString: eslpq_load_error()))); install libpq5 for faster loads")
             return nil
         }
-        return LibPQReader(configuration)
+        guard let conninfo = LibPQConnection.conninfo(configuration) else {
+            logger.notice(
+                "[EventStore] PostgreSQL reads go through PostgresNIO: sslmode=require checks the server's certificate against the system's trusted roots, and libpq finds no bundle of them here (\(LibPQConnection.trustedRootBundles.joined(separator: ", ")))")
+            return nil
+        }
+        return LibPQReader(configuration, conninfo: conninfo)
     }
 
-    private init(_ configuration: PostgresConfiguration) {
-        let conninfo = LibPQConnection.conninfo(configuration)
+    private init(_ configuration: PostgresConfiguration, conninfo: String) {
         pool = WorkerPool(
             (0..<max(1, configuration.poolSize)).map { index in
                 BlockingWorker(
@@ -72,8 +77,6 @@ final class LibPQReader: Sendable {
 final class LibPQConnection {
     private let handle: OpaquePointer
     private let interrupter: BlockingInterrupter
-    /// Statement names by query text and parameter types.
-    private var statements: [String: String] = [:]
 
     init(_ conninfo: String, interrupter: BlockingInterrupter) throws {
         guard let handle = eslpq_connect(conninfo) else { throw EventStoreError.backend("PostgreSQL: libpq could not allocate a connection") }
@@ -88,9 +91,15 @@ final class LibPQConnection {
         // connection closed and fails the call (a frozen server, a half-open socket, a cancelled caller). It
         // is shut through a descriptor of this connection's own: libpq closes its descriptor when the
         // connection breaks, and the number may then be another socket's by the time the interrupt runs.
-        socket = dup(eslpq_socket(handle))
-        let socket = self.socket
-        if socket >= 0 { interrupter.arm { _ = shutdown(socket, Int32(SHUT_RDWR)) } }
+        // Close-on-exec, as libpq's own: a child process must not hold the connection open.
+        let socket = fcntl(eslpq_socket(handle), F_DUPFD_CLOEXEC, 0)
+        guard socket >= 0 else {
+            let reason = String(cString: strerror(errno))
+            eslpq_finish(handle)
+            throw EventStoreError.backend("PostgreSQL: the reader's connection cannot be interrupted (\(reason))")
+        }
+        self.socket = socket
+        interrupter.arm { _ = shutdown(socket, Int32(SHUT_RDWR)) }
     }
 
     /// A duplicate of libpq's socket, open as long as this connection: what an interrupt shuts down.
@@ -99,7 +108,7 @@ final class LibPQConnection {
     deinit {
         interrupter.disarm()
         eslpq_finish(handle)
-        if socket >= 0 { close(socket) }
+        close(socket)
     }
 
     var isBroken: Bool { eslpq_is_ok(handle) != 1 }
@@ -110,14 +119,29 @@ final class LibPQConnection {
     /// Whether the read now running on this connection has been interrupted.
     var isInterrupted: Bool { interrupter.isInterrupted }
 
+    /// Where the system's trusted roots are, by platform (Debian and Ubuntu, Fedora and RHEL, Alpine and
+    /// macOS): what PostgresNIO's TLS checks a certificate against.
+    static let trustedRootBundles = ["/etc/ssl/certs/ca-certificates.crt", "/etc/pki/tls/certs/ca-bundle.crt", "/etc/ssl/cert.pem"]
+
     /// libpq's connection string for `configuration`: every value quoted, so no value can add a keyword.
-    static func conninfo(_ configuration: PostgresConfiguration) -> String {
+    ///
+    /// The TLS modes keep PostgresNIO's guarantees. `require` is libpq's `verify-full` against the system's
+    /// trusted roots (libpq's `require` checks no certificate), or nil when no bundle of them is found.
+    /// `prefer` stays `prefer`: PostgresNIO's checks the certificate when TLS is agreed, but falls back to
+    /// plain text when the server (or whoever answers for it) declines TLS, so neither stops an active
+    /// attacker, and both encrypt against a passive one.
+    static func conninfo(_ configuration: PostgresConfiguration, bundles: [String] = trustedRootBundles) -> String? {
         func quoted(_ value: String) -> String {
             "'" + value.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "'", with: "\\'") + "'"
         }
+        var tls = [("sslmode", configuration.tls.rawValue)]
+        if configuration.tls == .require {
+            guard let bundle = bundles.first(where: { FileManager.default.isReadableFile(atPath: $0) }) else { return nil }
+            tls = [("sslmode", "verify-full"), ("sslrootcert", bundle)]
+        }
         var pairs: [(String, String)] = [
             ("host", configuration.host), ("port", String(configuration.port)), ("user", configuration.username),
-            ("dbname", configuration.database ?? configuration.username), ("sslmode", configuration.tls.rawValue),
+            ("dbname", configuration.database ?? configuration.username)] + tls + [
             // libpq's smallest connect timeout is 2 seconds.
             ("connect_timeout", String(max(2, Int(configuration.connectTimeout.components.seconds)))),
             ("keepalives", "1"), ("keepalives_idle", "30"), ("keepalives_interval", "10"), ("keepalives_count", "3"),
@@ -131,27 +155,17 @@ final class LibPQConnection {
     /// - Throws: ``LibPQError`` for what the server or the connection reports.
     func query(_ query: SQLQuery, row: (LibPQRow) throws -> Void) throws {
         let (sql, binds) = query.render { "$\($0)" }
-        let name = try prepared(sql, binds)
+        // Unnamed statements: a page's parse costs little beside its rows, and nothing is left on the server
+        // (a statement name per query shape grew without bound, and a pooler in transaction mode loses them).
+        let types = binds.map(\.libpqType)
         let result = withCStrings(binds.map(\.libpqText)) { values in
-            eslpq_exec_prepared(handle, name, Int32(values.count), values, nil, 1)
+            eslpq_exec_params(handle, sql, Int32(values.count), types, values, 1)
         }
         defer { eslpq_clear(result) }
         try check(result)
         guard let result else { return }
         let rows = eslpq_rows(result)
         for index in 0..<rows { try row(LibPQRow(result: result, row: index)) }
-    }
-
-    private func prepared(_ sql: String, _ binds: [SQLValue]) throws -> String {
-        let types = binds.map(\.libpqType)
-        let key = types.map(String.init).joined(separator: ",") + ":" + sql
-        if let name = statements[key] { return name }
-        let name = "es_read_\(statements.count)"
-        let result = eslpq_prepare(handle, name, sql, Int32(types.count), types)
-        defer { eslpq_clear(result) }
-        try check(result)
-        statements[key] = name
-        return name
     }
 
     private func check(_ result: OpaquePointer?) throws {
@@ -192,8 +206,11 @@ struct LibPQRow {
     }
 
     /// A `timestamptz` column: microseconds since 1970 (the binary form counts them from 2000).
+    /// - Throws: ``LibPQError`` for a value past what 64 bits of microseconds since 1970 hold (`infinity`).
     func timestampMicros(_ column: Int32) throws -> Int64 {
-        try int64(column) + 946_684_800_000_000
+        let (micros, overflow) = try int64(column).addingReportingOverflow(946_684_800_000_000)
+        guard !overflow else { throw LibPQError(sqlState: nil, message: "a timestamp out of range (column \(column))") }
+        return micros
     }
 
     /// A `text` (or `json`, `jsonb::text`) column.
@@ -259,4 +276,10 @@ extension SQLQuery {
             return true
         }
     }
+}
+
+extension PostgresConfiguration {
+    /// libpq's connection string for this configuration (what the store's reader connects with), for the
+    /// benchmark's libpq baseline.
+    package var libpqConnectionString: String? { LibPQConnection.conninfo(self) }
 }

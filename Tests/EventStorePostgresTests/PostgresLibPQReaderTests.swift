@@ -56,7 +56,7 @@ struct PostgresLibPQReaderTests {
     @Test func theConnectionStringQuotesEveryValue() throws {
         var configuration = try PostgresConfiguration(url: "postgres://app@db.example:6543/events")
         configuration.password = "a'b\\c d sslmode=disable"
-        let conninfo = LibPQConnection.conninfo(configuration)
+        let conninfo = try #require(LibPQConnection.conninfo(configuration))
         #expect(conninfo.contains("password='a\\'b\\\\c d sslmode=disable'"))
         #expect(conninfo.contains("host='db.example' port='6543' user='app' dbname='events' sslmode='prefer'"))
         #expect(conninfo.contains("keepalives='1'"))
@@ -97,6 +97,23 @@ struct PostgresLibPQReaderTests {
             Watchdog.step("read after the thaw")
             #expect(try await Self.texts(reader, "SELECT '5', '6', '7', '8'") == ["5", "6", "7", "8"])
         }
+    }
+
+    /// `sslmode=require` checks the server's certificate and name in PostgresNIO; libpq's `require` checks
+    /// neither (review, 2026-12-06), so the reader asks for `verify-full` against the system's trusted roots,
+    /// and where it finds none, reads go through PostgresNIO. `prefer` and `disable` stay as they are.
+    @Test func tlsModesKeepPostgresNIOsCertificateChecks() throws {
+        var configuration = try PostgresConfiguration(url: "postgres://app@db.example:6543/events?sslmode=require")
+        let bundle = FileManager.default.temporaryDirectory.appendingPathComponent("roots-\(UUID().uuidString).pem")
+        try Data("roots".utf8).write(to: bundle)
+        defer { try? FileManager.default.removeItem(at: bundle) }
+        let required = try #require(LibPQConnection.conninfo(configuration, bundles: ["/nonexistent/roots.pem", bundle.path]))
+        #expect(required.contains("sslmode='verify-full' sslrootcert='\(bundle.path)'"))
+        #expect(LibPQConnection.conninfo(configuration, bundles: ["/nonexistent/roots.pem"]) == nil)
+        configuration.tls = .prefer
+        #expect(LibPQConnection.conninfo(configuration, bundles: [])?.contains("sslmode='prefer' connect_timeout") == true)
+        configuration.tls = .disable
+        #expect(LibPQConnection.conninfo(configuration, bundles: [])?.contains("sslmode='disable' connect_timeout") == true)
     }
 
     /// An interrupt shut libpq's socket down by its number (review, 2026-12-06), and libpq closes that

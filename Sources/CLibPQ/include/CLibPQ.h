@@ -19,11 +19,11 @@ const char *eslpq_error_message(const eslpq_conn *conn);
 int eslpq_socket(const eslpq_conn *conn);
 void eslpq_finish(eslpq_conn *conn);
 
-/// PQprepare, with parameter type OIDs.
-eslpq_result *eslpq_prepare(eslpq_conn *conn, const char *name, const char *query, int count, const unsigned int *types);
-/// PQexecPrepared with text parameters (a NULL value is SQL NULL) and results in `result_format` (1: binary).
-eslpq_result *eslpq_exec_prepared(
-    eslpq_conn *conn, const char *name, int count, const char *const *values, const int *lengths, int result_format);
+/// PQexecParams: an unnamed statement (parsed and run in one round trip, nothing left on the server, as
+/// PostgresNIO's), with parameter type OIDs, text parameters (a NULL value is SQL NULL) and results in
+/// `result_format` (1: binary).
+eslpq_result *eslpq_exec_params(
+    eslpq_conn *conn, const char *query, int count, const unsigned int *types, const char *const *values, int result_format);
 
 /// 1 for a result that succeeded (PGRES_COMMAND_OK or PGRES_TUPLES_OK).
 int eslpq_result_is_ok(const eslpq_result *result);
