@@ -26,9 +26,11 @@ public struct PostgresConfiguration: Sendable {
     public var database: String?
     /// Whether to use TLS. ``TLSMode/prefer`` by default, as libpq.
     public var tls: TLSMode = .prefer
-    /// The most connections the store's calls use at once. 20 by default. The pool opens one more, which
-    /// the store holds while it runs to `LISTEN` for other processes' appends (a pool of one was all
-    /// listener, and every call waited for it until the connect timeout).
+    /// The most connections the store's calls use at once through PostgresNIO. 20 by default. The pool
+    /// opens one more, which the store holds while it runs to `LISTEN` for other processes' appends (a pool
+    /// of one was all listener, and every call waited for it until the connect timeout). Reads through
+    /// libpq (``readsThroughLibpq``) open up to as many again, as they need them: count
+    /// `2 × poolSize + 1` in the server's `max_connections`.
     public var poolSize: Int = 20
     /// How long opening a connection may take. 10 seconds by default.
     public var connectTimeout: Duration = .seconds(10)
