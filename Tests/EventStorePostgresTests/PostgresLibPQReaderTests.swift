@@ -151,9 +151,14 @@ struct PostgresLibPQReaderTests {
     /// shut under it), long before its deadline; the reader goes on afterwards.
     @Test func aCancelledReadOnAFrozenServerReturnsAtOnce() async throws {
         try await Self.withPrivateServer("libpq-cancel", queryTimeout: .seconds(3600)) { server, reader in
+            let port = try #require(URLComponents(string: server.url)?.port)
             try server.freeze()
             let read = Task { try await Self.texts(reader, "SELECT '1', '2', '3', '4'") }
-            try await Task.sleep(for: .milliseconds(300))
+            // The read is in flight once its query waits, unread, at the frozen server.
+            Watchdog.step("wait until the frozen server holds the read's query")
+            let sentBy = ContinuousClock.now + .seconds(20)
+            while ProcFile.unreadBytes(atServerPort: port) == 0, ContinuousClock.now < sentBy { try await Task.sleep(for: .milliseconds(10)) }
+            try #require(ProcFile.unreadBytes(atServerPort: port) > 0, "the read's query never reached the server")
             Watchdog.step("cancel a read on the frozen server (its deadline is an hour away)")
             let started = ContinuousClock.now
             read.cancel()

@@ -89,10 +89,19 @@ struct EventStoreProcess {
         }
     }
 
-    /// Waits for a process to end without blocking a thread of the cooperative pool.
-    static func waitForExit(_ process: Process) async {
+    /// Waits for a process to end without blocking a thread of the cooperative pool; past `limit` it is
+    /// killed (SIGKILL: its termination status then says so) and an issue is recorded.
+    /// - Returns: whether it ended by itself within `limit`.
+    @discardableResult
+    static func waitForExit(_ process: Process, within limit: Duration = .seconds(600)) async -> Bool {
         Watchdog.step("wait for \(process.executableURL?.lastPathComponent ?? "a process") \(process.processIdentifier) to exit")
+        let deadline = ContinuousClock.now + limit
+        while process.isRunning, ContinuousClock.now < deadline { try? await Task.sleep(for: .milliseconds(10)) }
+        guard process.isRunning else { return true }
+        Issue.record("\(process.executableURL?.lastPathComponent ?? "a process") ran past \(limit): killed")
+        kill(process.processIdentifier, SIGKILL)
         while process.isRunning { try? await Task.sleep(for: .milliseconds(10)) }
+        return false
     }
 
     /// Waits until `file` contains `text`, for at most `timeout`.

@@ -104,6 +104,20 @@ public struct ConnectionQueues: Equatable, Sendable {
 /// Files of `/proc`, read to their end: they have no size, and Foundation's `String(contentsOfFile:)` reads
 /// only their first 4 kB (27 of 992 lines of `/proc/net/tcp` on a machine with many closed connections).
 public enum ProcFile {
+    /// Bytes that connections to `port` on this machine received and their server has not read (the
+    /// receive queues of `/proc/net/tcp`'s established sockets on that local port): a frozen server's
+    /// unanswered requests.
+    public static func unreadBytes(atServerPort port: Int) -> Int {
+        guard let table = read("/proc/net/tcp") else { return 0 }
+        return table.split(separator: "\n").dropFirst().reduce(0) { total, line in
+            let fields = line.split(separator: " ")
+            guard fields.count > 4, fields[3] == "01", fields[1].split(separator: ":").last.flatMap({ Int($0, radix: 16) }) == port,
+                let queue = fields[4].split(separator: ":").last.flatMap({ Int($0, radix: 16) })
+            else { return total }
+            return total + queue
+        }
+    }
+
     public static func read(_ path: String) -> String? {
         let descriptor = open(path, O_RDONLY)
         guard descriptor >= 0 else { return nil }
