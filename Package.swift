@@ -130,7 +130,7 @@ let package = Package(
             dependencies: [
                 "EventStore", "EventStoreBackends", "EventStoreHTTP", "EventStoreSQLite", "EventStorePostgres",
                 .target(name: "EventStoreMySQL", condition: .when(traits: ["MySQL"])),
-                "CSQLite",
+                "CSQLite", "CLibPQ",
                 .target(name: "CMariaDB", condition: .when(traits: ["MySQL"])),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),

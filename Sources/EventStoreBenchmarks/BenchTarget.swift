@@ -34,7 +34,8 @@ extension PostgresBackend: BenchmarkBackend {
             throw EventStoreError.invalidArgument("the benchmark runs in the connection's search path: leave out ?schema=")
         }
         return try await PostgresRaw(
-            configuration: try configuration.clientConfiguration(), prefix: prefix,
+            configuration: try configuration.clientConfiguration(),
+            libpq: configuration.readsThroughLibpq ? configuration.libpqConnectionString : nil, prefix: prefix,
             storeTables: try PostgresEventStore.tableNames(prefix: prefix), logger: logger)
     }
 }

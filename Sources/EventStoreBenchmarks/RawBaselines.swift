@@ -311,9 +311,11 @@ struct BenchFailure: Error, CustomStringConvertible {
 
 // MARK: PostgreSQL
 
-/// PostgresNIO on its own client: one `UNNEST` insert per append, as the store does it.
+/// PostgresNIO on its own client: one `UNNEST` insert per append, as the store does it. Reads go through
+/// libpq (``LibPQRaw``) when the store's do, else through PostgresNIO.
 final class PostgresRaw: RawBaseline {
     private let client: PostgresClient
+    private let libpq: LibPQRaw?
     private let runner: Task<Void, Never>
     private let logger: Logger
     private let streams: String
@@ -321,8 +323,12 @@ final class PostgresRaw: RawBaseline {
     /// The store's tables of the same prefix, dropped by `close()`.
     private let storeTables: [String]
 
-    init(configuration: PostgresClient.Configuration, prefix: String, storeTables: [String], logger: Logger) async throws {
+    /// - Parameter libpq: the connection string of libpq for the reads, or nil to read through PostgresNIO.
+    init(
+        configuration: PostgresClient.Configuration, libpq: String?, prefix: String, storeTables: [String], logger: Logger
+    ) async throws {
         self.storeTables = storeTables
+        self.libpq = try libpq.flatMap { try LibPQRaw(conninfo: $0) }
         let client = PostgresClient(configuration: configuration)
         self.client = client
         self.runner = Task { await client.run() }
@@ -398,8 +404,19 @@ final class PostgresRaw: RawBaseline {
         }
     }
 
+    /// The columns the store's libpq reader takes: integers, uuid and timestamp in binary, JSON as text.
+    private static let libpqColumns = "e.global_position, e.position, e.uuid, e.message_name, e.payload::text, e.metadata::text, e.created_at"
+
     func load(_ stream: String, forward: Bool) async throws -> Int {
-        try await count(
+        if let libpq {
+            return try await libpq.rows(
+                """
+                SELECT \(Self.libpqColumns) FROM \(events) AS e JOIN \(streams) AS s ON s.id = e.stream_id
+                WHERE s.name = $1 ORDER BY e.position \(forward ? "ASC" : "DESC")
+                """, [(25, stream)]
+            ).count
+        }
+        return try await count(
             """
             SELECT \(unescaped: Self.columns) FROM \(unescaped: events) AS e JOIN \(unescaped: streams) AS s ON s.id = e.stream_id
             WHERE s.name = \(stream) ORDER BY e.position \(unescaped: forward ? "ASC" : "DESC")
@@ -407,7 +424,15 @@ final class PostgresRaw: RawBaseline {
     }
 
     func load(_ stream: String, aggregateID: String) async throws -> Int {
-        try await count(
+        if let libpq {
+            return try await libpq.rows(
+                """
+                SELECT \(Self.libpqColumns) FROM \(events) AS e JOIN \(streams) AS s ON s.id = e.stream_id
+                WHERE s.name = $1 AND e.metadata ->> '_aggregate_id' = $2 ORDER BY e.position
+                """, [(25, stream), (25, aggregateID)]
+            ).count
+        }
+        return try await count(
             """
             SELECT \(unescaped: Self.columns) FROM \(unescaped: events) AS e JOIN \(unescaped: streams) AS s ON s.id = e.stream_id
             WHERE s.name = \(stream) AND e.metadata ->> '_aggregate_id' = \(aggregateID) ORDER BY e.position
@@ -417,6 +442,16 @@ final class PostgresRaw: RawBaseline {
     func readAll() async throws -> Int {
         var total = 0
         var last: Int64 = 0
+        while let libpq {
+            let page = try await libpq.rows(
+                """
+                SELECT \(Self.libpqColumns), s.name FROM \(events) AS e JOIN \(streams) AS s ON s.id = e.stream_id
+                WHERE e.global_position > $1 ORDER BY e.global_position LIMIT 1000
+                """, [(20, String(last))])
+            total += page.count
+            last = page.count > 0 ? page.last : last
+            if page.count < 1000 { return total }
+        }
         while true {
             let logger = self.logger
             let query: PostgresQuery = """
