@@ -325,6 +325,9 @@ def store_rows(path: str) -> list[Row]:
             )
             if result.get("baseline_events_per_second"):
                 raw = {"postgres": "PostgresNIO raw", "sqlite": "libsqlite3 raw", "mariadb": "libmariadb raw"}.get(backend, "raw")
+                # PostgreSQL's baseline reads through libpq, as the store does by default.
+                if backend == "postgres" and not result["workload"].startswith(("append", "http")):
+                    raw = "libpq raw"
                 rows.append(Row(result["workload"], backend, f"{raw} (baseline)", result["baseline_events_per_second"], None, None))
     return rows
 
