@@ -98,8 +98,11 @@ extension JSONValue: ExpressibleByStringLiteral, ExpressibleByIntegerLiteral, Ex
 enum JSONWriter {
     static func writeString(_ s: String, into out: inout String) {
         out.append("\"")
-        // Most keys and values need no escape: one scan, one append.
-        if !s.utf8.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) {
+        // Most keys and values need no escape: one scan, one append. The scan runs over the string's
+        // contiguous bytes where it has them (native strings do), a tight loop where the view's iterator is not.
+        func needsEscape(_ byte: UInt8) -> Bool { byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") }
+        let plain = s.utf8.withContiguousStorageIfAvailable { !$0.contains(where: needsEscape) } ?? !s.utf8.contains(where: needsEscape)
+        if plain {
             out.append(s)
             out.append("\"")
             return
@@ -112,7 +115,7 @@ enum JSONWriter {
         var index = plainStart
         while index != utf8.endIndex {
             let byte = utf8[index]
-            if byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") {
+            if needsEscape(byte) {
                 out.append(contentsOf: Substring(s.unicodeScalars[plainStart..<index]))
                 switch byte {
                 case UInt8(ascii: "\""): out.append("\\\"")
