@@ -122,6 +122,12 @@ package struct SQLQuery: Sendable, Hashable, ExpressibleByStringInterpolation {
         return result
     }
 
+    /// The text with `?` placeholders and the values in their order, as SQLite and MariaDB take them.
+    package func renderedWithQuestionMarks() -> RenderedSQL {
+        let (sql, binds) = render()
+        return RenderedSQL(sql: sql, binds: binds)
+    }
+
     /// The text with placeholders, and the values in placeholder order.
     /// - Parameter placeholder: the placeholder for the n-th bind, counted from 1 (`?` for SQLite and MySQL,
     ///   `$n` for PostgreSQL).
@@ -138,4 +144,11 @@ package struct SQLQuery: Sendable, Hashable, ExpressibleByStringInterpolation {
         }
         return (sql, binds)
     }
+}
+
+/// A statement as SQLite and MariaDB take it: text with a `?` per value, and the values in order. Built
+/// straight where a statement has many values (``EventInsert``), without a list of parts to render.
+package struct RenderedSQL: Sendable {
+    package let sql: String
+    package let binds: [SQLValue]
 }

@@ -143,7 +143,13 @@ final class MariaDBConnection: SQLCommandConnection {
     /// - Returns: the rows it changed and the id of the first row it inserted.
     @discardableResult
     func query(_ query: SQLQuery, row: ([String?]) throws -> Void = { _ in }) throws -> (affected: UInt64, insertID: UInt64) {
-        let (sql, binds) = query.render()
+        try self.query(query.renderedWithQuestionMarks(), row: row)
+    }
+
+    /// Runs a statement already rendered, as the query above.
+    @discardableResult
+    func query(_ rendered: RenderedSQL, row: ([String?]) throws -> Void = { _ in }) throws -> (affected: UInt64, insertID: UInt64) {
+        let (sql, binds) = (rendered.sql, rendered.binds)
         let statement = try prepared(sql)
         defer {
             mysql_stmt_free_result(statement)

@@ -60,7 +60,12 @@ final class SQLiteConnection: SQLCommandConnection {
 
     /// Runs one statement, calling `row` for each result row.
     func query(_ query: SQLQuery, row: (SQLiteRow) throws -> Void = { _ in }) throws {
-        let (sql, binds) = query.render()
+        try self.query(query.renderedWithQuestionMarks(), row: row)
+    }
+
+    /// Runs a statement already rendered, calling `row` for each result row.
+    func query(_ rendered: RenderedSQL, row: (SQLiteRow) throws -> Void = { _ in }) throws {
+        let (sql, binds) = (rendered.sql, rendered.binds)
         let statement = try prepared(sql)
         defer {
             sqlite3_reset(statement)
