@@ -36,7 +36,8 @@ extension PostgresBackend: BenchmarkBackend {
         return try await PostgresRaw(
             configuration: try configuration.clientConfiguration(),
             libpq: configuration.readsThroughLibpq ? configuration.libpqConnectionString : nil, prefix: prefix,
-            storeTables: try PostgresEventStore.tableNames(prefix: prefix), logger: logger)
+            storeTables: try PostgresEventStore.tableNames(prefix: prefix),
+            storeFunction: try PostgresEventStore.appendFunctionName(prefix: prefix), logger: logger)
     }
 }
 

@@ -322,12 +322,16 @@ final class PostgresRaw: RawBaseline {
     private let events: String
     /// The store's tables of the same prefix, dropped by `close()`.
     private let storeTables: [String]
+    /// The store's append function of the same prefix (quoted), dropped by `close()`.
+    private let storeFunction: String
 
     /// - Parameter libpq: the connection string of libpq for the reads, or nil to read through PostgresNIO.
     init(
-        configuration: PostgresClient.Configuration, libpq: String?, prefix: String, storeTables: [String], logger: Logger
+        configuration: PostgresClient.Configuration, libpq: String?, prefix: String, storeTables: [String],
+        storeFunction: String, logger: Logger
     ) async throws {
         self.storeTables = storeTables
+        self.storeFunction = storeFunction
         self.libpq = try libpq.flatMap { try LibPQRaw(conninfo: $0) }
         let client = PostgresClient(configuration: configuration)
         self.client = client
@@ -475,11 +479,12 @@ final class PostgresRaw: RawBaseline {
     }
 
     func close() async throws {
-        let (streams, events, logger) = (self.streams, self.events, self.logger)
+        let (streams, events, logger, storeFunction) = (self.streams, self.events, self.logger, self.storeFunction)
         let storeTables = storeTables.map { "\"\($0)\"" }.joined(separator: ", ")
         try await client.withConnection { c in
             _ = try await c.query("DROP TABLE \(unescaped: events), \(unescaped: streams)", logger: logger)
             _ = try await c.query("DROP TABLE IF EXISTS \(unescaped: storeTables)", logger: logger)
+            _ = try await c.query("DROP FUNCTION IF EXISTS \(unescaped: storeFunction)", logger: logger)
         }
         runner.cancel()
         await runner.value

@@ -31,6 +31,12 @@ public final class PostgresEventStore: SQLEventStore, Service, @unchecked Sendab
         try PostgresTables(schema: nil, prefix: prefix).names.all.map(\.name)
     }
 
+    /// The quoted name of the append function `migrate()` creates for `prefix` (for the benchmark, which drops it
+    /// with its tables).
+    package static func appendFunctionName(prefix: String) throws(EventStoreError) -> String {
+        try PostgresTables(schema: nil, prefix: prefix).appendFunction
+    }
+
     /// A store for the configured server. Nothing connects until ``run()`` runs.
     /// - Throws: `invalidArgument` for a bad schema or table prefix.
     public init(configuration: PostgresConfiguration, logger: Logger) throws {
