@@ -22,20 +22,49 @@ struct MySQLPrivateServerTests {
     /// new ones. A connection now keeps at most 256 (`StatementCache`). On a server of its own, so that other
     /// tests' statements do not count.
     @Test func statementShapesFromInputKeepAtMost256PreparedStatementsPerConnection() async throws {
-        try await Self.script.withServer("statements") { directory, url in
-            var configuration = try MySQLConfiguration(url: url)
-            configuration.poolSize = 1
-            let store = try await MySQLEventStore(configuration: configuration)
-            try await store.create("shape-1", events: [EventMessage(messageName: "A")])
+        try await Self.withStoreOfOneConnection("statements", stream: "shape-1") { store, status in
             for count in 1...600 {
                 let names = try (1...count).map { try StreamName("shape-\($0)") }
                 #expect(try await store.readAll(after: .start, of: .streams(names), limit: 10).count == 1)
             }
-            let prepared = try await Self.script.output("sql", directory, ["SHOW GLOBAL STATUS LIKE 'Prepared_stmt_count'"])
-            let count = try #require(prepared.split(whereSeparator: \.isWhitespace).last.flatMap { Int($0) }, "\(prepared)")
-            #expect(count <= 256, "\(prepared)")
-            #expect(count > 10, "\(prepared)")
+            let count = try await status("Prepared_stmt_count")
+            #expect(count <= 256, "\(count)")
+            #expect(count > 10, "\(count)")
+        }
+    }
+
+    /// Runs `body` with a store of one connection on a server of its own, whose stream `stream` holds one
+    /// event, and a reader of the server's global status counters.
+    static func withStoreOfOneConnection(
+        _ name: String, stream: StreamName,
+        _ body: (MySQLEventStore, _ status: @escaping @Sendable (String) async throws -> Int) async throws -> Void
+    ) async throws {
+        try await script.withServer(name) { directory, url in
+            var configuration = try MySQLConfiguration(url: url)
+            configuration.poolSize = 1
+            let store = try await MySQLEventStore(configuration: configuration)
+            try await store.create(stream, events: [EventMessage(messageName: "A")])
+            try await body(store) { variable in
+                let status = try await script.output("sql", directory, ["SHOW GLOBAL STATUS LIKE '\(variable)'"])
+                return try #require(status.split(whereSeparator: \.isWhitespace).last.flatMap { Int($0) }, "\(status)")
+            }
             await store.close()
+        }
+    }
+
+    /// Issue 20: an append of 100 events is one call of the append procedure in its transaction (START
+    /// TRANSACTION, CALL, COMMIT), where the statements one by one were eight (the lock, the stream's row,
+    /// three inserts, the version). The server's `Questions` counts the statements clients send, not those a
+    /// procedure runs; on a server of its own, so that no other client counts.
+    @Test func anAppendOfAHundredEventsSendsThreeStatements() async throws {
+        try await Self.withStoreOfOneConnection("round-trips", stream: "trips-1") { store, status in
+            // What reading the counter itself adds.
+            let (first, second) = (try await status("Questions"), try await status("Questions"))
+            let before = try await status("Questions")
+            try await store.append((1...100).map { EventMessage(messageName: "B\($0)") }, to: "trips-1", expectedVersion: .exact(1))
+            let after = try await status("Questions")
+            #expect(after - before - (second - first) == 3, "\(after - before - (second - first)) statements")
+            #expect(try await store.load("trips-1").collect().count == 101)
         }
     }
 

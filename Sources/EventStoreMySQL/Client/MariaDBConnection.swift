@@ -177,6 +177,14 @@ final class MariaDBConnection: SQLCommandConnection {
             }
             try row(values)
         }
+        // A CALL answers its result set and then its own status: read them all, or the connection is out
+        // of step with the server.
+        while mysql_stmt_more_results(statement) != 0 {
+            let next = mysql_stmt_next_result(statement)
+            if next > 0 { throw statementError(statement) }
+            if next < 0 { break }
+            mysql_stmt_free_result(statement)
+        }
         // The warning count of a prepared statement's result does not reach the client here: ask.
         if sql.contains(" REGEXP ") { try failOnRegexLimit() }
         return (affected, UInt64(insertID))

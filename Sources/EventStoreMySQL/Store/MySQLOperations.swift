@@ -81,13 +81,62 @@ struct MySQLOperations: BlockingSQLOperations {
         return AppendResult(streamVersion: events.count, lastGlobalPosition: last)
     }
 
+    /// One call of the append procedure (``MySQLTables/appendProcedureSQL``) in the caller's transaction:
+    /// three round trips with its `START TRANSACTION` and `COMMIT`, where the statements one by one took
+    /// seven for a batch of 100.
     func append(_ c: MariaDBConnection, _ events: EventRows, to name: StreamName, expectedVersion: ExpectedVersion)
         throws -> AppendResult
     {
-        try lockAppends(c)
-        let (id, version) = try appendTarget(c, name, expectedVersion: expectedVersion)
-        let last = try insert(c, events, streamID: id, after: version, stream: name)
-        return AppendResult(streamVersion: version + events.count, lastGlobalPosition: last)
+        let (mode, expected): (Int64, Int64) =
+            switch expectedVersion {
+            case .any: (0, 0)
+            case .noStream: (1, 0)
+            case .streamExists: (2, 0)
+            case let .exact(version): (3, Int64(version))
+            }
+        let category: SQLValue = name.category.map { .text($0) } ?? .null
+        var answer: [String?] = []
+        do {
+            try c.query(
+                """
+                CALL \(unsafeSQL: tables.appendProcedure)(\(bind: name.rawValue), \(bind: category), \(bind: mode),
+                    \(bind: expected), \(bind: Self.json(events)), \(bind: Int64(events.count)))
+                """
+            ) { answer = $0 }
+        } catch let error as MariaDBError where error.isDuplicateEntry {
+            // The events table refused a row (the stream existed: a new one holds no duplicate); say which.
+            if let id = try stream(c, name)?.id { try explainDuplicate(c, events.events[...], streamID: id, stream: name) }
+            throw error
+        } catch let error as MariaDBError where error.message.contains(MySQLTables.deletedWhileAppending) {
+            throw EventStoreError.deletedWhileAppending(name)
+        }
+        guard answer.count == 3, let outcome = answer[0] else {
+            throw EventStoreError.backend("the append procedure of stream \"\(name)\" gave no answer")
+        }
+        let version = answer[1].flatMap { Int($0) }
+        guard outcome == "0", let version else {
+            _ = try ExpectedVersionCheck.check(expectedVersion, current: version, of: name)
+            throw EventStoreError.backend("the append procedure of stream \"\(name)\" refused an expected version that holds")
+        }
+        return AppendResult(streamVersion: version, lastGlobalPosition: answer[2].flatMap { Int64($0) }.map { GlobalPosition(sequence: $0) })
+    }
+
+    /// The events of `rows` as the append procedure takes them: a JSON array of
+    /// `[uuid, name, payload, metadata, created_at, aggregate type, id, version]`, each a string or `null`.
+    /// Payload and metadata go as strings of their JSON text, not as JSON: MariaDB's JSON functions stop at 32
+    /// levels of nesting, fewer than a payload may have.
+    static func json(_ rows: EventRows) -> String {
+        var json = "["
+        for event in 0..<rows.count {
+            json += event == 0 ? "[" : ",["
+            let values = rows.values[(event * EventRows.valuesPerEvent)..<((event + 1) * EventRows.valuesPerEvent)]
+            for (column, value) in zip(0..., values) {
+                if column > 0 { json += "," }
+                if case let .text(text) = value { json += JSONValue.string(text).jsonText } else { json += "null" }
+            }
+            json += "]"
+        }
+        return json + "]"
     }
 
     func insertStream(_ c: MariaDBConnection, _ name: StreamName, metadata: Metadata) throws -> Int64 {

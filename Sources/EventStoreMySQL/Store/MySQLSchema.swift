@@ -10,6 +10,8 @@ struct MySQLTables: Sendable {
     let lock: String
     /// Rows readers of the global order write to make what they read durable (see `MySQLOperations.readAll`).
     let durabilityProbe: String
+    /// The procedure that appends to a stream in one call (see migration 6).
+    let appendProcedure: String
     var prefix: String { names.prefix }
 
     /// The tables of MariaDB's own, beside the common ones.
@@ -19,6 +21,7 @@ struct MySQLTables: Sendable {
         names = try SQLTableNames(prefix: prefix, longest: 36)
         lock = try names.named(Self.ownTables[0]).quoted
         durabilityProbe = try names.named(Self.ownTables[1]).quoted
+        appendProcedure = try names.named("event_store_append").quoted
     }
 
     /// A common table's quoted name.
@@ -137,8 +140,68 @@ struct MySQLTables: Sendable {
                     "CREATE TABLE IF NOT EXISTS \(durabilityProbe) (id INT NOT NULL PRIMARY KEY, commits BIGINT NOT NULL) ENGINE=InnoDB",
                 ]
             ),
+            // An append in one call: the lock, the expected-version check, the rows and the stream's version.
+            (6, ["DROP PROCEDURE IF EXISTS \(appendProcedure)", appendProcedureSQL]),
         ]
     }
+
+    /// The append procedure: under the global-order lock row, it reads the stream's version, and either
+    /// answers `(1, version, NULL)` when the expected version does not hold (the caller builds the error,
+    /// as every backend does), or inserts the stream when `p_mode` is 1 (no stream) and it is missing, the
+    /// events of `p_events` (a JSON array of `[uuid, name, payload, metadata, created_at, aggregate type,
+    /// id, version]`, strings read with `JSON_TABLE`; payload and metadata are strings of their JSON text),
+    /// sets the version and answers `(0, version, last global position)`. A stream row deleted under it
+    /// (by a writer that skipped the lock) raises SQLSTATE 45000; the caller's transaction rolls it back.
+    /// Modes: 0 any, 1 no stream, 2 stream exists, 3 exact (`p_expected`).
+    var appendProcedureSQL: String {
+        """
+        CREATE PROCEDURE \(appendProcedure)(
+            IN p_name VARBINARY(150), IN p_category VARBINARY(150), IN p_mode INT, IN p_expected BIGINT,
+            IN p_events LONGTEXT, IN p_count INT)
+        MODIFIES SQL DATA
+        BEGIN
+            DECLARE v_lock INT;
+            DECLARE v_id BIGINT;
+            DECLARE v_version BIGINT;
+            DECLARE v_first BIGINT;
+            SELECT id INTO v_lock FROM \(lock) WHERE id = 1 FOR UPDATE;
+            SELECT MAX(id), MAX(version) INTO v_id, v_version FROM \(self.streams) WHERE name = p_name;
+            IF (v_id IS NULL AND p_mode <> 1) OR (v_id IS NOT NULL AND (p_mode = 1 OR (p_mode = 3 AND v_version <> p_expected))) THEN
+                SELECT 1, v_version, NULL;
+            ELSE
+                IF v_id IS NULL THEN
+                    INSERT INTO \(self.streams) (name, category, metadata, version, created_at)
+                        VALUES (p_name, p_category, '{}', 0, UTC_TIMESTAMP(6));
+                    SET v_id = LAST_INSERT_ID(), v_version = 0;
+                END IF;
+                IF p_count = 0 THEN
+                    SELECT 0, v_version, NULL;
+                ELSE
+                    INSERT INTO \(self.events) (stream_id, position, uuid, message_name, payload, metadata, created_at,
+                        aggregate_type, aggregate_id, aggregate_version)
+                    SELECT v_id, v_version + e.ord, e.uuid, e.message_name, e.payload, e.metadata, e.created_at,
+                        e.aggregate_type, e.aggregate_id, e.aggregate_version
+                    FROM JSON_TABLE(p_events, '$[*]' COLUMNS (
+                        ord FOR ORDINALITY, uuid TEXT PATH '$[0]', message_name LONGTEXT PATH '$[1]',
+                        payload LONGTEXT PATH '$[2]', metadata LONGTEXT PATH '$[3]', created_at TEXT PATH '$[4]',
+                        aggregate_type LONGTEXT PATH '$[5]', aggregate_id LONGTEXT PATH '$[6]',
+                        aggregate_version LONGTEXT PATH '$[7]')) AS e
+                    ORDER BY e.ord;
+                    -- The rows of one statement take consecutive ids (the lock row keeps other appends out).
+                    SET v_first = LAST_INSERT_ID();
+                    UPDATE \(self.streams) SET version = v_version + p_count WHERE id = v_id;
+                    IF ROW_COUNT() <> 1 THEN
+                        SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = '\(Self.deletedWhileAppending)';
+                    END IF;
+                    SELECT 0, v_version + p_count, v_first + p_count - 1;
+                END IF;
+            END IF;
+        END
+        """
+    }
+
+    /// The message of the procedure's error for a stream deleted under an append.
+    static let deletedWhileAppending = "eventstore: the stream was deleted while appending"
 
     var latestVersion: Int { migrations.last?.version ?? 0 }
 }

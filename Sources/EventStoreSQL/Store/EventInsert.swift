@@ -6,11 +6,11 @@
 /// the database.
 package struct EventRows: Sendable {
     /// Values per event, in the order of ``EventInsert/columns`` after `stream_id, position`.
-    static let valuesPerEvent = 8
+    package static let valuesPerEvent = 8
 
     package let events: [EventMessage]
     /// `valuesPerEvent` values for each event, one after the other.
-    let values: [SQLValue]
+    package let values: [SQLValue]
 
     /// - Parameter timestamp: `created_at` as the backend's column takes it.
     package init(_ events: [EventMessage], timestamp: (Int64) -> String) {
