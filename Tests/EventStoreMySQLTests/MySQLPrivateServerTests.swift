@@ -52,18 +52,18 @@ struct MySQLPrivateServerTests {
         }
     }
 
-    /// Issue 20: an append of 100 events is one call of the append procedure in its transaction (START
-    /// TRANSACTION, CALL, COMMIT), where the statements one by one were eight (the lock, the stream's row,
-    /// three inserts, the version). The server's `Questions` counts the statements clients send, not those a
-    /// procedure runs; on a server of its own, so that no other client counts.
-    @Test func anAppendOfAHundredEventsSendsThreeStatements() async throws {
+    /// Issue 20: an append of 100 events is one call of the append procedure, which commits itself, where the
+    /// statements one by one were eight (START TRANSACTION, the lock, the stream's row, three inserts, the
+    /// version, COMMIT). The server's `Questions` counts the statements clients send, not those a procedure
+    /// runs; on a server of its own, so that no other client counts.
+    @Test func anAppendOfAHundredEventsIsOneStatement() async throws {
         try await Self.withStoreOfOneConnection("round-trips", stream: "trips-1") { store, status in
             // What reading the counter itself adds.
             let (first, second) = (try await status("Questions"), try await status("Questions"))
             let before = try await status("Questions")
             try await store.append((1...100).map { EventMessage(messageName: "B\($0)") }, to: "trips-1", expectedVersion: .exact(1))
             let after = try await status("Questions")
-            #expect(after - before - (second - first) == 3, "\(after - before - (second - first)) statements")
+            #expect(after - before - (second - first) == 1, "\(after - before - (second - first)) statements")
             #expect(try await store.load("trips-1").collect().count == 101)
         }
     }
@@ -119,8 +119,10 @@ struct MySQLPrivateServerTests {
 
     /// Issue 19, item 2: a cancelled call whose statement waits on a server that stopped answering returned
     /// only at `queryTimeout`, so a cancelled subscriber held its task (an SSE stream, a shutdown) that long.
-    /// Now a cancelled read ends its statement with `mariadb_cancel` at once, and a cancelled write after its
-    /// grace: neither committed, so both throw `CancellationError`, and nothing of the write is stored.
+    /// Now a cancelled read ends its statement with `mariadb_cancel` at once (`CancellationError`), and a
+    /// cancelled append after its grace: an append is one call that commits itself, so a call cut in flight
+    /// may have committed, and the append says its outcome is unknown (as on PostgreSQL). It did reach the
+    /// frozen server's socket, which runs it once it thaws: stored once, or not at all.
     @Test func aCancelledCallOnAFrozenServerReturnsAtOnceAndCommitsNothing() async throws {
         try await Self.script.withServer("cancel") { directory, url in
             var configuration = try MySQLConfiguration(url: url)
@@ -162,13 +164,18 @@ struct MySQLPrivateServerTests {
                 }
                 let took = ContinuousClock.now - cancelled
                 #expect(took < limit, "a cancelled \(what) took \(took)")
-                #expect(error is CancellationError, "\(what): \(String(describing: error))")
+                if what == "append" {
+                    let unknown = (error as? EventStoreError).map { $0.code == .backend && $0.reason.contains("outcome unknown") }
+                    #expect(unknown == true, "\(what): \(String(describing: error))")
+                } else {
+                    #expect(error is CancellationError, "\(what): \(String(describing: error))")
+                }
             }
             kill(pid, SIGCONT)
             let loaded = try await within(.seconds(20), "a load once the server answers again") {
                 try await store.load("cancel-1").collect()
             }
-            #expect(loaded.map(\.messageName) == ["Before"])
+            #expect(loaded.map(\.messageName) == ["Before"] || loaded.map(\.messageName) == ["Before", "Cancelled"], "\(loaded.map(\.messageName))")
             await store.close()
         }
     }

@@ -118,6 +118,24 @@ struct MySQLConnections: BlockingSQLConnections {
         }
     }
 
+    /// At the top level the job's one call opens and commits its own transaction (the append procedure): a
+    /// connection that breaks or times out during it leaves the outcome unknown, as one during a COMMIT.
+    func selfCommittingWrite<T: Sendable>(
+        _ transaction: Transaction?, _ job: @escaping @Sendable (MariaDBConnection, _ commitsItself: Bool) throws -> T
+    ) async throws -> T {
+        if transaction != nil { return try await write(transaction) { try job($0, false) } }
+        return try await pool.withWorker(waitsThroughCancellation: true) { worker in
+            try await Self.run(worker, Self.writing) { connection in
+                do {
+                    return try job(connection, true)
+                } catch var error as MariaDBError where error.isConnectionError {
+                    error.duringCommit = true
+                    throw error
+                }
+            }
+        }
+    }
+
     func read<T: Sendable>(_ transaction: Transaction?, _ job: @escaping @Sendable (MariaDBConnection) throws -> T)
         async throws -> T
     {

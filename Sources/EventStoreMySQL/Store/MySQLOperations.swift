@@ -81,12 +81,12 @@ struct MySQLOperations: BlockingSQLOperations {
         return AppendResult(streamVersion: events.count, lastGlobalPosition: last)
     }
 
-    /// One call of the append procedure (``MySQLTables/appendProcedureSQL``) in the caller's transaction:
-    /// three round trips with its `START TRANSACTION` and `COMMIT`, where the statements one by one took
-    /// seven for a batch of 100.
-    func append(_ c: MariaDBConnection, _ events: EventRows, to name: StreamName, expectedVersion: ExpectedVersion)
-        throws -> AppendResult
-    {
+    /// One call of the append procedure (``MySQLTables/appendProcedureSQL``): one round trip when it
+    /// `commitsItself` (at the top level), where the statements one by one took eight for a batch of 100;
+    /// in the caller's transaction or savepoint otherwise.
+    func append(
+        _ c: MariaDBConnection, _ events: EventRows, to name: StreamName, expectedVersion: ExpectedVersion, commitsItself: Bool
+    ) throws -> AppendResult {
         let (mode, expected): (Int64, Int64) =
             switch expectedVersion {
             case .any: (0, 0)
@@ -100,7 +100,7 @@ struct MySQLOperations: BlockingSQLOperations {
             try c.query(
                 """
                 CALL \(unsafeSQL: tables.appendProcedure)(\(bind: name.rawValue), \(bind: category), \(bind: mode),
-                    \(bind: expected), \(bind: Self.json(events)), \(bind: Int64(events.count)))
+                    \(bind: expected), \(bind: Self.json(events)), \(bind: Int64(events.count)), \(bind: Int64(commitsItself ? 1 : 0)))
                 """
             ) { answer = $0 }
         } catch let error as MariaDBError where error.isDuplicateEntry {

@@ -142,6 +142,8 @@ struct MySQLTables: Sendable {
             ),
             // An append in one call: the lock, the expected-version check, the rows and the stream's version.
             (6, ["DROP PROCEDURE IF EXISTS \(appendProcedure)", appendProcedureSQL]),
+            // The procedure commits an append at the top level itself (one call, no START TRANSACTION and COMMIT).
+            (7, ["DROP PROCEDURE IF EXISTS \(appendProcedure)", appendProcedureSQL]),
         ]
     }
 
@@ -151,22 +153,31 @@ struct MySQLTables: Sendable {
     /// events of `p_events` (a JSON array of `[uuid, name, payload, metadata, created_at, aggregate type,
     /// id, version]`, strings read with `JSON_TABLE`; payload and metadata are strings of their JSON text),
     /// sets the version and answers `(0, version, last global position)`. A stream row deleted under it
-    /// (by a writer that skipped the lock) raises SQLSTATE 45000; the caller's transaction rolls it back.
-    /// Modes: 0 any, 1 no stream, 2 stream exists, 3 exact (`p_expected`).
+    /// (by a writer that skipped the lock) raises SQLSTATE 45000. With `p_own` (an append outside a store
+    /// transaction) the procedure opens and commits (or rolls back) the transaction itself, so that the
+    /// append is one round trip; otherwise it runs in the caller's transaction or savepoint, which rolls back
+    /// what a failure left. Modes: 0 any, 1 no stream, 2 stream exists, 3 exact (`p_expected`).
     var appendProcedureSQL: String {
         """
         CREATE PROCEDURE \(appendProcedure)(
             IN p_name VARBINARY(150), IN p_category VARBINARY(150), IN p_mode INT, IN p_expected BIGINT,
-            IN p_events LONGTEXT, IN p_count INT)
+            IN p_events LONGTEXT, IN p_count INT, IN p_own BOOLEAN)
         MODIFIES SQL DATA
         BEGIN
             DECLARE v_lock INT;
             DECLARE v_id BIGINT;
             DECLARE v_version BIGINT;
             DECLARE v_first BIGINT;
+            DECLARE EXIT HANDLER FOR SQLEXCEPTION
+            BEGIN
+                IF p_own THEN ROLLBACK; END IF;
+                RESIGNAL;
+            END;
+            IF p_own THEN START TRANSACTION; END IF;
             SELECT id INTO v_lock FROM \(lock) WHERE id = 1 FOR UPDATE;
             SELECT MAX(id), MAX(version) INTO v_id, v_version FROM \(self.streams) WHERE name = p_name;
             IF (v_id IS NULL AND p_mode <> 1) OR (v_id IS NOT NULL AND (p_mode = 1 OR (p_mode = 3 AND v_version <> p_expected))) THEN
+                IF p_own THEN ROLLBACK; END IF;
                 SELECT 1, v_version, NULL;
             ELSE
                 IF v_id IS NULL THEN
@@ -175,6 +186,7 @@ struct MySQLTables: Sendable {
                     SET v_id = LAST_INSERT_ID(), v_version = 0;
                 END IF;
                 IF p_count = 0 THEN
+                    IF p_own THEN COMMIT; END IF;
                     SELECT 0, v_version, NULL;
                 ELSE
                     INSERT INTO \(self.events) (stream_id, position, uuid, message_name, payload, metadata, created_at,
@@ -193,6 +205,7 @@ struct MySQLTables: Sendable {
                     IF ROW_COUNT() <> 1 THEN
                         SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = '\(Self.deletedWhileAppending)';
                     END IF;
+                    IF p_own THEN COMMIT; END IF;
                     SELECT 0, v_version + p_count, v_first + p_count - 1;
                 END IF;
             END IF;

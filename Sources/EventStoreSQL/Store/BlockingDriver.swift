@@ -10,8 +10,11 @@ package protocol BlockingSQLOperations: Sendable {
     /// An append's events as this backend's events table takes them (``EventRows``), built before its job.
     func rows(_ events: [EventMessage]) -> EventRows
     func create(_ c: Connection, _ name: StreamName, metadata: Metadata, events: EventRows) throws -> AppendResult
-    func append(_ c: Connection, _ events: EventRows, to name: StreamName, expectedVersion: ExpectedVersion) throws
-        -> AppendResult
+    /// - Parameter commitsItself: whether the append opens and commits its transaction itself (see
+    ///   ``BlockingSQLConnections/selfCommittingWrite(_:_:)``); false in a transaction the caller opened.
+    func append(
+        _ c: Connection, _ events: EventRows, to name: StreamName, expectedVersion: ExpectedVersion, commitsItself: Bool
+    ) throws -> AppendResult
     /// The tables every backend has.
     var tableNames: SQLTableNames { get }
     /// Runs a statement that returns no rows.
@@ -91,6 +94,20 @@ package protocol BlockingSQLConnections: Sendable {
     func read<T: Sendable>(_ transaction: Transaction?, _ job: @escaping @Sendable (Connection) throws -> T) async throws -> T
     func withTransaction<T: Sendable>(_ body: (Transaction) async throws -> T) async throws -> T
     func close() async
+    /// Runs `job` as a write that, at the top level, commits itself in the one call it makes (`job` is told
+    /// `true`), with the outcome of a connection lost during it unknown; in a savepoint of `transaction`
+    /// otherwise (`false`). By default every write runs in a transaction of the connections' own (`false`).
+    func selfCommittingWrite<T: Sendable>(
+        _ transaction: Transaction?, _ job: @escaping @Sendable (Connection, _ commitsItself: Bool) throws -> T
+    ) async throws -> T
+}
+
+extension BlockingSQLConnections {
+    package func selfCommittingWrite<T: Sendable>(
+        _ transaction: Transaction?, _ job: @escaping @Sendable (Connection, _ commitsItself: Bool) throws -> T
+    ) async throws -> T {
+        try await write(transaction) { try job($0, false) }
+    }
 }
 
 /// The ``SQLDriver`` of every blocking backend: each operation is one job of its connections.
@@ -145,8 +162,8 @@ package struct BlockingDriver<Connections: BlockingSQLConnections>: SQLDriver {
     ) async throws -> AppendResult {
         let operations = self.operations
         let rows = operations.rows(events)
-        return try await connections.write(held(transaction)) {
-            try operations.append($0, rows, to: stream, expectedVersion: expectedVersion)
+        return try await connections.selfCommittingWrite(held(transaction)) { connection, commitsItself in
+            try operations.append(connection, rows, to: stream, expectedVersion: expectedVersion, commitsItself: commitsItself)
         }
     }
 

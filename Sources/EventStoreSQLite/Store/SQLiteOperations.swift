@@ -48,9 +48,10 @@ struct SQLiteOperations: BlockingSQLOperations {
         return AppendResult(streamVersion: events.count, lastGlobalPosition: last)
     }
 
-    func append(_ c: SQLiteConnection, _ events: EventRows, to name: StreamName, expectedVersion: ExpectedVersion)
-        throws -> AppendResult
-    {
+    /// In the write transaction the connections opened (`commitsItself` is never true here).
+    func append(
+        _ c: SQLiteConnection, _ events: EventRows, to name: StreamName, expectedVersion: ExpectedVersion, commitsItself: Bool
+    ) throws -> AppendResult {
         let (id, version) = try appendTarget(c, name, expectedVersion: expectedVersion)
         let last = try insert(c, events, streamID: id, after: version, stream: name)
         if !events.isEmpty {
