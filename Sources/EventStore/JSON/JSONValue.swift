@@ -53,6 +53,9 @@ public enum JSONValue: Sendable, Equatable {
         return out
     }
 
+    /// Appends `string` to `out` as a JSON string (quoted and escaped), without a value or a string between.
+    package static func appendString(_ string: String, to out: inout String) { JSONWriter.writeString(string, into: &out) }
+
     func write(into out: inout String) {
         switch self {
         case .null: out += "null"

@@ -129,10 +129,9 @@ struct MySQLOperations: BlockingSQLOperations {
         var json = "["
         for event in 0..<rows.count {
             json += event == 0 ? "[" : ",["
-            let values = rows.values[(event * EventRows.valuesPerEvent)..<((event + 1) * EventRows.valuesPerEvent)]
-            for (column, value) in zip(0..., values) {
+            for (column, value) in zip(0..., rows.values(of: event)) {
                 if column > 0 { json += "," }
-                if case let .text(text) = value { json += JSONValue.string(text).jsonText } else { json += "null" }
+                if case let .text(text) = value { JSONValue.appendString(text, to: &json) } else { json += "null" }
             }
             json += "]"
         }

@@ -6,11 +6,11 @@
 /// the database.
 package struct EventRows: Sendable {
     /// Values per event, in the order of ``EventInsert/columns`` after `stream_id, position`.
-    package static let valuesPerEvent = 8
+    static let valuesPerEvent = 8
 
     package let events: [EventMessage]
     /// `valuesPerEvent` values for each event, one after the other.
-    package let values: [SQLValue]
+    let values: [SQLValue]
 
     /// - Parameter timestamp: `created_at` as the backend's column takes it.
     package init(_ events: [EventMessage], timestamp: (Int64) -> String) {
@@ -29,6 +29,11 @@ package struct EventRows: Sendable {
             values.append(key.map { .text($0.version) } ?? .null)
         }
         self.values = values
+    }
+
+    /// The `valuesPerEvent` values of the event at `index`.
+    package func values(of index: Int) -> ArraySlice<SQLValue> {
+        values[(index * Self.valuesPerEvent)..<((index + 1) * Self.valuesPerEvent)]
     }
 
     package var count: Int { events.count }
@@ -67,7 +72,7 @@ package enum EventInsert {
         for (offset, index) in chunk.enumerated() {
             binds.append(.int(streamID))
             binds.append(.int(Int64(firstPosition + offset)))
-            binds.append(contentsOf: rows.values[(index * EventRows.valuesPerEvent)..<((index + 1) * EventRows.valuesPerEvent)])
+            binds.append(contentsOf: rows.values(of: index))
         }
         return RenderedSQL(sql: sql, binds: binds)
     }
