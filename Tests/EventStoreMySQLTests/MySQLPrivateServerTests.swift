@@ -68,6 +68,27 @@ struct MySQLPrivateServerTests {
         }
     }
 
+    /// The append procedure's texts took the database's default character set, which may be latin1 (the
+    /// tables name utf8mb4 themselves): names, payloads and metadata beyond latin1 came back altered. On a
+    /// server of its own whose database defaults to latin1, every text reads back as it was appended.
+    @Test func appendsKeepTheirTextInADatabaseThatDefaultsToLatin1() async throws {
+        try await Self.script.withServer("latin1") { directory, url in
+            try await Self.script.run("sql", directory, ["ALTER DATABASE eventstore CHARACTER SET latin1 COLLATE latin1_swedish_ci"])
+            let store = try await MySQLEventStore(configuration: try MySQLConfiguration(url: url))
+            let name = String(repeating: "é", count: 127) + "n"
+            let event = EventMessage(
+                messageName: name, payload: ["text": "naïve 😀 ü \\ \" ž"], metadata: ["_aggregate_id": "agg-ž", "note": "日本"])
+            try await store.create("latin-1", events: [EventMessage(messageName: "A")])
+            try await store.append([event], to: "latin-1")
+            let stored = try #require(try await store.load("latin-1").collect().last)
+            #expect(stored.messageName == name)
+            #expect(stored.payload.jsonText == event.payload.jsonText)
+            #expect(stored.metadata["note"] == "日本")
+            #expect(stored.metadata["_aggregate_id"] == "agg-ž")
+            await store.close()
+        }
+    }
+
     /// Review B18: only the connect timeout was set, so a call to a server that stopped answering (frozen,
     /// or behind a dead link) waited for ever. Every statement now has `queryTimeout`.
     @Test func callsToAFrozenServerFailWithinTheQueryTimeoutAndWorkOnceItAnswers() async throws {

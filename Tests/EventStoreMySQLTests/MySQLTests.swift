@@ -84,7 +84,7 @@ struct MySQLStoreTests {
                 + [configuration.database])
         configuration.tablePrefix = Schema4Fixture.tablePrefix
         let store = try await MySQLEventStore(configuration: configuration)
-        #expect(store.schemaVersion == 7)
+        #expect(store.schemaVersion == 6)
         try await Schema4Fixture.verify(store, globalOrder: store)
         await store.close()
     }
@@ -156,7 +156,7 @@ struct MySQLStoreTests {
             for _ in 0..<4 { group.addTask { try await MySQLEventStore(configuration: configuration).schemaVersion } }
             return try await group.reduce(into: []) { $0.append($1) }
         }
-        #expect(versions.count == 4 && Set(versions) == [7])
+        #expect(versions.count == 4 && Set(versions) == [6])
     }
 
     /// A start waits for another process's migration however long it takes (up to 60 s), though each
@@ -173,7 +173,7 @@ struct MySQLStoreTests {
         try await shell.waitFor("SELECT IS_USED_LOCK('\(lock)') IS NOT NULL", toPrint: "1")
         Watchdog.step("another session holds the migration lock for 5 s")
         let store = try await MySQLEventStore(configuration: configuration)
-        #expect(store.schemaVersion == 7)
+        #expect(store.schemaVersion == 6)
         _ = try await holder.value
         await store.close()
     }

@@ -140,10 +140,9 @@ struct MySQLTables: Sendable {
                     "CREATE TABLE IF NOT EXISTS \(durabilityProbe) (id INT NOT NULL PRIMARY KEY, commits BIGINT NOT NULL) ENGINE=InnoDB",
                 ]
             ),
-            // An append in one call: the lock, the expected-version check, the rows and the stream's version.
+            // An append in one call: the lock, the expected-version check, the rows, the stream's version and,
+            // at the top level, the commit.
             (6, ["DROP PROCEDURE IF EXISTS \(appendProcedure)", appendProcedureSQL]),
-            // The procedure commits an append at the top level itself (one call, no START TRANSACTION and COMMIT).
-            (7, ["DROP PROCEDURE IF EXISTS \(appendProcedure)", appendProcedureSQL]),
         ]
     }
 
@@ -156,12 +155,14 @@ struct MySQLTables: Sendable {
     /// (by a writer that skipped the lock) raises SQLSTATE 45000. With `p_own` (an append outside a store
     /// transaction) the procedure opens and commits (or rolls back) the transaction itself, so that the
     /// append is one round trip; otherwise it runs in the caller's transaction or savepoint, which rolls back
-    /// what a failure left. Modes: 0 any, 1 no stream, 2 stream exists, 3 exact (`p_expected`).
+    /// what a failure left. Modes: 0 any, 1 no stream, 2 stream exists, 3 exact (`p_expected`). Every text
+    /// it takes is `utf8mb4`, as the tables are: undeclared, it would be the database's default, which may be
+    /// latin1.
     var appendProcedureSQL: String {
         """
         CREATE PROCEDURE \(appendProcedure)(
             IN p_name VARBINARY(150), IN p_category VARBINARY(150), IN p_mode INT, IN p_expected BIGINT,
-            IN p_events LONGTEXT, IN p_count INT, IN p_own BOOLEAN)
+            IN p_events LONGTEXT CHARACTER SET utf8mb4, IN p_count INT, IN p_own BOOLEAN)
         MODIFIES SQL DATA
         BEGIN
             DECLARE v_lock INT;
@@ -194,10 +195,12 @@ struct MySQLTables: Sendable {
                     SELECT v_id, v_version + e.ord, e.uuid, e.message_name, e.payload, e.metadata, e.created_at,
                         e.aggregate_type, e.aggregate_id, e.aggregate_version
                     FROM JSON_TABLE(p_events, '$[*]' COLUMNS (
-                        ord FOR ORDINALITY, uuid TEXT PATH '$[0]', message_name LONGTEXT PATH '$[1]',
-                        payload LONGTEXT PATH '$[2]', metadata LONGTEXT PATH '$[3]', created_at TEXT PATH '$[4]',
-                        aggregate_type LONGTEXT PATH '$[5]', aggregate_id LONGTEXT PATH '$[6]',
-                        aggregate_version LONGTEXT PATH '$[7]')) AS e
+                        ord FOR ORDINALITY, uuid TEXT CHARACTER SET utf8mb4 PATH '$[0]',
+                        message_name LONGTEXT CHARACTER SET utf8mb4 PATH '$[1]',
+                        payload LONGTEXT CHARACTER SET utf8mb4 PATH '$[2]', metadata LONGTEXT CHARACTER SET utf8mb4 PATH '$[3]',
+                        created_at TEXT CHARACTER SET utf8mb4 PATH '$[4]', aggregate_type LONGTEXT CHARACTER SET utf8mb4 PATH '$[5]',
+                        aggregate_id LONGTEXT CHARACTER SET utf8mb4 PATH '$[6]',
+                        aggregate_version LONGTEXT CHARACTER SET utf8mb4 PATH '$[7]')) AS e
                     ORDER BY e.ord;
                     -- The rows of one statement take consecutive ids (the lock row keeps other appends out).
                     SET v_first = LAST_INSERT_ID();
