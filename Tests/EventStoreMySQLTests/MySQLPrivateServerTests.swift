@@ -106,7 +106,7 @@ struct MySQLPrivateServerTests {
             try await store.create("frozen-1", events: [EventMessage(messageName: "Before")])
             let pidText = try String(contentsOf: directory.appendingPathComponent("mysqld.pid"), encoding: .utf8)
             let pid = try #require(pid_t(pidText.trimmingCharacters(in: .whitespacesAndNewlines)))
-            kill(pid, SIGSTOP)
+            try await ProcessFreezer.freeze([pid])
             let calls: [(String, @Sendable () async throws -> Void)] = [
                 ("read", { _ = try await store.readAll(after: .start, of: .all, limit: 10) }),
                 ("append", { try await store.append([EventMessage(messageName: "Frozen"), EventMessage(messageName: "Frozen")], to: "frozen-1") }),
@@ -155,7 +155,7 @@ struct MySQLPrivateServerTests {
             _ = try await store.readAll(after: .start, of: .all, limit: 10)
             let pidText = try String(contentsOf: directory.appendingPathComponent("mysqld.pid"), encoding: .utf8)
             let pid = try #require(pid_t(pidText.trimmingCharacters(in: .whitespacesAndNewlines)))
-            kill(pid, SIGSTOP)
+            try await ProcessFreezer.freeze([pid])
             defer { kill(pid, SIGCONT) }
             // The append comes first, on a connection that is open: it shows that a statement in flight is
             // ended (the reads after it may find their connection broken and open one, which is ended too).

@@ -74,7 +74,7 @@ struct PostgresFaultTests {
         try await Self.withServer("frozen") { server, store in
             try await store.create("frozen-1", events: [EventMessage(messageName: "Before")])
             try await openConnections(4, in: store)
-            try server.freeze()
+            try await server.freeze()
             Watchdog.step("load from the frozen server")
             let readError = await #expect(throws: EventStoreError.self) { try await store.load("frozen-1").collect() }
             #expect(readError?.code == .backend)
@@ -106,7 +106,7 @@ struct PostgresFaultTests {
                 try await store.transaction { tx in
                     try await tx.append([EventMessage(messageName: "A")], to: "commit-1")
                     try await tx.append([EventMessage(messageName: "B")], to: "commit-1")
-                    try server.freeze()
+                    try await server.freeze()
                 }
             }
             #expect(error?.code == .backend)
@@ -123,7 +123,7 @@ struct PostgresFaultTests {
         try await Self.withServer("cancel", queryTimeout: .seconds(3600)) { server, store in
             try await store.create("cancel-1", events: [EventMessage(messageName: "A")])
             try await openConnections(2, in: store)
-            try server.freeze()
+            try await server.freeze()
             let started = Started()
             let reader = Task {
                 started.set()
@@ -149,7 +149,7 @@ struct PostgresFaultTests {
             let ended = try await within(.seconds(60), "the listener on the frozen server ends") {
                 var notifications = firstListener.makeAsyncIterator()
                 guard try await notifications.next() == .start else { return false }
-                try server.freeze()
+                try await server.freeze()
                 do {
                     while try await notifications.next() != nil {}
                 } catch {}

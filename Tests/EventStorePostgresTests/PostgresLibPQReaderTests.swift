@@ -85,7 +85,7 @@ struct PostgresLibPQReaderTests {
     /// before anything else would end it; once the server runs again the next read opens a new connection.
     @Test func aReadOnAFrozenServerFailsAtItsDeadlineAndTheNextReadReconnects() async throws {
         try await Self.withPrivateServer("libpq-frozen", queryTimeout: .seconds(2)) { server, reader in
-            try server.freeze()
+            try await server.freeze()
             Watchdog.step("read from the frozen server")
             let started = ContinuousClock.now
             let error = await #expect(throws: EventStoreError.self) { try await Self.texts(reader, "SELECT '1', '2', '3', '4'") }
@@ -152,7 +152,7 @@ struct PostgresLibPQReaderTests {
     @Test func aCancelledReadOnAFrozenServerReturnsAtOnce() async throws {
         try await Self.withPrivateServer("libpq-cancel", queryTimeout: .seconds(3600)) { server, reader in
             let port = try #require(URLComponents(string: server.url)?.port)
-            try server.freeze()
+            try await server.freeze()
             let read = Task { try await Self.texts(reader, "SELECT '1', '2', '3', '4'") }
             // The read is in flight once its query waits, unread, at the frozen server.
             Watchdog.step("wait until the frozen server holds the read's query")

@@ -82,7 +82,7 @@ struct ServeFaultTests {
     /// event stream go on, with every acknowledged event once; frozen again, `serve` still exits promptly
     /// on SIGTERM; and nothing acknowledged is missing, partial or doubled.
     static func freezeUnderWriters(
-        database: String, named databaseName: String, in directory: URL, freeze: () throws -> Void, thaw: () throws -> Void
+        database: String, named databaseName: String, in directory: URL, freeze: () async throws -> Void, thaw: () throws -> Void
     ) async throws {
         let serve = try await ServeProcess.start(database: database, in: directory)
         let base = serve.baseURL
@@ -95,7 +95,7 @@ struct ServeFaultTests {
         #expect(try await Self.eventually("80 appends are acknowledged") { ledger.acknowledged.count >= 80 })
 
         Watchdog.step("freeze \(databaseName) under 8 writers")
-        try freeze()
+        try await freeze()
         try await Task.sleep(for: Self.callBound + .seconds(2))
         let thawed = ContinuousClock.now
         try thaw()
@@ -127,7 +127,7 @@ struct ServeFaultTests {
             await runWriters(8, to: { base }, streamPrefix: "frozen", requestTimeout: .seconds(120), ledger: ledger, stop: stopAgain)
         }
         try await Task.sleep(for: .milliseconds(500))
-        try freeze()
+        try await freeze()
         try await Task.sleep(for: .seconds(1))
         let exit = await serve.terminate(within: .seconds(30))
         stopAgain.set()
@@ -154,7 +154,7 @@ struct ServeFaultTests {
             let pid = try #require(pid_t(pidText.trimmingCharacters(in: .whitespacesAndNewlines)))
             try await Self.freezeUnderWriters(
                 database: url + "?connect_timeout=\(Self.connectTimeout)&query_timeout=\(Self.queryTimeout)", named: "MariaDB",
-                in: directory, freeze: { kill(pid, SIGSTOP) }, thaw: { kill(pid, SIGCONT) })
+                in: directory, freeze: { try await ProcessFreezer.freeze([pid]) }, thaw: { ProcessFreezer.thaw([pid]) })
         }
     }
     #endif
@@ -170,7 +170,7 @@ struct ServeFaultTests {
                 await runWriters(8, to: { base }, streamPrefix: "drain", requestTimeout: .seconds(30), ledger: ledger, stop: stop)
             }
             #expect(try await Self.eventually("40 appends are acknowledged") { ledger.acknowledged.count >= 40 })
-            try server.freeze()
+            try await server.freeze()
             try await Task.sleep(for: .seconds(1))
             let exit = await serve.terminate(within: .seconds(30))
             try server.thaw()

@@ -34,10 +34,10 @@ struct StoppableProxy: Sendable {
     func processIDs() -> [pid_t] { [process.processIdentifier] + ProcessLaunch.children(of: process.processIdentifier) }
 
     /// Stops forwarding: every connection stays open and carries nothing (SIGSTOP).
-    func stopForwarding() { for pid in processIDs() { kill(pid, SIGSTOP) } }
+    func stopForwarding() async throws { try await ProcessFreezer.freeze(processIDs()) }
 
     /// Forwards again (SIGCONT).
-    func resumeForwarding() { for pid in processIDs().reversed() { kill(pid, SIGCONT) } }
+    func resumeForwarding() { ProcessFreezer.thaw(processIDs().reversed()) }
 
     func remove() {
         resumeForwarding()

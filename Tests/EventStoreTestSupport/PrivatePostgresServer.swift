@@ -30,10 +30,13 @@ public struct PrivatePostgresServer: Sendable {
 
     /// Stops every process of the server with SIGSTOP: connections stay open and the kernel still accepts
     /// bytes, but nothing answers (a frozen VM, a server stuck on its disk).
-    public func freeze() throws { try signalAll(SIGSTOP) }
+    public func freeze() async throws {
+        // The postmaster first: it forks no new backend.
+        try await ProcessFreezer.freeze(try processIDs())
+    }
 
-    /// Lets a frozen server run on.
-    public func thaw() throws { try signalAll(SIGCONT) }
+    /// Lets a frozen server run on (the postmaster last).
+    public func thaw() throws { ProcessFreezer.thaw(try processIDs().reversed()) }
 
     /// Thaws, stops and removes the server, whatever state it is in.
     public func remove() async {
@@ -51,11 +54,5 @@ public struct PrivatePostgresServer: Sendable {
     }
 
     /// Kills every process of the server with SIGKILL: a crash, which a ``resume()`` recovers from.
-    public func crash() throws { try signalAll(SIGKILL) }
-
-    private func signalAll(_ signal: Int32) throws {
-        // The postmaster first when stopping (it forks no new backend), last when continuing.
-        let pids = try processIDs()
-        for pid in signal == SIGCONT ? pids.reversed() : pids { kill(pid, signal) }
-    }
+    public func crash() throws { for pid in try processIDs() { kill(pid, SIGKILL) } }
 }

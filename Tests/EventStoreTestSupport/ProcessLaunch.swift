@@ -27,3 +27,39 @@ public enum ProcessLaunch {
         return children
     }
 }
+
+/// SIGSTOP for tests of frozen servers. `kill` returns once the signal is queued, and one thread of the
+/// process then stops the others: until it has run, another thread (woken by a request's bytes) may still
+/// answer. On a busy machine a MariaDB read sent just after `kill` was answered so. ``freeze(_:)`` returns
+/// only once every thread of every process is stopped.
+public enum ProcessFreezer {
+    /// Stops `pids` with SIGSTOP and waits until each of their threads is stopped (or gone).
+    public static func freeze(_ pids: [pid_t], within limit: Duration = .seconds(30)) async throws {
+        for pid in pids { kill(pid, SIGSTOP) }
+        let deadline = ContinuousClock.now + limit
+        while let running = pids.lazy.compactMap(runningThread(of:)).first {
+            guard ContinuousClock.now < deadline else {
+                throw FreezeTimeout(description: "thread \(running) still runs \(limit) after SIGSTOP")
+            }
+            try await Task.sleep(for: .milliseconds(2))
+        }
+    }
+
+    /// Lets frozen processes run on, in the order given.
+    public static func thaw(_ pids: [pid_t]) { for pid in pids { kill(pid, SIGCONT) } }
+
+    /// A thread of `pid` that is not stopped ("T") nor gone (or a dead process, "Z"/"X"), if any.
+    static func runningThread(of pid: pid_t) -> String? {
+        let threads = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/task")) ?? []
+        return threads.first { thread in
+            guard let stat = ProcFile.read("/proc/\(pid)/task/\(thread)/stat"), let end = stat.lastIndex(of: ")") else {
+                return false
+            }
+            // "tid (name) state …": the name may hold spaces and parentheses, so the state follows the last ")".
+            let state = stat[stat.index(after: end)...].split(separator: " ").first
+            return !["T", "t", "Z", "X"].contains(state)
+        }.map { "\(pid)/\($0)" }
+    }
+
+    struct FreezeTimeout: Error, CustomStringConvertible { let description: String }
+}
