@@ -37,16 +37,21 @@ let package = Package(
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-distributed-tracing", from: "1.7.3"),
     ],
     targets: [
         .target(
             name: "EventStore",
-            dependencies: [.product(name: "Logging", package: "swift-log")],
+            dependencies: [
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
+            ],
             swiftSettings: strictSettings
         ),
         .target(
             name: "EventStoreSQL",
-            dependencies: ["EventStore"],
+            dependencies: ["EventStore", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strictSettings
         ),
         .systemLibrary(
@@ -56,7 +61,7 @@ let package = Package(
         ),
         .target(
             name: "EventStoreSQLite",
-            dependencies: ["EventStore", "EventStoreSQL", "CSQLite"],
+            dependencies: ["EventStore", "EventStoreSQL", "CSQLite", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strictSettings
         ),
         // libpq, loaded at run time when installed: the PostgreSQL store's reader (no headers needed to build).
@@ -82,7 +87,7 @@ let package = Package(
         .target(
             name: "EventStoreMySQL",
             dependencies: [
-                "EventStore", "EventStoreSQL",
+                "EventStore", "EventStoreSQL", .product(name: "Logging", package: "swift-log"),
                 .target(name: "CMariaDB", condition: .when(traits: ["MySQL"])),
             ],
             swiftSettings: strictSettings
@@ -100,6 +105,7 @@ let package = Package(
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
             ],
             swiftSettings: strictSettings
         ),
@@ -110,7 +116,7 @@ let package = Package(
         ),
         .target(
             name: "EventStoreConformance",
-            dependencies: ["EventStore", "EventSourcing"],
+            dependencies: ["EventStore", "EventSourcing", .product(name: "Tracing", package: "swift-distributed-tracing")],
             swiftSettings: strictSettings
         ),
         // The backends the command line opens by URL scheme (not a product): adding one is one entry here.
@@ -170,7 +176,10 @@ let package = Package(
         // What the test targets share: the watchdog that ends a stalled test run (not a product).
         .target(
             name: "EventStoreTestSupport",
-            dependencies: ["EventStore"],
+            dependencies: [
+                "EventStore", .product(name: "MetricsTestKit", package: "swift-metrics"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
             path: "Tests/EventStoreTestSupport",
             swiftSettings: strictSettings
         ),
@@ -178,6 +187,7 @@ let package = Package(
             name: "EventStoreTests",
             dependencies: [
                 "EventStore", "EventSourcing", "EventStoreSQLite", "EventStoreConformance", "EventStoreTestSupport",
+                .product(name: "MetricsTestKit", package: "swift-metrics"), .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strictSettings
         ),

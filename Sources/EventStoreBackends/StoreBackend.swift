@@ -84,7 +84,7 @@ package struct MemoryBackend: StoreBackend {
     package func withStore<T: Sendable>(
         tablePrefix: String?, logger: Logger, _ body: @Sendable (any ProjectionStore) async throws -> T
     ) async throws -> T {
-        try await body(InMemoryEventStore())
+        try await body(InMemoryEventStore(logger: logger))
     }
 
     package func migrate(logger: Logger) async throws -> Int { 0 }
@@ -96,8 +96,8 @@ package struct SQLiteBackend: ClosingBackend {
     package let configuration: SQLiteConfiguration
     package init(configuration: SQLiteConfiguration) { self.configuration = configuration }
 
-    static func open(_ configuration: SQLiteConfiguration) async throws -> SQLiteEventStore {
-        try await SQLiteEventStore(configuration: configuration)
+    static func open(_ configuration: SQLiteConfiguration, logger: Logger) async throws -> SQLiteEventStore {
+        try await SQLiteEventStore(configuration: configuration, logger: logger)
     }
     static func schemaVersion(of store: SQLiteEventStore) -> Int { store.schemaVersion }
 }
@@ -132,8 +132,8 @@ package struct MySQLBackend: ClosingBackend {
     package let configuration: MySQLConfiguration
     package init(configuration: MySQLConfiguration) { self.configuration = configuration }
 
-    static func open(_ configuration: MySQLConfiguration) async throws -> MySQLEventStore {
-        try await MySQLEventStore(configuration: configuration)
+    static func open(_ configuration: MySQLConfiguration, logger: Logger) async throws -> MySQLEventStore {
+        try await MySQLEventStore(configuration: configuration, logger: logger)
     }
     static func schemaVersion(of store: MySQLEventStore) -> Int { store.schemaVersion }
 }
@@ -174,7 +174,7 @@ extension ConfiguredBackend {
 /// A backend whose store is opened by an initialiser (migrating the schema) and closed with `close()`.
 protocol ClosingBackend: ConfiguredBackend {
     associatedtype Store: SQLEventStore
-    static func open(_ configuration: Configuration) async throws -> Store
+    static func open(_ configuration: Configuration, logger: Logger) async throws -> Store
     static func schemaVersion(of store: Store) -> Int
 }
 
@@ -182,11 +182,11 @@ extension ClosingBackend {
     package func withStore<T: Sendable>(
         tablePrefix: String?, logger: Logger, _ body: @Sendable (any ProjectionStore) async throws -> T
     ) async throws -> T {
-        try await Self.closing(try await Self.open(configuration.prefixed(tablePrefix))) { try await body($0) }
+        try await Self.closing(try await Self.open(configuration.prefixed(tablePrefix), logger: logger)) { try await body($0) }
     }
 
     package func migrate(logger: Logger) async throws -> Int {
-        try await Self.closing(try await Self.open(configuration)) { Self.schemaVersion(of: $0) }
+        try await Self.closing(try await Self.open(configuration, logger: logger)) { Self.schemaVersion(of: $0) }
     }
 
     /// Runs `body` with `store`, then closes it whether `body` returned or threw.

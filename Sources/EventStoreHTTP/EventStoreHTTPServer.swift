@@ -5,6 +5,7 @@ import HummingbirdCore
 import Logging
 import NIOCore
 import Prometheus
+import Tracing
 
 /// Settings of the HTTP API.
 public struct EventStoreHTTPConfiguration: Sendable {
@@ -45,6 +46,10 @@ public struct EventStoreHTTPConfiguration: Sendable {
     /// threshold. `nil` (the default): a watch of the store with a 10 s threshold. Run the same watch
     /// (``GlobalOrderWatch/run(every:)``, as `eventstore serve` does) for a log line while nobody asks.
     public var globalOrderWatch: GlobalOrderWatch?
+    /// The tracer of the API's spans (each request's, Hummingbird's `TracingMiddleware`, with the incoming W3C
+    /// `traceparent` as its parent) and of the store's spans within a request, when the store's telemetry
+    /// names no tracer of its own. `nil` (the default): the bootstrapped `InstrumentationSystem.tracer`.
+    public var tracer: (any Tracer)?
 
     public init() {}
 }
@@ -57,6 +62,8 @@ public enum EventStoreHTTPServer {
         store: any EventStore, configuration: EventStoreHTTPConfiguration = EventStoreHTTPConfiguration()
     ) -> Router<BasicRequestContext> {
         let router = Router(context: BasicRequestContext.self)
+        if let tracer = configuration.tracer { router.add(middleware: TracerScopeMiddleware(tracer: tracer)) }
+        router.add(middleware: TracingMiddleware())
         router.add(middleware: LogRequestsMiddleware(.info))
         router.add(middleware: MetricsMiddleware())
         router.add(middleware: ProblemMiddleware())
@@ -82,6 +89,15 @@ public enum EventStoreHTTPServer {
             server: .http1(configuration: .init(idleTimeout: .nanoseconds(idleNanoseconds))),
             configuration: ApplicationConfiguration(address: .hostname(host, port: port), serverName: "swift-event-store"),
             logger: logger)
+    }
+}
+
+/// Makes `tracer` the instrument of the request's task (`withTracer`): for an API given a tracer of its own.
+struct TracerScopeMiddleware<Context: RequestContext>: RouterMiddleware {
+    let tracer: any Tracer
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        try await withTracer(tracer) { try await next(request, context) }
     }
 }
 

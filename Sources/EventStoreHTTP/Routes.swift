@@ -561,16 +561,26 @@ struct Routes: Sendable {
             helpText: "Events of its sources stored after the last one each projection saved (counted up to \(lagCountLimit)).")
     }
 
+    /// `eventstore_projection_lag_seconds`.
+    static var lagSecondsDescriptor: MetricNameDescriptor {
+        MetricNameDescriptor(
+            metricName: "eventstore_projection_lag", unitName: "seconds",
+            helpText: "How long ago the oldest event of its sources that each projection has not handled was recorded (0: none).")
+    }
+
     /// Sets `eventstore_projection_lag_events{projection}`: how many events of the projection's own sources
     /// are stored after the last one it saved, counted up to ``lagCountLimit`` by a count query (no event is
-    /// read). A row from a build that did not keep sources is counted against every stream.
+    /// read), and `eventstore_projection_lag_seconds{projection}`: how long ago the first of them was recorded
+    /// (a read of one event). A row from a build that did not keep sources is counted against every stream.
     static func updateProjectionLag(in registry: PrometheusCollectorRegistry, store: any ProjectionStore) async throws {
         let names = try await store.projectionNames(.all, limit: lagProjectionLimit, offset: 0)
         for name in names {
             guard let record = try await store.projectionRecord(named: name) else { continue }
-            let behind = try await store.eventCount(
-                after: record.globalPosition ?? .start, of: record.source ?? .all, limit: lagCountLimit)
+            let (after, source) = (record.globalPosition ?? .start, record.source ?? .all)
+            let behind = try await store.eventCount(after: after, of: source, limit: lagCountLimit)
             registry.makeGauge(descriptor: lagDescriptor, labels: [("projection", name)]).set(Double(behind))
+            let seconds = try await EventLag.seconds(after: after, of: source, in: store, count: behind)
+            registry.makeGauge(descriptor: lagSecondsDescriptor, labels: [("projection", name)]).set(seconds)
         }
     }
 }

@@ -39,11 +39,17 @@ public final class PostgresEventStore: SQLEventStore, Service, @unchecked Sendab
 
     /// A store for the configured server. Nothing connects until ``run()`` runs.
     /// - Throws: `invalidArgument` for a bad schema or table prefix.
-    public init(configuration: PostgresConfiguration, logger: Logger) throws {
+    ///   - logger: where the store and its connection pool log.
+    ///   - telemetry: where it records metrics and spans (``EventStoreTelemetry``): the process's own by default.
+    public init(
+        configuration: PostgresConfiguration, logger: Logger = Logger(label: "eventstore"),
+        telemetry: EventStoreTelemetry = EventStoreTelemetry()
+    ) throws {
         let postgres = try PostgresDriver(configuration: configuration, logger: logger)
         self.configuration = configuration
         self.postgres = postgres
-        super.init(driver: postgres) { store, context in
+        super.init(driver: postgres, instruments: StoreInstruments(backend: "postgresql", logger: logger, telemetry: telemetry)) {
+            store, context in
             PostgresEventStore(configuration: configuration, postgres: postgres, transactionOf: store, context: context)
         }
     }
@@ -112,7 +118,7 @@ public final class PostgresEventStore: SQLEventStore, Service, @unchecked Sendab
     public func withConnection<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) async throws -> T)
         async throws -> T
     {
-        try await read { [postgres] in try await postgres.read($0, body) }
+        try await read(.connection) { [postgres] in try await postgres.read($0, body) }
     }
 
     // MARK: Global order

@@ -22,9 +22,11 @@ struct DatabaseOptions: ParsableArguments {
         database ?? ProcessInfo.processInfo.environment[Self.environmentVariable] ?? Self.defaultURL
     }
 
-    /// Opens the store, runs `body` with it and closes it.
-    func withStore<T: Sendable>(_ body: @Sendable (any ProjectionStore) async throws -> T) async throws -> T {
-        try await StoreBackends.backend(for: url).withStore(tablePrefix: nil, logger: commandLogger) { try await body($0) }
+    /// Opens the store, logging to `logger`, runs `body` with it and closes it.
+    func withStore<T: Sendable>(logger: Logger = commandLogger, _ body: @Sendable (any ProjectionStore) async throws -> T)
+        async throws -> T
+    {
+        try await StoreBackends.backend(for: url).withStore(tablePrefix: nil, logger: logger) { try await body($0) }
     }
 }
 

@@ -107,7 +107,7 @@ struct Serve: AsyncParsableCommand {
             let serverLogger = logger
             let (host, port, url, shutdownTimeout) = (self.host, self.port, options.url, self.shutdownTimeout)
             let stallThreshold = Duration.seconds(readerStallThreshold)
-            try await options.withStore { [configuration] store in
+            try await options.withStore(logger: serverLogger) { [configuration] store in
                 serverLogger.info("serving \(url) on http://\(host):\(port)")
                 var configuration = configuration
                 let watch = GlobalOrderWatch(store: store, threshold: stallThreshold, logger: serverLogger)

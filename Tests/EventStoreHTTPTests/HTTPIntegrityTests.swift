@@ -375,12 +375,7 @@ struct HTTPEventStreamFailureTests {
         configuration.heartbeatInterval = .milliseconds(100)
         try await Self.withServer(configuration) { store, path in
             try await store.create("broken-1", events: [EventMessage(messageName: "A"), EventMessage(messageName: "B")])
-            let corrupt = Process()
-            corrupt.executableURL = URL(fileURLWithPath: "/usr/bin/sqlite3")
-            corrupt.arguments = [path, "UPDATE events SET metadata = '{\"nested\":{\"a\":1}}' WHERE position = 2"]
-            try ProcessLaunch.run(corrupt)
-            while corrupt.isRunning { try await Task.sleep(for: .milliseconds(10)) }
-            #expect(corrupt.terminationStatus == 0)
+            try await SQLShell.sqlite(path).run("UPDATE events SET metadata = '{\"nested\":{\"a\":1}}' WHERE position = 2")
         } _: { port in
             Watchdog.step("read the failing event stream to its end")
             let response = try await HTTPClient.shared.execute(

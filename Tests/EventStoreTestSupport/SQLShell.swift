@@ -19,6 +19,9 @@ public struct SQLShell: Sendable {
             command: ["mariadb", "--no-defaults", "-h", host, "-P", "\(port)", "-u", user] + password + [database, "-N", "-B", "-e"])
     }
 
+    /// `sqlite3` on a database file.
+    public static func sqlite(_ path: String) -> SQLShell { SQLShell(command: ["sqlite3", path]) }
+
     /// `sh -c`: a pipeline of the databases' tools (`pg_dump URL | psql URL`), the script in place of the SQL.
     public static let script = SQLShell(command: ["sh", "-c"])
 

@@ -1,6 +1,7 @@
 // The store below forwards the backend API (`appendNotifier`, `pollInterval`) too.
 @_spi(Backend) import EventStore
 import EventStoreTestSupport
+import Logging
 import Synchronization
 import Testing
 
@@ -97,7 +98,8 @@ struct ClockDrivenTests {
         let store = FlakyStore(failures: 3)
         try await store.create("user-1", metadata: [:], events: [registered("Alice")])
         let clock = TestClock()
-        let subscription = try await store.subscribe(to: .all, clock: clock)
+        let log = LogRecorder()
+        let subscription = try await store.subscribe(to: .all, clock: clock, logger: log.logger())
         let first = Task {
             var iterator = subscription.makeAsyncIterator()
             return try await iterator.next()
@@ -113,6 +115,16 @@ struct ClockDrivenTests {
         let event = try await within(.seconds(30), "the fourth read delivers the event") { try await first.value }
         #expect(event?.messageName == "UserRegistered")
         #expect(store.reads.load(ordering: .relaxed) == 4)
+        // The first failure of the run is a warning, the next two debug detail, and the read that ends the run
+        // a notice: each with the target and the position the reads start from.
+        let failures = log.all.filter { $0.message.contains("read failed") }
+        #expect(failures.map(\.level) == [.warning, .debug, .debug])
+        let recovered = log.entries(.notice, containing: "reads again after 3 failed reads")
+        #expect(recovered.count == 1)
+        for entry in failures + recovered {
+            #expect(entry.metadata["eventstore.target"] == "all")
+            #expect(entry.metadata["eventstore.position"] == "\(GlobalPosition.start)")
+        }
     }
 
     /// A subscription to a quiet stream goes on from where its last read looked, past other streams' events,

@@ -1,3 +1,5 @@
+import Logging
+
 /// An event store in memory: for tests and prototypes. Nothing survives the process.
 ///
 /// It behaves as every other backend does (expected versions, duplicate checks, transactions), which
@@ -11,6 +13,11 @@ public actor InMemoryEventStore: ProjectionStore, SnapshotStore {
     /// Wake-ups are in-process and never missed; the poll is only a fallback.
     @_spi(Backend) public nonisolated var pollInterval: Duration { .seconds(1) }
 
+    /// The store's logger, metrics and tracer.
+    package nonisolated let instruments: StoreInstruments
+    /// The store's logger (the one it was made with).
+    public nonisolated var logger: Logger { instruments.logger }
+
     private var state: InMemoryState
     /// For a transaction's store: whether its transaction still runs. `nil` for a top-level store.
     private var transactionOpen: Bool?
@@ -18,16 +25,23 @@ public actor InMemoryEventStore: ProjectionStore, SnapshotStore {
     private var writerWaiters: [CheckedContinuation<Void, Never>] = []
 
     /// A new, empty store.
-    /// - Parameter readBatchSize: how many events a load fetches at a time (at least 1).
-    public init(readBatchSize: Int = 1000) {
+    /// - Parameters:
+    ///   - readBatchSize: how many events a load fetches at a time (at least 1).
+    ///   - logger: where the store logs.
+    ///   - telemetry: where it records metrics and spans (``EventStoreTelemetry``): the process's own by default.
+    public init(
+        readBatchSize: Int = 1000, logger: Logger = Logger(label: "eventstore"), telemetry: EventStoreTelemetry = EventStoreTelemetry()
+    ) {
         self.readBatchSize = max(1, readBatchSize)
+        self.instruments = StoreInstruments(backend: "memory", logger: logger, telemetry: telemetry)
         self.state = InMemoryState()
         self.transactionOpen = nil
         self.appendNotifier = AppendNotifier()
     }
 
-    private init(transactionOn state: InMemoryState, readBatchSize: Int) {
+    private init(transactionOn state: InMemoryState, readBatchSize: Int, instruments: StoreInstruments) {
         self.readBatchSize = readBatchSize
+        self.instruments = instruments
         self.state = state
         self.transactionOpen = true
         self.appendNotifier = AppendNotifier()
@@ -37,7 +51,10 @@ public actor InMemoryEventStore: ProjectionStore, SnapshotStore {
 
     @discardableResult
     public func create(_ stream: StreamName, metadata: Metadata, events: [EventMessage]) async throws -> AppendResult {
-        try await write { state throws(EventStoreError) in try state.create(stream, metadata: metadata, events: events) }
+        try await instruments.measure(.create, stream: stream, events: events.count) {
+            let events = instruments.withTraceParent(events)
+            return try await write { state throws(EventStoreError) in try state.create(stream, metadata: metadata, events: events) }
+        }
     }
 
     @discardableResult
@@ -45,8 +62,11 @@ public actor InMemoryEventStore: ProjectionStore, SnapshotStore {
         -> AppendResult
     {
         try await idempotentAppend(events, to: stream, expectedVersion: expectedVersion) {
-            try await write { state throws(EventStoreError) in
-                try state.append(events, to: stream, expectedVersion: expectedVersion)
+            try await instruments.measure(.append, stream: stream, events: events.count) {
+                let events = instruments.withTraceParent(events)
+                return try await write { state throws(EventStoreError) in
+                    try state.append(events, to: stream, expectedVersion: expectedVersion)
+                }
             }
         }
     }
@@ -55,18 +75,22 @@ public actor InMemoryEventStore: ProjectionStore, SnapshotStore {
         -> RecordedEventSequence
     {
         try readable().load(
-            stream, direction: .forward, from: from, count: count, matching: matching, readBatchSize: readBatchSize)
+            stream, direction: .forward, from: from, count: count, matching: matching, readBatchSize: readBatchSize,
+            instruments: instruments)
     }
 
     public func loadReverse(_ stream: StreamName, from: Int?, count: Int?, matching: MetadataMatcher?) async throws
         -> RecordedEventSequence
     {
         try readable().load(
-            stream, direction: .backward, from: from, count: count, matching: matching, readBatchSize: readBatchSize)
+            stream, direction: .backward, from: from, count: count, matching: matching, readBatchSize: readBatchSize,
+            instruments: instruments)
     }
 
     public func delete(_ stream: StreamName) async throws {
-        try await write { state throws(EventStoreError) in try state.delete(stream) }
+        try await instruments.measure(.delete, stream: stream) {
+            try await write { state throws(EventStoreError) in try state.delete(stream) }
+        }
     }
 
     public func hasStream(_ stream: StreamName) async throws -> Bool {
@@ -96,7 +120,8 @@ public actor InMemoryEventStore: ProjectionStore, SnapshotStore {
         -> T
     {
         try TransactionScope.checkCanBegin()
-        let transactionStore = InMemoryEventStore(transactionOn: try await beginTransaction(), readBatchSize: readBatchSize)
+        let transactionStore = InMemoryEventStore(
+            transactionOn: try await beginTransaction(), readBatchSize: readBatchSize, instruments: instruments)
         do {
             let result = try await TransactionScope.run(in: ObjectIdentifier(self)) { try await body(transactionStore) }
             await endTransaction(committing: await transactionStore.close())
@@ -120,7 +145,12 @@ public actor InMemoryEventStore: ProjectionStore, SnapshotStore {
         -> GlobalOrderPage
     {
         if limit < 1 { throw EventStoreError.invalidArgument("limit must be 1 or more, not \(limit)") }
-        let state = try readable()
+        return try await instruments.measure(.readAll) { try readPage(of: try readable(), after: position, of: target, limit: limit) }
+    }
+
+    private func readPage(of state: InMemoryState, after position: GlobalPosition, of target: SubscriptionTarget, limit: Int)
+        throws -> GlobalOrderPage
+    {
         let events = state.readAll(after: position, of: target, limit: limit)
         let head = GlobalPosition(sequence: state.lastGlobalPosition)
         if events.isEmpty, position != .start { try StoreValidation.readPosition(position, highest: head) }
@@ -129,7 +159,7 @@ public actor InMemoryEventStore: ProjectionStore, SnapshotStore {
 
     public func eventCount(after position: GlobalPosition, of target: SubscriptionTarget, limit: Int) async throws -> Int {
         if limit < 1 { throw EventStoreError.invalidArgument("limit must be 1 or more, not \(limit)") }
-        return try readable().readAll(after: position, of: target, limit: limit).count
+        return try await instruments.measure(.countEvents) { try readable().readAll(after: position, of: target, limit: limit).count }
     }
 
     public func headPosition() async throws -> GlobalPosition {

@@ -102,7 +102,7 @@ struct InMemoryState: Sendable {
     /// A load over a snapshot of the stream: later writes do not change what it returns.
     func load(
         _ name: StreamName, direction: RecordedEventSequence.Direction, from: Int?, count: Int?,
-        matching: MetadataMatcher?, readBatchSize: Int
+        matching: MetadataMatcher?, readBatchSize: Int, instruments: StoreInstruments
     ) throws(EventStoreError) -> RecordedEventSequence {
         try StoreValidation.load(from: from, count: count)
         guard let stream = streams[name] else { throw .streamNotFound(name) }
@@ -110,21 +110,28 @@ struct InMemoryState: Sendable {
         let events = stream.events
         let start = from ?? (direction == .forward ? 1 : Int.max)
         return RecordedEventSequence(direction: direction, start: start, count: count, readBatchSize: readBatchSize) { bound, limit in
-            var page: [RecordedEvent] = []
-            var index = direction == .forward ? bound - 1 : min(bound, events.count) - 1
-            let step = direction == .forward ? 1 : -1
-            while index >= 0, index < events.count, page.count < limit {
-                let stored = events[index]
-                if evaluator?.matches(stored.message, position: stored.position) ?? true {
-                    page.append(
-                        RecordedEvent(
-                            streamName: name, position: stored.position,
-                            globalPosition: GlobalPosition(sequence: stored.globalPosition), message: stored.message))
-                }
-                index += step
-            }
-            return page
+            try await instruments.measure(.load, stream: name) { Self.page(of: events, name, direction, evaluator, bound: bound, limit: limit) }
         }
+    }
+
+    private static func page(
+        of events: [StoredEvent], _ name: StreamName, _ direction: RecordedEventSequence.Direction, _ evaluator: MatcherEvaluator?,
+        bound: Int, limit: Int
+    ) -> [RecordedEvent] {
+        var page: [RecordedEvent] = []
+        var index = direction == .forward ? bound - 1 : min(bound, events.count) - 1
+        let step = direction == .forward ? 1 : -1
+        while index >= 0, index < events.count, page.count < limit {
+            let stored = events[index]
+            if evaluator?.matches(stored.message, position: stored.position) ?? true {
+                page.append(
+                    RecordedEvent(
+                        streamName: name, position: stored.position,
+                        globalPosition: GlobalPosition(sequence: stored.globalPosition), message: stored.message))
+            }
+            index += step
+        }
+        return page
     }
 
     /// Events of `target` after `position` in global order.

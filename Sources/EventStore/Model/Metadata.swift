@@ -125,7 +125,7 @@ extension MetadataValue: Codable {
 ///
 /// Event metadata and stream metadata both use it. Keys that start with `_` are reserved for the
 /// store and its helpers (`_aggregate_type`, `_aggregate_id`, `_aggregate_version`, `_causation_id`,
-/// `_correlation_id`, `_position`). Keys are compared by their UTF-8 bytes, as JSON and every backend's
+/// `_correlation_id`, `_position`, `_projection`, `_traceparent`). Keys are compared by their UTF-8 bytes, as JSON and every backend's
 /// SQL compare them; iteration is in that order.
 public struct Metadata: Sendable, Hashable, Sequence, ExpressibleByDictionaryLiteral, CustomStringConvertible {
     public typealias Element = (key: String, value: MetadataValue)
@@ -418,4 +418,7 @@ public enum MetadataKey {
     /// On the streams an emitting projection created and the events it wrote: the projection's name (a reset
     /// deletes only the streams that carry it and hold nothing else).
     public static let projection = "_projection"
+    /// The W3C `traceparent` of the span that appended the event, when one was current: a consumer continues
+    /// the trace from it (``EventStoreTelemetry``).
+    public static let traceParent = "_traceparent"
 }

@@ -1,3 +1,4 @@
+import Logging
 /// Wraps any store and turns each of its operations into an action event that listeners can observe,
 /// change or stop: prooph's `ActionEventEmitterEventStore`, typed.
 ///
@@ -236,6 +237,9 @@ extension ActionEventEmitterEventStore: GlobalOrderEventStore {
         }
         return store
     }
+
+    /// The wrapped store's logger.
+    public var logger: Logger { (innerStore as? any GlobalOrderEventStore)?.logger ?? Logger(label: "eventstore") }
 
     /// Reads the wrapped store's global order (no action events; upcasters do not apply).
     public func readAll(after position: GlobalPosition, of target: SubscriptionTarget, limit: Int) async throws

@@ -1,5 +1,7 @@
 import Foundation
+import Logging
 import Synchronization
+import Tracing
 
 /// A defined projection: run it, stop it, reset it, read its state. Made by ``ProjectionManager``'s
 /// builders; see ``Query``, ``Projection`` and ``ReadModelProjection``.
@@ -69,11 +71,27 @@ public final class ProjectionRunner<Context: ProjectionContext, State: Codable &
     ///
     /// `clock` times the run's waits: for new events, between lease renewals and idle checks, and for events a
     /// settling pass waits for. The lease's expiry written to the row stays on the wall clock every runner
-    /// shares, whatever `clock` is.
+    /// shares, whatever `clock` is. `logger` (the store's by default) hears of a lease taken over from a runner
+    /// whose lease expired, and of a lease lost to another runner. Each page of events the run handles is a
+    /// span, `eventstore projection page`.
     /// - Throws: `invalidArgument` for bad options, sources or handlers; `projectionRunning` when another
     ///   runner holds the lease (or this one runs already); `projectionLeaseLost` when the lease expired
     ///   and another runner took over; whatever a handler throws.
-    public func run(keepRunning: Bool = true, clock: some Clock<Duration> = ContinuousClock()) async throws {
+    public func run(keepRunning: Bool = true, clock: some Clock<Duration> = ContinuousClock(), logger: Logger? = nil)
+        async throws
+    {
+        var logger = logger ?? setup.store.logger
+        if let name = setup.persistence?.name { logger[metadataKey: "eventstore.projection"] = .string(name) }
+        // Other failures reach the caller, who decides what they mean: they are not logged here as well.
+        do {
+            try await runLogging(keepRunning: keepRunning, clock: clock, logger: logger)
+        } catch let error as EventStoreError where error.code == .projectionLeaseLost {
+            logger.warning("the projection stopped: \(error.reason)")
+            throw error
+        }
+    }
+
+    private func runLogging(keepRunning: Bool, clock: some Clock<Duration>, logger: Logger) async throws {
         try validate()
         try local.withLock { local throws(EventStoreError) in
             if local.running {
@@ -94,7 +112,7 @@ public final class ProjectionRunner<Context: ProjectionContext, State: Codable &
             try await drive(machine, from: first, session: nil, clock: clock)
             return
         }
-        try await runPersistent(persistence, configuration, clock: clock)
+        try await runPersistent(persistence, configuration, clock: clock, logger: logger)
     }
 
     private func validate() throws(EventStoreError) {
@@ -118,14 +136,14 @@ public final class ProjectionRunner<Context: ProjectionContext, State: Codable &
     }
 
     private func runPersistent(
-        _ persistence: ProjectionPersistence, _ configuration: Machine.Configuration, clock: AnyClock
+        _ persistence: ProjectionPersistence, _ configuration: Machine.Configuration, clock: AnyClock, logger: Logger
     ) async throws {
         let owner = UUID().uuidString
         let lease = setup.options.lockTimeout.microseconds
         let name = persistence.name
         let kind = persistence.kind
         let target = source.target
-        var record = try await persistence.store.changeProjection(named: name) { row in
+        var (record, expired) = try await persistence.store.changeProjection(named: name) { row in
             let now = Timestamp.microseconds(Date())
             var record = row ?? ProjectionRecord(name: name, kind: kind)
             if record.isLeased(at: now) {
@@ -133,13 +151,23 @@ public final class ProjectionRunner<Context: ProjectionContext, State: Codable &
                     code: .projectionRunning, reason: "projection \"\(name)\" is already running in another runner",
                     projectionName: name)
             }
+            // A lease another runner held and did not give up: it crashed, hung or lost its database.
+            let expired = record.leaseOwner.map { ($0, record.lockedUntil) }
             record.kind = kind
             record.source = target
             record.leaseOwner = owner
             record.lockedUntil = now + lease
             if record.status == .idle { record.status = .running }
             row = record
-            return ProjectionChange(record)
+            return ProjectionChange((record, expired))
+        }
+        if let (previous, until) = expired {
+            logger.notice(
+                "took the projection over from runner \(previous), whose lease expired",
+                metadata: [
+                    "eventstore.lease_expired_at": .string(until.map { "\(Date(timeIntervalSince1970: Double($0) / 1_000_000))" } ?? "-"),
+                    "eventstore.position": .string("\(record.globalPosition ?? .start)"),
+                ])
         }
         let session = Session(persistence: persistence, owner: owner, leaseMicros: lease)
         // Every emit and linkTo first checks that this run still holds the lease.
@@ -242,11 +270,16 @@ public final class ProjectionRunner<Context: ProjectionContext, State: Codable &
                     action = machine.headRead(head, at: now())
                 case .readPage:
                     let globalPosition = local.withLock { $0.globalPosition }
-                    let read = try await store.readPage(
-                        after: globalPosition, of: source.target, limit: machine.configuration.readBatchSize)
-                    (page, readThrough) = (read.events, read.readThrough)
-                    next = 0
-                    action = try await handleEvents()
+                    action = try await withSpan("eventstore projection page", ofKind: .consumer) { span in
+                        if let name = setup.persistence?.name { span.attributes["eventstore.projection"] = name }
+                        span.attributes["eventstore.position"] = "\(globalPosition)"
+                        let read = try await store.readPage(
+                            after: globalPosition, of: source.target, limit: machine.configuration.readBatchSize)
+                        (page, readThrough) = (read.events, read.readThrough)
+                        span.attributes["eventstore.events"] = page.count
+                        next = 0
+                        return try await handleEvents()
+                    }
                 case .handleEvents:
                     action = try await handleEvents()
                 case .save:

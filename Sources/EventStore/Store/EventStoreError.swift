@@ -79,6 +79,9 @@ public struct EventStoreError: Error, Sendable, CustomStringConvertible {
         }
 
         public var description: String { base.rawValue }
+
+        /// The code as one word, as metrics and logs label it: `wrong_expected_version`, `backend_failure`.
+        public var label: String { base.rawValue.replacing(" ", with: "_") }
     }
 
     /// What went wrong.

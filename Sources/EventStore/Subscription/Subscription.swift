@@ -1,3 +1,9 @@
+import CoreMetrics
+import Foundation
+import Logging
+import Synchronization
+import Tracing
+
 /// Which events a subscription (or a reader of the global order) receives.
 public enum SubscriptionTarget: Sendable, Hashable, CustomStringConvertible {
     /// The events of one stream.
@@ -142,6 +148,9 @@ public protocol GlobalOrderEventStore: EventStore {
 
     /// Saves a checkpoint under `name`, replacing the one before.
     func saveCheckpoint(_ position: GlobalPosition, named name: String) async throws
+
+    /// Where the store logs, and subscriptions and projections on it log by default.
+    var logger: Logger { get }
 }
 
 extension GlobalOrderEventStore {
@@ -175,18 +184,22 @@ extension GlobalOrderEventStore {
 
     public func globalOrderBlockers() async throws -> [GlobalOrderBlocker] { [] }
 
+    public var logger: Logger { Logger(label: "eventstore") }
+
     /// Follows `target`: first what is stored, then new events as they are committed, in global order, each
     /// once, until the consuming task is cancelled.
     ///
     /// The sequence reads a page of at most `readBatchSize` events only when the consumer asks for more: a slow
     /// consumer slows reading and memory stays bounded. Backend failures (a lost connection) are retried
-    /// with back-off, resuming after the last event delivered. `clock` times the waits: the back-off, and
-    /// the poll interval a live reader waits at most for a wake-up.
+    /// with back-off, resuming after the last event delivered; `logger` (the store's by default) hears of the
+    /// first failure of a run of them and of the read that ends it. `clock` times the waits: the back-off, and
+    /// the poll interval a live reader waits at most for a wake-up. Each read of a page is a span,
+    /// `eventstore subscription page`.
     /// - Throws: `invalidArgument` when `readBatchSize` < 1 or `.afterStreamPosition` is used with another
     ///   target or names a position the stream does not have.
     public func subscribe(
         to target: SubscriptionTarget, from start: SubscriptionStart = .start, readBatchSize: Int = 1000,
-        clock: some Clock<Duration> = ContinuousClock()
+        clock: some Clock<Duration> = ContinuousClock(), logger: Logger? = nil
     ) async throws -> EventSubscription {
         if readBatchSize < 1 { throw EventStoreError.invalidArgument("readBatchSize must be 1 or more, not \(readBatchSize)") }
         let position: GlobalPosition
@@ -210,7 +223,9 @@ extension GlobalOrderEventStore {
                 position = event.globalPosition
             }
         }
-        return EventSubscription(store: self, target: target, after: position, readBatchSize: readBatchSize, clock: AnyClock(clock))
+        return EventSubscription(
+            store: self, target: target, after: position, readBatchSize: readBatchSize, clock: AnyClock(clock),
+            logger: logger ?? self.logger)
     }
 
     /// Runs a durable subscription: resumes after the checkpoint saved under `name` (from the start the
@@ -219,16 +234,46 @@ extension GlobalOrderEventStore {
     ///
     /// Delivery is at least once: after a crash between a handler and its checkpoint, the event is delivered
     /// again, so handlers should be idempotent. `clock` times the subscription's waits, as for
-    /// ``subscribe(to:from:readBatchSize:clock:)``.
+    /// ``subscribe(to:from:readBatchSize:clock:logger:)``, and `logger` hears what it does.
+    ///
+    /// While it runs, every `lagInterval` (on `clock`) it measures how far it is behind its target, through
+    /// `metrics`: `eventstore_subscription_lag_events{subscription}` (the events of its target after the last
+    /// one it handled, counted up to 10,000 with the store's count query) and
+    /// `eventstore_subscription_lag_seconds{subscription}` (how long ago the oldest of them was recorded; 0
+    /// when there is none).
     public func runSubscription(
         named name: String, to target: SubscriptionTarget, readBatchSize: Int = 1000,
-        clock: some Clock<Duration> = ContinuousClock(), handler: (RecordedEvent) async throws -> Void
+        clock: some Clock<Duration> = ContinuousClock(), logger: Logger? = nil,
+        metrics: any MetricsFactory = MetricsSystem.factory, lagInterval: Duration = .seconds(5),
+        handler: (RecordedEvent) async throws -> Void
     ) async throws {
         if name.isEmpty { throw EventStoreError.invalidArgument("a durable subscription needs a name") }
-        let start = try await checkpoint(named: name).map(SubscriptionStart.after) ?? .start
-        for try await event in try await subscribe(to: target, from: start, readBatchSize: readBatchSize, clock: clock) {
-            try await handler(event)
-            try await saveCheckpoint(event.globalPosition, named: name)
+        var named = logger ?? self.logger
+        named[metadataKey: "eventstore.subscription"] = .string(name)
+        let logger = named
+        let start = try await checkpoint(named: name)
+        let lag = SubscriptionLag(name: name, target: target, after: start ?? .start, metrics: metrics)
+        let clock = AnyClock(clock)
+        try await withThrowingTaskGroup { group in
+            group.addTask { [self] in
+                while !Task.isCancelled {
+                    do {
+                        try await lag.measure(in: self)
+                    } catch where !Task.isCancelled {
+                        logger.debug("the subscription's lag could not be measured: \(error)")
+                    }
+                    try? await clock.sleep(for: lagInterval)
+                }
+            }
+            defer { group.cancelAll() }
+            let events = try await subscribe(
+                to: target, from: start.map(SubscriptionStart.after) ?? .start, readBatchSize: readBatchSize, clock: clock,
+                logger: logger)
+            for try await event in events {
+                try await handler(event)
+                try await saveCheckpoint(event.globalPosition, named: name)
+                lag.handled(event.globalPosition)
+            }
         }
     }
 }
@@ -244,12 +289,13 @@ public struct EventSubscription: AsyncSequence, Sendable {
     let readBatchSize: Int
     /// Times the back-off and the waits for wake-ups.
     let clock: AnyClock
+    let logger: Logger
 
     /// The most time between retries after backend failures.
     static let maxRetryDelay: Duration = .seconds(5)
 
     public func makeAsyncIterator() -> Iterator {
-        Iterator(store: store, target: target, last: after, readBatchSize: readBatchSize, clock: clock)
+        Iterator(store: store, target: target, last: after, readBatchSize: readBatchSize, clock: clock, logger: logger)
     }
 
     public struct Iterator: AsyncIteratorProtocol {
@@ -260,6 +306,7 @@ public struct EventSubscription: AsyncSequence, Sendable {
         var last: GlobalPosition
         let readBatchSize: Int
         let clock: AnyClock
+        let logger: Logger
         var buffer: [RecordedEvent] = []
         var index = 0
         /// How far the read of `buffer` looked.
@@ -267,18 +314,38 @@ public struct EventSubscription: AsyncSequence, Sendable {
 
         public mutating func next() async throws -> RecordedEvent? {
             var retryDelay: Duration = .milliseconds(100)
+            var failures = 0
             while index == buffer.count {
                 if Task.isCancelled { return nil }
                 let generation = store.appendNotifier.generation
                 do {
-                    let page = try await store.readPage(after: last, of: target, limit: readBatchSize)
+                    let page = try await withSpan("eventstore subscription page", ofKind: .consumer) { [self] span in
+                        span.attributes["eventstore.target"] = target.description
+                        span.attributes["eventstore.position"] = "\(last)"
+                        let page = try await store.readPage(after: last, of: target, limit: readBatchSize)
+                        span.attributes["eventstore.events"] = page.events.count
+                        return page
+                    }
                     (buffer, readThrough) = (page.events, page.readThrough)
                     index = 0
                     retryDelay = .milliseconds(100)
+                    if failures > 0 {
+                        logger.notice(
+                            "the subscription reads again after \(failures) failed reads",
+                            metadata: ["eventstore.target": .string(target.description), "eventstore.position": .string("\(last)")])
+                        failures = 0
+                    }
                 } catch where Task.isCancelled {
                     // Cancelling the consumer ends the subscription, whatever the read in flight threw.
                     return nil
                 } catch let error as EventStoreError where error.code.isTransient {
+                    // The first failure of a run is a warning; the rest of the run, until a read succeeds, is
+                    // debug detail.
+                    failures += 1
+                    logger.log(
+                        level: failures == 1 ? .warning : .debug,
+                        "the subscription's read failed; it retries in \(retryDelay): \(error)",
+                        metadata: ["eventstore.target": .string(target.description), "eventstore.position": .string("\(last)")])
                     try? await clock.sleep(for: retryDelay)
                     retryDelay = Swift.min(retryDelay * 2, EventSubscription.maxRetryDelay)
                     continue
@@ -293,5 +360,45 @@ public struct EventSubscription: AsyncSequence, Sendable {
             last = index == buffer.count ? readThrough : event.globalPosition
             return event
         }
+    }
+}
+
+/// A durable subscription's lag, for ``GlobalOrderEventStore/runSubscription(named:to:readBatchSize:clock:logger:metrics:lagInterval:handler:)``.
+final class SubscriptionLag: Sendable {
+    let target: SubscriptionTarget
+    private let position: Mutex<GlobalPosition>
+    private let events: Gauge
+    private let seconds: Gauge
+
+    /// The most events counted behind.
+    static let countLimit = 10_000
+
+    init(name: String, target: SubscriptionTarget, after position: GlobalPosition, metrics: any MetricsFactory) {
+        self.target = target
+        self.position = Mutex(position)
+        events = Gauge(label: "eventstore_subscription_lag_events", dimensions: [("subscription", name)], factory: metrics)
+        seconds = Gauge(label: "eventstore_subscription_lag_seconds", dimensions: [("subscription", name)], factory: metrics)
+    }
+
+    func handled(_ position: GlobalPosition) { self.position.withLock { $0 = position } }
+
+    /// Counts the events of the target after the last one handled, and reads the first of them for its age.
+    func measure(in store: some GlobalOrderEventStore) async throws {
+        let after = position.withLock { $0 }
+        let behind = try await store.eventCount(after: after, of: target, limit: Self.countLimit)
+        events.record(behind)
+        seconds.record(try await EventLag.seconds(after: after, of: target, in: store, count: behind))
+    }
+}
+
+/// How far a reader of the global order is behind, in time.
+package enum EventLag {
+    /// How long ago the oldest event of `target` after `position` was recorded (0 when `count` says there
+    /// is none): one read of one event.
+    package static func seconds(after position: GlobalPosition, of target: SubscriptionTarget, in store: some GlobalOrderEventStore, count: Int)
+        async throws -> Double
+    {
+        guard count > 0, let oldest = try await store.readAll(after: position, of: target, limit: 1).first else { return 0 }
+        return max(0, Date().timeIntervalSince(oldest.createdAt))
     }
 }

@@ -2,6 +2,7 @@
 @_spi(Backend) import EventStore
 // Re-exported: the store's methods are those of its base class, `SQLEventStore`.
 @_exported import EventStoreSQL
+import Logging
 
 /// An event store in MySQL or MariaDB, through the C client library libmariadb.
 ///
@@ -29,12 +30,20 @@ public final class MySQLEventStore: SQLEventStore, @unchecked Sendable {
     /// Connects, and creates or upgrades the schema.
     /// - Throws: `invalidArgument` for a bad table prefix; `backend` when the server cannot be reached or its
     ///   schema is newer than this build.
-    public init(configuration: MySQLConfiguration) async throws {
+    /// - Parameters:
+    ///   - logger: where the store logs.
+    ///   - telemetry: where it records metrics and spans (``EventStoreTelemetry``): the process's own by default.
+    public init(
+        configuration: MySQLConfiguration, logger: Logger = Logger(label: "eventstore"),
+        telemetry: EventStoreTelemetry = EventStoreTelemetry()
+    ) async throws {
         let connections = try MySQLConnections(configuration: configuration)
         let schemaVersion = try await connections.migrate()
         self.configuration = configuration
         self.schemaVersion = schemaVersion
-        super.init(driver: BlockingDriver(connections)) { store, context in
+        super.init(
+            driver: BlockingDriver(connections), instruments: StoreInstruments(backend: "mysql", logger: logger, telemetry: telemetry)
+        ) { store, context in
             MySQLEventStore(configuration: configuration, schemaVersion: schemaVersion, transactionOf: store, context: context)
         }
     }

@@ -1,4 +1,5 @@
 @_spi(Backend) import EventStore
+import Logging
 import Synchronization
 
 /// The event store of every SQL backend: `SQLiteEventStore`, `PostgresEventStore` and `MySQLEventStore`
@@ -11,6 +12,8 @@ import Synchronization
 open class SQLEventStore: ProjectionStore, SnapshotStore, @unchecked Sendable {
     // @unchecked: every stored property is immutable and Sendable; subclasses keep it so.
     package let driver: any SQLDriver
+    /// The store's logger, metrics and tracer.
+    package let instruments: StoreInstruments
     /// Set for a transaction's store.
     package let transactionContext: TransactionContext?
     private let transactionStore: @Sendable (SQLEventStore, TransactionContext) -> SQLEventStore
@@ -49,9 +52,11 @@ open class SQLEventStore: ProjectionStore, SnapshotStore, @unchecked Sendable {
     /// A top-level store on `driver`; `transactionStore` makes the store a transaction's closure gets (the
     /// backend's own class, so that its extras work inside transactions too).
     package init(
-        driver: any SQLDriver, transactionStore: @escaping @Sendable (SQLEventStore, TransactionContext) -> SQLEventStore
+        driver: any SQLDriver, instruments: StoreInstruments,
+        transactionStore: @escaping @Sendable (SQLEventStore, TransactionContext) -> SQLEventStore
     ) {
         self.driver = driver
+        self.instruments = instruments
         self.transactionContext = nil
         self.transactionStore = transactionStore
         self.identity = Identity()
@@ -60,6 +65,7 @@ open class SQLEventStore: ProjectionStore, SnapshotStore, @unchecked Sendable {
     /// The store of a transaction of `store`.
     package init(transactionOf store: SQLEventStore, context: TransactionContext) {
         self.driver = store.driver
+        self.instruments = store.instruments
         self.transactionContext = context
         self.transactionStore = store.transactionStore
         self.identity = store.identity
@@ -78,19 +84,32 @@ open class SQLEventStore: ProjectionStore, SnapshotStore, @unchecked Sendable {
 
     /// A write: at the top level its own database transaction, followed by a signal to live readers; in a
     /// transaction's store a savepoint of the transaction.
-    package func write<T>(_ body: (SQLTransactionHandle?) async throws -> T) async throws -> T {
-        if let transactionContext { return try await transactionContext.serialized { try await body($0) } }
-        try TransactionScope.checkOutsideTransaction(of: ObjectIdentifier(identity))
-        let result = try await body(nil)
-        driver.appendNotifier.signal()
-        return result
+    /// Measured as `operation` (``StoreInstruments``).
+    package func write<T>(
+        _ operation: StoreOperation, stream: StreamName? = nil, events: Int? = nil, _ body: (SQLTransactionHandle?) async throws -> T
+    ) async throws -> T {
+        try await instruments.measure(operation, stream: stream, events: events) {
+            if let transactionContext { return try await transactionContext.serialized { try await body($0) } }
+            try TransactionScope.checkOutsideTransaction(of: ObjectIdentifier(identity))
+            let result = try await body(nil)
+            driver.appendNotifier.signal()
+            return result
+        }
     }
 
-    /// A read: on any connection at the top level, on the transaction's in a transaction's store.
-    package func read<T>(_ body: (SQLTransactionHandle?) async throws -> T) async throws -> T {
-        if let transactionContext { return try await transactionContext.serialized { try await body($0) } }
-        return try await body(nil)
+    /// A read: on any connection at the top level, on the transaction's in a transaction's store. Measured as
+    /// `operation`.
+    package func read<T>(
+        _ operation: StoreOperation, stream: StreamName? = nil, _ body: (SQLTransactionHandle?) async throws -> T
+    ) async throws -> T {
+        try await instruments.measure(operation, stream: stream) {
+            if let transactionContext { return try await transactionContext.serialized { try await body($0) } }
+            return try await body(nil)
+        }
     }
+
+    /// The store's logger (the one it was opened with).
+    public var logger: Logger { instruments.logger }
 
     // MARK: EventStore
 
@@ -98,7 +117,9 @@ open class SQLEventStore: ProjectionStore, SnapshotStore, @unchecked Sendable {
     public func create(_ stream: StreamName, metadata: Metadata, events: [EventMessage]) async throws -> AppendResult {
         try StoreValidation.streamMetadata(metadata)
         try StoreValidation.events(events, for: stream)
-        return try await write { try await driver.create($0, stream, metadata: metadata, events: events) }
+        return try await write(.create, stream: stream, events: events.count) {
+            try await driver.create($0, stream, metadata: metadata, events: instruments.withTraceParent(events))
+        }
     }
 
     @discardableResult
@@ -107,7 +128,9 @@ open class SQLEventStore: ProjectionStore, SnapshotStore, @unchecked Sendable {
     {
         try StoreValidation.events(events, for: stream)
         return try await idempotentAppend(events, to: stream, expectedVersion: expectedVersion) {
-            try await write { try await driver.append($0, events, to: stream, expectedVersion: expectedVersion) }
+            try await write(.append, stream: stream, events: events.count) {
+                try await driver.append($0, instruments.withTraceParent(events), to: stream, expectedVersion: expectedVersion)
+            }
         }
     }
 
@@ -128,44 +151,44 @@ open class SQLEventStore: ProjectionStore, SnapshotStore, @unchecked Sendable {
     ) async throws -> RecordedEventSequence {
         try StoreValidation.load(from: from, count: count)
         if let matching { _ = try MatcherEvaluator(matching) }
-        guard let id = try await read({ try await driver.streamID($0, stream) }) else {
+        guard let id = try await read(.findStream, stream: stream, { try await driver.streamID($0, stream) }) else {
             throw EventStoreError.streamNotFound(stream)
         }
         let query = driver.pageQuery(streamID: id, direction: direction, matching: matching)
         return RecordedEventSequence(
             direction: direction, start: min(from ?? Int.max, Int(Int64.max)), count: count, readBatchSize: driver.readBatchSize
         ) { [self] bound, limit in
-            try await read { try await driver.page($0, query, stream: stream, bound: bound, limit: limit) }
+            try await read(.load, stream: stream) { try await driver.page($0, query, stream: stream, bound: bound, limit: limit) }
         }
     }
 
     public func delete(_ stream: StreamName) async throws {
-        try await write { try await driver.delete($0, stream) }
+        try await write(.delete, stream: stream) { try await driver.delete($0, stream) }
     }
 
     public func hasStream(_ stream: StreamName) async throws -> Bool {
-        try await read { try await driver.streamID($0, stream) != nil }
+        try await read(.findStream, stream: stream) { try await driver.streamID($0, stream) != nil }
     }
 
     public func streamMetadata(of stream: StreamName) async throws -> Metadata {
-        try await read { try await driver.metadata($0, of: stream) }
+        try await read(.streamMetadata, stream: stream) { try await driver.metadata($0, of: stream) }
     }
 
     public func updateStreamMetadata(_ metadata: Metadata, of stream: StreamName) async throws {
         try StoreValidation.streamMetadata(metadata)
-        try await write { try await driver.updateMetadata($0, metadata, of: stream) }
+        try await write(.updateStreamMetadata, stream: stream) { try await driver.updateMetadata($0, metadata, of: stream) }
     }
 
     public func streamNames(_ filter: NameFilter, matching: MetadataMatcher?, limit: Int, offset: Int) async throws
         -> [StreamName]
     {
         try StoreValidation.listing(filter, matching: matching, limit: limit, offset: offset)
-        return try await read { try await driver.streamNames($0, filter, matching: matching, limit: limit, offset: offset) }
+        return try await read(.listStreams) { try await driver.streamNames($0, filter, matching: matching, limit: limit, offset: offset) }
     }
 
     public func categoryNames(_ filter: NameFilter, limit: Int, offset: Int) async throws -> [String] {
         try StoreValidation.listing(filter, limit: limit, offset: offset)
-        return try await read { try await driver.categoryNames($0, filter, limit: limit, offset: offset) }
+        return try await read(.listCategories) { try await driver.categoryNames($0, filter, limit: limit, offset: offset) }
     }
 
     /// Runs `body` in one database transaction: every call of the store it gets is part of it, committed
@@ -177,7 +200,15 @@ open class SQLEventStore: ProjectionStore, SnapshotStore, @unchecked Sendable {
             throw EventStoreError(code: .nestedTransaction, reason: "a transaction cannot be started inside another one")
         }
         try TransactionScope.checkCanBegin()
-        let result = try await driver.withTransaction { handle in
+        let result = try await instruments.measure(.transaction) {
+            try await transactionBody(body)
+        }
+        driver.appendNotifier.signal()
+        return result
+    }
+
+    private func transactionBody<T: Sendable>(_ body: @Sendable (any EventStore) async throws -> T) async throws -> T {
+        try await driver.withTransaction { handle in
             let context = TransactionContext(handle)
             // Closed before the driver commits or rolls back: a call through a store kept past its
             // transaction fails instead of running on whatever the connection does next.
@@ -185,8 +216,6 @@ open class SQLEventStore: ProjectionStore, SnapshotStore, @unchecked Sendable {
             let store = transactionStore(self, context)
             return try await TransactionScope.run(in: ObjectIdentifier(identity)) { try await body(store) }
         }
-        driver.appendNotifier.signal()
-        return result
     }
 
     // MARK: Global order
@@ -205,52 +234,52 @@ open class SQLEventStore: ProjectionStore, SnapshotStore, @unchecked Sendable {
         -> GlobalOrderPage
     {
         if limit < 1 { throw EventStoreError.invalidArgument("limit must be 1 or more, not \(limit)") }
-        let (events, readable) = try await read { try await driver.readAll($0, after: position, of: target, limit: limit) }
+        let (events, readable) = try await read(.readAll) { try await driver.readAll($0, after: position, of: target, limit: limit) }
         // Checked on empty pages past what the read could see only: where a reader holding such a position
         // would wait for ever.
         if events.isEmpty, position != .start, readable.map({ position > $0 }) ?? true {
-            try StoreValidation.readPosition(position, highest: try await read { try await driver.highestPosition($0) })
+            try StoreValidation.readPosition(position, highest: try await read(.headPosition) { try await driver.highestPosition($0) })
         }
         return GlobalOrderPage(events: events, after: position, limit: limit, readable: readable)
     }
 
     public func eventCount(after position: GlobalPosition, of target: SubscriptionTarget, limit: Int) async throws -> Int {
         if limit < 1 { throw EventStoreError.invalidArgument("limit must be 1 or more, not \(limit)") }
-        return try await read { try await driver.eventCount($0, after: position, of: target, limit: limit) }
+        return try await read(.countEvents) { try await driver.eventCount($0, after: position, of: target, limit: limit) }
     }
 
     public func headPosition() async throws -> GlobalPosition {
-        try await read { try await driver.headPosition($0) }
+        try await read(.headPosition) { try await driver.headPosition($0) }
     }
 
     @_spi(Backend) public func readableHead() async throws -> GlobalPosition {
-        try await read { try await driver.readableHead($0) }
+        try await read(.headPosition) { try await driver.readableHead($0) }
     }
 
     public func globalOrderBlockers() async throws -> [GlobalOrderBlocker] {
-        try await read { try await driver.globalOrderBlockers($0) }
+        try await read(.headPosition) { try await driver.globalOrderBlockers($0) }
     }
 
     public func checkpoint(named name: String) async throws -> GlobalPosition? {
         try StoreValidation.key(name, "a checkpoint name")
-        return try await read { try await driver.checkpoint($0, named: name) }
+        return try await read(.checkpoint) { try await driver.checkpoint($0, named: name) }
     }
 
     public func saveCheckpoint(_ position: GlobalPosition, named name: String) async throws {
         try StoreValidation.key(name, "a checkpoint name")
-        try await write { try await driver.saveCheckpoint($0, position, named: name) }
+        try await write(.saveCheckpoint) { try await driver.saveCheckpoint($0, position, named: name) }
     }
 
     // MARK: Projections
 
     public func projectionRecord(named name: String) async throws -> ProjectionRecord? {
         try StoreValidation.key(name, "a projection name")
-        return try await read { try await driver.projectionRecord($0, named: name) }
+        return try await read(.readProjection) { try await driver.projectionRecord($0, named: name) }
     }
 
     public func projectionNames(_ filter: NameFilter, limit: Int, offset: Int) async throws -> [String] {
         try StoreValidation.listing(filter, limit: limit, offset: offset)
-        return try await read { try await driver.projectionNames($0, filter, limit: limit, offset: offset) }
+        return try await read(.listProjections) { try await driver.projectionNames($0, filter, limit: limit, offset: offset) }
     }
 
     @_spi(Backend) public func changeProjection<Result: Sendable>(
@@ -258,7 +287,7 @@ open class SQLEventStore: ProjectionStore, SnapshotStore, @unchecked Sendable {
     ) async throws -> Result {
         try StoreValidation.key(name, "a projection name")
         return try await ProjectionSQL.retryingRaces {
-            try await write { try await driver.changeProjection($0, named: name, change) }
+            try await write(.changeProjection) { try await driver.changeProjection($0, named: name, change) }
         }
     }
 
@@ -267,12 +296,12 @@ open class SQLEventStore: ProjectionStore, SnapshotStore, @unchecked Sendable {
     /// How many events have no stream row: what a delete racing an append could leave before appends
     /// checked their stream (`eventstore verify`).
     package func orphanEventCount() async throws -> Int {
-        try await read { try await driver.orphanEventCount($0) }
+        try await read(.verify) { try await driver.orphanEventCount($0) }
     }
 
     /// The raw names of the streams whose version is not their last position, or whose positions have a gap.
     package func streamsWithWrongVersions() async throws -> [String] {
-        try await read { try await driver.streamsWithWrongVersions($0) }
+        try await read(.verify) { try await driver.streamsWithWrongVersions($0) }
     }
 
     // MARK: Snapshots
@@ -280,16 +309,16 @@ open class SQLEventStore: ProjectionStore, SnapshotStore, @unchecked Sendable {
     public func snapshot(ofType aggregateType: String, id aggregateID: String) async throws -> Snapshot? {
         try StoreValidation.key(aggregateType, "an aggregate type")
         try StoreValidation.key(aggregateID, "an aggregate id")
-        return try await read { try await driver.snapshot($0, type: aggregateType, id: aggregateID) }
+        return try await read(.readSnapshot) { try await driver.snapshot($0, type: aggregateType, id: aggregateID) }
     }
 
     public func save(_ snapshots: [Snapshot]) async throws {
         try StoreValidation.snapshots(snapshots)
-        try await write { try await driver.save($0, snapshots) }
+        try await write(.saveSnapshots) { try await driver.save($0, snapshots) }
     }
 
     public func removeAll(ofType aggregateType: String) async throws {
         try StoreValidation.key(aggregateType, "an aggregate type")
-        try await write { try await driver.removeSnapshots($0, type: aggregateType) }
+        try await write(.removeSnapshots) { try await driver.removeSnapshots($0, type: aggregateType) }
     }
 }

@@ -1,6 +1,7 @@
 @_spi(Backend) import EventStore
 // Re-exported: the store's methods are those of its base class, `SQLEventStore`.
 @_exported import EventStoreSQL
+import Logging
 import Synchronization
 
 /// An event store in an SQLite file: the embedded default.
@@ -33,13 +34,21 @@ public final class SQLiteEventStore: SQLEventStore, @unchecked Sendable {
     /// Opens (creating when missing) the database and creates or upgrades its schema.
     /// - Throws: `invalidArgument` for a bad table prefix; `backend` when the file cannot be opened or its
     ///   schema is newer than this build; `busy` when another process holds the write lock too long.
-    public init(configuration: SQLiteConfiguration) async throws {
+    /// - Parameters:
+    ///   - logger: where the store logs.
+    ///   - telemetry: where it records metrics and spans (``EventStoreTelemetry``): the process's own by default.
+    public init(
+        configuration: SQLiteConfiguration, logger: Logger = Logger(label: "eventstore"),
+        telemetry: EventStoreTelemetry = EventStoreTelemetry()
+    ) async throws {
         let connections = try await SQLiteConnections(configuration: configuration)
         let schemaVersion = try await connections.migrate()
         self.configuration = configuration
         self.schemaVersion = schemaVersion
         self.connections = connections
-        super.init(driver: BlockingDriver(connections)) { store, context in
+        super.init(
+            driver: BlockingDriver(connections), instruments: StoreInstruments(backend: "sqlite", logger: logger, telemetry: telemetry)
+        ) { store, context in
             SQLiteEventStore(
                 configuration: configuration, schemaVersion: schemaVersion, connections: connections, transactionOf: store,
                 context: context)
