@@ -23,7 +23,11 @@ let package = Package(
         .trait(
             name: "MySQL",
             description: "The MySQL/MariaDB store and the mysql:// and mariadb:// URLs; needs libmariadb (apt-get install libmariadb-dev)."
-        )
+        ),
+        .trait(
+            name: "OTel",
+            description: "eventstore serve --otlp-endpoint: spans exported over OTLP/HTTP with swift-otel (a longer clean build)."
+        ),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
@@ -38,6 +42,8 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-distributed-tracing", from: "1.7.3"),
+        // OTLP over HTTP only: its gRPC exporter would build gRPC as well.
+        .package(url: "https://github.com/swift-otel/swift-otel", from: "1.6.0", traits: ["OTLPHTTP"]),
     ],
     targets: [
         .target(
@@ -163,6 +169,7 @@ let package = Package(
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "OTel", package: "swift-otel", condition: .when(traits: ["OTel"])),
             ],
             swiftSettings: strictSettings
         ),
@@ -196,6 +203,7 @@ let package = Package(
             dependencies: [
                 "EventStore", "EventStoreSQL", "EventStorePostgres", "EventStoreConformance", "EventStoreTestSupport",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "MetricsTestKit", package: "swift-metrics"),
             ],
             swiftSettings: strictSettings
         ),
@@ -204,13 +212,14 @@ let package = Package(
             dependencies: [
                 "EventStore", "EventStoreSQL", "EventStoreConformance", "EventStoreTestSupport",
                 .target(name: "EventStoreMySQL", condition: .when(traits: ["MySQL"])),
+                .product(name: "MetricsTestKit", package: "swift-metrics"),
             ],
             swiftSettings: strictSettings
         ),
         .testTarget(
             name: "EventStoreHTTPTests",
             dependencies: [
-                "EventStore", "EventStoreHTTP", "EventStoreSQLite", "EventStoreTestSupport",
+                "EventStore", "EventStoreHTTP", "EventStoreSQLite", "EventStoreTestSupport", "EventStoreConformance",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOPosix", package: "swift-nio"),

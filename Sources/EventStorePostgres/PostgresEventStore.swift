@@ -90,9 +90,10 @@ public final class PostgresEventStore: SQLEventStore, Service, @unchecked Sendab
 
     /// Runs `body` with a store whose pool runs and whose schema is migrated, then stops the pool.
     public static func withStore<T: Sendable>(
-        configuration: PostgresConfiguration, logger: Logger, _ body: @Sendable (PostgresEventStore) async throws -> T
+        configuration: PostgresConfiguration, logger: Logger, telemetry: EventStoreTelemetry = EventStoreTelemetry(),
+        _ body: @Sendable (PostgresEventStore) async throws -> T
     ) async throws -> T {
-        let store = try PostgresEventStore(configuration: configuration, logger: logger)
+        let store = try PostgresEventStore(configuration: configuration, logger: logger, telemetry: telemetry)
         return try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { await store.run() }
             defer { group.cancelAll() }

@@ -30,6 +30,13 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "The scheme, host and port links are made of (default: http://HOST:PORT).") var publicURL: String?
     @Option(name: .customLong("allowed-origin"), help: "An origin whose web pages may write (repeatable).")
     var allowedOrigins: [String] = []
+    @Option(
+        help: """
+            Export spans over OTLP/HTTP to this URL, as given (http://collector:4318/v1/traces); needs a build \
+            with --traits OTel.
+            """)
+    var otlpEndpoint: String?
+    @Option(help: "The OTLP encoding: http/protobuf or http/json.") var otlpProtocol = "http/protobuf"
     @Option(help: "The largest request body, in bytes.") var maxBodySize = 8 * 1024 * 1024
     @Option(help: "The most Server-Sent-Events streams open at once.") var maxSubscribers = 1000
     @Option(help: "Seconds a connection may stay idle between requests.") var idleTimeout = 60
@@ -105,6 +112,9 @@ struct Serve: AsyncParsableCommand {
             var logger = Logger(label: "eventstore")
             logger.logLevel = .info
             let serverLogger = logger
+            // First, so that the tracer is the process's before any span; and first among the services, so
+            // that it shuts down last and exports the spans of the requests that finish during shutdown.
+            let traceExport = try otlpEndpoint.map { try TraceExport.start(endpoint: $0, protocol: otlpProtocol, logger: serverLogger) }
             let (host, port, url, shutdownTimeout) = (self.host, self.port, options.url, self.shutdownTimeout)
             let stallThreshold = Duration.seconds(readerStallThreshold)
             try await options.withStore(logger: serverLogger) { [configuration] store in
@@ -117,7 +127,8 @@ struct Serve: AsyncParsableCommand {
                 // On SIGTERM or SIGINT the server stops accepting and lets requests in flight finish; past the
                 // shutdown timeout they are cancelled.
                 var group = ServiceGroupConfiguration(
-                    services: [app, GlobalOrderWatchService(watch: watch)], gracefulShutdownSignals: [.sigterm, .sigint], logger: serverLogger)
+                    services: (traceExport.map { [$0] } ?? []) + [app, GlobalOrderWatchService(watch: watch)],
+                    gracefulShutdownSignals: [.sigterm, .sigint], logger: serverLogger)
                 group.maximumGracefulShutdownDuration = .seconds(shutdownTimeout)
                 try await ServiceGroup(configuration: group).run()
                 serverLogger.info("stopped serving")

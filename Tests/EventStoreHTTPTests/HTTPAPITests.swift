@@ -15,13 +15,14 @@ import Testing
 
 /// A live server on a loopback port, over a fresh SQLite file, hit by a real HTTP client.
 func withServer<T: Sendable>(
-    configuration: EventStoreHTTPConfiguration = EventStoreHTTPConfiguration(),
+    configuration: EventStoreHTTPConfiguration = EventStoreHTTPConfiguration(), telemetry: EventStoreTelemetry = EventStoreTelemetry(),
     _ body: @Sendable (any TestClientProtocol, SQLiteEventStore) async throws -> T
 ) async throws -> T {
     let directory = FileManager.default.temporaryDirectory.appendingPathComponent("es-http-\(UUID().uuidString)")
     try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
     defer { try? FileManager.default.removeItem(at: directory) }
-    let store = try await SQLiteEventStore(path: directory.appendingPathComponent("events.sqlite").path)
+    let store = try await SQLiteEventStore(
+        configuration: SQLiteConfiguration(path: directory.appendingPathComponent("events.sqlite").path), telemetry: telemetry)
     var logger = Logger(label: "eventstore.tests.http")
     logger.logLevel = .warning
     let app = EventStoreHTTPServer.application(store: store, host: "127.0.0.1", port: 0, configuration: configuration, logger: logger)

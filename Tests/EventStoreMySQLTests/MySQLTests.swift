@@ -5,6 +5,7 @@ import EventStoreMySQL
 import EventStoreSQL
 import EventStoreTestSupport
 import Foundation
+import MetricsTestKit
 import Synchronization
 import Testing
 
@@ -74,6 +75,14 @@ final class OpenCount: Sendable {
 
 @Suite("MySQL/MariaDB store", .enabled(if: MySQLTestServer.shouldRun, "\(MySQLTestServer.skipMessage)"), .watchdog())
 struct MySQLStoreTests {
+    /// Issue 21: operations are timed by name and failures counted by code (``StoreMetricsCheck``).
+    @Test func operationsAreTimedAndFailuresCountedByCode() async throws {
+        let metrics = TestMetrics()
+        let store = try await MySQLEventStore(configuration: try MySQLTestServer.configuration(), telemetry: EventStoreTelemetry(metrics: metrics))
+        try await StoreMetricsCheck.run(store, metrics: metrics, backend: "mysql")
+        await store.close()
+    }
+
     /// A database the schema-4 build wrote (a dump of its tables) migrates and reads back unchanged.
     @Test func aDatabaseOfTheSchema4BuildMigratesAndReadsBackUnchanged() async throws {
         var configuration = try MySQLTestServer.configuration()

@@ -2,11 +2,23 @@ import EventStore
 import EventStorePostgres
 import EventStoreTestSupport
 import Foundation
+import MetricsTestKit
 import Synchronization
 import Testing
 
 @Suite("PostgreSQL store", .enabled(if: PostgresTestServer.shouldRun, "\(PostgresTestServer.skipMessage)"), .watchdog())
 struct PostgresStoreTests {
+    /// Issue 21: operations are timed by name and failures counted by code (``StoreMetricsCheck``).
+    @Test func operationsAreTimedAndFailuresCountedByCode() async throws {
+        let metrics = TestMetrics()
+        try await PostgresEventStore.withStore(
+            configuration: try PostgresTestServer.configuration(), logger: PostgresTestServer.logger,
+            telemetry: EventStoreTelemetry(metrics: metrics)
+        ) { store in
+            try await StoreMetricsCheck.run(store, metrics: metrics, backend: "postgresql")
+        }
+    }
+
     @Test func urlsCarryEverySetting() throws {
         let configuration = try PostgresConfiguration(
             url: "postgres://app:s%40cret@db.example:6543/events?sslmode=require&pool_size=7&connect_timeout=3&query_timeout=2.5&schema=es&table_prefix=p_&reader=postgresnio")

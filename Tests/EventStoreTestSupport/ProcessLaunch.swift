@@ -37,7 +37,9 @@ public enum ProcessFreezer {
     public static func freeze(_ pids: [pid_t], within limit: Duration = .seconds(30)) async throws {
         for pid in pids { kill(pid, SIGSTOP) }
         let deadline = ContinuousClock.now + limit
-        while let running = pids.lazy.compactMap(runningThread(of:)).first {
+        // Not `lazy.compactMap(…).first`: it calls the closure twice for the element it returns, and a thread
+        // that stops between the two calls made the second return nil (a crash in Swift's unwrapping).
+        while let running = firstRunningThread(of: pids) {
             guard ContinuousClock.now < deadline else {
                 throw FreezeTimeout(description: "thread \(running) still runs \(limit) after SIGSTOP")
             }
@@ -47,6 +49,13 @@ public enum ProcessFreezer {
 
     /// Lets frozen processes run on, in the order given.
     public static func thaw(_ pids: [pid_t]) { for pid in pids { kill(pid, SIGCONT) } }
+
+    static func firstRunningThread(of pids: [pid_t]) -> String? {
+        for pid in pids {
+            if let running = runningThread(of: pid) { return running }
+        }
+        return nil
+    }
 
     /// A thread of `pid` that is not stopped ("T") nor gone (or a dead process, "Z"/"X"), if any.
     static func runningThread(of pid: pid_t) -> String? {
