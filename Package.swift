@@ -122,7 +122,10 @@ let package = Package(
         ),
         .target(
             name: "EventStoreConformance",
-            dependencies: ["EventStore", "EventSourcing", .product(name: "Tracing", package: "swift-distributed-tracing")],
+            dependencies: [
+                "EventStore", "EventSourcing", .product(name: "Tracing", package: "swift-distributed-tracing"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: strictSettings
         ),
         // The backends the command line opens by URL scheme (not a product): adding one is one entry here.

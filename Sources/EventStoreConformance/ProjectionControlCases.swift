@@ -1,5 +1,6 @@
 @_spi(Backend) import EventStore
 import Foundation
+import Logging
 import Synchronization
 import Testing
 
@@ -125,7 +126,12 @@ extension EventStoreConformance {
                 try await Task.sleep(for: .milliseconds(800))
                 try await manager.resetProjection("test_projection")
             }
-            await expectError(.projectionLeaseLost) { try await projection.run(keepRunning: false) }
+            let log = LogRecorder()
+            await expectError(.projectionLeaseLost) { try await projection.run(keepRunning: false, logger: log.logger()) }
+            // The runner says, once, that it stopped for its lost lease.
+            let lost = log.entries(.warning, containing: "the projection stopped")
+            #expect(lost.count == 1, "\(log.all.map(\.message))")
+            #expect(lost.first?.metadata["eventstore.projection"] == "test_projection")
             #expect(try await manager.streamPositions(of: "test_projection").isEmpty)
             #expect(try await manager.state(of: "test_projection") == .object([]))
             #expect(try await manager.status(of: "test_projection") == .idle)

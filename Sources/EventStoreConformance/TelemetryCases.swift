@@ -51,6 +51,29 @@ extension EventStoreConformance {
             let events = try await store.all("untraced-1")
             #expect(events.map { $0.metadata[MetadataKey.traceParent]?.stringValue } == [nil, own])
         },
+        ConformanceCase("telemetry", "subscriptionAndProjectionPagesAreConsumerSpansThatParentTheirReads") { store in
+            let store = try store.projecting()
+            try await store.create("paged-1", events: [EventMessage(messageName: "E"), EventMessage(messageName: "E")])
+            let tracer = RecordingTracer()
+            try await withTracer(tracer) {
+                var events = try await store.subscribe(to: .stream("paged-1")).makeAsyncIterator()
+                #expect(try await events.next()?.position == 1)
+                try await ProjectionManager(store: store).createProjection("paged").initialState(0).fromStream("paged-1")
+                    .whenAny { n, _, _ in n + 1 }.run(keepRunning: false)
+            }
+            // A backend may first read a page that cannot show the commit yet (PostgreSQL's readable head): the
+            // page that delivered is the one with both events.
+            let reads = tracer.spans(named: "eventstore read_all")
+            let subscriptionPages = tracer.spans(named: "eventstore subscription page")
+            #expect(subscriptionPages.allSatisfy { $0.kind == .consumer && $0.attribute("eventstore.target") == "stream paged-1" })
+            let subscriptionPage = try #require(subscriptionPages.first { $0.attribute("eventstore.events") == "2" })
+            #expect(reads.contains { $0.parent == subscriptionPage.ids }, "the page's read is its child")
+            let projectionPages = tracer.spans(named: "eventstore projection page")
+            #expect(projectionPages.allSatisfy { $0.kind == .consumer && $0.attribute("eventstore.projection") == "paged" })
+            let projectionPage = try #require(projectionPages.first { $0.attribute("eventstore.events") == "2" })
+            #expect(reads.contains { $0.parent == projectionPage.ids }, "the page's read is its child")
+            #expect(reads.allSatisfy { $0.attribute("db.operation.name") == "read_all" && $0.kind == .client })
+        },
         ConformanceCase("telemetry", "aFailedOperationIsASpanWithItsErrorCode") { store in
             let tracer = RecordingTracer()
             try await withTracer(tracer) {

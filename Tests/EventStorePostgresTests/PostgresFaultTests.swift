@@ -1,8 +1,10 @@
 import EventStore
+import EventStoreConformance
 import EventStorePostgres
-import PostgresNIO
 import EventStoreTestSupport
 import Foundation
+import Logging
+import PostgresNIO
 import Synchronization
 import Testing
 
@@ -12,7 +14,7 @@ struct PostgresFaultTests {
     /// Runs `body` with a server of its own and a store on it, with short limits so that faults show quickly;
     /// removes the server afterwards, whatever state the body left it in.
     static func withServer(
-        _ name: String, queryTimeout: Duration = .seconds(5),
+        _ name: String, queryTimeout: Duration = .seconds(5), logger: Logger = PostgresTestServer.logger,
         _ body: @Sendable (PrivatePostgresServer, PostgresEventStore) async throws -> Void
     ) async throws {
         let server = try await PrivatePostgresServer.start(name)
@@ -20,7 +22,7 @@ struct PostgresFaultTests {
             var configuration = try PostgresConfiguration(url: server.url)
             configuration.connectTimeout = .seconds(10)
             configuration.queryTimeout = queryTimeout
-            try await PostgresEventStore.withStore(configuration: configuration, logger: PostgresTestServer.logger) { store in
+            try await PostgresEventStore.withStore(configuration: configuration, logger: logger) { store in
                 try await body(server, store)
             }
         } catch {
@@ -30,8 +32,11 @@ struct PostgresFaultTests {
         await server.remove()
     }
 
+    /// Issue 21: the outage is logged once, as a warning at its first failed call and a notice at the first
+    /// call that succeeds after it (as a failover looks to the store), however many calls fail in between.
     @Test func callsFailClearlyWhileTheServerIsDownAndSucceedWhenItIsBack() async throws {
-        try await Self.withServer("down") { server, store in
+        let log = LogRecorder()
+        try await Self.withServer("down", logger: log.logger()) { server, store in
             try await store.create("fault-1", events: [EventMessage(messageName: "Before")])
             try await server.stop()
             Watchdog.step("append while the server is down")
@@ -43,6 +48,11 @@ struct PostgresFaultTests {
             #expect(try await appendRetrying(store, EventMessage(messageName: "After"), to: "fault-1"))
             #expect(try await store.load("fault-1").collect().map(\.messageName) == ["Before", "After"])
         }
+        let failing = log.entries(.warning, containing: "calls to the database fail")
+        #expect(failing.count == 1, "\(log.all.map(\.message))")
+        #expect(failing.first?.metadata["eventstore.backend"] == "postgresql")
+        #expect(failing.first?.metadata["eventstore.operation"] == "append")
+        #expect(log.entries(.notice, containing: "calls to the database succeed again after").count == 1)
     }
 
     /// A live subscriber survives a server restart: it retries with back-off and resumes after the last event

@@ -1,5 +1,6 @@
 // The store below forwards the backend API (`appendNotifier`, `pollInterval`) too.
 @_spi(Backend) import EventStore
+import EventStoreConformance
 import EventStoreTestSupport
 import Logging
 import Synchronization

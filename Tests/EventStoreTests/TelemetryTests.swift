@@ -1,5 +1,6 @@
 @_spi(Backend) import EventStore
 import EventStoreSQLite
+import EventStoreConformance
 import EventStoreTestSupport
 import Foundation
 import Logging

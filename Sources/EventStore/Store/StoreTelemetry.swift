@@ -1,4 +1,5 @@
 import CoreMetrics
+import Foundation
 import Logging
 import Synchronization
 import Tracing
@@ -63,6 +64,16 @@ package final class StoreInstruments: Sendable {
     private let factory: any MetricsFactory
     private let timers: [StoreOperation: CoreMetrics.Timer]
     private let errorCounters = Mutex<[String: Counter]>([:])
+    /// Calls failing with `backend` since the first of them: the database is down, unreachable or being
+    /// failed over. `nil` while calls succeed.
+    private let outage = Mutex<Outage?>(nil)
+    /// Whether ``outage`` is set: read on every success, so that a success takes no lock.
+    private let inOutage = Atomic<Bool>(false)
+
+    private struct Outage {
+        let since: ContinuousClock.Instant
+        var failures: Int
+    }
 
     package static let durationLabel = "eventstore_operation_duration_seconds"
     package static let errorsLabel = "eventstore_errors_total"
@@ -99,6 +110,7 @@ package final class StoreInstruments: Sendable {
                 result = try await body()
             }
             record(operation, since: started)
+            if inOutage.load(ordering: .relaxed) { outageEnded() }
             return result
         } catch {
             record(operation, since: started)
@@ -135,11 +147,43 @@ package final class StoreInstruments: Sendable {
             span.recordError(error)
             span.setStatus(SpanStatus(code: .error))
         }
+        if let error = error as? EventStoreError, error.code == .backend { outageSeen(error, operation: operation) }
         if let error = error as? EventStoreError, error.code == .corrupt {
             var metadata: Logger.Metadata = ["eventstore.operation": .string(operation.rawValue)]
             if let stream { metadata["eventstore.stream"] = .string(stream.rawValue) }
             logger.error("a stored value is corrupt: \(error.reason)", metadata: metadata)
         }
+    }
+
+    /// A call failed with `backend`: the first of a run is logged, as a warning.
+    private func outageSeen(_ error: EventStoreError, operation: StoreOperation) {
+        let first = outage.withLock { outage in
+            if outage == nil {
+                outage = Outage(since: .now, failures: 1)
+                inOutage.store(true, ordering: .relaxed)
+                return true
+            }
+            outage?.failures += 1
+            return false
+        }
+        if first {
+            logger.warning(
+                "calls to the database fail (down, unreachable or failing over?): \(error.reason)",
+                metadata: ["eventstore.operation": .string(operation.rawValue)])
+        }
+    }
+
+    /// A call succeeded after a run of `backend` failures: logged once, as a notice.
+    private func outageEnded() {
+        guard let ended = outage.withLock({ outage in
+            defer { outage = nil }
+            inOutage.store(false, ordering: .relaxed)
+            return outage
+        }) else { return }
+        let seconds = (ContinuousClock.now - ended.since).seconds
+        logger.notice(
+            "calls to the database succeed again after \(ended.failures) failed in \(String(format: "%.1f", seconds)) s",
+            metadata: ["eventstore.failed_calls": .stringConvertible(ended.failures)])
     }
 
     private func errorCounter(_ operation: StoreOperation, _ code: String) -> Counter {
