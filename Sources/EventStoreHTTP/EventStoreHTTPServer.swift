@@ -82,11 +82,9 @@ public enum EventStoreHTTPServer {
     ) -> some ApplicationProtocol {
         var configuration = configuration
         if configuration.publicBaseURL == nil { configuration.publicBaseURL = "http://\(host):\(port)" }
-        let (seconds, attoseconds) = configuration.idleTimeout.components
-        let idleNanoseconds = seconds * 1_000_000_000 + attoseconds / 1_000_000_000
         return Application(
             router: router(store: store, configuration: configuration),
-            server: .http1(configuration: .init(idleTimeout: .nanoseconds(idleNanoseconds))),
+            server: .http1(configuration: .init(idleTimeout: .nanoseconds(configuration.idleTimeout.nanoseconds))),
             configuration: ApplicationConfiguration(address: .hostname(host, port: port), serverName: "swift-event-store"),
             logger: logger)
     }

@@ -61,11 +61,12 @@ public actor InMemoryEventStore: ProjectionStore, SnapshotStore {
     public func append(_ events: [EventMessage], to stream: StreamName, expectedVersion: ExpectedVersion) async throws
         -> AppendResult
     {
-        try await idempotentAppend(events, to: stream, expectedVersion: expectedVersion) {
-            try await instruments.measure(.append, stream: stream, events: events.count) {
-                let events = instruments.withTraceParent(events)
-                return try await write { state throws(EventStoreError) in
-                    try state.append(events, to: stream, expectedVersion: expectedVersion)
+        // Measured as the caller sees it, as on the SQL stores: a retry of a stored append succeeds.
+        try await instruments.measure(.append, stream: stream, events: events.count) {
+            let traced = instruments.withTraceParent(events)
+            return try await idempotentAppend(events, to: stream, expectedVersion: expectedVersion) {
+                try await write { state throws(EventStoreError) in
+                    try state.append(traced, to: stream, expectedVersion: expectedVersion)
                 }
             }
         }

@@ -120,8 +120,7 @@ package final class StoreInstruments: Sendable {
     }
 
     private func record(_ operation: StoreOperation, since started: ContinuousClock.Instant) {
-        let (seconds, attoseconds) = (ContinuousClock.now - started).components
-        timers[operation]?.recordNanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
+        timers[operation]?.recordNanoseconds((ContinuousClock.now - started).nanoseconds)
     }
 
     /// The tracer spans go to; `nil` for the no-op tracer (no span is started, no context pushed).

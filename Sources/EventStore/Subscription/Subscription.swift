@@ -312,6 +312,11 @@ public struct EventSubscription: AsyncSequence, Sendable {
         /// How far the read of `buffer` looked.
         var readThrough = GlobalPosition.start
 
+        /// What a log line of this subscription says of it: its target, and where its reads start.
+        var logMetadata: Logger.Metadata {
+            ["eventstore.target": .string(target.description), "eventstore.position": .string("\(last)")]
+        }
+
         public mutating func next() async throws -> RecordedEvent? {
             var retryDelay: Duration = .milliseconds(100)
             var failures = 0
@@ -332,7 +337,7 @@ public struct EventSubscription: AsyncSequence, Sendable {
                     if failures > 0 {
                         logger.notice(
                             "the subscription reads again after \(failures) failed reads",
-                            metadata: ["eventstore.target": .string(target.description), "eventstore.position": .string("\(last)")])
+                            metadata: logMetadata)
                         failures = 0
                     }
                 } catch where Task.isCancelled {
@@ -345,7 +350,7 @@ public struct EventSubscription: AsyncSequence, Sendable {
                     logger.log(
                         level: failures == 1 ? .warning : .debug,
                         "the subscription's read failed; it retries in \(retryDelay): \(error)",
-                        metadata: ["eventstore.target": .string(target.description), "eventstore.position": .string("\(last)")])
+                        metadata: logMetadata)
                     try? await clock.sleep(for: retryDelay)
                     retryDelay = Swift.min(retryDelay * 2, EventSubscription.maxRetryDelay)
                     continue

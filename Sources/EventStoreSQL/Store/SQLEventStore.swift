@@ -88,13 +88,16 @@ open class SQLEventStore: ProjectionStore, SnapshotStore, @unchecked Sendable {
     package func write<T>(
         _ operation: StoreOperation, stream: StreamName? = nil, events: Int? = nil, _ body: (SQLTransactionHandle?) async throws -> T
     ) async throws -> T {
-        try await instruments.measure(operation, stream: stream, events: events) {
-            if let transactionContext { return try await transactionContext.serialized { try await body($0) } }
-            try TransactionScope.checkOutsideTransaction(of: ObjectIdentifier(identity))
-            let result = try await body(nil)
-            driver.appendNotifier.signal()
-            return result
-        }
+        try await instruments.measure(operation, stream: stream, events: events) { try await unmeasuredWrite(body) }
+    }
+
+    /// ``write(_:stream:events:_:)`` inside a measure of the caller's own.
+    private func unmeasuredWrite<T>(_ body: (SQLTransactionHandle?) async throws -> T) async throws -> T {
+        if let transactionContext { return try await transactionContext.serialized { try await body($0) } }
+        try TransactionScope.checkOutsideTransaction(of: ObjectIdentifier(identity))
+        let result = try await body(nil)
+        driver.appendNotifier.signal()
+        return result
     }
 
     /// A read: on any connection at the top level, on the transaction's in a transaction's store. Measured as
@@ -127,9 +130,13 @@ open class SQLEventStore: ProjectionStore, SnapshotStore, @unchecked Sendable {
         -> AppendResult
     {
         try StoreValidation.events(events, for: stream)
-        return try await idempotentAppend(events, to: stream, expectedVersion: expectedVersion) {
-            try await write(.append, stream: stream, events: events.count) {
-                try await driver.append($0, instruments.withTraceParent(events), to: stream, expectedVersion: expectedVersion)
+        // Measured as the caller sees it: the retry of an append that was stored (IdempotentAppend) succeeds,
+        // and its look for the earlier append is part of it.
+        return try await instruments.measure(.append, stream: stream, events: events.count) {
+            try await idempotentAppend(events, to: stream, expectedVersion: expectedVersion) {
+                try await unmeasuredWrite {
+                    try await driver.append($0, instruments.withTraceParent(events), to: stream, expectedVersion: expectedVersion)
+                }
             }
         }
     }
