@@ -1013,6 +1013,17 @@ public enum OpenAPIDocument {
          "properties": {
           "status": {
            "const": "ready"
+          },
+          "writes": {
+           "type": "string",
+           "description": "The database server the store writes to (host:port), for a store that names it (PostgreSQL): on a cluster, the primary as the store last found it; absent while it does not know (a failover under way)"
+          },
+          "reads": {
+           "type": "array",
+           "items": {
+            "type": "string"
+           },
+           "description": "The database servers the store reads from (host:port), for a store that names them"
           }
          }
         }

@@ -99,7 +99,11 @@ struct Routes: Sendable {
             if let problem = await Self.readinessProblem(of: store, watch: watch, within: readinessTimeout) {
                 throw HTTPProblem(.serviceUnavailable, "Service Unavailable", detail: problem)
             }
-            return json("{\"status\":\"ready\"}")
+            guard let nodes = (store as? any NodeReportingStore)?.nodes else { return json("{\"status\":\"ready\"}") }
+            var members: [(key: String, value: JSONValue)] = [("status", .string("ready"))]
+            if let writes = nodes.writes { members.append(("writes", .string(writes))) }
+            members.append(("reads", .array(nodes.reads.map { .string($0) })))
+            return json(JSONValue.object(members).jsonText)
         }
         if let registry = configuration.metricsRegistry {
             let subscribers = self.subscribers

@@ -140,7 +140,8 @@ final class LibPQConnection {
             tls = [("sslmode", "verify-full"), ("sslrootcert", bundle)]
         }
         var pairs: [(String, String)] = [
-            ("host", configuration.host), ("port", String(configuration.port)), ("user", configuration.username),
+            ("host", configuration.hosts.map(\.host).joined(separator: ",")),
+            ("port", configuration.hosts.map { String($0.port) }.joined(separator: ",")), ("user", configuration.username),
             ("dbname", configuration.database ?? configuration.username)] + tls + [
             // libpq's smallest connect timeout is 2 seconds.
             ("connect_timeout", String(max(2, Int(configuration.connectTimeout.components.seconds)))),
@@ -148,6 +149,9 @@ final class LibPQConnection {
             ("application_name", "eventstore-reader"),
         ]
         if let password = configuration.password { pairs.append(("password", password)) }
+        // Several hosts: libpq tries them in order and keeps the one that takes writes, the one the store's
+        // PostgresNIO calls find (PostgresNodes): a read sees the store's own writes.
+        if configuration.hosts.count > 1 { pairs.append(("target_session_attrs", "read-write")) }
         return pairs.map { "\($0.0)=\(quoted($0.1))" }.joined(separator: " ")
     }
 

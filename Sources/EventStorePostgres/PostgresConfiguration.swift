@@ -14,10 +14,39 @@ public struct PostgresConfiguration: Sendable {
         case require
     }
 
-    /// The server's host name or address.
-    public var host: String
-    /// The server's port. 5432 by default.
-    public var port: Int = 5432
+    /// A server of the store: a host name or address and a port.
+    public struct Host: Sendable, Hashable, CustomStringConvertible {
+        public var host: String
+        public var port: Int
+
+        public init(_ host: String, port: Int = 5432) {
+            (self.host, self.port) = (host, port)
+        }
+
+        /// `host:port` (`[address]:port` for an IPv6 address).
+        public var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
+    }
+
+    /// The servers the store may use, in order: one, or the nodes of a high-availability cluster (a primary
+    /// and its standbys, as a multi-host URL names them). With several, writes go to the one that is not in
+    /// recovery (libpq's `target_session_attrs=read-write`), found by asking each (`pg_is_in_recovery()`), or
+    /// Patroni (``patroniEndpoints``), when the store starts and again after a call fails (a failover or a
+    /// switchover). At least one.
+    public var hosts: [Host]
+    /// The first server's host name or address.
+    public var host: String {
+        get { hosts[0].host }
+        set { hosts[0].host = newValue }
+    }
+    /// The first server's port. 5432 by default.
+    public var port: Int {
+        get { hosts[0].port }
+        set { hosts[0].port = newValue }
+    }
+    /// Patroni REST API endpoints (`http://host:8008`) that name the cluster's leader (`GET /cluster`): with
+    /// several ``hosts``, the store asks them, in order, which host is the primary instead of asking every
+    /// host. Empty by default. URL setting `patroni=http://h1:8008,http://h2:8008`.
+    public var patroniEndpoints: [PatroniEndpoint] = []
     /// The role to connect as (`postgres` when a URL names none).
     public var username: String
     /// The role's password; `nil` (the default) for none.
@@ -58,15 +87,20 @@ public struct PostgresConfiguration: Sendable {
     public var readsThroughLibpq = true
 
     public init(host: String, port: Int = 5432, username: String, password: String? = nil, database: String? = nil) {
-        (self.host, self.port, self.username, self.password, self.database) = (host, port, username, password, database)
+        self.hosts = [Host(host, port: port)]
+        (self.username, self.password, self.database) = (username, password, database)
     }
 
-    /// Reads `postgres://user:password@host:port/database?sslmode=disable|prefer|require&pool_size=N&connect_timeout=S&query_timeout=S&schema=S&table_prefix=P&reader=libpq|postgresnio`
-    /// (also `postgresql://`). Missing parts: port 5432, user `postgres`, `sslmode=prefer`. `connect_timeout`
+    /// Reads `postgres://user:password@host:port[,host:port…]/database?sslmode=disable|prefer|require&pool_size=N&connect_timeout=S&query_timeout=S&schema=S&table_prefix=P&reader=libpq|postgresnio`
+    /// (also `postgresql://`), with `&patroni=http://host:port,…` and `&target_session_attrs=read-write` (what the
+    /// store does with several hosts anyway). Missing parts: port 5432, user `postgres`, `sslmode=prefer`. `connect_timeout`
     /// is whole seconds, `query_timeout` seconds with an optional fraction (`0.5`).
     /// - Throws: ``EventStoreError`` `invalidArgument` when the URL is not such a URL.
     public init(url text: String) throws(EventStoreError) {
-        guard let url = URLComponents(string: text), let scheme = url.scheme?.lowercased(),
+        // URLComponents takes one host: the others of a multi-host URL are read here, and the rest of the URL
+        // through it with the first host alone.
+        let (oneHost, moreHosts) = try Self.splitHosts(text)
+        guard let url = URLComponents(string: oneHost), let scheme = url.scheme?.lowercased(),
             scheme == "postgres" || scheme == "postgresql"
         else {
             throw .invalidArgument("\"\(text)\" is not a postgres:// URL")
@@ -75,6 +109,7 @@ public struct PostgresConfiguration: Sendable {
         self.init(
             host: host, port: url.port ?? 5432, username: url.user?.removingPercentEncoding ?? "postgres",
             password: url.password?.removingPercentEncoding)
+        hosts += moreHosts
         let path = url.path.hasPrefix("/") ? String(url.path.dropFirst()) : url.path
         database = path.isEmpty ? nil : (path.removingPercentEncoding ?? path)
         var settings = try URLSettings((url.queryItems ?? []).map { ($0.name, $0.value ?? "") }, of: "postgres URL")
@@ -90,7 +125,54 @@ public struct PostgresConfiguration: Sendable {
         if let name = settings.text("schema") { schema = name }
         if let prefix = settings.text("table_prefix") { tablePrefix = prefix }
         if let reader = try settings.choice("reader", of: Reader.self) { readsThroughLibpq = reader == .libpq }
+        if let endpoints = settings.text("patroni") {
+            patroniEndpoints = try endpoints.split(separator: ",", omittingEmptySubsequences: false).map {
+                (text) throws(EventStoreError) in try PatroniEndpoint(String(text))
+            }
+        }
+        // libpq's setting, accepted for the semantics the store has anyway: writes go to the primary.
+        _ = try settings.choice("target_session_attrs", of: TargetSessionAttributes.self)
         try settings.finish()
+    }
+
+    /// The `target_session_attrs` values that name what the store does for writes.
+    private enum TargetSessionAttributes: String, CaseIterable {
+        case readWrite = "read-write", primary
+    }
+
+    /// The URL with its first host alone, and the other hosts of a multi-host URL
+    /// (`postgres://u:p@h1:5432,h2:5433,[::1]:5434/db`).
+    private static func splitHosts(_ text: String) throws(EventStoreError) -> (String, [Host]) {
+        guard let schemeEnd = text.range(of: "://") else { return (text, []) }
+        let rest = text[schemeEnd.upperBound...]
+        let authority = rest.prefix { $0 != "/" && $0 != "?" && $0 != "#" }
+        let userEnd = authority.lastIndex(of: "@").map { authority.index(after: $0) } ?? authority.startIndex
+        let list = authority[userEnd...].split(separator: ",", omittingEmptySubsequences: false)
+        guard list.count > 1 else { return (text, []) }
+        var hosts: [Host] = []
+        for item in list.dropFirst() {
+            var (name, port) = (Substring(item), 5432)
+            if name.hasPrefix("["), let close = name.firstIndex(of: "]") {
+                let after = name[name.index(after: close)...]
+                name = name[name.index(after: name.startIndex)..<close]
+                if !after.isEmpty {
+                    guard after.hasPrefix(":"), let value = Int(after.dropFirst()) else {
+                        throw .invalidArgument("\"\(item)\" in the postgres URL is not host:port")
+                    }
+                    port = value
+                }
+            } else if let colon = name.lastIndex(of: ":") {
+                guard let value = Int(name[name.index(after: colon)...]) else {
+                    throw .invalidArgument("\"\(item)\" in the postgres URL is not host:port")
+                }
+                (name, port) = (name[..<colon], value)
+            }
+            guard !name.isEmpty, (1...65_535).contains(port) else {
+                throw .invalidArgument("\"\(item)\" in the postgres URL is not host:port")
+            }
+            hosts.append(Host(String(name).removingPercentEncoding ?? String(name), port: port))
+        }
+        return (String(text[..<userEnd] + list[0] + text[authority.endIndex...]), hosts)
     }
 
     /// The `reader` URL setting.
@@ -100,6 +182,11 @@ public struct PostgresConfiguration: Sendable {
 
     /// The PostgresNIO client configuration: for other clients of the same database (read models, tools).
     public func clientConfiguration() throws -> PostgresClient.Configuration {
+        try clientConfiguration(for: hosts[0])
+    }
+
+    /// The PostgresNIO client configuration for one of the ``hosts``.
+    func clientConfiguration(for server: Host) throws -> PostgresClient.Configuration {
         let tlsConfiguration: PostgresClient.Configuration.TLS
         switch tls {
         case .disable: tlsConfiguration = .disable
@@ -107,7 +194,7 @@ public struct PostgresConfiguration: Sendable {
         case .require: tlsConfiguration = .require(.makeClientConfiguration())
         }
         var configuration = PostgresClient.Configuration(
-            host: host, port: port, username: username, password: password, database: database, tls: tlsConfiguration)
+            host: server.host, port: server.port, username: username, password: password, database: database, tls: tlsConfiguration)
         configuration.options.maximumConnections = max(1, poolSize) + 1
         configuration.options.connectTimeout = connectTimeout
         return configuration

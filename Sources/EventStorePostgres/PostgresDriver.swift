@@ -5,7 +5,8 @@ import PostgresNIO
 /// PostgreSQL under ``PostgresEventStore``: PostgresNIO's pool, every call under the deadlines of
 /// ``PostgresCallDeadline``; a store transaction holds one connection.
 final class PostgresDriver: SQLDriver {
-    let client: PostgresClient
+    /// The server, or the nodes of a cluster and which of them is the primary.
+    let nodes: PostgresNodes
     let deadline: PostgresCallDeadline
     let operations: PostgresOperations
     let logger: Logger
@@ -31,7 +32,7 @@ final class PostgresDriver: SQLDriver {
         self.logger = logger
         self.operations = PostgresOperations(
             tables: try PostgresTables(schema: configuration.schema, prefix: configuration.tablePrefix), logger: logger)
-        self.client = PostgresClient(configuration: try configuration.clientConfiguration(), backgroundLogger: logger)
+        self.nodes = try PostgresNodes(configuration: configuration, logger: logger)
         self.deadline = PostgresCallDeadline(connectTimeout: configuration.connectTimeout, queryTimeout: configuration.queryTimeout)
         self.readBatchSize = configuration.readBatchSize
         self.reader = LibPQReader.make(configuration, logger: logger)
@@ -57,7 +58,21 @@ final class PostgresDriver: SQLDriver {
     private func onConnection<T: Sendable>(
         _ kind: PostgresCallDeadline.Kind, timed: Bool = true, _ body: @escaping @Sendable (PostgresConnection) async throws -> T
     ) async throws -> T {
-        try await Self.reportingDriverErrors { try await deadline.withConnection(of: client, kind, timed: timed, body) }
+        try await onPrimary { try await deadline.withConnection(of: $0, kind, timed: timed, body) }
+    }
+
+    /// Runs `body` with the primary's pool, reporting driver errors as `backend`; a `backend` failure makes
+    /// the next call look for the primary again (``PostgresNodes``).
+    func onPrimary<T>(_ body: (PostgresClient) async throws -> T) async throws -> T {
+        try await Self.reportingDriverErrors {
+            let client = try await nodes.primary()
+            do {
+                return try await Self.reportingDriverErrors { try await body(client) }
+            } catch let error as EventStoreError where error.code == .backend {
+                nodes.callFailed(on: client)
+                throw error
+            }
+        }
     }
 
     /// Errors of the server, the driver or the network as `backend` errors of the store; a regular
@@ -172,7 +187,7 @@ final class PostgresDriver: SQLDriver {
         let logger = self.logger
         // The connection is held for the whole closure, which runs in this task; each statement on it
         // (BEGIN, the closure's calls, COMMIT) is bound by the query deadline on its own.
-        return try await Self.reportingDriverErrors {
+        return try await onPrimary { client in
             try await deadline.withHeldConnection(of: client) { connection in
                 try await deadline.run(on: connection, .read) { try await $0.query("BEGIN", logger: logger) }
                 let result: T

@@ -20,7 +20,7 @@ import ServiceLifecycle
 /// writers to different streams commit in parallel. Each append is one transaction (a savepoint inside
 /// ``transaction(_:)``); its events go in one statement. ``close()`` does nothing here: the pool runs while
 /// ``run()`` does.
-public final class PostgresEventStore: SQLEventStore, Service, @unchecked Sendable {
+public final class PostgresEventStore: SQLEventStore, Service, NodeReportingStore, @unchecked Sendable {
     /// The configuration the store was made with.
     public let configuration: PostgresConfiguration
     private let postgres: PostgresDriver
@@ -64,7 +64,7 @@ public final class PostgresEventStore: SQLEventStore, Service, @unchecked Sendab
     /// the task is cancelled.
     public func run() async {
         await withDiscardingTaskGroup { group in
-            group.addTask { await self.postgres.client.run() }
+            group.addTask { await self.postgres.nodes.run() }
             group.addTask { await self.listenForAppends() }
         }
         await postgres.reader?.close()
@@ -110,6 +110,20 @@ public final class PostgresEventStore: SQLEventStore, Service, @unchecked Sendab
         try await postgres.migrate()
     }
 
+    // MARK: Nodes
+
+    /// The server the store writes to: the one host, or the primary among several as the store last found
+    /// it; `nil` while it does not know (before the first call, and from a failed call until the next
+    /// finds the primary again).
+    public var writeHost: PostgresConfiguration.Host? { postgres.nodes.knownPrimary }
+
+    /// The server the store writes to (``writeHost``), and those it reads from: the same one, since every
+    /// read goes to the primary (reads see the store's own writes).
+    public var nodes: StoreNodes {
+        let primary = writeHost?.description
+        return StoreNodes(writes: primary, reads: primary.map { [$0] } ?? [])
+    }
+
     // MARK: Connections
 
     /// Runs `body` on a connection of the store's pool: for read models and other tables kept in the same
@@ -131,13 +145,13 @@ public final class PostgresEventStore: SQLEventStore, Service, @unchecked Sendab
     /// says that the listener is in place: appends committed after it are signalled.
     public func notifications() -> AsyncThrowingStream<GlobalPosition, any Error> {
         let channel = postgres.operations.tables.channel
-        let client = postgres.client
+        let postgres = self.postgres
         let deadline = postgres.deadline
         let logger = postgres.logger
         return AsyncThrowingStream { continuation in
             let task = Task {
                 do {
-                    try await deadline.withConnection(of: client, .read, timed: false) { connection in
+                    try await postgres.onPrimary { try await deadline.withConnection(of: $0, .read, timed: false) { connection in
                         try await withThrowingTaskGroup(of: Void.self) { group in
                             group.addTask {
                                 try await connection.listen(on: channel) { notifications in
@@ -169,7 +183,7 @@ public final class PostgresEventStore: SQLEventStore, Service, @unchecked Sendab
                             try await group.next()
                             group.cancelAll()
                         }
-                    }
+                    } }
                     continuation.finish()
                 } catch {
                     continuation.finish(throwing: error)

@@ -49,6 +49,25 @@ struct PostgresStoreTests {
         }
     }
 
+    /// Issue 22: libpq's multi-host URLs, each host with its port or 5432, and Patroni's endpoints.
+    @Test func multiHostURLsNameEveryHost() throws {
+        let configuration = try PostgresConfiguration(
+            url: "postgres://app:s%40cret@h1:5433,h2,[::1]:5435,10.0.0.4:5436/events?sslmode=disable&target_session_attrs=read-write&patroni=http://h1:8008,http://h2:8009")
+        #expect(configuration.hosts.map(\.description) == ["h1:5433", "h2:5432", "[::1]:5435", "10.0.0.4:5436"])
+        #expect(configuration.host == "h1" && configuration.port == 5433)
+        #expect(configuration.username == "app" && configuration.password == "s@cret" && configuration.database == "events")
+        #expect(configuration.tls == .disable)
+        #expect(configuration.patroniEndpoints.map(\.description) == ["http://h1:8008", "http://h2:8009"])
+        #expect(try PostgresConfiguration(url: "postgres://h1,h2").hosts.map(\.description) == ["h1:5432", "h2:5432"])
+        for bad in [
+            "postgres://h1,h2:port/db", "postgres://h1,/db", "postgres://h1,h2:0/db", "postgres://h1,[::1]x/db",
+            "postgres://h1/db?patroni=h1:8008", "postgres://h1/db?patroni=https://h1:8008", "postgres://h1/db?patroni=http://h1",
+            "postgres://h1/db?target_session_attrs=read-only",
+        ] {
+            #expect(throws: EventStoreError.self, "\(bad)") { try PostgresConfiguration(url: bad) }
+        }
+    }
+
     @Test func aHostilePrefixOrSchemaIsRejected() throws {
         for prefix in ["a;DROP TABLE x", "\"", "1a", String(repeating: "p", count: 37)] {
             var configuration = try PostgresTestServer.configuration(prefix: prefix)

@@ -1,0 +1,247 @@
+import EventStore
+import EventStoreConformance
+import EventStorePostgres
+import EventStoreTestSupport
+import Foundation
+import Logging
+import Synchronization
+import Testing
+
+/// Stores on the cluster of `scripts/test` (``TestCluster``).
+enum PostgresTestCluster {
+    /// A store on fresh tables of the cluster's database.
+    static func withStore<T: Sendable>(
+        queryTimeout: Duration = .seconds(10), url: String? = nil, logger: Logger = PostgresTestServer.logger,
+        _ body: @Sendable (PostgresEventStore) async throws -> T
+    ) async throws -> T {
+        var configuration = try PostgresConfiguration(url: try url ?? TestCluster.server.requiredURL())
+        configuration.tablePrefix = TestDatabaseServer.uniquePrefix()
+        configuration.poolSize = 10
+        configuration.connectTimeout = .seconds(3)
+        configuration.queryTimeout = queryTimeout
+        return try await PostgresEventStore.withStore(configuration: configuration, logger: logger, body)
+    }
+}
+
+/// Issue 22: the store on a Patroni cluster. One test at a time: the fault tests crash, stop and switch its
+/// nodes, and each heals the cluster (every node streaming, one synchronously) before it ends.
+@Suite(
+    "PostgreSQL on a Patroni cluster", .enabled(if: TestCluster.shouldRun, "\(TestCluster.skipMessage)"),
+    .serialized, .watchdog(.seconds(300)))
+struct PostgresClusterTests {
+    /// The whole conformance suite through the multi-host URL: the store finds the primary among the nodes.
+    @Test(arguments: EventStoreConformance.cases)
+    func conformance(_ testCase: ConformanceCase) async throws {
+        Watchdog.step("case \(testCase) on the cluster")
+        try await testCase.run { settings, body in
+            var configuration = try PostgresConfiguration(url: try TestCluster.server.requiredURL())
+            configuration.tablePrefix = TestDatabaseServer.uniquePrefix()
+            configuration.readBatchSize = settings.readBatchSize
+            configuration.poolSize = 4
+            try await PostgresEventStore.withStore(configuration: configuration, logger: PostgresTestServer.logger) { store in
+                try await body(store)
+            }
+        }
+    }
+
+    /// Patroni's REST API names the primary instead of the hosts being asked; a multi-host URL whose hosts
+    /// do not include Patroni's leader is refused clearly.
+    @Test func thePrimaryIsFoundThroughPatroni() async throws {
+        let url = try TestCluster.server.requiredURL()
+        let endpoints = try TestCluster.patroniEndpoints()
+        try await PostgresTestCluster.withStore(url: url + "&patroni=" + endpoints) { store in
+            try await store.create("patroni-1", events: [EventMessage(messageName: "A")])
+            #expect(try await store.load("patroni-1").collect().map(\.messageName) == ["A"])
+            let primary = try await TestCluster.run("primary")
+            let primaryPort = try TestCluster.port(of: primary)
+            #expect(store.writeHost?.port == primaryPort)
+        }
+        // Only the standbys' hosts: Patroni's leader is none of them.
+        let primaryPort = try TestCluster.port(of: try await TestCluster.run("primary"))
+        let standbys = try PostgresConfiguration(url: url).hosts.filter { $0.port != primaryPort }
+        let standbyURL = "postgres://postgres:\(try #require(PostgresConfiguration(url: url).password))@"
+            + standbys.map(\.description).joined(separator: ",") + "/eventstore?sslmode=disable&patroni=" + endpoints
+        let error = await #expect(throws: EventStoreError.self) {
+            try await PostgresTestCluster.withStore(url: standbyURL) { _ in }
+        }
+        #expect(error?.code == .invalidArgument)
+        #expect(error?.reason.contains("is none of the URL's hosts") == true, "\(String(describing: error))")
+    }
+
+    /// SIGKILL of the primary's whole node (Patroni, postmaster, backends) under 8 writers: Patroni promotes
+    /// the synchronous standby; the writers go on in the same process, retrying each append with the same
+    /// event ids; every append whose call succeeded is on the new primary exactly once, in its writer's order;
+    /// a live subscriber delivers every event once.
+    @Test func aCrashedPrimaryLosesNoAcknowledgedAppend() async throws {
+        try await TestCluster.run("heal")
+        try await Self.underLoad("crash") { try await TestCluster.run("kill-primary") }
+        try await TestCluster.run("heal")
+    }
+
+    /// A planned switchover under 8 writers: the same guarantees.
+    @Test func aSwitchoverUnderLoadLosesNothing() async throws {
+        try await TestCluster.run("heal")
+        try await Self.underLoad("switchover") { try await TestCluster.run("switchover") }
+        try await TestCluster.run("heal")
+    }
+
+    /// Runs 8 writers and a subscriber on a store of the cluster, `fault` once every writer has appended a
+    /// while, and checks that the writers go on and that nothing acknowledged is lost, repeated or reordered.
+    static func underLoad(_ name: String, fault: @escaping @Sendable () async throws -> String) async throws {
+        try await PostgresTestCluster.withStore(queryTimeout: .seconds(5)) { store in
+            let writers = ClusterWriters(store: store, count: 8)
+            try await writers.createStreams()
+            let subscription = try await store.subscribe(to: .all, readBatchSize: 200)
+            let delivered = Mutex<[RecordedEvent]>([])
+            let subscriber = Task {
+                for try await event in subscription { delivered.withLock { $0.append(event) } }
+            }
+            defer { subscriber.cancel() }
+            let load = Task { try await writers.run() }
+            Watchdog.step("8 writers append before the \(name)")
+            try await writers.waitUntilEach(appended: 20)
+            let node = try await fault()
+            Watchdog.step("8 writers append after the \(name) of \(node)")
+            let before = writers.acknowledgedCounts
+            try await writers.waitUntilEach(appended: 20, after: before, within: .seconds(90))
+            writers.stop()
+            try await load.value
+
+            Watchdog.step("check the streams on the new primary")
+            var stored = 0
+            for (index, acknowledged) in writers.acknowledged.enumerated() {
+                let events = try await store.load(try StreamName("writer-\(index)")).collect()
+                #expect(events.map(\.uuid) == acknowledged, "writer-\(index): what its calls acknowledged, once each, in order")
+                stored += events.count
+            }
+            Watchdog.step("the subscriber delivers all \(stored) events")
+            let total = stored
+            let all = try await within(.seconds(120), "the subscriber delivers every event") {
+                while delivered.withLock({ $0.count }) < total { try await Task.sleep(for: .milliseconds(50)) }
+                try await Task.sleep(for: .milliseconds(300))  // anything more would be a repeat
+                return delivered.withLock { $0 }
+            }
+            #expect(all.count == total, "delivered \(all.count) of \(total)")
+            #expect(Set(all.map(\.uuid)).count == all.count, "no event delivered twice")
+            #expect(zip(all, all.dropFirst()).allSatisfy { $0.globalPosition < $1.globalPosition })
+            for index in 0..<writers.count {
+                let stream = try StreamName("writer-\(index)")
+                #expect(all.filter { $0.streamName == stream }.map(\.uuid) == writers.acknowledged[index])
+            }
+        }
+    }
+
+    /// A stopped standby: the other becomes synchronous and appends go on. With no standby left, a commit
+    /// waits (synchronous_mode_strict) and fails at the deadline as outcome unknown, never as a success; the
+    /// append becomes visible once a standby is back.
+    @Test func withoutASynchronousStandbyACommitFailsAsOutcomeUnknown() async throws {
+        try await TestCluster.run("heal")
+        try await PostgresTestCluster.withStore(queryTimeout: .seconds(4)) { store in
+            try await store.create("sync-1", events: [EventMessage(messageName: "Before")])
+            let primary = try await TestCluster.run("primary")
+            let standbys = ["node1", "node2", "node3"].filter { $0 != primary }
+            let synchronous = try await TestCluster.run("sync")
+            try await TestCluster.run("stop-node", [synchronous])
+            Watchdog.step("append with one standby stopped")
+            let one = EventMessage(messageName: "OneStandby")
+            #expect(try await Self.appendRetrying(store, one, to: "sync-1", expectedVersion: .exact(1), within: .seconds(60)))
+
+            for standby in standbys where standby != synchronous { try await TestCluster.run("stop-node", [standby]) }
+            Watchdog.step("append with no standby")
+            let lonely = EventMessage(messageName: "NoStandby")
+            let error = await #expect(throws: EventStoreError.self) {
+                try await store.append([lonely], to: "sync-1", expectedVersion: .exact(2))
+            }
+            #expect(error?.code == .backend)
+            #expect(error?.reason.contains("outcome unknown") == true, "\(String(describing: error))")
+
+            try await TestCluster.run("start-node", [synchronous])
+            let names = try await within(.seconds(120), "the waiting commit becomes visible once a standby is back") {
+                while true {
+                    if let events = try? await store.load("sync-1").collect(), events.count == 3 { return events.map(\.messageName) }
+                    try await Task.sleep(for: .milliseconds(200))
+                }
+            }
+            #expect(names == ["Before", "OneStandby", "NoStandby"])
+        }
+        try await TestCluster.run("heal")
+    }
+
+    /// Appends `event`, retrying `backend` failures with the same event id until `limit`; `true` once it succeeded.
+    static func appendRetrying(
+        _ store: PostgresEventStore, _ event: EventMessage, to stream: StreamName, expectedVersion: ExpectedVersion, within limit: Duration
+    ) async throws -> Bool {
+        let clock = ContinuousClock()
+        let deadline = clock.now + limit
+        while clock.now < deadline {
+            do {
+                try await store.append([event], to: stream, expectedVersion: expectedVersion)
+                return true
+            } catch let error as EventStoreError where error.code == .backend {
+                try await Task.sleep(for: .milliseconds(100))
+            }
+        }
+        return false
+    }
+}
+
+/// Writers of one stream each (`writer-0`…), appending one event at a time with the expected version, and
+/// retrying a failed append with the same event until it succeeds (an append whose outcome was unknown and
+/// that was stored succeeds again through idempotent appends): what each call acknowledged, in order.
+final class ClusterWriters: Sendable {
+    let store: PostgresEventStore
+    let count: Int
+    private let state: Mutex<(acknowledged: [[UUID]], stopped: Bool)>
+
+    init(store: PostgresEventStore, count: Int) {
+        self.store = store
+        self.count = count
+        state = Mutex((Array(repeating: [], count: count), false))
+    }
+
+    var acknowledged: [[UUID]] { state.withLock { $0.acknowledged } }
+    var acknowledgedCounts: [Int] { acknowledged.map(\.count) }
+    func stop() { state.withLock { $0.stopped = true } }
+
+    func createStreams() async throws {
+        for index in 0..<count { try await store.create(try StreamName("writer-\(index)")) }
+    }
+
+    /// Runs the writers until ``stop()``; an append that keeps failing for 120 s fails the run.
+    func run() async throws {
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for index in 0..<count {
+                group.addTask { [self] in
+                    let stream = try StreamName("writer-\(index)")
+                    var version = 0
+                    while !state.withLock({ $0.stopped }) {
+                        let event = EventMessage(messageName: "Written", payload: try Payload(json: "{\"writer\":\(index)}"))
+                        guard
+                            try await PostgresClusterTests.appendRetrying(
+                                store, event, to: stream, expectedVersion: .exact(version), within: .seconds(120))
+                        else {
+                            throw EventStoreError.backend("writer-\(index) could not append for 120 s")
+                        }
+                        version += 1
+                        state.withLock { $0.acknowledged[index].append(event.uuid) }
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+    }
+
+    /// Waits until every writer has had `appended` more appends acknowledged than `before`.
+    func waitUntilEach(appended: Int, after before: [Int]? = nil, within limit: Duration = .seconds(60)) async throws {
+        let before = before ?? Array(repeating: 0, count: count)
+        Watchdog.step("each writer appends \(appended) more")
+        let clock = ContinuousClock()
+        let deadline = clock.now + limit
+        var done = false
+        while !done, clock.now < deadline {
+            done = !zip(acknowledgedCounts, before).contains { $0 - $1 < appended }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        #expect(done, "acknowledged appends per writer: \(acknowledgedCounts), before: \(before)")
+    }
+}

@@ -1,0 +1,38 @@
+import Foundation
+import Testing
+
+/// The Patroni cluster of `scripts/test` (`scripts/cluster`: etcd, three PostgreSQL nodes under Patroni with
+/// synchronous replication), named by `EVENTSTORE_CLUSTER_URL` (its multi-host URL) and
+/// `EVENTSTORE_CLUSTER_DIR` (its folder).
+public enum TestCluster {
+    public static let server = TestDatabaseServer(variable: "EVENTSTORE_CLUSTER_URL", what: "a Patroni cluster's multi-host URL")
+    public static let shouldRun = server.shouldRun
+    public static let skipMessage = server.skipMessage
+    private static let script = ServerScript("cluster")
+
+    /// The cluster's folder, for `scripts/cluster` commands.
+    public static func directory() throws -> URL {
+        let path = try #require(
+            ProcessInfo.processInfo.environment["EVENTSTORE_CLUSTER_DIR"], "EVENTSTORE_CLUSTER_DIR names the cluster's folder")
+        return URL(fileURLWithPath: path)
+    }
+
+    /// `scripts/cluster COMMAND DIR ARGUMENTS…`, its standard output trimmed.
+    @discardableResult
+    public static func run(_ command: String, _ arguments: [String] = []) async throws -> String {
+        try await script.output(command, try directory(), arguments).trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    /// The PostgreSQL port of `node`, from `DIR/nodes`.
+    public static func port(of node: String) throws -> Int {
+        let nodes = try String(contentsOf: directory().appendingPathComponent("nodes"), encoding: .utf8)
+        let line = try #require(nodes.split(separator: "\n").first { $0.hasPrefix(node + " ") }, "\(node) in \(nodes)")
+        return try #require(Int(line.split(separator: " ")[1]))
+    }
+
+    /// The Patroni REST endpoints, comma separated (`DIR/patroni`), for a URL's `patroni=` setting.
+    public static func patroniEndpoints() throws -> String {
+        try String(contentsOf: directory().appendingPathComponent("patroni"), encoding: .utf8)
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+}
