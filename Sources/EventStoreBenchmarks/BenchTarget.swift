@@ -33,9 +33,15 @@ extension PostgresBackend: BenchmarkBackend {
             // The baseline's tables, and the store's it drops, are in the connection's search path.
             throw EventStoreError.invalidArgument("the benchmark runs in the connection's search path: leave out ?schema=")
         }
+        // On a cluster, the baseline writes and reads on the primary.
+        var primary = configuration
+        if configuration.hosts.count > 1 {
+            primary.hosts = [try await PostgresEventStore.primary(of: configuration, logger: logger)]
+            primary.readsFromStandbys = false
+        }
         return try await PostgresRaw(
-            configuration: try configuration.clientConfiguration(),
-            libpq: configuration.readsThroughLibpq ? configuration.libpqConnectionString : nil, prefix: prefix,
+            configuration: try primary.clientConfiguration(),
+            libpq: primary.readsThroughLibpq ? primary.libpqConnectionString : nil, prefix: prefix,
             storeTables: try PostgresEventStore.tableNames(prefix: prefix),
             storeFunction: try PostgresEventStore.appendFunctionName(prefix: prefix), logger: logger)
     }
@@ -57,8 +63,14 @@ struct BenchTarget: Sendable {
     let backend: any BenchmarkBackend
     let run = String(UUID().uuidString.prefix(6)).lowercased()
 
-    /// The backend's name in results.
-    var name: String { type(of: backend).name }
+    /// The backend's name in results: `postgres-cluster` for several PostgreSQL hosts, `postgres-standbys`
+    /// when it also reads from the standbys.
+    var name: String {
+        if let postgres = backend as? PostgresBackend, postgres.configuration.hosts.count > 1 {
+            return postgres.configuration.readsFromStandbys ? "postgres-standbys" : "postgres-cluster"
+        }
+        return type(of: backend).name
+    }
 
     /// - Throws: `invalidArgument` for a URL no backend reads, or a backend without a raw baseline.
     init(url: String) throws {

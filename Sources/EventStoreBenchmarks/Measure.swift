@@ -10,6 +10,9 @@ struct BenchResult: Sendable {
     var p50Milliseconds: Double?
     var p99Milliseconds: Double?
     var peakMemoryBytes: Int?
+    /// The machine's CPU time (every process: the benchmark and the database servers) per event of the
+    /// store's part, in microseconds; for the workloads that measure it (single appends, catch-up reads).
+    var cpuMicrosecondsPerEvent: Double?
 
     var ratio: Double? {
         guard let eventsPerSecond, let baselineEventsPerSecond, baselineEventsPerSecond > 0 else { return nil }
@@ -31,6 +34,7 @@ struct BenchResult: Sendable {
             (key: "p50_ms", value: number(p50Milliseconds, digits: 3)),
             (key: "p99_ms", value: number(p99Milliseconds, digits: 3)),
             (key: "peak_memory_bytes", value: peakMemoryBytes.map { .number(String($0)) } ?? .null),
+            (key: "cpu_us_per_event", value: number(cpuMicrosecondsPerEvent, digits: 1)),
         ])
     }
 }
@@ -60,6 +64,28 @@ enum Measure {
             bestBaseline = min(bestBaseline, try await seconds { try await baseline() })
         }
         return (best, bestBaseline, peak)
+    }
+
+    /// The CPU time every process of the machine has used since boot, in seconds (Linux: `/proc/stat`, busy
+    /// states only); `nil` where it cannot be read. Its difference over a workload is the workload's cost with
+    /// its database servers, which share the machine here.
+    static func machineCPUSeconds() -> Double? {
+        guard let stat = try? String(contentsOfFile: "/proc/stat", encoding: .utf8),
+            let line = stat.split(separator: "\n").first, line.hasPrefix("cpu ")
+        else { return nil }
+        let fields = line.split(separator: " ").dropFirst().compactMap { Double($0) }
+        guard fields.count >= 8 else { return nil }
+        // user, nice, system, (idle, iowait), irq, softirq, steal
+        let busy = fields[0] + fields[1] + fields[2] + fields[5] + fields[6] + fields[7]
+        return busy / Double(sysconf(Int32(_SC_CLK_TCK)))
+    }
+
+    /// The machine's CPU seconds that `body` took (``machineCPUSeconds()``), beside its result.
+    static func cpu<T>(_ body: () async throws -> T) async rethrows -> (T, cpuSeconds: Double?) {
+        let start = machineCPUSeconds()
+        let result = try await body()
+        guard let start, let end = machineCPUSeconds() else { return (result, nil) }
+        return (result, end - start)
     }
 
     /// The `fraction` percentile (0…1) of latencies, in milliseconds.

@@ -108,12 +108,13 @@ struct BenchRunner: Sendable {
     }
 
     private func result(
-        _ workload: String, _ target: BenchTarget, rate: Double, baseline: Double?, latencies: [Double] = [], peak: Int? = nil
+        _ workload: String, _ target: BenchTarget, rate: Double, baseline: Double?, latencies: [Double] = [], peak: Int? = nil,
+        cpuSeconds perEvent: Double? = nil
     ) -> BenchResult {
         BenchResult(
             workload: workload, backend: target.name, eventsPerSecond: rate, baselineEventsPerSecond: baseline,
             p50Milliseconds: Measure.percentile(latencies, 0.5), p99Milliseconds: Measure.percentile(latencies, 0.99),
-            peakMemoryBytes: peak)
+            peakMemoryBytes: peak, cpuMicrosecondsPerEvent: perEvent.map { $0 * 1_000_000 })
     }
 
     // MARK: Workloads
@@ -160,11 +161,13 @@ struct BenchRunner: Sendable {
     private func appendSingle(_ target: BenchTarget, writers: Int, perWriter: Int) async throws -> BenchResult {
         try await target.withStore("as\(writers)") { store, raw in
             let memoryStart = Measure.resetPeakMemory()
-            let measured = try await Self.concurrently(writers: writers, perWriter: perWriter) { writer, version in
-                let expected: ExpectedVersion = version == 1 ? .noStream : .exact(version - 1)
-                try await store.append(
-                    [BenchEvents.event(aggregate: writer, version: version)], to: try StreamName("single-\(writer)"),
-                    expectedVersion: expected)
+            let (measured, cpu) = try await Measure.cpu {
+                try await Self.concurrently(writers: writers, perWriter: perWriter) { writer, version in
+                    let expected: ExpectedVersion = version == 1 ? .noStream : .exact(version - 1)
+                    try await store.append(
+                        [BenchEvents.event(aggregate: writer, version: version)], to: try StreamName("single-\(writer)"),
+                        expectedVersion: expected)
+                }
             }
             let peak = Measure.peakMemory(since: memoryStart)
             let baseline = try await Self.concurrently(writers: writers, perWriter: perWriter) { writer, version in
@@ -173,7 +176,7 @@ struct BenchRunner: Sendable {
             let total = Double(writers * perWriter)
             return result(
                 "append-single-\(writers)w", target, rate: total / measured.seconds, baseline: total / baseline.seconds,
-                latencies: measured.latencies, peak: peak)
+                latencies: measured.latencies, peak: peak, cpuSeconds: cpu.map { $0 / total })
         }
     }
 
@@ -298,7 +301,19 @@ struct BenchRunner: Sendable {
             let perStream = scale.streamEvents / 10
             for index in 0..<10 { try await fill(store, raw, stream: try StreamName("catch-\(index)"), count: perStream) }
             let total = perStream * 10
+            // The machine's CPU seconds over the store's rounds.
+            var storeCPU: Double? = 0
+            var storeRounds = 0
             let (seconds, rawSeconds, peak) = try await Measure.alternating(rounds: scale.readRounds) { round in
+                let start = Measure.machineCPUSeconds()
+                defer {
+                    storeRounds += 1
+                    if let sum = storeCPU, let start, let end = Measure.machineCPUSeconds() {
+                        storeCPU = sum + end - start
+                    } else {
+                        storeCPU = nil
+                    }
+                }
                 if projection {
                     let counter = ProjectionManager(store: store).createProjection("$bench-counter-\(round)").initialState(0).fromAll()
                         .whenAny { count, _, _ in count + 1 }
@@ -316,7 +331,7 @@ struct BenchRunner: Sendable {
             }
             return result(
                 projection ? "projection-catch-up" : "subscription-catch-up", target, rate: Double(total) / seconds,
-                baseline: Double(total) / rawSeconds, peak: peak)
+                baseline: Double(total) / rawSeconds, peak: peak, cpuSeconds: storeCPU.map { $0 / Double(max(1, storeRounds * total)) })
         }
     }
 
@@ -407,13 +422,13 @@ enum BenchTable {
 
     static func render(_ results: [BenchResult]) -> String {
         var lines = [
-            "| workload | backend | events/s | baseline events/s | ratio | p50 ms | p99 ms | peak MiB above start |",
-            "|---|---|---:|---:|---:|---:|---:|---:|",
+            "| workload | backend | events/s | baseline events/s | ratio | p50 ms | p99 ms | peak MiB above start | machine CPU µs/event |",
+            "|---|---|---:|---:|---:|---:|---:|---:|---:|",
         ]
         for r in results {
             let peak = r.peakMemoryBytes.map { Double($0) / 1_048_576 }
             lines.append(
-                "| \(r.workload) | \(r.backend) | \(format(r.eventsPerSecond)) | \(format(r.baselineEventsPerSecond)) | \(format(r.ratio, digits: 2)) | \(format(r.p50Milliseconds, digits: 3)) | \(format(r.p99Milliseconds, digits: 3)) | \(format(peak, digits: 1)) |"
+                "| \(r.workload) | \(r.backend) | \(format(r.eventsPerSecond)) | \(format(r.baselineEventsPerSecond)) | \(format(r.ratio, digits: 2)) | \(format(r.p50Milliseconds, digits: 3)) | \(format(r.p99Milliseconds, digits: 3)) | \(format(peak, digits: 1)) | \(format(r.cpuMicrosecondsPerEvent, digits: 1)) |"
             )
         }
         return lines.joined(separator: "\n")

@@ -47,6 +47,19 @@ public struct PostgresConfiguration: Sendable {
     /// several ``hosts``, the store asks them, in order, which host is the primary instead of asking every
     /// host. Empty by default. URL setting `patroni=http://h1:8008,http://h2:8008`.
     public var patroniEndpoints: [PatroniEndpoint] = []
+    /// Whether reads go to the standbys among ``hosts`` (URL setting `read=standby`; `read=primary`, the
+    /// default, reads where it writes). Loads, stream lookups, listings, the global order (subscriptions,
+    /// projections' reads of events) and counts then go to a standby, in turn; writes, transactions,
+    /// checkpoints, projection rows and leases, snapshots and the store's checks stay on the primary. A read
+    /// goes to the primary instead when no standby streams within ``maxStandbyLag``. The store reads its own
+    /// writes: after each write it notes the primary's WAL position, and a read waits until its standby has
+    /// replayed it (up to ``maxStandbyLag``, then it reads from the primary). Each write then costs one more
+    /// round trip.
+    public var readsFromStandbys = false
+    /// How far behind the primary a standby may be and still serve reads (``readsFromStandbys``), and how
+    /// long a read waits for a standby to replay the store's own last write. 5 seconds by default. URL
+    /// setting `max_standby_lag=SECONDS` (fractions allowed).
+    public var maxStandbyLag: Duration = .seconds(5)
     /// The role to connect as (`postgres` when a URL names none).
     public var username: String
     /// The role's password; `nil` (the default) for none.
@@ -92,8 +105,8 @@ public struct PostgresConfiguration: Sendable {
     }
 
     /// Reads `postgres://user:password@host:port[,host:port…]/database?sslmode=disable|prefer|require&pool_size=N&connect_timeout=S&query_timeout=S&schema=S&table_prefix=P&reader=libpq|postgresnio`
-    /// (also `postgresql://`), with `&patroni=http://host:port,…` and `&target_session_attrs=read-write` (what the
-    /// store does with several hosts anyway). Missing parts: port 5432, user `postgres`, `sslmode=prefer`. `connect_timeout`
+    /// (also `postgresql://`), with `&patroni=http://host:port,…`, `&read=primary|standby`, `&max_standby_lag=S` and
+    /// `&target_session_attrs=read-write` (what the store does with several hosts anyway). Missing parts: port 5432, user `postgres`, `sslmode=prefer`. `connect_timeout`
     /// is whole seconds, `query_timeout` seconds with an optional fraction (`0.5`).
     /// - Throws: ``EventStoreError`` `invalidArgument` when the URL is not such a URL.
     public init(url text: String) throws(EventStoreError) {
@@ -116,12 +129,9 @@ public struct PostgresConfiguration: Sendable {
         if let mode = try settings.choice("sslmode", of: TLSMode.self) { tls = mode }
         if let size = try settings.integer("pool_size", atLeast: 1) { poolSize = size }
         if let seconds = try settings.integer("connect_timeout", atLeast: 1, unit: "seconds") { connectTimeout = .seconds(seconds) }
-        if let text = settings.text("query_timeout") {
-            guard let seconds = Double(text), seconds.isFinite, seconds > 0, seconds <= 86_400 else {
-                throw .invalidArgument("query_timeout must be a number of seconds above 0, at most 86400, not \"\(text)\"")
-            }
-            queryTimeout = .milliseconds(Int64((seconds * 1000).rounded(.up)))
-        }
+        if let timeout = try Self.seconds(settings.text("query_timeout"), "query_timeout") { queryTimeout = timeout }
+        if let read = try settings.choice("read", of: ReadFrom.self) { readsFromStandbys = read == .standby }
+        if let lag = try Self.seconds(settings.text("max_standby_lag"), "max_standby_lag") { maxStandbyLag = lag }
         if let name = settings.text("schema") { schema = name }
         if let prefix = settings.text("table_prefix") { tablePrefix = prefix }
         if let reader = try settings.choice("reader", of: Reader.self) { readsThroughLibpq = reader == .libpq }
@@ -133,6 +143,20 @@ public struct PostgresConfiguration: Sendable {
         // libpq's setting, accepted for the semantics the store has anyway: writes go to the primary.
         _ = try settings.choice("target_session_attrs", of: TargetSessionAttributes.self)
         try settings.finish()
+    }
+
+    /// A URL setting of seconds above 0, at most a day, with an optional fraction.
+    private static func seconds(_ text: String?, _ name: String) throws(EventStoreError) -> Duration? {
+        guard let text else { return nil }
+        guard let seconds = Double(text), seconds.isFinite, seconds > 0, seconds <= 86_400 else {
+            throw .invalidArgument("\(name) must be a number of seconds above 0, at most 86400, not \"\(text)\"")
+        }
+        return .milliseconds(Int64((seconds * 1000).rounded(.up)))
+    }
+
+    /// The `read` URL setting.
+    private enum ReadFrom: String, CaseIterable {
+        case primary, standby
     }
 
     /// The `target_session_attrs` values that name what the store does for writes.

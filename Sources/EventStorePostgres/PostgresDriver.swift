@@ -13,6 +13,10 @@ final class PostgresDriver: SQLDriver {
     let readBatchSize: Int
     /// The hot reads through libpq, when it is installed and not turned off.
     let reader: LibPQReader?
+    /// Reads from standbys, when configured and there are several hosts.
+    let standbys: PostgresStandbys?
+    /// The libpq readers of the standbys, by host index, when the store reads from standbys through libpq.
+    let standbyReaders: [Int: LibPQReader]
     /// Signalled after commits, this process's and (through `LISTEN`) every other's.
     let appendNotifier = AppendNotifier()
 
@@ -36,13 +40,33 @@ final class PostgresDriver: SQLDriver {
         self.deadline = PostgresCallDeadline(connectTimeout: configuration.connectTimeout, queryTimeout: configuration.queryTimeout)
         self.readBatchSize = configuration.readBatchSize
         self.reader = LibPQReader.make(configuration, logger: logger)
+        if configuration.readsFromStandbys, configuration.hosts.count > 1 {
+            standbys = PostgresStandbys(nodes: nodes, configuration: configuration, deadline: deadline, logger: logger)
+            var readers: [Int: LibPQReader] = [:]
+            if reader != nil {
+                for (index, host) in configuration.hosts.enumerated() {
+                    var one = configuration
+                    one.hosts = [host]
+                    readers[index] = LibPQReader.make(one, logger: logger)
+                }
+            }
+            standbyReaders = readers
+        } else {
+            standbys = nil
+            standbyReaders = [:]
+        }
     }
 
-    /// How long a live reader waits for a `NOTIFY` before it reads anyway (poolers may drop notifications). 1 s.
-    var pollInterval: Duration { .seconds(1) }
+    /// How long a live reader waits for a `NOTIFY` before it reads anyway (poolers may drop notifications). 1 s;
+    /// 200 ms when reading from standbys, where the primary's `NOTIFY` often comes before the standby has
+    /// replayed the commit.
+    var pollInterval: Duration { standbys == nil ? .seconds(1) : .milliseconds(200) }
 
     /// PostgresNIO's pool stops when ``PostgresEventStore/run()`` ends; the reader's connections close here.
-    func close() async { await reader?.close() }
+    func close() async {
+        await reader?.close()
+        for reader in standbyReaders.values { await reader.close() }
+    }
 
     func migrate() async throws -> Int {
         let operations = self.operations
@@ -58,18 +82,85 @@ final class PostgresDriver: SQLDriver {
     private func onConnection<T: Sendable>(
         _ kind: PostgresCallDeadline.Kind, timed: Bool = true, _ body: @escaping @Sendable (PostgresConnection) async throws -> T
     ) async throws -> T {
-        try await onPrimary { try await deadline.withConnection(of: $0, kind, timed: timed, body) }
+        let body = kind == .write ? notingWrite(body) : body
+        return try await onPrimary { try await deadline.withConnection(of: $0, kind, timed: timed, body) }
     }
 
     /// Runs `body` with the primary's pool, reporting driver errors as `backend`; a `backend` failure makes
     /// the next call look for the primary again (``PostgresNodes``).
     func onPrimary<T>(_ body: (PostgresClient) async throws -> T) async throws -> T {
-        try await Self.reportingDriverErrors {
-            let client = try await nodes.primary()
+        try await Self.reportingDriverErrors { try await nodes.onPrimaryClient(body) }
+    }
+
+    /// Runs a read on a standby when the store reads from standbys and one serves (``PostgresStandbys``), else
+    /// on the primary. A standby query cancelled by a recovery conflict (SQLSTATE 40001) is run again, up to
+    /// three times; a standby that fails otherwise is passed over and the read goes to the primary.
+    /// - Parameters:
+    ///   - onStandby: the read on the standby of that index (driver errors reported as `backend`).
+    ///   - onPrimary: the read on the primary.
+    private func readOnStandby<T>(
+        _ onStandby: (Int) async throws -> T, else onPrimary: () async throws -> T
+    ) async throws -> T {
+        guard let standbys, let index = await standbys.standbyForRead() else { return try await onPrimary() }
+        var conflicts = 0
+        while true {
             do {
-                return try await Self.reportingDriverErrors { try await body(client) }
+                return try await onStandby(index)
             } catch let error as EventStoreError where error.code == .backend {
-                nodes.callFailed(on: client)
+                if Self.isRecoveryConflict(error), conflicts < 3 {
+                    conflicts += 1
+                    continue
+                }
+                standbys.readFailed(on: index, error)
+                return try await onPrimary()
+            }
+        }
+    }
+
+    /// SQLSTATE 40001 on a standby: "canceling statement due to conflict with recovery".
+    private static func isRecoveryConflict(_ error: EventStoreError) -> Bool {
+        switch error.underlying {
+        case let failure as PostgresFailure: failure.sqlState == "40001"
+        case let failure as LibPQError: failure.sqlState == "40001"
+        default: false
+        }
+    }
+
+    /// A top-level read that may go to a standby (PostgresNIO).
+    private func standbyRead<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) async throws -> T) async throws -> T {
+        try await readOnStandby { index in
+            try await Self.reportingDriverErrors { try await deadline.withConnection(of: nodes.clients[index], .read, body) }
+        } else: {
+            try await onConnection(.read, body)
+        }
+    }
+
+    /// After a write (or a write refused by the server's rules) while reading from standbys: notes the
+    /// primary's WAL insert position, which this store's later standby reads wait for.
+    private func noteWrite(on connection: PostgresConnection) async {
+        guard let standbys else { return }
+        let logger = self.logger
+        let query: PostgresQuery = "SELECT (pg_current_wal_insert_lsn() - '0/0'::pg_lsn)::int8"
+        guard let rows = try? await connection.query(query, logger: logger) else { return }
+        do {
+            for try await position in rows.decode(Int64.self) { standbys.raiseFloor(to: UInt64(max(0, position))) }
+        } catch {
+            logger.debug("[EventStore] the WAL position after a write could not be read: \(error)")
+        }
+    }
+
+    /// `body`, then ``noteWrite(on:)`` when it succeeded or the server refused the write by the store's rules.
+    private func notingWrite<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) async throws -> T)
+        -> @Sendable (PostgresConnection) async throws -> T
+    {
+        guard standbys != nil else { return body }
+        return { [self] connection in
+            do {
+                let result = try await body(connection)
+                await noteWrite(on: connection)
+                return result
+            } catch let error as EventStoreError where error.code != .backend {
+                await noteWrite(on: connection)
                 throw error
             }
         }
@@ -158,17 +249,36 @@ final class PostgresDriver: SQLDriver {
     /// deadline is outcome unknown, as for every write); in a store transaction, in a savepoint as any
     /// write.
     /// - Important: `body` runs exactly one statement: a second would commit on its own.
+    ///
+    /// PostgresNIO ends a statement's rows at its CommandComplete, but in the extended protocol the server
+    /// commits a statement outside a transaction block only afterwards, at the Sync that follows, and says
+    /// so with ReadyForQuery. A commit that fails there (a backend terminated by a shutdown or a switchover
+    /// before it commits, a deferred constraint, a failed wait for a synchronous standby) arrived after rows
+    /// the store had taken as success: an append was acknowledged that no server kept. So the write is
+    /// acknowledged only once a second statement on the same connection has been answered, which the server
+    /// runs after that ReadyForQuery; when the connection fails first, the outcome is unknown.
     private func writeInOneStatement<T: Sendable>(
         _ handle: SQLTransactionHandle?, _ body: @escaping @Sendable (PostgresConnection) async throws -> T
     ) async throws -> T {
         if handle != nil { return try await write(handle, body) }
-        return try await onConnection(.write, body)
+        let logger = self.logger
+        return try await onConnection(.write) { connection in
+            let result = try await body(connection)
+            do {
+                try await connection.query("SELECT 1", logger: logger)
+            } catch {
+                throw EventStoreError.backend(
+                    "PostgreSQL did not confirm the commit of a write (\(PostgresFailure(error))): it may or may not have committed (outcome unknown: read before retrying)",
+                    underlying: PostgresFailure(error))
+            }
+            return result
+        }
     }
 
     /// A read: any pooled connection at the top level, the transaction's connection inside one.
-    func read<T: Sendable>(_ handle: SQLTransactionHandle?, _ body: @escaping @Sendable (PostgresConnection) async throws -> T)
-        async throws -> T
-    {
+    func read<T: Sendable>(
+        _ handle: SQLTransactionHandle?, onStandby: Bool = false, _ body: @escaping @Sendable (PostgresConnection) async throws -> T
+    ) async throws -> T {
         if let transaction = try held(handle) {
             // In a savepoint: a read that fails (a regular expression PostgreSQL refuses) would otherwise
             // abort the whole transaction, and its later writes fail with 25P02.
@@ -179,6 +289,7 @@ final class PostgresDriver: SQLDriver {
                     undo: ["ROLLBACK TO SAVEPOINT es_read", "RELEASE SAVEPOINT es_read"], body)
             }
         }
+        if onStandby { return try await standbyRead(body) }
         return try await onConnection(.read, body)
     }
 
@@ -202,6 +313,7 @@ final class PostgresDriver: SQLDriver {
                 // have committed, which a caller then retried (review A7). Past the grace it reports that
                 // the outcome is unknown.
                 try await deadline.run(on: connection, .write) { try await $0.query("COMMIT", logger: logger) }
+                await noteWrite(on: connection)
                 return result
             }
         }
@@ -239,12 +351,12 @@ final class PostgresDriver: SQLDriver {
 
     func streamID(_ transaction: SQLTransactionHandle?, _ stream: StreamName) async throws -> Int64? {
         let operations = self.operations
-        return try await read(transaction) { try await operations.stream($0, stream) }
+        return try await read(transaction, onStandby: true) { try await operations.stream($0, stream) }
     }
 
     func metadata(_ transaction: SQLTransactionHandle?, of stream: StreamName) async throws -> Metadata {
         let operations = self.operations
-        return try await read(transaction) { try await operations.metadata($0, of: stream) }
+        return try await read(transaction, onStandby: true) { try await operations.metadata($0, of: stream) }
     }
 
     func pageQuery(streamID: Int64, direction: RecordedEventSequence.Direction, matching: MetadataMatcher?) -> SQLPageQuery {
@@ -256,18 +368,39 @@ final class PostgresDriver: SQLDriver {
     {
         let operations = self.operations
         let query = try driverValue(query, as: PageQuery.self)
-        if transaction == nil, let reader {
-            let sql = operations.pageQuery(
-                streamID: query.streamID, direction: query.direction, matching: query.matching, bound: bound, limit: limit,
-                columns: PostgresOperations.libpqColumns)
-            if sql.passesThroughLibpq {
-                return try await Self.reportingLibPQErrors { try await reader.read { try operations.page($0, sql, stream: stream) } }
+        let sql = operations.pageQuery(
+            streamID: query.streamID, direction: query.direction, matching: query.matching, bound: bound, limit: limit,
+            columns: PostgresOperations.libpqColumns)
+        return try await hotRead(
+            transaction, sql, { try operations.page($0, sql, stream: stream) },
+            {
+                try await operations.page(
+                    $0, streamID: query.streamID, stream: stream, direction: query.direction, matching: query.matching, bound: bound,
+                    limit: limit)
+            })
+    }
+
+    /// A page of a load or of the global order: in a transaction on its connection; else through libpq when
+    /// it is installed and the query can pass through it, and on a standby when the store reads from them
+    /// (``readOnStandby(_:else:)``), where `checked` must accept what was read before it is returned.
+    private func hotRead<T: Sendable>(
+        _ transaction: SQLTransactionHandle?, _ sql: SQLQuery, _ viaLibpq: @escaping @Sendable (LibPQConnection) throws -> T,
+        _ viaNIO: @escaping @Sendable (PostgresConnection) async throws -> T, checked: (@Sendable (T) async throws -> Void)? = nil
+    ) async throws -> T {
+        guard transaction == nil else { return try await read(transaction, viaNIO) }
+        let libpq = reader != nil && sql.passesThroughLibpq
+        return try await readOnStandby { index in
+            let result: T
+            if libpq, let standbyReader = standbyReaders[index] {
+                result = try await Self.reportingLibPQErrors { try await standbyReader.read(viaLibpq) }
+            } else {
+                result = try await Self.reportingDriverErrors { try await deadline.withConnection(of: nodes.clients[index], .read, viaNIO) }
             }
-        }
-        return try await read(transaction) {
-            try await operations.page(
-                $0, streamID: query.streamID, stream: stream, direction: query.direction, matching: query.matching, bound: bound,
-                limit: limit)
+            if let checked { try await Self.reportingDriverErrors { try await checked(result) } }
+            return result
+        } else: {
+            if libpq, let reader { return try await Self.reportingLibPQErrors { try await reader.read(viaLibpq) } }
+            return try await onConnection(.read, viaNIO)
         }
     }
 
@@ -275,7 +408,7 @@ final class PostgresDriver: SQLDriver {
         _ transaction: SQLTransactionHandle?, _ filter: NameFilter, matching: MetadataMatcher?, limit: Int, offset: Int
     ) async throws -> [StreamName] {
         let operations = self.operations
-        return try await read(transaction) {
+        return try await read(transaction, onStandby: true) {
             try await operations.streamNames($0, filter, matching: matching, limit: limit, offset: offset)
         }
     }
@@ -284,7 +417,7 @@ final class PostgresDriver: SQLDriver {
         -> [String]
     {
         let operations = self.operations
-        return try await read(transaction) { try await operations.categoryNames($0, filter, limit: limit, offset: offset) }
+        return try await read(transaction, onStandby: true) { try await operations.categoryNames($0, filter, limit: limit, offset: offset) }
     }
 
     // MARK: Global order
@@ -293,27 +426,39 @@ final class PostgresDriver: SQLDriver {
         async throws -> (events: [RecordedEvent], readable: GlobalPosition?)
     {
         let operations = self.operations
-        if transaction == nil, let reader {
-            let sql = operations.readAllQuery(after: position, of: target, limit: limit, columns: PostgresOperations.libpqColumns)
-            if sql.passesThroughLibpq {
-                return try await Self.reportingLibPQErrors { try await reader.read { try operations.readAll($0, sql) } }
-            }
+        let sql = operations.readAllQuery(after: position, of: target, limit: limit, columns: PostgresOperations.libpqColumns)
+        let standbys = self.standbys
+        let page = try await hotRead(
+            transaction, sql, { try operations.readAll($0, sql) },
+            { try await operations.readAll($0, after: position, of: target, limit: limit) },
+            checked: { page in
+                // Read on a standby: handed over only once every synchronous standby has what it replayed.
+                if let replayed = page.replayed, let standbys { try await standbys.waitUntilDurable(UInt64(max(0, replayed))) }
+            })
+        // Read on the primary of a cluster: its readable bound may stand past transaction ids that no standby
+        // has seen yet (a rollback is not waited for), which a new primary hands out again after a failover;
+        // a reader that moved its position there would skip their events. There the bound goes no further
+        // than the page's own last event (docs/decisions.md).
+        if page.replayed == nil, nodes.hosts.count > 1, let readable = page.readable {
+            return (page.events, min(readable, max(position, page.events.last?.globalPosition ?? position)))
         }
-        return try await read(transaction) { try await operations.readAll($0, after: position, of: target, limit: limit) }
+        return (page.events, page.readable)
     }
 
     func eventCount(_ transaction: SQLTransactionHandle?, after position: GlobalPosition, of target: SubscriptionTarget, limit: Int)
         async throws -> Int
     {
         let operations = self.operations
-        return try await read(transaction) { try await operations.eventCount($0, after: position, of: target, limit: limit) }
+        return try await read(transaction, onStandby: true) { try await operations.eventCount($0, after: position, of: target, limit: limit) }
     }
 
     func headPosition(_ transaction: SQLTransactionHandle?) async throws -> GlobalPosition {
         let operations = self.operations
-        return try await read(transaction) { try await operations.headPosition($0) }
+        return try await read(transaction, onStandby: true) { try await operations.headPosition($0) }
     }
 
+    /// On the primary, also when reading from standbys: the check of a reader's position against it must not
+    /// meet a standby that is behind the one that gave the reader its position.
     func highestPosition(_ transaction: SQLTransactionHandle?) async throws -> GlobalPosition {
         let operations = self.operations
         return try await read(transaction) { try await operations.highestPosition($0) }

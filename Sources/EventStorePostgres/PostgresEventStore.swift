@@ -117,11 +117,40 @@ public final class PostgresEventStore: SQLEventStore, Service, NodeReportingStor
     /// finds the primary again).
     public var writeHost: PostgresConfiguration.Host? { postgres.nodes.knownPrimary }
 
-    /// The server the store writes to (``writeHost``), and those it reads from: the same one, since every
-    /// read goes to the primary (reads see the store's own writes).
+    /// The server the store writes to (``writeHost``), and those it reads from: the standbys that serve
+    /// reads by their last check when it reads from standbys (``PostgresConfiguration/readsFromStandbys``),
+    /// else (or with none) the primary.
     public var nodes: StoreNodes {
         let primary = writeHost?.description
-        return StoreNodes(writes: primary, reads: primary.map { [$0] } ?? [])
+        let standbys = postgres.standbys?.usableHosts.map(\.description) ?? []
+        return StoreNodes(writes: primary, reads: standbys.isEmpty ? primary.map { [$0] } ?? [] : standbys)
+    }
+
+    /// The primary among `configuration`'s hosts, found as a store finds it (for tools: the benchmark).
+    package static func primary(of configuration: PostgresConfiguration, logger: Logger) async throws -> PostgresConfiguration.Host {
+        let nodes = try PostgresNodes(configuration: configuration, logger: logger)
+        return nodes.hosts[try await nodes.primaryIndex()]
+    }
+
+    /// Read your writes across processes, when reading from standbys: the primary's WAL position after this
+    /// store's last write, as PostgreSQL writes it (`0/16B3748`); `nil` before any write or when the store
+    /// reads from the primary. Hand it to another process's ``readAfter(_:)``.
+    public var writeToken: String? {
+        guard let floor = postgres.standbys?.floor, floor > 0 else { return nil }
+        return String(floor >> 32, radix: 16, uppercase: true) + "/" + String(floor & 0xFFFF_FFFF, radix: 16, uppercase: true)
+    }
+
+    /// Makes this store's later reads on standbys wait until the standby has replayed `token` (another
+    /// store's ``writeToken``), as they wait for the store's own writes; nothing when it reads from the primary.
+    /// - Throws: `invalidArgument` when `token` is not a WAL position (`0/16B3748`).
+    public func readAfter(_ token: String) throws(EventStoreError) {
+        let parts = token.split(separator: "/", omittingEmptySubsequences: false)
+        guard parts.count == 2, let high = UInt64(parts[0], radix: 16), let low = UInt64(parts[1], radix: 16), high <= 0xFFFF_FFFF,
+            low <= 0xFFFF_FFFF
+        else {
+            throw .invalidArgument("\"\(token)\" is not a WAL position such as 0/16B3748")
+        }
+        postgres.standbys?.raiseFloor(to: high << 32 | low)
     }
 
     // MARK: Connections

@@ -61,12 +61,27 @@ final class PostgresNodes: Sendable {
         state.withLock { $0.primary }.map { hosts[$0] } ?? (hosts.count == 1 ? hosts[0] : nil)
     }
 
+    /// The index of the host believed to be the primary, when one is known.
+    var knownPrimaryIndex: Int? { hosts.count == 1 ? 0 : state.withLock { $0.primary } }
+
+    /// Runs `body` with the primary's pool; a `backend` failure (or a driver error) makes the next call look
+    /// for the primary again.
+    func onPrimaryClient<T>(_ body: (PostgresClient) async throws -> T) async throws -> T {
+        let client = try await primary()
+        do {
+            return try await body(client)
+        } catch where (error as? EventStoreError)?.code == .backend || PostgresFailure.isDriverError(error) {
+            callFailed(on: client)
+            throw error
+        }
+    }
+
     private enum Known {
         case primary(Int)
         case lookup(Task<Int, any Error>)
     }
 
-    private func primaryIndex() async throws -> Int {
+    func primaryIndex() async throws -> Int {
         guard hosts.count > 1 else { return 0 }
         let known: Known = state.withLock { state in
             if let primary = state.primary { return .primary(primary) }

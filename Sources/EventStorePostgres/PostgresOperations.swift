@@ -256,42 +256,52 @@ struct PostgresOperations: Sendable {
     /// The global order is (transaction id, sequence). Only transactions older than every transaction still
     /// running are read (`pg_snapshot_xmin`), so a transaction that commits late is never passed over: the
     /// reader waits for it instead.
-    func readAll(_ c: PostgresConnection, after position: GlobalPosition, of target: SubscriptionTarget, limit: Int)
-        async throws -> (events: [RecordedEvent], readable: GlobalPosition?)
-    {
-        let query = readAllQuery(after: position, of: target, limit: limit, columns: Self.columns)
+    /// A page of the global order: its events, the readable bound, and on a standby how far it had replayed
+    /// WAL when it read them (`pg_last_wal_replay_lsn()`, as bytes; `nil` on a primary).
+    struct GlobalOrderRead: Sendable {
         var events: [RecordedEvent] = []
         var readable: GlobalPosition?
+        var replayed: Int64?
+    }
+
+    func readAll(_ c: PostgresConnection, after position: GlobalPosition, of target: SubscriptionTarget, limit: Int)
+        async throws -> GlobalOrderRead
+    {
+        let query = readAllQuery(after: position, of: target, limit: limit, columns: Self.columns)
+        var page = GlobalOrderRead()
         for try await row in try await run(c, query) {
             let cells = row.makeRandomAccess()
             if let xmin = try cells[9].decode(Int64?.self) {
-                readable = GlobalPosition(commit: xmin, sequence: 0)
+                page.readable = GlobalPosition(commit: xmin, sequence: 0)
+                page.replayed = try cells[10].decode(Int64?.self)
             } else {
-                events.append(try event(cells, stream: try storedStreamName(try cells[8].decode(String.self))))
+                page.events.append(try event(cells, stream: try storedStreamName(try cells[8].decode(String.self))))
             }
         }
-        return (events, readable)
+        return page
     }
 
     /// ``readAll(_:after:of:limit:)`` through libpq.
-    func readAll(_ c: LibPQConnection, _ query: SQLQuery) throws -> (events: [RecordedEvent], readable: GlobalPosition?) {
-        var events: [RecordedEvent] = []
-        var readable: GlobalPosition?
+    func readAll(_ c: LibPQConnection, _ query: SQLQuery) throws -> GlobalOrderRead {
+        var page = GlobalOrderRead()
         try c.query(query) { row in
             if !row.isNull(9) {
-                readable = GlobalPosition(commit: try row.int64(9), sequence: 0)
+                page.readable = GlobalPosition(commit: try row.int64(9), sequence: 0)
+                page.replayed = row.isNull(10) ? nil : try row.int64(10)
             } else {
-                events.append(try event(row, stream: try storedStreamName(row.text(8))))
+                page.events.append(try event(row, stream: try storedStreamName(row.text(8))))
             }
         }
-        return (events, readable)
+        return page
     }
 
     func readAllQuery(after position: GlobalPosition, of target: SubscriptionTarget, limit: Int, columns: String) -> SQLQuery {
         // One row more than the page, with the bound alone: how far a short page looked, from the same
         // snapshot as its events (an empty page is that row alone).
         return """
-            WITH bound AS MATERIALIZED (SELECT pg_snapshot_xmin(pg_current_snapshot()) AS xmin),
+            WITH bound AS MATERIALIZED (
+                SELECT pg_snapshot_xmin(pg_current_snapshot()) AS xmin, (pg_last_wal_replay_lsn() - '0/0'::pg_lsn)::int8 AS replayed
+            ),
             page (global_position, position, uuid, message_name, payload, metadata, micros, transaction_id, name) AS (
                 SELECT \(unsafeSQL: columns), s.name
                 FROM bound AS b, \(unsafeSQL: tables.events) AS e
@@ -301,10 +311,10 @@ struct PostgresOperations: Sendable {
                     AND \(dialect.targetCondition(target, name: "s.name", category: "s.category"))
                 ORDER BY e.transaction_id, e.global_position LIMIT \(bind: limit)
             )
-            SELECT p.*, NULL::int8
+            SELECT p.*, NULL::int8, NULL::int8
             FROM page AS p
             UNION ALL
-            SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, xmin::text::int8 FROM bound
+            SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, xmin::text::int8, replayed FROM bound
             ORDER BY 10 NULLS FIRST, 8, 1
             """
     }

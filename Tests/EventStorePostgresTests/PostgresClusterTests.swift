@@ -9,13 +9,16 @@ import Testing
 
 /// Stores on the cluster of `scripts/test` (``TestCluster``).
 enum PostgresTestCluster {
-    /// A store on fresh tables of the cluster's database.
+    /// A store on fresh tables of the cluster's database (or on those of `prefix`).
     static func withStore<T: Sendable>(
-        queryTimeout: Duration = .seconds(10), url: String? = nil, logger: Logger = PostgresTestServer.logger,
+        queryTimeout: Duration = .seconds(10), url: String? = nil, prefix: String? = nil, readsFromStandbys: Bool = false,
+        maxStandbyLag: Duration = .seconds(5), logger: Logger = PostgresTestServer.logger,
         _ body: @Sendable (PostgresEventStore) async throws -> T
     ) async throws -> T {
         var configuration = try PostgresConfiguration(url: try url ?? TestCluster.server.requiredURL())
-        configuration.tablePrefix = TestDatabaseServer.uniquePrefix()
+        configuration.tablePrefix = prefix ?? TestDatabaseServer.uniquePrefix()
+        configuration.readsFromStandbys = readsFromStandbys
+        configuration.maxStandbyLag = maxStandbyLag
         configuration.poolSize = 10
         configuration.connectTimeout = .seconds(3)
         configuration.queryTimeout = queryTimeout
@@ -23,20 +26,27 @@ enum PostgresTestCluster {
     }
 }
 
+/// Where a cluster store reads.
+enum ClusterReads: String, CaseIterable, Sendable, CustomTestStringConvertible {
+    case primary, standbys
+
+    var testDescription: String { rawValue }
+}
+
 /// Issue 22: the store on a Patroni cluster. One test at a time: the fault tests crash, stop and switch its
 /// nodes, and each heals the cluster (every node streaming, one synchronously) before it ends.
-@Suite(
-    "PostgreSQL on a Patroni cluster", .enabled(if: TestCluster.shouldRun, "\(TestCluster.skipMessage)"),
-    .serialized, .watchdog(.seconds(300)))
+@Suite("PostgreSQL on a Patroni cluster", .enabled(if: TestCluster.shouldRun, "\(TestCluster.skipMessage)"), .serialized, .watchdog(.seconds(300)))
 struct PostgresClusterTests {
-    /// The whole conformance suite through the multi-host URL: the store finds the primary among the nodes.
-    @Test(arguments: EventStoreConformance.cases)
-    func conformance(_ testCase: ConformanceCase) async throws {
-        Watchdog.step("case \(testCase) on the cluster")
+    /// The whole conformance suite through the multi-host URL: the store finds the primary among the nodes;
+    /// and again reading from the standbys (`read=standby`), where each store reads its own writes.
+    @Test(arguments: EventStoreConformance.cases, ClusterReads.allCases)
+    func conformance(_ testCase: ConformanceCase, reads: ClusterReads) async throws {
+        Watchdog.step("case \(testCase) on the cluster, reading from the \(reads)")
         try await testCase.run { settings, body in
             var configuration = try PostgresConfiguration(url: try TestCluster.server.requiredURL())
             configuration.tablePrefix = TestDatabaseServer.uniquePrefix()
             configuration.readBatchSize = settings.readBatchSize
+            configuration.readsFromStandbys = reads == .standbys
             configuration.poolSize = 4
             try await PostgresEventStore.withStore(configuration: configuration, logger: PostgresTestServer.logger) { store in
                 try await body(store)
@@ -85,27 +95,55 @@ struct PostgresClusterTests {
         try await TestCluster.run("heal")
     }
 
-    /// Runs 8 writers and a subscriber on a store of the cluster, `fault` once every writer has appended a
+    /// Runs 8 writers and a subscriber reading from the standbys, `fault` once every writer has appended a
     /// while, and checks that the writers go on and that nothing acknowledged is lost, repeated or reordered.
     static func underLoad(_ name: String, fault: @escaping @Sendable () async throws -> String) async throws {
-        try await PostgresTestCluster.withStore(queryTimeout: .seconds(5)) { store in
+        let prefix = TestDatabaseServer.uniquePrefix()
+        try await PostgresTestCluster.withStore(queryTimeout: .seconds(5), prefix: prefix) { store in
+          try await PostgresTestCluster.withStore(queryTimeout: .seconds(5), prefix: prefix, readsFromStandbys: true) { reader in
             let writers = ClusterWriters(store: store, count: 8)
             try await writers.createStreams()
-            let subscription = try await store.subscribe(to: .all, readBatchSize: 200)
+            let subscription = try await reader.subscribe(to: .all, readBatchSize: 200)
             let delivered = Mutex<[RecordedEvent]>([])
             let subscriber = Task {
-                for try await event in subscription { delivered.withLock { $0.append(event) } }
+                do {
+                    for try await event in subscription { delivered.withLock { $0.append(event) } }
+                } catch {
+                    Issue.record("the subscriber failed: \(error)")
+                    throw error
+                }
             }
             defer { subscriber.cancel() }
             let load = Task { try await writers.run() }
             Watchdog.step("8 writers append before the \(name)")
             try await writers.waitUntilEach(appended: 20)
+            let clock = ContinuousClock()
+            let oldPrimary = try await TestCluster.run("primary")
+            let faultAt = clock.now
             let node = try await fault()
+            Watchdog.step("wait for Patroni to name a new primary after the \(name) of \(node)")
+            var promotedAt: ContinuousClock.Instant?
+            while promotedAt == nil, clock.now - faultAt < .seconds(90) {
+                if let primary = try? await TestCluster.run("primary"), primary != oldPrimary {
+                    promotedAt = clock.now
+                } else {
+                    try await Task.sleep(for: .milliseconds(50))
+                }
+            }
             Watchdog.step("8 writers append after the \(name) of \(node)")
             let before = writers.acknowledgedCounts
             try await writers.waitUntilEach(appended: 20, after: before, within: .seconds(90))
             writers.stop()
-            try await load.value
+            do {
+                try await load.value
+            } catch {
+                Issue.record("a writer failed: \(error)\n\(writers.failures)")
+                throw error
+            }
+            // The store finds the new primary within 5 s of Patroni naming it (polled here, so a little late).
+            let promoted = try #require(promotedAt, "Patroni named no new primary")
+            let resumed = try #require(writers.firstAcknowledgement(after: faultAt), "no append succeeded after the \(name)")
+            #expect(resumed - promoted < .seconds(5), "the writers resumed \(resumed - promoted) after Patroni named the new primary")
 
             Watchdog.step("check the streams on the new primary")
             var stored = 0
@@ -116,10 +154,18 @@ struct PostgresClusterTests {
             }
             Watchdog.step("the subscriber delivers all \(stored) events")
             let total = stored
-            let all = try await within(.seconds(120), "the subscriber delivers every event") {
-                while delivered.withLock({ $0.count }) < total { try await Task.sleep(for: .milliseconds(50)) }
-                try await Task.sleep(for: .milliseconds(300))  // anything more would be a repeat
-                return delivered.withLock { $0 }
+            let all: [RecordedEvent]
+            do {
+                all = try await within(.seconds(120), "the subscriber delivers every event") {
+                    while delivered.withLock({ $0.count }) < total { try await Task.sleep(for: .milliseconds(50)) }
+                    try await Task.sleep(for: .milliseconds(300))  // anything more would be a repeat
+                    return delivered.withLock { $0 }
+                }
+            } catch {
+                let seen = delivered.withLock { $0 }
+                Issue.record(
+                    "the subscriber delivered \(seen.count) of \(total), the last at \(seen.last.map { "\($0.globalPosition)" } ?? "-"); it reads on \(reader.nodes)")
+                throw error
             }
             #expect(all.count == total, "delivered \(all.count) of \(total)")
             #expect(Set(all.map(\.uuid)).count == all.count, "no event delivered twice")
@@ -128,7 +174,79 @@ struct PostgresClusterTests {
                 let stream = try StreamName("writer-\(index)")
                 #expect(all.filter { $0.streamName == stream }.map(\.uuid) == writers.acknowledged[index])
             }
+          }
         }
+    }
+
+    /// The tailing-reader stress of every backend's global order (8 writers, some transactions rolled back)
+    /// with the reader on a standby: every committed event once, in order, none rolled back.
+    @Test func aReaderOnAStandbySeesEveryCommittedEventOnce() async throws {
+        try await TestCluster.run("heal")
+        try await PostgresTestCluster.withStore(readsFromStandbys: true) { store in
+            try await GlobalOrderStress.run(store, writers: 8, readers: 1, eventsPerWriter: min(GlobalOrderStress.eventsPerWriter, 300))
+        }
+    }
+
+    /// A standby further behind than `maxStandbyLag` is passed over for the primary, and a store still reads
+    /// its own writes (and another's, given its write token) while the standbys replay nothing (their replay
+    /// processes frozen with SIGSTOP); once they replay again they serve reads again.
+    @Test func aStandbyBehindIsPassedOverAndReadsSeeTheirWrites() async throws {
+        try await TestCluster.run("heal")
+        let url = try TestCluster.server.requiredURL()
+        let primary = try TestCluster.port(of: try await TestCluster.run("primary"))
+        let standbys = try PostgresConfiguration(url: url).hosts.filter { $0.port != primary }
+        let replay = try standbys.map { try TestCluster.replayProcess(of: TestCluster.node(onPort: $0.port)) }
+        let prefix = TestDatabaseServer.uniquePrefix()
+        try await PostgresTestCluster.withStore(prefix: prefix, readsFromStandbys: true, maxStandbyLag: .seconds(1)) { store in
+            try await store.create("lag-1", events: [EventMessage(messageName: "Replayed")])
+            #expect(try await store.load("lag-1").collect().map(\.messageName) == ["Replayed"])
+            let standbyPorts = Set(standbys.map(\.port))
+            #expect(
+                try await Self.eventually {
+                    try await store.load("lag-1").collect().count == 1 && Set(store.nodes.reads) == Set(standbys.map(\.description))
+                }, "\(store.nodes)")
+
+            try await ProcessFreezer.freeze(replay)
+            do {
+                Watchdog.step("append and load while the standbys replay nothing")
+                for index in 1...5 {
+                    try await store.append([EventMessage(messageName: "Paused \(index)")], to: "lag-1")
+                    let names = try await store.load("lag-1").collect().map(\.messageName)
+                    #expect(names.last == "Paused \(index)", "the store reads its own write")
+                    try await Task.sleep(for: .milliseconds(300))
+                }
+                // Another store on the same tables reads it too, given the first one's token.
+                let token = try #require(store.writeToken)
+                try await PostgresTestCluster.withStore(prefix: prefix, readsFromStandbys: true, maxStandbyLag: .seconds(1)) { other in
+                    try other.readAfter(token)
+                    #expect(try await other.load("lag-1").collect().count == 6)
+                }
+                #expect(
+                    try await Self.eventually {
+                        try await store.load("lag-1").collect().count == 6 && store.nodes.reads == ["127.0.0.1:\(primary)"]
+                    }, "standbys behind by more than 1 s are passed over: \(store.nodes)")
+            } catch {
+                ProcessFreezer.thaw(replay)
+                throw error
+            }
+            ProcessFreezer.thaw(replay)
+            #expect(
+                try await Self.eventually {
+                    try await store.load("lag-1").collect().count == 6
+                        && Set(store.nodes.reads.compactMap { Int($0.split(separator: ":").last ?? "") }) == standbyPorts
+                }, "the standbys serve reads again: \(store.nodes)")
+        }
+    }
+
+    /// Polls `condition` (reading or loading meanwhile is the caller's) until it holds, at most 30 s.
+    static func eventually(_ condition: () async throws -> Bool) async throws -> Bool {
+        let clock = ContinuousClock()
+        let deadline = clock.now + .seconds(30)
+        while clock.now < deadline {
+            if try await condition() { return true }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        return try await condition()
     }
 
     /// A stopped standby: the other becomes synchronous and appends go on. With no standby left, a commit
@@ -136,7 +254,7 @@ struct PostgresClusterTests {
     /// append becomes visible once a standby is back.
     @Test func withoutASynchronousStandbyACommitFailsAsOutcomeUnknown() async throws {
         try await TestCluster.run("heal")
-        try await PostgresTestCluster.withStore(queryTimeout: .seconds(4)) { store in
+        try await PostgresTestCluster.withStore(queryTimeout: .seconds(4), readsFromStandbys: true) { store in
             try await store.create("sync-1", events: [EventMessage(messageName: "Before")])
             let primary = try await TestCluster.run("primary")
             let standbys = ["node1", "node2", "node3"].filter { $0 != primary }
@@ -145,8 +263,17 @@ struct PostgresClusterTests {
             Watchdog.step("append with one standby stopped")
             let one = EventMessage(messageName: "OneStandby")
             #expect(try await Self.appendRetrying(store, one, to: "sync-1", expectedVersion: .exact(1), within: .seconds(60)))
+            let other = try TestCluster.port(of: try #require(standbys.first { $0 != synchronous }))
+            #expect(
+                try await Self.eventually {
+                    try await store.load("sync-1").collect().count == 2 && store.nodes.reads == ["127.0.0.1:\(other)"]
+                }, "reads move to the standby left: \(store.nodes)")
 
             for standby in standbys where standby != synchronous { try await TestCluster.run("stop-node", [standby]) }
+            let primaryHost = "127.0.0.1:\(try TestCluster.port(of: primary))"
+            #expect(
+                try await Self.eventually { try await store.load("sync-1").collect().count == 2 && store.nodes.reads == [primaryHost] },
+                "with no standby, reads go to the primary: \(store.nodes)")
             Watchdog.step("append with no standby")
             let lonely = EventMessage(messageName: "NoStandby")
             let error = await #expect(throws: EventStoreError.self) {
@@ -167,9 +294,11 @@ struct PostgresClusterTests {
         try await TestCluster.run("heal")
     }
 
-    /// Appends `event`, retrying `backend` failures with the same event id until `limit`; `true` once it succeeded.
+    /// Appends `event`, retrying `backend` failures with the same event id until `limit`; `true` once it
+    /// succeeded. `failures` hears each failed try.
     static func appendRetrying(
-        _ store: PostgresEventStore, _ event: EventMessage, to stream: StreamName, expectedVersion: ExpectedVersion, within limit: Duration
+        _ store: PostgresEventStore, _ event: EventMessage, to stream: StreamName, expectedVersion: ExpectedVersion, within limit: Duration,
+        failures: (@Sendable (any Error) -> Void)? = nil
     ) async throws -> Bool {
         let clock = ContinuousClock()
         let deadline = clock.now + limit
@@ -178,7 +307,11 @@ struct PostgresClusterTests {
                 try await store.append([event], to: stream, expectedVersion: expectedVersion)
                 return true
             } catch let error as EventStoreError where error.code == .backend {
+                failures?(error)
                 try await Task.sleep(for: .milliseconds(100))
+            } catch {
+                failures?(error)
+                throw error
             }
         }
         return false
@@ -191,13 +324,22 @@ struct PostgresClusterTests {
 final class ClusterWriters: Sendable {
     let store: PostgresEventStore
     let count: Int
-    private let state: Mutex<(acknowledged: [[UUID]], stopped: Bool)>
+    private let state: Mutex<(acknowledged: [[UUID]], times: [ContinuousClock.Instant], stopped: Bool)>
 
     init(store: PostgresEventStore, count: Int) {
         self.store = store
         self.count = count
-        state = Mutex((Array(repeating: [], count: count), false))
+        state = Mutex((Array(repeating: [], count: count), [], false))
     }
+
+    /// When the first append acknowledged after `instant` was.
+    func firstAcknowledgement(after instant: ContinuousClock.Instant) -> ContinuousClock.Instant? {
+        state.withLock { $0.times.first { $0 > instant } }
+    }
+
+    /// Each failed try of the writers, for the report of a failed test.
+    let log = Mutex<[String]>([])
+    var failures: String { log.withLock { $0.joined(separator: "\n") } }
 
     var acknowledged: [[UUID]] { state.withLock { $0.acknowledged } }
     var acknowledgedCounts: [Int] { acknowledged.map(\.count) }
@@ -216,14 +358,24 @@ final class ClusterWriters: Sendable {
                     var version = 0
                     while !state.withLock({ $0.stopped }) {
                         let event = EventMessage(messageName: "Written", payload: try Payload(json: "{\"writer\":\(index)}"))
+                        let label = "writer-\(index) #\(version + 1) \(event.uuid)"
+                        let failed = Mutex(false)
                         guard
                             try await PostgresClusterTests.appendRetrying(
-                                store, event, to: stream, expectedVersion: .exact(version), within: .seconds(120))
+                                store, event, to: stream, expectedVersion: .exact(version), within: .seconds(120),
+                                failures: { [self] error in
+                                    failed.withLock { $0 = true }
+                                    self.log.withLock { $0.append("\(Date()) \(label): \(error)") }
+                                })
                         else {
                             throw EventStoreError.backend("writer-\(index) could not append for 120 s")
                         }
                         version += 1
-                        state.withLock { $0.acknowledged[index].append(event.uuid) }
+                        state.withLock {
+                            $0.acknowledged[index].append(event.uuid)
+                            $0.times.append(.now)
+                        }
+                        if failed.withLock({ $0 }) { self.log.withLock { $0.append("\(Date()) \(label): acknowledged") } }
                     }
                 }
             }

@@ -68,6 +68,26 @@ struct PostgresStoreTests {
         }
     }
 
+    /// Issue 22: an append's statement commits after its CommandComplete, at the protocol's Sync; a commit
+    /// refused there (here a deferred constraint trigger; in a switchover, a backend terminated before it
+    /// commits) must not be acknowledged. Before the fix the append returned success and nothing was stored.
+    @Test func anAppendWhoseCommitFailsIsNotAcknowledged() async throws {
+        let prefix = PostgresTestServer.uniquePrefix()
+        try await PostgresTestServer.withStore(prefix: prefix) { store in
+            try await store.create("commit-refused", events: [EventMessage(messageName: "Kept")])
+            _ = try await PostgresTestServer.shell().run("""
+                CREATE FUNCTION "\(prefix)refuse"() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN RAISE EXCEPTION 'refused at commit'; END$$;
+                CREATE CONSTRAINT TRIGGER "\(prefix)refuse" AFTER INSERT ON "\(prefix)events"
+                    DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION "\(prefix)refuse"()
+                """)
+            let error = await #expect(throws: EventStoreError.self) {
+                try await store.append([EventMessage(messageName: "Refused")], to: "commit-refused", expectedVersion: .exact(1))
+            }
+            #expect(error?.code == .backend, "\(String(describing: error))")
+            #expect(try await store.load("commit-refused").collect().map(\.messageName) == ["Kept"])
+        }
+    }
+
     @Test func aHostilePrefixOrSchemaIsRejected() throws {
         for prefix in ["a;DROP TABLE x", "\"", "1a", String(repeating: "p", count: 37)] {
             var configuration = try PostgresTestServer.configuration(prefix: prefix)

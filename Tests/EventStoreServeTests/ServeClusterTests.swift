@@ -3,9 +3,7 @@ import Foundation
 import Testing
 
 /// Issue 22: `eventstore serve` on the Patroni cluster of `scripts/test`, through its multi-host URL.
-@Suite(
-    "eventstore serve on a Patroni cluster", .enabled(if: TestCluster.shouldRun, "\(TestCluster.skipMessage)"),
-    .watchdog(.seconds(180)))
+@Suite("eventstore serve on a Patroni cluster", .enabled(if: TestCluster.shouldRun, "\(TestCluster.skipMessage)"), .watchdog(.seconds(180)))
 struct ServeClusterTests {
     /// serve writes to the primary and `/health/ready` names it, as the node it writes to and reads from.
     /// (The cluster's fault tests may move the primary meanwhile: a report is checked against the primary

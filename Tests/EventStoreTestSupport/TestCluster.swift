@@ -30,6 +30,29 @@ public enum TestCluster {
         return try #require(Int(line.split(separator: " ")[1]))
     }
 
+    /// The process of `node`'s PostgreSQL that replays WAL on a standby (`postgres: … startup`): freezing it
+    /// (SIGSTOP) stops replay while the standby goes on receiving, as a stuck replay does. (Pausing replay
+    /// with `pg_wal_replay_pause()` does not last under Patroni, which resumes it within a second.)
+    public static func replayProcess(of node: String) throws -> pid_t {
+        let nodes = try String(contentsOf: directory().appendingPathComponent("nodes"), encoding: .utf8)
+        let line = try #require(nodes.split(separator: "\n").first { $0.hasPrefix(node + " ") }, "\(node) in \(nodes)")
+        let data = String(line.split(separator: " ")[3])
+        let pidFile = try String(contentsOfFile: data + "/postmaster.pid", encoding: .utf8)
+        let postmaster = try #require(pidFile.split(separator: "\n").first.flatMap { pid_t($0) })
+        let startup = ProcessLaunch.children(of: postmaster).first { pid in
+            let command = (try? String(contentsOfFile: "/proc/\(pid)/cmdline", encoding: .utf8)) ?? ""
+            return command.contains("startup")
+        }
+        return try #require(startup, "\(node) has no startup process: is it a standby?")
+    }
+
+    /// The name of the node whose PostgreSQL listens on `port`.
+    public static func node(onPort port: Int) throws -> String {
+        let nodes = try String(contentsOf: directory().appendingPathComponent("nodes"), encoding: .utf8)
+        let line = try #require(nodes.split(separator: "\n").first { $0.split(separator: " ")[1] == "\(port)" }, "port \(port) in \(nodes)")
+        return String(line.split(separator: " ")[0])
+    }
+
     /// The Patroni REST endpoints, comma separated (`DIR/patroni`), for a URL's `patroni=` setting.
     public static func patroniEndpoints() throws -> String {
         try String(contentsOf: directory().appendingPathComponent("patroni"), encoding: .utf8)
