@@ -435,13 +435,6 @@ final class PostgresDriver: SQLDriver {
                 // Read on a standby: handed over only once every synchronous standby has what it replayed.
                 if let replayed = page.replayed, let standbys { try await standbys.waitUntilDurable(UInt64(max(0, replayed))) }
             })
-        // Read on the primary of a cluster: its readable bound may stand past transaction ids that no standby
-        // has seen yet (a rollback is not waited for), which a new primary hands out again after a failover;
-        // a reader that moved its position there would skip their events. There the bound goes no further
-        // than the page's own last event (docs/decisions.md).
-        if page.replayed == nil, nodes.hosts.count > 1, let readable = page.readable {
-            return (page.events, min(readable, max(position, page.events.last?.globalPosition ?? position)))
-        }
         return (page.events, page.readable)
     }
 
