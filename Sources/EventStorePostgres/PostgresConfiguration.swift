@@ -1,6 +1,7 @@
 import EventStore
 import Foundation
 import PostgresNIO
+import NIOSSL
 
 /// How a ``PostgresEventStore`` reaches its server and lays out its tables.
 public struct PostgresConfiguration: Sendable {
@@ -209,14 +210,23 @@ public struct PostgresConfiguration: Sendable {
         try clientConfiguration(for: hosts[0])
     }
 
+    /// ``tls`` for a client: its TLS configuration and whether a connection requires it; `nil` without TLS.
+    var clientTLS: (configuration: TLSConfiguration, required: Bool)? {
+        switch tls {
+        case .disable: nil
+        case .prefer: (.makeClientConfiguration(), false)
+        case .require: (.makeClientConfiguration(), true)
+        }
+    }
+
     /// The PostgresNIO client configuration for one of the ``hosts``.
     func clientConfiguration(for server: Host) throws -> PostgresClient.Configuration {
-        let tlsConfiguration: PostgresClient.Configuration.TLS
-        switch tls {
-        case .disable: tlsConfiguration = .disable
-        case .prefer: tlsConfiguration = .prefer(.makeClientConfiguration())
-        case .require: tlsConfiguration = .require(.makeClientConfiguration())
-        }
+        let tlsConfiguration: PostgresClient.Configuration.TLS =
+            switch clientTLS {
+            case nil: .disable
+            case let (configuration, required: false)?: .prefer(configuration)
+            case let (configuration, required: true)?: .require(configuration)
+            }
         var configuration = PostgresClient.Configuration(
             host: server.host, port: server.port, username: username, password: password, database: database, tls: tlsConfiguration)
         configuration.options.maximumConnections = max(1, poolSize) + 1

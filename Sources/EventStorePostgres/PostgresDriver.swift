@@ -79,10 +79,13 @@ final class PostgresDriver: SQLDriver {
     // MARK: Running calls
 
     /// Runs `body` on a pooled connection, under the connect timeout and (when `timed`) the query deadline.
+    /// A write notes the WAL position after it (``notingWrite(_:)``) unless `noting` is false (the write notes
+    /// it itself).
     private func onConnection<T: Sendable>(
-        _ kind: PostgresCallDeadline.Kind, timed: Bool = true, _ body: @escaping @Sendable (PostgresConnection) async throws -> T
+        _ kind: PostgresCallDeadline.Kind, timed: Bool = true, noting: Bool = true,
+        _ body: @escaping @Sendable (PostgresConnection) async throws -> T
     ) async throws -> T {
-        let body = kind == .write ? notingWrite(body) : body
+        let body = kind == .write && noting ? notingWrite(body) : body
         return try await onPrimary { try await deadline.withConnection(of: $0, kind, timed: timed, body) }
     }
 
@@ -138,14 +141,21 @@ final class PostgresDriver: SQLDriver {
     /// After a write (or a write refused by the server's rules) while reading from standbys: notes the
     /// primary's WAL insert position, which this store's later standby reads wait for.
     private func noteWrite(on connection: PostgresConnection) async {
-        guard let standbys else { return }
-        let logger = self.logger
-        let query: PostgresQuery = "SELECT (pg_current_wal_insert_lsn() - '0/0'::pg_lsn)::int8"
-        guard let rows = try? await connection.query(query, logger: logger) else { return }
+        guard standbys != nil else { return }
         do {
-            for try await position in rows.decode(Int64.self) { standbys.raiseFloor(to: UInt64(max(0, position))) }
+            try await askAfterWrite(on: connection)
         } catch {
+            standbys?.writeNotNoted()
             logger.debug("[EventStore] the WAL position after a write could not be read: \(error)")
+        }
+    }
+
+    /// One statement after a write on its connection: the primary's WAL insert position when the store reads
+    /// from standbys (noted for them), else `SELECT 1`.
+    private func askAfterWrite(on connection: PostgresConnection) async throws {
+        let query: PostgresQuery = standbys == nil ? "SELECT 1" : PostgresStandbys.insertPosition
+        for try await position in try await connection.query(query, logger: logger).decode(Int64.self) {
+            standbys?.raiseFloor(to: UInt64(max(0, position)))
         }
     }
 
@@ -256,17 +266,24 @@ final class PostgresDriver: SQLDriver {
     /// before it commits, a deferred constraint, a failed wait for a synchronous standby) arrived after rows
     /// the store had taken as success: an append was acknowledged that no server kept. So the write is
     /// acknowledged only once a second statement on the same connection has been answered, which the server
-    /// runs after that ReadyForQuery; when the connection fails first, the outcome is unknown.
+    /// runs after that ReadyForQuery; when the connection fails first, the outcome is unknown. That statement
+    /// also notes the WAL position for standby reads (``askAfterWrite(on:)``).
     private func writeInOneStatement<T: Sendable>(
         _ handle: SQLTransactionHandle?, _ body: @escaping @Sendable (PostgresConnection) async throws -> T
     ) async throws -> T {
         if handle != nil { return try await write(handle, body) }
-        let logger = self.logger
-        return try await onConnection(.write) { connection in
-            let result = try await body(connection)
+        return try await onConnection(.write, noting: false) { [self] connection in
+            let result: T
             do {
-                try await connection.query("SELECT 1", logger: logger)
+                result = try await body(connection)
+            } catch let error as EventStoreError where error.code != .backend {
+                await noteWrite(on: connection)
+                throw error
+            }
+            do {
+                try await askAfterWrite(on: connection)
             } catch {
+                standbys?.writeNotNoted()
                 throw EventStoreError.backend(
                     "PostgreSQL did not confirm the commit of a write (\(PostgresFailure(error))): it may or may not have committed (outcome unknown: read before retrying)",
                     underlying: PostgresFailure(error))

@@ -221,10 +221,9 @@ final class PostgresNodes: Sendable {
     }
 
     private func tls() throws -> PostgresConnection.Configuration.TLS {
-        switch configuration.tls {
-        case .disable: .disable
-        case .prefer: .prefer(try NIOSSLContext(configuration: .makeClientConfiguration()))
-        case .require: .require(try NIOSSLContext(configuration: .makeClientConfiguration()))
+        switch configuration.clientTLS {
+        case nil: .disable
+        case let (tls, required)?: required ? .require(try NIOSSLContext(configuration: tls)) : .prefer(try NIOSSLContext(configuration: tls))
         }
     }
 

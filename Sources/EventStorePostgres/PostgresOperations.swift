@@ -258,6 +258,11 @@ struct PostgresOperations: Sendable {
     /// reader waits for it instead.
     /// A page of the global order: its events, the readable bound, and on a standby how far it had replayed
     /// WAL when it read them (`pg_last_wal_replay_lsn()`, as bytes; `nil` on a primary).
+    ///
+    /// The readable bound is the newest committed event below the oldest transaction still running, not that
+    /// transaction's id: ids between them may belong to transactions that rolled back, whose WAL nothing has
+    /// flushed; after a crash or a failover the server hands them out again, and a reader that had moved past
+    /// them would skip their events. A committed event's id is durable, and so are the ids below it.
     struct GlobalOrderRead: Sendable {
         var events: [RecordedEvent] = []
         var readable: GlobalPosition?
@@ -271,8 +276,8 @@ struct PostgresOperations: Sendable {
         var page = GlobalOrderRead()
         for try await row in try await run(c, query) {
             let cells = row.makeRandomAccess()
-            if let xmin = try cells[9].decode(Int64?.self) {
-                page.readable = GlobalPosition(commit: xmin, sequence: 0)
+            if let commit = try cells[9].decode(Int64?.self) {
+                page.readable = GlobalPosition(commit: commit, sequence: try cells[11].decode(Int64.self))
                 page.replayed = try cells[10].decode(Int64?.self)
             } else {
                 page.events.append(try event(cells, stream: try storedStreamName(try cells[8].decode(String.self))))
@@ -286,7 +291,7 @@ struct PostgresOperations: Sendable {
         var page = GlobalOrderRead()
         try c.query(query) { row in
             if !row.isNull(9) {
-                page.readable = GlobalPosition(commit: try row.int64(9), sequence: 0)
+                page.readable = GlobalPosition(commit: try row.int64(9), sequence: try row.int64(11))
                 page.replayed = row.isNull(10) ? nil : try row.int64(10)
             } else {
                 page.events.append(try event(row, stream: try storedStreamName(row.text(8))))
@@ -297,10 +302,19 @@ struct PostgresOperations: Sendable {
 
     func readAllQuery(after position: GlobalPosition, of target: SubscriptionTarget, limit: Int, columns: String) -> SQLQuery {
         // One row more than the page, with the bound alone: how far a short page looked, from the same
-        // snapshot as its events (an empty page is that row alone).
+        // snapshot as its events (an empty page is that row alone): the newest event below the oldest
+        // transaction still running (``GlobalOrderRead``).
         return """
-            WITH bound AS MATERIALIZED (
+            WITH snapshot AS MATERIALIZED (
                 SELECT pg_snapshot_xmin(pg_current_snapshot()) AS xmin, (pg_last_wal_replay_lsn() - '0/0'::pg_lsn)::int8 AS replayed
+            ),
+            bound AS MATERIALIZED (
+                SELECT x.xmin, x.replayed, COALESCE(newest.transaction_id::text::int8, 0) AS commit, COALESCE(newest.global_position, 0) AS sequence
+                FROM snapshot AS x LEFT JOIN LATERAL (
+                    SELECT e.transaction_id, e.global_position FROM \(unsafeSQL: tables.events) AS e
+                    WHERE e.transaction_id < x.xmin
+                    ORDER BY e.transaction_id DESC, e.global_position DESC LIMIT 1
+                ) AS newest ON true
             ),
             page (global_position, position, uuid, message_name, payload, metadata, micros, transaction_id, name) AS (
                 SELECT \(unsafeSQL: columns), s.name
@@ -311,10 +325,10 @@ struct PostgresOperations: Sendable {
                     AND \(dialect.targetCondition(target, name: "s.name", category: "s.category"))
                 ORDER BY e.transaction_id, e.global_position LIMIT \(bind: limit)
             )
-            SELECT p.*, NULL::int8, NULL::int8
+            SELECT p.*, NULL::int8, NULL::int8, NULL::int8
             FROM page AS p
             UNION ALL
-            SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, xmin::text::int8, replayed FROM bound
+            SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, commit, replayed, sequence FROM bound
             ORDER BY 10 NULLS FIRST, 8, 1
             """
     }

@@ -35,6 +35,9 @@ final class PostgresStandbys: Sendable {
         var turn = 0
         /// The store's own last write, as a WAL position.
         var floor: UInt64 = 0
+        /// Writes whose position could not be noted, and how many of them a later ask of the primary covers.
+        var unnoted: UInt64 = 0
+        var unnotedCovered: UInt64 = 0
         /// What every synchronous standby had flushed when the primary was last asked.
         var durable: UInt64 = 0
     }
@@ -65,6 +68,35 @@ final class PostgresStandbys: Sendable {
         state.withLock { $0.floor = max($0.floor, position) }
     }
 
+    /// A write whose position could not be noted after it committed (its task was cancelled, its connection
+    /// failed): the next standby read asks the primary for its position first, and raises the floor to it.
+    func writeNotNoted() {
+        state.withLock { $0.unnoted &+= 1 }
+    }
+
+    /// Raises the floor to the primary's WAL insert position when a write could not note its own.
+    /// - Returns: `false` when the primary could not be asked (the read then goes to the primary).
+    private func coverUnnotedWrites(primary: Int) async -> Bool {
+        let unnoted = state.withLock { $0.unnoted }
+        guard unnoted != state.withLock({ $0.unnotedCovered }) else { return true }
+        let logger = self.logger
+        let position = try? await deadline.withConnection(of: nodes.clients[primary], .read) { connection in
+            for try await position in try await connection.query(Self.insertPosition, logger: logger).decode(Int64.self) {
+                return UInt64(max(0, position))
+            }
+            return nil as UInt64?
+        }
+        guard let position else { return false }
+        state.withLock { state in
+            state.floor = max(state.floor, position)
+            state.unnotedCovered = max(state.unnotedCovered, unnoted)
+        }
+        return true
+    }
+
+    /// The primary's WAL insert position, in bytes: what a read of this store's writes waits for.
+    static let insertPosition: PostgresQuery = "SELECT (pg_current_wal_insert_lsn() - '0/0'::pg_lsn)::int8"
+
     /// The standbys that would serve reads now, by their last check when it is recent (reads make checks).
     var usableHosts: [PostgresConfiguration.Host] {
         let statuses = state.withLock { $0.statuses }
@@ -80,7 +112,7 @@ final class PostgresStandbys: Sendable {
     func standbyForRead() async -> Int? {
         guard let primary = try? await nodes.primaryIndex() else { return nil }
         let candidates = nodes.hosts.indices.filter { $0 != primary }
-        guard !candidates.isEmpty else { return nil }
+        guard !candidates.isEmpty, await coverUnnotedWrites(primary: primary) else { return nil }
         let first = state.withLock { state in
             state.turn &+= 1
             return state.turn
@@ -114,6 +146,9 @@ final class PostgresStandbys: Sendable {
         return state.withLock { $0.statuses[index] }.flatMap { ContinuousClock.now - $0.checkedAt < Self.checkInterval * 3 ? $0 : nil }
     }
 
+    /// How far a standby has replayed WAL, in bytes (0 on a primary).
+    static let replayedBytes = "coalesce((pg_last_wal_replay_lsn() - '0/0'::pg_lsn)::int8, 0)"
+
     /// Asks a standby whether it is in recovery and streaming, how far it has replayed, and how far behind it is.
     private func check(_ index: Int) async {
         defer { state.withLock { _ = $0.checking.remove(index) } }
@@ -123,8 +158,7 @@ final class PostgresStandbys: Sendable {
         do {
             status = try await deadline.withConnection(of: nodes.clients[index], .read) { connection in
                 let query: PostgresQuery = """
-                    SELECT pg_is_in_recovery(),
-                        coalesce((pg_last_wal_replay_lsn() - '0/0'::pg_lsn)::int8, 0),
+                    SELECT pg_is_in_recovery(), \(unescaped: Self.replayedBytes),
                         coalesce((SELECT coalesce(status, 'streaming') = 'streaming' FROM pg_stat_wal_receiver), false),
                         CASE WHEN pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn() THEN 0
                             ELSE coalesce(extract(epoch FROM now() - pg_last_xact_replay_timestamp())::float8, 0) END
@@ -162,9 +196,9 @@ final class PostgresStandbys: Sendable {
         let logger = self.logger
         while clock.now < end {
             let replayed = try? await deadline.withConnection(of: nodes.clients[index], .read) { connection in
-                for try await replayed in try await connection.query(
-                    "SELECT coalesce((pg_last_wal_replay_lsn() - '0/0'::pg_lsn)::int8, 0)", logger: logger
-                ).decode(Int64.self) {
+                for try await replayed in try await connection.query("SELECT \(unescaped: Self.replayedBytes)", logger: logger)
+                    .decode(Int64.self)
+                {
                     return UInt64(max(0, replayed))
                 }
                 return 0

@@ -95,6 +95,57 @@ struct PostgresClusterTests {
         try await TestCluster.run("heal")
     }
 
+    /// Transaction ids the crashed primary handed out but no standby saw (rolled-back appends whose WAL
+    /// nothing flushed: the walwriter is frozen) are handed out again by the new primary. A reader whose
+    /// short page looked as far as the primary could read never passes them: its next read gets the events
+    /// stored under them.
+    @Test func aReaderNeverPassesTransactionIdsANewPrimaryHandsOutAgain() async throws {
+        try await TestCluster.run("heal")
+        let prefix = TestDatabaseServer.uniquePrefix()
+        struct RolledBack: Error {}
+        let looked = try await PostgresTestCluster.withStore(prefix: prefix) { store in
+            let quiet = try #require(try await store.create("quiet-1", events: [EventMessage(messageName: "First")]).lastGlobalPosition)
+            try await store.create("busy-1", events: [EventMessage(messageName: "Busy")])
+            let walWriter = try TestCluster.walWriterProcess(of: try await TestCluster.run("primary"))
+            try await ProcessFreezer.freeze([walWriter])
+            do {
+                for _ in 1...5 {
+                    await #expect(throws: RolledBack.self) {
+                        try await store.transaction { tx in
+                            try await tx.append([EventMessage(messageName: "RolledBack")], to: "busy-1", expectedVersion: .any)
+                            throw RolledBack()
+                        }
+                    }
+                }
+                let page = try await store.readPage(after: quiet, of: .stream("quiet-1"), limit: 10)
+                #expect(page.events.isEmpty)
+                Watchdog.step("crash the primary with rolled-back transactions unflushed")
+                try await TestCluster.run("kill-primary")
+                return page.readThrough
+            } catch {
+                ProcessFreezer.thaw([walWriter])
+                throw error
+            }
+        }
+        // A store opened during the failover fails clearly (no primary): open it once Patroni has one.
+        try await TestCluster.run("wait-primary", ["120"])
+        try await PostgresTestCluster.withStore(prefix: prefix) { store in
+            for index in 1...10 {
+                let event = EventMessage(messageName: "After \(index)")
+                #expect(try await Self.appendRetrying(store, event, to: "quiet-1", expectedVersion: .exact(index), within: .seconds(90)))
+            }
+            let events = try await within(.seconds(30), "the reader gets the events stored after the failover") {
+                while true {
+                    let events = try await store.readAll(after: looked, of: .stream("quiet-1"), limit: 20)
+                    if events.count == 10 { return events }
+                    try await Task.sleep(for: .milliseconds(200))
+                }
+            }
+            #expect(events.map(\.messageName) == (1...10).map { "After \($0)" })
+        }
+        try await TestCluster.run("heal")
+    }
+
     /// Runs 8 writers and a subscriber reading from the standbys, `fault` once every writer has appended a
     /// while, and checks that the writers go on and that nothing acknowledged is lost, repeated or reordered.
     static func underLoad(_ name: String, fault: @escaping @Sendable () async throws -> String) async throws {
@@ -236,6 +287,64 @@ struct PostgresClusterTests {
                         && Set(store.nodes.reads.compactMap { Int($0.split(separator: ":").last ?? "") }) == standbyPorts
                 }, "the standbys serve reads again: \(store.nodes)")
         }
+    }
+
+    /// A standby query cancelled by a recovery conflict (SQLSTATE 40001: the standbys replay exclusive locks
+    /// the primary takes on the events table, and cancel the queries in their way at once) is run again:
+    /// every load returns the whole stream while the standbys count the queries they cancelled.
+    @Test func aReadCancelledByARecoveryConflictIsRunAgain() async throws {
+        try await TestCluster.run("heal")
+        let url = try TestCluster.server.requiredURL()
+        let primary = try TestCluster.port(of: try await TestCluster.run("primary"))
+        let standbys = try PostgresConfiguration(url: url).hosts.filter { $0.port != primary }
+            .map { SQLShell.postgres(try TestCluster.url(ofPort: $0.port)) }
+        @Sendable func cancelled() async throws -> Int {
+            var total = 0
+            for standby in standbys {
+                total += Int(try await standby.run("SELECT confl_lock FROM pg_stat_database_conflicts WHERE datname = current_database()")) ?? 0
+            }
+            return total
+        }
+        func conflicts(after delay: String) async throws {
+            for standby in standbys {
+                try await standby.run("ALTER SYSTEM SET max_standby_streaming_delay = '\(delay)'")
+                try await standby.run("SELECT pg_reload_conf()")
+            }
+        }
+        let prefix = TestDatabaseServer.uniquePrefix()
+        try await conflicts(after: "0")
+        do {
+            try await PostgresTestCluster.withStore(prefix: prefix, readsFromStandbys: true) { store in
+                let events = (1...2_000).map { EventMessage(messageName: "Event \($0)") }
+                try await store.create("conflict-1", events: events)
+                #expect(try await store.load("conflict-1").collect().count == 2_000)
+                let before = try await cancelled()
+                let locker = SQLShell.postgres(try TestCluster.url(ofPort: primary))
+                let locks = Task {
+                    _ = try await locker.run("""
+                        DO $$ BEGIN FOR i IN 1..400 LOOP
+                            LOCK TABLE \(prefix)events IN ACCESS EXCLUSIVE MODE; COMMIT; PERFORM pg_sleep(0.01);
+                        END LOOP; END $$
+                        """)
+                }
+                Watchdog.step("load while the standbys replay exclusive locks")
+                var loads = 0
+                while try await cancelled() == before || loads < 20 {
+                    #expect(try await store.load("conflict-1").collect().count == 2_000)
+                    loads += 1
+                    if loads > 2_000 { break }
+                }
+                try await locks.value
+                #expect(try await cancelled() > before, "the standbys cancelled queries in \(loads) loads")
+                // Run again rather than passed over: the standbys still serve reads.
+                let standbyHosts = try PostgresConfiguration(url: url).hosts.filter { $0.port != primary }.map(\.description)
+                #expect(Set(store.nodes.reads) == Set(standbyHosts), "\(store.nodes)")
+            }
+        } catch {
+            try? await conflicts(after: "30s")
+            throw error
+        }
+        try await conflicts(after: "30s")
     }
 
     /// Polls `condition` (reading or loading meanwhile is the caller's) until it holds, at most 30 s.

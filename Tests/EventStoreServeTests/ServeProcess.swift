@@ -54,8 +54,9 @@ struct ServeProcess: Sendable {
     var output: String { (try? String(contentsOf: log, encoding: .utf8)) ?? "" }
 
     /// A GET of `path`: its status and body.
-    func get(_ path: String, timeout: Duration) async throws -> (status: UInt, body: String) {
-        let request = HTTPClientRequest(url: baseURL + path)
+    func get(_ path: String, accept: String? = nil, timeout: Duration) async throws -> (status: UInt, body: String) {
+        var request = HTTPClientRequest(url: baseURL + path)
+        if let accept { request.headers.add(name: "Accept", value: accept) }
         let response = try await testClient.execute(request, timeout: .init(timeout))
         let body = try await response.body.collect(upTo: 1 << 20)
         return (response.status.code, String(buffer: body))

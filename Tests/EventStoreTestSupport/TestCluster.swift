@@ -34,16 +34,34 @@ public enum TestCluster {
     /// (SIGSTOP) stops replay while the standby goes on receiving, as a stuck replay does. (Pausing replay
     /// with `pg_wal_replay_pause()` does not last under Patroni, which resumes it within a second.)
     public static func replayProcess(of node: String) throws -> pid_t {
+        try #require(try serverProcess(of: node, named: "startup"), "\(node) has no startup process: is it a standby?")
+    }
+
+    /// The process of `node`'s PostgreSQL that flushes WAL in the background (`postgres: … walwriter`):
+    /// frozen, WAL that no commit flushes (a rollback's) stays in the server's buffers, unseen by standbys.
+    public static func walWriterProcess(of node: String) throws -> pid_t {
+        try #require(try serverProcess(of: node, named: "walwriter"), "\(node) has no walwriter: is it a primary?")
+    }
+
+    /// The child of `node`'s postmaster whose command line names `role`.
+    private static func serverProcess(of node: String, named role: String) throws -> pid_t? {
         let nodes = try String(contentsOf: directory().appendingPathComponent("nodes"), encoding: .utf8)
         let line = try #require(nodes.split(separator: "\n").first { $0.hasPrefix(node + " ") }, "\(node) in \(nodes)")
         let data = String(line.split(separator: " ")[3])
         let pidFile = try String(contentsOfFile: data + "/postmaster.pid", encoding: .utf8)
         let postmaster = try #require(pidFile.split(separator: "\n").first.flatMap { pid_t($0) })
-        let startup = ProcessLaunch.children(of: postmaster).first { pid in
+        return ProcessLaunch.children(of: postmaster).first { pid in
             let command = (try? String(contentsOfFile: "/proc/\(pid)/cmdline", encoding: .utf8)) ?? ""
-            return command.contains("startup")
+            return command.contains(role)
         }
-        return try #require(startup, "\(node) has no startup process: is it a standby?")
+    }
+
+    /// The cluster's URL with one host left: the node listening on `port`.
+    public static func url(ofPort port: Int) throws -> String {
+        let url = try server.requiredURL()
+        let at = try #require(url.range(of: "@"), "credentials in \(url)")
+        let path = try #require(url[at.upperBound...].range(of: "/"), "a database in \(url)")
+        return String(url[..<at.upperBound]) + "127.0.0.1:\(port)" + String(url[path.lowerBound...])
     }
 
     /// The name of the node whose PostgreSQL listens on `port`.
