@@ -37,7 +37,7 @@ public struct HTTPProblem: HTTPResponseError, Sendable {
         switch error.code {
         case .invalidArgument, .decodingFailed, .nestedTransaction, .transactionClosed:
             return HTTPProblem(.badRequest, "Bad Request", detail: error.reason)
-        case .streamNotFound, .projectionNotFound:
+        case .streamNotFound, .projectionNotFound, .consumerGroupNotFound:
             return HTTPProblem(.notFound, "Not Found", detail: error.reason)
         case let code where code.isConflict || code == .projectionRunning:
             return HTTPProblem(.conflict, "Conflict", detail: error.reason)

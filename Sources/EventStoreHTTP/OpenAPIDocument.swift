@@ -1086,6 +1086,692 @@ public enum OpenAPIDocument {
      }
     }
    }
+  },
+  "/groups": {
+   "get": {
+    "summary": "Consumer group names",
+    "parameters": [
+     {
+      "$ref": "#/components/parameters/Limit"
+     },
+     {
+      "$ref": "#/components/parameters/Offset"
+     }
+    ],
+    "responses": {
+     "200": {
+      "$ref": "#/components/responses/Names"
+     },
+     "400": {
+      "$ref": "#/components/responses/BadInput"
+     },
+     "401": {
+      "$ref": "#/components/responses/Unauthorized"
+     },
+     "503": {
+      "$ref": "#/components/responses/Unavailable"
+     }
+    }
+   }
+  },
+  "/groups/{name}": {
+   "get": {
+    "summary": "A consumer group: settings, checkpoint, consumers, counters and lag",
+    "parameters": [
+     {
+      "$ref": "#/components/parameters/GroupName"
+     }
+    ],
+    "responses": {
+     "200": {
+      "description": "The group",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/GroupInfo"
+        }
+       }
+      }
+     },
+     "400": {
+      "$ref": "#/components/responses/BadInput"
+     },
+     "401": {
+      "$ref": "#/components/responses/Unauthorized"
+     },
+     "404": {
+      "$ref": "#/components/responses/NoSuchGroup"
+     },
+     "503": {
+      "$ref": "#/components/responses/Unavailable"
+     }
+    }
+   },
+   "put": {
+    "summary": "Create a consumer group",
+    "parameters": [
+     {
+      "$ref": "#/components/parameters/GroupName"
+     }
+    ],
+    "requestBody": {
+     "required": true,
+     "content": {
+      "application/json": {
+       "schema": {
+        "$ref": "#/components/schemas/NewGroup"
+       }
+      }
+     }
+    },
+    "responses": {
+     "201": {
+      "description": "Created",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/GroupInfo"
+        }
+       }
+      }
+     },
+     "400": {
+      "$ref": "#/components/responses/BadInput"
+     },
+     "401": {
+      "$ref": "#/components/responses/Unauthorized"
+     },
+     "403": {
+      "$ref": "#/components/responses/Forbidden"
+     },
+     "409": {
+      "$ref": "#/components/responses/GroupExists"
+     },
+     "415": {
+      "$ref": "#/components/responses/NotJSON"
+     },
+     "503": {
+      "$ref": "#/components/responses/Unavailable"
+     }
+    }
+   },
+   "post": {
+    "summary": "Change a consumer group's target or settings (its checkpoint stays)",
+    "parameters": [
+     {
+      "$ref": "#/components/parameters/GroupName"
+     }
+    ],
+    "requestBody": {
+     "required": true,
+     "content": {
+      "application/json": {
+       "schema": {
+        "$ref": "#/components/schemas/NewGroup"
+       }
+      }
+     }
+    },
+    "responses": {
+     "204": {
+      "description": "Changed"
+     },
+     "400": {
+      "$ref": "#/components/responses/BadInput"
+     },
+     "401": {
+      "$ref": "#/components/responses/Unauthorized"
+     },
+     "403": {
+      "$ref": "#/components/responses/Forbidden"
+     },
+     "404": {
+      "$ref": "#/components/responses/NoSuchGroup"
+     },
+     "415": {
+      "$ref": "#/components/responses/NotJSON"
+     },
+     "503": {
+      "$ref": "#/components/responses/Unavailable"
+     }
+    }
+   },
+   "delete": {
+    "summary": "Delete a consumer group",
+    "parameters": [
+     {
+      "$ref": "#/components/parameters/GroupName"
+     }
+    ],
+    "responses": {
+     "204": {
+      "description": "Deleted"
+     },
+     "400": {
+      "$ref": "#/components/responses/BadInput"
+     },
+     "401": {
+      "$ref": "#/components/responses/Unauthorized"
+     },
+     "403": {
+      "$ref": "#/components/responses/Forbidden"
+     },
+     "404": {
+      "$ref": "#/components/responses/NoSuchGroup"
+     },
+     "503": {
+      "$ref": "#/components/responses/Unavailable"
+     }
+    }
+   }
+  },
+  "/groups/{name}/move": {
+   "post": {
+    "summary": "Start a consumer group over at the start or the end of its target",
+    "parameters": [
+     {
+      "$ref": "#/components/parameters/GroupName"
+     }
+    ],
+    "requestBody": {
+     "required": true,
+     "content": {
+      "application/json": {
+       "schema": {
+        "type": "object",
+        "properties": {
+         "start": {
+          "$ref": "#/components/schemas/GroupStart"
+         }
+        }
+       }
+      }
+     }
+    },
+    "responses": {
+     "204": {
+      "description": "Moved"
+     },
+     "400": {
+      "$ref": "#/components/responses/BadInput"
+     },
+     "401": {
+      "$ref": "#/components/responses/Unauthorized"
+     },
+     "403": {
+      "$ref": "#/components/responses/Forbidden"
+     },
+     "404": {
+      "$ref": "#/components/responses/NoSuchGroup"
+     },
+     "415": {
+      "$ref": "#/components/responses/NotJSON"
+     },
+     "503": {
+      "$ref": "#/components/responses/Unavailable"
+     }
+    }
+   }
+  },
+  "/groups/{name}/take": {
+   "post": {
+    "summary": "Hand a consumer up to count deliveries, each with its ack and nack links",
+    "parameters": [
+     {
+      "$ref": "#/components/parameters/GroupName"
+     },
+     {
+      "description": "The consumer's name",
+      "in": "query",
+      "name": "consumer",
+      "required": true,
+      "schema": {
+       "type": "string",
+       "minLength": 1,
+       "maxLength": 200
+      }
+     },
+     {
+      "description": "At most this many deliveries (1 to 1000; 1 by default)",
+      "in": "query",
+      "name": "count",
+      "required": false,
+      "schema": {
+       "type": "integer",
+       "minimum": 1,
+       "maximum": 1000
+      }
+     }
+    ],
+    "responses": {
+     "200": {
+      "description": "The deliveries, none when there is nothing to hand out now",
+      "content": {
+       "application/json": {
+        "schema": {
+         "type": "object",
+         "required": [
+          "deliveries"
+         ],
+         "properties": {
+          "deliveries": {
+           "type": "array",
+           "items": {
+            "$ref": "#/components/schemas/Delivery"
+           }
+          }
+         }
+        }
+       }
+      }
+     },
+     "400": {
+      "$ref": "#/components/responses/BadInput"
+     },
+     "401": {
+      "$ref": "#/components/responses/Unauthorized"
+     },
+     "403": {
+      "$ref": "#/components/responses/Forbidden"
+     },
+     "404": {
+      "$ref": "#/components/responses/NoSuchGroup"
+     },
+     "503": {
+      "$ref": "#/components/responses/Unavailable"
+     }
+    }
+   }
+  },
+  "/groups/{name}/ack": {
+   "post": {
+    "summary": "Acknowledge deliveries; ids no longer in flight are ignored",
+    "parameters": [
+     {
+      "$ref": "#/components/parameters/GroupName"
+     },
+     {
+      "$ref": "#/components/parameters/Consumer"
+     }
+    ],
+    "requestBody": {
+     "required": true,
+     "content": {
+      "application/json": {
+       "schema": {
+        "type": "object",
+        "required": [
+         "ids"
+        ],
+        "properties": {
+         "ids": {
+          "type": "array",
+          "maxItems": 1000,
+          "items": {
+           "type": "string",
+           "format": "uuid"
+          }
+         }
+        }
+       }
+      }
+     }
+    },
+    "responses": {
+     "200": {
+      "description": "How many were acknowledged",
+      "content": {
+       "application/json": {
+        "schema": {
+         "type": "object",
+         "required": [
+          "acknowledged"
+         ],
+         "properties": {
+          "acknowledged": {
+           "type": "integer",
+           "minimum": 0
+          }
+         }
+        }
+       }
+      }
+     },
+     "400": {
+      "$ref": "#/components/responses/BadInput"
+     },
+     "401": {
+      "$ref": "#/components/responses/Unauthorized"
+     },
+     "403": {
+      "$ref": "#/components/responses/Forbidden"
+     },
+     "404": {
+      "$ref": "#/components/responses/NoSuchGroup"
+     },
+     "415": {
+      "$ref": "#/components/responses/NotJSON"
+     },
+     "503": {
+      "$ref": "#/components/responses/Unavailable"
+     }
+    }
+   }
+  },
+  "/groups/{name}/ack/{id}": {
+   "post": {
+    "summary": "Acknowledge one delivery",
+    "parameters": [
+     {
+      "$ref": "#/components/parameters/GroupName"
+     },
+     {
+      "$ref": "#/components/parameters/DeliveryID"
+     },
+     {
+      "$ref": "#/components/parameters/Consumer"
+     }
+    ],
+    "responses": {
+     "200": {
+      "description": "1 when it was in flight, else 0",
+      "content": {
+       "application/json": {
+        "schema": {
+         "type": "object",
+         "required": [
+          "acknowledged"
+         ],
+         "properties": {
+          "acknowledged": {
+           "type": "integer",
+           "minimum": 0
+          }
+         }
+        }
+       }
+      }
+     },
+     "400": {
+      "$ref": "#/components/responses/BadInput"
+     },
+     "401": {
+      "$ref": "#/components/responses/Unauthorized"
+     },
+     "403": {
+      "$ref": "#/components/responses/Forbidden"
+     },
+     "404": {
+      "$ref": "#/components/responses/NoSuchGroup"
+     },
+     "503": {
+      "$ref": "#/components/responses/Unavailable"
+     }
+    }
+   }
+  },
+  "/groups/{name}/nack": {
+   "post": {
+    "summary": "Reject deliveries: retry (the default), park or skip",
+    "parameters": [
+     {
+      "$ref": "#/components/parameters/GroupName"
+     },
+     {
+      "$ref": "#/components/parameters/Consumer"
+     }
+    ],
+    "requestBody": {
+     "required": true,
+     "content": {
+      "application/json": {
+       "schema": {
+        "type": "object",
+        "required": [
+         "ids"
+        ],
+        "properties": {
+         "ids": {
+          "type": "array",
+          "maxItems": 1000,
+          "items": {
+           "type": "string",
+           "format": "uuid"
+          }
+         },
+         "action": {
+          "enum": [
+           "retry",
+           "park",
+           "skip"
+          ],
+          "type": "string"
+         },
+         "reason": {
+          "type": "string"
+         }
+        }
+       }
+      }
+     }
+    },
+    "responses": {
+     "200": {
+      "description": "How many were in flight",
+      "content": {
+       "application/json": {
+        "schema": {
+         "type": "object",
+         "required": [
+          "rejected"
+         ],
+         "properties": {
+          "rejected": {
+           "type": "integer",
+           "minimum": 0
+          }
+         }
+        }
+       }
+      }
+     },
+     "400": {
+      "$ref": "#/components/responses/BadInput"
+     },
+     "401": {
+      "$ref": "#/components/responses/Unauthorized"
+     },
+     "403": {
+      "$ref": "#/components/responses/Forbidden"
+     },
+     "404": {
+      "$ref": "#/components/responses/NoSuchGroup"
+     },
+     "415": {
+      "$ref": "#/components/responses/NotJSON"
+     },
+     "503": {
+      "$ref": "#/components/responses/Unavailable"
+     }
+    }
+   }
+  },
+  "/groups/{name}/nack/{id}": {
+   "post": {
+    "summary": "Reject one delivery",
+    "parameters": [
+     {
+      "$ref": "#/components/parameters/GroupName"
+     },
+     {
+      "$ref": "#/components/parameters/DeliveryID"
+     },
+     {
+      "$ref": "#/components/parameters/Consumer"
+     },
+     {
+      "description": "retry (the default), park or skip",
+      "in": "query",
+      "name": "action",
+      "required": false,
+      "schema": {
+       "enum": [
+        "retry",
+        "park",
+        "skip"
+       ],
+       "type": "string"
+      }
+     },
+     {
+      "description": "Why (kept with a parked event)",
+      "in": "query",
+      "name": "reason",
+      "required": false,
+      "schema": {
+       "type": "string"
+      }
+     }
+    ],
+    "responses": {
+     "200": {
+      "description": "1 when it was in flight, else 0",
+      "content": {
+       "application/json": {
+        "schema": {
+         "type": "object",
+         "required": [
+          "rejected"
+         ],
+         "properties": {
+          "rejected": {
+           "type": "integer",
+           "minimum": 0
+          }
+         }
+        }
+       }
+      }
+     },
+     "400": {
+      "$ref": "#/components/responses/BadInput"
+     },
+     "401": {
+      "$ref": "#/components/responses/Unauthorized"
+     },
+     "403": {
+      "$ref": "#/components/responses/Forbidden"
+     },
+     "404": {
+      "$ref": "#/components/responses/NoSuchGroup"
+     },
+     "503": {
+      "$ref": "#/components/responses/Unavailable"
+     }
+    }
+   }
+  },
+  "/groups/{name}/parked": {
+   "get": {
+    "summary": "A consumer group's parked events, oldest first",
+    "parameters": [
+     {
+      "$ref": "#/components/parameters/GroupName"
+     },
+     {
+      "$ref": "#/components/parameters/Limit"
+     }
+    ],
+    "responses": {
+     "200": {
+      "description": "Parked events",
+      "content": {
+       "application/json": {
+        "schema": {
+         "type": "array",
+         "items": {
+          "type": "object",
+          "required": [
+           "reason",
+           "deliveries",
+           "event"
+          ],
+          "properties": {
+           "reason": {
+            "type": "string"
+           },
+           "deliveries": {
+            "type": "integer"
+           },
+           "event": {
+            "type": "object"
+           }
+          }
+         }
+        }
+       }
+      }
+     },
+     "400": {
+      "$ref": "#/components/responses/BadInput"
+     },
+     "401": {
+      "$ref": "#/components/responses/Unauthorized"
+     },
+     "404": {
+      "$ref": "#/components/responses/NoSuchGroup"
+     },
+     "503": {
+      "$ref": "#/components/responses/Unavailable"
+     }
+    }
+   }
+  },
+  "/groups/{name}/replay-parked": {
+   "post": {
+    "summary": "Hand a consumer group's parked events out again",
+    "parameters": [
+     {
+      "$ref": "#/components/parameters/GroupName"
+     }
+    ],
+    "responses": {
+     "200": {
+      "description": "How many",
+      "content": {
+       "application/json": {
+        "schema": {
+         "type": "object",
+         "required": [
+          "replayed"
+         ],
+         "properties": {
+          "replayed": {
+           "type": "integer",
+           "minimum": 0
+          }
+         }
+        }
+       }
+      }
+     },
+     "400": {
+      "$ref": "#/components/responses/BadInput"
+     },
+     "401": {
+      "$ref": "#/components/responses/Unauthorized"
+     },
+     "403": {
+      "$ref": "#/components/responses/Forbidden"
+     },
+     "404": {
+      "$ref": "#/components/responses/NoSuchGroup"
+     },
+     "503": {
+      "$ref": "#/components/responses/Unavailable"
+     }
+    }
+   }
   }
  },
  "components": {
@@ -1357,6 +2043,205 @@ public enum OpenAPIDocument {
       ]
      }
     }
+   },
+   "GroupStart": {
+    "description": "start (the default: the target's first event) or end (only events stored from now on)",
+    "enum": [
+     "start",
+     "end"
+    ],
+    "type": "string"
+   },
+   "NewGroup": {
+    "type": "object",
+    "required": [
+     "target"
+    ],
+    "properties": {
+     "target": {
+      "description": "\"all\", or one of stream, streams, category, categories",
+      "oneOf": [
+       {
+        "enum": [
+         "all"
+        ],
+        "type": "string"
+       },
+       {
+        "type": "object",
+        "required": [
+         "stream"
+        ],
+        "properties": {
+         "stream": {
+          "$ref": "#/components/schemas/StreamName"
+         }
+        }
+       },
+       {
+        "type": "object",
+        "required": [
+         "streams"
+        ],
+        "properties": {
+         "streams": {
+          "type": "array",
+          "minItems": 1,
+          "items": {
+           "$ref": "#/components/schemas/StreamName"
+          }
+         }
+        }
+       },
+       {
+        "type": "object",
+        "required": [
+         "category"
+        ],
+        "properties": {
+         "category": {
+          "type": "string"
+         }
+        }
+       },
+       {
+        "type": "object",
+        "required": [
+         "categories"
+        ],
+        "properties": {
+         "categories": {
+          "type": "array",
+          "minItems": 1,
+          "items": {
+           "type": "string"
+          }
+         }
+        }
+       }
+      ]
+     },
+     "start": {
+      "$ref": "#/components/schemas/GroupStart"
+     },
+     "settings": {
+      "type": "object",
+      "properties": {
+       "max_retries": {
+        "description": "10 by default",
+        "minimum": 0,
+        "maximum": 1000000,
+        "type": "integer"
+       },
+       "message_timeout_ms": {
+        "description": "30000 by default",
+        "minimum": 1,
+        "maximum": 86400000,
+        "type": "integer"
+       },
+       "max_in_flight": {
+        "description": "Per consumer; 10 by default",
+        "minimum": 1,
+        "maximum": 1000,
+        "type": "integer"
+       },
+       "strategy": {
+        "enum": [
+         "round_robin",
+         "pinned_by_stream"
+        ],
+        "type": "string"
+       }
+      }
+     }
+    }
+   },
+   "GroupInfo": {
+    "type": "object",
+    "required": [
+     "name",
+     "target",
+     "settings",
+     "checkpoint",
+     "consumers",
+     "in_flight",
+     "parked",
+     "retries",
+     "acknowledged",
+     "skipped",
+     "lag_events",
+     "lag_seconds"
+    ],
+    "properties": {
+     "name": {
+      "type": "string"
+     },
+     "target": {
+      "type": "string"
+     },
+     "settings": {
+      "type": "object"
+     },
+     "checkpoint": {
+      "type": "string"
+     },
+     "consumers": {
+      "type": "array",
+      "items": {
+       "type": "string"
+      }
+     },
+     "in_flight": {
+      "type": "integer"
+     },
+     "parked": {
+      "type": "integer"
+     },
+     "retries": {
+      "type": "integer"
+     },
+     "acknowledged": {
+      "type": "integer"
+     },
+     "skipped": {
+      "type": "integer"
+     },
+     "lag_events": {
+      "type": "integer"
+     },
+     "lag_seconds": {
+      "type": "number"
+     }
+    }
+   },
+   "Delivery": {
+    "type": "object",
+    "required": [
+     "id",
+     "attempt",
+     "ack",
+     "nack",
+     "event"
+    ],
+    "properties": {
+     "id": {
+      "format": "uuid",
+      "type": "string"
+     },
+     "attempt": {
+      "minimum": 1,
+      "type": "integer"
+     },
+     "ack": {
+      "type": "string"
+     },
+     "nack": {
+      "type": "string"
+     },
+     "event": {
+      "type": "object"
+     }
+    }
    }
   },
   "parameters": {
@@ -1458,6 +2343,34 @@ public enum OpenAPIDocument {
     "required": true,
     "schema": {
      "$ref": "#/components/schemas/StreamName"
+    }
+   },
+   "GroupName": {
+    "description": "The consumer group's name (1 to 150 bytes, no control characters)",
+    "in": "path",
+    "name": "name",
+    "required": true,
+    "schema": {
+     "$ref": "#/components/schemas/Key"
+    }
+   },
+   "DeliveryID": {
+    "description": "A delivery's id, as take handed it out",
+    "in": "path",
+    "name": "id",
+    "required": true,
+    "schema": {
+     "format": "uuid",
+     "type": "string"
+    }
+   },
+   "Consumer": {
+    "description": "The consumer acknowledging or rejecting (it counts as heard from)",
+    "in": "query",
+    "name": "consumer",
+    "required": false,
+    "schema": {
+     "type": "string"
     }
    }
   },
@@ -1625,6 +2538,26 @@ public enum OpenAPIDocument {
      }
     },
     "description": "The database did not answer within its deadline, or the server is shutting down; for a write the detail says whether its outcome is unknown (read before retrying)"
+   },
+   "NoSuchGroup": {
+    "content": {
+     "application/problem+json": {
+      "schema": {
+       "$ref": "#/components/schemas/Problem"
+      }
+     }
+    },
+    "description": "No such consumer group"
+   },
+   "GroupExists": {
+    "content": {
+     "application/problem+json": {
+      "schema": {
+       "$ref": "#/components/schemas/Problem"
+      }
+     }
+    },
+    "description": "A consumer group of that name exists"
    }
   },
   "securitySchemes": {

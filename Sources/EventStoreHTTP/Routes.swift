@@ -87,6 +87,9 @@ struct Routes: Sendable {
         if let projectionStore = store as? any ProjectionStore {
             registerProjections(on: router, ProjectionManager(store: projectionStore))
         }
+        if let groupStore = store as? any ConsumerGroupStore {
+            registerConsumerGroups(on: router, groupStore)
+        }
         // Liveness: the process answers. `/health` is the same, as before readiness had a route of its own.
         for path in ["/health", "/health/live"] {
             router.get(RouterPath(path)) { _, _ in json("{\"status\":\"ok\"}") }

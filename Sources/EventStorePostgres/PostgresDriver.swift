@@ -516,6 +516,24 @@ final class PostgresDriver: SQLDriver {
         return try await write(transaction) { try await operations.changeProjection($0, named: name, change) }
     }
 
+    func consumerGroupRecord(_ transaction: SQLTransactionHandle?, named name: String) async throws -> ConsumerGroupRecord? {
+        let operations = self.operations
+        return try await read(transaction) { try await operations.consumerGroupText($0, named: name) }.map(ConsumerGroupSQL.record)
+    }
+
+    func consumerGroupNames(_ transaction: SQLTransactionHandle?, limit: Int, offset: Int) async throws -> [String] {
+        let operations = self.operations
+        return try await read(transaction) { try await operations.consumerGroupNames($0, limit: limit, offset: offset) }
+    }
+
+    func changeConsumerGroup<Result: Sendable>(
+        _ transaction: SQLTransactionHandle?, named name: String,
+        _ change: @escaping @Sendable (inout ConsumerGroupRecord?, Int64) throws -> Result
+    ) async throws -> Result {
+        let operations = self.operations
+        return try await write(transaction) { try await operations.changeConsumerGroup($0, named: name, change) }
+    }
+
     func snapshot(_ transaction: SQLTransactionHandle?, type: String, id: String) async throws -> Snapshot? {
         let operations = self.operations
         return try await read(transaction) { try await operations.snapshot($0, type: type, id: id) }

@@ -464,6 +464,52 @@ struct PostgresOperations: Sendable {
         return outcome.result
     }
 
+    // MARK: Consumer groups
+
+    var consumerGroupSQL: ConsumerGroupSQL { ConsumerGroupSQL(table: tables.consumerGroups) }
+
+    /// A group's row as JSON text; `lock` holds it until the transaction ends.
+    func consumerGroupText(_ c: PostgresConnection, named name: String, lock: Bool = false) async throws -> String? {
+        for try await text in try await run(c, consumerGroupSQL.select(name, lock: lock)).decode(String.self) { return text }
+        return nil
+    }
+
+    func consumerGroupNames(_ c: PostgresConnection, limit: Int, offset: Int) async throws -> [String] {
+        var names: [String] = []
+        for try await name in try await run(c, consumerGroupSQL.names(limit: limit, offset: offset)).decode(String.self) { names.append(name) }
+        return names
+    }
+
+    /// Reads (locking), edits and writes a group's row, with the server's clock (the caller holds the
+    /// transaction).
+    /// - Throws: ``ProjectionRowRaced`` when another transaction inserted the row first: run it again.
+    func changeConsumerGroup<Result>(
+        _ c: PostgresConnection, named name: String, _ change: (inout ConsumerGroupRecord?, Int64) throws -> Result
+    ) async throws -> Result {
+        let sql = consumerGroupSQL
+        let existing = try await consumerGroupText(c, named: name, lock: true)
+        var now: Int64?
+        let clock: SQLQuery = "SELECT (extract(epoch FROM clock_timestamp()) * 1000000)::int8"
+        for try await value in try await run(c, clock).decode(Int64.self) { now = value }
+        guard let now else { throw EventStoreError.backend("PostgreSQL did not say what time it is") }
+        let (result, write) = try ConsumerGroupSQL.apply(existing, now: now, change)
+        switch write {
+        case .none:
+            break
+        case let .insert(record):
+            var inserted = false
+            for try await _ in try await run(c, sql.insert(name, record) + " ON CONFLICT (name) DO NOTHING RETURNING name").decode(String.self) {
+                inserted = true
+            }
+            if !inserted { throw ProjectionRowRaced() }
+        case let .update(record):
+            _ = try await run(c, sql.update(name, record))
+        case .delete:
+            _ = try await run(c, sql.delete(name))
+        }
+        return result
+    }
+
     func snapshot(_ c: PostgresConnection, type: String, id: String) async throws -> Snapshot? {
         let query: PostgresQuery = """
             SELECT last_version, state::text, (extract(epoch FROM created_at) * 1000000)::int8 FROM \(unescaped: tables.snapshots)

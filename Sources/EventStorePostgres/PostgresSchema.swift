@@ -100,6 +100,7 @@ struct PostgresTables: Sendable {
             (4, SQLCommonDDL.projections(self.projections, Self.columnTypes)),
             (5, SQLCommonDDL.projectionSource(self.projections, Self.columnTypes)),
             (6, appendFunctionSQL),
+            (7, SQLCommonDDL.consumerGroups(self.consumerGroups, Self.columnTypes)),
         ]
     }
 

@@ -49,6 +49,16 @@ package enum SQLCommonDDL {
         """
     }
 
+    /// The consumer groups table: one row per group, its record as JSON text (``ConsumerGroupSQL``).
+    package static func consumerGroups(_ table: String, _ t: SQLColumnTypes) -> String {
+        """
+        CREATE TABLE \(table) (
+            name \(t.key) PRIMARY KEY,
+            record \(t.text) NOT NULL
+        );
+        """
+    }
+
     /// Schema version 5: what each projection reads (`/metrics` counts its lag there).
     package static func projectionSource(_ table: String, _ t: SQLColumnTypes) -> String {
         "ALTER TABLE \(table) ADD COLUMN source \(t.text);"

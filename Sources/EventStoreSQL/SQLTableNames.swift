@@ -13,6 +13,7 @@ package struct SQLTableNames: Sendable {
     /// Subscriptions' checkpoints.
     package let checkpoints: SQLIdentifier
     package let snapshots: SQLIdentifier
+    package let consumerGroups: SQLIdentifier
 
     /// - Parameter longest: the longest prefix the backend's identifiers leave room for (in bytes).
     /// - Throws: `invalidArgument` unless `prefix` is empty or at most `longest` ASCII letters, digits and
@@ -29,10 +30,11 @@ package struct SQLTableNames: Sendable {
         projections = try SQLIdentifier(prefix + "projections")
         checkpoints = try SQLIdentifier(prefix + "subscription_checkpoints")
         snapshots = try SQLIdentifier(prefix + "snapshots")
+        consumerGroups = try SQLIdentifier(prefix + "consumer_groups")
     }
 
-    /// The six tables, in the order the schema creates them.
-    package var all: [SQLIdentifier] { [schemaTable, streams, events, projections, checkpoints, snapshots] }
+    /// The seven tables, in the order the schema creates them.
+    package var all: [SQLIdentifier] { [schemaTable, streams, events, projections, checkpoints, snapshots, consumerGroups] }
 
     /// Another identifier with the prefix (an index, a constraint, a backend's own table).
     package func named(_ suffix: String) throws(EventStoreError) -> SQLIdentifier {

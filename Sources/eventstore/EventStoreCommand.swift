@@ -13,7 +13,8 @@ struct EventStoreCommand: AsyncParsableCommand {
             """,
         subcommands: [
             QuickStart.self, Create.self, Append.self, Read.self, Delete.self, NameList<StreamListing>.self, NameList<CategoryListing>.self,
-            Serve.self, StreamMetadataCommand.self, Migrate.self, Verify.self, Subscribe.self, Projections.self, Bench.self,
+            Serve.self, StreamMetadataCommand.self, Migrate.self, Verify.self, Subscribe.self, Projections.self, Groups.self, Consume.self,
+            Bench.self,
         ]
     )
 }

@@ -1,6 +1,19 @@
 import ArgumentParser
 import EventStore
 
+extension SubscriptionTarget {
+    /// The target of `--stream`, `--category` or `--all` (the default).
+    /// - Throws: bad input for more than one of them.
+    init(stream: String?, category: String?, all: Bool) throws {
+        switch (stream, category, all) {
+        case let (name?, nil, false): self = .stream(try StreamName(name))
+        case let (nil, name?, false): self = .category(name)
+        case (nil, nil, _): self = .all
+        default: throw CommandFailure.badInput("give one of --stream, --category or --all")
+        }
+    }
+}
+
 struct Subscribe: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Print events as they arrive, one JSON object per line, until interrupted.",
@@ -17,13 +30,7 @@ struct Subscribe: AsyncParsableCommand {
 
     func run() async throws {
         try await reportingFailures {
-            let target: SubscriptionTarget
-            switch (stream, category, all) {
-            case let (name?, nil, false): target = .stream(try StreamName(name))
-            case let (nil, name?, false): target = .category(name)
-            case (nil, nil, _): target = .all
-            default: throw CommandFailure.badInput("give one of --stream, --category or --all")
-            }
+            let target = try SubscriptionTarget(stream: stream, category: category, all: all)
             let start: SubscriptionStart
             if let from {
                 guard let position = GlobalPosition(from) else {

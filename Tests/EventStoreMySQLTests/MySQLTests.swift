@@ -87,13 +87,18 @@ struct MySQLStoreTests {
     @Test func aDatabaseOfTheSchema4BuildMigratesAndReadsBackUnchanged() async throws {
         var configuration = try MySQLTestServer.configuration()
         let password = configuration.password.map { ["-p\($0)"] } ?? []
+        // The dump drops the tables of its own schema; a later run's newer tables go first.
+        try await SQLShell.mariadb(
+            host: configuration.host, port: configuration.port, user: configuration.username, password: configuration.password,
+            database: configuration.database
+        ).run("DROP TABLE IF EXISTS \(Schema4Fixture.tablePrefix)consumer_groups")
         try await Schema4Fixture.load(
             "mariadb.sql", with: "mariadb",
             ["--no-defaults", "-h", configuration.host, "-P", "\(configuration.port)", "-u", configuration.username] + password
                 + [configuration.database])
         configuration.tablePrefix = Schema4Fixture.tablePrefix
         let store = try await MySQLEventStore(configuration: configuration)
-        #expect(store.schemaVersion == 6)
+        #expect(store.schemaVersion == 7)
         try await Schema4Fixture.verify(store, globalOrder: store)
         await store.close()
     }
@@ -165,7 +170,7 @@ struct MySQLStoreTests {
             for _ in 0..<4 { group.addTask { try await MySQLEventStore(configuration: configuration).schemaVersion } }
             return try await group.reduce(into: []) { $0.append($1) }
         }
-        #expect(versions.count == 4 && Set(versions) == [6])
+        #expect(versions.count == 4 && Set(versions) == [7])
     }
 
     /// A start waits for another process's migration however long it takes (up to 60 s), though each
@@ -182,7 +187,7 @@ struct MySQLStoreTests {
         try await shell.waitFor("SELECT IS_USED_LOCK('\(lock)') IS NOT NULL", toPrint: "1")
         Watchdog.step("another session holds the migration lock for 5 s")
         let store = try await MySQLEventStore(configuration: configuration)
-        #expect(store.schemaVersion == 6)
+        #expect(store.schemaVersion == 7)
         _ = try await holder.value
         await store.close()
     }

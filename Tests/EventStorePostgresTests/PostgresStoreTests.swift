@@ -109,7 +109,7 @@ struct PostgresStoreTests {
             }
             return try await group.reduce(into: []) { $0.append($1) }
         }
-        #expect(versions.count == 4 && Set(versions) == [6])
+        #expect(versions.count == 4 && Set(versions) == [7])
     }
 
     @Test func tablesCanLiveInTheirOwnSchema() async throws {
@@ -146,11 +146,13 @@ struct PostgresStoreTests {
     /// transaction ids, which this fresh server may not have reached yet.
     @Test func aDatabaseOfTheSchema4BuildMigratesAndReadsBackUnchanged() async throws {
         let url = try #require(PostgresTestServer.url)
+        // The dump drops the tables of its own schema; a later run's newer tables go first.
+        try await SQLShell.postgres(url).run("DROP TABLE IF EXISTS \(Schema4Fixture.tablePrefix)consumer_groups")
         try await Schema4Fixture.load("postgres.sql", with: "psql", [url, "-q", "-v", "ON_ERROR_STOP=1"])
         var configuration = try PostgresConfiguration(url: url)
         configuration.tablePrefix = Schema4Fixture.tablePrefix
         try await PostgresEventStore.withStore(configuration: configuration, logger: PostgresTestServer.logger) { store in
-            #expect(try await store.migrate() == 6)
+            #expect(try await store.migrate() == 7)
             try await Schema4Fixture.verify(store)
         }
     }

@@ -36,6 +36,42 @@ struct SQLiteProcessTests {
         }
     }
 
+    /// `eventstore groups …` and `eventstore consume` (issue 23): a group made, listed and inspected; two
+    /// consumers in two processes print what they take and acknowledge it, each event once; parked events
+    /// listed; the group deleted.
+    @Test func consumerGroupsFromTheCommandLine() async throws {
+        try await withTemporaryDatabase { path in
+            let database = "--database=sqlite:\(path)"
+            let input = "[" + (1...6).map { "{\"message_name\":\"Job\",\"payload\":{\"n\":\($0)}}" }.joined(separator: ",") + "]"
+            #expect(try await EventStoreProcess.run(["append", "job-1", database], input: input).status == 0)
+            let created = try await EventStoreProcess.run(
+                ["groups", "create", "mailer", "--category", "job", "--max-retries", "3", "--message-timeout", "5", database])
+            #expect(created.status == 0, "\(created.stderr)")
+            #expect(created.stdout.contains(#""max_retries":3"#) && created.stdout.contains(#""message_timeout_ms":5000"#), "\(created.stdout)")
+            let again = try await EventStoreProcess.run(["groups", "create", "mailer", "--category", "job", database])
+            #expect(again.status == 4, "a group that exists is a conflict: \(again.stderr)")
+            #expect(try await EventStoreProcess.run(["groups", "list", database]).stdout == "mailer\n")
+
+            async let first = EventStoreProcess.run(["consume", "mailer", "--consumer", "a", "--count", "3", "--batch-size", "1", database])
+            async let second = EventStoreProcess.run(["consume", "mailer", "--consumer", "b", "--count", "3", "--batch-size", "1", database])
+            let outputs = try await [first, second]
+            #expect(outputs.allSatisfy { $0.status == 0 }, "\(outputs.map(\.stderr))")
+            let lines = outputs.flatMap { $0.stdout.split(separator: "\n") }
+            let positions = try lines.map { line in
+                let object = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+                #expect(object["delivery"] is String && object["attempt"] as? Int == 1)
+                return try #require(object["position"] as? Int)
+            }
+            #expect(positions.sorted() == [1, 2, 3, 4, 5, 6], "each event printed once: \(lines)")
+            let info = try await EventStoreProcess.run(["groups", "info", "mailer", database])
+            #expect(info.stdout.contains(#""acknowledged":6"#) && info.stdout.contains(#""consumers":[]"#), "\(info.stdout)")
+            #expect(try await EventStoreProcess.run(["groups", "parked", "mailer", database]).stdout.isEmpty)
+            #expect(try await EventStoreProcess.run(["groups", "replay-parked", "mailer", database]).stdout == "0\n")
+            #expect(try await EventStoreProcess.run(["groups", "delete", "mailer", database]).status == 0)
+            #expect(try await EventStoreProcess.run(["groups", "info", "mailer", database]).status == 3, "not found")
+        }
+    }
+
     /// `eventstore read … | head`: when the reader of its output goes away, the command stops quietly with
     /// the status of a Unix tool ended by SIGPIPE (it crashed on a `try!` in Foundation).
     @Test func aReaderThatGoesAwayEndsTheCommandQuietly() async throws {

@@ -1,3 +1,4 @@
+import Foundation
 import Logging
 
 /// An event store in memory: for tests and prototypes. Nothing survives the process.
@@ -5,7 +6,7 @@ import Logging
 /// It behaves as every other backend does (expected versions, duplicate checks, transactions), which
 /// the conformance suite proves. Writers are serialised; a transaction holds the write lock from its
 /// start to its end, while readers go on seeing the last committed state.
-public actor InMemoryEventStore: ProjectionStore, SnapshotStore {
+public actor InMemoryEventStore: ProjectionStore, SnapshotStore, ConsumerGroupStore {
     /// How many events one read of a load fetches. Formerly `loadBatchSize`.
     public nonisolated let readBatchSize: Int
     /// Signalled after every commit.
@@ -208,6 +209,36 @@ public actor InMemoryEventStore: ProjectionStore, SnapshotStore {
         return try outcome.get()
     }
 
+    // MARK: Consumer groups
+
+    @_spi(Backend) public func consumerGroupRecord(named name: String) async throws -> ConsumerGroupRecord? {
+        try ConsumerGroup.validate(name: name)
+        return try readable().consumerGroups[name]
+    }
+
+    public func consumerGroupNames(limit: Int, offset: Int) async throws -> [String] {
+        try StoreValidation.listing(.all, limit: limit, offset: offset)
+        return Array(try readable().consumerGroups.keys.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }.dropFirst(offset).prefix(limit))
+    }
+
+    @_spi(Backend) public func changeConsumerGroup<Result: Sendable>(
+        named name: String, _ change: @escaping @Sendable (inout ConsumerGroupRecord?, Int64) throws -> Result
+    ) async throws -> Result {
+        try ConsumerGroup.validate(name: name)
+        // The closure's own errors are carried out of the typed-throws write as a result.
+        let outcome: Swift.Result<Result, any Error> = try await write(signal: false) { (state: inout InMemoryState) throws(EventStoreError) in
+            var record = state.consumerGroups[name]
+            do {
+                let result = try change(&record, Timestamp.microseconds(Date()))
+                state.consumerGroups[name] = record
+                return .success(result)
+            } catch {
+                return .failure(error)
+            }
+        }
+        return try outcome.get()
+    }
+
     // MARK: Snapshots
 
     public func snapshot(ofType aggregateType: String, id aggregateID: String) async throws -> Snapshot? {
@@ -237,7 +268,8 @@ public actor InMemoryEventStore: ProjectionStore, SnapshotStore {
 
     /// Runs a write on the committed state, after any transaction in progress (whose commit replaces the
     /// whole state) has ended; inside a transaction, on the transaction's copy.
-    private func write<T>(_ body: (inout InMemoryState) throws(EventStoreError) -> T) async throws -> T {
+    /// A write that stores no event (a consumer group's) does not `signal` live readers.
+    private func write<T>(signal: Bool = true, _ body: (inout InMemoryState) throws(EventStoreError) -> T) async throws -> T {
         switch transactionOpen {
         case .some(false):
             throw Self.closedError
@@ -247,7 +279,7 @@ public actor InMemoryEventStore: ProjectionStore, SnapshotStore {
             try TransactionScope.checkOutsideTransaction(of: ObjectIdentifier(self))
             await waitForWriter()
             let result = try body(&state)
-            appendNotifier.signal()
+            if signal { appendNotifier.signal() }
             return result
         }
         return try body(&state)

@@ -26,6 +26,7 @@ struct InMemoryState: Sendable {
     var checkpoints: [String: GlobalPosition] = [:]
     var snapshots: [String: [String: Snapshot]] = [:]
     var projections: [String: ProjectionRecord] = [:]
+    var consumerGroups: [String: ConsumerGroupRecord] = [:]
 
     // MARK: Writes
 

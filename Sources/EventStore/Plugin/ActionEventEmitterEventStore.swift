@@ -319,3 +319,27 @@ extension ActionEventEmitterEventStore: ProjectionStore {
         try await projectionStore().changeProjection(named: name, change)
     }
 }
+
+extension ActionEventEmitterEventStore: ConsumerGroupStore {
+    private func consumerGroupStore() throws -> any ConsumerGroupStore {
+        guard let store = innerStore as? any ConsumerGroupStore else {
+            throw EventStoreError.invalidArgument("the wrapped store keeps no consumer groups")
+        }
+        return store
+    }
+
+    /// The wrapped store's consumer groups (no action events); their reads go through this store.
+    @_spi(Backend) public func consumerGroupRecord(named name: String) async throws -> ConsumerGroupRecord? {
+        try await consumerGroupStore().consumerGroupRecord(named: name)
+    }
+
+    public func consumerGroupNames(limit: Int, offset: Int) async throws -> [String] {
+        try await consumerGroupStore().consumerGroupNames(limit: limit, offset: offset)
+    }
+
+    @_spi(Backend) public func changeConsumerGroup<Result: Sendable>(
+        named name: String, _ change: @escaping @Sendable (inout ConsumerGroupRecord?, Int64) throws -> Result
+    ) async throws -> Result {
+        try await consumerGroupStore().changeConsumerGroup(named: name, change)
+    }
+}

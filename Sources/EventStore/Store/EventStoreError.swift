@@ -26,6 +26,8 @@ public struct EventStoreError: Error, Sendable, CustomStringConvertible {
             case projectionNotFound = "projection not found"
             case projectionRunning = "projection running"
             case projectionLeaseLost = "projection lease lost"
+            case consumerGroupNotFound = "consumer group not found"
+            case consumerGroupExists = "consumer group exists"
             case busy = "busy"
             case corrupt = "corrupt stored data"
             case backend = "backend failure"
@@ -60,6 +62,10 @@ public struct EventStoreError: Error, Sendable, CustomStringConvertible {
         /// A runner's lease expired and another runner took the projection over; this runner stopped
         /// without writing.
         public static let projectionLeaseLost = Code(.projectionLeaseLost)
+        /// No consumer group has that name.
+        public static let consumerGroupNotFound = Code(.consumerGroupNotFound)
+        /// A consumer group of that name exists already.
+        public static let consumerGroupExists = Code(.consumerGroupExists)
         /// The database stayed locked by another writer for longer than the configured timeout.
         public static let busy = Code(.busy)
         /// The database or its driver failed; ``EventStoreError/underlying`` holds its error. Transient:
@@ -75,7 +81,7 @@ public struct EventStoreError: Error, Sendable, CustomStringConvertible {
 
         /// `true` for the codes that mean another writer got there first: the caller may reload and retry.
         public var isConflict: Bool {
-            self == .wrongExpectedVersion || self == .duplicateEvent || self == .streamExists
+            self == .wrongExpectedVersion || self == .duplicateEvent || self == .streamExists || self == .consumerGroupExists
         }
 
         public var description: String { base.rawValue }
@@ -153,6 +159,14 @@ public struct EventStoreError: Error, Sendable, CustomStringConvertible {
 
     public static func projectionNotFound(_ name: String) -> Self {
         .init(code: .projectionNotFound, reason: "a projection named \"\(name)\" could not be found", projectionName: name)
+    }
+
+    public static func consumerGroupNotFound(_ name: String) -> Self {
+        .init(code: .consumerGroupNotFound, reason: "a consumer group named \(JSONValue.string(name).jsonText) could not be found")
+    }
+
+    public static func consumerGroupExists(_ name: String) -> Self {
+        .init(code: .consumerGroupExists, reason: "a consumer group named \(JSONValue.string(name).jsonText) exists already")
     }
 
     public static func corrupt(_ reason: String) -> Self {

@@ -242,6 +242,21 @@ struct MySQLOperations: BlockingSQLOperations {
         try c.query("DELETE FROM \(unsafeSQL: tables.snapshots) WHERE aggregate_type = \(bind: type)")
     }
 
+    // MARK: Consumer groups
+
+    var locksGroupRows: Bool { true }
+
+    func databaseNow(_ c: MariaDBConnection) throws -> Int64 {
+        let now = try firstColumn(c, "SELECT CAST(UNIX_TIMESTAMP(NOW(6)) * 1000000 AS SIGNED)").first.flatMap { Int64($0) }
+        guard let now else { throw EventStoreError.backend("MariaDB did not say what time it is") }
+        return now
+    }
+
+    /// `INSERT IGNORE`: a row another transaction inserted first is left alone, and reported.
+    func insertConsumerGroup(_ c: MariaDBConnection, _ sql: ConsumerGroupSQL, name: String, record: String) throws -> Bool {
+        try c.query("INSERT IGNORE INTO \(unsafeSQL: sql.table) (name, record) VALUES (\(bind: name), \(bind: record))").affected == 1
+    }
+
     private static let columns =
         "e.global_position, e.position, e.uuid, e.message_name, e.payload, e.metadata, DATE_FORMAT(e.created_at, '%Y-%m-%dT%H:%i:%s.%f')"
 

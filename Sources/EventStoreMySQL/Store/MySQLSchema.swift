@@ -143,6 +143,18 @@ struct MySQLTables: Sendable {
             // An append in one call: the lock, the expected-version check, the rows, the stream's version and,
             // at the top level, the commit.
             (6, ["DROP PROCEDURE IF EXISTS \(appendProcedure)", appendProcedureSQL]),
+            // Consumer groups: one row per group, its record as JSON text.
+            (
+                7,
+                [
+                    """
+                    CREATE TABLE IF NOT EXISTS \(self.consumerGroups) (
+                        name VARBINARY(150) NOT NULL PRIMARY KEY,
+                        record LONGTEXT NOT NULL
+                    ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin
+                    """
+                ]
+            ),
         ]
     }
 

@@ -48,6 +48,16 @@ package protocol BlockingSQLOperations: Sendable {
     func snapshot(_ c: Connection, type: String, id: String) throws -> Snapshot?
     func save(_ c: Connection, _ snapshots: [Snapshot]) throws
     func removeSnapshots(_ c: Connection, type: String) throws
+
+    // Consumer groups (the rest is shared: ``ConsumerGroupSQL``).
+
+    /// Whether a read of a group's row locks it (`FOR UPDATE`): not on SQLite, whose write transactions
+    /// exclude each other.
+    var locksGroupRows: Bool { get }
+    /// The database's clock, in microseconds since 1970.
+    func databaseNow(_ c: Connection) throws -> Int64
+    /// Inserts a group's row. - Returns: `false` when another transaction inserted it first.
+    func insertConsumerGroup(_ c: Connection, _ sql: ConsumerGroupSQL, name: String, record: String) throws -> Bool
 }
 
 extension BlockingSQLOperations {
@@ -253,6 +263,24 @@ package struct BlockingDriver<Connections: BlockingSQLConnections>: SQLDriver {
     {
         let operations = self.operations
         try await connections.write(held(transaction)) { try operations.saveCheckpoint($0, position, named: name) }
+    }
+
+    package func consumerGroupRecord(_ transaction: SQLTransactionHandle?, named name: String) async throws -> ConsumerGroupRecord? {
+        let operations = self.operations
+        return try await connections.read(held(transaction)) { try operations.consumerGroupRecord($0, named: name) }
+    }
+
+    package func consumerGroupNames(_ transaction: SQLTransactionHandle?, limit: Int, offset: Int) async throws -> [String] {
+        let operations = self.operations
+        return try await connections.read(held(transaction)) { try operations.consumerGroupNames($0, limit: limit, offset: offset) }
+    }
+
+    package func changeConsumerGroup<Result: Sendable>(
+        _ transaction: SQLTransactionHandle?, named name: String,
+        _ change: @escaping @Sendable (inout ConsumerGroupRecord?, Int64) throws -> Result
+    ) async throws -> Result {
+        let operations = self.operations
+        return try await connections.write(held(transaction)) { try operations.changeConsumerGroup($0, named: name, change) }
     }
 
     package func projectionRecord(_ transaction: SQLTransactionHandle?, named name: String) async throws -> ProjectionRecord? {

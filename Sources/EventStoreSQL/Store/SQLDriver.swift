@@ -94,6 +94,17 @@ package protocol SQLDriver: Sendable {
     func save(_ transaction: SQLTransactionHandle?, _ snapshots: [Snapshot]) async throws
     func removeSnapshots(_ transaction: SQLTransactionHandle?, type: String) async throws
 
+    // MARK: Consumer groups
+
+    func consumerGroupRecord(_ transaction: SQLTransactionHandle?, named name: String) async throws -> ConsumerGroupRecord?
+    func consumerGroupNames(_ transaction: SQLTransactionHandle?, limit: Int, offset: Int) async throws -> [String]
+    /// Reads (locking), edits and writes a group's row in one write, with the database's clock.
+    /// - Throws: ``ProjectionRowRaced`` when another writer inserted the row first (the store retries).
+    func changeConsumerGroup<Result: Sendable>(
+        _ transaction: SQLTransactionHandle?, named name: String,
+        _ change: @escaping @Sendable (inout ConsumerGroupRecord?, Int64) throws -> Result
+    ) async throws -> Result
+
     // MARK: Verification
 
     /// How many events have no stream row (see ``SQLIntegrityQueries``).

@@ -9,7 +9,7 @@ import Synchronization
 /// ``RecordedEventSequence``s, transactions (no nesting, a transaction's store that fails once its
 /// transaction ended, its calls one at a time, a signal after commit), the global order, checkpoints,
 /// projections and snapshots. Users never make one directly.
-open class SQLEventStore: ProjectionStore, SnapshotStore, @unchecked Sendable {
+open class SQLEventStore: ProjectionStore, SnapshotStore, ConsumerGroupStore, @unchecked Sendable {
     // @unchecked: every stored property is immutable and Sendable; subclasses keep it so.
     package let driver: any SQLDriver
     /// The store's logger, metrics and tracer.
@@ -84,19 +84,21 @@ open class SQLEventStore: ProjectionStore, SnapshotStore, @unchecked Sendable {
 
     /// A write: at the top level its own database transaction, followed by a signal to live readers; in a
     /// transaction's store a savepoint of the transaction.
-    /// Measured as `operation` (``StoreInstruments``).
+    /// Measured as `operation` (``StoreInstruments``). A write that stores no event (a consumer group's)
+    /// does not `signal` live readers: they would read for nothing.
     package func write<T>(
-        _ operation: StoreOperation, stream: StreamName? = nil, events: Int? = nil, _ body: (SQLTransactionHandle?) async throws -> T
+        _ operation: StoreOperation, stream: StreamName? = nil, events: Int? = nil, signal: Bool = true,
+        _ body: (SQLTransactionHandle?) async throws -> T
     ) async throws -> T {
-        try await instruments.measure(operation, stream: stream, events: events) { try await unmeasuredWrite(body) }
+        try await instruments.measure(operation, stream: stream, events: events) { try await unmeasuredWrite(signal: signal, body) }
     }
 
-    /// ``write(_:stream:events:_:)`` inside a measure of the caller's own.
-    private func unmeasuredWrite<T>(_ body: (SQLTransactionHandle?) async throws -> T) async throws -> T {
+    /// ``write(_:stream:events:signal:_:)`` inside a measure of the caller's own.
+    private func unmeasuredWrite<T>(signal: Bool = true, _ body: (SQLTransactionHandle?) async throws -> T) async throws -> T {
         if let transactionContext { return try await transactionContext.serialized { try await body($0) } }
         try TransactionScope.checkOutsideTransaction(of: ObjectIdentifier(identity))
         let result = try await body(nil)
-        driver.appendNotifier.signal()
+        if signal { driver.appendNotifier.signal() }
         return result
     }
 
@@ -295,6 +297,27 @@ open class SQLEventStore: ProjectionStore, SnapshotStore, @unchecked Sendable {
         try StoreValidation.key(name, "a projection name")
         return try await ProjectionSQL.retryingRaces {
             try await write(.changeProjection) { try await driver.changeProjection($0, named: name, change) }
+        }
+    }
+
+    // MARK: Consumer groups
+
+    @_spi(Backend) public func consumerGroupRecord(named name: String) async throws -> ConsumerGroupRecord? {
+        try ConsumerGroup.validate(name: name)
+        return try await read(.readConsumerGroup) { try await driver.consumerGroupRecord($0, named: name) }
+    }
+
+    public func consumerGroupNames(limit: Int, offset: Int) async throws -> [String] {
+        try StoreValidation.listing(.all, limit: limit, offset: offset)
+        return try await read(.listConsumerGroups) { try await driver.consumerGroupNames($0, limit: limit, offset: offset) }
+    }
+
+    @_spi(Backend) public func changeConsumerGroup<Result: Sendable>(
+        named name: String, _ change: @escaping @Sendable (inout ConsumerGroupRecord?, Int64) throws -> Result
+    ) async throws -> Result {
+        try ConsumerGroup.validate(name: name)
+        return try await ProjectionSQL.retryingRaces {
+            try await write(.changeConsumerGroup, signal: false) { try await driver.changeConsumerGroup($0, named: name, change) }
         }
     }
 

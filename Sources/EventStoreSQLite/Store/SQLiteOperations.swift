@@ -270,6 +270,20 @@ struct SQLiteOperations: BlockingSQLOperations {
         try c.query("DELETE FROM \(tables.snapshots) WHERE aggregate_type = \(bind: type)")
     }
 
+    // MARK: Consumer groups
+
+    /// Write transactions exclude each other: a group's row needs no lock of its own.
+    var locksGroupRows: Bool { false }
+
+    /// The database is a file on this machine: its clock is the machine's.
+    func databaseNow(_ c: SQLiteConnection) throws -> Int64 { Timestamp.microseconds(Date()) }
+
+    /// In the write transaction no other writer can have inserted it.
+    func insertConsumerGroup(_ c: SQLiteConnection, _ sql: ConsumerGroupSQL, name: String, record: String) throws -> Bool {
+        try c.query(sql.insert(name, record))
+        return true
+    }
+
     private func recordedEvent(_ row: SQLiteRow, stream: StreamName) throws -> RecordedEvent {
         guard let uuid = row.bytes(2, UUIDText.parse), let createdAt = row.bytes(6, Timestamp.parseMicroseconds(utf8:)) else {
             throw EventStoreError.corrupt("stored event \(row.int(0)) of \"\(stream)\" is corrupt (uuid or created_at)")

@@ -71,6 +71,7 @@ struct SQLiteTables: Sendable {
             (3, SQLCommonDDL.snapshots(self.snapshots.quoted, Self.columnTypes)),
             (4, SQLCommonDDL.projections(self.projections.quoted, Self.columnTypes)),
             (5, SQLCommonDDL.projectionSource(self.projections.quoted, Self.columnTypes)),
+            (6, SQLCommonDDL.consumerGroups(self.consumerGroups.quoted, Self.columnTypes)),
         ]
     }
 

@@ -1,0 +1,235 @@
+import Foundation
+
+/// A store that keeps consumer groups in its database, so that consumers in several processes (and over
+/// HTTP) share them. Every backend conforms.
+///
+/// Delivery is at least once: an event may be handed out again (after its timeout, or when its consumer
+/// leaves), but each event is acknowledged once: an acknowledgement counts only for the delivery in
+/// flight, and a late one of a delivery handed out again since is ignored. A consumer that crashes loses
+/// nothing: its deliveries time out, on the database's clock, and go to the others.
+public protocol ConsumerGroupStore: GlobalOrderEventStore {
+    /// Reads (locking), edits and writes a group's row in one database transaction; `change` gets the row
+    /// (`nil` when there is none; set it to `nil` to delete the row) and the database's clock, in
+    /// microseconds since 1970. Backend API: users call the methods of the extension.
+    @_spi(Backend) func changeConsumerGroup<Result: Sendable>(
+        named name: String, _ change: @escaping @Sendable (inout ConsumerGroupRecord?, Int64) throws -> Result
+    ) async throws -> Result
+
+    /// The group's row as it is now (no lock), `nil` when there is none.
+    @_spi(Backend) func consumerGroupRecord(named name: String) async throws -> ConsumerGroupRecord?
+
+    /// The names of the groups, in byte order.
+    func consumerGroupNames(limit: Int, offset: Int) async throws -> [String]
+}
+
+extension ConsumerGroupStore {
+    /// Makes a consumer group, starting at `start`.
+    /// - Throws: `invalidArgument` for a bad name or settings, or a name taken.
+    public func createConsumerGroup(_ group: ConsumerGroup, from start: ConsumerGroupStart = .start) async throws {
+        try group.validate()
+        let position = try await position(of: start, for: group.target)
+        try await changeConsumerGroup(named: group.name) { record, _ in
+            if record != nil { throw EventStoreError.consumerGroupExists(group.name) }
+            record = ConsumerGroupRecord(definition: group, position: position)
+        }
+    }
+
+    /// Changes a group's target, matcher or settings; its checkpoint stays, and its window is read again
+    /// from there (events in flight may be handed out again).
+    public func updateConsumerGroup(_ group: ConsumerGroup) async throws {
+        try group.validate()
+        try await changeConsumerGroup(named: group.name) { record, _ in
+            guard var changed = record else { throw EventStoreError.consumerGroupNotFound(group.name) }
+            if changed.definition.target != group.target || changed.definition.matcher != group.matcher {
+                let parked = changed.entries.filter { $0.state == .parked }
+                changed.move(to: changed.checkpoint)
+                changed.entries = parked
+            }
+            changed.definition = group
+            record = changed
+        }
+    }
+
+    /// Deletes a group, its window and its parked events.
+    public func deleteConsumerGroup(named name: String) async throws {
+        try await changeConsumerGroup(named: name) { record, _ in
+            if record == nil { throw EventStoreError.consumerGroupNotFound(name) }
+            record = nil
+        }
+    }
+
+    /// Starts a group over at `start`: for a replay, or to skip ahead. Its window and parked events are dropped.
+    public func moveConsumerGroup(named name: String, to start: ConsumerGroupStart) async throws {
+        guard let target = try await consumerGroupRecord(named: name)?.definition.target else {
+            throw EventStoreError.consumerGroupNotFound(name)
+        }
+        let position = try await position(of: start, for: target)
+        try await changeConsumerGroup(named: name) { record, _ in
+            guard record != nil else { throw EventStoreError.consumerGroupNotFound(name) }
+            record?.move(to: position)
+        }
+    }
+
+    /// What a group is doing: its checkpoint, consumers, counters and lag.
+    public func consumerGroup(named name: String) async throws -> ConsumerGroupInfo {
+        guard let record = try await consumerGroupRecord(named: name) else { throw EventStoreError.consumerGroupNotFound(name) }
+        let lagEvents = try await eventCount(after: record.checkpoint, of: record.definition.target, limit: 10_000)
+        var lagSeconds = 0.0
+        if let oldest = record.entries.first(where: { $0.state != .parked }),
+            let event = try await events(at: [(oldest.stream, oldest.streamPosition)]).first
+        {
+            lagSeconds = max(0, Date().timeIntervalSince(event.createdAt))
+        } else {
+            lagSeconds = try await EventLag.seconds(after: record.checkpoint, of: record.definition.target, in: self, count: lagEvents)
+        }
+        return ConsumerGroupInfo(
+            group: record.definition, checkpoint: record.checkpoint, consumers: record.consumers.keys.sorted(),
+            inFlight: record.entries.count { $0.state == .inFlight }, parked: record.entries.count { $0.state == .parked },
+            retries: record.retried, acknowledged: record.acknowledged, skipped: record.skipped, lagEvents: lagEvents,
+            lagSeconds: lagSeconds)
+    }
+
+    /// Hands `consumer` up to `count` events of the group (fewer when it holds its in-flight limit, none when
+    /// there is nothing to hand out now), reading the group's target when its window runs low.
+    /// - Throws: `consumerGroupNotFound`; `invalidArgument` for an empty consumer name or a count below 1.
+    public func take(from group: String, consumer: String, count: Int) async throws -> [ConsumerGroupDelivery] {
+        if consumer.isEmpty { throw EventStoreError.invalidArgument("a consumer needs a name") }
+        if count < 1 { throw EventStoreError.invalidArgument("count must be 1 or more, not \(count)") }
+        typealias Taken = (taken: [ConsumerGroupRecord.Handout], wanted: (after: GlobalPosition, count: Int)?, group: ConsumerGroup)
+        let first: Taken = try await changeConsumerGroup(named: group) { record, now in
+            guard var changed = record else { throw EventStoreError.consumerGroupNotFound(group) }
+            changed.expire(now: now)
+            let taken = changed.take(for: consumer, count: count, now: now)
+            let wanted: (after: GlobalPosition, count: Int)? =
+                changed.wantsEvents ? (after: changed.readThrough, count: changed.eventsWanted) : nil
+            record = changed
+            return (taken, wanted, changed.definition)
+        }
+        var taken = first.taken
+        if taken.count < count, let wanted = first.wanted {
+            // The window runs low: read on, and hand out what came.
+            let page = try await readPage(after: wanted.after, of: first.group.target, limit: wanted.count)
+            let matching = try Self.filter(page.events, by: first.group.matcher)
+            let rest = count - taken.count
+            let more: [ConsumerGroupRecord.Handout] = try await changeConsumerGroup(named: group) { record, now in
+                guard var changed = record else { throw EventStoreError.consumerGroupNotFound(group) }
+                _ = changed.add(matching, after: wanted.after, readThrough: page.readThrough)
+                let taken = changed.take(for: consumer, count: rest, now: now)
+                record = changed
+                return taken
+            }
+            taken += more
+        }
+        guard !taken.isEmpty else { return [] }
+        let events = try await self.events(at: taken.map { ($0.stream, $0.streamPosition) })
+        let byPosition = Dictionary(events.map { ($0.globalPosition, $0) }, uniquingKeysWith: { first, _ in first })
+        let gone = taken.filter { byPosition[$0.position] == nil }
+        if !gone.isEmpty {
+            // Deleted since the window read them: settled, as skipped.
+            try await changeConsumerGroup(named: group) { record, now in
+                _ = record?.reject(Set(gone.map(\.delivery)), .skip, reason: nil, by: nil, now: now)
+            }
+        }
+        return taken.compactMap { handout in
+            byPosition[handout.position].map { ConsumerGroupDelivery(id: handout.delivery, event: $0, attempt: handout.attempt) }
+        }
+    }
+
+    /// Acknowledges deliveries: their events are settled. Ids of deliveries no longer in flight (timed out
+    /// and handed out again, or settled) are ignored.
+    /// - Returns: how many were acknowledged.
+    @discardableResult
+    public func acknowledge(_ deliveries: [UUID], in group: String, consumer: String? = nil) async throws -> Int {
+        guard !deliveries.isEmpty else { return 0 }
+        return try await changeConsumerGroup(named: group) { record, now in
+            guard record != nil else { throw EventStoreError.consumerGroupNotFound(group) }
+            return record!.acknowledge(Set(deliveries), by: consumer, now: now)
+        }
+    }
+
+    /// Rejects deliveries: retried, parked or skipped. Ids no longer in flight are ignored.
+    /// - Returns: how many were found in flight.
+    @discardableResult
+    public func reject(
+        _ deliveries: [UUID], in group: String, action: ConsumerGroupNack, reason: String? = nil, consumer: String? = nil
+    ) async throws -> Int {
+        guard !deliveries.isEmpty else { return 0 }
+        return try await changeConsumerGroup(named: group) { record, now in
+            guard record != nil else { throw EventStoreError.consumerGroupNotFound(group) }
+            return record!.reject(Set(deliveries), action, reason: reason, by: consumer, now: now)
+        }
+    }
+
+    /// A consumer leaves the group: its deliveries go to the others at once.
+    public func leave(_ group: String, consumer: String) async throws {
+        try await changeConsumerGroup(named: group) { record, _ in record?.leave(consumer) }
+    }
+
+    /// The group's parked events, oldest first.
+    /// - Throws: `invalidArgument` when `limit` < 1.
+    public func parkedEvents(in group: String, limit: Int = 100) async throws -> [ParkedEvent] {
+        if limit < 1 { throw EventStoreError.invalidArgument("limit must be 1 or more, not \(limit)") }
+        guard let record = try await consumerGroupRecord(named: group) else { throw EventStoreError.consumerGroupNotFound(group) }
+        let parked = record.entries.filter { $0.state == .parked }.prefix(limit)
+        let events = try await self.events(at: parked.map { ($0.stream, $0.streamPosition) })
+        let byPosition = Dictionary(events.map { ($0.globalPosition, $0) }, uniquingKeysWith: { first, _ in first })
+        return parked.compactMap { entry in
+            byPosition[entry.position].map { ParkedEvent(event: $0, reason: entry.reason ?? "", deliveries: entry.deliveries) }
+        }
+    }
+
+    /// Hands the group's parked events out again, their tries counted from zero.
+    /// - Returns: how many.
+    @discardableResult
+    public func replayParkedEvents(in group: String) async throws -> Int {
+        try await changeConsumerGroup(named: group) { record, _ in
+            guard record != nil else { throw EventStoreError.consumerGroupNotFound(group) }
+            return record!.replayParked()
+        }
+    }
+
+    /// Where a group starts.
+    /// - Throws: `invalidArgument` for a position this store never handed out (a read after it says so).
+    private func position(of start: ConsumerGroupStart, for target: SubscriptionTarget) async throws -> GlobalPosition {
+        switch start {
+        case .start:
+            return .start
+        case .end:
+            return try await headPosition()
+        case let .after(position):
+            _ = try await readAll(after: position, of: target, limit: 1)
+            return position
+        }
+    }
+
+    /// The events at these stream positions, each stream's loaded in runs of nearby positions: the cost
+    /// follows the events asked for, not how far apart in the global order they are. Events of streams
+    /// deleted since are missing.
+    func events(at positions: [(stream: String, position: Int)]) async throws -> [RecordedEvent] {
+        var found: [RecordedEvent] = []
+        for (stream, streamPositions) in Dictionary(grouping: positions, by: \.stream) {
+            let name = try StreamName(stream)
+            let sorted = Set(streamPositions.map(\.position)).sorted()
+            var runStart = 0
+            while runStart < sorted.count {
+                var runEnd = runStart
+                while runEnd + 1 < sorted.count, sorted[runEnd + 1] - sorted[runEnd] <= 16 { runEnd += 1 }
+                let wanted = Set(sorted[runStart...runEnd])
+                do {
+                    let events = try await load(name, from: sorted[runStart], count: sorted[runEnd] - sorted[runStart] + 1).collect()
+                    found += events.filter { wanted.contains($0.position) }
+                } catch let error as EventStoreError where error.code == .streamNotFound {
+                    break
+                }
+                runStart = runEnd + 1
+            }
+        }
+        return found.sorted { $0.globalPosition < $1.globalPosition }
+    }
+
+    static func filter(_ events: [RecordedEvent], by matcher: MetadataMatcher?) throws -> [RecordedEvent] {
+        guard let matcher, !matcher.isEmpty else { return events }
+        let evaluator = try MatcherEvaluator(matcher)
+        return events.filter { evaluator.matches($0.message, position: $0.position) }
+    }
+}
