@@ -160,9 +160,11 @@ extension EventStoreConformance {
             // Who holds each stream now, and the last position of each stream acknowledged.
             let state = Shared((holders: [StreamName: Int](), held: [StreamName: Int](), last: [StreamName: Int](), violations: [String]()))
             try await withThrowingTaskGroup { group in
+                let deadline = ContinuousClock.now + .seconds(120)
                 for consumer in 0..<4 {
                     group.addTask {
-                        while state.withLock({ $0.last.values.reduce(0, +) }) < 6 * 15 {
+                        // Bounded: a lost event ends the loop and fails the checks below instead of hanging.
+                        while state.withLock({ $0.last.values.reduce(0, +) }) < 6 * 15, ContinuousClock.now < deadline {
                             let batch = try await store.take(from: "pinned", consumer: "p\(consumer)", count: 3)
                             if batch.isEmpty {
                                 try await Task.sleep(for: .milliseconds(5))
