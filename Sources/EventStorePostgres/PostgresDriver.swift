@@ -96,8 +96,10 @@ final class PostgresDriver: SQLDriver {
     }
 
     /// Runs a read on a standby when the store reads from standbys and one serves (``PostgresStandbys``), else
-    /// on the primary. A standby query cancelled by a recovery conflict (SQLSTATE 40001) is run again, up to
-    /// three times; a standby that fails otherwise is passed over and the read goes to the primary.
+    /// on the primary. A standby query cancelled by a recovery conflict is run again, up to three times, and
+    /// then on the primary: a conflict says the standby replays the primary's locks, not that it fails, so it
+    /// keeps serving the next reads. A standby that fails otherwise is passed over and the read goes to the
+    /// primary.
     /// - Parameters:
     ///   - onStandby: the read on the standby of that index (driver errors reported as `backend`).
     ///   - onPrimary: the read on the primary.
@@ -110,9 +112,10 @@ final class PostgresDriver: SQLDriver {
             do {
                 return try await onStandby(index)
             } catch let error as EventStoreError where error.code == .backend {
-                if Self.isRecoveryConflict(error), conflicts < 3 {
+                if Self.isRecoveryConflict(error) {
                     conflicts += 1
-                    continue
+                    if conflicts <= 3 { continue }
+                    return try await onPrimary()
                 }
                 standbys.readFailed(on: index, error)
                 return try await onPrimary()
@@ -120,11 +123,17 @@ final class PostgresDriver: SQLDriver {
         }
     }
 
-    /// SQLSTATE 40001 on a standby: "canceling statement due to conflict with recovery".
+    /// A recovery conflict on a standby: SQLSTATE 40001, "canceling statement due to conflict with recovery";
+    /// or the connection the server closed, as it does ("terminating connection due to conflict with
+    /// recovery", also 40001) when the conflict finds the session between two statements, where the client
+    /// sees only the closed connection at its next query. A standby that is shut down closes its connections
+    /// too; the read run again then fails to connect, and passes the standby over.
     private static func isRecoveryConflict(_ error: EventStoreError) -> Bool {
         switch error.underlying {
-        case let failure as PostgresFailure: failure.sqlState == "40001"
-        case let failure as LibPQError: failure.sqlState == "40001"
+        case let failure as PostgresFailure:
+            failure.sqlState == "40001" || (failure.sqlState == nil && failure.message == "\(PSQLError.Code.serverClosedConnection)")
+        case let failure as LibPQError:
+            failure.sqlState == "40001" || (failure.sqlState == nil && failure.message.contains("server closed the connection"))
         default: false
         }
     }

@@ -71,7 +71,7 @@ final class PostgresNodes: Sendable {
         do {
             return try await body(client)
         } catch where (error as? EventStoreError)?.code == .backend || PostgresFailure.isDriverError(error) {
-            callFailed(on: client)
+            callFailed(on: client, error)
             throw error
         }
     }
@@ -102,12 +102,12 @@ final class PostgresNodes: Sendable {
     }
 
     /// A call to `client` failed in a way that may mean it is no longer the primary: the next call looks again.
-    func callFailed(on client: PostgresClient) {
+    func callFailed(on client: PostgresClient, _ error: any Error) {
         guard hosts.count > 1 else { return }
         state.withLock { state in
             guard let primary = state.primary, clients[primary] === client else { return }
             state.primary = nil
-            logger.notice("[EventStore] a call to the PostgreSQL primary \(hosts[primary]) failed: the next call looks for the primary again")
+            logger.notice("[EventStore] a call to the PostgreSQL primary \(hosts[primary]) failed, the next call looks for the primary again: \(PostgresFailure.isDriverError(error) ? "\(PostgresFailure(error))" : "\(error)")")
         }
     }
 
