@@ -1,8 +1,12 @@
+import AsyncAlgorithms
 import EventStore
 import Foundation
 import HTTPTypes
 import Hummingbird
+import Logging
 import NIOCore
+import Prometheus
+import Synchronization
 
 /// The consumer group routes (issue 23), KurrentDB's competing-consumer API in this API's style:
 ///
@@ -11,10 +15,12 @@ import NIOCore
 ///   `DELETE /groups/{name}` deletes, `POST /groups/{name}/move` starts it over;
 /// - `POST /groups/{name}/take?consumer=C&count=N` hands out up to N deliveries, each with its ack and nack
 ///   links; `POST /groups/{name}/ack/{id}` and `POST /groups/{name}/nack/{id}?action=retry|park|skip`, or
-///   `POST /groups/{name}/ack` and `/nack` with `{"ids":[…]}` for many;
+///   `POST /groups/{name}/ack` and `/nack` with `{"ids":[…]}` for many; `GET /groups/{name}/follow?consumer=C`
+///   hands them out as Server-Sent Events;
 /// - `GET /groups/{name}/parked`, `POST /groups/{name}/replay-parked`.
 ///
-/// Every route that changes a group is a POST, PUT or DELETE: read-only tokens may only look.
+/// Every route that changes a group is a POST, PUT or DELETE, but `follow`, which the token middleware
+/// keeps for write tokens too: read-only tokens may only look.
 extension Routes {
     func registerConsumerGroups(on router: Router<BasicRequestContext>, _ store: any ConsumerGroupStore) {
         router.get("/groups") { request, _ in
@@ -47,16 +53,12 @@ extension Routes {
         }
         router.post("/groups/{name}/take") { request, context in
             let name = try parameter(context, "name")
-            let query = request.uri.queryParameters
-            guard let consumer = query.get("consumer"), !consumer.isEmpty else {
-                throw HTTPProblem.badRequest("name the consumer: ?consumer=NAME")
-            }
-            let countText = query.get("count") ?? "1"
-            guard let count = Int(countText), (1...1000).contains(count) else {
-                throw HTTPProblem.badRequest("count is a whole number from 1 to 1000, not \"\(countText)\"")
-            }
+            let (consumer, count) = try Self.consumerAndCount(request, defaultCount: 1)
             let deliveries = try await store.take(from: name, consumer: consumer, count: count)
             return json("{\"deliveries\":[" + deliveries.map { Self.deliveryJSON($0, group: name) }.joined(separator: ",") + "]}")
+        }
+        router.get("/groups/{name}/follow") { request, context in
+            try await follow(store, group: try parameter(context, "name"), request, logger: context.logger)
         }
         router.post("/groups/{name}/ack/{id}") { request, context in
             let consumer = request.uri.queryParameters.get("consumer")
@@ -107,6 +109,51 @@ extension Routes {
         router.post("/groups/{name}/replay-parked") { _, context in
             json("{\"replayed\":\(try await store.replayParkedEvents(in: try parameter(context, "name")))}")
         }
+    }
+
+    /// `GET /groups/{name}/follow?consumer=C&count=N`: the consumer's deliveries as Server-Sent Events
+    /// (`event: delivery`, its id the delivery's, its data what `take` hands out), taken up to N (default 10)
+    /// at a time as acknowledgements make room. Acknowledge or reject each through its links; the consumer
+    /// leaves the group when the stream ends, and what it held goes to the others. A write token's route,
+    /// though a GET: it takes deliveries.
+    func follow(_ store: any ConsumerGroupStore, group name: String, _ request: Request, logger: Logger) async throws -> Response {
+        let (consumer, count) = try Self.consumerAndCount(request, defaultCount: 10)
+        let deliveries = try await openEventStream {
+            _ = try await store.consumerGroup(named: name)  // a 404 before the stream starts
+            return try store.consume(name, as: consumer, batchSize: count, logger: logger)
+        }
+        return eventStream(describing: "group \(name) for \(consumer)", logger: logger) { frames in
+            await frames.send(ByteBuffer(string: ": following group \(name) as \(consumer)\n\n"))
+            do {
+                for try await delivery in deliveries {
+                    let id = delivery.id.uuidString.lowercased()
+                    await frames.send(ByteBuffer(string: "id: \(id)\nevent: delivery\ndata: \(Self.deliveryJSON(delivery, group: name))\n\n"))
+                }
+            } catch {
+                logger.error("deliveries of group \(name) to \(consumer) ended", metadata: ["error": "\(error)"])
+                await frames.send(ByteBuffer(string: Self.errorFrame(for: error)))
+            }
+        }
+    }
+
+    /// `?consumer=NAME&count=N` of `take` and `follow`: a name, and 1 to 1000 deliveries at a time.
+    static func consumerAndCount(_ request: Request, defaultCount: Int) throws -> (consumer: String, count: Int) {
+        let query = request.uri.queryParameters
+        guard let consumer = query.get("consumer"), !consumer.isEmpty else {
+            throw HTTPProblem.badRequest("name the consumer: ?consumer=NAME")
+        }
+        let countText = query.get("count") ?? String(defaultCount)
+        guard let count = Int(countText), (1...1000).contains(count) else {
+            throw HTTPProblem.badRequest("count is a whole number from 1 to 1000, not \"\(countText)\"")
+        }
+        return (consumer, count)
+    }
+
+    /// Whether a GET changes the store: following a consumer group takes its deliveries
+    /// (`/groups/{name}/follow`; a name's own `/` is percent-encoded).
+    static func isWriteOnGet(_ path: String) -> Bool {
+        let parts = path.split(separator: "/", omittingEmptySubsequences: false)
+        return parts.count == 4 && parts[1] == "groups" && parts[3] == "follow"
     }
 
     /// The body as JSON.
@@ -215,5 +262,51 @@ extension Routes {
         let id = delivery.id.uuidString.lowercased()
         return "{\"id\":\"\(id)\",\"attempt\":\(delivery.attempt),\"ack\":\(JSONValue.string("\(base)/ack/\(id)").jsonText),"
             + "\"nack\":\(JSONValue.string("\(base)/nack/\(id)").jsonText),\"event\":\(EventJSON.line(for: delivery.event, includeStream: true))}"
+    }
+}
+
+/// The consumer groups' gauges in `/metrics`, one set per group (at most ``limit`` groups per scrape); the
+/// gauges of a group that is gone are dropped at the next scrape.
+final class ConsumerGroupMetrics: Sendable {
+    static let limit = 200
+    private let reported = Mutex<[String: [Gauge]]>([:])
+
+    static let descriptors: [(name: String, unit: String, help: String)] = [
+        ("eventstore_consumer_group_lag", "events", "Events of each group's target after its checkpoint (counted up to 10000)."),
+        ("eventstore_consumer_group_lag", "seconds", "How long ago the oldest event each group has not settled was recorded (0: none)."),
+        ("eventstore_consumer_group", "in_flight", "Events handed out to a consumer of each group and not yet acknowledged or rejected."),
+        ("eventstore_consumer_group", "parked", "Events each group has set aside (after its maximum retries, or rejected with park)."),
+        ("eventstore_consumer_group", "retries", "Events each group handed out again after a timeout or a retry, since it was made."),
+        ("eventstore_consumer_group", "consumers", "Consumers of each group heard from within two message timeouts."),
+    ]
+
+    /// Sets every group's gauges from ``ConsumerGroupInfo`` (one count query and at most one read each).
+    func update(in registry: PrometheusCollectorRegistry, store: any ConsumerGroupStore) async throws {
+        let names = try await store.consumerGroupNames(limit: Self.limit, offset: 0)
+        var gauges: [String: [Gauge]] = [:]
+        for name in names {
+            let info: ConsumerGroupInfo
+            do {
+                info = try await store.consumerGroup(named: name)
+            } catch let error as EventStoreError where error.code == .consumerGroupNotFound {
+                continue  // deleted since it was listed
+            }
+            let values = [
+                Double(info.lagEvents), info.lagSeconds, Double(info.inFlight), Double(info.parked), Double(info.retries),
+                Double(info.consumers.count),
+            ]
+            gauges[name] = zip(Self.descriptors, values).map { descriptor, value in
+                let gauge = registry.makeGauge(
+                    descriptor: MetricNameDescriptor(metricName: descriptor.name, unitName: descriptor.unit, helpText: descriptor.help),
+                    labels: [("group", name)])
+                gauge.set(value)
+                return gauge
+            }
+        }
+        let gone = reported.withLock { reported in
+            defer { reported = gauges }
+            return reported.filter { gauges[$0.key] == nil }.values.flatMap { $0 }
+        }
+        for gauge in gone { registry.unregisterGauge(gauge) }
     }
 }

@@ -118,7 +118,7 @@ struct TokenMiddleware<Context: RequestContext>: RouterMiddleware {
         }
         if Self.contains(tokens, token) { return try await next(request, context) }
         if Self.contains(readOnlyTokens, token) {
-            guard request.method == .get || request.method == .head else {
+            guard request.method == .get || request.method == .head, !Routes.isWriteOnGet(request.uri.path) else {
                 throw HTTPProblem(.forbidden, "Forbidden", detail: "this token may only read")
             }
             return try await next(request, context)

@@ -1321,15 +1321,7 @@ public enum OpenAPIDocument {
       "$ref": "#/components/parameters/GroupName"
      },
      {
-      "description": "The consumer's name",
-      "in": "query",
-      "name": "consumer",
-      "required": true,
-      "schema": {
-       "type": "string",
-       "minLength": 1,
-       "maxLength": 200
-      }
+      "$ref": "#/components/parameters/ConsumerName"
      },
      {
       "description": "At most this many deliveries (1 to 1000; 1 by default)",
@@ -1364,6 +1356,58 @@ public enum OpenAPIDocument {
         }
        }
       }
+     },
+     "400": {
+      "$ref": "#/components/responses/BadInput"
+     },
+     "401": {
+      "$ref": "#/components/responses/Unauthorized"
+     },
+     "403": {
+      "$ref": "#/components/responses/Forbidden"
+     },
+     "404": {
+      "$ref": "#/components/responses/NoSuchGroup"
+     },
+     "503": {
+      "$ref": "#/components/responses/Unavailable"
+     }
+    }
+   }
+  },
+  "/groups/{name}/follow": {
+   "get": {
+    "summary": "Follow a consumer group as a consumer: its deliveries as Server-Sent Events (a write token's route)",
+    "description": "Each event is a delivery: id is the delivery's id, event is \"delivery\", data what take hands out (with its ack and nack links). Deliveries come up to count at a time, as acknowledgements and rejections make room under the group's in-flight limit. The consumer leaves the group when the stream ends, and what it held goes to the others. Read-only tokens get 403: following takes deliveries.",
+    "parameters": [
+     {
+      "$ref": "#/components/parameters/GroupName"
+     },
+     {
+      "$ref": "#/components/parameters/ConsumerName"
+     },
+     {
+      "description": "At most this many deliveries taken at a time (1 to 1000; 10 by default)",
+      "in": "query",
+      "name": "count",
+      "required": false,
+      "schema": {
+       "type": "integer",
+       "minimum": 1,
+       "maximum": 1000
+      }
+     }
+    ],
+    "responses": {
+     "200": {
+      "content": {
+       "text/event-stream": {
+        "schema": {
+         "type": "string"
+        }
+       }
+      },
+      "description": "Server-Sent Events: one delivery each (id: the delivery's id, event: delivery, data: a Delivery as one line of JSON)"
      },
      "400": {
       "$ref": "#/components/responses/BadInput"
@@ -2371,6 +2415,17 @@ public enum OpenAPIDocument {
     "required": false,
     "schema": {
      "type": "string"
+    }
+   },
+   "ConsumerName": {
+    "description": "The consumer's name",
+    "in": "query",
+    "name": "consumer",
+    "required": true,
+    "schema": {
+     "type": "string",
+     "minLength": 1,
+     "maxLength": 200
     }
    }
   },

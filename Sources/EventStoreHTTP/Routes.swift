@@ -110,9 +110,13 @@ struct Routes: Sendable {
         }
         if let registry = configuration.metricsRegistry {
             let subscribers = self.subscribers
+            let groupMetrics = ConsumerGroupMetrics()
             router.get("/metrics") { _, _ in
                 if let projectionStore = store as? any ProjectionStore {
                     try await Self.updateProjectionLag(in: registry, store: projectionStore)
+                }
+                if let groupStore = store as? any ConsumerGroupStore {
+                    try await groupMetrics.update(in: registry, store: groupStore)
                 }
                 registry.makeGauge(descriptor: Self.openStreamsDescriptor).set(Double(subscribers.count))
                 if let watch {
@@ -371,43 +375,59 @@ struct Routes: Sendable {
         } else {
             start = .start
         }
-        // Checked here, for a 503 before any byte of the stream; counted while the body runs, so that a
-        // response whose body never runs (its client went away first) holds no place.
+        let subscription = try await openEventStream { try await store.subscribe(to: target, from: start) }
+        return eventStream(describing: "\(target)", logger: logger) { frames in
+            await frames.send(ByteBuffer(string: ": subscribed to \(target)\n\n"))
+            do {
+                for try await event in subscription {
+                    // Names with line breaks are refused on write; one stored before that cannot end the field.
+                    let name = String(event.messageName.unicodeScalars.map { $0 == "\n" || $0 == "\r" ? " " : Character($0) })
+                    let data = EventJSON.line(for: event, includeStream: true)
+                    await frames.send(ByteBuffer(string: "id: \(event.globalPosition)\nevent: \(name)\ndata: \(data)\n\n"))
+                }
+            } catch {
+                // The subscription retries backend failures itself: what ends it is for the client to know
+                // (and the log), not a stream that goes on with keep-alives only.
+                logger.error("event stream of \(target) ended", metadata: ["error": "\(error)"])
+                await frames.send(ByteBuffer(string: Self.errorFrame(for: error)))
+            }
+        }
+    }
+
+    /// Checks, for a 503 before any byte of a stream, that another event stream may open, then runs `open`
+    /// (its errors are the response's).
+    func openEventStream<T>(_ open: () async throws -> T) async throws -> T {
+        // Counted while the body runs, so that a response whose body never runs (its client went away
+        // first) holds no place.
         guard subscribers.count < configuration.maxSubscribers else {
             throw HTTPProblem(
                 .serviceUnavailable, "Service Unavailable",
                 detail: "\(configuration.maxSubscribers) event streams are open already: try again later")
         }
-        let subscription = try await store.subscribe(to: target, from: start)
+        return try await open()
+    }
+
+    /// A Server-Sent-Events response whose frames `produce` sends; the stream ends when it returns.
+    ///
+    /// Frames go through a channel: sending waits for the write (back-pressure), heartbeats find a client
+    /// that went away, and a graceful shutdown ends the stream. The writes run in a child task timed by
+    /// another: a client that stops reading cannot hold the stream, or a shutdown, for longer than the write
+    /// timeout. `produce` is cancelled when the stream ends otherwise.
+    func eventStream(
+        describing description: String, logger: Logger, produce: @escaping @Sendable (AsyncChannel<ByteBuffer>) async -> Void
+    ) -> Response {
         let (heartbeat, writeTimeout) = (configuration.heartbeatInterval, configuration.eventStreamWriteTimeout)
         let subscribers = self.subscribers
         let stalledStreams = configuration.metricsRegistry?.makeCounter(descriptor: Self.stalledStreamsDescriptor)
         let body = ResponseBody { writer in
             subscribers.enter()
             defer { subscribers.leave() }
-            // Frames go through a channel: sending waits for the write (back-pressure), heartbeats find a
-            // client that went away, and a graceful shutdown ends the stream. The writes run in a child task
-            // timed by another: a client that stops reading cannot hold the stream, or a shutdown, for
-            // longer than the write timeout.
             let frames = AsyncChannel<ByteBuffer>()
             let output = EventStreamOutput(writer)
             let timedOut = try await withGracefulShutdownHandler {
                 try await withThrowingTaskGroup(of: EventStreamChild.self) { group in
                     group.addTask {
-                        await frames.send(ByteBuffer(string: ": subscribed to \(target)\n\n"))
-                        do {
-                            for try await event in subscription {
-                                // Names with line breaks are refused on write; one stored before that cannot end the field.
-                                let name = String(event.messageName.unicodeScalars.map { $0 == "\n" || $0 == "\r" ? " " : Character($0) })
-                                let data = EventJSON.line(for: event, includeStream: true)
-                                await frames.send(ByteBuffer(string: "id: \(event.globalPosition)\nevent: \(name)\ndata: \(data)\n\n"))
-                            }
-                        } catch {
-                            // The subscription retries backend failures itself: what ends it is for the
-                            // client to know (and the log), not a stream that goes on with keep-alives only.
-                            logger.error("event stream of \(target) ended", metadata: ["error": "\(error)"])
-                            await frames.send(ByteBuffer(string: Self.errorFrame(for: error)))
-                        }
+                        await produce(frames)
                         frames.finish()
                         return .producer
                     }
@@ -437,7 +457,7 @@ struct Routes: Sendable {
                 frames.finish()
             }
             if timedOut {
-                logger.warning("event stream of \(target) closed: its client read nothing for \(writeTimeout)")
+                logger.warning("event stream of \(description) closed: its client read nothing for \(writeTimeout)")
                 stalledStreams?.increment()
                 throw EventStreamStalled()
             }

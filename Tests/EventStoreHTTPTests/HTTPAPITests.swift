@@ -425,13 +425,26 @@ struct SSEEvent: Sendable {
 /// Reads `count` Server-Sent Events, then disconnects.
 func readEvents(port: Int, path: String, count: Int, lastEventID: String? = nil) async throws -> [SSEEvent] {
     Watchdog.step("read \(count) server-sent events from \(path)")
+    var events: [SSEEvent] = []
+    try await streamEvents(port: port, path: path, lastEventID: lastEventID) { event in
+        events.append(event)
+        return events.count < count
+    }
+    return events
+}
+
+/// Hands each Server-Sent Event with an id to `handle` as it comes, until `handle` returns `false` or the
+/// stream ends; then disconnects.
+func streamEvents(
+    port: Int, path: String, token: String? = nil, lastEventID: String? = nil, _ handle: (SSEEvent) async throws -> Bool
+) async throws {
     var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)\(path)")
     if let lastEventID { request.headers.add(name: "Last-Event-ID", value: lastEventID) }
+    if let token { request.headers.add(name: "Authorization", value: "Bearer \(token)") }
     let response = try await HTTPClient.shared.execute(request, timeout: .seconds(30))
     #expect(response.status == .ok)
     #expect(response.headers.first(name: "Content-Type") == "text/event-stream")
     var pending = ""
-    var events: [SSEEvent] = []
     for try await chunk in response.body {
         pending += String(buffer: chunk)
         while let end = pending.range(of: "\n\n") {
@@ -443,9 +456,7 @@ func readEvents(port: Int, path: String, count: Int, lastEventID: String? = nil)
                 if line.hasPrefix("event: ") { event.event = String(line.dropFirst(7)) }
                 if line.hasPrefix("data: ") { event.data = String(line.dropFirst(6)) }
             }
-            if !event.id.isEmpty { events.append(event) }
-            if events.count == count { return events }
+            if !event.id.isEmpty, try await !handle(event) { return }
         }
     }
-    return events
 }

@@ -6,6 +6,7 @@ import EventStoreTestSupport
 import Foundation
 import HTTPTypes
 import NIOCore
+import Prometheus
 import Synchronization
 import Testing
 
@@ -136,5 +137,116 @@ struct HTTPConsumerGroupTests {
             #expect(try await Self.call("DELETE", "/groups/jobs", port: port).status == 204)
             #expect(try await Self.call("GET", "/groups", port: port).body == "[]")
         }
+    }
+
+    /// Consumers follow a group over Server-Sent Events: one that acknowledges nothing holds no more than the
+    /// in-flight limit, and hands it back when it disconnects (it leaves the group); two that acknowledge each
+    /// delivery through its link acknowledge each event once, and leave when they disconnect; and `/metrics` reports each group's gauges (parked,
+    /// lag, in flight) until the group is deleted. Following takes deliveries: a read-only token may not.
+    @Test func followersReceiveDeliveriesAsServerSentEvents() async throws {
+        var configuration = EventStoreHTTPConfiguration()
+        configuration.tokens = ["writer"]
+        configuration.readOnlyTokens = ["reader"]
+        configuration.metricsRegistry = PrometheusCollectorRegistry()
+        // The server finds a follower gone when a write fails: a heartbeat's, when no delivery is due.
+        configuration.heartbeatInterval = .milliseconds(200)
+        try await withServer(configuration: configuration) { client, store in
+            let port = try #require(client.port)
+            let total = 40
+            for stream in 0..<2 {
+                try await store.create(try StreamName("task-\(stream)"), events: (0..<total / 2).map { _ in EventMessage(messageName: "Task") })
+            }
+            let definition = #"{"target":{"category":"task"},"settings":{"max_in_flight":3}}"#
+            #expect(try await Self.call("PUT", "/groups/tasks", port: port, body: definition).status == 201)
+            for (path, token, status) in [
+                ("/groups/tasks/follow?consumer=r", "reader", 403), ("/groups/tasks/follow", "writer", 400),
+                ("/groups/tasks/follow?consumer=w&count=0", "writer", 400), ("/groups/nope/follow?consumer=w", "writer", 404),
+            ] as [(String, String, UInt)] {
+                let answer = try await Self.call("GET", path, port: port, token: token)
+                #expect(answer.status == status && answer.body.contains("\"status\":\(status)"), "\(path): \(answer.body)")
+            }
+
+            Watchdog.step("a follower that acknowledges nothing holds the in-flight limit")
+            var slow = 0
+            try await streamEvents(port: port, path: "/groups/tasks/follow?consumer=slow&count=10", token: "writer") { event in
+                slow += 1
+                guard slow == 3 else { return true }
+                for _ in 0..<2 {
+                    let info = try Self.object(try await Self.call("GET", "/groups/tasks", port: port, token: "reader").body)
+                    #expect(info["in_flight"] as? Int == 3 && info["consumers"] as? [String] == ["slow"], "\(info)")
+                    try await Task.sleep(for: .milliseconds(500))
+                }
+                return false
+            }
+            #expect(
+                try await Self.eventually {
+                    let info = try Self.object(try await Self.call("GET", "/groups/tasks", port: port, token: "reader").body)
+                    return (info["consumers"] as? [String])?.isEmpty == true && info["in_flight"] as? Int == 0
+                }, "a follower that disconnects leaves, and hands back what it held")
+
+            Watchdog.step("two followers acknowledge \(total) deliveries")
+            let acknowledged = Acknowledgements()
+            try await withThrowingTaskGroup { group in
+                for follower in 0..<2 {
+                    group.addTask {
+                        try await streamEvents(port: port, path: "/groups/tasks/follow?consumer=f\(follower)&count=10", token: "writer") { event in
+                            #expect(event.event == "delivery")
+                            let delivery = try Self.object(event.data)
+                            #expect(delivery["id"] as? String == event.id)
+                            let uuid = try #require((delivery["event"] as? [String: Any])?["uuid"] as? String)
+                            let ack = try #require(delivery["ack"] as? String)
+                            let answer = try await Self.call("POST", ack + "?consumer=f\(follower)", port: port)
+                            if answer.body == #"{"acknowledged":1}"# { acknowledged.withLock { $0.events.append(uuid) } }
+                            return true
+                        }
+                    }
+                }
+                group.addTask {
+                    let deadline = ContinuousClock.now + .seconds(60)
+                    while acknowledged.withLock({ $0.events.count }) < total, ContinuousClock.now < deadline {
+                        try await Task.sleep(for: .milliseconds(20))
+                    }
+                }
+                try await group.next()
+                group.cancelAll()
+            }
+            let events = acknowledged.withLock { $0.events }
+            #expect(events.count == total && Set(events).count == total, "each event acknowledged once: \(events.count)")
+            #expect(
+                try await Self.eventually {
+                    let info = try Self.object(try await Self.call("GET", "/groups/tasks", port: port, token: "reader").body)
+                    return (info["consumers"] as? [String])?.isEmpty == true && info["acknowledged"] as? Int == total
+                }, "the followers left the group when they disconnected")
+
+            // Per-group gauges.
+            try await store.append([EventMessage(messageName: "Task"), EventMessage(messageName: "Task")], to: "task-0", expectedVersion: .any)
+            let taken = try Self.object(try await Self.call("POST", "/groups/tasks/take?consumer=m&count=2", port: port).body)
+            let ids = try #require(taken["deliveries"] as? [[String: Any]]).compactMap { $0["id"] as? String }
+            #expect(ids.count == 2)
+            #expect(try await Self.call("POST", "/groups/tasks/nack/\(ids[0])?action=park", port: port).body == #"{"rejected":1}"#)
+            let metrics = try await Self.call("GET", "/metrics", port: port, token: "reader").body
+            for line in [
+                // The parked event is settled: the checkpoint passes it, and the one in flight is the lag.
+                #"eventstore_consumer_group_parked{group="tasks"} 1.0"#, #"eventstore_consumer_group_in_flight{group="tasks"} 1.0"#,
+                #"eventstore_consumer_group_lag_events{group="tasks"} 1.0"#, #"eventstore_consumer_group_consumers{group="tasks"} 1.0"#,
+                #"eventstore_consumer_group_retries{group="tasks"} 0.0"#,
+            ] {
+                #expect(metrics.contains(line), "\(line) in \(metrics)")
+            }
+            #expect(metrics.contains(#"eventstore_consumer_group_lag_seconds{group="tasks"}"#))
+            #expect(try await Self.call("DELETE", "/groups/tasks", port: port).status == 204)
+            let after = try await Self.call("GET", "/metrics", port: port, token: "reader").body
+            #expect(!after.contains(#"group="tasks""#), "a deleted group's gauges are dropped: \(after)")
+        }
+    }
+
+    /// Polls `condition` until it holds, at most 10 s.
+    static func eventually(_ condition: () async throws -> Bool) async throws -> Bool {
+        let deadline = ContinuousClock.now + .seconds(10)
+        while ContinuousClock.now < deadline {
+            if try await condition() { return true }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        return try await condition()
     }
 }
