@@ -20,6 +20,7 @@ enum BenchWorkload: String, CaseIterable, Sendable {
     case subscriptionCatchUp = "subscription-catch-up"
     case httpRead = "http-read"
     case httpAppend = "http-append"
+    case groupConsume = "group-consume"
 }
 
 /// How big each workload is.
@@ -74,6 +75,7 @@ struct BenchRunner: Sendable {
             case .subscriptionCatchUp: results.append(try await catchUp(target, projection: false))
             case .httpRead: results.append(try await httpRead(target))
             case .httpAppend: results.append(try await httpAppend(target))
+            case .groupConsume: results.append(try await groupConsume(target))
             }
         }
         return results
@@ -335,6 +337,74 @@ struct BenchRunner: Sendable {
         }
     }
 
+    /// 8 consumers of one consumer group share the events of 10 streams, each taking up to 100 deliveries at
+    /// a time and acknowledging them in one call (`take` and `acknowledge`, as a batching consumer does);
+    /// baseline: a plain subscription's catch-up over the same events, in the same run.
+    private func groupConsume(_ target: BenchTarget) async throws -> BenchResult {
+        try await target.withStore("gc") { store, _ in
+            guard let groups = store as? any ConsumerGroupStore else { throw BenchFailure("\(target.name) has no consumer groups") }
+            let perStream = scale.streamEvents / 10
+            for index in 0..<10 {
+                var written = 0
+                while written < perStream {
+                    let size = min(1000, perStream - written)
+                    let events = (1...size).map { BenchEvents.event(aggregate: written + $0, version: written + $0) }
+                    try await store.append(events, to: try StreamName("job-\(index)"), expectedVersion: written == 0 ? .noStream : .any)
+                    written += size
+                }
+            }
+            let total = perStream * 10
+            let subscriptionSeconds = try await Measure.seconds {
+                var count = 0
+                for try await _ in try await store.subscribe(to: .category("job")) {
+                    count += 1
+                    if count == total { break }
+                }
+            }
+            let settings = ConsumerGroupSettings(maxRetries: 10, messageTimeout: .seconds(60), maxInFlightPerConsumer: 100)
+            try await groups.createConsumerGroup(ConsumerGroup(name: "bench", target: .category("job"), settings: settings), from: .start)
+            let acknowledged = AcknowledgedCount()
+            let memoryStart = Measure.resetPeakMemory()
+            var latencies: [Double] = []
+            let seconds = try await Measure.seconds {
+                latencies = try await withThrowingTaskGroup(of: [Double].self) { group in
+                    for consumer in 0..<8 {
+                        group.addTask {
+                            var own: [Double] = []
+                            var idleSince = ContinuousClock.now
+                            while acknowledged.value < total {
+                                let start = ContinuousClock.now
+                                let taken = try await groups.take(from: "bench", consumer: "c\(consumer)", count: 100)
+                                guard !taken.isEmpty else {
+                                    if ContinuousClock.now - idleSince > .seconds(60) {
+                                        throw BenchFailure("the group handed out nothing for 60 s, at \(acknowledged.value) of \(total)")
+                                    }
+                                    try await Task.sleep(for: .milliseconds(2))
+                                    continue
+                                }
+                                let count = try await groups.acknowledge(taken.map(\.id), in: "bench", consumer: "c\(consumer)")
+                                acknowledged.add(count)
+                                own.append((ContinuousClock.now - start).seconds)
+                                idleSince = ContinuousClock.now
+                            }
+                            return own
+                        }
+                    }
+                    var all: [Double] = []
+                    for try await own in group { all += own }
+                    return all
+                }
+            }
+            let peak = Measure.peakMemory(since: memoryStart)
+            guard acknowledged.value == total else {
+                throw BenchFailure("the consumers acknowledged \(acknowledged.value) of \(total) events")
+            }
+            return result(
+                "group-consume", target, rate: Double(total) / seconds, baseline: Double(total) / subscriptionSeconds,
+                latencies: latencies, peak: peak)
+        }
+    }
+
     private func httpAppend(_ target: BenchTarget) async throws -> BenchResult {
         try await target.withStore("ha") { store, _ in
             try await withHTTPServer(store) { port in
@@ -463,4 +533,11 @@ enum BenchTable {
         }
         return lines
     }
+}
+
+/// The events a consumer group's consumers acknowledged, shared between them (`group-consume`).
+private final class AcknowledgedCount: Sendable {
+    private let count = Atomic<Int>(0)
+    var value: Int { count.load(ordering: .relaxed) }
+    func add(_ more: Int) { count.add(more, ordering: .relaxed) }
 }

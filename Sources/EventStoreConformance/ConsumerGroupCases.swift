@@ -98,9 +98,11 @@ extension EventStoreConformance {
         },
         ConformanceCase("consumer groups", "consumersShareTheEventsAndEachIsAcknowledgedOnceThoughTwoCrash") { inner in
             // 8 consumers over many events; two take a batch and vanish (no acknowledgement, no goodbye): what
-            // they held times out and goes to the others. Each event is acknowledged exactly once.
+            // they held times out and goes to the others. Each event is acknowledged exactly once. Every
+            // consumer holds a batch before any acknowledges one, so that the work is shared however the
+            // tasks are scheduled (on a busy machine one task could otherwise take every event alone).
             let store = try inner.grouping()
-            let total = EventStoreConformance.groupEvents
+            let total = max(EventStoreConformance.groupEvents, 8 * 20)
             let streams = 20
             var last = GlobalPosition.start
             for stream in 0..<streams {
@@ -116,6 +118,7 @@ extension EventStoreConformance {
             settings.maxInFlightPerConsumer = 20
             try await store.createConsumerGroup(ConsumerGroup(name: "shared", target: .category("job"), settings: settings))
             let acknowledged = Shared((count: 0, events: Set<UUID>(), byConsumer: [Int](repeating: 0, count: 8)))
+            let holding = Shared(0)
             let deadline = ContinuousClock.now + .seconds(240)
             try await withThrowingTaskGroup { group in
                 for consumer in 0..<8 {
@@ -128,8 +131,14 @@ extension EventStoreConformance {
                                 continue
                             }
                             batches += 1
-                            // Two consumers crash while they hold their third batch.
-                            if consumer >= 6, batches == 3 { return }
+                            if batches == 1 {
+                                holding.withLock { $0 += 1 }
+                                while holding.withLock({ $0 }) < 8, ContinuousClock.now < deadline {
+                                    try await Task.sleep(for: .milliseconds(10))
+                                }
+                                // Two consumers crash while they hold their first batch.
+                                if consumer >= 6 { return }
+                            }
                             let counted = try await store.acknowledge(batch.map(\.id), in: "shared", consumer: "c\(consumer)")
                             acknowledged.withLock { state in
                                 state.count += counted

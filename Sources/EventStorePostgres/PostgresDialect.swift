@@ -22,6 +22,7 @@ struct PostgresDialect: SQLMatcherDialect {
     var uuidText: SQLQuery { "(e.uuid::text COLLATE \"C\")" }
     var messageNameText: SQLQuery { "(e.message_name COLLATE \"C\")" }
     var createdAtText: SQLQuery { "(to_char(e.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US') COLLATE \"C\")" }
+    func now(minusSeconds seconds: SQLQuery) -> SQLQuery { "(now() - (\(seconds)) * interval '1 second')" }
 }
 
 extension SQLQuery {

@@ -30,6 +30,7 @@ final class PostgresDriver: SQLDriver {
         let streamID: Int64
         let direction: RecordedEventSequence.Direction
         let matching: MetadataMatcher?
+        let retention: LoadRetention
     }
 
     init(configuration: PostgresConfiguration, logger: Logger) throws {
@@ -351,6 +352,14 @@ final class PostgresDriver: SQLDriver {
         async throws -> AppendResult
     {
         let operations = self.operations
+        if (try? StreamRetention(metadata))?.isEmpty == false {
+            // The append function writes the metadata, not retention's columns: both in one transaction.
+            return try await write(transaction) { c in
+                let result = try await operations.create(c, stream, metadata: metadata, events: events)
+                try await operations.updateMetadata(c, metadata, of: stream)
+                return result
+            }
+        }
         return try await writeInOneStatement(transaction) {
             try await operations.create($0, stream, metadata: metadata, events: events)
         }
@@ -385,8 +394,15 @@ final class PostgresDriver: SQLDriver {
         return try await read(transaction, onStandby: true) { try await operations.metadata($0, of: stream) }
     }
 
-    func pageQuery(streamID: Int64, direction: RecordedEventSequence.Direction, matching: MetadataMatcher?) -> SQLPageQuery {
-        PageQuery(streamID: streamID, direction: direction, matching: matching)
+    func loadTarget(_ transaction: SQLTransactionHandle?, _ stream: StreamName) async throws -> (id: Int64, retention: LoadRetention)? {
+        let operations = self.operations
+        return try await read(transaction, onStandby: true) { try await operations.loadTarget($0, stream) }
+    }
+
+    func pageQuery(streamID: Int64, direction: RecordedEventSequence.Direction, matching: MetadataMatcher?, retention: LoadRetention)
+        -> SQLPageQuery
+    {
+        PageQuery(streamID: streamID, direction: direction, matching: matching, retention: retention)
     }
 
     func page(_ transaction: SQLTransactionHandle?, _ query: SQLPageQuery, stream: StreamName, bound: Int, limit: Int)
@@ -395,14 +411,14 @@ final class PostgresDriver: SQLDriver {
         let operations = self.operations
         let query = try driverValue(query, as: PageQuery.self)
         let sql = operations.pageQuery(
-            streamID: query.streamID, direction: query.direction, matching: query.matching, bound: bound, limit: limit,
-            columns: PostgresOperations.libpqColumns)
+            streamID: query.streamID, direction: query.direction, matching: query.matching, retention: query.retention, bound: bound,
+            limit: limit, columns: PostgresOperations.libpqColumns)
         return try await hotRead(
             transaction, sql, { try operations.page($0, sql, stream: stream) },
             {
                 try await operations.page(
-                    $0, streamID: query.streamID, stream: stream, direction: query.direction, matching: query.matching, bound: bound,
-                    limit: limit)
+                    $0, streamID: query.streamID, stream: stream, direction: query.direction, matching: query.matching,
+                    retention: query.retention, bound: bound, limit: limit)
             })
     }
 
@@ -566,6 +582,51 @@ final class PostgresDriver: SQLDriver {
         return try await read(transaction) { c in
             for try await count in try await operations.run(c, query).decode(Int64.self) { return Int(count) }
             return 0
+        }
+    }
+
+    // MARK: Retention
+
+    func streamsWithRetention(_ transaction: SQLTransactionHandle?, after id: Int64, limit: Int) async throws -> [Int64] {
+        let operations = self.operations
+        let query = RetentionSQL.streamsWithRetention(operations.tables.streams, after: id, limit: limit)
+        return try await read(transaction) { c in
+            var ids: [Int64] = []
+            for try await (id, _) in try await operations.run(c, query).decode((Int64, Int64).self) { ids.append(id) }
+            return ids
+        }
+    }
+
+    func scavengeRange(_ transaction: SQLTransactionHandle?, streamID: Int64) async throws -> Range<Int>? {
+        let operations = self.operations
+        let tables = operations.tables
+        return try await read(transaction) { c in
+            var first: Int64?
+            for try await position in try await operations.run(c, RetentionSQL.firstPosition(tables.events, streamID: streamID))
+                .decode(Int64?.self)
+            {
+                first = position
+            }
+            var end: Int64?
+            for try await position in try await operations.run(c, RetentionSQL.keptFrom(tables.streams, streamID: streamID)).decode(Int64.self) {
+                end = position
+            }
+            guard let first, let end else { return nil }
+            return Int(first)..<Int(max(first, end))
+        }
+    }
+
+    func scavenge(_ transaction: SQLTransactionHandle?, streamID: Int64, positions: Range<Int>) async throws -> Int {
+        let operations = self.operations
+        let tables = operations.tables
+        let delete = RetentionSQL.delete(
+            operations.dialect, events: tables.events, streams: tables.streams, streamID: streamID, from: positions.lowerBound,
+            below: positions.upperBound, returning: true)
+        return try await write(transaction) { c in
+            var removed = 0
+            for try await _ in try await operations.run(c, delete) { removed += 1 }
+            if removed > 0 { _ = try await operations.run(c, RetentionSQL.countRemoved(tables.streams, streamID: streamID, count: removed)) }
+            return removed
         }
     }
 

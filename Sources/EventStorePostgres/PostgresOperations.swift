@@ -191,8 +191,9 @@ struct PostgresOperations: Sendable {
     }
 
     func updateMetadata(_ c: PostgresConnection, _ metadata: Metadata, of name: StreamName) async throws {
-        let query: PostgresQuery = """
-            UPDATE \(unescaped: tables.streams) SET metadata = \(metadata.jsonText)::jsonb WHERE name = \(name.rawValue) RETURNING id
+        let query: SQLQuery = """
+            UPDATE \(unsafeSQL: tables.streams) SET metadata = \(bind: metadata.jsonText)::jsonb, \(RetentionSQL.assignments(metadata))
+            WHERE name = \(bind: name.rawValue) RETURNING id
             """
         var found = false
         for try await _ in try await run(c, query).decode(Int64.self) { found = true }
@@ -200,6 +201,13 @@ struct PostgresOperations: Sendable {
     }
 
     // MARK: Reads
+
+    func loadTarget(_ c: PostgresConnection, _ name: StreamName) async throws -> (id: Int64, retention: LoadRetention)? {
+        for try await (id, first, maxAge) in try await run(c, RetentionSQL.loadTarget(tables.streams, name)).decode((Int64, Int64, Int64?).self) {
+            return (id, LoadRetention(firstKept: Int(first), judgesAge: maxAge != nil))
+        }
+        return nil
+    }
 
     func stream(_ c: PostgresConnection, _ name: StreamName) async throws -> Int64? {
         let query: PostgresQuery = "SELECT id FROM \(unescaped: tables.streams) WHERE name = \(name.rawValue)"
@@ -229,19 +237,19 @@ struct PostgresOperations: Sendable {
     /// One page of a load.
     func page(
         _ c: PostgresConnection, streamID: Int64, stream: StreamName, direction: RecordedEventSequence.Direction,
-        matching: MetadataMatcher?, bound: Int, limit: Int
+        matching: MetadataMatcher?, retention: LoadRetention, bound: Int, limit: Int
     ) async throws -> [RecordedEvent] {
-        let query = pageQuery(streamID: streamID, direction: direction, matching: matching, bound: bound, limit: limit)
+        let query = pageQuery(streamID: streamID, direction: direction, matching: matching, retention: retention, bound: bound, limit: limit)
         return try await events(c, query) { _ in stream }
     }
 
     func pageQuery(
-        streamID: Int64, direction: RecordedEventSequence.Direction, matching: MetadataMatcher?, bound: Int, limit: Int,
-        columns: String = Self.columns
+        streamID: Int64, direction: RecordedEventSequence.Direction, matching: MetadataMatcher?, retention: LoadRetention, bound: Int,
+        limit: Int, columns: String = Self.columns
     ) -> SQLQuery {
         dialect.streamPage(
             columns: columns, events: tables.events, streams: tables.streams, streamID: streamID,
-            forward: direction == .forward, matching: matching, bound: bound, limit: limit)
+            forward: direction == .forward, matching: matching, retention: retention, bound: bound, limit: limit)
     }
 
     /// ``page(_:streamID:stream:direction:matching:bound:limit:)`` through libpq.
@@ -322,7 +330,7 @@ struct PostgresOperations: Sendable {
                 JOIN \(unsafeSQL: tables.streams) AS s ON s.id = e.stream_id
                 WHERE (e.transaction_id, e.global_position) > (\(bind: String(position.commit))::xid8, \(bind: position.sequence))
                     AND e.transaction_id < b.xmin
-                    AND \(dialect.targetCondition(target, name: "s.name", category: "s.category"))
+                    AND \(dialect.targetCondition(target, name: "s.name", category: "s.category")) AND \(RetentionSQL.kept(dialect))
                 ORDER BY e.transaction_id, e.global_position LIMIT \(bind: limit)
             )
             SELECT p.*, NULL::int8, NULL::int8, NULL::int8

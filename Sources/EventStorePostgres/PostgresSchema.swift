@@ -101,6 +101,7 @@ struct PostgresTables: Sendable {
             (5, SQLCommonDDL.projectionSource(self.projections, Self.columnTypes)),
             (6, appendFunctionSQL),
             (7, SQLCommonDDL.consumerGroups(self.consumerGroups, Self.columnTypes)),
+            (8, SQLCommonDDL.retentionColumns(self.streams, Self.columnTypes)),
         ]
     }
 

@@ -59,6 +59,11 @@ package enum SQLCommonDDL {
         """
     }
 
+    /// Stream retention's columns (``RetentionSQL``), one `ALTER TABLE` each (SQLite adds one column at a time).
+    package static func retentionColumns(_ table: String, _ t: SQLColumnTypes) -> String {
+        RetentionSQL.columns(integer: t.integer).map { "ALTER TABLE \(table) ADD COLUMN \($0);" }.joined(separator: "\n")
+    }
+
     /// Schema version 5: what each projection reads (`/metrics` counts its lag there).
     package static func projectionSource(_ table: String, _ t: SQLColumnTypes) -> String {
         "ALTER TABLE \(table) ADD COLUMN source \(t.text);"

@@ -30,13 +30,14 @@ package enum SQLIntegrityQueries {
         """
     }
 
-    /// The names of the streams whose version is not their last position, or whose positions have a gap.
+    /// The names of the streams whose events and removed events (a scavenge's) do not add up to their
+    /// version, or that hold an event past it: positions are 1 to the version, each stored or removed once.
     package static func streamsWithWrongVersions(events: String, streams: String) -> SQLQuery {
         """
         SELECT s.name FROM \(unsafeSQL: streams) s
         LEFT JOIN (SELECT stream_id, max(position) AS last, count(*) AS total FROM \(unsafeSQL: events) GROUP BY stream_id) x
             ON x.stream_id = s.id
-        WHERE s.version <> COALESCE(x.last, 0) OR COALESCE(x.total, 0) <> COALESCE(x.last, 0)
+        WHERE s.version <> COALESCE(x.total, 0) + s.removed OR COALESCE(x.last, 0) > s.version
         ORDER BY s.name
         """
     }

@@ -13,7 +13,7 @@ struct EventStoreCommand: AsyncParsableCommand {
             """,
         subcommands: [
             QuickStart.self, Create.self, Append.self, Read.self, Delete.self, NameList<StreamListing>.self, NameList<CategoryListing>.self,
-            Serve.self, StreamMetadataCommand.self, Migrate.self, Verify.self, Subscribe.self, Projections.self, Groups.self, Consume.self,
+            Serve.self, StreamMetadataCommand.self, Migrate.self, Verify.self, Scavenge.self, Subscribe.self, Projections.self, Groups.self, Consume.self,
             Bench.self,
         ]
     )

@@ -52,6 +52,12 @@ struct Serve: AsyncParsableCommand {
             cluster) before it is logged as a warning and /health/ready reports it.
             """)
     var readerStallThreshold = 10
+    @Option(
+        help: """
+            Seconds between scavenges, which remove the events past their stream's retention ($maxAge, \
+            $maxCount, $tb); 0 never scavenges (run `eventstore scavenge` instead).
+            """)
+    var scavengeInterval = 3600
     @OptionGroup var options: DatabaseOptions
 
     /// The tokens of `--token`, the files and `variable` (comma- or line-separated).
@@ -98,6 +104,7 @@ struct Serve: AsyncParsableCommand {
             guard idleTimeout >= 1 else { throw CommandFailure.badInput("--idle-timeout must be 1 or more") }
             guard shutdownTimeout >= 1 else { throw CommandFailure.badInput("--shutdown-timeout must be 1 or more") }
             guard readerStallThreshold >= 1 else { throw CommandFailure.badInput("--reader-stall-threshold must be 1 or more") }
+            guard scavengeInterval >= 0 else { throw CommandFailure.badInput("--scavenge-interval must be 0 or more") }
             let registry = PrometheusCollectorRegistry()
             MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
             var configuration = EventStoreHTTPConfiguration()
@@ -117,6 +124,7 @@ struct Serve: AsyncParsableCommand {
             let traceExport = try otlpEndpoint.map { try TraceExport.start(endpoint: $0, protocol: otlpProtocol, logger: serverLogger) }
             let (host, port, url, shutdownTimeout) = (self.host, self.port, options.url, self.shutdownTimeout)
             let stallThreshold = Duration.seconds(readerStallThreshold)
+            let scavengeInterval = self.scavengeInterval
             try await options.withStore(logger: serverLogger) { [configuration] store in
                 serverLogger.info("serving \(url) on http://\(host):\(port)")
                 var configuration = configuration
@@ -126,12 +134,42 @@ struct Serve: AsyncParsableCommand {
                     store: store, host: host, port: port, configuration: configuration, logger: serverLogger)
                 // On SIGTERM or SIGINT the server stops accepting and lets requests in flight finish; past the
                 // shutdown timeout they are cancelled.
+                var services: [any Service] = (traceExport.map { [$0] } ?? []) + [app, GlobalOrderWatchService(watch: watch)]
+                if scavengeInterval > 0, let scavenging = store as? any ScavengingEventStore {
+                    services.append(ScavengeService(store: scavenging, interval: .seconds(scavengeInterval), logger: serverLogger))
+                }
                 var group = ServiceGroupConfiguration(
-                    services: (traceExport.map { [$0] } ?? []) + [app, GlobalOrderWatchService(watch: watch)],
+                    services: services,
                     gracefulShutdownSignals: [.sigterm, .sigint], logger: serverLogger)
                 group.maximumGracefulShutdownDuration = .seconds(shutdownTimeout)
                 try await ServiceGroup(configuration: group).run()
                 serverLogger.info("stopped serving")
+            }
+        }
+    }
+}
+
+/// Scavenges every `interval` (the first one `interval` after the start), logging what it removed; a
+/// failed scavenge is logged and tried again at the next one. Ends at shutdown, a scavenge in progress
+/// cancelled with it (what it removed stays removed: each batch is a transaction).
+struct ScavengeService: Service {
+    let store: any ScavengingEventStore
+    let interval: Duration
+    let logger: Logger
+
+    func run() async throws {
+        await cancelWhenGracefulShutdown {
+            while (try? await Task.sleep(for: interval)) != nil {
+                do {
+                    let result = try await store.scavenge()
+                    if result.events > 0 {
+                        logger.info("scavenge removed \(result.events) event(s) past retention from \(result.streams) stream(s)")
+                    }
+                } catch where !Task.isCancelled {
+                    logger.error("scavenge failed; the next runs in \(interval)", metadata: ["error": "\(error)"])
+                } catch {
+                    return
+                }
             }
         }
     }

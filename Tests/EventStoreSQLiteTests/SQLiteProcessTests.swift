@@ -72,6 +72,27 @@ struct SQLiteProcessTests {
         }
     }
 
+    /// Issue 23: `eventstore scavenge` removes what a stream's retention hides, prints what it removed, and
+    /// `verify` counts the removed events as such (not as a gap); a bad retention value is refused.
+    @Test func scavengeFromTheCommandLine() async throws {
+        try await withTemporaryDatabase { path in
+            let database = "--database=sqlite:\(path)"
+            let created = try await EventStoreProcess.run(["create", "capped-1", "--metadata", #"{"$maxCount":2}"#, database])
+            #expect(created.status == 0, "\(created.stderr)")
+            let input = "[" + (1...5).map { "{\"message_name\":\"Tick\",\"payload\":{\"n\":\($0)}}" }.joined(separator: ",") + "]"
+            #expect(try await EventStoreProcess.run(["append", "capped-1", database], input: input).status == 0)
+            let read = try await EventStoreProcess.run(["read", "capped-1", database])
+            #expect(read.stdout.split(separator: "\n").count == 2, "\(read.stdout)")
+            let scavenged = try await EventStoreProcess.run(["scavenge", database])
+            #expect(scavenged.status == 0 && scavenged.stdout == #"{"streams":1,"events":3}"# + "\n", "\(scavenged.stdout) \(scavenged.stderr)")
+            let verified = try await EventStoreProcess.run(["verify", database])
+            #expect(verified.status == 0, "\(verified.stdout) \(verified.stderr)")
+            #expect(try await EventStoreProcess.run(["scavenge", database]).stdout == #"{"streams":0,"events":0}"# + "\n")
+            let bad = try await EventStoreProcess.run(["metadata", "capped-1", "--set", #"{"$maxCount":"two"}"#, database])
+            #expect(bad.status != 0 && bad.stderr.contains("$maxCount"), "\(bad.stderr)")
+        }
+    }
+
     /// `eventstore read … | head`: when the reader of its output goes away, the command stops quietly with
     /// the status of a Unix tool ended by SIGPIPE (it crashed on a `try!` in Foundation).
     @Test func aReaderThatGoesAwayEndsTheCommandQuietly() async throws {

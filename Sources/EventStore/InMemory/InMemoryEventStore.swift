@@ -6,7 +6,7 @@ import Logging
 /// It behaves as every other backend does (expected versions, duplicate checks, transactions), which
 /// the conformance suite proves. Writers are serialised; a transaction holds the write lock from its
 /// start to its end, while readers go on seeing the last committed state.
-public actor InMemoryEventStore: ProjectionStore, SnapshotStore, ConsumerGroupStore {
+public actor InMemoryEventStore: ProjectionStore, SnapshotStore, ConsumerGroupStore, ScavengingEventStore {
     /// How many events one read of a load fetches. Formerly `loadBatchSize`.
     public nonisolated let readBatchSize: Int
     /// Signalled after every commit.
@@ -132,6 +132,13 @@ public actor InMemoryEventStore: ProjectionStore, SnapshotStore, ConsumerGroupSt
             _ = await transactionStore.close()
             await endTransaction(committing: nil)
             throw error
+        }
+    }
+
+    @discardableResult
+    public func scavenge() async throws -> ScavengeResult {
+        try await instruments.measure(.scavenge) {
+            try await write(signal: false) { (state: inout InMemoryState) throws(EventStoreError) in state.scavenge() }
         }
     }
 

@@ -4,19 +4,38 @@ import Foundation
 /// and the store takes the copy back on commit.
 struct InMemoryState: Sendable {
     struct StoredEvent: Sendable {
-        /// As written, without `_position`.
-        let message: EventMessage
+        /// As written, without `_position`; `nil` once a scavenge removed it.
+        var message: EventMessage?
         let position: Int
         let globalPosition: Int64
     }
 
     struct Stream: Sendable {
-        var metadata: Metadata
+        var metadata: Metadata {
+            didSet { retention = (try? StreamRetention(metadata)) ?? StreamRetention() }
+        }
         var events: [StoredEvent] = []
         var uuids: Set<UUID> = []
         var aggregateKeys: Set<AggregateKey> = []
+        /// What the metadata says of retention (checked when the metadata was written).
+        private(set) var retention = StreamRetention()
+
+        init(metadata: Metadata) {
+            self.metadata = metadata
+            retention = (try? StreamRetention(metadata)) ?? StreamRetention()
+        }
 
         var version: Int { events.count }
+
+        /// The event at `index` when it is stored and within retention at `now` (microseconds since 1970).
+        func visible(at index: Int, now: Int64) -> EventMessage? {
+            let stored = events[index]
+            guard let message = stored.message else { return nil }
+            guard retention.isEmpty
+                || retention.keeps(position: stored.position, createdAtMicros: message.createdAtMicros, version: version, nowMicros: now)
+            else { return nil }
+            return message
+        }
     }
 
     private(set) var streams: [StreamName: Stream] = [:]
@@ -108,27 +127,31 @@ struct InMemoryState: Sendable {
         try StoreValidation.load(from: from, count: count)
         guard let stream = streams[name] else { throw .streamNotFound(name) }
         let evaluator = try matching.map { matcher throws(EventStoreError) in try MatcherEvaluator(matcher) }
-        let events = stream.events
         let start = from ?? (direction == .forward ? 1 : Int.max)
+        // Retention is judged when the load begins, as a database judges it when a statement begins.
+        let now = Timestamp.microseconds(Date())
         return RecordedEventSequence(direction: direction, start: start, count: count, readBatchSize: readBatchSize) { bound, limit in
-            try await instruments.measure(.load, stream: name) { Self.page(of: events, name, direction, evaluator, bound: bound, limit: limit) }
+            try await instruments.measure(.load, stream: name) {
+                Self.page(of: stream, name, direction, evaluator, bound: bound, limit: limit, now: now)
+            }
         }
     }
 
     private static func page(
-        of events: [StoredEvent], _ name: StreamName, _ direction: RecordedEventSequence.Direction, _ evaluator: MatcherEvaluator?,
-        bound: Int, limit: Int
+        of stream: Stream, _ name: StreamName, _ direction: RecordedEventSequence.Direction, _ evaluator: MatcherEvaluator?,
+        bound: Int, limit: Int, now: Int64
     ) -> [RecordedEvent] {
         var page: [RecordedEvent] = []
+        let events = stream.events
         var index = direction == .forward ? bound - 1 : min(bound, events.count) - 1
         let step = direction == .forward ? 1 : -1
         while index >= 0, index < events.count, page.count < limit {
             let stored = events[index]
-            if evaluator?.matches(stored.message, position: stored.position) ?? true {
+            if let message = stream.visible(at: index, now: now), evaluator?.matches(message, position: stored.position) ?? true {
                 page.append(
                     RecordedEvent(
                         streamName: name, position: stored.position,
-                        globalPosition: GlobalPosition(sequence: stored.globalPosition), message: stored.message))
+                        globalPosition: GlobalPosition(sequence: stored.globalPosition), message: message))
             }
             index += step
         }
@@ -145,19 +168,44 @@ struct InMemoryState: Sendable {
         }
         var events: [RecordedEvent] = []
         var index = low
+        let now = Timestamp.microseconds(Date())
         while index < globalLog.count, events.count < limit {
             let entry = globalLog[index]
             index += 1
             guard target.contains(entry.stream), let stream = streams[entry.stream], entry.position <= stream.events.count
             else { continue }
             let stored = stream.events[entry.position - 1]
-            guard stored.globalPosition == entry.global else { continue }
+            guard stored.globalPosition == entry.global, let message = stream.visible(at: entry.position - 1, now: now) else { continue }
             events.append(
                 RecordedEvent(
                     streamName: entry.stream, position: stored.position,
-                    globalPosition: GlobalPosition(sequence: stored.globalPosition), message: stored.message))
+                    globalPosition: GlobalPosition(sequence: stored.globalPosition), message: message))
         }
         return events
+    }
+
+    /// Removes for good the events past their stream's retention (their uuids and aggregate versions may be
+    /// written again, as on the SQL backends, whose unique indexes forget them with the rows).
+    /// - Returns: the streams that lost events, and how many events they lost.
+    mutating func scavenge() -> ScavengeResult {
+        var result = ScavengeResult()
+        let now = Timestamp.microseconds(Date())
+        for name in streams.keys {
+            guard var stream = streams[name], !stream.retention.isEmpty else { continue }
+            var removed = 0
+            for index in stream.events.indices {
+                guard let message = stream.events[index].message, stream.visible(at: index, now: now) == nil else { continue }
+                stream.events[index].message = nil
+                stream.uuids.remove(message.uuid)
+                if let key = message.aggregateKey { stream.aggregateKeys.remove(key) }
+                removed += 1
+            }
+            guard removed > 0 else { continue }
+            streams[name] = stream
+            result.streams += 1
+            result.events += removed
+        }
+        return result
     }
 
     func streamNames(_ filter: NameFilter, matching: MetadataMatcher?, limit: Int, offset: Int) throws(EventStoreError)

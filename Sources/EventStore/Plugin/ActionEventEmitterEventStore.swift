@@ -343,3 +343,15 @@ extension ActionEventEmitterEventStore: ConsumerGroupStore {
         try await consumerGroupStore().changeConsumerGroup(named: name, change)
     }
 }
+
+extension ActionEventEmitterEventStore: ScavengingEventStore {
+    /// The wrapped store's scavenge (no action events: it removes only what reads no longer show).
+    /// - Throws: `invalidArgument` when the wrapped store does not scavenge.
+    @discardableResult
+    public func scavenge() async throws -> ScavengeResult {
+        guard let store = innerStore as? any ScavengingEventStore else {
+            throw EventStoreError.invalidArgument("the wrapped store does not scavenge")
+        }
+        return try await store.scavenge()
+    }
+}

@@ -52,6 +52,7 @@ package enum StoreOperation: String, Sendable, CaseIterable {
     case readSnapshot = "read_snapshot"
     case saveSnapshots = "save_snapshots"
     case removeSnapshots = "remove_snapshots"
+    case scavenge
     case verify
     /// A caller's own work on a connection of the store (PostgreSQL's `withConnection`).
     case connection

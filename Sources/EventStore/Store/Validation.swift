@@ -65,5 +65,6 @@ package enum StoreValidation {
     /// Checks stream metadata before it is written.
     package static func streamMetadata(_ metadata: Metadata) throws(EventStoreError) {
         if let problem = metadata.problem { throw .invalidArgument("stream metadata: \(problem)") }
+        _ = try StreamRetention(metadata)
     }
 }

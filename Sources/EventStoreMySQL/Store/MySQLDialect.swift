@@ -37,5 +37,7 @@ struct MySQLDialect: SQLMatcherDialect {
 
     var uuidText: SQLQuery { "CAST(e.uuid AS BINARY)" }
     var createdAtText: SQLQuery { "CAST(DATE_FORMAT(e.created_at, '%Y-%m-%dT%H:%i:%s.%f') AS BINARY)" }
+    /// `created_at` holds UTC.
+    func now(minusSeconds seconds: SQLQuery) -> SQLQuery { "(UTC_TIMESTAMP(6) - INTERVAL (\(seconds)) SECOND)" }
 }
 #endif

@@ -140,11 +140,12 @@ struct MySQLOperations: BlockingSQLOperations {
 
     func insertStream(_ c: MariaDBConnection, _ name: StreamName, metadata: Metadata) throws -> Int64 {
         let category: SQLValue = name.category.map { .text($0) } ?? .null
+        let retention = RetentionSQL.insertion(metadata)
         do {
             let result = try c.query(
                 """
-                INSERT INTO \(unsafeSQL: tables.streams) (name, category, metadata, version, created_at)
-                VALUES (\(bind: name.rawValue), \(bind: category), \(bind: metadata.jsonText), 0, UTC_TIMESTAMP(6))
+                INSERT INTO \(unsafeSQL: tables.streams) (name, category, metadata, version, created_at\(retention.columns))
+                VALUES (\(bind: name.rawValue), \(bind: category), \(bind: metadata.jsonText), 0, UTC_TIMESTAMP(6)\(retention.values))
                 """)
             return Int64(result.insertID)
         } catch let error as MariaDBError where error.isDuplicateEntry {
@@ -264,16 +265,29 @@ struct MySQLOperations: BlockingSQLOperations {
         let streamID: Int64
         let direction: RecordedEventSequence.Direction
         let matching: MetadataMatcher?
+        let retention: LoadRetention
     }
 
-    func pageQuery(streamID: Int64, direction: RecordedEventSequence.Direction, matching: MetadataMatcher?) -> PageQuery {
-        PageQuery(streamID: streamID, direction: direction, matching: matching)
+    func loadTarget(_ c: MariaDBConnection, _ name: StreamName) throws -> (id: Int64, retention: LoadRetention)? {
+        var found: (id: Int64, retention: LoadRetention)?
+        try c.query(RetentionSQL.loadTarget(tables.streams, name)) { row in
+            if let id = row[0].flatMap({ Int64($0) }), let first = row[1].flatMap({ Int($0) }) {
+                found = (id, LoadRetention(firstKept: first, judgesAge: row[2] != nil))
+            }
+        }
+        return found
+    }
+
+    func pageQuery(streamID: Int64, direction: RecordedEventSequence.Direction, matching: MetadataMatcher?, retention: LoadRetention)
+        -> PageQuery
+    {
+        PageQuery(streamID: streamID, direction: direction, matching: matching, retention: retention)
     }
 
     func page(_ c: MariaDBConnection, _ page: PageQuery, stream: StreamName, bound: Int, limit: Int) throws -> [RecordedEvent] {
         let query = dialect.streamPage(
             columns: Self.columns, events: tables.events, streams: tables.streams, streamID: page.streamID,
-            forward: page.direction == .forward, matching: page.matching, bound: bound, limit: limit)
+            forward: page.direction == .forward, matching: page.matching, retention: page.retention, bound: bound, limit: limit)
         return try events(c, query) { _ in stream }
     }
 
@@ -343,7 +357,7 @@ struct MySQLOperations: BlockingSQLOperations {
             SELECT STRAIGHT_JOIN \(unsafeSQL: Self.columns), s.name FROM \(unsafeSQL: tables.events) AS e
             JOIN \(unsafeSQL: tables.streams) AS s ON s.id = e.stream_id
             WHERE e.global_position > \(bind: position.sequence) AND e.global_position <= \(bind: head)
-                AND \(dialect.targetCondition(target, name: "s.name", category: "s.category"))
+                AND \(dialect.targetCondition(target, name: "s.name", category: "s.category")) AND \(RetentionSQL.kept(dialect))
             ORDER BY e.global_position LIMIT \(bind: limit)
             """
         return try events(c, query) { row in try storedStreamName(row[7] ?? "") }

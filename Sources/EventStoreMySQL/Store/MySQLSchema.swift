@@ -155,6 +155,14 @@ struct MySQLTables: Sendable {
                     """
                 ]
             ),
+            // Stream retention: what the metadata says, in columns a read judges each event by.
+            (
+                8,
+                [
+                    "ALTER TABLE \(self.streams) "
+                        + RetentionSQL.columns(integer: "BIGINT").map { "ADD COLUMN IF NOT EXISTS \($0)" }.joined(separator: ", ")
+                ]
+            ),
         ]
     }
 

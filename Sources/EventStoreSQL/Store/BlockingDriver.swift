@@ -6,6 +6,10 @@
 package protocol BlockingSQLOperations: Sendable {
     associatedtype Connection
     associatedtype PageQuery: Sendable
+    associatedtype Dialect: SQLMatcherDialect
+
+    /// What differs in this backend's SQL.
+    var dialect: Dialect { get }
 
     /// An append's events as this backend's events table takes them (``EventRows``), built before its job.
     func rows(_ events: [EventMessage]) -> EventRows
@@ -28,7 +32,10 @@ package protocol BlockingSQLOperations: Sendable {
     /// Inserts a stream's row. - Returns: its id. - Throws: `streamExists`.
     func insertStream(_ c: Connection, _ name: StreamName, metadata: Metadata) throws -> Int64
     func metadata(_ c: Connection, of name: StreamName) throws -> Metadata
-    func pageQuery(streamID: Int64, direction: RecordedEventSequence.Direction, matching: MetadataMatcher?) -> PageQuery
+    /// A load's stream (``RetentionSQL/loadTarget(_:_:)``).
+    func loadTarget(_ c: Connection, _ name: StreamName) throws -> (id: Int64, retention: LoadRetention)?
+    func pageQuery(streamID: Int64, direction: RecordedEventSequence.Direction, matching: MetadataMatcher?, retention: LoadRetention)
+        -> PageQuery
     func page(_ c: Connection, _ query: PageQuery, stream: StreamName, bound: Int, limit: Int) throws -> [RecordedEvent]
     func streamNames(_ c: Connection, _ filter: NameFilter, matching: MetadataMatcher?, limit: Int, offset: Int) throws
         -> [StreamName]
@@ -81,7 +88,12 @@ extension BlockingSQLOperations {
     package func updateMetadata(_ c: Connection, _ metadata: Metadata, of name: StreamName) throws {
         guard let row = try stream(c, name) else { throw EventStoreError.streamNotFound(name) }
         // Compared by id, not by rows changed: unchanged metadata changes no row (prooph's MySQL bug).
-        try run(c, "UPDATE \(tableNames.streams) SET metadata = \(bind: metadata.jsonText) WHERE id = \(bind: row.id)")
+        try run(
+            c,
+            """
+            UPDATE \(tableNames.streams) SET metadata = \(bind: metadata.jsonText), \(RetentionSQL.assignments(metadata))
+            WHERE id = \(bind: row.id)
+            """)
     }
 }
 
@@ -152,6 +164,36 @@ package struct BlockingDriver<Connections: BlockingSQLConnections>: SQLDriver {
         }
     }
 
+    package func streamsWithRetention(_ transaction: SQLTransactionHandle?, after id: Int64, limit: Int) async throws -> [Int64] {
+        let operations = self.operations
+        let query = RetentionSQL.streamsWithRetention(operations.tableNames.streams.quoted, after: id, limit: limit)
+        return try await connections.read(held(transaction)) { c in try operations.firstColumn(c, query).compactMap { Int64($0) } }
+    }
+
+    package func scavengeRange(_ transaction: SQLTransactionHandle?, streamID: Int64) async throws -> Range<Int>? {
+        let operations = self.operations
+        let names = operations.tableNames
+        return try await connections.read(held(transaction)) { c in
+            guard let first = try operations.firstColumn(c, RetentionSQL.firstPosition(names.events.quoted, streamID: streamID)).first.flatMap({ Int($0) }),
+                let end = try operations.firstColumn(c, RetentionSQL.keptFrom(names.streams.quoted, streamID: streamID)).first.flatMap({ Int($0) })
+            else { return nil }
+            return first..<max(first, end)
+        }
+    }
+
+    package func scavenge(_ transaction: SQLTransactionHandle?, streamID: Int64, positions: Range<Int>) async throws -> Int {
+        let operations = self.operations
+        let names = operations.tableNames
+        let delete = RetentionSQL.delete(
+            operations.dialect, events: names.events.quoted, streams: names.streams.quoted, streamID: streamID, from: positions.lowerBound,
+            below: positions.upperBound, returning: true)
+        return try await connections.write(held(transaction)) { c in
+            let removed = try operations.firstColumn(c, delete).count
+            if removed > 0 { try operations.run(c, RetentionSQL.countRemoved(names.streams.quoted, streamID: streamID, count: removed)) }
+            return removed
+        }
+    }
+
     package func streamsWithWrongVersions(_ transaction: SQLTransactionHandle?) async throws -> [String] {
         let operations = self.operations
         let names = operations.tableNames
@@ -197,10 +239,15 @@ package struct BlockingDriver<Connections: BlockingSQLConnections>: SQLDriver {
         return try await connections.read(held(transaction)) { try operations.metadata($0, of: stream) }
     }
 
-    package func pageQuery(streamID: Int64, direction: RecordedEventSequence.Direction, matching: MetadataMatcher?)
-        -> SQLPageQuery
-    {
-        operations.pageQuery(streamID: streamID, direction: direction, matching: matching)
+    package func loadTarget(_ transaction: SQLTransactionHandle?, _ stream: StreamName) async throws -> (id: Int64, retention: LoadRetention)? {
+        let operations = self.operations
+        return try await connections.read(held(transaction)) { try operations.loadTarget($0, stream) }
+    }
+
+    package func pageQuery(
+        streamID: Int64, direction: RecordedEventSequence.Direction, matching: MetadataMatcher?, retention: LoadRetention
+    ) -> SQLPageQuery {
+        operations.pageQuery(streamID: streamID, direction: direction, matching: matching, retention: retention)
     }
 
     package func page(_ transaction: SQLTransactionHandle?, _ query: SQLPageQuery, stream: StreamName, bound: Int, limit: Int)

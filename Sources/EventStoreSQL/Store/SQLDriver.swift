@@ -48,7 +48,10 @@ package protocol SQLDriver: Sendable {
     func streamID(_ transaction: SQLTransactionHandle?, _ stream: StreamName) async throws -> Int64?
     /// - Throws: `streamNotFound`.
     func metadata(_ transaction: SQLTransactionHandle?, of stream: StreamName) async throws -> Metadata
-    func pageQuery(streamID: Int64, direction: RecordedEventSequence.Direction, matching: MetadataMatcher?) -> SQLPageQuery
+    /// A load's stream: its row id and its retention as the load begins, `nil` when it does not exist.
+    func loadTarget(_ transaction: SQLTransactionHandle?, _ stream: StreamName) async throws -> (id: Int64, retention: LoadRetention)?
+    func pageQuery(streamID: Int64, direction: RecordedEventSequence.Direction, matching: MetadataMatcher?, retention: LoadRetention)
+        -> SQLPageQuery
     /// At most `limit` events of one page, from position `bound` (inclusive) in the query's direction.
     func page(_ transaction: SQLTransactionHandle?, _ query: SQLPageQuery, stream: StreamName, bound: Int, limit: Int)
         async throws -> [RecordedEvent]
@@ -105,11 +108,22 @@ package protocol SQLDriver: Sendable {
         _ change: @escaping @Sendable (inout ConsumerGroupRecord?, Int64) throws -> Result
     ) async throws -> Result
 
+    // MARK: Retention
+
+    /// The ids of the streams with retention after `id`, at most `limit`, in id order.
+    func streamsWithRetention(_ transaction: SQLTransactionHandle?, after id: Int64, limit: Int) async throws -> [Int64]
+    /// The positions a scavenge of the stream looks at: from its first stored event to the first position its
+    /// retention surely keeps (its version and one more with `$maxAge`); `nil` when it has no events.
+    func scavengeRange(_ transaction: SQLTransactionHandle?, streamID: Int64) async throws -> Range<Int>?
+    /// Deletes the stream's events at `positions` that its retention no longer keeps, judged in the
+    /// statement, and counts them on its row. - Returns: how many.
+    func scavenge(_ transaction: SQLTransactionHandle?, streamID: Int64, positions: Range<Int>) async throws -> Int
+
     // MARK: Verification
 
     /// How many events have no stream row (see ``SQLIntegrityQueries``).
     func orphanEventCount(_ transaction: SQLTransactionHandle?) async throws -> Int
-    /// The raw names of the streams whose version is not their last position, or whose positions have a gap.
+    /// The raw names of the streams whose stored and removed events do not add up to their version.
     func streamsWithWrongVersions(_ transaction: SQLTransactionHandle?) async throws -> [String]
 
     /// Releases the driver's connections once the calls they run are done; later calls fail with `backend`.

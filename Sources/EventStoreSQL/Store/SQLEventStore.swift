@@ -9,7 +9,7 @@ import Synchronization
 /// ``RecordedEventSequence``s, transactions (no nesting, a transaction's store that fails once its
 /// transaction ended, its calls one at a time, a signal after commit), the global order, checkpoints,
 /// projections and snapshots. Users never make one directly.
-open class SQLEventStore: ProjectionStore, SnapshotStore, ConsumerGroupStore, @unchecked Sendable {
+open class SQLEventStore: ProjectionStore, SnapshotStore, ConsumerGroupStore, ScavengingEventStore, @unchecked Sendable {
     // @unchecked: every stored property is immutable and Sendable; subclasses keep it so.
     package let driver: any SQLDriver
     /// The store's logger, metrics and tracer.
@@ -160,10 +160,10 @@ open class SQLEventStore: ProjectionStore, SnapshotStore, ConsumerGroupStore, @u
     ) async throws -> RecordedEventSequence {
         try StoreValidation.load(from: from, count: count)
         if let matching { _ = try MatcherEvaluator(matching) }
-        guard let id = try await read(.findStream, stream: stream, { try await driver.streamID($0, stream) }) else {
+        guard let (id, retention) = try await read(.findStream, stream: stream, { try await driver.loadTarget($0, stream) }) else {
             throw EventStoreError.streamNotFound(stream)
         }
-        let query = driver.pageQuery(streamID: id, direction: direction, matching: matching)
+        let query = driver.pageQuery(streamID: id, direction: direction, matching: matching, retention: retention)
         return RecordedEventSequence(
             direction: direction, start: min(from ?? Int.max, Int(Int64.max)), count: count, readBatchSize: driver.readBatchSize
         ) { [self] bound, limit in
@@ -321,6 +321,44 @@ open class SQLEventStore: ProjectionStore, SnapshotStore, ConsumerGroupStore, @u
         }
     }
 
+    // MARK: Retention
+
+    /// Removes the events past their stream's retention: the streams with retention a hundred at a time,
+    /// each stream's positions in batches of ``RetentionSQL/batch``, each batch a write of its own at the top
+    /// level, so that appends to the stream wait at most for one batch.
+    @discardableResult
+    public func scavenge() async throws -> ScavengeResult {
+        try await instruments.measure(.scavenge) {
+            var result = ScavengeResult()
+            var after: Int64 = 0
+            while true {
+                let ids = try await unmeasuredRead { try await driver.streamsWithRetention($0, after: after, limit: 100) }
+                for id in ids {
+                    guard let range = try await unmeasuredRead({ try await driver.scavengeRange($0, streamID: id) }) else { continue }
+                    var removed = 0
+                    var low = range.lowerBound
+                    while low < range.upperBound {
+                        let high = min(low + RetentionSQL.batch, range.upperBound)
+                        removed += try await unmeasuredWrite(signal: false) { try await driver.scavenge($0, streamID: id, positions: low..<high) }
+                        low = high
+                    }
+                    if removed > 0 {
+                        result.streams += 1
+                        result.events += removed
+                    }
+                }
+                guard ids.count == 100, let last = ids.last else { return result }
+                after = last
+            }
+        }
+    }
+
+    /// A read measured by its caller.
+    private func unmeasuredRead<T>(_ body: (SQLTransactionHandle?) async throws -> T) async throws -> T {
+        if let transactionContext { return try await transactionContext.serialized { try await body($0) } }
+        return try await body(nil)
+    }
+
     // MARK: Verification
 
     /// How many events have no stream row: what a delete racing an append could leave before appends
@@ -329,7 +367,8 @@ open class SQLEventStore: ProjectionStore, SnapshotStore, ConsumerGroupStore, @u
         try await read(.verify) { try await driver.orphanEventCount($0) }
     }
 
-    /// The raw names of the streams whose version is not their last position, or whose positions have a gap.
+    /// The raw names of the streams whose stored and removed events do not add up to their version
+    /// (``SQLIntegrityQueries/streamsWithWrongVersions(events:streams:)``).
     package func streamsWithWrongVersions() async throws -> [String] {
         try await read(.verify) { try await driver.streamsWithWrongVersions($0) }
     }

@@ -17,4 +17,10 @@ struct SQLiteDialect: SQLMatcherDialect {
 
     var uuidText: SQLQuery { "e.uuid" }
     var createdAtText: SQLQuery { "e.created_at" }
+
+    /// `created_at` is UTC text with six decimals; SQLite's clock gives three, which compare as the same
+    /// instant's prefix.
+    func now(minusSeconds seconds: SQLQuery) -> SQLQuery {
+        "strftime('%Y-%m-%dT%H:%M:%f', 'now', '-' || (\(seconds)) || ' seconds')"
+    }
 }

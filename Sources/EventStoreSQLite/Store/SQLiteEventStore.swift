@@ -73,7 +73,7 @@ public final class SQLiteEventStore: SQLEventStore, @unchecked Sendable {
         let operations = connections.operations
         return try await connections.read(nil) { connection in
             let id = try operations.stream(connection, stream)?.id ?? 0
-            let query = operations.pageQuery(streamID: id, direction: .forward, matching: matching)
+            let query = operations.pageQuery(streamID: id, direction: .forward, matching: matching, retention: .none)
             var details: [String] = []
             try connection.query("EXPLAIN QUERY PLAN " + query.head + "\(bind: 1)" + query.tail + "\(bind: 10)") {
                 details.append($0.text(3))

@@ -62,11 +62,12 @@ struct SQLiteOperations: BlockingSQLOperations {
 
     func insertStream(_ c: SQLiteConnection, _ name: StreamName, metadata: Metadata) throws -> Int64 {
         let category: SQLValue = name.category.map { .text($0) } ?? .null
+        let retention = RetentionSQL.insertion(metadata)
         do {
             try c.query(
                 """
-                INSERT INTO \(tables.streams) (name, category, metadata, version, created_at)
-                VALUES (\(bind: name.rawValue), \(bind: category), \(bind: metadata.jsonText), 0, \(bind: Timestamp.format(Date())))
+                INSERT INTO \(tables.streams) (name, category, metadata, version, created_at\(retention.columns))
+                VALUES (\(bind: name.rawValue), \(bind: category), \(bind: metadata.jsonText), 0, \(bind: Timestamp.format(Date()))\(retention.values))
                 """)
         } catch let error as SQLiteError where error.isUniqueViolation {
             throw EventStoreError.streamExists(name)
@@ -122,8 +123,22 @@ struct SQLiteOperations: BlockingSQLOperations {
     }
 
     /// The query of a load's pages, without the bound position and limit.
-    func pageQuery(streamID: Int64, direction: RecordedEventSequence.Direction, matching: MetadataMatcher?) -> PageQuery {
-        let filter = matching.map { dialect.predicate(for: $0, metadata: "e.metadata") } ?? "1 = 1"
+    func loadTarget(_ c: SQLiteConnection, _ name: StreamName) throws -> (id: Int64, retention: LoadRetention)? {
+        var found: (id: Int64, retention: LoadRetention)?
+        try c.query(RetentionSQL.loadTarget(tables.streams.quoted, name)) { row in
+            found = (row.int(0), LoadRetention(firstKept: Int(row.int(1)), judgesAge: !row.isNull(2)))
+        }
+        return found
+    }
+
+    /// The query of a load's pages, without the bound position and limit (SQLite needs no upper bound: its
+    /// planner walks the index in order).
+    func pageQuery(streamID: Int64, direction: RecordedEventSequence.Direction, matching: MetadataMatcher?, retention: LoadRetention)
+        -> PageQuery
+    {
+        var filter = matching.map { dialect.predicate(for: $0, metadata: "e.metadata") } ?? "1 = 1"
+        if retention.firstKept > 1 { filter = "\(filter) AND e.position >= \(bind: retention.firstKept)" }
+        if retention.judgesAge { filter = "\(filter) AND \(RetentionSQL.withinAge(dialect, streams: tables.streams.quoted, streamID: streamID))" }
         let comparison = direction == .forward ? ">=" : "<="
         let order = direction == .forward ? "ASC" : "DESC"
         let columns = "e.global_position, e.position, e.uuid, e.message_name, e.payload, e.metadata, e.created_at"
@@ -154,6 +169,7 @@ struct SQLiteOperations: BlockingSQLOperations {
         let query: SQLQuery = """
             SELECT \(unsafeSQL: columns) FROM \(tables.events) AS e JOIN \(tables.streams) AS s ON s.id = e.stream_id
             WHERE e.global_position > \(bind: position.sequence) AND \(dialect.targetCondition(target, name: "s.name", category: "s.category"))
+                AND \(RetentionSQL.kept(dialect))
             ORDER BY e.global_position LIMIT \(bind: limit)
             """
         var events: [RecordedEvent] = []

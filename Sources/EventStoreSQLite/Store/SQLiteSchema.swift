@@ -72,6 +72,7 @@ struct SQLiteTables: Sendable {
             (4, SQLCommonDDL.projections(self.projections.quoted, Self.columnTypes)),
             (5, SQLCommonDDL.projectionSource(self.projections.quoted, Self.columnTypes)),
             (6, SQLCommonDDL.consumerGroups(self.consumerGroups.quoted, Self.columnTypes)),
+            (7, SQLCommonDDL.retentionColumns(self.streams.quoted, Self.columnTypes)),
         ]
     }
 
