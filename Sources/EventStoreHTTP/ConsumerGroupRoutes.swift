@@ -101,10 +101,7 @@ extension Routes {
             let (limit, _) = try limitAndOffset(request)
             if limit < 1 { throw HTTPProblem.badRequest("limit must be 1 or more, not \(limit)") }
             let parked = try await store.parkedEvents(in: try parameter(context, "name"), limit: limit)
-            let entries = parked.map { parked in
-                "{\"reason\":\(JSONValue.string(parked.reason).jsonText),\"deliveries\":\(parked.deliveries),\"event\":\(EventJSON.line(for: parked.event, includeStream: true))}"
-            }
-            return json("[" + entries.joined(separator: ",") + "]")
+            return json("[" + parked.map(\.jsonLine).joined(separator: ",") + "]")
         }
         router.post("/groups/{name}/replay-parked") { _, context in
             json("{\"replayed\":\(try await store.replayParkedEvents(in: try parameter(context, "name")))}")

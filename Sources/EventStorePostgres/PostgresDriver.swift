@@ -354,9 +354,10 @@ final class PostgresDriver: SQLDriver {
         let operations = self.operations
         if (try? StreamRetention(metadata))?.isEmpty == false {
             // The append function writes the metadata, not retention's columns: both in one transaction.
+            let columns = RetentionSQL.setColumns(operations.tables.streams, stream, from: metadata)
             return try await write(transaction) { c in
                 let result = try await operations.create(c, stream, metadata: metadata, events: events)
-                try await operations.updateMetadata(c, metadata, of: stream)
+                _ = try await operations.run(c, columns)
                 return result
             }
         }

@@ -58,6 +58,11 @@ package enum RetentionSQL {
         return "retain_from = \(bind: values[0]), max_count = \(bind: values[1]), max_age = \(bind: values[2])"
     }
 
+    /// Sets the retention columns of the stream `name` from `metadata`, leaving its metadata as it is.
+    package static func setColumns(_ streams: String, _ name: StreamName, from metadata: Metadata) -> SQLQuery {
+        "UPDATE \(unsafeSQL: streams) SET \(assignments(metadata)) WHERE name = \(bind: name.rawValue)"
+    }
+
     /// `, retain_from, max_count, max_age` and `, …values…` for an `INSERT` of a stream's row.
     package static func insertion(_ metadata: Metadata) -> (columns: SQLQuery, values: SQLQuery) {
         let values = values(metadata)

@@ -124,11 +124,7 @@ struct GroupParked: AsyncParsableCommand {
     func run() async throws {
         try await reportingFailures {
             let (name, limit) = (self.name, self.limit)
-            for parked in try await options.withGroups({ try await $0.parkedEvents(in: name, limit: limit) }) {
-                emit(
-                    "{\"reason\":\(JSONValue.string(parked.reason).jsonText),\"deliveries\":\(parked.deliveries),"
-                        + "\"event\":\(EventJSON.line(for: parked.event, includeStream: true))}")
-            }
+            for parked in try await options.withGroups({ try await $0.parkedEvents(in: name, limit: limit) }) { emit(parked.jsonLine) }
         }
     }
 }

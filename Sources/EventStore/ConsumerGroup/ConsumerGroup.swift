@@ -110,6 +110,12 @@ public struct ParkedEvent: Sendable, Hashable {
     public let reason: String
     /// How many times it was handed out.
     public let deliveries: Int
+
+    /// As the HTTP API and `eventstore groups parked` show it: one line of JSON, `reason`, `deliveries` and
+    /// `event` (with its stream).
+    public var jsonLine: String {
+        "{\"reason\":\(JSONValue.string(reason).jsonText),\"deliveries\":\(deliveries),\"event\":\(EventJSON.line(for: event, includeStream: true))}"
+    }
 }
 
 /// What a consumer group is doing.
