@@ -71,6 +71,6 @@ public enum EventStoreConformance {
     public static var cases: [ConformanceCase] {
         streamCases + expectedVersionCases + duplicateCases + loadCases + payloadCases + matcherCases
             + listingCases + transactionCases + concurrencyCases + validationCases + typedEventCases + pluginCases + subscriptionCases
-            + eventSourcingCases + projectionCases + integrityCases + telemetryCases + consumerGroupCases + retentionCases
+            + eventSourcingCases + projectionCases + integrityCases + telemetryCases + consumerGroupCases + retentionCases + deletionCases
     }
 }

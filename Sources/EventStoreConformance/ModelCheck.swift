@@ -3,8 +3,8 @@ import Foundation
 import Testing
 
 /// A property-based check of a store against the in-memory store as the reference: seeded random
-/// sequences of operations (create, append with every kind of expected version, delete, metadata updates,
-/// transactions committed or rolled back, loads forward and backward with random matchers, listings), run
+/// sequences of operations (create, append with every kind of expected version, deletes in each mode,
+/// metadata updates, transactions committed or rolled back, loads forward and backward with random matchers, listings), run
 /// on both, every result and every error compared.
 ///
 /// A backend's tests run it on one store of theirs; each sequence works in streams of its own (named after
@@ -41,7 +41,7 @@ public enum ModelCheck {
     indirect enum Operation: Sendable, CustomStringConvertible {
         case create(StreamName, Metadata, [EventMessage])
         case append(StreamName, [EventMessage], ExpectedVersion)
-        case delete(StreamName)
+        case delete(StreamName, DeleteMode)
         case updateMetadata(StreamName, Metadata)
         case load(StreamName, from: Int, count: Int?, MetadataMatcher?)
         case loadReverse(StreamName, from: Int?, count: Int?, MetadataMatcher?)
@@ -54,7 +54,7 @@ public enum ModelCheck {
             switch self {
             case let .create(s, m, e): "create(\(s), \(m), \(Self.describe(e)))"
             case let .append(s, e, v): "append(\(Self.describe(e)), to: \(s), \(v))"
-            case let .delete(s): "delete(\(s))"
+            case let .delete(s, mode): "delete(\(s), mode: .\(mode))"
             case let .updateMetadata(s, m): "updateMetadata(\(m), of: \(s))"
             case let .load(s, from, count, m): "load(\(s), from: \(from), count: \(String(describing: count)), \(Self.describe(m)))"
             case let .loadReverse(s, from, count, m):
@@ -152,8 +152,8 @@ public enum ModelCheck {
                 return "version \(try await store.create(stream, metadata: metadata, events: events).streamVersion)"
             case let .append(stream, events, expected):
                 return "version \(try await store.append(events, to: stream, expectedVersion: expected).streamVersion)"
-            case let .delete(stream):
-                try await store.delete(stream)
+            case let .delete(stream, mode):
+                try await store.delete(stream, mode: mode)
                 return "deleted"
             case let .updateMetadata(stream, metadata):
                 try await store.updateStreamMetadata(metadata, of: stream)
@@ -215,7 +215,10 @@ public enum ModelCheck {
             case 12..<40:
                 let expected: ExpectedVersion = pick([.any, .noStream, .exact(Int.random(in: 0...6, using: &random))])
                 return .append(stream, makeEvents(), expected)
-            case 40..<46: return .delete(stream)
+            case 40..<46:
+                // Purges most, soft deletes some, and hard deletes few: a tombstone takes its name for good.
+                let roll = Int.random(in: 0..<10, using: &random)
+                return .delete(stream, roll < 6 ? .purge : roll < 9 ? .soft : .hard)
             case 46..<52: return .updateMetadata(stream, makeMetadata())
             case 52..<64:
                 return .load(stream, from: Int.random(in: 1...4, using: &random), count: chance(50) ? nil : Int.random(in: 1...5, using: &random), makeMatcher())

@@ -10,19 +10,19 @@ extension EventStore {
 }
 
 /// `count` events named `Kept`, numbered in their payload.
-private func kept(_ count: Int) -> [EventMessage] {
+func kept(_ count: Int) -> [EventMessage] {
     (1...count).map { EventMessage(messageName: "Kept", payload: ["n": JSONValue(integerLiteral: $0)]) }
 }
 
 /// The positions of a load.
-private func positions(_ events: RecordedEventSequence) async throws -> [Int] {
+func positions(_ events: RecordedEventSequence) async throws -> [Int] {
     try await events.collect().map(\.position)
 }
 
 /// The stream positions of `stream`'s events in the global order after `position`, read once the read
 /// looks as far as the head (on PostgreSQL a new event is readable only once every transaction older than
 /// it has ended, and other tests' may still run; at most 30 s).
-private func globalOrder(of stream: StreamName, after position: GlobalPosition = .start, in store: some EventStore) async throws -> [Int] {
+func globalOrder(of stream: StreamName, after position: GlobalPosition = .start, in store: some EventStore) async throws -> [Int] {
     let ordered = try #require(store as? any GlobalOrderEventStore, "the store keeps no global order")
     let head = try await ordered.headPosition()
     let deadline = ContinuousClock.now + .seconds(30)

@@ -31,7 +31,7 @@ public struct HTTPProblem: HTTPResponseError, Sendable {
 
     static func badRequest(_ detail: String) -> HTTPProblem { HTTPProblem(.badRequest, "Bad Request", detail: detail) }
 
-    /// The problem for a store error: 400 bad input, 404 not found, 409 conflict (or a projection running
+    /// The problem for a store error: 400 bad input, 404 not found, 410 deleted for good, 409 conflict (or a projection running
     /// elsewhere), 503 busy or a backend failure (with `Retry-After`), 500 otherwise (corrupt data).
     static func from(_ error: EventStoreError) -> HTTPProblem {
         switch error.code {
@@ -39,6 +39,8 @@ public struct HTTPProblem: HTTPResponseError, Sendable {
             return HTTPProblem(.badRequest, "Bad Request", detail: error.reason)
         case .streamNotFound, .projectionNotFound, .consumerGroupNotFound:
             return HTTPProblem(.notFound, "Not Found", detail: error.reason)
+        case .streamDeleted:
+            return HTTPProblem(.gone, "Gone", detail: error.reason)
         case let code where code.isConflict || code == .projectionRunning:
             return HTTPProblem(.conflict, "Conflict", detail: error.reason)
         case .busy, .backend:

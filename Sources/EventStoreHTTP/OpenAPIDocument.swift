@@ -40,6 +40,9 @@ public enum OpenAPIDocument {
      "404": {
       "$ref": "#/components/responses/NoSuchStream"
      },
+     "410": {
+      "$ref": "#/components/responses/StreamDeleted"
+     },
      "503": {
       "$ref": "#/components/responses/Unavailable"
      }
@@ -101,6 +104,9 @@ public enum OpenAPIDocument {
      "404": {
       "$ref": "#/components/responses/NoSuchStream"
      },
+     "410": {
+      "$ref": "#/components/responses/StreamDeleted"
+     },
      "409": {
       "description": "The stream is not at the expected version, or an event's uuid or aggregate version is taken",
       "content": {
@@ -150,6 +156,9 @@ public enum OpenAPIDocument {
      "404": {
       "$ref": "#/components/responses/NoSuchStream"
      },
+     "410": {
+      "$ref": "#/components/responses/StreamDeleted"
+     },
      "503": {
       "$ref": "#/components/responses/Unavailable"
      }
@@ -195,6 +204,9 @@ public enum OpenAPIDocument {
      },
      "404": {
       "$ref": "#/components/responses/NoSuchStream"
+     },
+     "410": {
+      "$ref": "#/components/responses/StreamDeleted"
      },
      "503": {
       "$ref": "#/components/responses/Unavailable"
@@ -253,6 +265,9 @@ public enum OpenAPIDocument {
      "404": {
       "$ref": "#/components/responses/NoSuchStream"
      },
+     "410": {
+      "$ref": "#/components/responses/StreamDeleted"
+     },
      "503": {
       "$ref": "#/components/responses/Unavailable"
      }
@@ -286,6 +301,9 @@ public enum OpenAPIDocument {
      },
      "404": {
       "$ref": "#/components/responses/NoSuchStream"
+     },
+     "410": {
+      "$ref": "#/components/responses/StreamDeleted"
      },
      "503": {
       "$ref": "#/components/responses/Unavailable"
@@ -325,6 +343,9 @@ public enum OpenAPIDocument {
      "404": {
       "$ref": "#/components/responses/NoSuchStream"
      },
+     "410": {
+      "$ref": "#/components/responses/StreamDeleted"
+     },
      "413": {
       "$ref": "#/components/responses/BodyTooLarge"
      },
@@ -339,10 +360,21 @@ public enum OpenAPIDocument {
   },
   "/delete/{name}": {
    "post": {
-    "summary": "Delete a stream and its events",
+    "summary": "Delete a stream: purge (the default), soft or hard",
     "parameters": [
      {
       "$ref": "#/components/parameters/StreamName"
+     },
+     {
+      "name": "mode",
+      "in": "query",
+      "required": false,
+      "description": "purge (default: the events are removed and the name is free), soft (the stream is hidden; an append expecting no stream starts it again, its positions going on) or hard (a tombstone: the name answers 410 for good)",
+      "schema": {
+       "type": "string",
+       "enum": ["purge", "soft", "hard"],
+       "default": "purge"
+      }
      }
     ],
     "responses": {
@@ -360,6 +392,9 @@ public enum OpenAPIDocument {
      },
      "404": {
       "$ref": "#/components/responses/NoSuchStream"
+     },
+     "410": {
+      "$ref": "#/components/responses/StreamDeleted"
      },
      "415": {
       "$ref": "#/components/responses/NotJSON"
@@ -2089,12 +2124,9 @@ public enum OpenAPIDocument {
     }
    },
    "GroupStart": {
-    "description": "start (the default: the target's first event) or end (only events stored from now on)",
-    "enum": [
-     "start",
-     "end"
-    ],
-    "type": "string"
+    "description": "start (the default: the target's first event), end (only events stored from now on), or a global position to start after (42 or 7:42, as the events' global_position)",
+    "type": "string",
+    "pattern": "^(start|end|[0-9]{1,18}|[0-9]{1,18}:[0-9]{1,18})$"
    },
    "NewGroup": {
     "type": "object",
@@ -2510,6 +2542,16 @@ public enum OpenAPIDocument {
      }
     },
     "description": "No such projection"
+   },
+   "StreamDeleted": {
+    "content": {
+     "application/problem+json": {
+      "schema": {
+       "$ref": "#/components/schemas/Problem"
+      }
+     }
+    },
+    "description": "The stream was deleted for good (a hard delete): its name cannot be used again"
    },
    "NoSuchStream": {
     "content": {

@@ -49,8 +49,12 @@ struct Routes: Sendable {
             try await store.updateStreamMetadata(try Metadata(json: body), of: try streamName(context))
             return Response(status: .noContent)
         }
-        router.post("/delete/{name}") { _, context in
-            try await store.delete(try streamName(context))
+        router.post("/delete/{name}") { request, context in
+            let modeText = request.uri.queryParameters.get("mode") ?? DeleteMode.purge.rawValue
+            guard let mode = DeleteMode(rawValue: modeText) else {
+                throw HTTPProblem.badRequest("mode is purge, soft or hard, not \"\(modeText)\"")
+            }
+            try await store.delete(try streamName(context), mode: mode)
             return Response(status: .noContent)
         }
         router.get("/has-stream/{name}") { _, context in

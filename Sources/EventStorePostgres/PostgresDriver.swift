@@ -375,9 +375,14 @@ final class PostgresDriver: SQLDriver {
         }
     }
 
-    func delete(_ transaction: SQLTransactionHandle?, _ stream: StreamName) async throws {
+    func delete(_ transaction: SQLTransactionHandle?, _ stream: StreamName, mode: DeleteMode) async throws {
         let operations = self.operations
-        try await write(transaction) { try await operations.delete($0, stream) }
+        try await write(transaction) { try await operations.delete($0, stream, mode: mode) }
+    }
+
+    func isTombstone(_ transaction: SQLTransactionHandle?, _ stream: StreamName) async throws -> Bool {
+        let operations = self.operations
+        return try await read(transaction, onStandby: true) { try await operations.isTombstone($0, stream) }
     }
 
     func updateMetadata(_ transaction: SQLTransactionHandle?, _ metadata: Metadata, of stream: StreamName) async throws {

@@ -158,6 +158,8 @@ struct PostgresOperations: Sendable {
             return AppendResult(streamVersion: Int(answer.version ?? 0), lastGlobalPosition: last)
         case .exists:
             throw EventStoreError.streamExists(name)
+        case .tombstone:
+            throw EventStoreError.streamDeleted(name)
         case .conflict:
             // The shared check says what does not hold (it throws here).
             _ = try ExpectedVersionCheck.check(expectedVersion, current: answer.version.map(Int.init), of: name)
@@ -179,25 +181,32 @@ struct PostgresOperations: Sendable {
         try await run(c, "SELECT pg_advisory_xact_lock(hashtext(\(tables.streamLockPrefix + name.rawValue)))")
     }
 
-    /// Deletes the stream and its events under the stream's append lock, so that an append holding it commits
-    /// first (and is deleted with the stream) or runs after the delete (and finds no stream).
-    func delete(_ c: PostgresConnection, _ name: StreamName) async throws {
+    /// Deletes the stream as `mode` says under the stream's append lock, so that an append holding it commits
+    /// first (and is deleted with the stream) or runs after the delete (and finds it deleted).
+    func delete(_ c: PostgresConnection, _ name: StreamName, mode: DeleteMode) async throws {
         try await lock(c, name)
-        let query: PostgresQuery = "DELETE FROM \(unescaped: tables.streams) WHERE name = \(name.rawValue) RETURNING id"
-        var deleted: Int64?
-        for try await id in try await run(c, query).decode(Int64.self) { deleted = id }
-        guard let deleted else { throw EventStoreError.streamNotFound(name) }
-        try await run(c, "DELETE FROM \(unescaped: tables.events) WHERE stream_id = \(deleted)")
+        var row: StreamRow?
+        for try await (id, version, deleted) in try await run(c, DeletionSQL.row(tables.streams, name)).decode((Int64, Int64, Int64).self) {
+            row = StreamRow(id: id, version: Int(version), deleted: Int(deleted))
+        }
+        for statement in try DeletionSQL.statements(mode, of: row, name, events: tables.events, streams: tables.streams) {
+            _ = try await run(c, statement)
+        }
+    }
+
+    func isTombstone(_ c: PostgresConnection, _ name: StreamName) async throws -> Bool {
+        for try await _ in try await run(c, DeletionSQL.tombstone(tables.streams, name)).decode(Int64.self) { return true }
+        return false
     }
 
     func updateMetadata(_ c: PostgresConnection, _ metadata: Metadata, of name: StreamName) async throws {
         let query: SQLQuery = """
             UPDATE \(unsafeSQL: tables.streams) SET metadata = \(bind: metadata.jsonText)::jsonb, \(RetentionSQL.assignments(metadata))
-            WHERE name = \(bind: name.rawValue) RETURNING id
+            WHERE name = \(bind: name.rawValue) AND deleted = 0 RETURNING id
             """
         var found = false
         for try await _ in try await run(c, query).decode(Int64.self) { found = true }
-        guard found else { throw EventStoreError.streamNotFound(name) }
+        guard found else { throw DeletionSQL.missing(name, isTombstone: try await isTombstone(c, name)) }
     }
 
     // MARK: Reads
@@ -210,13 +219,13 @@ struct PostgresOperations: Sendable {
     }
 
     func stream(_ c: PostgresConnection, _ name: StreamName) async throws -> Int64? {
-        let query: PostgresQuery = "SELECT id FROM \(unescaped: tables.streams) WHERE name = \(name.rawValue)"
+        let query: PostgresQuery = "SELECT id FROM \(unescaped: tables.streams) WHERE name = \(name.rawValue) AND deleted = 0"
         for try await id in try await run(c, query).decode(Int64.self) { return id }
         return nil
     }
 
     func metadata(_ c: PostgresConnection, of name: StreamName) async throws -> Metadata {
-        let query: PostgresQuery = "SELECT metadata::text FROM \(unescaped: tables.streams) WHERE name = \(name.rawValue)"
+        let query: PostgresQuery = "SELECT metadata::text FROM \(unescaped: tables.streams) WHERE name = \(name.rawValue) AND deleted = 0"
         for try await text in try await run(c, query).decode(String.self) { return try storedMetadata(text) }
         throw EventStoreError.streamNotFound(name)
     }
@@ -468,7 +477,7 @@ struct PostgresOperations: Sendable {
         } else if existing != nil {
             _ = try await run(c, projectionSQL.delete(name))
         }
-        if let stream = outcome.deleteStream, try await self.stream(c, stream) != nil { try await delete(c, stream) }
+        if let stream = outcome.deleteStream, try await self.stream(c, stream) != nil { try await delete(c, stream, mode: .purge) }
         return outcome.result
     }
 
@@ -595,25 +604,14 @@ struct PostgresOperations: Sendable {
     func streamNames(_ c: PostgresConnection, _ filter: NameFilter, matching: MetadataMatcher?, limit: Int, offset: Int)
         async throws -> [StreamName]
     {
-        var conditions: [SQLQuery] = ["TRUE"]
-        if let condition = dialect.nameCondition(filter, column: "s.name") { conditions.append(condition) }
-        if let matching { conditions.append(dialect.predicate(for: matching, metadata: "s.metadata")) }
-        let query: SQLQuery = """
-            SELECT s.name FROM \(unsafeSQL: tables.streams) AS s WHERE \(SQLQuery.joined(conditions, separator: " AND "))
-            ORDER BY s.name LIMIT \(bind: limit) OFFSET \(bind: offset)
-            """
+        let query = DeletionSQL.streamNames(dialect, streams: tables.streams, filter, matching: matching, limit: limit, offset: offset)
         var names: [StreamName] = []
         for try await name in try await run(c, query).decode(String.self) { names.append(try storedStreamName(name)) }
         return names
     }
 
     func categoryNames(_ c: PostgresConnection, _ filter: NameFilter, limit: Int, offset: Int) async throws -> [String] {
-        var conditions: [SQLQuery] = ["s.category IS NOT NULL"]
-        if let condition = dialect.nameCondition(filter, column: "s.category") { conditions.append(condition) }
-        let query: SQLQuery = """
-            SELECT DISTINCT s.category FROM \(unsafeSQL: tables.streams) AS s WHERE \(SQLQuery.joined(conditions, separator: " AND "))
-            ORDER BY s.category LIMIT \(bind: limit) OFFSET \(bind: offset)
-            """
+        let query = DeletionSQL.categoryNames(dialect, streams: tables.streams, filter, limit: limit, offset: offset)
         var names: [String] = []
         for try await name in try await run(c, query).decode(String.self) { names.append(name) }
         return names

@@ -102,6 +102,8 @@ struct PostgresTables: Sendable {
             (6, appendFunctionSQL),
             (7, SQLCommonDDL.consumerGroups(self.consumerGroups, Self.columnTypes)),
             (8, SQLCommonDDL.retentionColumns(self.streams, Self.columnTypes)),
+            // Soft and hard delete: the columns, and the append function that knows them.
+            (9, SQLCommonDDL.deletionColumns(self.streams, Self.columnTypes) + "\n" + appendFunctionSQL),
         ]
     }
 
@@ -125,6 +127,8 @@ struct PostgresTables: Sendable {
         case reordered = 2
         /// `create` of a stream that exists: nothing written.
         case exists = 4
+        /// The stream is a tombstone (``DeleteMode/hard``): nothing written.
+        case tombstone = 5
     }
 
     /// The SQLSTATE the append function raises when the stream's row went away while it inserted (deleted
@@ -138,7 +142,9 @@ struct PostgresTables: Sendable {
     /// taken by its first write, comes after every earlier writer of the stream committed), then reads the
     /// stream in a statement of its own (in READ COMMITTED each statement of a function takes a new snapshot,
     /// so it sees the last holder's commit: one data-modifying CTE would read in a snapshot taken before the
-    /// lock), checks the expected version, inserts the batch, sets the stream's version and notifies.
+    /// lock), checks the expected version, inserts the batch, sets the stream's version and notifies. A
+    /// soft-deleted stream (``DeletionSQL``) is missing to it, and `create` or no-stream starts it again, its
+    /// numbering going on; a tombstone refuses every write.
     /// Conflicts are answered as outcomes before anything is written; duplicate ids raise the unique
     /// violations of the events table, which roll the statement back whole.
     private var appendFunctionSQL: String {
@@ -154,13 +160,27 @@ struct PostgresTables: Sendable {
             v_id int8;
             v_version int8;
             v_last_transaction xid8;
+            v_deleted int8;
             v_count int := coalesce(cardinality(p_uuids), 0);
             v_last int8;
         BEGIN
             PERFORM pg_advisory_xact_lock(hashtext(p_lock));
-            SELECT s.id, s.version, s.last_transaction_id INTO v_id, v_version, v_last_transaction
+            SELECT s.id, s.version, s.last_transaction_id, s.deleted INTO v_id, v_version, v_last_transaction, v_deleted
                 FROM \(self.streams) s WHERE s.name = p_name;
-            IF p_mode = 4 THEN
+            IF v_deleted = 2 THEN
+                RETURN QUERY SELECT 5, v_version, NULL::int8, NULL::int8;
+                RETURN;
+            ELSIF v_deleted = 1 THEN
+                IF p_mode <> 1 AND p_mode <> 4 THEN
+                    RETURN QUERY SELECT 1, NULL::int8, NULL::int8, NULL::int8;
+                    RETURN;
+                ELSIF v_last_transaction > pg_current_xact_id_if_assigned() THEN
+                    RETURN QUERY SELECT 2, v_version, NULL::int8, NULL::int8;
+                    RETURN;
+                END IF;
+                UPDATE \(self.streams) SET deleted = 0, metadata = coalesce(p_metadata, '{}')::jsonb, retain_from = NULL,
+                    max_count = NULL, max_age = NULL WHERE id = v_id;
+            ELSIF p_mode = 4 THEN
                 IF v_id IS NOT NULL THEN
                     RETURN QUERY SELECT 4, v_version, NULL::int8, NULL::int8;
                     RETURN;

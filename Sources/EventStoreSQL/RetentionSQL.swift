@@ -25,18 +25,19 @@ package enum RetentionSQL {
         ["retain_from \(integer)", "max_count \(integer)", "max_age \(integer)", "removed \(integer) NOT NULL DEFAULT 0"]
     }
 
-    /// True for an event `e` that its stream's row `s` keeps: within `$tb`, `$maxCount` and `$maxAge` (by
-    /// the database's clock). Never null.
+    /// True for an event `e` that its stream's row `s` keeps: of the stream's present life (past a soft
+    /// delete, ``DeletionSQL``), within `$tb`, `$maxCount` and `$maxAge` (by the database's clock). Never null.
     package static func kept(_ dialect: some SQLMatcherDialect) -> SQLQuery {
         """
-        (s.retain_from IS NULL OR e.position >= s.retain_from) AND (s.max_count IS NULL OR e.position > s.version - s.max_count) \
+        e.position >= s.begins_at AND (s.retain_from IS NULL OR e.position >= s.retain_from) \
+        AND (s.max_count IS NULL OR e.position > s.version - s.max_count) \
         AND (s.max_age IS NULL OR e.created_at >= \(dialect.now(minusSeconds: "s.max_age")))
         """
     }
 
-    /// A load's stream: its id, and what retention says of it when the load begins.
+    /// A load's stream, when it is live: its id, and what retention says of it when the load begins.
     package static func loadTarget(_ streams: String, _ name: StreamName) -> SQLQuery {
-        "SELECT s.id, \(firstKept("s")), s.max_age FROM \(unsafeSQL: streams) AS s WHERE s.name = \(bind: name.rawValue)"
+        "SELECT s.id, \(firstKept("s")), s.max_age FROM \(unsafeSQL: streams) AS s WHERE s.name = \(bind: name.rawValue) AND s.deleted = 0"
     }
 
     /// True for an event `e` of the stream `streamID` within `$maxAge` (none: true), by the stream's row as
@@ -69,11 +70,12 @@ package enum RetentionSQL {
         return (", retain_from, max_count, max_age", ", \(bind: values[0]), \(bind: values[1]), \(bind: values[2])")
     }
 
-    /// The ids of the streams with retention after `id`, at most `limit`, in id order.
+    /// The ids of the streams with retention, or events hidden by a soft delete, after `id`, at most `limit`,
+    /// in id order.
     package static func streamsWithRetention(_ streams: String, after id: Int64, limit: Int) -> SQLQuery {
         """
         SELECT s.id, s.version FROM \(unsafeSQL: streams) AS s
-        WHERE s.id > \(bind: id) AND (s.retain_from IS NOT NULL OR s.max_count IS NOT NULL OR s.max_age IS NOT NULL)
+        WHERE s.id > \(bind: id) AND (s.retain_from IS NOT NULL OR s.max_count IS NOT NULL OR s.max_age IS NOT NULL OR s.begins_at > 0)
         ORDER BY s.id LIMIT \(bind: limit)
         """
     }
@@ -93,11 +95,12 @@ package enum RetentionSQL {
             """
     }
 
-    /// The first position `$tb` and `$maxCount` keep in the stream's row aliased `row` (0 without them):
-    /// the larger of `retain_from` and `version - max_count + 1`.
+    /// The first position `$tb`, `$maxCount` and a soft delete keep in the stream's row aliased `row` (0
+    /// without them): the largest of `retain_from`, `version - max_count + 1` and `begins_at`.
     package static func firstKept(_ row: String) -> SQLQuery {
-        let (tb, count) = ("COALESCE(\(row).retain_from, 0)", "COALESCE(\(row).version - \(row).max_count + 1, 0)")
-        return "(CASE WHEN \(unsafeSQL: tb) > \(unsafeSQL: count) THEN \(unsafeSQL: tb) ELSE \(unsafeSQL: count) END)"
+        let (tb, count, begins) = ("COALESCE(\(row).retain_from, 0)", "COALESCE(\(row).version - \(row).max_count + 1, 0)", "\(row).begins_at")
+        let larger = "(CASE WHEN \(tb) > \(count) THEN \(tb) ELSE \(count) END)"
+        return "(CASE WHEN \(unsafeSQL: larger) > \(unsafeSQL: begins) THEN \(unsafeSQL: larger) ELSE \(unsafeSQL: begins) END)"
     }
 
     /// How many positions a scavenge looks at in one statement (and one transaction at the top level).

@@ -64,6 +64,11 @@ package enum SQLCommonDDL {
         RetentionSQL.columns(integer: t.integer).map { "ALTER TABLE \(table) ADD COLUMN \($0);" }.joined(separator: "\n")
     }
 
+    /// Stream deletion's columns (``DeletionSQL``), one `ALTER TABLE` each.
+    package static func deletionColumns(_ table: String, _ t: SQLColumnTypes) -> String {
+        DeletionSQL.columns(integer: t.integer).map { "ALTER TABLE \(table) ADD COLUMN \($0);" }.joined(separator: "\n")
+    }
+
     /// Schema version 5: what each projection reads (`/metrics` counts its lag there).
     package static func projectionSource(_ table: String, _ t: SQLColumnTypes) -> String {
         "ALTER TABLE \(table) ADD COLUMN source \(t.text);"

@@ -21,7 +21,7 @@ struct CommandFailure: Error, CustomStringConvertible {
             let code: Int32
             switch error.code {
             case .invalidArgument, .decodingFailed: code = 2
-            case .streamNotFound, .projectionNotFound, .consumerGroupNotFound: code = 3
+            case .streamNotFound, .streamDeleted, .projectionNotFound, .consumerGroupNotFound: code = 3
             case let c where c.isConflict || c == .projectionRunning: code = 4
             default: code = 1
             }

@@ -136,15 +136,17 @@ func parseCondition(_ text: String) throws -> (String, MetadataMatcher.Operator,
 }
 
 struct Delete: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Delete a stream and its events.")
+    static let configuration = CommandConfiguration(
+        abstract: "Delete a stream: purge its events and free its name (the default), hide it (soft), or leave a tombstone (hard).")
 
     @Argument(help: "The stream's name.") var stream: String
+    @Option(help: "purge, soft or hard.") var mode: DeleteMode = .purge
     @OptionGroup var options: DatabaseOptions
 
     func run() async throws {
         try await reportingFailures {
             let name = try streamName(stream)
-            try await options.withStore { store in try await store.delete(name) }
+            try await options.withStore { store in try await store.delete(name, mode: mode) }
         }
     }
 }
@@ -241,3 +243,5 @@ struct Migrate: AsyncParsableCommand {
         }
     }
 }
+
+extension DeleteMode: ExpressibleByArgument {}

@@ -211,6 +211,28 @@ struct HTTPAPITests {
         }
     }
 
+    @Test func softAndHardDeletesAnswerAsTheirModesSay() async throws {
+        try await withServer { client, store in
+            try await store.create("soft-1", events: [EventMessage(messageName: "A"), EventMessage(messageName: "B")])
+            try await store.create("hard-1", events: [EventMessage(messageName: "A")])
+            try expectProblem(try await client.execute(uri: "/delete/soft-1?mode=later", method: .post), .badRequest)
+            #expect(try await client.execute(uri: "/delete/soft-1?mode=soft", method: .post).status == .noContent)
+            try expectProblem(try await client.execute(uri: "/stream/soft-1", method: .get, headers: acceptJSON), .notFound)
+            try expectProblem(try await client.execute(uri: "/delete/soft-1?mode=soft", method: .post), .notFound)
+            // A post starts it again, its positions going on.
+            #expect(try await client.execute(uri: "/stream/soft-1", method: .post, headers: sendJSON, body: events(["C"])).status == .noContent)
+            #expect(try await store.load("soft-1").collect().map(\.position) == [3])
+            #expect(text(try await client.execute(uri: "/streams", method: .get)) == "[\"hard-1\",\"soft-1\"]")
+            #expect(try await client.execute(uri: "/delete/hard-1?mode=hard", method: .post).status == .noContent)
+            for (uri, method) in [("/stream/hard-1", HTTPRequest.Method.get), ("/streammetadata/hard-1", .get), ("/delete/hard-1", .post)] {
+                try expectProblem(try await client.execute(uri: uri, method: method, headers: acceptJSON), .gone)
+            }
+            try expectProblem(try await client.execute(uri: "/stream/hard-1", method: .post, headers: sendJSON, body: events(["D"])), .gone)
+            try expectProblem(try await client.execute(uri: "/has-stream/hard-1", method: .get), .notFound)
+            #expect(text(try await client.execute(uri: "/streams", method: .get)) == "[\"soft-1\"]")
+        }
+    }
+
     @Test func tokensGuardReadsAndWrites() async throws {
         var configuration = EventStoreHTTPConfiguration()
         configuration.tokens = ["writer-secret"]

@@ -93,6 +93,30 @@ struct SQLiteProcessTests {
         }
     }
 
+    @Test func deleteModesFromTheCommandLine() async throws {
+        try await withTemporaryDatabase { path in
+            let database = "--database=sqlite:\(path)"
+            let input = "[" + (1...2).map { "{\"message_name\":\"Tick\",\"payload\":{\"n\":\($0)}}" }.joined(separator: ",") + "]"
+            for name in ["soft-1", "hard-1"] {
+                #expect(try await EventStoreProcess.run(["create", name, database]).status == 0)
+                #expect(try await EventStoreProcess.run(["append", name, database], input: input).status == 0)
+            }
+            let wrong = try await EventStoreProcess.run(["delete", "soft-1", "--mode", "later", database])
+            #expect(wrong.status != 0 && wrong.stderr.contains("later"), "\(wrong.stderr)")
+            #expect(try await EventStoreProcess.run(["delete", "soft-1", "--mode", "soft", database]).status == 0)
+            #expect(try await EventStoreProcess.run(["delete", "hard-1", "--mode", "hard", database]).status == 0)
+            #expect(try await EventStoreProcess.run(["read", "soft-1", database]).status == 3)
+            let gone = try await EventStoreProcess.run(["read", "hard-1", database])
+            #expect(gone.status == 3 && gone.stderr.contains("stream deleted"), "\(gone.stderr)")
+            let verified = try await EventStoreProcess.run(["verify", database])
+            #expect(verified.status == 0, "\(verified.stdout) \(verified.stderr)")
+            let scavenged = try await EventStoreProcess.run(["scavenge", database])
+            #expect(scavenged.stdout == #"{"streams":1,"events":2}"# + "\n", "\(scavenged.stdout) \(scavenged.stderr)")
+            let again = try await EventStoreProcess.run(["verify", database])
+            #expect(again.status == 0, "\(again.stdout) \(again.stderr)")
+        }
+    }
+
     /// `eventstore read … | head`: when the reader of its output goes away, the command stops quietly with
     /// the status of a Unix tool ended by SIGPIPE (it crashed on a `try!` in Foundation).
     @Test func aReaderThatGoesAwayEndsTheCommandQuietly() async throws {

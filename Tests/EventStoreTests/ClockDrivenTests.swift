@@ -65,7 +65,7 @@ private final class FlakyStore: GlobalOrderEventStore {
     {
         try await inner.append(events, to: stream, expectedVersion: expectedVersion)
     }
-    func delete(_ stream: StreamName) async throws { try await inner.delete(stream) }
+    func delete(_ stream: StreamName, mode: DeleteMode) async throws { try await inner.delete(stream, mode: mode) }
     func updateStreamMetadata(_ metadata: Metadata, of stream: StreamName) async throws {
         try await inner.updateStreamMetadata(metadata, of: stream)
     }

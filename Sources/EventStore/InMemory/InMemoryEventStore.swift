@@ -89,9 +89,9 @@ public actor InMemoryEventStore: ProjectionStore, SnapshotStore, ConsumerGroupSt
             instruments: instruments)
     }
 
-    public func delete(_ stream: StreamName) async throws {
+    public func delete(_ stream: StreamName, mode: DeleteMode) async throws {
         try await instruments.measure(.delete, stream: stream) {
-            try await write { state throws(EventStoreError) in try state.delete(stream) }
+            try await write { state throws(EventStoreError) in try state.delete(stream, mode: mode) }
         }
     }
 
@@ -209,7 +209,7 @@ public actor InMemoryEventStore: ProjectionStore, SnapshotStore, ConsumerGroupSt
             } catch {
                 return .failure(error)
             }
-            if let stream = outcome.deleteStream, state.streams[stream] != nil { try state.delete(stream) }
+            if let stream = outcome.deleteStream, state.streams[stream] != nil { try state.delete(stream, mode: .purge) }
             state.projections[name] = record
             return .success(outcome.result)
         }

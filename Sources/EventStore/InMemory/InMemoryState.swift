@@ -19,6 +19,9 @@ struct InMemoryState: Sendable {
         var aggregateKeys: Set<AggregateKey> = []
         /// What the metadata says of retention (checked when the metadata was written).
         private(set) var retention = StreamRetention()
+        /// The first position of the stream's present life: a soft delete sets it past the last event, so
+        /// that the events before stay hidden once the stream is started again.
+        var beginsAt = 0
 
         init(metadata: Metadata) {
             self.metadata = metadata
@@ -30,7 +33,7 @@ struct InMemoryState: Sendable {
         /// The event at `index` when it is stored and within retention at `now` (microseconds since 1970).
         func visible(at index: Int, now: Int64) -> EventMessage? {
             let stored = events[index]
-            guard let message = stored.message else { return nil }
+            guard let message = stored.message, stored.position >= beginsAt else { return nil }
             guard retention.isEmpty
                 || retention.keeps(position: stored.position, createdAtMicros: message.createdAtMicros, version: version, nowMicros: now)
             else { return nil }
@@ -39,6 +42,11 @@ struct InMemoryState: Sendable {
     }
 
     private(set) var streams: [StreamName: Stream] = [:]
+    /// Soft-deleted streams (``DeleteMode/soft``), out of `streams`: kept for their numbering, and their
+    /// hidden events until a scavenge.
+    private var softDeleted: [StreamName: Stream] = [:]
+    /// Streams deleted for good (``DeleteMode/hard``).
+    private var tombstones: Set<StreamName> = []
     private(set) var lastGlobalPosition: Int64 = 0
     /// Every event ever recorded, in global order (entries of deleted streams are skipped on read).
     private var globalLog: [(stream: StreamName, position: Int, global: Int64)] = []
@@ -54,9 +62,12 @@ struct InMemoryState: Sendable {
     {
         try StoreValidation.streamMetadata(metadata)
         try StoreValidation.events(events, for: name)
+        if tombstones.contains(name) { throw .streamDeleted(name) }
         guard streams[name] == nil else { throw .streamExists(name) }
-        var stream = Stream(metadata: metadata.storedForm)
+        var stream = restarted(name, metadata: metadata.storedForm)
+        try Self.checkNoDuplicates(events, in: stream, name)
         let last = record(events, in: &stream, name: name)
+        softDeleted[name] = nil
         streams[name] = stream
         return AppendResult(streamVersion: stream.version, lastGlobalPosition: last)
     }
@@ -65,6 +76,7 @@ struct InMemoryState: Sendable {
         throws(EventStoreError) -> AppendResult
     {
         try StoreValidation.events(events, for: name)
+        if tombstones.contains(name) { throw .streamDeleted(name) }
         var stream: Stream
         if let existing = streams[name] {
             switch expectedVersion {
@@ -77,15 +89,35 @@ struct InMemoryState: Sendable {
             }
         } else {
             guard expectedVersion == .noStream else { throw .streamNotFound(name) }
-            stream = Stream(metadata: [:])
+            stream = restarted(name, metadata: [:])
         }
+        try Self.checkNoDuplicates(events, in: stream, name)
+        let last = record(events, in: &stream, name: name)
+        softDeleted[name] = nil
+        streams[name] = stream
+        return AppendResult(streamVersion: stream.version, lastGlobalPosition: last)
+    }
+
+    /// Refuses events whose uuid or aggregate version the stream holds (hidden ones too, until a scavenge, as
+    /// the SQL backends' unique indexes do).
+    private static func checkNoDuplicates(_ events: [EventMessage], in stream: Stream, _ name: StreamName) throws(EventStoreError) {
         for event in events {
             if stream.uuids.contains(event.uuid) { throw .duplicateEvent(name, "event \(event.uuid.lowercased)") }
             if let key = event.aggregateKey, stream.aggregateKeys.contains(key) { throw .duplicateEvent(name, "\(key)") }
         }
-        let last = record(events, in: &stream, name: name)
-        streams[name] = stream
-        return AppendResult(streamVersion: stream.version, lastGlobalPosition: last)
+    }
+
+    /// A stream made under `name` with `metadata`: a new one, or the soft-deleted one started again (its
+    /// numbering goes on, its earlier events stay hidden).
+    private func restarted(_ name: StreamName, metadata: Metadata) -> Stream {
+        guard var stream = softDeleted[name] else { return Stream(metadata: metadata) }
+        stream.metadata = metadata
+        return stream
+    }
+
+    /// The error for a stream that is not live: deleted for good, or not found.
+    private func missing(_ name: StreamName) -> EventStoreError {
+        tombstones.contains(name) ? .streamDeleted(name) : .streamNotFound(name)
     }
 
     private mutating func record(_ events: [EventMessage], in stream: inout Stream, name: StreamName) -> GlobalPosition? {
@@ -102,20 +134,33 @@ struct InMemoryState: Sendable {
         return events.isEmpty ? nil : GlobalPosition(sequence: lastGlobalPosition)
     }
 
-    mutating func delete(_ name: StreamName) throws(EventStoreError) {
-        guard streams.removeValue(forKey: name) != nil else { throw .streamNotFound(name) }
+    mutating func delete(_ name: StreamName, mode: DeleteMode) throws(EventStoreError) {
+        if var stream = streams.removeValue(forKey: name) {
+            switch mode {
+            case .purge: break
+            case .soft:
+                stream.beginsAt = stream.version + 1
+                softDeleted[name] = stream
+            case .hard: tombstones.insert(name)
+            }
+        } else if softDeleted[name] != nil, mode != .soft {
+            softDeleted[name] = nil
+            if mode == .hard { tombstones.insert(name) }
+        } else {
+            throw missing(name)
+        }
     }
 
     mutating func updateMetadata(_ metadata: Metadata, of name: StreamName) throws(EventStoreError) {
         try StoreValidation.streamMetadata(metadata)
-        guard streams[name] != nil else { throw .streamNotFound(name) }
+        guard streams[name] != nil else { throw missing(name) }
         streams[name]?.metadata = metadata.storedForm
     }
 
     // MARK: Reads
 
     func metadata(of name: StreamName) throws(EventStoreError) -> Metadata {
-        guard let stream = streams[name] else { throw .streamNotFound(name) }
+        guard let stream = streams[name] else { throw missing(name) }
         return stream.metadata
     }
 
@@ -125,7 +170,7 @@ struct InMemoryState: Sendable {
         matching: MetadataMatcher?, readBatchSize: Int, instruments: StoreInstruments
     ) throws(EventStoreError) -> RecordedEventSequence {
         try StoreValidation.load(from: from, count: count)
-        guard let stream = streams[name] else { throw .streamNotFound(name) }
+        guard let stream = streams[name] else { throw missing(name) }
         let evaluator = try matching.map { matcher throws(EventStoreError) in try MatcherEvaluator(matcher) }
         let start = from ?? (direction == .forward ? 1 : Int.max)
         // Retention is judged when the load begins, as a database judges it when a statement begins.
@@ -190,8 +235,8 @@ struct InMemoryState: Sendable {
     mutating func scavenge() -> ScavengeResult {
         var result = ScavengeResult()
         let now = Timestamp.microseconds(Date())
-        for name in streams.keys {
-            guard var stream = streams[name], !stream.retention.isEmpty else { continue }
+        func scavenge(_ stream: inout Stream) {
+            guard !stream.retention.isEmpty || stream.beginsAt > 1 else { return }
             var removed = 0
             for index in stream.events.indices {
                 guard let message = stream.events[index].message, stream.visible(at: index, now: now) == nil else { continue }
@@ -200,11 +245,10 @@ struct InMemoryState: Sendable {
                 if let key = message.aggregateKey { stream.aggregateKeys.remove(key) }
                 removed += 1
             }
-            guard removed > 0 else { continue }
-            streams[name] = stream
-            result.streams += 1
-            result.events += removed
+            if removed > 0 { (result.streams, result.events) = (result.streams + 1, result.events + removed) }
         }
+        for name in streams.keys { scavenge(&streams[name]!) }
+        for name in softDeleted.keys { scavenge(&softDeleted[name]!) }
         return result
     }
 

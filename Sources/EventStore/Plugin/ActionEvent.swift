@@ -42,9 +42,15 @@ public struct LoadInput: Sendable, Hashable {
     public var matcher: MetadataMatcher?
 }
 
-/// The input of the actions about one stream (`delete`, `hasStream`, `streamMetadata`).
+/// The input of the actions about one stream (`hasStream`, `streamMetadata`).
 public struct StreamInput: Sendable, Hashable {
     public var stream: StreamName
+}
+
+/// The inputs of `delete`.
+public struct DeleteInput: Sendable, Hashable {
+    public var stream: StreamName
+    public var mode: DeleteMode
 }
 
 /// The inputs of `updateStreamMetadata`.
@@ -83,7 +89,7 @@ extension Action where Input == LoadInput, Output == RecordedEventSequence {
     public static var load: Self { .init(.load) }
     public static var loadReverse: Self { .init(.loadReverse) }
 }
-extension Action where Input == StreamInput, Output == NoValue {
+extension Action where Input == DeleteInput, Output == NoValue {
     public static var delete: Self { .init(.delete) }
 }
 extension Action where Input == StreamInput, Output == Bool {

@@ -144,10 +144,10 @@ public final class ActionEventEmitterEventStore: EventStore {
         return try value(event) { throw EventStoreError.streamNotFound(event.input.stream) }
     }
 
-    public func delete(_ stream: StreamName) async throws {
+    public func delete(_ stream: StreamName, mode: DeleteMode) async throws {
         let inner = innerStore
-        let event = try await dispatch(.delete, StreamInput(stream: stream)) {
-            try await inner.delete($0.stream)
+        let event = try await dispatch(.delete, DeleteInput(stream: stream, mode: mode)) {
+            try await inner.delete($0.stream, mode: $0.mode)
             return NoValue()
         }
         _ = try value(event) { NoValue() }

@@ -8,6 +8,7 @@
 /// ### Writing
 /// - ``create(_:metadata:events:)``
 /// - ``append(_:to:expectedVersion:)``
+/// - ``delete(_:mode:)``
 /// - ``delete(_:)``
 /// - ``updateStreamMetadata(_:of:)``
 /// ### Reading
@@ -77,9 +78,10 @@ public protocol EventStore: ReadOnlyEventStore {
     func append(_ events: [EventMessage], to stream: StreamName, expectedVersion: ExpectedVersion) async throws
         -> AppendResult
 
-    /// Deletes a stream and its events.
-    /// - Throws: `streamNotFound` when the stream does not exist.
-    func delete(_ stream: StreamName) async throws
+    /// Deletes a stream, as `mode` says (``DeleteMode``).
+    /// - Throws: `streamNotFound` when the stream does not exist (or, for a soft delete, was soft-deleted);
+    ///   `streamDeleted` when it was deleted for good.
+    func delete(_ stream: StreamName, mode: DeleteMode) async throws
 
     /// Replaces the stream's metadata.
     /// - Throws: `streamNotFound` when the stream does not exist.
@@ -168,4 +170,10 @@ extension ReadOnlyEventStore {
     public func categoryNames(_ filter: NameFilter = .all, limit: Int = 20, offset: Int = 0) async throws -> [String] {
         try await categoryNames(filter, limit: limit, offset: offset)
     }
+}
+
+extension EventStore {
+    /// Deletes a stream and its events, leaving its name free (``DeleteMode/purge``, prooph's delete).
+    /// - Throws: `streamNotFound` when the stream does not exist; `streamDeleted` when it was deleted for good.
+    public func delete(_ stream: StreamName) async throws { try await delete(stream, mode: .purge) }
 }

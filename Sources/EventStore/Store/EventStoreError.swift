@@ -17,6 +17,7 @@ public struct EventStoreError: Error, Sendable, CustomStringConvertible {
         private enum Base: String, Sendable {
             case streamNotFound = "stream not found"
             case streamExists = "stream exists"
+            case streamDeleted = "stream deleted"
             case wrongExpectedVersion = "wrong expected version"
             case duplicateEvent = "duplicate event"
             case invalidArgument = "invalid argument"
@@ -40,6 +41,8 @@ public struct EventStoreError: Error, Sendable, CustomStringConvertible {
         public static let streamNotFound = Code(.streamNotFound)
         /// A stream of that name exists already.
         public static let streamExists = Code(.streamExists)
+        /// The stream was deleted for good (``DeleteMode/hard``): its name cannot be used again.
+        public static let streamDeleted = Code(.streamDeleted)
         /// The stream's version is not the one the writer expected; nothing was written.
         public static let wrongExpectedVersion = Code(.wrongExpectedVersion)
         /// An event's uuid, or its aggregate type, id and version, is already used in the stream;
@@ -135,6 +138,12 @@ public struct EventStoreError: Error, Sendable, CustomStringConvertible {
 
     public static func streamNotFound(_ stream: StreamName) -> Self {
         .init(code: .streamNotFound, reason: "a stream named \"\(stream)\" could not be found", streamName: stream)
+    }
+
+    public static func streamDeleted(_ stream: StreamName) -> Self {
+        .init(
+            code: .streamDeleted, reason: "the stream \"\(stream)\" was deleted for good: its name cannot be used again",
+            streamName: stream)
     }
 
     public static func streamExists(_ stream: StreamName) -> Self {

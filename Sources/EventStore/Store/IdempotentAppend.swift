@@ -28,7 +28,7 @@ enum IdempotentAppend {
             case .any, .streamExists:
                 stored = try await store.loadReverse(stream, from: nil, count: events.count).collect().reversed()
             }
-        } catch let error as EventStoreError where error.code == .streamNotFound {
+        } catch let error as EventStoreError where error.code == .streamNotFound || error.code == .streamDeleted {
             return nil
         }
         guard stored.map(\.uuid) == events.map(\.uuid), let last = stored.last else { return nil }

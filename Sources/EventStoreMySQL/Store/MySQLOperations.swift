@@ -76,9 +76,9 @@ struct MySQLOperations: BlockingSQLOperations {
 
     func create(_ c: MariaDBConnection, _ name: StreamName, metadata: Metadata, events: EventRows) throws -> AppendResult {
         try lockAppends(c)
-        let id = try insertStream(c, name, metadata: metadata)
-        let last = try insert(c, events, streamID: id, after: 0, stream: name)
-        return AppendResult(streamVersion: events.count, lastGlobalPosition: last)
+        let (id, version) = try createTarget(c, name, metadata: metadata)
+        let last = try insert(c, events, streamID: id, after: version, stream: name)
+        return AppendResult(streamVersion: version + events.count, lastGlobalPosition: last)
     }
 
     /// One call of the append procedure (``MySQLTables/appendProcedureSQL``): one round trip when it
@@ -114,6 +114,7 @@ struct MySQLOperations: BlockingSQLOperations {
             throw EventStoreError.backend("the append procedure of stream \"\(name)\" gave no answer")
         }
         let version = answer[1].flatMap { Int($0) }
+        if outcome == "5" { throw EventStoreError.streamDeleted(name) }
         guard outcome == "0", let version else {
             _ = try ExpectedVersionCheck.check(expectedVersion, current: version, of: name)
             throw EventStoreError.backend("the append procedure of stream \"\(name)\" refused an expected version that holds")
@@ -194,17 +195,19 @@ struct MySQLOperations: BlockingSQLOperations {
 
     // MARK: Reads
 
-    func stream(_ c: MariaDBConnection, _ name: StreamName) throws -> (id: Int64, version: Int)? {
-        var found: (id: Int64, version: Int)?
-        try c.query("SELECT id, version FROM \(unsafeSQL: tables.streams) WHERE name = \(bind: name.rawValue)") { row in
-            if let id = row[0].flatMap({ Int64($0) }), let version = row[1].flatMap({ Int($0) }) { found = (id, version) }
+    func stream(_ c: MariaDBConnection, _ name: StreamName) throws -> StreamRow? {
+        var found: StreamRow?
+        try c.query(DeletionSQL.row(tables.streams, name)) { row in
+            if let id = row[0].flatMap({ Int64($0) }), let version = row[1].flatMap({ Int($0) }), let deleted = row[2].flatMap({ Int($0) }) {
+                found = StreamRow(id: id, version: version, deleted: deleted)
+            }
         }
         return found
     }
 
     func metadata(_ c: MariaDBConnection, of name: StreamName) throws -> Metadata {
         var text: String?
-        try c.query("SELECT metadata FROM \(unsafeSQL: tables.streams) WHERE name = \(bind: name.rawValue)") { text = $0[0] }
+        try c.query("SELECT metadata FROM \(unsafeSQL: tables.streams) WHERE name = \(bind: name.rawValue) AND deleted = 0") { text = $0[0] }
         guard let text else { throw EventStoreError.streamNotFound(name) }
         return try storedMetadata(text)
     }
@@ -442,7 +445,7 @@ struct MySQLOperations: BlockingSQLOperations {
         } else if existing != nil {
             try c.query(projectionSQL.delete(name))
         }
-        if let stream = outcome.deleteStream, try self.stream(c, stream) != nil { try delete(c, stream) }
+        if let stream = outcome.deleteStream, try self.stream(c, stream)?.isLive == true { try delete(c, stream, mode: .purge) }
         return outcome.result
     }
 
@@ -477,29 +480,18 @@ struct MySQLOperations: BlockingSQLOperations {
     func streamNames(_ c: MariaDBConnection, _ filter: NameFilter, matching: MetadataMatcher?, limit: Int, offset: Int) throws
         -> [StreamName]
     {
-        var conditions: [SQLQuery] = ["TRUE"]
-        if let condition = dialect.nameCondition(filter, column: "s.name") { conditions.append(condition) }
-        if let matching { conditions.append(dialect.predicate(for: matching, metadata: "s.metadata")) }
         var names: [String] = []
-        try c.query(
-            """
-            SELECT s.name FROM \(unsafeSQL: tables.streams) AS s WHERE \(SQLQuery.joined(conditions, separator: " AND "))
-            ORDER BY s.name LIMIT \(bind: limit) OFFSET \(bind: offset)
-            """
-        ) { row in if let name = row[0] { names.append(name) } }
+        try c.query(DeletionSQL.streamNames(dialect, streams: tables.streams, filter, matching: matching, limit: limit, offset: offset)) { row in
+            if let name = row[0] { names.append(name) }
+        }
         return try names.map { name throws(EventStoreError) in try storedStreamName(name) }
     }
 
     func categoryNames(_ c: MariaDBConnection, _ filter: NameFilter, limit: Int, offset: Int) throws -> [String] {
-        var conditions: [SQLQuery] = ["s.category IS NOT NULL"]
-        if let condition = dialect.nameCondition(filter, column: "s.category") { conditions.append(condition) }
         var names: [String] = []
-        try c.query(
-            """
-            SELECT DISTINCT s.category FROM \(unsafeSQL: tables.streams) AS s WHERE \(SQLQuery.joined(conditions, separator: " AND "))
-            ORDER BY s.category LIMIT \(bind: limit) OFFSET \(bind: offset)
-            """
-        ) { row in if let name = row[0] { names.append(name) } }
+        try c.query(DeletionSQL.categoryNames(dialect, streams: tables.streams, filter, limit: limit, offset: offset)) { row in
+            if let name = row[0] { names.append(name) }
+        }
         return names
     }
 }

@@ -163,6 +163,15 @@ struct MySQLTables: Sendable {
                         + RetentionSQL.columns(integer: "BIGINT").map { "ADD COLUMN IF NOT EXISTS \($0)" }.joined(separator: ", ")
                 ]
             ),
+            // Soft and hard delete: the columns, and the append procedure that knows them.
+            (
+                9,
+                [
+                    "ALTER TABLE \(self.streams) "
+                        + DeletionSQL.columns(integer: "BIGINT").map { "ADD COLUMN IF NOT EXISTS \($0)" }.joined(separator: ", "),
+                    "DROP PROCEDURE IF EXISTS \(appendProcedure)", appendProcedureSQL,
+                ]
+            ),
         ]
     }
 
@@ -175,7 +184,9 @@ struct MySQLTables: Sendable {
     /// (by a writer that skipped the lock) raises SQLSTATE 45000. With `p_own` (an append outside a store
     /// transaction) the procedure opens and commits (or rolls back) the transaction itself, so that the
     /// append is one round trip; otherwise it runs in the caller's transaction or savepoint, which rolls back
-    /// what a failure left. Modes: 0 any, 1 no stream, 2 stream exists, 3 exact (`p_expected`). Every text
+    /// what a failure left. Modes: 0 any, 1 no stream, 2 stream exists, 3 exact (`p_expected`). A
+    /// soft-deleted stream (``DeletionSQL``) is missing to it, and no-stream starts it again, its numbering
+    /// going on; a tombstone refuses every write, answering `(5, version, NULL)`. Every text
     /// it takes is `utf8mb4`, as the tables are: undeclared, it would be the database's default, which may be
     /// latin1.
     var appendProcedureSQL: String {
@@ -189,6 +200,7 @@ struct MySQLTables: Sendable {
             DECLARE v_id BIGINT;
             DECLARE v_version BIGINT;
             DECLARE v_first BIGINT;
+            DECLARE v_deleted BIGINT;
             DECLARE EXIT HANDLER FOR SQLEXCEPTION
             BEGIN
                 IF p_own THEN ROLLBACK; END IF;
@@ -196,15 +208,22 @@ struct MySQLTables: Sendable {
             END;
             IF p_own THEN START TRANSACTION; END IF;
             SELECT id INTO v_lock FROM \(lock) WHERE id = 1 FOR UPDATE;
-            SELECT MAX(id), MAX(version) INTO v_id, v_version FROM \(self.streams) WHERE name = p_name;
-            IF (v_id IS NULL AND p_mode <> 1) OR (v_id IS NOT NULL AND (p_mode = 1 OR (p_mode = 3 AND v_version <> p_expected))) THEN
+            SELECT MAX(id), MAX(version), MAX(deleted) INTO v_id, v_version, v_deleted FROM \(self.streams) WHERE name = p_name;
+            IF v_deleted = 2 THEN
                 IF p_own THEN ROLLBACK; END IF;
-                SELECT 1, v_version, NULL;
+                SELECT 5, v_version, NULL;
+            ELSEIF (COALESCE(v_deleted, 1) = 1 AND p_mode <> 1)
+                OR (v_deleted = 0 AND (p_mode = 1 OR (p_mode = 3 AND v_version <> p_expected))) THEN
+                IF p_own THEN ROLLBACK; END IF;
+                SELECT 1, IF(v_deleted = 0, v_version, NULL), NULL;
             ELSE
                 IF v_id IS NULL THEN
                     INSERT INTO \(self.streams) (name, category, metadata, version, created_at)
                         VALUES (p_name, p_category, '{}', 0, UTC_TIMESTAMP(6));
                     SET v_id = LAST_INSERT_ID(), v_version = 0;
+                ELSEIF v_deleted = 1 THEN
+                    UPDATE \(self.streams) SET deleted = 0, metadata = '{}', retain_from = NULL, max_count = NULL, max_age = NULL
+                        WHERE id = v_id;
                 END IF;
                 IF p_count = 0 THEN
                     IF p_own THEN COMMIT; END IF;

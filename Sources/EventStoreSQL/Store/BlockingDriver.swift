@@ -28,7 +28,8 @@ package protocol BlockingSQLOperations: Sendable {
     /// Holds, until commit, the lock the stream's appends take, so that a delete and an append of one stream
     /// run one after the other.
     func lockAppends(_ c: Connection, of name: StreamName) throws
-    func stream(_ c: Connection, _ name: StreamName) throws -> (id: Int64, version: Int)?
+    /// The stream's row (``DeletionSQL/row(_:_:)``), `nil` when there is none.
+    func stream(_ c: Connection, _ name: StreamName) throws -> StreamRow?
     /// Inserts a stream's row. - Returns: its id. - Throws: `streamExists`.
     func insertStream(_ c: Connection, _ name: StreamName, metadata: Metadata) throws -> Int64
     func metadata(_ c: Connection, of name: StreamName) throws -> Metadata
@@ -68,25 +69,57 @@ package protocol BlockingSQLOperations: Sendable {
 }
 
 extension BlockingSQLOperations {
-    /// The stream an append writes to, once its expected version is checked: its row id and version, a new
-    /// row (version 0) when it is missing and expected to be.
+    /// The stream an append writes to, once its expected version is checked: its row id and version; a new
+    /// row (version 0), or the soft-deleted stream started again, when it is missing and expected to be.
     package func appendTarget(_ c: Connection, _ name: StreamName, expectedVersion: ExpectedVersion) throws
         -> (id: Int64, version: Int)
     {
         let row = try stream(c, name)
-        if try ExpectedVersionCheck.check(expectedVersion, current: row?.version, of: name), let row { return row }
-        return (try insertStream(c, name, metadata: [:]), 0)
+        if row?.deleted == DeletionSQL.tombstone { throw EventStoreError.streamDeleted(name) }
+        let live = row?.isLive == true ? row : nil
+        if try ExpectedVersionCheck.check(expectedVersion, current: live?.version, of: name), let live {
+            return (live.id, live.version)
+        }
+        return try startTarget(c, name, row, metadata: [:])
     }
 
-    package func delete(_ c: Connection, _ name: StreamName) throws {
+    /// The stream `create` writes to: a new row, or the soft-deleted stream started again with `metadata`
+    /// (its positions going on). The caller holds the appends' lock where `lockAppends` takes one.
+    /// - Throws: `streamExists`, or `streamDeleted` for a tombstone.
+    package func createTarget(_ c: Connection, _ name: StreamName, metadata: Metadata) throws -> (id: Int64, version: Int) {
+        let row = try stream(c, name)
+        if row?.deleted == DeletionSQL.tombstone { throw EventStoreError.streamDeleted(name) }
+        if row?.isLive == true { throw EventStoreError.streamExists(name) }
+        return try startTarget(c, name, row, metadata: metadata)
+    }
+
+    /// A new stream's row, or the soft-deleted `row` started again.
+    private func startTarget(_ c: Connection, _ name: StreamName, _ row: StreamRow?, metadata: Metadata) throws
+        -> (id: Int64, version: Int)
+    {
+        guard let row else { return (try insertStream(c, name, metadata: metadata), 0) }
+        try run(c, DeletionSQL.restart(tableNames.streams.quoted, id: row.id, metadata: metadata))
+        return (row.id, row.version)
+    }
+
+    /// The error for the stream `name` that a read found no live row of.
+    package func missing(_ c: Connection, _ name: StreamName) throws -> EventStoreError {
+        let tombstone = try firstColumn(c, DeletionSQL.tombstone(tableNames.streams.quoted, name))
+        return DeletionSQL.missing(name, isTombstone: !tombstone.isEmpty)
+    }
+
+    package func delete(_ c: Connection, _ name: StreamName, mode: DeleteMode) throws {
         try lockAppends(c, of: name)
-        guard let row = try stream(c, name) else { throw EventStoreError.streamNotFound(name) }
-        try run(c, "DELETE FROM \(tableNames.events) WHERE stream_id = \(bind: row.id)")
-        try run(c, "DELETE FROM \(tableNames.streams) WHERE id = \(bind: row.id)")
+        let names = tableNames
+        let row = try stream(c, name)
+        for statement in try DeletionSQL.statements(mode, of: row, name, events: names.events.quoted, streams: names.streams.quoted) {
+            try run(c, statement)
+        }
     }
 
     package func updateMetadata(_ c: Connection, _ metadata: Metadata, of name: StreamName) throws {
-        guard let row = try stream(c, name) else { throw EventStoreError.streamNotFound(name) }
+        let row = try stream(c, name)
+        guard let row, row.isLive else { throw DeletionSQL.missing(name, isTombstone: row?.deleted == DeletionSQL.tombstone) }
         // Compared by id, not by rows changed: unchanged metadata changes no row (prooph's MySQL bug).
         try run(
             c,
@@ -219,9 +252,14 @@ package struct BlockingDriver<Connections: BlockingSQLConnections>: SQLDriver {
         }
     }
 
-    package func delete(_ transaction: SQLTransactionHandle?, _ stream: StreamName) async throws {
+    package func delete(_ transaction: SQLTransactionHandle?, _ stream: StreamName, mode: DeleteMode) async throws {
         let operations = self.operations
-        try await connections.write(held(transaction)) { try operations.delete($0, stream) }
+        try await connections.write(held(transaction)) { try operations.delete($0, stream, mode: mode) }
+    }
+
+    package func isTombstone(_ transaction: SQLTransactionHandle?, _ stream: StreamName) async throws -> Bool {
+        let operations = self.operations
+        return try await connections.read(held(transaction)) { try operations.missing($0, stream).code == .streamDeleted }
     }
 
     package func updateMetadata(_ transaction: SQLTransactionHandle?, _ metadata: Metadata, of stream: StreamName) async throws {
@@ -231,7 +269,7 @@ package struct BlockingDriver<Connections: BlockingSQLConnections>: SQLDriver {
 
     package func streamID(_ transaction: SQLTransactionHandle?, _ stream: StreamName) async throws -> Int64? {
         let operations = self.operations
-        return try await connections.read(held(transaction)) { try operations.stream($0, stream)?.id }
+        return try await connections.read(held(transaction)) { c in try operations.stream(c, stream).flatMap { $0.isLive ? $0.id : nil } }
     }
 
     package func metadata(_ transaction: SQLTransactionHandle?, of stream: StreamName) async throws -> Metadata {

@@ -42,13 +42,17 @@ package protocol SQLDriver: Sendable {
     func append(
         _ transaction: SQLTransactionHandle?, _ events: [EventMessage], to stream: StreamName, expectedVersion: ExpectedVersion
     ) async throws -> AppendResult
-    func delete(_ transaction: SQLTransactionHandle?, _ stream: StreamName) async throws
+    /// Deletes as ``DeletionSQL/statements(_:of:_:events:streams:)`` says, under the stream's append lock.
+    func delete(_ transaction: SQLTransactionHandle?, _ stream: StreamName, mode: DeleteMode) async throws
+    /// - Throws: `streamNotFound`, or `streamDeleted` for a tombstone.
     func updateMetadata(_ transaction: SQLTransactionHandle?, _ metadata: Metadata, of stream: StreamName) async throws
-    /// The stream's row id, `nil` when it does not exist.
+    /// The live stream's row id, `nil` when it does not exist or was deleted.
     func streamID(_ transaction: SQLTransactionHandle?, _ stream: StreamName) async throws -> Int64?
-    /// - Throws: `streamNotFound`.
+    /// Whether the stream is a tombstone (``DeleteMode/hard``): what a read that found no live stream asks.
+    func isTombstone(_ transaction: SQLTransactionHandle?, _ stream: StreamName) async throws -> Bool
+    /// - Throws: `streamNotFound` when no live stream has the name.
     func metadata(_ transaction: SQLTransactionHandle?, of stream: StreamName) async throws -> Metadata
-    /// A load's stream: its row id and its retention as the load begins, `nil` when it does not exist.
+    /// A load's stream: its row id and its retention as the load begins, `nil` when it is not live.
     func loadTarget(_ transaction: SQLTransactionHandle?, _ stream: StreamName) async throws -> (id: Int64, retention: LoadRetention)?
     func pageQuery(streamID: Int64, direction: RecordedEventSequence.Direction, matching: MetadataMatcher?, retention: LoadRetention)
         -> SQLPageQuery

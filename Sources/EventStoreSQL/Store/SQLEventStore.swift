@@ -161,7 +161,7 @@ open class SQLEventStore: ProjectionStore, SnapshotStore, ConsumerGroupStore, Sc
         try StoreValidation.load(from: from, count: count)
         if let matching { _ = try MatcherEvaluator(matching) }
         guard let (id, retention) = try await read(.findStream, stream: stream, { try await driver.loadTarget($0, stream) }) else {
-            throw EventStoreError.streamNotFound(stream)
+            throw try await missing(stream)
         }
         let query = driver.pageQuery(streamID: id, direction: direction, matching: matching, retention: retention)
         return RecordedEventSequence(
@@ -171,8 +171,13 @@ open class SQLEventStore: ProjectionStore, SnapshotStore, ConsumerGroupStore, Sc
         }
     }
 
-    public func delete(_ stream: StreamName) async throws {
-        try await write(.delete, stream: stream) { try await driver.delete($0, stream) }
+    public func delete(_ stream: StreamName, mode: DeleteMode) async throws {
+        try await write(.delete, stream: stream) { try await driver.delete($0, stream, mode: mode) }
+    }
+
+    /// The error for a stream a read found no live row of: `streamDeleted` for a tombstone, else `streamNotFound`.
+    private func missing(_ stream: StreamName) async throws -> EventStoreError {
+        DeletionSQL.missing(stream, isTombstone: try await read(.findStream, stream: stream) { try await driver.isTombstone($0, stream) })
     }
 
     public func hasStream(_ stream: StreamName) async throws -> Bool {
@@ -180,7 +185,11 @@ open class SQLEventStore: ProjectionStore, SnapshotStore, ConsumerGroupStore, Sc
     }
 
     public func streamMetadata(of stream: StreamName) async throws -> Metadata {
-        try await read(.streamMetadata, stream: stream) { try await driver.metadata($0, of: stream) }
+        do {
+            return try await read(.streamMetadata, stream: stream) { try await driver.metadata($0, of: stream) }
+        } catch let error as EventStoreError where error.code == .streamNotFound {
+            throw try await missing(stream)
+        }
     }
 
     public func updateStreamMetadata(_ metadata: Metadata, of stream: StreamName) async throws {

@@ -42,10 +42,10 @@ struct SQLiteOperations: BlockingSQLOperations {
     func rows(_ events: [EventMessage]) -> EventRows { EventRows(events) { Timestamp.format(microseconds: $0) } }
 
     func create(_ c: SQLiteConnection, _ name: StreamName, metadata: Metadata, events: EventRows) throws -> AppendResult {
-        let id = try insertStream(c, name, metadata: metadata)
-        let last = try insert(c, events, streamID: id, after: 0, stream: name)
-        if !events.isEmpty { try c.query("UPDATE \(tables.streams) SET version = \(bind: events.count) WHERE id = \(bind: id)") }
-        return AppendResult(streamVersion: events.count, lastGlobalPosition: last)
+        let (id, version) = try createTarget(c, name, metadata: metadata)
+        let last = try insert(c, events, streamID: id, after: version, stream: name)
+        if !events.isEmpty { try c.query("UPDATE \(tables.streams) SET version = \(bind: version + events.count) WHERE id = \(bind: id)") }
+        return AppendResult(streamVersion: version + events.count, lastGlobalPosition: last)
     }
 
     /// In the write transaction the connections opened (`commitsItself` is never true here).
@@ -106,18 +106,17 @@ struct SQLiteOperations: BlockingSQLOperations {
 
     // MARK: Reads
 
-    /// The stream's row id and version, `nil` when it does not exist.
-    func stream(_ c: SQLiteConnection, _ name: StreamName) throws -> (id: Int64, version: Int)? {
-        var row: (id: Int64, version: Int)?
-        try c.query("SELECT id, version FROM \(tables.streams) WHERE name = \(bind: name.rawValue)") {
-            row = ($0.int(0), Int($0.int(1)))
+    func stream(_ c: SQLiteConnection, _ name: StreamName) throws -> StreamRow? {
+        var row: StreamRow?
+        try c.query(DeletionSQL.row(tables.streams.quoted, name)) {
+            row = StreamRow(id: $0.int(0), version: Int($0.int(1)), deleted: Int($0.int(2)))
         }
         return row
     }
 
     func metadata(_ c: SQLiteConnection, of name: StreamName) throws -> Metadata {
         var text: String?
-        try c.query("SELECT metadata FROM \(tables.streams) WHERE name = \(bind: name.rawValue)") { text = $0.text(0) }
+        try c.query("SELECT metadata FROM \(tables.streams) WHERE name = \(bind: name.rawValue) AND deleted = 0") { text = $0.text(0) }
         guard let text else { throw EventStoreError.streamNotFound(name) }
         return try storedMetadata(text)
     }
@@ -253,7 +252,7 @@ struct SQLiteOperations: BlockingSQLOperations {
         } else if existing != nil {
             try c.query(projectionSQL.delete(name))
         }
-        if let stream = outcome.deleteStream, try self.stream(c, stream) != nil { try delete(c, stream) }
+        if let stream = outcome.deleteStream, try self.stream(c, stream)?.isLive == true { try delete(c, stream, mode: .purge) }
         return outcome.result
     }
 
@@ -315,29 +314,18 @@ struct SQLiteOperations: BlockingSQLOperations {
     func streamNames(_ c: SQLiteConnection, _ filter: NameFilter, matching: MetadataMatcher?, limit: Int, offset: Int)
         throws -> [StreamName]
     {
-        var conditions: [SQLQuery] = ["1 = 1"]
-        if let condition = dialect.nameCondition(filter, column: "s.name") { conditions.append(condition) }
-        if let matching { conditions.append(dialect.predicate(for: matching, metadata: "s.metadata")) }
         var names: [String] = []
-        try c.query(
-            """
-            SELECT s.name FROM \(tables.streams) AS s WHERE \(SQLQuery.joined(conditions, separator: " AND "))
-            ORDER BY s.name LIMIT \(bind: limit) OFFSET \(bind: offset)
-            """
-        ) { names.append($0.text(0)) }
+        try c.query(DeletionSQL.streamNames(dialect, streams: tables.streams.quoted, filter, matching: matching, limit: limit, offset: offset)) {
+            names.append($0.text(0))
+        }
         return try names.map { name throws(EventStoreError) in try storedStreamName(name) }
     }
 
     func categoryNames(_ c: SQLiteConnection, _ filter: NameFilter, limit: Int, offset: Int) throws -> [String] {
-        var conditions: [SQLQuery] = ["s.category IS NOT NULL"]
-        if let condition = dialect.nameCondition(filter, column: "s.category") { conditions.append(condition) }
         var categories: [String] = []
-        try c.query(
-            """
-            SELECT DISTINCT s.category FROM \(tables.streams) AS s WHERE \(SQLQuery.joined(conditions, separator: " AND "))
-            ORDER BY s.category LIMIT \(bind: limit) OFFSET \(bind: offset)
-            """
-        ) { categories.append($0.text(0)) }
+        try c.query(DeletionSQL.categoryNames(dialect, streams: tables.streams.quoted, filter, limit: limit, offset: offset)) {
+            categories.append($0.text(0))
+        }
         return categories
     }
 }

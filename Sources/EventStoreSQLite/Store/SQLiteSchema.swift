@@ -73,6 +73,7 @@ struct SQLiteTables: Sendable {
             (5, SQLCommonDDL.projectionSource(self.projections.quoted, Self.columnTypes)),
             (6, SQLCommonDDL.consumerGroups(self.consumerGroups.quoted, Self.columnTypes)),
             (7, SQLCommonDDL.retentionColumns(self.streams.quoted, Self.columnTypes)),
+            (8, SQLCommonDDL.deletionColumns(self.streams.quoted, Self.columnTypes)),
         ]
     }
 
