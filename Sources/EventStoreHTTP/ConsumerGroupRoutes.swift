@@ -225,13 +225,13 @@ extension Routes {
         throw HTTPProblem.badRequest("the target is \"all\", or an object with stream, streams, category or categories")
     }
 
-    /// `"start"` (the default), `"end"`, or a global position to start after (`"42"`, `"7:42"`).
+    /// `"start"` (the default) or `"end"`. A position to start after is the library's and the command line's:
+    /// over HTTP it would be a schema-valid request that a store refuses when the position is past its head.
     static func start(_ value: JSONValue?) throws -> ConsumerGroupStart {
         switch value {
         case nil, .string("start")?: return .start
         case .string("end")?: return .end
-        case let .string(text)? where GlobalPosition(text) != nil: return .after(GlobalPosition(text)!)
-        default: throw HTTPProblem.badRequest("start is \"start\", \"end\" or a global position such as \"42\" or \"7:42\"")
+        default: throw HTTPProblem.badRequest("start is \"start\" or \"end\"")
         }
     }
 

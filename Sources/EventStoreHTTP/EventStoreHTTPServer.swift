@@ -2,8 +2,11 @@ import EventStore
 import Foundation
 import Hummingbird
 import HummingbirdCore
+import HTTPTypes
+import HummingbirdTLS
 import Logging
 import NIOCore
+import NIOSSL
 import Prometheus
 import Tracing
 
@@ -28,6 +31,10 @@ public struct EventStoreHTTPConfiguration: Sendable {
     /// The scheme, host and port `_links` are made of (`https://events.example.com`), never the request's
     /// `Host` header (which a client chooses). `nil` (the default): the address the application listens on.
     public var publicBaseURL: String?
+    /// TLS for every connection (``EventStoreHTTPServer/serverTLS(certificateChainFile:privateKeyFile:)``
+    /// reads PEM files), so that tokens and events never cross the network in the clear; `nil` (the
+    /// default): plain HTTP, for loopback or behind a proxy that terminates TLS.
+    public var tls: TLSConfiguration?
     /// Origins (`https://app.example.com`) whose pages may write. A write (any method but GET and HEAD) whose
     /// `Origin` header is neither the public base URL's origin nor one of these gets 403, so a page of
     /// another site cannot post to a store on `127.0.0.1`; requests without `Origin` (not from a browser) pass.
@@ -62,6 +69,7 @@ public enum EventStoreHTTPServer {
         store: any EventStore, configuration: EventStoreHTTPConfiguration = EventStoreHTTPConfiguration()
     ) -> Router<BasicRequestContext> {
         let router = Router(context: BasicRequestContext.self)
+        router.add(middleware: APIVersionMiddleware())
         if let tracer = configuration.tracer { router.add(middleware: TracerScopeMiddleware(tracer: tracer)) }
         router.add(middleware: TracingMiddleware())
         router.add(middleware: LogRequestsMiddleware(.info))
@@ -74,19 +82,67 @@ public enum EventStoreHTTPServer {
         return router
     }
 
-    /// An application serving the API for `store` on `host:port`. Its `runService()` serves until SIGTERM
-    /// or SIGINT, letting requests in flight finish.
+    /// An application serving the API for `store` on `host:port`, over TLS when the configuration has it.
+    /// Its `runService()` serves until SIGTERM or SIGINT, letting requests in flight finish.
+    /// - Throws: when the TLS configuration cannot be used.
     public static func application(
         store: any EventStore, host: String = "127.0.0.1", port: Int = 8080,
         configuration: EventStoreHTTPConfiguration = EventStoreHTTPConfiguration(), logger: Logger
-    ) -> some ApplicationProtocol {
+    ) throws -> some ApplicationProtocol {
         var configuration = configuration
-        if configuration.publicBaseURL == nil { configuration.publicBaseURL = "http://\(host):\(port)" }
+        if configuration.publicBaseURL == nil {
+            configuration.publicBaseURL = "\(configuration.tls == nil ? "http" : "https")://\(host):\(port)"
+        }
+        let http1 = HTTPServerBuilder.http1(configuration: .init(idleTimeout: .nanoseconds(configuration.idleTimeout.nanoseconds)))
         return Application(
             router: router(store: store, configuration: configuration),
-            server: .http1(configuration: .init(idleTimeout: .nanoseconds(configuration.idleTimeout.nanoseconds))),
+            server: try configuration.tls.map { try .tls(http1, tlsConfiguration: $0) } ?? http1,
             configuration: ApplicationConfiguration(address: .hostname(host, port: port), serverName: "swift-event-store"),
             logger: logger)
+    }
+}
+
+extension EventStoreHTTPServer {
+    /// A server's TLS configuration from PEM files: the certificate chain (the server's certificate first)
+    /// and its private key.
+    /// - Throws: `EventStoreError.invalidArgument` naming the file that cannot be read.
+    public static func serverTLS(certificateChainFile: String, privateKeyFile: String) throws -> TLSConfiguration {
+        let chain: [NIOSSLCertificate]
+        do {
+            chain = try NIOSSLCertificate.fromPEMFile(certificateChainFile)
+        } catch {
+            throw EventStoreError.invalidArgument("cannot read a PEM certificate chain from \(certificateChainFile): \(error)")
+        }
+        guard !chain.isEmpty else { throw EventStoreError.invalidArgument("\(certificateChainFile) holds no PEM certificate") }
+        let key: NIOSSLPrivateKey
+        do {
+            key = try NIOSSLPrivateKey(file: privateKeyFile, format: .pem)
+        } catch {
+            throw EventStoreError.invalidArgument("cannot read a PEM private key from \(privateKeyFile): \(error)")
+        }
+        return TLSConfiguration.makeServerConfiguration(certificateChain: chain.map { .certificate($0) }, privateKey: .privateKey(key))
+    }
+}
+
+/// The API's version, so that later changes do not break old clients: every response, a problem too, says
+/// `ES-API-Version: 1`, and a request that asks for a version this server does not speak gets 400 before any
+/// route runs. A request without the header gets version 1.
+struct APIVersionMiddleware<Context: RequestContext>: RouterMiddleware {
+    static var header: HTTPField.Name { Routes.fieldName("ES-API-Version") }
+    static var version: String { "1" }
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        var response: Response
+        do {
+            if let asked = request.headers[Self.header], asked.trimmingCharacters(in: .whitespaces) != Self.version {
+                throw HTTPProblem.badRequest("this server speaks version \(Self.version) of the API (ES-API-Version), not \(asked)")
+            }
+            response = try await next(request, context)
+        } catch let error as any HTTPResponseError {
+            response = try error.response(from: request, context: context)
+        }
+        response.headers[Self.header] = Self.version
+        return response
     }
 }
 

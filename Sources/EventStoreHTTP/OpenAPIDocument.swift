@@ -8,7 +8,7 @@ public enum OpenAPIDocument {
  "info": {
   "title": "swift-event-store HTTP API",
   "version": "1.0.0",
-  "description": "prooph's event-store-http-api routes and JSON shapes, with problem documents (RFC 9457) for every error. Without tokens configured no route asks for one."
+  "description": "prooph's event-store-http-api routes and JSON shapes, with problem documents (RFC 9457) for every error. Without tokens configured no route asks for one. Every response carries ES-API-Version: 1; a request may send ES-API-Version to say which version it speaks, and one this server does not speak gets 400."
  },
  "security": [
   {
@@ -2124,9 +2124,12 @@ public enum OpenAPIDocument {
     }
    },
    "GroupStart": {
-    "description": "start (the default: the target's first event), end (only events stored from now on), or a global position to start after (42 or 7:42, as the events' global_position)",
-    "type": "string",
-    "pattern": "^(start|end|[0-9]{1,18}|[0-9]{1,18}:[0-9]{1,18})$"
+    "description": "start (the default: the target's first event) or end (only events stored from now on)",
+    "enum": [
+     "start",
+     "end"
+    ],
+    "type": "string"
    },
    "NewGroup": {
     "type": "object",

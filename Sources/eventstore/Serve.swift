@@ -27,7 +27,11 @@ struct Serve: AsyncParsableCommand {
     var readOnlyTokenFiles: [String] = []
     @Flag(help: "Serve a non-loopback --host without tokens (anyone who reaches it may read and write).")
     var allowAnonymous = false
-    @Option(help: "The scheme, host and port links are made of (default: http://HOST:PORT).") var publicURL: String?
+    @Option(help: "The scheme, host and port links are made of (default: http://HOST:PORT, https:// with TLS).")
+    var publicURL: String?
+    @Option(help: "Serve over TLS with this PEM certificate chain (the server's certificate first); needs --tls-key.")
+    var tlsCertificate: String?
+    @Option(help: "The PEM private key of --tls-certificate.") var tlsKey: String?
     @Option(name: .customLong("allowed-origin"), help: "An origin whose web pages may write (repeatable).")
     var allowedOrigins: [String] = []
     @Option(
@@ -105,6 +109,10 @@ struct Serve: AsyncParsableCommand {
             guard shutdownTimeout >= 1 else { throw CommandFailure.badInput("--shutdown-timeout must be 1 or more") }
             guard readerStallThreshold >= 1 else { throw CommandFailure.badInput("--reader-stall-threshold must be 1 or more") }
             guard scavengeInterval >= 0 else { throw CommandFailure.badInput("--scavenge-interval must be 0 or more") }
+            guard (tlsCertificate == nil) == (tlsKey == nil) else {
+                throw CommandFailure.badInput("--tls-certificate and --tls-key go together")
+            }
+            let tls = try tlsCertificate.map { try EventStoreHTTPServer.serverTLS(certificateChainFile: $0, privateKeyFile: tlsKey ?? "") }
             let registry = PrometheusCollectorRegistry()
             MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
             var configuration = EventStoreHTTPConfiguration()
@@ -116,8 +124,13 @@ struct Serve: AsyncParsableCommand {
             configuration.publicBaseURL = publicURL
             configuration.allowedOrigins = Set(allowedOrigins)
             configuration.metricsRegistry = registry
+            configuration.tls = tls
             var logger = Logger(label: "eventstore")
             logger.logLevel = .info
+            if tls == nil, !Self.isLoopback(host), !(tokens.isEmpty && readOnlyTokens.isEmpty) {
+                logger.warning(
+                    "tokens cross the network in the clear on --host \(host): give --tls-certificate and --tls-key, or serve behind a proxy that terminates TLS")
+            }
             let serverLogger = logger
             // First, so that the tracer is the process's before any span; and first among the services, so
             // that it shuts down last and exports the spans of the requests that finish during shutdown.
@@ -126,11 +139,11 @@ struct Serve: AsyncParsableCommand {
             let stallThreshold = Duration.seconds(readerStallThreshold)
             let scavengeInterval = self.scavengeInterval
             try await options.withStore(logger: serverLogger) { [configuration] store in
-                serverLogger.info("serving \(url) on http://\(host):\(port)")
+                serverLogger.info("serving \(url) on \(configuration.tls == nil ? "http" : "https")://\(host):\(port)")
                 var configuration = configuration
                 let watch = GlobalOrderWatch(store: store, threshold: stallThreshold, logger: serverLogger)
                 configuration.globalOrderWatch = watch
-                let app = EventStoreHTTPServer.application(
+                let app = try EventStoreHTTPServer.application(
                     store: store, host: host, port: port, configuration: configuration, logger: serverLogger)
                 // On SIGTERM or SIGINT the server stops accepting and lets requests in flight finish; past the
                 // shutdown timeout they are cancelled.

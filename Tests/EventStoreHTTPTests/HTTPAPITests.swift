@@ -25,7 +25,7 @@ func withServer<T: Sendable>(
         configuration: SQLiteConfiguration(path: directory.appendingPathComponent("events.sqlite").path), telemetry: telemetry)
     var logger = Logger(label: "eventstore.tests.http")
     logger.logLevel = .warning
-    let app = EventStoreHTTPServer.application(store: store, host: "127.0.0.1", port: 0, configuration: configuration, logger: logger)
+    let app = try EventStoreHTTPServer.application(store: store, host: "127.0.0.1", port: 0, configuration: configuration, logger: logger)
     return try await app.test(.live) { client in try await body(client, store) }
 }
 
@@ -208,6 +208,25 @@ struct HTTPAPITests {
             #expect(try await client.execute(uri: "/delete/user-1", method: .post).status == .noContent)
             try expectProblem(try await client.execute(uri: "/delete/user-1", method: .post), .notFound)
             try expectProblem(try await client.execute(uri: "/has-stream/user-1", method: .get), .notFound)
+        }
+    }
+
+    /// Issue 24: the API carries its version, so that later changes do not break old clients.
+    @Test func everyResponseSaysItsAPIVersionAndAnUnknownOneIsRefused() async throws {
+        let version = HTTPField.Name("ES-API-Version")!
+        try await withServer { client, _ in
+            let listed = try await client.execute(uri: "/streams", method: .get)
+            #expect(listed.status == .ok && listed.headers[version] == "1")
+            let missing = try await client.execute(uri: "/stream/nope", method: .get, headers: acceptJSON)
+            try expectProblem(missing, .notFound)
+            #expect(missing.headers[version] == "1", "a problem says it too")
+            var asked = acceptJSON
+            asked[version] = "1"
+            #expect(try await client.execute(uri: "/streams", method: .get, headers: asked).status == .ok)
+            asked[version] = "2"
+            let refused = try await client.execute(uri: "/streams", method: .get, headers: asked)
+            try expectProblem(refused, .badRequest)
+            #expect(refused.headers[version] == "1" && text(refused).contains("version 1"), "\(text(refused))")
         }
     }
 

@@ -133,18 +133,6 @@ struct HTTPConsumerGroupTests {
                 #expect(answer.status == status, "\(method) \(path): \(answer.body)")
                 #expect(answer.body.contains("\"status\":\(status)"), "a problem document: \(answer.body)")
             }
-            // A group made to start after a global position hands out only what follows it.
-            let stored = try await store.load("job-0").collect()
-            let after = stored[stored.count - 2]
-            let late = try await Self.call(
-                "PUT", "/groups/late", port: port, body: #"{"target":{"stream":"job-0"},"start":"\#(after.globalPosition)"}"#)
-            #expect(late.status == 201, "\(late.body)")
-            let handed = try Self.object(try await Self.call("POST", "/groups/late/take?consumer=c0&count=5", port: port).body)
-            let events = try #require(handed["deliveries"] as? [[String: Any]]).compactMap { $0["event"] as? [String: Any] }
-            #expect(events.compactMap { $0["uuid"] as? String } == [stored[stored.count - 1].uuid.uuidString.lowercased()])
-            let badStart = try await Self.call("PUT", "/groups/later", port: port, body: #"{"target":"all","start":"yesterday"}"#)
-            #expect(badStart.status == 400, "\(badStart.body)")
-            #expect(try await Self.call("DELETE", "/groups/late", port: port).status == 204)
             #expect(try await Self.call("POST", "/groups/jobs/move", port: port, body: #"{"start":"end"}"#).status == 204)
             #expect(try await Self.call("DELETE", "/groups/jobs", port: port).status == 204)
             #expect(try await Self.call("GET", "/groups", port: port).body == "[]")

@@ -362,7 +362,7 @@ struct HTTPEventStreamFailureTests {
         try await prepare(store, path)
         var logger = Logger(label: "eventstore.tests.http")
         logger.logLevel = .critical
-        let app = EventStoreHTTPServer.application(store: store, host: "127.0.0.1", port: 0, configuration: configuration, logger: logger)
+        let app = try EventStoreHTTPServer.application(store: store, host: "127.0.0.1", port: 0, configuration: configuration, logger: logger)
         try await app.test(.live) { client in try await body(try #require(client.port)) }
         await store.close()
     }

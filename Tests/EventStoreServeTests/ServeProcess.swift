@@ -8,8 +8,11 @@ struct ServeProcess: Sendable {
     let process: Process
     let port: Int
     let log: URL
+    /// `https` when serve was started with TLS, and the client that trusts its certificate.
+    var scheme = "http"
+    var client: HTTPClient = testClient
 
-    var baseURL: String { "http://127.0.0.1:\(port)" }
+    var baseURL: String { "\(scheme)://127.0.0.1:\(port)" }
 
     /// The built `eventstore`: `EVENTSTORE_BIN`, or the debug build beside this package (`scripts/test`
     /// builds it first).
@@ -20,10 +23,13 @@ struct ServeProcess: Sendable {
     }
 
     /// Starts `eventstore serve --database DATABASE ARGUMENTS…` and returns once `/health/live` answers.
-    /// - Parameter port: the port, a free one when `nil` (a restart passes the port it had).
-    static func start(database: String, in directory: URL, port: Int? = nil, _ arguments: [String] = []) async throws
-        -> ServeProcess
-    {
+    /// - Parameters:
+    ///   - port: the port, a free one when `nil` (a restart passes the port it had).
+    ///   - client: the client of the requests, with its `scheme` (one that trusts serve's certificate for TLS).
+    static func start(
+        database: String, in directory: URL, port: Int? = nil, _ arguments: [String] = [], client: HTTPClient = testClient,
+        scheme: String = "http"
+    ) async throws -> ServeProcess {
         let port = try port ?? freePort()
         Watchdog.step("start eventstore serve on port \(port)")
         let log = directory.appendingPathComponent("serve-\(port)-\(UUID().uuidString.prefix(6)).log")
@@ -39,7 +45,7 @@ struct ServeProcess: Sendable {
         process.standardOutput = output
         process.standardError = output
         try ProcessLaunch.run(process)
-        let serve = ServeProcess(process: process, port: port, log: log)
+        let serve = ServeProcess(process: process, port: port, log: log, scheme: scheme, client: client)
         let deadline = ContinuousClock.now + .seconds(60)
         while ContinuousClock.now < deadline {
             guard process.isRunning else { throw ServeFailure("eventstore serve ended at start:\n\(serve.output)") }
@@ -57,7 +63,7 @@ struct ServeProcess: Sendable {
     func get(_ path: String, accept: String? = nil, timeout: Duration) async throws -> (status: UInt, body: String) {
         var request = HTTPClientRequest(url: baseURL + path)
         if let accept { request.headers.add(name: "Accept", value: accept) }
-        let response = try await testClient.execute(request, timeout: .init(timeout))
+        let response = try await client.execute(request, timeout: .init(timeout))
         let body = try await response.body.collect(upTo: 1 << 20)
         return (response.status.code, String(buffer: body))
     }
@@ -69,7 +75,7 @@ struct ServeProcess: Sendable {
         request.method = .POST
         request.headers.add(name: "Content-Type", value: "application/json")
         request.body = .bytes(ByteBuffer(string: "[{\"message_name\":\"Posted\",\"uuid\":\"\(uuid)\",\"payload\":{}}]"))
-        guard let response = try? await testClient.execute(request, timeout: .init(timeout)) else { return nil }
+        guard let response = try? await client.execute(request, timeout: .init(timeout)) else { return nil }
         _ = try? await response.body.collect(upTo: 1 << 16)
         return response.status.code
     }
