@@ -129,6 +129,158 @@ public enum OpenAPIDocument {
     }
    }
   },
+  "/append": {
+   "post": {
+    "summary": "Write to several streams in one transaction: every write or none",
+    "description": "Each write appends its events to its stream with its expected version (any when absent), or, with metadata, creates the stream with it. A failure of any write (a conflict, a missing stream, bad input) writes nothing. Events carry their uuids so that a retried request gets the first one's results.",
+    "requestBody": {
+     "required": true,
+     "content": {
+      "application/json": {
+       "schema": {
+        "type": "array",
+        "minItems": 1,
+        "maxItems": 100,
+        "items": {
+         "oneOf": [
+          {
+           "type": "object",
+           "description": "An append",
+           "required": [
+            "stream",
+            "events"
+           ],
+           "additionalProperties": false,
+           "properties": {
+            "stream": {
+             "$ref": "#/components/schemas/StreamName"
+            },
+            "expected_version": {
+             "$ref": "#/components/schemas/ExpectedVersion"
+            },
+            "events": {
+             "type": "array",
+             "maxItems": 100,
+             "items": {
+              "$ref": "#/components/schemas/NewEvent"
+             }
+            }
+           }
+          },
+          {
+           "type": "object",
+           "description": "A create, with the stream's metadata",
+           "required": [
+            "stream",
+            "metadata",
+            "events"
+           ],
+           "additionalProperties": false,
+           "properties": {
+            "stream": {
+             "$ref": "#/components/schemas/StreamName"
+            },
+            "metadata": {
+             "$ref": "#/components/schemas/Metadata"
+            },
+            "events": {
+             "type": "array",
+             "maxItems": 100,
+             "items": {
+              "$ref": "#/components/schemas/NewEvent"
+             }
+            }
+           }
+          }
+         ]
+        }
+       }
+      }
+     }
+    },
+    "responses": {
+     "200": {
+      "description": "Written: each write's stream, its version after it, and the global position of its last event (null when it wrote none)",
+      "content": {
+       "application/json": {
+        "schema": {
+         "type": "object",
+         "required": [
+          "results"
+         ],
+         "properties": {
+          "results": {
+           "type": "array",
+           "items": {
+            "type": "object",
+            "required": [
+             "stream",
+             "version",
+             "position"
+            ],
+            "properties": {
+             "stream": {
+              "type": "string"
+             },
+             "version": {
+              "type": "integer",
+              "minimum": 0
+             },
+             "position": {
+              "oneOf": [
+               {
+                "$ref": "#/components/schemas/GlobalPosition"
+               },
+               {
+                "type": "null"
+               }
+              ]
+             }
+            }
+           }
+          }
+         }
+        }
+       }
+      }
+     },
+     "400": {
+      "$ref": "#/components/responses/BadInput"
+     },
+     "401": {
+      "$ref": "#/components/responses/Unauthorized"
+     },
+     "403": {
+      "$ref": "#/components/responses/Forbidden"
+     },
+     "404": {
+      "$ref": "#/components/responses/NoSuchStream"
+     },
+     "410": {
+      "$ref": "#/components/responses/StreamDeleted"
+     },
+     "409": {
+      "description": "A stream is not at its expected version, exists already (a write with metadata), or an event's uuid or aggregate version is taken",
+      "content": {
+       "application/problem+json": {
+        "schema": {
+         "$ref": "#/components/schemas/Problem"
+        }
+       }
+      }
+     },
+     "413": {
+      "$ref": "#/components/responses/BodyTooLarge"
+     },
+     "415": {
+      "$ref": "#/components/responses/NotJSON"
+     },
+     "503": {
+      "$ref": "#/components/responses/Unavailable"
+     }
+    }
+   }
+  },
   "/stream/{name}/{start}": {
    "get": {
     "summary": "Read a stream forward from start, 10 events; meta_N_field, meta_N_operator and meta_N_value (N a number) filter by metadata, property_N_… by message_name, uuid, created_at or position",
@@ -372,7 +524,11 @@ public enum OpenAPIDocument {
       "description": "purge (default: the events are removed and the name is free), soft (the stream is hidden; an append expecting no stream starts it again, its positions going on) or hard (a tombstone: the name answers 410 for good)",
       "schema": {
        "type": "string",
-       "enum": ["purge", "soft", "hard"],
+       "enum": [
+        "purge",
+        "soft",
+        "hard"
+       ],
        "default": "purge"
       }
      }

@@ -39,6 +39,7 @@ struct Routes: Sendable {
             router.get(RouterPath(path)) { request, context in try await loadStream(request, context) }
         }
         router.post("/stream/{name}") { request, context in try await postStream(request, context) }
+        router.post("/append") { request, context in try await writeStreams(request, context) }
         router.get("/streammetadata/{name}") { request, context in
             let metadata = try await store.streamMetadata(of: try streamName(context))
             return json(metadata.jsonText)
@@ -347,6 +348,29 @@ struct Routes: Sendable {
             appended = try await store.append(events, to: name, expectedVersion: expected)
         }
         return Response(status: .noContent, headers: [Self.streamVersionHeader: String(appended.streamVersion)])
+    }
+
+    /// `POST /append`: the writes of the body (``EventJSON/streamWrites(fromArray:)``) in one transaction,
+    /// every one or none; answers each write's stream, version and last global position.
+    func writeStreams(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
+        try requireJSONContent(request)
+        let writes = try EventJSON.streamWrites(fromArray: try await bodyText(request, context))
+        let results = try await store.transaction { store in
+            var results: [AppendResult] = []
+            for write in writes {
+                if let metadata = write.metadata {
+                    results.append(try await store.create(write.stream, metadata: metadata, events: write.events))
+                } else {
+                    results.append(try await store.append(write.events, to: write.stream, expectedVersion: write.expectedVersion))
+                }
+            }
+            return results
+        }
+        let items = zip(writes, results).map { write, result in
+            let position = result.lastGlobalPosition.map { JSONValue.string($0.description).jsonText } ?? "null"
+            return "{\"stream\":\(JSONValue.string(write.stream.rawValue).jsonText),\"version\":\(result.streamVersion),\"position\":\(position)}"
+        }
+        return json("{\"results\":[" + items.joined(separator: ",") + "]}")
     }
 
     func streams(_ request: Request, filter: NameFilter) async throws -> Response {

@@ -211,6 +211,40 @@ struct HTTPAPITests {
         }
     }
 
+    /// Issue 24: several streams written in one request, every write or none.
+    @Test func oneRequestWritesSeveralStreamsAllOrNothing() async throws {
+        try await withServer { client, store in
+            try await store.create("stock-7", events: [EventMessage(messageName: "Stocked")])
+            let body = #"""
+                [{"stream":"order-1","expected_version":"no-stream","events":[{"message_name":"Placed","payload":{"n":1}}]},
+                 {"stream":"stock-7","expected_version":1,"events":[{"message_name":"Reserved"},{"message_name":"Reserved"}]},
+                 {"stream":"audit-1","metadata":{"owner":"ops"},"events":[]}]
+                """#
+            let written = try await client.execute(uri: "/append", method: .post, headers: sendJSON, body: ByteBuffer(string: body))
+            #expect(written.status == .ok, "\(text(written))")
+            let results = try #require(try jsonObject(written)["results"] as? [[String: Any]])
+            #expect(results.map { $0["stream"] as? String } == ["order-1", "stock-7", "audit-1"])
+            #expect(results.map { $0["version"] as? Int } == [1, 3, 0])
+            #expect(results[0]["position"] is String && results[2]["position"] is NSNull)
+            #expect(try await store.load("stock-7").collect().map(\.messageName) == ["Stocked", "Reserved", "Reserved"])
+            #expect(try await store.streamMetadata(of: "audit-1") == ["owner": "ops"])
+            // One conflict, and nothing of the request is written.
+            let conflicting = #"""
+                [{"stream":"order-1","events":[{"message_name":"Paid"}]},
+                 {"stream":"stock-7","expected_version":1,"events":[{"message_name":"Reserved"}]}]
+                """#
+            try expectProblem(
+                try await client.execute(uri: "/append", method: .post, headers: sendJSON, body: ByteBuffer(string: conflicting)), .conflict)
+            #expect(try await store.load("order-1").collect().count == 1, "the first write was undone with the request")
+            for bad in ["[]", "{}", #"[{"events":[]}]"#, #"[{"stream":"a-1"}]"#, #"[{"stream":"a-1","events":[],"metadata":{},"expected_version":"any"}]"#,
+                #"[{"stream":"a-1","events":[],"expected_version":"soon"}]"#, #"[{"stream":"a-1","events":[],"color":"red"}]"#]
+            {
+                try expectProblem(try await client.execute(uri: "/append", method: .post, headers: sendJSON, body: ByteBuffer(string: bad)), .badRequest)
+            }
+            #expect(try await store.hasStream("a-1") == false)
+        }
+    }
+
     /// Issue 24: the API carries its version, so that later changes do not break old clients.
     @Test func everyResponseSaysItsAPIVersionAndAnUnknownOneIsRefused() async throws {
         let version = HTTPField.Name("ES-API-Version")!

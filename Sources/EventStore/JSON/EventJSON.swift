@@ -80,6 +80,81 @@ public enum EventJSON {
         return EventMessage(messageName: name, payload: payload, metadata: metadata, uuid: uuid, createdAt: createdAt)
     }
 
+    /// One stream's part of a write to several streams at once (`POST /append`): an append, `{"stream",
+    /// "expected_version"?, "events"}`, or a create, `{"stream", "metadata", "events"}`.
+    public struct StreamWrite: Sendable {
+        public var stream: StreamName
+        /// `any` when not given.
+        public var expectedVersion: ExpectedVersion
+        /// Given: the stream is created (`create`) with it, and the write takes no `expected_version`.
+        public var metadata: Metadata?
+        public var events: [EventMessage]
+    }
+
+    /// Reads a JSON array of stream writes (``StreamWrite``); each one's events as ``messages(fromArray:)``
+    /// reads them, payloads byte for byte.
+    /// - Throws: ``EventStoreError`` `invalidArgument`, naming the write (counted from 0) and the problem.
+    public static func streamWrites(fromArray text: String) throws(EventStoreError) -> [StreamWrite] {
+        let elements: [ArraySlice<UInt8>]
+        do {
+            elements = try JSONReader.arrayElements(Array(text.utf8))
+        } catch {
+            throw .invalidArgument("the body must be a JSON array of {\"stream\", \"events\"} objects: \(Self.reason(error))")
+        }
+        guard !elements.isEmpty else { throw .invalidArgument("the body must name at least one stream") }
+        var writes: [StreamWrite] = []
+        for (index, element) in elements.enumerated() {
+            do {
+                writes.append(try streamWrite(from: Array(element)))
+            } catch {
+                throw .invalidArgument("write \(index): \(error.reason)")
+            }
+        }
+        return writes
+    }
+
+    private static func streamWrite(from bytes: [UInt8]) throws(EventStoreError) -> StreamWrite {
+        let members: [(key: String, raw: ArraySlice<UInt8>)]
+        do {
+            members = try JSONReader.objectMembers(bytes)
+        } catch {
+            throw .invalidArgument("a write must be a JSON object: \(Self.reason(error))")
+        }
+        var stream: StreamName?
+        var expected: ExpectedVersion?
+        var metadata: Metadata?
+        var events: [EventMessage]?
+        var seen = Set<String>()
+        for member in members {
+            if !seen.insert(member.key).inserted { throw .invalidArgument("the key \"\(member.key)\" is given twice") }
+            let raw = Array(member.raw)
+            switch member.key {
+            case "stream":
+                guard case let .string(text) = try value(raw) else { throw .invalidArgument("stream must be a string") }
+                stream = try StreamName(text)
+            case "expected_version":
+                switch try value(raw) {
+                case let .string(text) where ExpectedVersion(text) != nil: expected = ExpectedVersion(text)
+                case let .number(text) where Int(text).map({ $0 >= 0 }) == true: expected = Int(text).map { .exact($0) }
+                default: throw .invalidArgument("expected_version is any, no-stream, exists or a version number")
+                }
+            case "metadata":
+                metadata = try Metadata(json: try value(raw))
+            case "events":
+                guard raw.first == UInt8(ascii: "[") else { throw .invalidArgument("events must be a JSON array") }
+                events = try messages(fromArray: String(decoding: raw, as: UTF8.self))
+            default:
+                throw .invalidArgument("unknown key \"\(member.key)\" (known: stream, expected_version, metadata, events)")
+            }
+        }
+        guard let stream else { throw .invalidArgument("stream is missing") }
+        guard let events else { throw .invalidArgument("events is missing") }
+        if metadata != nil, expected != nil {
+            throw .invalidArgument("a write with metadata creates its stream: it takes no expected_version")
+        }
+        return StreamWrite(stream: stream, expectedVersion: expected ?? .any, metadata: metadata, events: events)
+    }
+
     private static func value(_ raw: [UInt8]) throws(EventStoreError) -> JSONValue {
         do {
             return try JSONReader.parse(raw)
