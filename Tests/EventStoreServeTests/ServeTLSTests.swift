@@ -10,7 +10,7 @@ import Testing
 @Suite("eventstore serve over TLS", .watchdog())
 struct ServeTLSTests {
     /// A self-signed certificate for 127.0.0.1 (openssl, from Debian), and its key, in `directory`.
-    static func certificate(in directory: URL) throws -> (certificate: String, key: String) {
+    static func certificate(in directory: URL) async throws -> (certificate: String, key: String) {
         let (certificate, key) = (directory.appendingPathComponent("cert.pem").path, directory.appendingPathComponent("key.pem").path)
         let openssl = Process()
         openssl.executableURL = URL(fileURLWithPath: "/usr/bin/openssl")
@@ -18,10 +18,17 @@ struct ServeTLSTests {
             "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "1",
             "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", key, "-out", certificate,
         ]
+        // Nothing to read: a prompt ends at once instead of waiting for a terminal.
+        openssl.standardInput = FileHandle.nullDevice
         openssl.standardOutput = FileHandle.nullDevice
         openssl.standardError = FileHandle.nullDevice
         try ProcessLaunch.run(openssl)
-        openssl.waitUntilExit()
+        let deadline = ContinuousClock.now + .seconds(30)
+        while openssl.isRunning, ContinuousClock.now < deadline { try? await Task.sleep(for: .milliseconds(20)) }
+        guard !openssl.isRunning else {
+            openssl.terminate()
+            throw ServeFailure("openssl did not make a certificate within 30 s")
+        }
         guard openssl.terminationStatus == 0 else { throw ServeFailure("openssl could not make a certificate") }
         return (certificate, key)
     }
@@ -30,7 +37,7 @@ struct ServeTLSTests {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("es-tls-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
-        let (certificatePath, keyPath) = try Self.certificate(in: directory)
+        let (certificatePath, keyPath) = try await Self.certificate(in: directory)
         var tls = TLSConfiguration.makeClientConfiguration()
         tls.trustRoots = .certificates(try NIOSSLCertificate.fromPEMFile(certificatePath))
         var settings = HTTPClient.Configuration(tlsConfiguration: tls)

@@ -133,11 +133,13 @@ public enum EventJSON {
                 guard case let .string(text) = try value(raw) else { throw .invalidArgument("stream must be a string") }
                 stream = try StreamName(text)
             case "expected_version":
+                // A string as the ES-ExpectedVersion header spells it, or a version as a number.
                 switch try value(raw) {
-                case let .string(text) where ExpectedVersion(text) != nil: expected = ExpectedVersion(text)
-                case let .number(text) where Int(text).map({ $0 >= 0 }) == true: expected = Int(text).map { .exact($0) }
-                default: throw .invalidArgument("expected_version is any, no-stream, exists or a version number")
+                case let .string(text): expected = ExpectedVersion(text)
+                case let .number(text): expected = Int(text).flatMap { $0 >= 0 ? .exact($0) : nil }
+                default: expected = nil
                 }
+                if expected == nil { throw .invalidArgument("expected_version is any, no-stream, exists or a version number") }
             case "metadata":
                 metadata = try Metadata(json: try value(raw))
             case "events":
