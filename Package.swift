@@ -17,6 +17,7 @@ let package = Package(
         .library(name: "EventSourcing", targets: ["EventSourcing"]),
         .library(name: "EventStoreHTTP", targets: ["EventStoreHTTP"]),
         .library(name: "EventStoreConformance", targets: ["EventStoreConformance"]),
+        .library(name: "EventStoreClient", targets: ["EventStoreClient"]),
         .executable(name: "eventstore", targets: ["eventstore"]),
     ],
     traits: [
@@ -118,6 +119,20 @@ let package = Package(
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Tracing", package: "swift-distributed-tracing"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        // A remote store: `eventstore serve` over HTTP, behind the same protocols as a local one.
+        .target(
+            name: "EventStoreClient",
+            dependencies: [
+                "EventStore",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strictSettings
         ),
@@ -237,11 +252,23 @@ let package = Package(
             // AsyncHTTPClient's types come from NIOHTTP1, which this target reaches only through it.
             swiftSettings: [.enableUpcomingFeature("ExistentialAny")]
         ),
+        // The conformance suite through EventStoreClient, against a live server over each backend.
+        .testTarget(
+            name: "EventStoreClientTests",
+            dependencies: [
+                "EventStore", "EventStoreClient", "EventStoreHTTP", "EventStoreSQLite", "EventStorePostgres",
+                "EventStoreConformance", "EventStoreTestSupport",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings
+        ),
         // `eventstore serve` run as a process while its database is frozen, crashed or restarted.
         .testTarget(
             name: "EventStoreServeTests",
             dependencies: [
-                "EventStore", "EventStoreBackends", "EventStoreTestSupport",
+                "EventStore", "EventStoreBackends", "EventStoreClient", "EventStoreTestSupport",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),

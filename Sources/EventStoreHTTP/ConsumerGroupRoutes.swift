@@ -176,9 +176,7 @@ extension Routes {
             func integer(_ key: String) throws -> Int? {
                 guard let value = given[key] else { return nil }
                 // JSON's 5.0 is a whole number too.
-                guard case let .number(text) = value,
-                    let number = Int(text) ?? Double(text).flatMap({ $0.rounded() == $0 && abs($0) < 1e15 ? Int($0) : nil })
-                else {
+                guard let number = value.wholeNumber else {
                     throw HTTPProblem.badRequest("settings.\(key) is a whole number")
                 }
                 return number

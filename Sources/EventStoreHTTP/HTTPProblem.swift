@@ -7,6 +7,9 @@ public struct HTTPProblem: HTTPResponseError, Sendable {
     public var status: HTTPResponse.Status
     public var title: String
     public var detail: String?
+    /// Members besides RFC 9457's, in order: for a store error its `code` (``EventStoreError/Code/label``), and
+    /// the `stream`, `expected_version` and `actual_version` it names, so that a client rebuilds the error.
+    public var extensions: [(key: String, value: JSONValue)] = []
 
     public init(_ status: HTTPResponse.Status, _ title: String, detail: String? = nil) {
         self.status = status
@@ -20,6 +23,7 @@ public struct HTTPProblem: HTTPResponseError, Sendable {
         body += JSONValue.string(title).jsonText
         body += ",\"status\":\(status.code)"
         if let detail { body += ",\"detail\":" + JSONValue.string(detail).jsonText }
+        for member in extensions { body += "," + JSONValue.string(member.key).jsonText + ":" + member.value.jsonText }
         return body + "}"
     }
 
@@ -34,6 +38,18 @@ public struct HTTPProblem: HTTPResponseError, Sendable {
     /// The problem for a store error: 400 bad input, 404 not found, 410 deleted for good, 409 conflict (or a projection running
     /// elsewhere), 503 busy or a backend failure (with `Retry-After`), 500 otherwise (corrupt data).
     static func from(_ error: EventStoreError) -> HTTPProblem {
+        var problem = status(of: error)
+        problem.extensions.append(("code", .string(error.code.label)))
+        if let stream = error.streamName { problem.extensions.append(("stream", .string(stream.rawValue))) }
+        if let expected = error.expectedVersion {
+            problem.extensions.append(("expected_version", .string(expected.description)))
+            problem.extensions.append(("actual_version", error.actualVersion.map { .number(String($0)) } ?? .null))
+        }
+        if let projection = error.projectionName { problem.extensions.append(("projection", .string(projection))) }
+        return problem
+    }
+
+    private static func status(of error: EventStoreError) -> HTTPProblem {
         switch error.code {
         case .invalidArgument, .decodingFailed, .nestedTransaction, .transactionClosed:
             return HTTPProblem(.badRequest, "Bad Request", detail: error.reason)

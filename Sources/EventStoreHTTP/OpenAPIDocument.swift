@@ -132,7 +132,7 @@ public enum OpenAPIDocument {
   "/append": {
    "post": {
     "summary": "Write to several streams in one transaction: every write or none",
-    "description": "Each write appends its events to its stream with its expected version (any when absent), or, with metadata, creates the stream with it. A failure of any write (a conflict, a missing stream, bad input) writes nothing. Events carry their uuids so that a retried request gets the first one's results.",
+    "description": "Each write appends its events to its stream with its expected version (any when absent); with metadata, creates the stream with it; with stream_metadata, replaces the stream's metadata; with delete, deletes it (purge, soft or hard). A failure of any write (a conflict, a missing stream, bad input) writes nothing. Events carry their uuids so that a retried request gets the first one's results.",
     "requestBody": {
      "required": true,
      "content": {
@@ -191,6 +191,45 @@ public enum OpenAPIDocument {
              }
             }
            }
+          },
+          {
+           "type": "object",
+           "description": "A change of the stream's metadata",
+           "required": [
+            "stream",
+            "stream_metadata"
+           ],
+           "additionalProperties": false,
+           "properties": {
+            "stream": {
+             "$ref": "#/components/schemas/StreamName"
+            },
+            "stream_metadata": {
+             "$ref": "#/components/schemas/Metadata"
+            }
+           }
+          },
+          {
+           "type": "object",
+           "description": "A delete",
+           "required": [
+            "stream",
+            "delete"
+           ],
+           "additionalProperties": false,
+           "properties": {
+            "stream": {
+             "$ref": "#/components/schemas/StreamName"
+            },
+            "delete": {
+             "type": "string",
+             "enum": [
+              "purge",
+              "soft",
+              "hard"
+             ]
+            }
+           }
           }
          ]
         }
@@ -200,7 +239,7 @@ public enum OpenAPIDocument {
     },
     "responses": {
      "200": {
-      "description": "Written: each write's stream, its version after it, and the global position of its last event (null when it wrote none)",
+      "description": "Written: each write's stream, its version after it and the global position of its last event (both null for a change of metadata or a delete; the position null when it wrote no event)",
       "content": {
        "application/json": {
         "schema": {
@@ -223,7 +262,10 @@ public enum OpenAPIDocument {
               "type": "string"
              },
              "version": {
-              "type": "integer",
+              "type": [
+               "integer",
+               "null"
+              ],
               "minimum": 0
              },
              "position": {
@@ -778,6 +820,37 @@ public enum OpenAPIDocument {
      },
      {
       "$ref": "#/components/parameters/LastEventID"
+     },
+     {
+      "name": "stream",
+      "in": "query",
+      "required": false,
+      "style": "form",
+      "explode": true,
+      "schema": {
+       "type": "array",
+       "maxItems": 5,
+       "items": {
+        "$ref": "#/components/schemas/StreamName"
+       }
+      },
+      "description": "Only these streams (each given once); not with category"
+     },
+     {
+      "name": "category",
+      "in": "query",
+      "required": false,
+      "style": "form",
+      "explode": true,
+      "schema": {
+       "type": "array",
+       "maxItems": 5,
+       "items": {
+        "type": "string",
+        "pattern": "^[A-Za-z0-9_][A-Za-z0-9_.:@]{0,99}$"
+       }
+      },
+      "description": "Only the streams of these categories; not with stream"
      }
     ],
     "responses": {
@@ -2007,6 +2080,509 @@ public enum OpenAPIDocument {
      }
     }
    }
+  },
+  "/all": {
+   "get": {
+    "summary": "A page of the global order",
+    "description": "The events of every stream but internal ones ($…), of some streams or of some categories, after a global position, in global order, each with its stream and global position; and how far the read looked (read_through): every event of the target up to it is in the page, so the next read goes on after it.",
+    "parameters": [
+     {
+      "name": "after",
+      "in": "query",
+      "required": false,
+      "schema": {
+       "$ref": "#/components/schemas/GlobalPosition"
+      },
+      "description": "Read the events after this global position (0, the start, when absent). A position past the store's head, which it never handed out, is a 400."
+     },
+     {
+      "name": "stream",
+      "in": "query",
+      "required": false,
+      "style": "form",
+      "explode": true,
+      "schema": {
+       "type": "array",
+       "maxItems": 5,
+       "items": {
+        "$ref": "#/components/schemas/StreamName"
+       }
+      },
+      "description": "Only these streams (each given once); not with category"
+     },
+     {
+      "name": "category",
+      "in": "query",
+      "required": false,
+      "style": "form",
+      "explode": true,
+      "schema": {
+       "type": "array",
+       "maxItems": 5,
+       "items": {
+        "type": "string",
+        "pattern": "^[A-Za-z0-9_][A-Za-z0-9_.:@]{0,99}$"
+       }
+      },
+      "description": "Only the streams of these categories; not with stream"
+     },
+     {
+      "name": "limit",
+      "in": "query",
+      "required": false,
+      "schema": {
+       "type": "integer",
+       "minimum": 1,
+       "maximum": 10000
+      },
+      "description": "The most events (100 when absent)"
+     }
+    ],
+    "responses": {
+     "200": {
+      "description": "The page",
+      "content": {
+       "application/json": {
+        "schema": {
+         "type": "object",
+         "required": [
+          "events",
+          "read_through"
+         ],
+         "additionalProperties": false,
+         "properties": {
+          "events": {
+           "type": "array",
+           "items": {
+            "$ref": "#/components/schemas/RecordedEvent"
+           }
+          },
+          "read_through": {
+           "$ref": "#/components/schemas/Position"
+          }
+         }
+        }
+       }
+      }
+     },
+     "400": {
+      "$ref": "#/components/responses/BadInput"
+     },
+     "401": {
+      "$ref": "#/components/responses/Unauthorized"
+     },
+     "503": {
+      "$ref": "#/components/responses/Unavailable"
+     }
+    }
+   }
+  },
+  "/all/count": {
+   "get": {
+    "summary": "How many events of a target follow a position",
+    "description": "Counted up to limit, without reading them: how far a reader is behind.",
+    "parameters": [
+     {
+      "name": "after",
+      "in": "query",
+      "required": false,
+      "schema": {
+       "$ref": "#/components/schemas/GlobalPosition"
+      },
+      "description": "Read the events after this global position (0, the start, when absent). A position past the store's head, which it never handed out, is a 400."
+     },
+     {
+      "name": "stream",
+      "in": "query",
+      "required": false,
+      "style": "form",
+      "explode": true,
+      "schema": {
+       "type": "array",
+       "maxItems": 5,
+       "items": {
+        "$ref": "#/components/schemas/StreamName"
+       }
+      },
+      "description": "Only these streams (each given once); not with category"
+     },
+     {
+      "name": "category",
+      "in": "query",
+      "required": false,
+      "style": "form",
+      "explode": true,
+      "schema": {
+       "type": "array",
+       "maxItems": 5,
+       "items": {
+        "type": "string",
+        "pattern": "^[A-Za-z0-9_][A-Za-z0-9_.:@]{0,99}$"
+       }
+      },
+      "description": "Only the streams of these categories; not with stream"
+     },
+     {
+      "name": "limit",
+      "in": "query",
+      "required": false,
+      "schema": {
+       "type": "integer",
+       "minimum": 1
+      },
+      "description": "Count no further (100 when absent)"
+     }
+    ],
+    "responses": {
+     "200": {
+      "description": "The count",
+      "content": {
+       "application/json": {
+        "schema": {
+         "type": "object",
+         "required": [
+          "count"
+         ],
+         "additionalProperties": false,
+         "properties": {
+          "count": {
+           "type": "integer",
+           "minimum": 0
+          }
+         }
+        }
+       }
+      }
+     },
+     "400": {
+      "$ref": "#/components/responses/BadInput"
+     },
+     "401": {
+      "$ref": "#/components/responses/Unauthorized"
+     },
+     "503": {
+      "$ref": "#/components/responses/Unavailable"
+     }
+    }
+   }
+  },
+  "/head": {
+   "get": {
+    "summary": "The global order's head",
+    "description": "head: the position of the last event committed (0 when none); readable: a position below which every event is committed and readable (on PostgreSQL, the start of the oldest transaction still running).",
+    "responses": {
+     "200": {
+      "description": "The head",
+      "content": {
+       "application/json": {
+        "schema": {
+         "type": "object",
+         "required": [
+          "head",
+          "readable"
+         ],
+         "additionalProperties": false,
+         "properties": {
+          "head": {
+           "$ref": "#/components/schemas/Position"
+          },
+          "readable": {
+           "$ref": "#/components/schemas/Position"
+          }
+         }
+        }
+       }
+      }
+     },
+     "401": {
+      "$ref": "#/components/responses/Unauthorized"
+     },
+     "503": {
+      "$ref": "#/components/responses/Unavailable"
+     }
+    }
+   }
+  },
+  "/checkpoints/{name}": {
+   "get": {
+    "summary": "A checkpoint (a durable subscription's position)",
+    "parameters": [
+     {
+      "name": "name",
+      "in": "path",
+      "required": true,
+      "schema": {
+       "$ref": "#/components/schemas/Key"
+      },
+      "description": "The checkpoint's name"
+     }
+    ],
+    "responses": {
+     "200": {
+      "description": "The position saved under the name, null when none is",
+      "content": {
+       "application/json": {
+        "schema": {
+         "type": "object",
+         "required": [
+          "position"
+         ],
+         "additionalProperties": false,
+         "properties": {
+          "position": {
+           "oneOf": [
+            {
+             "$ref": "#/components/schemas/Position"
+            },
+            {
+             "type": "null"
+            }
+           ]
+          }
+         }
+        }
+       }
+      }
+     },
+     "400": {
+      "$ref": "#/components/responses/BadInput"
+     },
+     "401": {
+      "$ref": "#/components/responses/Unauthorized"
+     },
+     "503": {
+      "$ref": "#/components/responses/Unavailable"
+     }
+    }
+   },
+   "put": {
+    "summary": "Saves a checkpoint, replacing the one before",
+    "parameters": [
+     {
+      "name": "name",
+      "in": "path",
+      "required": true,
+      "schema": {
+       "$ref": "#/components/schemas/Key"
+      },
+      "description": "The checkpoint's name"
+     }
+    ],
+    "requestBody": {
+     "required": true,
+     "content": {
+      "application/json": {
+       "schema": {
+        "type": "object",
+        "required": [
+         "position"
+        ],
+        "additionalProperties": false,
+        "properties": {
+         "position": {
+          "$ref": "#/components/schemas/Position"
+         }
+        }
+       }
+      }
+     }
+    },
+    "responses": {
+     "204": {
+      "description": "Saved"
+     },
+     "400": {
+      "$ref": "#/components/responses/BadInput"
+     },
+     "401": {
+      "$ref": "#/components/responses/Unauthorized"
+     },
+     "403": {
+      "$ref": "#/components/responses/Forbidden"
+     },
+     "413": {
+      "$ref": "#/components/responses/BodyTooLarge"
+     },
+     "415": {
+      "$ref": "#/components/responses/NotJSON"
+     },
+     "503": {
+      "$ref": "#/components/responses/Unavailable"
+     }
+    }
+   }
+  },
+  "/snapshots/{type}/{id}": {
+   "get": {
+    "summary": "The latest snapshot of an aggregate",
+    "parameters": [
+     {
+      "name": "type",
+      "in": "path",
+      "required": true,
+      "schema": {
+       "$ref": "#/components/schemas/Key"
+      },
+      "description": "The aggregate type"
+     },
+     {
+      "name": "id",
+      "in": "path",
+      "required": true,
+      "schema": {
+       "$ref": "#/components/schemas/Key"
+      },
+      "description": "The aggregate id"
+     }
+    ],
+    "responses": {
+     "200": {
+      "description": "The snapshot",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Snapshot"
+        }
+       }
+      }
+     },
+     "400": {
+      "$ref": "#/components/responses/BadInput"
+     },
+     "401": {
+      "$ref": "#/components/responses/Unauthorized"
+     },
+     "404": {
+      "description": "The aggregate has no snapshot",
+      "content": {
+       "application/problem+json": {
+        "schema": {
+         "$ref": "#/components/schemas/Problem"
+        }
+       }
+      }
+     },
+     "503": {
+      "$ref": "#/components/responses/Unavailable"
+     }
+    }
+   }
+  },
+  "/snapshots": {
+   "post": {
+    "summary": "Saves snapshots, each replacing the one before for its aggregate",
+    "requestBody": {
+     "required": true,
+     "content": {
+      "application/json": {
+       "schema": {
+        "type": "array",
+        "maxItems": 100,
+        "items": {
+         "$ref": "#/components/schemas/Snapshot"
+        }
+       }
+      }
+     }
+    },
+    "responses": {
+     "204": {
+      "description": "Saved"
+     },
+     "400": {
+      "$ref": "#/components/responses/BadInput"
+     },
+     "401": {
+      "$ref": "#/components/responses/Unauthorized"
+     },
+     "403": {
+      "$ref": "#/components/responses/Forbidden"
+     },
+     "413": {
+      "$ref": "#/components/responses/BodyTooLarge"
+     },
+     "415": {
+      "$ref": "#/components/responses/NotJSON"
+     },
+     "503": {
+      "$ref": "#/components/responses/Unavailable"
+     }
+    }
+   }
+  },
+  "/snapshots/{type}": {
+   "delete": {
+    "summary": "Removes every snapshot of an aggregate type",
+    "parameters": [
+     {
+      "name": "type",
+      "in": "path",
+      "required": true,
+      "schema": {
+       "$ref": "#/components/schemas/Key"
+      },
+      "description": "The aggregate type"
+     }
+    ],
+    "responses": {
+     "204": {
+      "description": "Removed"
+     },
+     "400": {
+      "$ref": "#/components/responses/BadInput"
+     },
+     "401": {
+      "$ref": "#/components/responses/Unauthorized"
+     },
+     "403": {
+      "$ref": "#/components/responses/Forbidden"
+     },
+     "503": {
+      "$ref": "#/components/responses/Unavailable"
+     }
+    }
+   }
+  },
+  "/scavenge": {
+   "post": {
+    "summary": "Removes for good the events past their stream's retention, and soft-deleted streams' events",
+    "responses": {
+     "200": {
+      "description": "What was removed",
+      "content": {
+       "application/json": {
+        "schema": {
+         "type": "object",
+         "required": [
+          "streams",
+          "events"
+         ],
+         "additionalProperties": false,
+         "properties": {
+          "streams": {
+           "type": "integer",
+           "minimum": 0
+          },
+          "events": {
+           "type": "integer",
+           "minimum": 0
+          }
+         }
+        }
+       }
+      }
+     },
+     "401": {
+      "$ref": "#/components/responses/Unauthorized"
+     },
+     "403": {
+      "$ref": "#/components/responses/Forbidden"
+     },
+     "503": {
+      "$ref": "#/components/responses/Unavailable"
+     }
+    }
+   }
   }
  },
  "components": {
@@ -2032,6 +2608,28 @@ public enum OpenAPIDocument {
       "maximum": 599
      },
      "detail": {
+      "type": "string"
+     },
+     "code": {
+      "type": "string",
+      "description": "For a store error, its code: stream_not_found, stream_exists, stream_deleted, wrong_expected_version, duplicate_event, invalid_argument, busy, backend_failure, …"
+     },
+     "stream": {
+      "type": "string",
+      "description": "The stream the error is about"
+     },
+     "expected_version": {
+      "type": "string",
+      "description": "For wrong_expected_version: what the writer expected"
+     },
+     "actual_version": {
+      "type": [
+       "integer",
+       "null"
+      ],
+      "description": "For wrong_expected_version: the stream's version, null when it does not exist"
+     },
+     "projection": {
       "type": "string"
      }
     }
@@ -2475,6 +3073,50 @@ public enum OpenAPIDocument {
      },
      "event": {
       "type": "object"
+     }
+    }
+   },
+   "Position": {
+    "oneOf": [
+     {
+      "type": "integer",
+      "minimum": 0,
+      "maximum": 999999999999999
+     },
+     {
+      "$ref": "#/components/schemas/GlobalPosition"
+     }
+    ],
+    "description": "A global position as events carry it: a number (42), or a commit and a sequence (\"7:42\") on PostgreSQL"
+   },
+   "Snapshot": {
+    "type": "object",
+    "required": [
+     "aggregate_type",
+     "aggregate_id",
+     "last_version",
+     "state"
+    ],
+    "additionalProperties": false,
+    "properties": {
+     "aggregate_type": {
+      "$ref": "#/components/schemas/Key"
+     },
+     "aggregate_id": {
+      "$ref": "#/components/schemas/Key"
+     },
+     "last_version": {
+      "type": "integer",
+      "minimum": 1,
+      "maximum": 1000000
+     },
+     "state": {
+      "type": "object"
+     },
+     "created_at": {
+      "type": "string",
+      "pattern": "^20[0-9]{2}-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]\\.[0-9]{6}$",
+      "description": "UTC, microseconds; now when missing"
      }
     }
    }

@@ -80,7 +80,7 @@ struct Routes: Sendable {
         // Every store of this package can be followed; a store that cannot simply has no SSE routes.
         if let followable = store as? any GlobalOrderEventStore {
             router.get("/subscribe/all") { request, context in
-                try await subscribe(followable, request, to: .all, logger: context.logger)
+                try await subscribe(followable, request, to: try Self.globalOrderTarget(request), logger: context.logger)
             }
             router.get("/subscribe/stream/{name}") { request, context in
                 try await subscribe(followable, request, to: .stream(try streamName(context)), logger: context.logger)
@@ -89,6 +89,9 @@ struct Routes: Sendable {
                 try await subscribe(followable, request, to: .category(try parameter(context, "name")), logger: context.logger)
             }
         }
+        if let followable = store as? any GlobalOrderEventStore { registerGlobalOrder(on: router, followable) }
+        if let snapshots = store as? any SnapshotStore { registerSnapshots(on: router, snapshots) }
+        if let scavenging = store as? any ScavengingEventStore { registerScavenge(on: router, scavenging) }
         if let projectionStore = store as? any ProjectionStore {
             registerProjections(on: router, ProjectionManager(store: projectionStore))
         }
@@ -315,7 +318,7 @@ struct Routes: Sendable {
         body += ",\"id\":" + JSONValue.string(selfURI).jsonText
         body += ",\"streamName\":" + JSONValue.string(name.rawValue).jsonText
         body += ",\"_links\":[" + links.map { "{\"uri\":\(JSONValue.string($0.0).jsonText),\"relation\":\"\($0.1)\"}" }.joined(separator: ",")
-        body += "],\"entries\":[" + events.map { EventJSON.object(for: $0) }.joined(separator: ",") + "]}"
+        body += "],\"entries\":[" + events.map { EventJSON.object(for: $0, includeStream: true) }.joined(separator: ",") + "]}"
         return json(body)
     }
 
@@ -356,19 +359,27 @@ struct Routes: Sendable {
         try requireJSONContent(request)
         let writes = try EventJSON.streamWrites(fromArray: try await bodyText(request, context))
         let results = try await store.transaction { store in
-            var results: [AppendResult] = []
+            var results: [AppendResult?] = []
             for write in writes {
-                if let metadata = write.metadata {
-                    results.append(try await store.create(write.stream, metadata: metadata, events: write.events))
-                } else {
-                    results.append(try await store.append(write.events, to: write.stream, expectedVersion: write.expectedVersion))
+                switch write.operation {
+                case let .append(events, expectedVersion):
+                    results.append(try await store.append(events, to: write.stream, expectedVersion: expectedVersion))
+                case let .create(metadata, events):
+                    results.append(try await store.create(write.stream, metadata: metadata, events: events))
+                case let .updateMetadata(metadata):
+                    try await store.updateStreamMetadata(metadata, of: write.stream)
+                    results.append(nil)
+                case let .delete(mode):
+                    try await store.delete(write.stream, mode: mode)
+                    results.append(nil)
                 }
             }
             return results
         }
         let items = zip(writes, results).map { write, result in
-            let position = result.lastGlobalPosition.map { JSONValue.string($0.description).jsonText } ?? "null"
-            return "{\"stream\":\(JSONValue.string(write.stream.rawValue).jsonText),\"version\":\(result.streamVersion),\"position\":\(position)}"
+            let version = result.map { String($0.streamVersion) } ?? "null"
+            let position = result?.lastGlobalPosition.map { JSONValue.string($0.description).jsonText } ?? "null"
+            return "{\"stream\":\(JSONValue.string(write.stream.rawValue).jsonText),\"version\":\(version),\"position\":\(position)}"
         }
         return json("{\"results\":[" + items.joined(separator: ",") + "]}")
     }

@@ -1,4 +1,6 @@
 import AsyncHTTPClient
+import EventStore
+import EventStoreClient
 import EventStoreTestSupport
 import Foundation
 import NIOCore
@@ -65,6 +67,18 @@ struct ServeTLSTests {
             let read = try await trusting.execute(get, timeout: .seconds(10))
             let body = String(buffer: try await read.body.collect(upTo: 1 << 20))
             #expect(read.status.code == 200 && body.contains("Sealed") && body.contains("https://127.0.0.1:\(serve.port)/"), "\(body)")
+            // EventStoreClient over TLS: it trusts the certificate it is given, and no other.
+            var clientSettings = EventStoreClientConfiguration(token: "secret")
+            clientSettings.tls = tls
+            let client = try EventStoreClient(url: serve.baseURL, configuration: clientSettings)
+            try await client.append([EventMessage(messageName: "Sealed again")], to: "tls-1", expectedVersion: .exact(1))
+            #expect(try await client.load("tls-1").collect().map(\.messageName) == ["Sealed", "Sealed again"])
+            try await client.shutdown()
+            var untrustingSettings = EventStoreClientConfiguration(token: "secret")
+            untrustingSettings.retries = 0
+            let untrusting = try EventStoreClient(url: serve.baseURL, configuration: untrustingSettings)
+            await #expect(throws: EventStoreError.self) { try await untrusting.hasStream("tls-1") }
+            try await untrusting.shutdown()
             // Plain HTTP on the same port gets no HTTP answer, and a client that does not trust the
             // certificate gets no connection.
             await #expect(throws: (any Error).self) {

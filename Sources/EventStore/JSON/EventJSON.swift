@@ -81,14 +81,28 @@ public enum EventJSON {
     }
 
     /// One stream's part of a write to several streams at once (`POST /append`): an append, `{"stream",
-    /// "expected_version"?, "events"}`, or a create, `{"stream", "metadata", "events"}`.
+    /// "expected_version"?, "events"}`; a create, `{"stream", "metadata", "events"}`; a change of the stream's
+    /// metadata, `{"stream", "stream_metadata"}`; or a delete, `{"stream", "delete": "purge"|"soft"|"hard"}`.
     public struct StreamWrite: Sendable {
+        /// What a write does to its stream.
+        public enum Operation: Sendable {
+            /// ``EventStore/append(_:to:expectedVersion:)``.
+            case append([EventMessage], expectedVersion: ExpectedVersion)
+            /// ``EventStore/create(_:metadata:events:)``.
+            case create(metadata: Metadata, events: [EventMessage])
+            /// ``EventStore/updateStreamMetadata(_:of:)``.
+            case updateMetadata(Metadata)
+            /// ``EventStore/delete(_:mode:)``.
+            case delete(DeleteMode)
+        }
+
         public var stream: StreamName
-        /// `any` when not given.
-        public var expectedVersion: ExpectedVersion
-        /// Given: the stream is created (`create`) with it, and the write takes no `expected_version`.
-        public var metadata: Metadata?
-        public var events: [EventMessage]
+        public var operation: Operation
+
+        public init(stream: StreamName, operation: Operation) {
+            self.stream = stream
+            self.operation = operation
+        }
     }
 
     /// Reads a JSON array of stream writes (``StreamWrite``); each one's events as ``messages(fromArray:)``
@@ -123,6 +137,8 @@ public enum EventJSON {
         var stream: StreamName?
         var expected: ExpectedVersion?
         var metadata: Metadata?
+        var streamMetadata: Metadata?
+        var deleteMode: DeleteMode?
         var events: [EventMessage]?
         var seen = Set<String>()
         for member in members {
@@ -134,30 +150,54 @@ public enum EventJSON {
                 stream = try StreamName(text)
             case "expected_version":
                 // A string as the ES-ExpectedVersion header spells it, or a version as a number.
-                switch try value(raw) {
-                case let .string(text): expected = ExpectedVersion(text)
-                case let .number(text): expected = Int(text).flatMap { $0 >= 0 ? .exact($0) : nil }
-                default: expected = nil
+                let given = try value(raw)
+                if case let .string(text) = given {
+                    expected = ExpectedVersion(text)
+                } else {
+                    expected = given.wholeNumber.flatMap { $0 >= 0 ? .exact($0) : nil }
                 }
                 if expected == nil { throw .invalidArgument("expected_version is any, no-stream, exists or a version number") }
             case "metadata":
                 metadata = try Metadata(json: try value(raw))
+            case "stream_metadata":
+                streamMetadata = try Metadata(json: try value(raw))
+            case "delete":
+                guard case let .string(text) = try value(raw), let mode = DeleteMode(rawValue: text) else {
+                    throw .invalidArgument("delete is purge, soft or hard")
+                }
+                deleteMode = mode
             case "events":
                 guard raw.first == UInt8(ascii: "[") else { throw .invalidArgument("events must be a JSON array") }
                 events = try messages(fromArray: String(decoding: raw, as: UTF8.self))
             default:
-                throw .invalidArgument("unknown key \"\(member.key)\" (known: stream, expected_version, metadata, events)")
+                throw .invalidArgument(
+                    "unknown key \"\(member.key)\" (known: stream, expected_version, metadata, events, stream_metadata, delete)")
             }
         }
         guard let stream else { throw .invalidArgument("stream is missing") }
-        guard let events else { throw .invalidArgument("events is missing") }
-        if metadata != nil, expected != nil {
-            throw .invalidArgument("a write with metadata creates its stream: it takes no expected_version")
+        let shapes = [events != nil, streamMetadata != nil, deleteMode != nil].filter { $0 }.count
+        guard shapes == 1 else {
+            throw .invalidArgument("a write has exactly one of events, stream_metadata and delete")
         }
-        return StreamWrite(stream: stream, expectedVersion: expected ?? .any, metadata: metadata, events: events)
+        if let streamMetadata {
+            guard metadata == nil, expected == nil else { throw .invalidArgument("stream_metadata comes alone with stream") }
+            return StreamWrite(stream: stream, operation: .updateMetadata(streamMetadata))
+        }
+        if let deleteMode {
+            guard metadata == nil, expected == nil else { throw .invalidArgument("delete comes alone with stream") }
+            return StreamWrite(stream: stream, operation: .delete(deleteMode))
+        }
+        let list = events ?? []
+        if let metadata {
+            guard expected == nil else {
+                throw .invalidArgument("a write with metadata creates its stream: it takes no expected_version")
+            }
+            return StreamWrite(stream: stream, operation: .create(metadata: metadata, events: list))
+        }
+        return StreamWrite(stream: stream, operation: .append(list, expectedVersion: expected ?? .any))
     }
 
-    private static func value(_ raw: [UInt8]) throws(EventStoreError) -> JSONValue {
+    static func value(_ raw: [UInt8]) throws(EventStoreError) -> JSONValue {
         do {
             return try JSONReader.parse(raw)
         } catch {
@@ -165,7 +205,7 @@ public enum EventJSON {
         }
     }
 
-    private static func reason(_ error: any Error) -> String {
+    static func reason(_ error: any Error) -> String {
         (error as? EventStoreError)?.reason ?? "\(error)"
     }
 

@@ -91,6 +91,12 @@ public struct EventStoreError: Error, Sendable, CustomStringConvertible {
 
         /// The code as one word, as metrics and logs label it: `wrong_expected_version`, `backend_failure`.
         public var label: String { base.rawValue.replacing(" ", with: "_") }
+
+        /// The code a ``label`` names (as an HTTP problem document carries it), `nil` for an unknown one.
+        public init?(label: String) {
+            guard let base = Base(rawValue: label.replacing("_", with: " ")) else { return nil }
+            self.init(base)
+        }
     }
 
     /// What went wrong.

@@ -204,13 +204,22 @@ package final class StoreInstruments: Sendable {
     /// `events`, each with the current span's W3C `traceparent` under ``MetadataKey/traceParent`` unless it
     /// has one: unchanged when no span is current (or the tracer writes no `traceparent`).
     package func withTraceParent(_ events: [EventMessage]) -> [EventMessage] {
-        guard let tracer, let context = ServiceContext.current else { return events }
-        var carrier: [String: String] = [:]
-        tracer.inject(context, into: &carrier, using: TraceParentInjector())
-        guard let traceParent = carrier["traceparent"], !traceParent.isEmpty else { return events }
+        guard let traceParent = traceParent() else { return events }
         return events.map { event in
             event.metadata[MetadataKey.traceParent] == nil ? event.withAddedMetadata(MetadataKey.traceParent, .string(traceParent)) : event
         }
+    }
+}
+
+extension StoreInstruments {
+    /// The current span's W3C `traceparent`, `nil` when no span is current (or the tracer writes none): what
+    /// an append keeps, and what a remote client sends the server as its `traceparent` header.
+    package func traceParent() -> String? {
+        guard let tracer, let context = ServiceContext.current else { return nil }
+        var carrier: [String: String] = [:]
+        tracer.inject(context, into: &carrier, using: TraceParentInjector())
+        guard let traceParent = carrier["traceparent"], !traceParent.isEmpty else { return nil }
+        return traceParent
     }
 }
 

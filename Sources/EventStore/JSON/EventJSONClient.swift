@@ -1,0 +1,212 @@
+import Foundation
+
+/// The other side of ``EventJSON``: what a client of the HTTP API writes and reads back (`EventStoreClient`).
+extension EventJSON {
+    /// An event to write, as JSON: `message_name`, `uuid`, `payload` (byte for byte), `metadata` and
+    /// `created_at`, the shape ``messages(fromArray:)`` reads.
+    package static func object(for message: EventMessage) -> String {
+        var out = "{\"message_name\":"
+        JSONWriter.writeString(message.messageName, into: &out)
+        out += ",\"uuid\":\"\(message.uuid.lowercased)\",\"payload\":" + message.payload.jsonText
+        out += ",\"metadata\":" + message.metadata.jsonText
+        out += ",\"created_at\":\"\(Timestamp.format(microseconds: message.createdAtMicros))\"}"
+        return out
+    }
+
+    /// Events to write, as a JSON array (``object(for:)-(EventMessage)`` each).
+    package static func array(of messages: [EventMessage]) -> String {
+        "[" + messages.map { object(for: $0) }.joined(separator: ",") + "]"
+    }
+
+    /// Stream writes as the JSON array `POST /append` reads (``streamWrites(fromArray:)``).
+    package static func array(of writes: [StreamWrite]) -> String {
+        var out = "["
+        for (index, write) in writes.enumerated() {
+            if index > 0 { out += "," }
+            out += "{\"stream\":"
+            JSONWriter.writeString(write.stream.rawValue, into: &out)
+            switch write.operation {
+            case let .append(events, expectedVersion):
+                out += ",\"expected_version\":\"\(expectedVersion)\",\"events\":" + array(of: events)
+            case let .create(metadata, events):
+                out += ",\"metadata\":" + metadata.jsonText + ",\"events\":" + array(of: events)
+            case let .updateMetadata(metadata):
+                out += ",\"stream_metadata\":" + metadata.jsonText
+            case let .delete(mode):
+                out += ",\"delete\":\"\(mode.rawValue)\""
+            }
+            out += "}"
+        }
+        return out + "]"
+    }
+
+    /// Reads an event as the HTTP API answers it with its stream (``object(for:includeStream:)`` with
+    /// `includeStream`): the payload kept byte for byte, checked as a payload is on write.
+    /// - Throws: ``EventStoreError`` `corrupt` when a member is missing or malformed.
+    package static func recordedEvent(fromObject text: String) throws(EventStoreError) -> RecordedEvent {
+        try recordedEvent(from: Array(text.utf8))
+    }
+
+    /// Reads a JSON array of events as the HTTP API answers them (``recordedEvent(fromObject:)`` each).
+    package static func recordedEvents(fromArray text: String) throws(EventStoreError) -> [RecordedEvent] {
+        let elements: [ArraySlice<UInt8>]
+        do {
+            elements = try JSONReader.arrayElements(Array(text.utf8))
+        } catch {
+            throw .corrupt("events must be a JSON array: \(Self.reason(error))")
+        }
+        var events: [RecordedEvent] = []
+        events.reserveCapacity(elements.count)
+        for element in elements { events.append(try recordedEvent(from: Array(element))) }
+        return events
+    }
+
+    private static func recordedEvent(from bytes: [UInt8]) throws(EventStoreError) -> RecordedEvent {
+        let members: [(key: String, raw: ArraySlice<UInt8>)]
+        do {
+            members = try JSONReader.objectMembers(bytes)
+        } catch {
+            throw .corrupt("an event must be a JSON object: \(Self.reason(error))")
+        }
+        var name: String?
+        var uuid: UUID?
+        var payload: Payload?
+        var metadata: Metadata?
+        var createdAt: Int64?
+        var position: Int?
+        var stream: StreamName?
+        var global: GlobalPosition?
+        do {
+            for member in members {
+                let raw = Array(member.raw)
+                switch member.key {
+                case "message_name": name = try value(raw).textValue
+                case "uuid": uuid = try value(raw).textValue.flatMap(UUID.init(uuidString:))
+                case "payload": payload = try Payload(checkedJSON: raw)
+                case "metadata": metadata = try Metadata(storedJSON: String(decoding: raw, as: UTF8.self))
+                case "created_at": createdAt = try value(raw).textValue.flatMap(Timestamp.parseMicroseconds)
+                case "position": position = try value(raw).wholeNumber
+                case "stream": if let text = try value(raw).textValue { stream = try StreamName(text) }
+                case "global_position": global = try value(raw).positionText.flatMap(GlobalPosition.init)
+                default: continue
+                }
+            }
+        } catch {
+            throw .corrupt("an event of the server's answer cannot be read: \(error.reason)")
+        }
+        guard let name, let uuid, let payload, let metadata, let createdAt, let position, let stream, let global else {
+            throw .corrupt("an event of the server's answer lacks a member or has one malformed")
+        }
+        let message = EventMessage(messageName: name, payload: payload, metadata: metadata, uuid: uuid, createdAtMicros: createdAt)
+        return RecordedEvent(streamName: stream, position: position, globalPosition: global, message: message)
+    }
+}
+
+extension JSONValue {
+    var textValue: String? { if case let .string(text) = self { return text } else { return nil } }
+    var numberText: String? { if case let .number(text) = self { return text } else { return nil } }
+    /// A global position as the API writes it: a number, or `"commit:sequence"`.
+    var positionText: String? { wholeNumber.map(String.init) ?? textValue }
+
+    /// A number that is whole (JSON's `5.0` is one too, as JSON Schema's `integer` says), within ±10^15.
+    package var wholeNumber: Int? {
+        guard case let .number(text) = self else { return nil }
+        return Int(text) ?? Double(text).flatMap { $0.rounded() == $0 && abs($0) < 1e15 ? Int($0) : nil }
+    }
+}
+
+extension EventJSON {
+    /// A snapshot as JSON: `aggregate_type`, `aggregate_id`, `last_version`, `state` (byte for byte) and `created_at`.
+    package static func object(for snapshot: Snapshot) -> String {
+        var out = "{\"aggregate_type\":"
+        JSONWriter.writeString(snapshot.aggregateType, into: &out)
+        out += ",\"aggregate_id\":"
+        JSONWriter.writeString(snapshot.aggregateID, into: &out)
+        out += ",\"last_version\":\(snapshot.lastVersion),\"state\":" + snapshot.state.jsonText
+        out += ",\"created_at\":\"\(Timestamp.format(microseconds: Timestamp.microseconds(snapshot.createdAt)))\"}"
+        return out
+    }
+
+    /// Reads a snapshot from its JSON (``object(for:)-(Snapshot)``); `created_at` may be left out (now).
+    /// - Throws: ``EventStoreError`` `invalidArgument` naming what is missing or malformed.
+    package static func snapshot(fromObject text: String) throws(EventStoreError) -> Snapshot {
+        try snapshot(from: Array(text.utf8))
+    }
+
+    /// Reads a JSON array of snapshots (``snapshot(fromObject:)`` each).
+    package static func snapshots(fromArray text: String) throws(EventStoreError) -> [Snapshot] {
+        let elements: [ArraySlice<UInt8>]
+        do {
+            elements = try JSONReader.arrayElements(Array(text.utf8))
+        } catch {
+            throw .invalidArgument("snapshots must be a JSON array of objects: \(Self.reason(error))")
+        }
+        var snapshots: [Snapshot] = []
+        for (index, element) in elements.enumerated() {
+            do {
+                snapshots.append(try snapshot(from: Array(element)))
+            } catch {
+                throw .invalidArgument("snapshot \(index): \(error.reason)")
+            }
+        }
+        return snapshots
+    }
+
+    private static func snapshot(from bytes: [UInt8]) throws(EventStoreError) -> Snapshot {
+        let members: [(key: String, raw: ArraySlice<UInt8>)]
+        do {
+            members = try JSONReader.objectMembers(bytes)
+        } catch {
+            throw .invalidArgument("a snapshot must be a JSON object: \(Self.reason(error))")
+        }
+        var type: String?
+        var id: String?
+        var version: Int?
+        var state: Payload?
+        var createdAt = Date()
+        for member in members {
+            let raw = Array(member.raw)
+            switch member.key {
+            case "aggregate_type": type = try value(raw).textValue
+            case "aggregate_id": id = try value(raw).textValue
+            case "last_version": version = try value(raw).wholeNumber
+            case "state": state = try Payload(checkedJSON: raw)
+            case "created_at":
+                guard let micros = try value(raw).textValue.flatMap(Timestamp.parseMicroseconds) else {
+                    throw .invalidArgument("created_at is yyyy-MM-ddTHH:mm:ss.ffffff")
+                }
+                createdAt = Timestamp.date(microseconds: micros)
+            default: throw .invalidArgument("unknown key \"\(member.key)\" (known: aggregate_type, aggregate_id, last_version, state, created_at)")
+            }
+        }
+        guard let type, let id, let version, let state else {
+            throw .invalidArgument("a snapshot has aggregate_type, aggregate_id, last_version and state")
+        }
+        return try Snapshot(aggregateType: type, aggregateID: id, lastVersion: version, state: state, createdAt: createdAt)
+    }
+}
+
+extension EventJSON {
+    /// The events of a stream page as `GET /stream/{name}/…` answers it (its `entries`).
+    package static func entries(ofStreamPage text: String) throws(EventStoreError) -> [RecordedEvent] {
+        guard let entries = try member("entries", of: text) else { throw .corrupt("the server's stream page has no entries") }
+        return try recordedEvents(fromArray: String(decoding: entries, as: UTF8.self))
+    }
+
+    /// The events and how far the read looked, as `GET /all` answers them.
+    package static func globalOrderPage(_ text: String) throws(EventStoreError) -> (events: [RecordedEvent], readThrough: GlobalPosition) {
+        guard let events = try member("events", of: text), let through = try member("read_through", of: text),
+            let readThrough = try value(Array(through)).positionText.flatMap(GlobalPosition.init)
+        else { throw .corrupt("the server's page of the global order lacks events or read_through") }
+        return (try recordedEvents(fromArray: String(decoding: events, as: UTF8.self)), readThrough)
+    }
+
+    /// The raw bytes of one member of a JSON object, `nil` when it has none of that name.
+    package static func member(_ key: String, of text: String) throws(EventStoreError) -> ArraySlice<UInt8>? {
+        do {
+            return try JSONReader.objectMembers(Array(text.utf8)).first { $0.key == key }?.raw
+        } catch {
+            throw .corrupt("the server's answer is not a JSON object: \(Self.reason(error))")
+        }
+    }
+}

@@ -1,0 +1,216 @@
+import EventStore
+import EventStoreClient
+import EventStoreHTTP
+import EventStoreSQLite
+import EventStoreTestSupport
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+import Logging
+import Synchronization
+import Testing
+
+/// `Tests/Fixtures/cutting-proxy.py`: a TCP proxy that loses a server's answer, or every connection, when told.
+final class CuttingProxy: Sendable {
+    let process: Process
+    /// What the proxy printed: its port, then a line per cut.
+    private let output = Mutex("")
+
+    private init(process: Process) { self.process = process }
+
+    /// The port the proxy listens on.
+    var port: Int { output.withLock { text in text.split(separator: "\n").first.flatMap { Int($0) } ?? 0 } }
+
+    /// Starts the proxy in front of `target` on 127.0.0.1.
+    static func start(to target: Int) async throws -> CuttingProxy {
+        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("Fixtures/cutting-proxy.py").path
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
+        process.arguments = [script, String(target)]
+        process.standardInput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        let proxy = CuttingProxy(process: process)
+        pipe.fileHandleForReading.readabilityHandler = { handle in
+            let data = handle.availableData
+            if data.isEmpty { handle.readabilityHandler = nil }
+            proxy.output.withLock { $0 += String(decoding: data, as: UTF8.self) }
+        }
+        try ProcessLaunch.run(process)
+        let deadline = ContinuousClock.now + .seconds(10)
+        while proxy.port == 0 || !proxy.output.withLock({ $0.contains("\n") }) {
+            guard ContinuousClock.now < deadline, process.isRunning else {
+                process.terminate()
+                throw EventStoreError.backend("the cutting proxy did not start")
+            }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        return proxy
+    }
+
+    /// The answer the server sends next, on any connection, is lost and its connection closed.
+    func loseTheNextAnswer() { kill(process.processIdentifier, SIGUSR1) }
+
+    /// Closes every open connection now.
+    func closeEveryConnection() { kill(process.processIdentifier, SIGUSR2) }
+
+    /// How many connections the proxy has cut.
+    var cuts: Int { output.withLock { $0.split(separator: "\n").filter { $0.hasPrefix("cut ") }.count } }
+
+    /// Waits until the proxy has cut `count` connections in all.
+    func waitForCuts(_ count: Int) async throws {
+        let deadline = ContinuousClock.now + .seconds(10)
+        while cuts < count {
+            guard ContinuousClock.now < deadline else { throw EventStoreError.backend("the proxy cut \(cuts) connections, not \(count)") }
+            try await Task.sleep(for: .milliseconds(10))
+        }
+    }
+
+    func stop() {
+        process.terminate()
+        process.waitUntilExit()
+    }
+}
+
+/// A live server over a fresh SQLite file, a cutting proxy in front of it, and a client that goes through the
+/// proxy (and the store, to look behind the client's back).
+func withClientThroughProxy(
+    configure: (inout EventStoreClientConfiguration) -> Void = { _ in },
+    _ body: @Sendable (EventStoreClient, CuttingProxy, SQLiteEventStore) async throws -> Void
+) async throws {
+    let directory = FileManager.default.temporaryDirectory.appendingPathComponent("es-client-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(at: directory) }
+    let store = try await SQLiteEventStore(path: directory.appendingPathComponent("events.sqlite").path)
+    var logger = Logger(label: "eventstore.tests.client")
+    logger.logLevel = .critical
+    let app = try EventStoreHTTPServer.application(store: store, host: "127.0.0.1", port: 0, logger: logger)
+    var configuration = EventStoreClientConfiguration()
+    configuration.requestTimeout = .seconds(10)
+    configure(&configuration)
+    let settings = configuration
+    let result = await Result {
+        try await app.test(.live) { server in
+            let proxy = try await CuttingProxy.start(to: try #require(server.port))
+            defer { proxy.stop() }
+            let client = try EventStoreClient(url: "http://127.0.0.1:\(proxy.port)", configuration: settings)
+            let outcome = await Result { try await body(client, proxy, store) }
+            try await client.shutdown()
+            try outcome.get()
+        }
+    }
+    await store.close()
+    try result.get()
+}
+
+@Suite("EventStoreClient faults", .watchdog())
+struct ClientFaultTests {
+    /// The guarantee retries rest on: an append whose answer is lost after the store kept it is sent again
+    /// with the same uuids, and the store answers it with the first append's result; the events are kept
+    /// once. A create is not tried again (a second try would fail on the stream the first made): its caller
+    /// hears that the outcome is unknown, never a failure that did not happen.
+    @Test func anAppendWhoseAnswerIsLostIsTriedAgainAndKeptOnce() async throws {
+        try await withClientThroughProxy { client, proxy, store in
+            try await client.create("lost-1", events: [EventMessage(messageName: "Opened")])
+            let events = [EventMessage(messageName: "Added"), EventMessage(messageName: "Added")]
+            proxy.loseTheNextAnswer()
+            let result = try await client.append(events, to: "lost-1", expectedVersion: .exact(1))
+            #expect(proxy.cuts == 1, "the first answer was lost")
+            #expect(result.streamVersion == 3)
+            let stored = try await store.load("lost-1").collect()
+            #expect(stored.map(\.uuid) == [stored[0].uuid] + events.map(\.uuid))
+            #expect(result.lastGlobalPosition == stored.last?.globalPosition)
+
+            proxy.loseTheNextAnswer()
+            let error = await #expect(throws: EventStoreError.self) {
+                try await client.create("lost-2", events: [EventMessage(messageName: "Opened")])
+            }
+            #expect(proxy.cuts == 2)
+            #expect(error?.code == .backend)
+            #expect(error?.reason.contains("outcome is unknown") == true, "\(String(describing: error))")
+            #expect(try await store.hasStream("lost-2"), "the create was kept, though its answer was lost")
+        }
+    }
+
+    /// An event stream whose connection drops opens again with `Last-Event-ID`: every event is delivered once,
+    /// in order, across the cut.
+    @Test func aFollowedStreamResumesAfterADroppedConnectionWithoutSkippingOrRepeating() async throws {
+        try await withClientThroughProxy { client, proxy, _ in
+            try await client.create("follow-1", events: (1...3).map { _ in EventMessage(messageName: "Before") })
+            var events = client.follow(.stream("follow-1")).makeAsyncIterator()
+            var delivered: [RecordedEvent] = []
+            for _ in 0..<3 { delivered.append(try #require(try await events.next())) }
+            proxy.closeEveryConnection()
+            try await proxy.waitForCuts(1)
+            try await client.append((1...3).map { _ in EventMessage(messageName: "After") }, to: "follow-1")
+            for _ in 0..<3 { delivered.append(try #require(try await events.next())) }
+            #expect(delivered.map(\.position) == Array(1...6))
+            #expect(delivered.map(\.messageName) == ["Before", "Before", "Before", "After", "After", "After"])
+            #expect(Set(delivered.map(\.uuid)).count == 6)
+            let loaded = try await client.load("follow-1").collect()
+            #expect(delivered == loaded)
+        }
+    }
+
+    /// A request to a server that is not there fails within its tries, as a transient `backend` error.
+    @Test func aServerThatIsNotThereIsABackendErrorWithinTheRetries() async throws {
+        var configuration = EventStoreClientConfiguration()
+        configuration.retries = 2
+        configuration.retryDelay = .milliseconds(10)
+        configuration.connectTimeout = .seconds(1)
+        let client = try EventStoreClient(url: "http://127.0.0.1:\(try LocalPort.free())", configuration: configuration)
+        let started = ContinuousClock.now
+        let error = await #expect(throws: EventStoreError.self) { try await client.hasStream("nowhere") }
+        #expect(error?.code == .backend)
+        #expect(error?.code.isTransient == true)
+        #expect(ContinuousClock.now - started < .seconds(10))
+        try await client.shutdown()
+    }
+
+}
+
+@Suite("EventStoreClient errors and tokens", .watchdog())
+struct ClientErrorTests {
+    /// A refused token is an error that says so; a conflict comes back with its stream and versions.
+    @Test func errorsComeBackAsTheStoreThrewThem() async throws {
+        try await withClient(of: .memory) { client in
+            try await client.create("conflict-1", events: [EventMessage(messageName: "A")])
+            let conflict = await #expect(throws: EventStoreError.self) {
+                try await client.append([EventMessage(messageName: "B")], to: "conflict-1", expectedVersion: .exact(4))
+            }
+            #expect(conflict?.code == .wrongExpectedVersion)
+            #expect(conflict?.streamName == "conflict-1")
+            #expect(conflict?.expectedVersion == .exact(4))
+            #expect(conflict?.actualVersion == 1)
+            let missing = await #expect(throws: EventStoreError.self) { try await client.streamMetadata(of: "missing-1") }
+            #expect(missing?.code == .streamNotFound)
+            #expect(missing?.streamName == "missing-1")
+            try await client.delete("conflict-1", mode: .hard)
+            let gone = await #expect(throws: EventStoreError.self) { try await client.load("conflict-1") }
+            #expect(gone?.code == .streamDeleted)
+        }
+    }
+
+    @Test func aClientWithoutTheServersTokenIsRefused() async throws {
+        var server = EventStoreHTTPConfiguration()
+        server.tokens = ["right"]
+        var logger = Logger(label: "eventstore.tests.client")
+        logger.logLevel = .critical
+        let app = try EventStoreHTTPServer.application(
+            store: InMemoryEventStore(), host: "127.0.0.1", port: 0, configuration: server, logger: logger)
+        try await app.test(.live) { testClient in
+            let port = try #require(testClient.port)
+            for token in [nil, "wrong"] as [String?] {
+                let client = try EventStoreClient(url: "http://127.0.0.1:\(port)", configuration: .init(token: token))
+                let error = await #expect(throws: EventStoreError.self) { try await client.hasStream("any-1") }
+                #expect(error?.reason.contains("refused the token") == true, "\(String(describing: error))")
+                try await client.shutdown()
+            }
+            let client = try EventStoreClient(url: "http://127.0.0.1:\(port)/", configuration: .init(token: "right"))
+            #expect(try await client.hasStream("any-1") == false)
+            try await client.shutdown()
+        }
+    }
+}
