@@ -4,11 +4,17 @@ import Synchronization
 /// Starts child processes one at a time. Foundation's `Process.run()` on Linux crashed once (a bad pointer
 /// in a `memmove` inside it) while tests started processes on several threads at once; launches are
 /// serialised here, the processes themselves still run side by side.
+/// It crashed again in CI with every launch serialised (a bad pointer in a `memcpy` inside `run()`,
+/// 2026-12-07). The cause is not known; one thing `run()` copies that another thread can change under it is
+/// the C environment, read when a process has no `environment` of its own, so each launch is given a copy
+/// taken once, at the first launch.
 public enum ProcessLaunch {
     private static let lock = Mutex(())
+    private static let environment = ProcessInfo.processInfo.environment
 
     /// `process.run()`, never at the same time as another launch of this process's tests.
     public static func run(_ process: Process) throws {
+        if process.environment == nil { process.environment = environment }
         try lock.withLock { _ in try process.run() }
     }
 
