@@ -4,17 +4,18 @@ import Synchronization
 /// Starts child processes one at a time. Foundation's `Process.run()` on Linux crashed once (a bad pointer
 /// in a `memmove` inside it) while tests started processes on several threads at once; launches are
 /// serialised here, the processes themselves still run side by side.
-/// It crashed again in CI with every launch serialised (a bad pointer in a `memcpy` inside `run()`,
-/// 2026-12-07). The cause is not known; one thing `run()` copies that another thread can change under it is
-/// the C environment, read when a process has no `environment` of its own, so each launch is given a copy
-/// taken once, at the first launch.
+///
+/// It crashed twice more in CI (2026-12-07), launches serialised, in Swift 6.3.1's Foundation: `run()` finds
+/// the highest open descriptor by listing `/proc/self/fd`, and copies each entry's whole 256-byte `d_name`
+/// (`findMaximumOpenFromProcSelfFD`, fixed upstream since), which reads past the end of `readdir`'s buffer
+/// once the listing nearly fills it: the process had about 1,360 descriptors open. Suites that open many
+/// connections at once bound how many cases run together (`ClientConformanceTests`), keeping the test
+/// process well below that.
 public enum ProcessLaunch {
     private static let lock = Mutex(())
-    private static let environment = ProcessInfo.processInfo.environment
 
     /// `process.run()`, never at the same time as another launch of this process's tests.
     public static func run(_ process: Process) throws {
-        if process.environment == nil { process.environment = environment }
         try lock.withLock { _ in try process.run() }
     }
 
