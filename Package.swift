@@ -164,7 +164,7 @@ let package = Package(
         .target(
             name: "EventStoreBenchmarks",
             dependencies: [
-                "EventStore", "EventStoreBackends", "EventStoreHTTP", "EventStoreSQLite", "EventStorePostgres",
+                "EventStore", "EventStoreBackends", "EventStoreClient", "EventStoreHTTP", "EventStoreSQLite", "EventStorePostgres",
                 .target(name: "EventStoreMySQL", condition: .when(traits: ["MySQL"])),
                 "CSQLite", "CLibPQ",
                 .target(name: "CMariaDB", condition: .when(traits: ["MySQL"])),

@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 import EventStore
 import EventStoreBackends
+import EventStoreClient
 import EventStoreHTTP
 import Foundation
 import Hummingbird
@@ -20,6 +21,8 @@ enum BenchWorkload: String, CaseIterable, Sendable {
     case subscriptionCatchUp = "subscription-catch-up"
     case httpRead = "http-read"
     case httpAppend = "http-append"
+    case clientRead = "client-read"
+    case clientAppend = "client-append"
     case groupConsume = "group-consume"
 }
 
@@ -32,7 +35,7 @@ struct BenchScale: Sendable {
     var singleEvents: Int
     /// `append-single-8w`: single-event appends by each of 8 writers.
     var writerEvents: Int
-    /// `load-stream-*`, `matcher`, the catch-ups and `http-read`: the stream's length.
+    /// `load-stream-*`, `matcher`, the catch-ups, `http-read` and `client-read`: the stream's length.
     var streamEvents: Int
     /// `load-aggregate`: events in the small store and in the large one.
     var smallStore: Int, largeStore: Int
@@ -40,7 +43,7 @@ struct BenchScale: Sendable {
     var aggregateLoads: Int
     /// `load-stream-1m`: the long stream whose peak memory is measured.
     var largeStream: Int
-    /// `http-append`: single-event POSTs.
+    /// `http-append` and `client-append`: single-event POSTs.
     var httpAppends: Int
     /// Read workloads run the store and the baseline alternately this many times and keep each one's best time.
     var readRounds: Int
@@ -75,6 +78,8 @@ struct BenchRunner: Sendable {
             case .subscriptionCatchUp: results.append(try await catchUp(target, projection: false))
             case .httpRead: results.append(try await httpRead(target))
             case .httpAppend: results.append(try await httpAppend(target))
+            case .clientRead: results.append(try await clientRead(target))
+            case .clientAppend: results.append(try await clientAppend(target))
             case .groupConsume: results.append(try await groupConsume(target))
             }
         }
@@ -450,6 +455,69 @@ struct BenchRunner: Sendable {
                 }
                 return result("http-read", target, rate: measured.rate, baseline: direct.rate, latencies: measured.latencies, peak: peak)
             }
+        }
+    }
+}
+
+extension BenchRunner {
+    /// Single appends through `EventStoreClient` to an in-process server, against the same appends on the store.
+    fileprivate func clientAppend(_ target: BenchTarget) async throws -> BenchResult {
+        try await target.withStore("ca") { store, _ in
+            try await withHTTPServer(store) { port in
+                try await withClient(port: port, readBatchSize: 100) { client in
+                    let count = scale.httpAppends
+                    let events = (1...count).map { BenchEvents.event(aggregate: 1, version: $0) }
+                    let memoryStart = Measure.resetPeakMemory()
+                    let measured = try await timed(events: count, operations: count) { index in
+                        try await client.append([events[index]], to: "client-0", expectedVersion: index == 0 ? .noStream : .any)
+                    }
+                    let peak = Measure.peakMemory(since: memoryStart)
+                    let direct = try await timed(events: count, operations: count) { index in
+                        try await store.append(
+                            [BenchEvents.event(aggregate: 2, version: index + 1)], to: "direct-0", expectedVersion: index == 0 ? .noStream : .any)
+                    }
+                    return result("client-append", target, rate: measured.rate, baseline: direct.rate, latencies: measured.latencies, peak: peak)
+                }
+            }
+        }
+    }
+
+    /// A stream read through `EventStoreClient` in loads of 1,000 events, against the same loads on the store.
+    fileprivate func clientRead(_ target: BenchTarget) async throws -> BenchResult {
+        try await target.withStore("cr") { store, raw in
+            let stream: StreamName = "client-read-0"
+            try await fill(store, raw, stream: stream, count: scale.streamEvents)
+            return try await withHTTPServer(store) { port in
+                try await withClient(port: port, readBatchSize: 1000) { client in
+                    let pages = (scale.streamEvents + 999) / 1000
+                    let memoryStart = Measure.resetPeakMemory()
+                    let measured = try await timed(events: scale.streamEvents, operations: pages) { page in
+                        let events = try await client.load(stream, from: page * 1000 + 1, count: 1000).collect()
+                        guard !events.isEmpty else { throw BenchFailure("the client read no events at page \(page)") }
+                    }
+                    let peak = Measure.peakMemory(since: memoryStart)
+                    let direct = try await timed(events: scale.streamEvents, operations: pages) { page in
+                        _ = try await store.load(stream, from: page * 1000 + 1, count: 1000).collect()
+                    }
+                    return result("client-read", target, rate: measured.rate, baseline: direct.rate, latencies: measured.latencies, peak: peak)
+                }
+            }
+        }
+    }
+
+    /// An `EventStoreClient` of the server on `port`, shut down after `body`.
+    private func withClient<T: Sendable>(port: Int, readBatchSize: Int, _ body: (EventStoreClient) async throws -> T) async throws -> T {
+        var configuration = EventStoreClientConfiguration()
+        configuration.readBatchSize = readBatchSize
+        configuration.logger = BenchTarget.logger
+        let client = try EventStoreClient(url: "http://127.0.0.1:\(port)", configuration: configuration)
+        do {
+            let value = try await body(client)
+            try await client.shutdown()
+            return value
+        } catch {
+            try? await client.shutdown()
+            throw error
         }
     }
 }

@@ -259,7 +259,7 @@ public final class EventStoreClient: GlobalOrderEventStore, SnapshotStore, Scave
     }
 
     /// A listing read in pages of at most ``EventStoreClientConfiguration/listingPageSize`` names.
-    private func listing(_ path: String, _ filter: NameFilter, matcher: [(String, String)], limit: Int, offset: Int) async throws
+    func listing(_ path: String, _ filter: NameFilter, matcher: [(String, String)], limit: Int, offset: Int) async throws
         -> [String]
     {
         let route: String

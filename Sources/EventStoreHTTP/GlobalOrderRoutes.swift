@@ -23,13 +23,9 @@ extension Routes {
         router.get("/all") { request, _ in
             let (after, target, limit) = try Self.globalOrderQuery(request)
             let page = try await store.readPage(after: after, of: target, limit: limit)
-            var body = "{\"events\":["
-            for (index, event) in page.events.enumerated() {
-                if index > 0 { body += "," }
-                body += EventJSON.object(for: event, includeStream: true)
-            }
-            body += "],\"read_through\":" + Self.positionJSON(page.readThrough) + "}"
-            return json(body)
+            // read_through first: the events close the object.
+            let head = "{\"read_through\":" + Self.positionJSON(page.readThrough) + ",\"events\":["
+            return jsonEvents(head: head, page.events, tail: "]}")
         }
         router.get("/all/count") { request, _ in
             let (after, target, limit) = try Self.globalOrderQuery(request, maxLimit: Int.max)

@@ -3081,7 +3081,7 @@ public enum OpenAPIDocument {
      {
       "type": "integer",
       "minimum": 0,
-      "maximum": 999999999999999
+      "maximum": 9223372036854775807
      },
      {
       "$ref": "#/components/schemas/GlobalPosition"

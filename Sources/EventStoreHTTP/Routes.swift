@@ -156,6 +156,31 @@ struct Routes: Sendable {
         Response(status: status, headers: [.contentType: "application/json"], body: ResponseBody(byteBuffer: ByteBuffer(string: text)))
     }
 
+    /// How many bytes of a page of events are written at a time.
+    static let eventWriteSize = 64 * 1024
+
+    /// A JSON answer of `head`, the events (``EventJSON/write(_:includeStream:singleLine:into:)``, with their
+    /// streams) and `tail`. A large page is written as it is made, ``eventWriteSize`` bytes at a time: the
+    /// client reads the first events while the last are written, and no page is held whole.
+    func jsonEvents(head: String, _ events: [RecordedEvent], tail: StaticString) -> Response {
+        let body = ResponseBody { writer in
+            var out = JSONBytes(capacity: min(Self.eventWriteSize, head.utf8.count + events.count * 400) + 512)
+            out.append(raw: head)
+            for (index, event) in events.enumerated() {
+                if index > 0 { out.append(",") }
+                EventJSON.write(event, includeStream: true, into: &out)
+                if out.bytes.count >= Self.eventWriteSize {
+                    try await writer.write(ByteBuffer(bytes: out.bytes))
+                    out.bytes.removeAll(keepingCapacity: true)
+                }
+            }
+            out.append(tail)
+            try await writer.write(ByteBuffer(bytes: out.bytes))
+            try await writer.finish(nil)
+        }
+        return Response(status: .ok, headers: [.contentType: "application/json"], body: body)
+    }
+
     func requireJSONContent(_ request: Request) throws {
         let type = (request.headers[.contentType] ?? "").split(separator: ";").first.map {
             $0.trimmingCharacters(in: .whitespaces).lowercased()
@@ -314,12 +339,12 @@ struct Routes: Sendable {
             }
             if start != nil, let first = events.first { links.append((link(String(first.position + 1), "forward"), "previous")) }
         }
-        var body = "{\"title\":" + JSONValue.string("Event stream '\(name)'").jsonText
-        body += ",\"id\":" + JSONValue.string(selfURI).jsonText
-        body += ",\"streamName\":" + JSONValue.string(name.rawValue).jsonText
-        body += ",\"_links\":[" + links.map { "{\"uri\":\(JSONValue.string($0.0).jsonText),\"relation\":\"\($0.1)\"}" }.joined(separator: ",")
-        body += "],\"entries\":[" + events.map { EventJSON.object(for: $0, includeStream: true) }.joined(separator: ",") + "]}"
-        return json(body)
+        var head = "{\"title\":" + JSONValue.string("Event stream '\(name)'").jsonText
+        head += ",\"id\":" + JSONValue.string(selfURI).jsonText
+        head += ",\"streamName\":" + JSONValue.string(name.rawValue).jsonText
+        head += ",\"_links\":[" + links.map { "{\"uri\":\(JSONValue.string($0.0).jsonText),\"relation\":\"\($0.1)\"}" }.joined(separator: ",")
+        head += "],\"entries\":["
+        return jsonEvents(head: head, events, tail: "]}")
     }
 
     func postStream(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
@@ -336,19 +361,19 @@ struct Routes: Sendable {
         }
         let events = try EventJSON.messages(fromArray: try await bodyText(request, context))
         guard !events.isEmpty else { throw HTTPProblem.badRequest("the body must be a non-empty JSON array of events") }
-        var result: AppendResult?
-        if expected == .any, try await store.hasStream(name) == false {
-            do {
-                result = try await store.append(events, to: name, expectedVersion: .noStream)
-            } catch let error as EventStoreError where error.code == .wrongExpectedVersion {
-                // Another writer created it first: append after its events.
-            }
-        }
         let appended: AppendResult
-        if let result {
-            appended = result
-        } else {
+        do {
             appended = try await store.append(events, to: name, expectedVersion: expected)
+        } catch let error as EventStoreError where error.code == .streamNotFound && expected == .any {
+            // prooph's route creates a missing stream. The append is tried first, since most streams exist:
+            // asking first cost every append a read (and a new stream's first append now counts one
+            // stream_not_found in the store's metrics).
+            do {
+                appended = try await store.append(events, to: name, expectedVersion: .noStream)
+            } catch let error as EventStoreError where error.code == .wrongExpectedVersion {
+                // Another writer created it meanwhile: append after its events.
+                appended = try await store.append(events, to: name, expectedVersion: .any)
+            }
         }
         return Response(status: .noContent, headers: [Self.streamVersionHeader: String(appended.streamVersion)])
     }
@@ -358,7 +383,7 @@ struct Routes: Sendable {
     func writeStreams(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
         try requireJSONContent(request)
         let writes = try EventJSON.streamWrites(fromArray: try await bodyText(request, context))
-        let results = try await store.transaction { store in
+        @Sendable func run(_ writes: [EventJSON.StreamWrite], on store: any EventStore) async throws -> [AppendResult?] {
             var results: [AppendResult?] = []
             for write in writes {
                 switch write.operation {
@@ -376,6 +401,8 @@ struct Routes: Sendable {
             }
             return results
         }
+        // One write is all or nothing by itself: a transaction around it would only cost its BEGIN and COMMIT.
+        let results = writes.count == 1 ? try await run(writes, on: store) : try await store.transaction { try await run(writes, on: $0) }
         let items = zip(writes, results).map { write, result in
             let version = result.map { String($0.streamVersion) } ?? "null"
             let position = result?.lastGlobalPosition.map { JSONValue.string($0.description).jsonText } ?? "null"

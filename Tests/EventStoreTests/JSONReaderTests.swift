@@ -49,6 +49,18 @@ import Testing
         #expect(storedWithPosition == decodedWithPosition)
         #expect(storedWithPosition[MetadataKey.position] == decoded[MetadataKey.position] ?? 3)
         #expect(storedWithPosition.jsonText == decodedWithPosition.jsonText)
+        // Written as stored, with `_position` spliced in: the same pairs, and for text in the order this store
+        // writes (its own jsonText) the same text.
+        var asStored = JSONBytes()
+        storedWithPosition.writeAsStored(into: &asStored)
+        let asStoredText = String(decoding: asStored.bytes, as: UTF8.self)
+        #expect(try Metadata(json: asStoredText) == decodedWithPosition, "\(asStoredText)")
+        let canonical = try Metadata(storedJSON: decoded.jsonText)
+        var canonicalWithPosition = canonical
+        canonicalWithPosition.addIfAbsent(MetadataKey.position, 3)
+        var canonicalAsStored = JSONBytes()
+        canonicalWithPosition.writeAsStored(into: &canonicalAsStored)
+        #expect(String(decoding: canonicalAsStored.bytes, as: UTF8.self) == decodedWithPosition.jsonText)
         #expect(storedWithPosition.adding("new", "v")["new"] == "v")
         var removed = storedWithPosition
         removed["b"] = nil

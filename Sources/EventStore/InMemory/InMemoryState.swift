@@ -78,20 +78,29 @@ struct InMemoryState: Sendable {
         try StoreValidation.events(events, for: name)
         if tombstones.contains(name) { throw .streamDeleted(name) }
         var stream: Stream
-        if let existing = streams[name] {
+        if let version = streams[name]?.version {
             switch expectedVersion {
             case .noStream:
-                throw .wrongExpectedVersion(name, expected: expectedVersion, actual: existing.version)
-            case let .exact(version) where version != existing.version:
-                throw .wrongExpectedVersion(name, expected: expectedVersion, actual: existing.version)
+                throw .wrongExpectedVersion(name, expected: expectedVersion, actual: version)
+            case let .exact(expected) where expected != version:
+                throw .wrongExpectedVersion(name, expected: expectedVersion, actual: version)
             default:
-                stream = existing
+                break
+            }
+            // Taken out of the dictionary, with no other copy held, the stream's arrays have one owner and grow
+            // in place: a copy left in the dictionary made every append copy the whole stream.
+            stream = streams.removeValue(forKey: name)!
+            do {
+                try Self.checkNoDuplicates(events, in: stream, name)
+            } catch {
+                streams[name] = stream
+                throw error
             }
         } else {
             guard expectedVersion == .noStream else { throw .streamNotFound(name) }
             stream = restarted(name, metadata: [:])
+            try Self.checkNoDuplicates(events, in: stream, name)
         }
-        try Self.checkNoDuplicates(events, in: stream, name)
         let last = record(events, in: &stream, name: name)
         softDeleted[name] = nil
         streams[name] = stream

@@ -223,27 +223,46 @@ public enum EventJSON {
     }
 
     private static func object(for event: RecordedEvent, includeStream: Bool, singleLine: Bool) -> String {
-        var out = "{\"message_name\":"
-        JSONWriter.writeString(event.messageName, into: &out)
-        out += ",\"uuid\":\"\(event.uuid.lowercased)\",\"payload\":"
+        var out = JSONBytes(capacity: 256)
+        write(event, includeStream: includeStream, singleLine: singleLine, into: &out)
+        return String(decoding: out.bytes, as: UTF8.self)
+    }
+
+    /// Writes ``object(for:includeStream:)`` (or ``line(for:includeStream:)``, `singleLine`) at the end of `out`:
+    /// a page of events is written into one buffer of bytes.
+    package static func write(_ event: RecordedEvent, includeStream: Bool, singleLine: Bool = false, into out: inout JSONBytes) {
+        out.append("{\"message_name\":")
+        out.appendQuoted(event.messageName)
+        out.append(",\"uuid\":\"")
+        out.append(uuid: event.uuid)
+        out.append("\",\"payload\":")
         let payload = event.payload.jsonText
         // Outside strings only: JSON strings cannot hold a raw CR or LF, so each one is whitespace.
         if singleLine, payload.utf8.contains(where: { $0 == 0x0A || $0 == 0x0D }) {
-            out += String(decoding: payload.utf8.map { $0 == 0x0A || $0 == 0x0D ? 0x20 : $0 }, as: UTF8.self)
+            out.bytes.append(contentsOf: payload.utf8.map { $0 == 0x0A || $0 == 0x0D ? 0x20 : $0 })
         } else {
-            out += payload
+            out.append(raw: payload)
         }
-        out += ",\"metadata\":" + event.metadata.jsonText
-        out += ",\"created_at\":\"\(Timestamp.format(microseconds: event.message.createdAtMicros))\""
-        out += ",\"position\":\(event.position)"
+        out.append(",\"metadata\":")
+        event.metadata.writeAsStored(into: &out)
+        out.append(",\"created_at\":\"")
+        out.append(timestampMicroseconds: event.message.createdAtMicros)
+        out.append("\",\"position\":")
+        out.append(event.position)
         if includeStream {
-            out += ",\"stream\":"
-            JSONWriter.writeString(event.streamName.rawValue, into: &out)
+            out.append(",\"stream\":")
+            out.appendQuoted(event.streamName.rawValue)
+            out.append(",\"global_position\":")
             let global = event.globalPosition
-            out += ",\"global_position\":" + (global.commit == 0 ? String(global.sequence) : "\"\(global)\"")
+            if global.commit == 0 {
+                out.append(global.sequence)
+            } else {
+                out.append("\"")
+                out.append(raw: global.description)
+                out.append("\"")
+            }
         }
-        out += "}"
-        return out
+        out.append("}")
     }
 
     /// Reads a matcher value the way the command line and the HTTP API do: as JSON when it parses (`4` an

@@ -49,22 +49,27 @@ extension EventJSON {
 
     /// Reads a JSON array of events as the HTTP API answers them (``recordedEvent(fromObject:)`` each).
     package static func recordedEvents(fromArray text: String) throws(EventStoreError) -> [RecordedEvent] {
+        try recordedEvents(fromArray: Array(text.utf8), validated: false)
+    }
+
+    /// `validated`: the bytes are part of a document whose UTF-8 was checked already.
+    private static func recordedEvents(fromArray bytes: [UInt8], validated: Bool) throws(EventStoreError) -> [RecordedEvent] {
         let elements: [ArraySlice<UInt8>]
         do {
-            elements = try JSONReader.arrayElements(Array(text.utf8))
+            elements = try JSONReader.arrayElements(bytes, validated: validated)
         } catch {
             throw .corrupt("events must be a JSON array: \(Self.reason(error))")
         }
         var events: [RecordedEvent] = []
         events.reserveCapacity(elements.count)
-        for element in elements { events.append(try recordedEvent(from: Array(element))) }
+        for element in elements { events.append(try recordedEvent(from: Array(element), validated: true)) }
         return events
     }
 
-    private static func recordedEvent(from bytes: [UInt8]) throws(EventStoreError) -> RecordedEvent {
+    private static func recordedEvent(from bytes: [UInt8], validated: Bool = false) throws(EventStoreError) -> RecordedEvent {
         let members: [(key: String, raw: ArraySlice<UInt8>)]
         do {
-            members = try JSONReader.objectMembers(bytes)
+            members = try JSONReader.objectMembers(bytes, validated: validated)
         } catch {
             throw .corrupt("an event must be a JSON object: \(Self.reason(error))")
         }
@@ -76,18 +81,30 @@ extension EventJSON {
         var position: Int?
         var stream: StreamName?
         var global: GlobalPosition?
+        // Strings without escapes and numbers are read from their bytes: a page holds thousands of them.
+        func text(_ raw: ArraySlice<UInt8>) throws(EventStoreError) -> String? {
+            if let plain = plainString(raw) { return plain }
+            return try value(Array(raw)).textValue
+        }
         do {
             for member in members {
-                let raw = Array(member.raw)
+                let raw = member.raw
                 switch member.key {
-                case "message_name": name = try value(raw).textValue
-                case "uuid": uuid = try value(raw).textValue.flatMap(UUID.init(uuidString:))
-                case "payload": payload = try Payload(checkedJSON: raw)
+                case "message_name": name = try text(raw)
+                case "uuid":
+                    uuid = plainBytes(raw).flatMap { inner in inner.withUnsafeBufferPointer { UUIDText.parse($0) } }
+                case "payload": payload = try Payload(checkedJSON: Array(raw))
                 case "metadata": metadata = try Metadata(storedJSON: String(decoding: raw, as: UTF8.self))
-                case "created_at": createdAt = try value(raw).textValue.flatMap(Timestamp.parseMicroseconds)
-                case "position": position = try value(raw).wholeNumber
-                case "stream": if let text = try value(raw).textValue { stream = try StreamName(text) }
-                case "global_position": global = try value(raw).positionText.flatMap(GlobalPosition.init)
+                case "created_at":
+                    createdAt = plainBytes(raw).flatMap { inner in inner.withUnsafeBufferPointer { Timestamp.parseMicroseconds(utf8: $0) } }
+                case "position":
+                    if let number = Int(String(decoding: raw, as: UTF8.self)) {
+                        position = number
+                    } else {
+                        position = try value(Array(raw)).wholeNumber
+                    }
+                case "stream": if let name = try text(raw) { stream = try StreamName(name) }
+                case "global_position": global = GlobalPosition(plainString(raw) ?? String(decoding: raw, as: UTF8.self))
                 default: continue
                 }
             }
@@ -100,6 +117,18 @@ extension EventJSON {
         let message = EventMessage(messageName: name, payload: payload, metadata: metadata, uuid: uuid, createdAtMicros: createdAt)
         return RecordedEvent(streamName: stream, position: position, globalPosition: global, message: message)
     }
+}
+
+/// The bytes inside a JSON string's quotes when it holds no escape, `nil` otherwise (or for another value).
+private func plainBytes(_ raw: ArraySlice<UInt8>) -> ArraySlice<UInt8>? {
+    guard raw.count >= 2, raw.first == UInt8(ascii: "\""), raw.last == UInt8(ascii: "\"") else { return nil }
+    let inner = raw.dropFirst().dropLast()
+    return inner.contains(UInt8(ascii: "\\")) ? nil : inner
+}
+
+/// A JSON string without escapes, read from its bytes (which were checked as UTF-8 with their document).
+private func plainString(_ raw: ArraySlice<UInt8>) -> String? {
+    plainBytes(raw).map { String(decoding: $0, as: UTF8.self) }
 }
 
 extension JSONValue {
@@ -189,24 +218,33 @@ extension EventJSON {
 extension EventJSON {
     /// The events of a stream page as `GET /stream/{name}/…` answers it (its `entries`).
     package static func entries(ofStreamPage text: String) throws(EventStoreError) -> [RecordedEvent] {
-        guard let entries = try member("entries", of: text) else { throw .corrupt("the server's stream page has no entries") }
-        return try recordedEvents(fromArray: String(decoding: entries, as: UTF8.self))
+        let members = try self.members(of: text)
+        guard let entries = members.first(where: { $0.key == "entries" })?.raw else {
+            throw .corrupt("the server's stream page has no entries")
+        }
+        return try recordedEvents(fromArray: Array(entries), validated: true)
     }
 
     /// The events and how far the read looked, as `GET /all` answers them.
     package static func globalOrderPage(_ text: String) throws(EventStoreError) -> (events: [RecordedEvent], readThrough: GlobalPosition) {
-        guard let events = try member("events", of: text), let through = try member("read_through", of: text),
+        let members = try self.members(of: text)
+        guard let events = members.first(where: { $0.key == "events" })?.raw,
+            let through = members.first(where: { $0.key == "read_through" })?.raw,
             let readThrough = try value(Array(through)).positionText.flatMap(GlobalPosition.init)
         else { throw .corrupt("the server's page of the global order lacks events or read_through") }
-        return (try recordedEvents(fromArray: String(decoding: events, as: UTF8.self)), readThrough)
+        return (try recordedEvents(fromArray: Array(events), validated: true), readThrough)
+    }
+
+    private static func members(of text: String) throws(EventStoreError) -> [(key: String, raw: ArraySlice<UInt8>)] {
+        do {
+            return try JSONReader.objectMembers(Array(text.utf8))
+        } catch {
+            throw .corrupt("the server's answer is not a JSON object: \(Self.reason(error))")
+        }
     }
 
     /// The raw bytes of one member of a JSON object, `nil` when it has none of that name.
     package static func member(_ key: String, of text: String) throws(EventStoreError) -> ArraySlice<UInt8>? {
-        do {
-            return try JSONReader.objectMembers(Array(text.utf8)).first { $0.key == key }?.raw
-        } catch {
-            throw .corrupt("the server's answer is not a JSON object: \(Self.reason(error))")
-        }
+        try members(of: text).first { $0.key == key }?.raw
     }
 }

@@ -79,6 +79,16 @@ enum FlatJSONObject {
         return memcmp(base + range.lowerBound, otherBase, range.count) == 0
     }
 
+    /// Compares `bytes[range]` with `other` by their bytes: negative, zero or positive.
+    static func compare(_ bytes: UnsafeBufferPointer<UInt8>, _ range: Range<Int>, _ other: UnsafeBufferPointer<UInt8>) -> Int {
+        let common = min(range.count, other.count)
+        if common > 0, let base = bytes.baseAddress, let otherBase = other.baseAddress {
+            let c = memcmp(base + range.lowerBound, otherBase, common)
+            if c != 0 { return Int(c) }
+        }
+        return range.count - other.count
+    }
+
     /// Compares two strings by their UTF-8 bytes: negative, zero or positive.
     static func compare(_ a: String, _ b: String) -> Int {
         var a = a

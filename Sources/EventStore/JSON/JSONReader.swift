@@ -79,18 +79,19 @@ struct JSONReader {
         try reader.expectEnd()
     }
 
-    /// The members of a top-level object, each value as its raw bytes.
-    static func objectMembers(_ bytes: [UInt8]) throws -> [(key: String, raw: ArraySlice<UInt8>)] {
-        var reader = try JSONReader(validUTF8: bytes)
+    /// The members of a top-level object, each value as its raw bytes. `validated`: the bytes are part of a
+    /// document whose UTF-8 was checked already.
+    static func objectMembers(_ bytes: [UInt8], validated: Bool = false) throws -> [(key: String, raw: ArraySlice<UInt8>)] {
+        var reader = validated ? JSONReader(bytes) : try JSONReader(validUTF8: bytes)
         reader.skipWhitespace()
         let members = try reader.rawObjectMembers()
         try reader.expectEnd()
         return members
     }
 
-    /// The elements of a top-level array, each as its raw bytes.
-    static func arrayElements(_ bytes: [UInt8]) throws -> [ArraySlice<UInt8>] {
-        var reader = try JSONReader(validUTF8: bytes)
+    /// The elements of a top-level array, each as its raw bytes (`validated` as for ``objectMembers(_:validated:)``).
+    static func arrayElements(_ bytes: [UInt8], validated: Bool = false) throws -> [ArraySlice<UInt8>] {
+        var reader = validated ? JSONReader(bytes) : try JSONReader(validUTF8: bytes)
         reader.skipWhitespace()
         guard reader.peek == UInt8(ascii: "[") else { throw reader.error("a JSON array was expected") }
         reader.index += 1

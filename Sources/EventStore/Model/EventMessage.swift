@@ -88,22 +88,25 @@ extension UUID {
     /// The lowercase text form the store writes (`UUID.uuidString` is uppercase): written from the bytes,
     /// without `uuidString`'s formatting and a Unicode-aware `lowercased()` (one per event on every append).
     public var lowercased: String {
+        String(unsafeUninitializedCapacity: 36) { write(into: $0) }
+    }
+
+    /// Writes ``lowercased`` into `text` (36 bytes) and returns 36.
+    package func write(into text: UnsafeMutableBufferPointer<UInt8>) -> Int {
         let digits: StaticString = "0123456789abcdef"
         return withUnsafeBytes(of: uuid) { bytes in
-            String(unsafeUninitializedCapacity: 36) { text in
-                digits.withUTF8Buffer { hex in
-                    var at = 0
-                    for (index, byte) in bytes.enumerated() {
-                        if index == 4 || index == 6 || index == 8 || index == 10 {
-                            text[at] = UInt8(ascii: "-")
-                            at += 1
-                        }
-                        text[at] = hex[Int(byte >> 4)]
-                        text[at + 1] = hex[Int(byte & 0x0F)]
-                        at += 2
+            digits.withUTF8Buffer { hex in
+                var at = 0
+                for (index, byte) in bytes.enumerated() {
+                    if index == 4 || index == 6 || index == 8 || index == 10 {
+                        text[at] = UInt8(ascii: "-")
+                        at += 1
                     }
-                    return at
+                    text[at] = hex[Int(byte >> 4)]
+                    text[at + 1] = hex[Int(byte & 0x0F)]
+                    at += 2
                 }
+                return at
             }
         }
     }

@@ -302,6 +302,95 @@ public struct Metadata: Sendable, Hashable, Sequence, ExpressibleByDictionaryLit
         return out
     }
 
+    /// Writes the metadata as JSON at the end of `out`: metadata as a store wrote it as that text, with the
+    /// pair added on load (`_position`) put before the first key that sorts after it, not decoded and encoded
+    /// again, so that a page of loaded events is written at the cost of copying its text. The same pairs as
+    /// ``jsonText``, and the same text for text this version of the store wrote (an older row's spacing or
+    /// number spelling stays as stored).
+    package func writeAsStored(into out: inout JSONBytes) {
+        if case let .stored(text, added, _) = storage, Self.writeStored(text, added: added, into: &out) { return }
+        out.append(raw: jsonText)
+    }
+
+    /// Writes stored text with `added` before the first key that sorts after it; `false`, with nothing
+    /// written, when the text holds an escaped key (whose order only a decode knows).
+    private static func writeStored(_ text: String, added: Element?, into out: inout JSONBytes) -> Bool {
+        guard let added else {
+            out.append(raw: text)
+            return true
+        }
+        var pair = JSONBytes()
+        pair.appendQuoted(added.key)
+        pair.append(":")
+        pair.append(raw: added.value.jsonText)
+        var text = text
+        var key = added.key
+        return text.withUTF8 { bytes in
+            key.withUTF8 { wanted in
+                guard let (offset, atClose, empty) = insertionPoint(of: wanted, in: bytes) else { return false }
+                out.bytes.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[..<offset]))
+                if atClose {
+                    if !empty { out.append(",") }
+                    out.bytes.append(contentsOf: pair.bytes)
+                } else {
+                    out.bytes.append(contentsOf: pair.bytes)
+                    out.append(",")
+                }
+                out.bytes.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[offset...]))
+                return true
+            }
+        }
+    }
+
+    /// Where `key` goes in a flat JSON object's text (checked already): the offset of the first member whose
+    /// key sorts after it, or of the closing brace (`atClose`, `empty` when the object has no member); `nil`
+    /// when a key holds an escape. Values are skipped, not read.
+    private static func insertionPoint(of key: UnsafeBufferPointer<UInt8>, in text: UnsafeBufferPointer<UInt8>)
+        -> (offset: Int, atClose: Bool, empty: Bool)?
+    {
+        var index = 0
+        func skipWhitespace() {
+            while index < text.count, text[index] == 0x20 || text[index] == 0x09 || text[index] == 0x0A || text[index] == 0x0D {
+                index += 1
+            }
+        }
+        skipWhitespace()
+        guard index < text.count, text[index] == UInt8(ascii: "{") else { return nil }
+        index += 1
+        skipWhitespace()
+        if index < text.count, text[index] == UInt8(ascii: "}") { return (index, true, true) }
+        while index < text.count {
+            skipWhitespace()
+            guard text[index] == UInt8(ascii: "\"") else { return nil }
+            let memberStart = index
+            let keyStart = index + 1
+            index = keyStart
+            while index < text.count, text[index] != UInt8(ascii: "\"") {
+                if text[index] == UInt8(ascii: "\\") { return nil }
+                index += 1
+            }
+            if FlatJSONObject.compare(text, keyStart..<index, key) > 0 { return (memberStart, false, false) }
+            index += 1
+            skipWhitespace()
+            index += 1  // the colon
+            skipWhitespace()
+            if index < text.count, text[index] == UInt8(ascii: "\"") {
+                index += 1
+                while index < text.count, text[index] != UInt8(ascii: "\"") {
+                    index += text[index] == UInt8(ascii: "\\") ? 2 : 1
+                }
+                index += 1
+            } else {
+                while index < text.count, text[index] != UInt8(ascii: ","), text[index] != UInt8(ascii: "}") { index += 1 }
+            }
+            skipWhitespace()
+            guard index < text.count else { return nil }
+            if text[index] == UInt8(ascii: "}") { return (index, true, false) }
+            index += 1  // the comma
+        }
+        return nil
+    }
+
     public var description: String { jsonText }
 
     /// Reads metadata from a JSON object of scalars.

@@ -35,34 +35,52 @@ public enum Timestamp {
         }
         // The common case written into one buffer: every append writes one per event.
         return String(unsafeUninitializedCapacity: 26) { text in
-            var at = 0
-            func put(_ value: Int64, _ width: Int) {
-                var rest = value
-                for index in stride(from: at + width - 1, through: at, by: -1) {
-                    text[index] = UInt8(ascii: "0") + UInt8(rest % 10)
-                    rest /= 10
-                }
-                at += width
-            }
-            func put(_ separator: Unicode.Scalar) {
-                text[at] = UInt8(ascii: separator)
-                at += 1
-            }
-            put(year, 4)
-            put("-")
-            put(month, 2)
-            put("-")
-            put(day, 2)
-            put(dateTimeSeparator)
-            put(seconds / 3600, 2)
-            put(":")
-            put(seconds / 60 % 60, 2)
-            put(":")
-            put(seconds % 60, 2)
-            put(".")
-            put(fraction, 6)
-            return at
+            write(year: year, month: month, day: day, microOfDay: microOfDay, separator: dateTimeSeparator, into: text)
         }
+    }
+
+    /// Writes `yyyy-MM-ddTHH:mm:ss.ffffff` into `text` (26 bytes) and returns 26; `nil`, with nothing written,
+    /// for a year outside 0–9999 (``format(microseconds:dateTimeSeparator:)`` writes those).
+    package static func write(microseconds: Int64, into text: UnsafeMutableBufferPointer<UInt8>) -> Int? {
+        let (days, microOfDay) = floorDivide(microseconds, 86_400_000_000)
+        let (year, month, day) = civil(fromDays: days)
+        guard (0...9999).contains(year) else { return nil }
+        return write(year: year, month: month, day: day, microOfDay: microOfDay, separator: "T", into: text)
+    }
+
+    private static func write(
+        year: Int64, month: Int64, day: Int64, microOfDay: Int64, separator dateTimeSeparator: Unicode.Scalar,
+        into text: UnsafeMutableBufferPointer<UInt8>
+    ) -> Int {
+        let seconds = microOfDay / 1_000_000
+        let fraction = microOfDay % 1_000_000
+        var at = 0
+        func put(_ value: Int64, _ width: Int) {
+            var rest = value
+            for index in stride(from: at + width - 1, through: at, by: -1) {
+                text[index] = UInt8(ascii: "0") + UInt8(rest % 10)
+                rest /= 10
+            }
+            at += width
+        }
+        func put(_ separator: Unicode.Scalar) {
+            text[at] = UInt8(ascii: separator)
+            at += 1
+        }
+        put(year, 4)
+        put("-")
+        put(month, 2)
+        put("-")
+        put(day, 2)
+        put(dateTimeSeparator)
+        put(seconds / 3600, 2)
+        put(":")
+        put(seconds / 60 % 60, 2)
+        put(":")
+        put(seconds % 60, 2)
+        put(".")
+        put(fraction, 6)
+        return at
     }
 
     /// `yyyy-MM-ddTHH:mm:ss.ffffff`, in UTC.
