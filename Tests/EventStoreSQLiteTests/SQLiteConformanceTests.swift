@@ -15,14 +15,21 @@ func withTemporaryDatabase<T>(_ body: (String) async throws -> T) async throws -
 
 @Suite("SQLite store conformance", .watchdog())
 struct SQLiteConformanceTests {
+    /// Cases run at once. Each store opens a file and its write-ahead log on several connections: all the
+    /// cases together held over 1,000 descriptors, and past about 1,300 in the test process Foundation's
+    /// `Process.run()` crashes (see `ProcessLaunch`).
+    static let limit = ConcurrencyLimit(16)
+
     @Test(arguments: EventStoreConformance.cases)
     func conformance(_ testCase: ConformanceCase) async throws {
         Watchdog.step("case \(testCase)")
         try await testCase.run { settings, body in
-            try await withTemporaryDatabase { path in
-                var configuration = SQLiteConfiguration(path: path)
-                configuration.readBatchSize = settings.readBatchSize
-                try await body(try await SQLiteEventStore(configuration: configuration))
+            try await Self.limit.run {
+                try await withTemporaryDatabase { path in
+                    var configuration = SQLiteConfiguration(path: path)
+                    configuration.readBatchSize = settings.readBatchSize
+                    try await body(try await SQLiteEventStore(configuration: configuration))
+                }
             }
         }
     }
