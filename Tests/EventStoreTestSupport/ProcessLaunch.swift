@@ -9,8 +9,8 @@ import Synchronization
 /// the highest open descriptor by listing `/proc/self/fd`, and copies each entry's whole 256-byte `d_name`
 /// (`findMaximumOpenFromProcSelfFD`, fixed upstream since), which reads past the end of `readdir`'s buffer
 /// once the listing nearly fills it: the process had about 1,360 descriptors open. Suites that open many
-/// connections at once bound how many cases run together (`ClientConformanceTests`), keeping the test
-/// process well below that.
+/// connections at once bound how many cases run together (`ClientConformanceTests`, `SQLiteConformanceTests`,
+/// and PostgreSQL's stores), keeping the test process near 1,000 at its busiest.
 public enum ProcessLaunch {
     private static let lock = Mutex(())
 
