@@ -163,17 +163,10 @@ public final class EventStoreClient: GlobalOrderEventStore, SnapshotStore, Scave
                 .POST, "/append", body: EventJSON.array(of: writes), kind: idempotent ? .idempotentWrite : .write)
         }
         appendNotifier.signal()
-        guard let results = try EventJSON.member("results", of: response.body),
-            case let .array(items) = try JSONValue(parsing: String(decoding: results, as: UTF8.self)), items.count == writes.count
-        else { throw EventStoreError.corrupt("the server's answer to POST /append has no result per write") }
+        guard case let .array(items)? = try JSONValue(parsing: response.body)["results"], items.count == writes.count else { throw EventStoreError.corrupt("the server's answer to POST /append has no result per write") }
         return items.map { item in
-            guard case let .number(version)? = item["version"], let streamVersion = Int(version) else { return nil }
-            var position: GlobalPosition?
-            switch item["position"] {
-            case let .string(text)?, let .number(text)?: position = GlobalPosition(text)
-            default: position = nil
-            }
-            return AppendResult(streamVersion: streamVersion, lastGlobalPosition: position)
+            guard let streamVersion = item["version"]?.wholeNumber else { return nil }
+            return AppendResult(streamVersion: streamVersion, lastGlobalPosition: item["position"]?.globalPosition)
         }
     }
 
@@ -347,7 +340,7 @@ public final class EventStoreClient: GlobalOrderEventStore, SnapshotStore, Scave
         let body = try await instruments.measure(.headPosition) {
             try JSONValue(parsing: try await transport.send(.GET, "/head", kind: .read).body)
         }
-        guard let head = body["head"].flatMap(Self.position), let readable = body["readable"].flatMap(Self.position) else {
+        guard let head = body["head"]?.globalPosition, let readable = body["readable"]?.globalPosition else {
             throw EventStoreError.corrupt("the server's head is not a global position")
         }
         return (head, readable)
@@ -356,7 +349,7 @@ public final class EventStoreClient: GlobalOrderEventStore, SnapshotStore, Scave
     public func checkpoint(named name: String) async throws -> GlobalPosition? {
         try await instruments.measure(.checkpoint) {
             let body = try JSONValue(parsing: try await transport.send(.GET, "/checkpoints/\(ClientTransport.encoded(name))", kind: .read).body)
-            return body["position"].flatMap(Self.position)
+            return body["position"]?.globalPosition
         }
     }
 
@@ -366,13 +359,6 @@ public final class EventStoreClient: GlobalOrderEventStore, SnapshotStore, Scave
             _ = try await shielded {
                 try await self.transport.send(.PUT, "/checkpoints/\(ClientTransport.encoded(name))", body: body, kind: .idempotentWrite)
             }
-        }
-    }
-
-    static func position(_ value: JSONValue) -> GlobalPosition? {
-        switch value {
-        case let .number(text), let .string(text): return GlobalPosition(text)
-        default: return nil
         }
     }
 

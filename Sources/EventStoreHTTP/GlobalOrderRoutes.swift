@@ -42,7 +42,7 @@ extension Routes {
         }
         router.put("/checkpoints/{name}") { request, context in
             let body = try await jsonBody(request, context)
-            guard let position = body["position"].flatMap(Self.position) else {
+            guard let position = body["position"]?.globalPosition else {
                 throw HTTPProblem.badRequest("the body is {\"position\": P}, P a global position such as 42 or \"7:42\"")
             }
             try await store.saveCheckpoint(position, named: try parameter(context, "name"))
@@ -78,13 +78,6 @@ extension Routes {
     /// A position as the API writes one: a number, or `"commit:sequence"`.
     static func positionJSON(_ position: GlobalPosition) -> String {
         position.commit == 0 ? String(position.sequence) : "\"\(position)\""
-    }
-
-    /// A position from its JSON: a number or a string, as ``positionJSON(_:)`` writes it.
-    static func position(_ value: JSONValue) -> GlobalPosition? {
-        if let number = value.wholeNumber { return number >= 0 ? GlobalPosition(sequence: Int64(number)) : nil }
-        if case let .string(text) = value { return GlobalPosition(text) }
-        return nil
     }
 
     /// `after`, the target (`stream` or `category`, each may repeat; neither: all) and `limit` of a global-order read.

@@ -133,9 +133,12 @@ private func plainString(_ raw: ArraySlice<UInt8>) -> String? {
 
 extension JSONValue {
     var textValue: String? { if case let .string(text) = self { return text } else { return nil } }
-    var numberText: String? { if case let .number(text) = self { return text } else { return nil } }
-    /// A global position as the API writes it: a number, or `"commit:sequence"`.
-    var positionText: String? { wholeNumber.map(String.init) ?? textValue }
+    /// A global position as the API writes it (a whole number, or a string: `"42"`, `"commit:sequence"`), `nil`
+    /// for anything else: what the server and `EventStoreClient` both read.
+    package var globalPosition: GlobalPosition? {
+        if let number = wholeNumber { return number >= 0 ? GlobalPosition(sequence: Int64(number)) : nil }
+        return textValue.flatMap(GlobalPosition.init)
+    }
 
     /// A number that is whole (JSON's `5.0` is one too, as JSON Schema's `integer` says), within ±10^15.
     package var wholeNumber: Int? {
@@ -230,7 +233,7 @@ extension EventJSON {
         let members = try self.members(of: text)
         guard let events = members.first(where: { $0.key == "events" })?.raw,
             let through = members.first(where: { $0.key == "read_through" })?.raw,
-            let readThrough = try value(Array(through)).positionText.flatMap(GlobalPosition.init)
+            let readThrough = try value(Array(through)).globalPosition
         else { throw .corrupt("the server's page of the global order lacks events or read_through") }
         return (try recordedEvents(fromArray: Array(events), validated: true), readThrough)
     }
@@ -241,10 +244,5 @@ extension EventJSON {
         } catch {
             throw .corrupt("the server's answer is not a JSON object: \(Self.reason(error))")
         }
-    }
-
-    /// The raw bytes of one member of a JSON object, `nil` when it has none of that name.
-    package static func member(_ key: String, of text: String) throws(EventStoreError) -> ArraySlice<UInt8>? {
-        try members(of: text).first { $0.key == key }?.raw
     }
 }
