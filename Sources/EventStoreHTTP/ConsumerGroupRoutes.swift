@@ -15,8 +15,9 @@ import Synchronization
 ///   `DELETE /groups/{name}` deletes, `POST /groups/{name}/move` starts it over;
 /// - `POST /groups/{name}/take?consumer=C&count=N` hands out up to N deliveries, each with its ack and nack
 ///   links; `POST /groups/{name}/ack/{id}` and `POST /groups/{name}/nack/{id}?action=retry|park|skip`, or
-///   `POST /groups/{name}/ack` and `/nack` with `{"ids":[…]}` for many; `GET /groups/{name}/follow?consumer=C`
-///   hands them out as Server-Sent Events;
+///   `POST /groups/{name}/ack` and `/nack` with `{"ids":[…]}` for many; `POST /groups/{name}/leave?consumer=C`
+///   hands what C holds to the others; `GET /groups/{name}/follow?consumer=C` hands deliveries out as
+///   Server-Sent Events;
 /// - `GET /groups/{name}/parked`, `POST /groups/{name}/replay-parked`.
 ///
 /// Every route that changes a group is a POST, PUT or DELETE, but `follow`, which the token middleware
@@ -34,12 +35,12 @@ extension Routes {
         router.put("/groups/{name}") { request, context in
             let name = try parameter(context, "name")
             let body = try await jsonBody(request, context)
-            try await store.createConsumerGroup(try Self.group(named: name, from: body), from: try Self.start(body["start"]))
+            try await store.createConsumerGroup(try ConsumerGroup(name: name, json: body), from: try ConsumerGroupStart(json: body["start"]))
             return json(try await store.consumerGroup(named: name).json.jsonText, status: .created)
         }
         router.post("/groups/{name}") { request, context in
             let name = try parameter(context, "name")
-            try await store.updateConsumerGroup(try Self.group(named: name, from: try await jsonBody(request, context)))
+            try await store.updateConsumerGroup(try ConsumerGroup(name: name, json: try await jsonBody(request, context)))
             return Response(status: .noContent)
         }
         router.delete("/groups/{name}") { _, context in
@@ -48,7 +49,7 @@ extension Routes {
         }
         router.post("/groups/{name}/move") { request, context in
             let body = try await jsonBody(request, context)
-            try await store.moveConsumerGroup(named: try parameter(context, "name"), to: try Self.start(body["start"]))
+            try await store.moveConsumerGroup(named: try parameter(context, "name"), to: try ConsumerGroupStart(json: body["start"]))
             return Response(status: .noContent)
         }
         router.post("/groups/{name}/take") { request, context in
@@ -56,6 +57,13 @@ extension Routes {
             let (consumer, count) = try Self.consumerAndCount(request, defaultCount: 1)
             let deliveries = try await store.take(from: name, consumer: consumer, count: count)
             return json("{\"deliveries\":[" + deliveries.map { Self.deliveryJSON($0, group: name) }.joined(separator: ",") + "]}")
+        }
+        router.post("/groups/{name}/leave") { request, context in
+            guard let consumer = request.uri.queryParameters.get("consumer"), !consumer.isEmpty else {
+                throw HTTPProblem.badRequest("name the consumer: ?consumer=NAME")
+            }
+            try await store.leave(try parameter(context, "name"), consumer: consumer)
+            return Response(status: .noContent)
         }
         router.get("/groups/{name}/follow") { request, context in
             try await follow(store, group: try parameter(context, "name"), request, logger: context.logger)
@@ -161,75 +169,6 @@ extension Routes {
             return try JSONValue(parsing: text)
         } catch {
             throw HTTPProblem.badRequest("the body is not JSON: \(error)")
-        }
-    }
-
-    /// A group from a body: `target` (`"all"`, `{"stream":…}`, `{"streams":[…]}`, `{"category":…}`,
-    /// `{"categories":[…]}`), `settings` (`max_retries`, `message_timeout_ms`, `max_in_flight`, `strategy`),
-    /// each optional but the target.
-    static func group(named name: String, from body: JSONValue) throws -> ConsumerGroup {
-        guard case .object = body else { throw HTTPProblem.badRequest("the body is a JSON object") }
-        guard let targetValue = body["target"] else { throw HTTPProblem.badRequest("the body names a target") }
-        var settings = ConsumerGroupSettings()
-        if let given = body["settings"] {
-            guard case .object = given else { throw HTTPProblem.badRequest("settings is an object") }
-            func integer(_ key: String) throws -> Int? {
-                guard let value = given[key] else { return nil }
-                // JSON's 5.0 is a whole number too.
-                guard let number = value.wholeNumber else {
-                    throw HTTPProblem.badRequest("settings.\(key) is a whole number")
-                }
-                return number
-            }
-            if let retries = try integer("max_retries") { settings.maxRetries = retries }
-            if let timeout = try integer("message_timeout_ms") {
-                guard (1...86_400_000).contains(timeout) else {
-                    throw HTTPProblem.badRequest("settings.message_timeout_ms is from 1 to 86400000, not \(timeout)")
-                }
-                settings.messageTimeout = .milliseconds(timeout)
-            }
-            if let inFlight = try integer("max_in_flight") { settings.maxInFlightPerConsumer = inFlight }
-            if let strategy = given["strategy"] {
-                guard case let .string(text) = strategy, let chosen = ConsumerGroupStrategy(rawValue: text) else {
-                    throw HTTPProblem.badRequest("settings.strategy is round_robin or pinned_by_stream")
-                }
-                settings.strategy = chosen
-            }
-        }
-        return ConsumerGroup(name: name, target: try target(targetValue), settings: settings)
-    }
-
-    static func target(_ value: JSONValue) throws -> SubscriptionTarget {
-        func strings(_ value: JSONValue?) throws -> [String] {
-            guard case let .array(items)? = value, !items.isEmpty else {
-                throw HTTPProblem.badRequest("a list of names is an array of one or more strings")
-            }
-            return try items.map { item in
-                guard case let .string(text) = item else { throw HTTPProblem.badRequest("a list of names is an array of strings") }
-                return text
-            }
-        }
-        switch value {
-        case .string("all"):
-            return .all
-        case .object:
-            if case let .string(stream)? = value["stream"] { return .stream(try StreamName(stream)) }
-            if value["streams"] != nil { return .streams(try strings(value["streams"]).map { try StreamName($0) }) }
-            if case let .string(category)? = value["category"] { return .category(category) }
-            if value["categories"] != nil { return .categories(try strings(value["categories"])) }
-        default:
-            break
-        }
-        throw HTTPProblem.badRequest("the target is \"all\", or an object with stream, streams, category or categories")
-    }
-
-    /// `"start"` (the default) or `"end"`. A position to start after is the library's and the command line's:
-    /// over HTTP it would be a schema-valid request that a store refuses when the position is past its head.
-    static func start(_ value: JSONValue?) throws -> ConsumerGroupStart {
-        switch value {
-        case nil, .string("start")?: return .start
-        case .string("end")?: return .end
-        default: throw HTTPProblem.badRequest("start is \"start\" or \"end\"")
         }
     }
 

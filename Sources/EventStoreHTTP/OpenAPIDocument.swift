@@ -1531,7 +1531,7 @@ public enum OpenAPIDocument {
   },
   "/groups/{name}/move": {
    "post": {
-    "summary": "Start a consumer group over at the start or the end of its target",
+    "summary": "Start a consumer group over at the start or the end of its target, or after a global position",
     "parameters": [
      {
       "$ref": "#/components/parameters/GroupName"
@@ -1632,6 +1632,36 @@ public enum OpenAPIDocument {
      },
      "404": {
       "$ref": "#/components/responses/NoSuchGroup"
+     },
+     "503": {
+      "$ref": "#/components/responses/Unavailable"
+     }
+    }
+   }
+  },
+  "/groups/{name}/leave": {
+   "post": {
+    "summary": "A consumer leaves a consumer group: what it holds goes to the others at once (nothing happens for a group or a consumer that is not there)",
+    "parameters": [
+     {
+      "$ref": "#/components/parameters/GroupName"
+     },
+     {
+      "$ref": "#/components/parameters/ConsumerName"
+     }
+    ],
+    "responses": {
+     "204": {
+      "description": "Left"
+     },
+     "400": {
+      "$ref": "#/components/responses/BadInput"
+     },
+     "401": {
+      "$ref": "#/components/responses/Unauthorized"
+     },
+     "403": {
+      "$ref": "#/components/responses/Forbidden"
      },
      "503": {
       "$ref": "#/components/responses/Unavailable"
@@ -2878,12 +2908,27 @@ public enum OpenAPIDocument {
     }
    },
    "GroupStart": {
-    "description": "start (the default: the target's first event) or end (only events stored from now on)",
-    "enum": [
-     "start",
-     "end"
-    ],
-    "type": "string"
+    "description": "start (the default: the target's first event), end (only events stored from now on), or after a global position this store handed out",
+    "oneOf": [
+     {
+      "enum": [
+       "start",
+       "end"
+      ],
+      "type": "string"
+     },
+     {
+      "type": "object",
+      "required": [
+       "after"
+      ],
+      "properties": {
+       "after": {
+        "$ref": "#/components/schemas/GlobalPosition"
+       }
+      }
+     }
+    ]
    },
    "NewGroup": {
     "type": "object",
@@ -2892,100 +2937,16 @@ public enum OpenAPIDocument {
     ],
     "properties": {
      "target": {
-      "description": "\"all\", or one of stream, streams, category, categories",
-      "oneOf": [
-       {
-        "enum": [
-         "all"
-        ],
-        "type": "string"
-       },
-       {
-        "type": "object",
-        "required": [
-         "stream"
-        ],
-        "properties": {
-         "stream": {
-          "$ref": "#/components/schemas/StreamName"
-         }
-        }
-       },
-       {
-        "type": "object",
-        "required": [
-         "streams"
-        ],
-        "properties": {
-         "streams": {
-          "type": "array",
-          "minItems": 1,
-          "items": {
-           "$ref": "#/components/schemas/StreamName"
-          }
-         }
-        }
-       },
-       {
-        "type": "object",
-        "required": [
-         "category"
-        ],
-        "properties": {
-         "category": {
-          "type": "string"
-         }
-        }
-       },
-       {
-        "type": "object",
-        "required": [
-         "categories"
-        ],
-        "properties": {
-         "categories": {
-          "type": "array",
-          "minItems": 1,
-          "items": {
-           "type": "string"
-          }
-         }
-        }
-       }
-      ]
+      "$ref": "#/components/schemas/GroupTarget"
      },
      "start": {
       "$ref": "#/components/schemas/GroupStart"
      },
      "settings": {
-      "type": "object",
-      "properties": {
-       "max_retries": {
-        "description": "10 by default",
-        "minimum": 0,
-        "maximum": 1000000,
-        "type": "integer"
-       },
-       "message_timeout_ms": {
-        "description": "30000 by default",
-        "minimum": 1,
-        "maximum": 86400000,
-        "type": "integer"
-       },
-       "max_in_flight": {
-        "description": "Per consumer; 10 by default",
-        "minimum": 1,
-        "maximum": 1000,
-        "type": "integer"
-       },
-       "strategy": {
-        "enum": [
-         "round_robin",
-         "pinned_by_stream"
-        ],
-        "type": "string"
-       }
-      }
+      "$ref": "#/components/schemas/GroupSettings"
+     },
+     "matcher": {
+      "$ref": "#/components/schemas/Matcher"
      }
     }
    },
@@ -3010,10 +2971,10 @@ public enum OpenAPIDocument {
       "type": "string"
      },
      "target": {
-      "type": "string"
+      "$ref": "#/components/schemas/GroupTarget"
      },
      "settings": {
-      "type": "object"
+      "$ref": "#/components/schemas/GroupSettings"
      },
      "checkpoint": {
       "type": "string"
@@ -3044,6 +3005,9 @@ public enum OpenAPIDocument {
      },
      "lag_seconds": {
       "type": "number"
+     },
+     "matcher": {
+      "$ref": "#/components/schemas/Matcher"
      }
     }
    },
@@ -3118,6 +3082,243 @@ public enum OpenAPIDocument {
       "pattern": "^20[0-9]{2}-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]\\.[0-9]{6}$",
       "description": "UTC, microseconds; now when missing"
      }
+    }
+   },
+   "GroupTarget": {
+    "description": "\"all\", or one of stream, streams, category, categories",
+    "oneOf": [
+     {
+      "enum": [
+       "all"
+      ],
+      "type": "string"
+     },
+     {
+      "type": "object",
+      "required": [
+       "stream"
+      ],
+      "properties": {
+       "stream": {
+        "$ref": "#/components/schemas/StreamName"
+       }
+      }
+     },
+     {
+      "type": "object",
+      "required": [
+       "streams"
+      ],
+      "properties": {
+       "streams": {
+        "type": "array",
+        "minItems": 1,
+        "items": {
+         "$ref": "#/components/schemas/StreamName"
+        }
+       }
+      }
+     },
+     {
+      "type": "object",
+      "required": [
+       "category"
+      ],
+      "properties": {
+       "category": {
+        "type": "string"
+       }
+      }
+     },
+     {
+      "type": "object",
+      "required": [
+       "categories"
+      ],
+      "properties": {
+       "categories": {
+        "type": "array",
+        "minItems": 1,
+        "items": {
+         "type": "string"
+        }
+       }
+      }
+     }
+    ]
+   },
+   "GroupSettings": {
+    "type": "object",
+    "properties": {
+     "max_retries": {
+      "description": "10 by default",
+      "minimum": 0,
+      "maximum": 1000000,
+      "type": "integer"
+     },
+     "message_timeout_ms": {
+      "description": "30000 by default",
+      "minimum": 1,
+      "maximum": 86400000,
+      "type": "integer"
+     },
+     "max_in_flight": {
+      "description": "Per consumer; 10 by default",
+      "minimum": 1,
+      "maximum": 1000,
+      "type": "integer"
+     },
+     "strategy": {
+      "enum": [
+       "round_robin",
+       "pinned_by_stream"
+      ],
+      "type": "string"
+     }
+    }
+   },
+   "Matcher": {
+    "description": "Conditions an event meets, all of them. Each tests a metadata key (field) or a message property (property), never both, with an operator and a value: one value for = != > >= < <= (booleans are not ordered), a list for in and nin, a pattern for regex. Checked beyond this schema (400): a pattern must compile; position takes integers, uuid and message_name strings, created_at timestamps",
+    "type": "array",
+    "items": {
+     "allOf": [
+      {
+       "type": "object",
+       "properties": {
+        "field": {
+         "$ref": "#/components/schemas/Key"
+        },
+        "property": {
+         "enum": [
+          "uuid",
+          "message_name",
+          "created_at",
+          "position"
+         ],
+         "type": "string"
+        }
+       },
+       "oneOf": [
+        {
+         "required": [
+          "field"
+         ]
+        },
+        {
+         "required": [
+          "property"
+         ]
+        }
+       ]
+      },
+      {
+       "oneOf": [
+        {
+         "type": "object",
+         "required": [
+          "operator",
+          "value"
+         ],
+         "description": "equality",
+         "properties": {
+          "operator": {
+           "enum": [
+            "=",
+            "!="
+           ],
+           "type": "string"
+          },
+          "value": {
+           "$ref": "#/components/schemas/MetadataValue"
+          }
+         }
+        },
+        {
+         "type": "object",
+         "required": [
+          "operator",
+          "value"
+         ],
+         "description": "ordering",
+         "properties": {
+          "operator": {
+           "enum": [
+            ">",
+            ">=",
+            "<",
+            "<="
+           ],
+           "type": "string"
+          },
+          "value": {
+           "oneOf": [
+            {
+             "type": "string",
+             "pattern": "^[^\\u0000]*$",
+             "maxLength": 1000
+            },
+            {
+             "type": "integer",
+             "minimum": -9223372036854775808,
+             "maximum": 9223372036854775807
+            },
+            {
+             "type": "number",
+             "not": {
+              "type": "integer"
+             }
+            }
+           ]
+          }
+         }
+        },
+        {
+         "type": "object",
+         "required": [
+          "operator",
+          "value"
+         ],
+         "description": "membership",
+         "properties": {
+          "operator": {
+           "enum": [
+            "in",
+            "nin"
+           ],
+           "type": "string"
+          },
+          "value": {
+           "type": "array",
+           "items": {
+            "$ref": "#/components/schemas/MetadataValue"
+           }
+          }
+         }
+        },
+        {
+         "type": "object",
+         "required": [
+          "operator",
+          "value"
+         ],
+         "description": "a regular expression",
+         "properties": {
+          "operator": {
+           "enum": [
+            "regex"
+           ],
+           "type": "string"
+          },
+          "value": {
+           "type": "string",
+           "pattern": "^[^\\u0000]*$",
+           "maxLength": 200
+          }
+         }
+        }
+       ]
+      }
+     ]
     }
    }
   },

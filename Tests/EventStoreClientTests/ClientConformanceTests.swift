@@ -92,10 +92,6 @@ struct ClientConformanceTests {
     static let skippedFeatures: [String: String] = [
         "projections": projectionReason, "projection control": projectionReason, "projection manager": projectionReason,
         "read models": projectionReason,
-        "consumer groups": """
-            ConsumerGroupStore changes a group's record by a read-modify-write in the backend's transaction, timed by the \
-            database's clock: one request cannot carry it. A client consumes a group through the server's /groups routes.
-            """,
     ]
 
     static let projectionReason = """

@@ -126,6 +126,12 @@ struct HTTPConsumerGroupTests {
                 ("PUT", "/groups/other", #"{"target":{"planet":"mars"}}"#, 400),
                 ("PUT", "/groups/other", #"{"target":"all","settings":{"max_in_flight":0}}"#, 400),
                 ("PUT", "/groups/other", "not json", 400),
+                ("PUT", "/groups/other", #"{"target":"all","matcher":[{"field":"n","operator":"in","value":1}]}"#, 400),
+                ("PUT", "/groups/other", #"{"target":"all","matcher":[{"field":"n","property":"uuid","operator":"=","value":1}]}"#, 400),
+                ("PUT", "/groups/other", #"{"target":"all","matcher":{"field":"n"}}"#, 400),
+                ("PUT", "/groups/other", #"{"target":"all","start":{"after":"not a position"}}"#, 400),
+                ("PUT", "/groups/other", #"{"target":"all","start":{"after":"999999"}}"#, 400),
+                ("POST", "/groups/jobs/leave", nil, 400),
                 ("GET", "/groups/nope", nil, 404),
                 ("DELETE", "/groups/nope", nil, 404),
             ] as [(String, String, String?, UInt)] {

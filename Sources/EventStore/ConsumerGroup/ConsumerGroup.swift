@@ -136,33 +136,6 @@ public struct ConsumerGroupInfo: Sendable, Hashable {
     public let lagEvents: Int
     /// How long ago the oldest unsettled event was recorded, 0 when there is none.
     public let lagSeconds: Double
-
-    /// As the HTTP API and `eventstore groups info` show it: snake-case keys, the timeout in milliseconds.
-    public var json: JSONValue {
-        let settings = group.settings
-        return .object([
-            (key: "name", value: .string(group.name)),
-            (key: "target", value: .string(group.target.description)),
-            (
-                key: "settings",
-                value: .object([
-                    (key: "max_retries", value: JSONValue(integerLiteral: settings.maxRetries)),
-                    (key: "message_timeout_ms", value: JSONValue(integerLiteral: Int(settings.messageTimeout.microseconds / 1000))),
-                    (key: "max_in_flight", value: JSONValue(integerLiteral: settings.maxInFlightPerConsumer)),
-                    (key: "strategy", value: .string(settings.strategy.rawValue)),
-                ])
-            ),
-            (key: "checkpoint", value: .string(checkpoint.description)),
-            (key: "consumers", value: .array(consumers.map { .string($0) })),
-            (key: "in_flight", value: JSONValue(integerLiteral: inFlight)),
-            (key: "parked", value: JSONValue(integerLiteral: parked)),
-            (key: "retries", value: JSONValue(integerLiteral: retries)),
-            (key: "acknowledged", value: JSONValue(integerLiteral: acknowledged)),
-            (key: "skipped", value: JSONValue(integerLiteral: skipped)),
-            (key: "lag_events", value: JSONValue(integerLiteral: lagEvents)),
-            (key: "lag_seconds", value: JSONValue(floatLiteral: lagSeconds)),
-        ])
-    }
 }
 
 // MARK: Stored form

@@ -1,31 +1,113 @@
 import Foundation
 
-/// A store that keeps consumer groups in its database, so that consumers in several processes (and over
-/// HTTP) share them. Every backend conforms.
+/// A store that keeps consumer groups, so that consumers in several processes share them: every backend
+/// conforms, and so does `EventStoreClient`, over the server's `/groups` routes.
 ///
 /// Delivery is at least once: an event may be handed out again (after its timeout, or when its consumer
 /// leaves), but each event is acknowledged once: an acknowledgement counts only for the delivery in
 /// flight, and a late one of a delivery handed out again since is ignored. A consumer that crashes loses
 /// nothing: its deliveries time out, on the database's clock, and go to the others.
 public protocol ConsumerGroupStore: GlobalOrderEventStore {
+    /// Makes a consumer group, starting at `start`.
+    /// - Throws: `invalidArgument` for a bad name or settings, or a position this store never handed out;
+    ///   `consumerGroupExists` for a name taken.
+    func createConsumerGroup(_ group: ConsumerGroup, from start: ConsumerGroupStart) async throws
+
+    /// Changes a group's target, matcher or settings; its checkpoint stays, and its window is read again
+    /// from there (events in flight may be handed out again).
+    /// - Throws: `consumerGroupNotFound`; `invalidArgument` for bad settings.
+    func updateConsumerGroup(_ group: ConsumerGroup) async throws
+
+    /// Deletes a group, its window and its parked events.
+    /// - Throws: `consumerGroupNotFound`.
+    func deleteConsumerGroup(named name: String) async throws
+
+    /// Starts a group over at `start`: for a replay, or to skip ahead. Its window and parked events are dropped.
+    /// - Throws: `consumerGroupNotFound`; `invalidArgument` for a position this store never handed out.
+    func moveConsumerGroup(named name: String, to start: ConsumerGroupStart) async throws
+
+    /// What a group is doing: its checkpoint, consumers, counters and lag.
+    /// - Throws: `consumerGroupNotFound`.
+    func consumerGroup(named name: String) async throws -> ConsumerGroupInfo
+
+    /// The names of the groups, in byte order.
+    func consumerGroupNames(limit: Int, offset: Int) async throws -> [String]
+
+    /// Hands `consumer` up to `count` events of the group (fewer when it holds its in-flight limit, none when
+    /// there is nothing to hand out now), reading the group's target when its window runs low.
+    /// - Throws: `consumerGroupNotFound`; `invalidArgument` for an empty consumer name or a count below 1.
+    func take(from group: String, consumer: String, count: Int) async throws -> [ConsumerGroupDelivery]
+
+    /// Acknowledges deliveries: their events are settled. Ids of deliveries no longer in flight (timed out
+    /// and handed out again, or settled) are ignored. `consumer`, when given, counts as heard from.
+    /// - Returns: how many were acknowledged.
+    /// - Throws: `consumerGroupNotFound`.
+    @discardableResult
+    func acknowledge(_ deliveries: [UUID], in group: String, consumer: String?) async throws -> Int
+
+    /// Rejects deliveries: retried, parked or skipped. Ids no longer in flight are ignored.
+    /// - Returns: how many were found in flight.
+    /// - Throws: `consumerGroupNotFound`.
+    @discardableResult
+    func reject(_ deliveries: [UUID], in group: String, action: ConsumerGroupNack, reason: String?, consumer: String?) async throws
+        -> Int
+
+    /// A consumer leaves the group: its deliveries go to the others at once. Nothing happens for a group or
+    /// a consumer that is not there.
+    func leave(_ group: String, consumer: String) async throws
+
+    /// The group's parked events, oldest first.
+    /// - Throws: `consumerGroupNotFound`; `invalidArgument` when `limit` < 1.
+    func parkedEvents(in group: String, limit: Int) async throws -> [ParkedEvent]
+
+    /// Hands the group's parked events out again, their tries counted from zero.
+    /// - Returns: how many.
+    /// - Throws: `consumerGroupNotFound`.
+    @discardableResult
+    func replayParkedEvents(in group: String) async throws -> Int
+}
+
+extension ConsumerGroupStore {
+    /// Makes a consumer group that starts at its target's first event.
+    public func createConsumerGroup(_ group: ConsumerGroup) async throws {
+        try await createConsumerGroup(group, from: .start)
+    }
+
+    /// Acknowledges deliveries, naming no consumer.
+    @discardableResult
+    public func acknowledge(_ deliveries: [UUID], in group: String) async throws -> Int {
+        try await acknowledge(deliveries, in: group, consumer: nil)
+    }
+
+    /// Rejects deliveries, naming no consumer.
+    @discardableResult
+    public func reject(_ deliveries: [UUID], in group: String, action: ConsumerGroupNack, reason: String? = nil) async throws -> Int {
+        try await reject(deliveries, in: group, action: action, reason: reason, consumer: nil)
+    }
+
+    /// The group's first 100 parked events, oldest first.
+    public func parkedEvents(in group: String) async throws -> [ParkedEvent] {
+        try await parkedEvents(in: group, limit: 100)
+    }
+}
+
+/// A store that keeps each consumer group as one row (``ConsumerGroupRecord``), changed in its database's
+/// transactions on its clock: the rules of ``ConsumerGroupStore`` live in this protocol's extension, once for
+/// every backend. Backend API.
+public protocol ConsumerGroupRecordStore: ConsumerGroupStore {
     /// Reads (locking), edits and writes a group's row in one database transaction; `change` gets the row
     /// (`nil` when there is none; set it to `nil` to delete the row) and the database's clock, in
-    /// microseconds since 1970. Backend API: users call the methods of the extension.
+    /// microseconds since 1970. Backend API: users call the methods of ``ConsumerGroupStore``.
     @_spi(Backend) func changeConsumerGroup<Result: Sendable>(
         named name: String, _ change: @escaping @Sendable (inout ConsumerGroupRecord?, Int64) throws -> Result
     ) async throws -> Result
 
     /// The group's row as it is now (no lock), `nil` when there is none.
     @_spi(Backend) func consumerGroupRecord(named name: String) async throws -> ConsumerGroupRecord?
-
-    /// The names of the groups, in byte order.
-    func consumerGroupNames(limit: Int, offset: Int) async throws -> [String]
 }
 
-extension ConsumerGroupStore {
-    /// Makes a consumer group, starting at `start`.
-    /// - Throws: `invalidArgument` for a bad name or settings, or a name taken.
-    public func createConsumerGroup(_ group: ConsumerGroup, from start: ConsumerGroupStart = .start) async throws {
+extension ConsumerGroupRecordStore {
+    public func createConsumerGroup(_ group: ConsumerGroup, from start: ConsumerGroupStart) async throws {
         try group.validate()
         let position = try await position(of: start, for: group.target)
         try await changeConsumerGroup(named: group.name) { record, _ in
@@ -34,8 +116,6 @@ extension ConsumerGroupStore {
         }
     }
 
-    /// Changes a group's target, matcher or settings; its checkpoint stays, and its window is read again
-    /// from there (events in flight may be handed out again).
     public func updateConsumerGroup(_ group: ConsumerGroup) async throws {
         try group.validate()
         try await changeConsumerGroup(named: group.name) { record, _ in
@@ -50,7 +130,6 @@ extension ConsumerGroupStore {
         }
     }
 
-    /// Deletes a group, its window and its parked events.
     public func deleteConsumerGroup(named name: String) async throws {
         try await changeConsumerGroup(named: name) { record, _ in
             if record == nil { throw EventStoreError.consumerGroupNotFound(name) }
@@ -58,7 +137,6 @@ extension ConsumerGroupStore {
         }
     }
 
-    /// Starts a group over at `start`: for a replay, or to skip ahead. Its window and parked events are dropped.
     public func moveConsumerGroup(named name: String, to start: ConsumerGroupStart) async throws {
         guard let target = try await consumerGroupRecord(named: name)?.definition.target else {
             throw EventStoreError.consumerGroupNotFound(name)
@@ -70,7 +148,6 @@ extension ConsumerGroupStore {
         }
     }
 
-    /// What a group is doing: its checkpoint, consumers, counters and lag.
     public func consumerGroup(named name: String) async throws -> ConsumerGroupInfo {
         guard let record = try await consumerGroupRecord(named: name) else { throw EventStoreError.consumerGroupNotFound(name) }
         let lagEvents = try await eventCount(after: record.checkpoint, of: record.definition.target, limit: 10_000)
@@ -89,9 +166,6 @@ extension ConsumerGroupStore {
             lagSeconds: lagSeconds)
     }
 
-    /// Hands `consumer` up to `count` events of the group (fewer when it holds its in-flight limit, none when
-    /// there is nothing to hand out now), reading the group's target when its window runs low.
-    /// - Throws: `consumerGroupNotFound`; `invalidArgument` for an empty consumer name or a count below 1.
     public func take(from group: String, consumer: String, count: Int) async throws -> [ConsumerGroupDelivery] {
         if consumer.isEmpty { throw EventStoreError.invalidArgument("a consumer needs a name") }
         if count < 1 { throw EventStoreError.invalidArgument("count must be 1 or more, not \(count)") }
@@ -135,11 +209,8 @@ extension ConsumerGroupStore {
         }
     }
 
-    /// Acknowledges deliveries: their events are settled. Ids of deliveries no longer in flight (timed out
-    /// and handed out again, or settled) are ignored.
-    /// - Returns: how many were acknowledged.
     @discardableResult
-    public func acknowledge(_ deliveries: [UUID], in group: String, consumer: String? = nil) async throws -> Int {
+    public func acknowledge(_ deliveries: [UUID], in group: String, consumer: String?) async throws -> Int {
         guard !deliveries.isEmpty else { return 0 }
         return try await changeConsumerGroup(named: group) { record, now in
             guard record != nil else { throw EventStoreError.consumerGroupNotFound(group) }
@@ -147,11 +218,9 @@ extension ConsumerGroupStore {
         }
     }
 
-    /// Rejects deliveries: retried, parked or skipped. Ids no longer in flight are ignored.
-    /// - Returns: how many were found in flight.
     @discardableResult
     public func reject(
-        _ deliveries: [UUID], in group: String, action: ConsumerGroupNack, reason: String? = nil, consumer: String? = nil
+        _ deliveries: [UUID], in group: String, action: ConsumerGroupNack, reason: String?, consumer: String?
     ) async throws -> Int {
         guard !deliveries.isEmpty else { return 0 }
         return try await changeConsumerGroup(named: group) { record, now in
@@ -160,14 +229,11 @@ extension ConsumerGroupStore {
         }
     }
 
-    /// A consumer leaves the group: its deliveries go to the others at once.
     public func leave(_ group: String, consumer: String) async throws {
         try await changeConsumerGroup(named: group) { record, _ in record?.leave(consumer) }
     }
 
-    /// The group's parked events, oldest first.
-    /// - Throws: `invalidArgument` when `limit` < 1.
-    public func parkedEvents(in group: String, limit: Int = 100) async throws -> [ParkedEvent] {
+    public func parkedEvents(in group: String, limit: Int) async throws -> [ParkedEvent] {
         if limit < 1 { throw EventStoreError.invalidArgument("limit must be 1 or more, not \(limit)") }
         guard let record = try await consumerGroupRecord(named: group) else { throw EventStoreError.consumerGroupNotFound(group) }
         let parked = record.entries.filter { $0.state == .parked }.prefix(limit)
@@ -178,8 +244,6 @@ extension ConsumerGroupStore {
         }
     }
 
-    /// Hands the group's parked events out again, their tries counted from zero.
-    /// - Returns: how many.
     @discardableResult
     public func replayParkedEvents(in group: String) async throws -> Int {
         try await changeConsumerGroup(named: group) { record, _ in

@@ -246,3 +246,55 @@ extension EventJSON {
         }
     }
 }
+
+extension EventJSON {
+    /// The deliveries `POST /groups/{name}/take` answers: `{"deliveries":[{"id", "attempt", "event", …}]}`,
+    /// each event read as ``recordedEvent(fromObject:)`` reads one.
+    package static func deliveries(fromTake text: String) throws(EventStoreError) -> [ConsumerGroupDelivery] {
+        let members = try self.members(of: text)
+        guard let list = members.first(where: { $0.key == "deliveries" })?.raw else {
+            throw .corrupt("the server's answer to take has no deliveries")
+        }
+        var deliveries: [ConsumerGroupDelivery] = []
+        for item in try elements(of: list) {
+            let fields = try self.members(of: item)
+            guard let idText = try fields.first(where: { $0.key == "id" }).flatMap({ member throws(EventStoreError) in try value(Array(member.raw)).textValue }),
+                let id = UUID(uuidString: idText),
+                let attempt = try fields.first(where: { $0.key == "attempt" }).flatMap({ member throws(EventStoreError) in try value(Array(member.raw)).wholeNumber }),
+                let event = fields.first(where: { $0.key == "event" })?.raw
+            else { throw .corrupt("a delivery of the server's answer lacks its id, attempt or event") }
+            deliveries.append(ConsumerGroupDelivery(id: id, event: try recordedEvent(from: Array(event), validated: true), attempt: attempt))
+        }
+        return deliveries
+    }
+
+    /// The parked events `GET /groups/{name}/parked` answers (``ParkedEvent/jsonLine`` each).
+    package static func parkedEvents(fromArray text: String) throws(EventStoreError) -> [ParkedEvent] {
+        var parked: [ParkedEvent] = []
+        for item in try elements(of: Array(text.utf8)[...]) {
+            let fields = try self.members(of: item)
+            guard let reason = try fields.first(where: { $0.key == "reason" }).flatMap({ member throws(EventStoreError) in try value(Array(member.raw)).textValue }),
+                let count = try fields.first(where: { $0.key == "deliveries" }).flatMap({ member throws(EventStoreError) in try value(Array(member.raw)).wholeNumber }),
+                let event = fields.first(where: { $0.key == "event" })?.raw
+            else { throw .corrupt("a parked event of the server's answer lacks its reason, deliveries or event") }
+            parked.append(ParkedEvent(event: try recordedEvent(from: Array(event), validated: true), reason: reason, deliveries: count))
+        }
+        return parked
+    }
+
+    private static func elements(of raw: ArraySlice<UInt8>) throws(EventStoreError) -> [ArraySlice<UInt8>] {
+        do {
+            return try JSONReader.arrayElements(Array(raw))
+        } catch {
+            throw .corrupt("the server's answer holds no JSON array where one belongs: \(Self.reason(error))")
+        }
+    }
+
+    private static func members(of raw: ArraySlice<UInt8>) throws(EventStoreError) -> [(key: String, raw: ArraySlice<UInt8>)] {
+        do {
+            return try JSONReader.objectMembers(Array(raw), validated: true)
+        } catch {
+            throw .corrupt("the server's answer holds no JSON object where one belongs: \(Self.reason(error))")
+        }
+    }
+}

@@ -320,9 +320,9 @@ extension ActionEventEmitterEventStore: ProjectionStore {
     }
 }
 
-extension ActionEventEmitterEventStore: ConsumerGroupStore {
-    private func consumerGroupStore() throws -> any ConsumerGroupStore {
-        guard let store = innerStore as? any ConsumerGroupStore else {
+extension ActionEventEmitterEventStore: ConsumerGroupRecordStore {
+    private func consumerGroupStore() throws -> any ConsumerGroupRecordStore {
+        guard let store = innerStore as? any ConsumerGroupRecordStore else {
             throw EventStoreError.invalidArgument("the wrapped store keeps no consumer groups")
         }
         return store
