@@ -277,6 +277,14 @@ let package = Package(
             swiftSettings: [.enableUpcomingFeature("ExistentialAny")]
         ),
         .testTarget(
+            name: "EventStorePartitionTests",
+            dependencies: [
+                "EventStore", "EventStoreSQLite", "EventStorePostgres", "EventStoreConformance", "EventStoreTestSupport",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
             name: "EventStoreSQLTests",
             dependencies: ["EventStore", "EventStoreSQL", "EventStoreTestSupport"],
             swiftSettings: strictSettings

@@ -43,6 +43,10 @@ final class ClientTransport: Sendable {
             read: .nanoseconds(configuration.requestTimeout.nanoseconds))
         settings.connectionPool = .init(
             idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: configuration.maximumConnections)
+        // A connection that cannot be made fails its requests at once, and ``send`` tries again after its own
+        // pause (``EventStoreClientConfiguration/retries``): left to the pool, a refused connection was tried
+        // again with its back-off for the whole connect timeout, each try of ours over again.
+        settings.connectionPool.retryConnectionEstablishment = false
         settings.httpVersion = .http1Only
         settings.redirectConfiguration = .disallow
         if let tls = configuration.tls { settings.tlsConfiguration = tls }

@@ -59,9 +59,9 @@ public struct HTTPProblem: HTTPResponseError, Sendable {
             return HTTPProblem(.gone, "Gone", detail: error.reason)
         case let code where code.isConflict || code == .projectionRunning:
             return HTTPProblem(.conflict, "Conflict", detail: error.reason)
-        case .busy, .backend:
-            // The database is down, unreachable or slow: the reason says which, and for a write whether its
-            // outcome is unknown (read before retrying).
+        case .busy, .backend, .wrongPartition:
+            // The database is down, unreachable or slow, or a partition's bucket is moving: the reason says
+            // which, and for a write whether its outcome is unknown (read before retrying).
             return HTTPProblem(.serviceUnavailable, "Service Unavailable", detail: error.reason)
         default:
             return HTTPProblem(.internalServerError, "Internal Server Error", detail: "the event store failed; see the server log")

@@ -547,6 +547,23 @@ final class PostgresDriver: SQLDriver {
         return try await write(transaction) { try await operations.changeProjection($0, named: name, change) }
     }
 
+    func storedPlacement(_ transaction: SQLTransactionHandle?) async throws -> PlacementMap? {
+        let operations = self.operations
+        return try await read(transaction) { try await operations.storedPlacement($0) }
+    }
+
+    func storePlacement(_ transaction: SQLTransactionHandle?, _ map: PlacementMap, as member: String, replacing version: Int64?)
+        async throws -> Bool
+    {
+        let operations = self.operations
+        return try await write(transaction) { try await operations.storePlacement($0, map, as: member, replacing: version) }
+    }
+
+    func bucketState(_ transaction: SQLTransactionHandle?, _ bucket: Int, mapVersion version: Int64) async throws -> BucketState {
+        let operations = self.operations
+        return try await read(transaction) { try await operations.bucketState($0, bucket, mapVersion: version) }
+    }
+
     func consumerGroupRecord(_ transaction: SQLTransactionHandle?, named name: String) async throws -> ConsumerGroupRecord? {
         let operations = self.operations
         return try await read(transaction) { try await operations.consumerGroupText($0, named: name) }.map(ConsumerGroupSQL.record)

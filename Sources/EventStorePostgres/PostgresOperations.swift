@@ -481,6 +481,32 @@ struct PostgresOperations: Sendable {
         return outcome.result
     }
 
+    // MARK: Partitions
+
+    var partitionSQL: PartitionSQL { PartitionSQL(table: tables.partitions, shareLock: " FOR SHARE", updateLock: " FOR UPDATE") }
+
+    private func firstText(_ c: PostgresConnection, _ query: SQLQuery) async throws -> String? {
+        for try await text in try await run(c, query).decode(String?.self) { return text }
+        return nil
+    }
+
+    func storedPlacement(_ c: PostgresConnection) async throws -> PlacementMap? {
+        try PartitionSQL.map(try await firstText(c, partitionSQL.map(lock: false)))
+    }
+
+    /// Stores `map` when the stored map's version is `replacing` (the caller holds the transaction).
+    func storePlacement(_ c: PostgresConnection, _ map: PlacementMap, as member: String, replacing version: Int64?) async throws -> Bool {
+        let sql = partitionSQL
+        guard try PartitionSQL.map(try await firstText(c, sql.map(lock: true)))?.version == version else { return false }
+        _ = try await run(c, sql.clear())
+        for insert in sql.insert(map, as: member) { _ = try await run(c, insert) }
+        return true
+    }
+
+    func bucketState(_ c: PostgresConnection, _ bucket: Int, mapVersion version: Int64) async throws -> BucketState {
+        try PartitionSQL.state(try await firstText(c, partitionSQL.state(of: bucket, version: version)))
+    }
+
     // MARK: Consumer groups
 
     var consumerGroupSQL: ConsumerGroupSQL { ConsumerGroupSQL(table: tables.consumerGroups) }

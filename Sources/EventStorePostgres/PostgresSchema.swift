@@ -104,6 +104,7 @@ struct PostgresTables: Sendable {
             (8, SQLCommonDDL.retentionColumns(self.streams, Self.columnTypes)),
             // Soft and hard delete: the columns, and the append function that knows them.
             (9, SQLCommonDDL.deletionColumns(self.streams, Self.columnTypes) + "\n" + appendFunctionSQL),
+            (10, SQLCommonDDL.partitions(self.partitions, Self.columnTypes)),
         ]
     }
 

@@ -59,6 +59,18 @@ package enum SQLCommonDDL {
         """
     }
 
+    /// The partition placement table (``PartitionSQL``): a row per bucket, and the map's row.
+    package static func partitions(_ table: String, _ t: SQLColumnTypes) -> String {
+        """
+        CREATE TABLE \(table) (
+            bucket \(t.integer) PRIMARY KEY,
+            map_version \(t.integer) NOT NULL,
+            state \(t.text) NOT NULL,
+            map \(t.text)
+        );
+        """
+    }
+
     /// Stream retention's columns (``RetentionSQL``), one `ALTER TABLE` each (SQLite adds one column at a time).
     package static func retentionColumns(_ table: String, _ t: SQLColumnTypes) -> String {
         RetentionSQL.columns(integer: t.integer).map { "ALTER TABLE \(table) ADD COLUMN \($0);" }.joined(separator: "\n")

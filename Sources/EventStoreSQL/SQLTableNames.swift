@@ -14,6 +14,8 @@ package struct SQLTableNames: Sendable {
     package let checkpoints: SQLIdentifier
     package let snapshots: SQLIdentifier
     package let consumerGroups: SQLIdentifier
+    /// A partitioned store's placement map and bucket states (``PartitionSQL``).
+    package let partitions: SQLIdentifier
 
     /// - Parameter longest: the longest prefix the backend's identifiers leave room for (in bytes).
     /// - Throws: `invalidArgument` unless `prefix` is empty or at most `longest` ASCII letters, digits and
@@ -31,10 +33,11 @@ package struct SQLTableNames: Sendable {
         checkpoints = try SQLIdentifier(prefix + "subscription_checkpoints")
         snapshots = try SQLIdentifier(prefix + "snapshots")
         consumerGroups = try SQLIdentifier(prefix + "consumer_groups")
+        partitions = try SQLIdentifier(prefix + "partition_placement")
     }
 
-    /// The seven tables, in the order the schema creates them.
-    package var all: [SQLIdentifier] { [schemaTable, streams, events, projections, checkpoints, snapshots, consumerGroups] }
+    /// The eight tables, in the order the schema creates them.
+    package var all: [SQLIdentifier] { [schemaTable, streams, events, projections, checkpoints, snapshots, consumerGroups, partitions] }
 
     /// Another identifier with the prefix (an index, a constraint, a backend's own table).
     package func named(_ suffix: String) throws(EventStoreError) -> SQLIdentifier {

@@ -164,13 +164,15 @@ struct ClientFaultTests {
         configuration.retries = 2
         configuration.retryDelay = .milliseconds(10)
         configuration.connectTimeout = .seconds(1)
-        let client = try EventStoreClient(url: "http://127.0.0.1:\(try LocalPort.free())", configuration: configuration)
-        let started = ContinuousClock.now
-        let error = await #expect(throws: EventStoreError.self) { try await client.hasStream("nowhere") }
-        #expect(error?.code == .backend)
-        #expect(error?.code.isTransient == true)
-        #expect(ContinuousClock.now - started < .seconds(10))
-        try await client.shutdown()
+        try await LocalPort.withRefusingPort { port in
+            let client = try EventStoreClient(url: "http://127.0.0.1:\(port)", configuration: configuration)
+            let started = ContinuousClock.now
+            let error = await #expect(throws: EventStoreError.self) { try await client.hasStream("nowhere") }
+            #expect(error?.code == .backend)
+            #expect(error?.code.isTransient == true)
+            #expect(ContinuousClock.now - started < .seconds(10))
+            try await client.shutdown()
+        }
     }
 
 }

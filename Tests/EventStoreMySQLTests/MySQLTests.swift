@@ -98,7 +98,7 @@ struct MySQLStoreTests {
                 + [configuration.database])
         configuration.tablePrefix = Schema4Fixture.tablePrefix
         let store = try await MySQLEventStore(configuration: configuration)
-        #expect(store.schemaVersion == 9)
+        #expect(store.schemaVersion == 10)
         try await Schema4Fixture.verify(store, globalOrder: store)
         await store.close()
     }
@@ -170,7 +170,7 @@ struct MySQLStoreTests {
             for _ in 0..<4 { group.addTask { try await MySQLEventStore(configuration: configuration).schemaVersion } }
             return try await group.reduce(into: []) { $0.append($1) }
         }
-        #expect(versions.count == 4 && Set(versions) == [9])
+        #expect(versions.count == 4 && Set(versions) == [10])
     }
 
     /// A start waits for another process's migration however long it takes (up to 60 s), though each
@@ -187,7 +187,7 @@ struct MySQLStoreTests {
         try await shell.waitFor("SELECT IS_USED_LOCK('\(lock)') IS NOT NULL", toPrint: "1")
         Watchdog.step("another session holds the migration lock for 5 s")
         let store = try await MySQLEventStore(configuration: configuration)
-        #expect(store.schemaVersion == 9)
+        #expect(store.schemaVersion == 10)
         _ = try await holder.value
         await store.close()
     }

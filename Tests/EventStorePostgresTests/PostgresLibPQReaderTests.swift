@@ -124,7 +124,19 @@ struct PostgresLibPQReaderTests {
     @Test func anInterruptAfterTheConnectionBrokeLeavesAloneTheSocketThatTookItsNumber() async throws {
         let reader = try Self.reader(try PostgresTestServer.server.requiredURL(), queryTimeout: .seconds(1))
         defer { Task { await reader.close() } }
-        let outcome = try await reader.read { c -> String in
+        // Other tests open descriptors at the same time and may take the number first: then the scenario was
+        // not built, and it is built again (at most five times).
+        var outcome = ""
+        for _ in 0..<5 {
+            outcome = try await Self.breakAndReuse(reader)
+            if !outcome.hasPrefix("no new socket took number") { break }
+        }
+        #expect(outcome == "intact")
+    }
+
+    /// One try of the scenario above: what became of the socket that took the broken connection's number.
+    private static func breakAndReuse(_ reader: LibPQReader) async throws -> String {
+        try await reader.read { c -> String in
             let number = c.libpqSocket
             try? c.query("SELECT pg_terminate_backend(pg_backend_pid())::text") { _ in }
             guard c.libpqSocket < 0 else { return "libpq kept its socket after the backend ended" }
@@ -144,7 +156,6 @@ struct PostgresLibPQReaderTests {
             let sent = send(pair[taken], &byte, 1, Int32(MSG_NOSIGNAL))
             return sent == 1 ? "intact" : "the socket that took the number was shut (errno \(errno))"
         }
-        #expect(outcome == "intact")
     }
 
     /// Cancelling a read that waits on a frozen server returns at once with CancellationError (its socket is

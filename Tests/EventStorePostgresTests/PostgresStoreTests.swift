@@ -109,7 +109,7 @@ struct PostgresStoreTests {
             }
             return try await group.reduce(into: []) { $0.append($1) }
         }
-        #expect(versions.count == 4 && Set(versions) == [9])
+        #expect(versions.count == 4 && Set(versions) == [10])
     }
 
     @Test func tablesCanLiveInTheirOwnSchema() async throws {
@@ -152,7 +152,7 @@ struct PostgresStoreTests {
         var configuration = try PostgresConfiguration(url: url)
         configuration.tablePrefix = Schema4Fixture.tablePrefix
         try await PostgresEventStore.withStore(configuration: configuration, logger: PostgresTestServer.logger) { store in
-            #expect(try await store.migrate() == 9)
+            #expect(try await store.migrate() == 10)
             try await Schema4Fixture.verify(store)
         }
     }

@@ -13,7 +13,7 @@ struct SQLiteFixtureTests {
         let path = folder.appendingPathComponent("eventstore.sqlite").path
         try FileManager.default.copyItem(atPath: Schema4Fixture.directory.appendingPathComponent("eventstore.sqlite").path, toPath: path)
         let store = try await SQLiteEventStore(path: path)
-        #expect(store.schemaVersion == 8)
+        #expect(store.schemaVersion == 9)
         try await Schema4Fixture.verify(store, globalOrder: store)
         await store.close()
     }

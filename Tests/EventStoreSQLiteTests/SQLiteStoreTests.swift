@@ -26,10 +26,10 @@ struct SQLiteStoreTests {
     @Test func openingTwiceMigratesOnceAndKeepsData() async throws {
         try await withTemporaryDatabase { path in
             let first = try await SQLiteEventStore(path: path)
-            #expect(first.schemaVersion == 8)
+            #expect(first.schemaVersion == 9)
             try await first.create("kept-1", events: [EventMessage(messageName: "A")])
             let second = try await SQLiteEventStore(path: path)
-            #expect(second.schemaVersion == 8)
+            #expect(second.schemaVersion == 9)
             #expect(try await second.load("kept-1").collect().count == 1)
         }
     }

@@ -30,6 +30,7 @@ public struct EventStoreError: Error, Sendable, CustomStringConvertible {
             case consumerGroupNotFound = "consumer group not found"
             case consumerGroupExists = "consumer group exists"
             case busy = "busy"
+            case wrongPartition = "wrong partition"
             case corrupt = "corrupt stored data"
             case backend = "backend failure"
         }
@@ -71,6 +72,10 @@ public struct EventStoreError: Error, Sendable, CustomStringConvertible {
         public static let consumerGroupExists = Code(.consumerGroupExists)
         /// The database stayed locked by another writer for longer than the configured timeout.
         public static let busy = Code(.busy)
+        /// A partitioned store's write reached a member that does not own its stream's bucket (now): the map
+        /// changed, or a move holds the bucket's writes. Transient: the store reloads its map and tries again;
+        /// this reaches a caller only when a move held the bucket longer than the store waits.
+        public static let wrongPartition = Code(.wrongPartition)
         /// The database or its driver failed; ``EventStoreError/underlying`` holds its error. Transient:
         /// the same call may succeed later.
         public static let backend = Code(.backend)
@@ -78,9 +83,9 @@ public struct EventStoreError: Error, Sendable, CustomStringConvertible {
         /// edited by hand): permanent, so retrying cannot help; `eventstore verify` lists such rows.
         public static let corrupt = Code(.corrupt)
 
-        /// `true` for the codes of a failure that may pass: `backend` and `busy`. Subscriptions and callers
-        /// retry these, and no other.
-        public var isTransient: Bool { self == .backend || self == .busy }
+        /// `true` for the codes of a failure that may pass: `backend`, `busy` and `wrongPartition`.
+        /// Subscriptions and callers retry these, and no other.
+        public var isTransient: Bool { self == .backend || self == .busy || self == .wrongPartition }
 
         /// `true` for the codes that mean another writer got there first: the caller may reload and retry.
         public var isConflict: Bool {

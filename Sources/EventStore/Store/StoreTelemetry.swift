@@ -54,6 +54,8 @@ package enum StoreOperation: String, Sendable, CaseIterable {
     case removeSnapshots = "remove_snapshots"
     case scavenge
     case verify
+    case readPlacement = "read_placement"
+    case changePlacement = "change_placement"
     /// A caller's own work on a connection of the store (PostgreSQL's `withConnection`).
     case connection
 }

@@ -250,6 +250,10 @@ struct MySQLOperations: BlockingSQLOperations {
 
     var locksGroupRows: Bool { true }
 
+    var partitionSQL: PartitionSQL {
+        PartitionSQL(table: tables.partitions, shareLock: " LOCK IN SHARE MODE", updateLock: " FOR UPDATE")
+    }
+
     func databaseNow(_ c: MariaDBConnection) throws -> Int64 {
         let now = try firstColumn(c, "SELECT CAST(UNIX_TIMESTAMP(NOW(6)) * 1000000 AS SIGNED)").first.flatMap { Int64($0) }
         guard let now else { throw EventStoreError.backend("MariaDB did not say what time it is") }

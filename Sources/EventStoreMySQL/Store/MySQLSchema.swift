@@ -172,6 +172,20 @@ struct MySQLTables: Sendable {
                     "DROP PROCEDURE IF EXISTS \(appendProcedure)", appendProcedureSQL,
                 ]
             ),
+            // A partitioned store's placement: a row per bucket, and the map's row (``PartitionSQL``).
+            (
+                10,
+                [
+                    """
+                    CREATE TABLE IF NOT EXISTS \(self.partitions) (
+                        bucket INT NOT NULL PRIMARY KEY,
+                        map_version BIGINT NOT NULL,
+                        state VARCHAR(16) NOT NULL,
+                        map LONGTEXT
+                    ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin
+                    """
+                ]
+            ),
         ]
     }
 

@@ -64,6 +64,8 @@ package protocol BlockingSQLOperations: Sendable {
     var locksGroupRows: Bool { get }
     /// The database's clock, in microseconds since 1970.
     func databaseNow(_ c: Connection) throws -> Int64
+    /// The placement table's statements, with this database's row locks.
+    var partitionSQL: PartitionSQL { get }
     /// Inserts a group's row. - Returns: `false` when another transaction inserted it first.
     func insertConsumerGroup(_ c: Connection, _ sql: ConsumerGroupSQL, name: String, record: String) throws -> Bool
 }
@@ -366,6 +368,23 @@ package struct BlockingDriver<Connections: BlockingSQLConnections>: SQLDriver {
     ) async throws -> Result {
         let operations = self.operations
         return try await connections.write(held(transaction)) { try operations.changeConsumerGroup($0, named: name, change) }
+    }
+
+    package func storedPlacement(_ transaction: SQLTransactionHandle?) async throws -> PlacementMap? {
+        let operations = self.operations
+        return try await connections.read(held(transaction)) { try operations.storedPlacement($0) }
+    }
+
+    package func storePlacement(_ transaction: SQLTransactionHandle?, _ map: PlacementMap, as member: String, replacing version: Int64?)
+        async throws -> Bool
+    {
+        let operations = self.operations
+        return try await connections.write(held(transaction)) { try operations.storePlacement($0, map, as: member, replacing: version) }
+    }
+
+    package func bucketState(_ transaction: SQLTransactionHandle?, _ bucket: Int, mapVersion version: Int64) async throws -> BucketState {
+        let operations = self.operations
+        return try await connections.read(held(transaction)) { try operations.bucketState($0, bucket, mapVersion: version) }
     }
 
     package func projectionRecord(_ transaction: SQLTransactionHandle?, named name: String) async throws -> ProjectionRecord? {

@@ -112,6 +112,16 @@ package protocol SQLDriver: Sendable {
         _ change: @escaping @Sendable (inout ConsumerGroupRecord?, Int64) throws -> Result
     ) async throws -> Result
 
+    // MARK: Partitions
+
+    /// The placement map the member stores (``PartitionSQL``), `nil` when none.
+    func storedPlacement(_ transaction: SQLTransactionHandle?) async throws -> PlacementMap?
+    /// Stores `map` as the member `member`'s when the stored map's version is `replacing`, in one write.
+    func storePlacement(_ transaction: SQLTransactionHandle?, _ map: PlacementMap, as member: String, replacing version: Int64?)
+        async throws -> Bool
+    /// The bucket's state under `version`, its row held shared until the transaction ends.
+    func bucketState(_ transaction: SQLTransactionHandle?, _ bucket: Int, mapVersion version: Int64) async throws -> BucketState
+
     // MARK: Retention
 
     /// The ids of the streams with retention after `id`, at most `limit`, in id order.

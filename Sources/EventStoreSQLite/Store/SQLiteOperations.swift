@@ -290,6 +290,9 @@ struct SQLiteOperations: BlockingSQLOperations {
     /// Write transactions exclude each other: a group's row needs no lock of its own.
     var locksGroupRows: Bool { false }
 
+    /// Nor does a bucket's: a write's transaction (`BEGIN IMMEDIATE`) holds the database until it ends.
+    var partitionSQL: PartitionSQL { PartitionSQL(table: tables.partitions.quoted, shareLock: "", updateLock: "") }
+
     /// The database is a file on this machine: its clock is the machine's.
     func databaseNow(_ c: SQLiteConnection) throws -> Int64 { Timestamp.microseconds(Date()) }
 

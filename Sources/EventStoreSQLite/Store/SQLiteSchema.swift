@@ -74,6 +74,7 @@ struct SQLiteTables: Sendable {
             (6, SQLCommonDDL.consumerGroups(self.consumerGroups.quoted, Self.columnTypes)),
             (7, SQLCommonDDL.retentionColumns(self.streams.quoted, Self.columnTypes)),
             (8, SQLCommonDDL.deletionColumns(self.streams.quoted, Self.columnTypes)),
+            (9, SQLCommonDDL.partitions(self.partitions.quoted, Self.columnTypes)),
         ]
     }
 

@@ -1,0 +1,195 @@
+/// Which text of a stream's name decides where the stream lives in a ``PartitionedEventStore``: streams
+/// whose keys are equal live on the same member, so that a transaction over them stays on one.
+public struct PartitionKey: Sendable {
+    /// A short name for the rule, as a partitioned store's file spells it (`stream`, `category`, `id`,
+    /// `prefix:<separator>`), or `custom`.
+    public let name: String
+    private let key: @Sendable (StreamName) -> String
+
+    /// A rule of your own: streams whose keys are equal live together.
+    public static func custom(_ key: @escaping @Sendable (StreamName) -> String) -> PartitionKey {
+        PartitionKey(name: "custom", key: key)
+    }
+
+    /// The whole stream name (the default): streams are spread one by one.
+    public static let stream = PartitionKey(name: "stream") { $0.rawValue }
+    /// The category (the part before the first `-`; the whole name without one): a category lives on one
+    /// member.
+    public static let category = PartitionKey(name: "category") { $0.category ?? $0.rawValue }
+    /// The part after the first `-` (the whole name without one): an aggregate's streams of several
+    /// categories (`order-7`, `payment-7`) live together.
+    public static let aggregateID = PartitionKey(name: "id") { name in
+        guard let dash = name.rawValue.firstIndex(of: "-") else { return name.rawValue }
+        return String(name.rawValue[name.rawValue.index(after: dash)...])
+    }
+
+    /// The part before the first `separator` (the whole name without one): a tenant's streams
+    /// (`acme/order-7`, `acme/user-3`) live together.
+    public static func prefix(separator: Character) -> PartitionKey {
+        PartitionKey(name: "prefix:\(separator)") { name in
+            guard let end = name.rawValue.firstIndex(of: separator) else { return name.rawValue }
+            return String(name.rawValue[..<end])
+        }
+    }
+
+    /// Reads a rule by its ``name``: `stream`, `category`, `id` or `prefix:<one character>`.
+    /// - Throws: `invalidArgument` for any other text.
+    public init(named text: String) throws(EventStoreError) {
+        switch text {
+        case "stream": self = .stream
+        case "category": self = .category
+        case "id": self = .aggregateID
+        default:
+            if text.hasPrefix("prefix:"), text.count == "prefix:".count + 1, let separator = text.last {
+                self = .prefix(separator: separator)
+                return
+            }
+            throw .invalidArgument("a partition key is stream, category, id or prefix:<one character>, not \(JSONValue.string(text).jsonText)")
+        }
+    }
+
+    private init(name: String, key: @escaping @Sendable (StreamName) -> String) {
+        self.name = name
+        self.key = key
+    }
+
+    /// The routing key of `stream`.
+    public func key(of stream: StreamName) -> String { key(stream) }
+
+    /// The bucket of a routing key among `count`: FNV-1a (64 bits) over its UTF-8 bytes, mixed by
+    /// SplitMix64's finaliser, modulo `count`. Stored placements depend on it: it never changes.
+    public static func bucket(of key: String, count: Int) -> Int {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in key.utf8 {
+            hash ^= UInt64(byte)
+            hash &*= 0x0000_0100_0000_01b3
+        }
+        hash = (hash ^ (hash >> 30)) &* 0xbf58_476d_1ce4_e5b9
+        hash = (hash ^ (hash >> 27)) &* 0x94d0_49bb_1331_11eb
+        hash ^= hash >> 31
+        return Int(hash % UInt64(count))
+    }
+}
+
+/// Which member of a ``PartitionedEventStore`` owns each bucket, and the map's version. Every member stores
+/// it, and checks each write against it: a write routed by an older map fails (`wrongPartition`) instead of
+/// landing on a member that no longer owns its bucket.
+public struct PlacementMap: Sendable, Hashable, Codable {
+    /// Grows by one with each change.
+    public let version: Int64
+    /// The members' names, in the order the store was given them.
+    public let members: [String]
+    /// The index in ``members`` of each bucket's owner.
+    public let owners: [Int]
+
+    /// The number of buckets of a new map: a power of two well above any member count, so that buckets can
+    /// be moved a few at a time.
+    public static let defaultBucketCount = 1024
+
+    public var bucketCount: Int { owners.count }
+
+    /// A first map (version 1): `members` own contiguous, nearly equal ranges of `bucketCount` buckets.
+    /// - Throws: `invalidArgument` for no member, a name used twice, or fewer buckets than members.
+    public static func initial(members: [String], bucketCount: Int = defaultBucketCount) throws(EventStoreError) -> PlacementMap {
+        let map = PlacementMap(version: 1, members: members, owners: (0..<max(bucketCount, 0)).map { $0 * max(members.count, 1) / max(bucketCount, 1) })
+        try map.validate()
+        return map
+    }
+
+    public init(version: Int64, members: [String], owners: [Int]) {
+        self.version = version
+        self.members = members
+        self.owners = owners
+    }
+
+    /// Checks the map's shape.
+    /// - Throws: `invalidArgument` naming what is wrong.
+    public func validate() throws(EventStoreError) {
+        if members.isEmpty { throw .invalidArgument("a placement map names one member or more") }
+        if Set(members).count != members.count { throw .invalidArgument("a placement map names each member once") }
+        if members.contains(where: { $0.isEmpty }) { throw .invalidArgument("a member's name is not empty") }
+        if owners.count < members.count { throw .invalidArgument("a placement map has at least a bucket per member") }
+        if owners.contains(where: { !members.indices.contains($0) }) { throw .invalidArgument("a bucket's owner is not a member") }
+        if version < 1 { throw .invalidArgument("a placement map's version is 1 or more") }
+    }
+
+    /// The buckets `member` owns.
+    public func buckets(of member: String) -> [Int] {
+        guard let index = members.firstIndex(of: member) else { return [] }
+        return owners.indices.filter { owners[$0] == index }
+    }
+
+    /// This map with `bucket` owned by `member`, one version later.
+    public func moving(_ bucket: Int, to member: String) throws(EventStoreError) -> PlacementMap {
+        guard owners.indices.contains(bucket) else { throw .invalidArgument("there is no bucket \(bucket) (0 to \(owners.count - 1))") }
+        guard let index = members.firstIndex(of: member) else { throw .invalidArgument("no member is named \(member)") }
+        var moved = owners
+        moved[bucket] = index
+        return PlacementMap(version: version + 1, members: members, owners: moved)
+    }
+
+    /// The map as members store it: compact JSON.
+    public var jsonText: String {
+        var out = "{\"version\":\(version),\"members\":["
+        for (index, member) in members.enumerated() {
+            if index > 0 { out += "," }
+            JSONValue.appendString(member, to: &out)
+        }
+        out += "],\"owners\":["
+        out += owners.map(String.init).joined(separator: ",")
+        return out + "]}"
+    }
+
+    /// Reads ``jsonText``.
+    /// - Throws: `corrupt` for text that is not a valid map.
+    public init(jsonText text: String) throws(EventStoreError) {
+        guard let value = try? JSONValue(parsing: text), let version = value["version"]?.wholeNumber,
+            case let .array(names)? = value["members"], case let .array(owners)? = value["owners"]
+        else { throw .corrupt("a stored placement map cannot be read") }
+        var members: [String] = []
+        for name in names {
+            guard case let .string(text) = name else { throw .corrupt("a stored placement map names a member with no string") }
+            members.append(text)
+        }
+        var indices: [Int] = []
+        indices.reserveCapacity(owners.count)
+        for owner in owners {
+            guard let index = owner.wholeNumber else { throw .corrupt("a stored placement map has an owner that is no index") }
+            indices.append(index)
+        }
+        self.init(version: Int64(version), members: members, owners: indices)
+        do {
+            try validate()
+        } catch {
+            throw .corrupt("a stored placement map is not valid: \(error.reason)")
+        }
+    }
+}
+
+/// What a member says of a bucket under a map version.
+public enum BucketState: String, Sendable, Hashable {
+    /// The member owns the bucket under that version: it takes writes.
+    case owned
+    /// The member owns it, but a move has stopped its writes for a moment.
+    case fenced
+    /// Another member owns it, or the version is not the member's.
+    case foreign
+}
+
+/// A store that can be a member of a ``PartitionedEventStore``: it stores the placement map, and checks in
+/// each write's transaction that it owns the write's bucket. Every SQL backend conforms. Backend API.
+public protocol PartitionMemberStore: EventStore {
+    /// The placement map this member stores, `nil` when it stores none.
+    @_spi(Backend) func storedPlacement() async throws -> PlacementMap?
+
+    /// Stores `map` as this member's (it is the member named `member`), with each bucket's state, when the
+    /// map it stores now has the version `replacing` (`nil`: none): in one transaction, which waits for the
+    /// writes under the old map to end.
+    /// - Returns: `false`, storing nothing, when the stored map's version is another.
+    @_spi(Backend) func storePlacement(_ map: PlacementMap, as member: String, replacing version: Int64?) async throws -> Bool
+
+    /// Inside a transaction of this store (called on the store its closure got): the bucket's state under
+    /// map `version`, the bucket's row held (shared) until the transaction ends, so that a change of the
+    /// map waits for it.
+    @_spi(Backend) func bucketState(_ bucket: Int, mapVersion version: Int64) async throws -> BucketState
+}

@@ -1,0 +1,107 @@
+@_spi(Backend) import EventStore
+import EventStorePostgres
+import EventStoreSQLite
+import EventStoreTestSupport
+import Foundation
+import Logging
+import Testing
+
+/// What a partitioned store's members are in a test.
+enum MemberKind: String, CaseIterable, Sendable, CustomTestStringConvertible {
+    /// Three SQLite files.
+    case sqlite
+    /// Three PostgreSQL databases, each on a server of its own (scripts/test starts them).
+    case postgres
+
+    var testDescription: String { rawValue }
+}
+
+enum PartitionTests {
+    /// The three PostgreSQL servers.
+    static let servers = [
+        TestDatabaseServer(variable: "EVENTSTORE_POSTGRES_URL", what: "a PostgreSQL database"),
+        TestDatabaseServer(variable: "EVENTSTORE_POSTGRES_URL_B", what: "a second PostgreSQL server"),
+        TestDatabaseServer(variable: "EVENTSTORE_POSTGRES_URL_C", what: "a third PostgreSQL server"),
+    ]
+
+    static var postgresShouldRun: Bool { servers.allSatisfy(\.shouldRun) }
+
+    /// Cases run at once: each holds three stores (three files and their logs, or three pools).
+    static let limit = ConcurrencyLimit(8)
+
+    static let memberNames = ["a", "b", "c"]
+
+    /// Three member stores of `kind` (new files, or new tables on each server), passed to `body`, then closed.
+    static func withMembers<T: Sendable>(
+        _ kind: MemberKind, readBatchSize: Int = 1000, _ body: @Sendable ([PartitionedEventStore.Member]) async throws -> T
+    ) async throws -> T {
+        switch kind {
+        case .sqlite:
+            let directory = FileManager.default.temporaryDirectory.appendingPathComponent("eventstore-partitions-\(UUID().uuidString)")
+            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+            defer { try? FileManager.default.removeItem(at: directory) }
+            var stores: [SQLiteEventStore] = []
+            for name in memberNames {
+                var configuration = SQLiteConfiguration(path: directory.appendingPathComponent("\(name).sqlite").path)
+                configuration.readBatchSize = readBatchSize
+                stores.append(try await SQLiteEventStore(configuration: configuration))
+            }
+            let result = await Result { try await body(zip(memberNames, stores).map { .init(name: $0, store: $1) }) }
+            for store in stores { await store.close() }
+            return try result.get()
+        case .postgres:
+            let prefix = TestDatabaseServer.uniquePrefix()
+            let urls = try servers.map { try $0.requiredURL() }
+            return try await withPostgres(urls, prefix: prefix, readBatchSize: readBatchSize, opened: []) { try await body($0) }
+        }
+    }
+
+    /// Opens a store on each URL in turn, each running while the body does (its connect timeout from
+    /// `connectTimeouts`, 10 s otherwise), then runs `body` with them all.
+    static func withPostgres<T: Sendable>(
+        _ urls: [String], prefix: String, readBatchSize: Int, connectTimeouts: [String: Duration] = [:],
+        opened: [PartitionedEventStore.Member], _ body: @Sendable ([PartitionedEventStore.Member]) async throws -> T
+    ) async throws -> T {
+        guard let url = urls.first else { return try await body(opened) }
+        var configuration = try PostgresConfiguration(url: url)
+        configuration.tablePrefix = prefix
+        configuration.readBatchSize = readBatchSize
+        configuration.poolSize = 4
+        if let timeout = connectTimeouts[url] { configuration.connectTimeout = timeout }
+        let name = memberNames[opened.count]
+        return try await PostgresEventStore.withStore(configuration: configuration, logger: Logger(label: "member-\(name)")) { store in
+            try await withPostgres(
+                Array(urls.dropFirst()), prefix: prefix, readBatchSize: readBatchSize, connectTimeouts: connectTimeouts,
+                opened: opened + [.init(name: name, store: store)], body)
+        }
+    }
+
+    /// A partitioned store over three members of `kind`.
+    static func withStore<T: Sendable>(
+        _ kind: MemberKind, readBatchSize: Int = 1000, configuration: PartitionedStoreConfiguration = .init(),
+        _ body: @Sendable (PartitionedEventStore) async throws -> T
+    ) async throws -> T {
+        try await withMembers(kind, readBatchSize: readBatchSize) { members in
+            try await body(try await PartitionedEventStore.open(members: members, configuration: configuration))
+        }
+    }
+
+    /// A stream name of `category` whose member under `store`'s map is `member`, the `index`-th such name.
+    static func stream(on member: String, of store: PartitionedEventStore, category: String = "s", index: Int = 0) throws -> StreamName {
+        var found = 0
+        for n in 0..<100_000 {
+            let name = try StreamName("\(category)-\(n)")
+            if store.location(of: name).member == member {
+                if found == index { return name }
+                found += 1
+            }
+        }
+        throw EventStoreError.invalidArgument("no stream of \(category) lives on \(member)")
+    }
+}
+
+extension Result where Failure == any Error {
+    init(_ body: () async throws -> Success) async {
+        do { self = .success(try await body()) } catch { self = .failure(error) }
+    }
+}

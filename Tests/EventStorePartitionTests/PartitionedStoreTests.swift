@@ -1,0 +1,248 @@
+@_spi(Backend) import EventStore
+import EventStorePostgres
+import EventStoreTestSupport
+import Foundation
+import Logging
+import Synchronization
+import Testing
+
+@Suite("Partition placement", .watchdog())
+struct PartitionPlacementTests {
+    /// The bucket function is part of what members store: a change would route streams away from their
+    /// events. These values were computed once from its definition (FNV-1a 64, SplitMix64's finaliser).
+    @Test func theBucketOfAKeyNeverChanges() {
+        for (key, bucket) in Self.golden { #expect(PartitionKey.bucket(of: key, count: 1024) == bucket, "\(key)") }
+    }
+
+    /// Computed by an implementation of its own (Python), to catch a change of the Swift one.
+    static let golden: [String: Int] = [
+        "": 155, "order-7": 684, "order-8": 479, "user-1": 856, "acme": 1007, "é": 414, "été-1": 1, "tenant/order-123456": 653,
+    ]
+
+    @Test func bucketsSpreadKeysEvenly() {
+        var counts = [Int](repeating: 0, count: 1024)
+        for n in 0..<102_400 { counts[PartitionKey.bucket(of: "order-\(n)", count: 1024)] += 1 }
+        // 100 keys a bucket on average; a uniform hash stays within ±45 (4.5 standard deviations).
+        #expect(counts.min()! > 55 && counts.max()! < 145, "from \(counts.min()!) to \(counts.max()!) keys a bucket")
+    }
+
+    @Test func keysCoLocateWhatMustLiveTogether() throws {
+        #expect(PartitionKey.stream.key(of: "order-7") == "order-7")
+        #expect(PartitionKey.category.key(of: "order-7") == "order")
+        #expect(PartitionKey.aggregateID.key(of: "order-7") == "7")
+        #expect(PartitionKey.aggregateID.key(of: "payment-7") == "7")
+        #expect(PartitionKey.prefix(separator: "/").key(of: "acme/order-7") == "acme")
+        #expect(try PartitionKey(named: "prefix:/").key(of: "acme/user-1") == "acme")
+        #expect(try PartitionKey(named: "category").name == "category")
+        for bad in ["", "tenant", "prefix:", "prefix:ab"] {
+            #expect(throws: EventStoreError.self) { try PartitionKey(named: bad) }
+        }
+    }
+
+    @Test func aFirstMapGivesMembersEqualRangesAndReadsBackAsWritten() throws {
+        let map = try PlacementMap.initial(members: ["a", "b", "c"], bucketCount: 1024)
+        #expect(map.version == 1)
+        #expect(map.buckets(of: "a") == Array(0..<342))
+        #expect(map.buckets(of: "b") == Array(342..<683))
+        #expect(map.buckets(of: "c") == Array(683..<1024))
+        #expect(try PlacementMap(jsonText: map.jsonText) == map)
+        let moved = try map.moving(5, to: "c")
+        #expect(moved.version == 2 && moved.owners[5] == 2 && moved.buckets(of: "a").count == 341)
+        #expect(throws: EventStoreError.self) { try map.moving(1024, to: "a") }
+        #expect(throws: EventStoreError.self) { try map.moving(0, to: "d") }
+        #expect(throws: EventStoreError.self) { try PlacementMap.initial(members: ["a", "a"]) }
+        #expect(throws: EventStoreError.self) { try PlacementMap.initial(members: []) }
+        #expect(throws: EventStoreError.self) { try PlacementMap(jsonText: #"{"version":1,"members":["a"],"owners":[1]}"#) }
+    }
+}
+
+@Suite("Partitioned store", .watchdog())
+struct PartitionedStoreTests {
+    @Test(arguments: MemberKind.allCases)
+    func eachStreamLivesOnItsMemberAndListingsMergeInByteOrder(_ kind: MemberKind) async throws {
+        if kind == .postgres, !PartitionTests.postgresShouldRun { return }
+        try await PartitionTests.withMembers(kind) { members in
+            let store = try await PartitionedEventStore.open(members: members)
+            // Names whose byte order is not Swift's string order, and 60 streams over the members.
+            var names: [StreamName] = (0..<60).map { try! StreamName("order-\($0)") }
+            names += [StreamName("Zebra-1"), StreamName("e\u{301}cole-1"), StreamName("\u{e9}t\u{e9}-1")]
+            for name in names { try await store.create(name, events: [EventMessage(messageName: "Made")]) }
+            for name in names {
+                let home = store.location(of: name).member
+                for member in members {
+                    #expect(try await member.store.hasStream(name) == (member.name == home), "\(name) on \(member.name)")
+                }
+                #expect(try await store.load(name).collect().count == 1)
+            }
+            for member in members { #expect(try await member.store.streamNames(limit: 100, offset: 0).count >= 5, "\(member.name) has streams") }
+
+            let sorted = names.map(\.rawValue).sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
+            #expect(try await store.streamNames(limit: 100, offset: 0).map(\.rawValue) == sorted)
+            #expect(try await store.streamNames(limit: 7, offset: 20).map(\.rawValue) == Array(sorted[20..<27]))
+            #expect(try await store.streamNames(.regex("^order-1"), limit: 100, offset: 0).count == 11)
+            #expect(try await store.categoryNames(limit: 10, offset: 0) == ["Zebra", "e\u{301}cole", "order", "\u{e9}t\u{e9}"])
+            #expect(try await store.categoryNames(limit: 2, offset: 1) == ["e\u{301}cole", "order"])
+        }
+    }
+
+    @Test(arguments: MemberKind.allCases)
+    func aWriteRoutedByAnOldMapNeverLandsOnAMemberThatGaveItsBucketAway(_ kind: MemberKind) async throws {
+        if kind == .postgres, !PartitionTests.postgresShouldRun { return }
+        try await PartitionTests.withMembers(kind) { members in
+            let stale = try await PartitionedEventStore.open(members: members)
+            let other = try await PartitionedEventStore.open(members: members)
+            let stream = try PartitionTests.stream(on: "a", of: stale)
+            let bucket = stale.location(of: stream).bucket
+            // Another process moves the stream's bucket to c: every member stores map 2.
+            let moved = try stale.placement.moving(bucket, to: "c")
+            for member in members { #expect(try await member.store.storePlacement(moved, as: member.name, replacing: 1)) }
+            #expect(stale.placement.version == 1, "this store still routes by map 1")
+            // Member a refuses the write (its bucket's row says foreign); the store reloads and writes to c.
+            try await stale.append([EventMessage(messageName: "Moved")], to: stream, expectedVersion: .noStream)
+            #expect(stale.placement.version == 2)
+            #expect(try await members[0].store.hasStream(stream) == false, "nothing landed on a")
+            #expect(try await members[2].store.load(stream).collect().map(\.messageName) == ["Moved"])
+            #expect(try await other.reloadPlacement().version == 2)
+            #expect(try await other.load(stream).collect().count == 1)
+
+            // A member that stores an old map (it was away when the map changed) is brought up to date.
+            #expect(try await members[1].store.storePlacement(try PlacementMap.initial(members: PartitionTests.memberNames), as: "b", replacing: 2))
+            let lagging = try PartitionTests.stream(on: "b", of: stale)
+            try await stale.create(lagging, events: [EventMessage(messageName: "Late")])
+            #expect(try await members[1].store.storedPlacement()?.version == 2, "map 2 was stored in b again")
+            #expect(try await members[1].store.load(lagging).collect().count == 1)
+        }
+    }
+
+    @Test(arguments: MemberKind.allCases)
+    func aMapChangeWaitsForTheWritesOfTheBucketInFlight(_ kind: MemberKind) async throws {
+        if kind == .postgres, !PartitionTests.postgresShouldRun { return }
+        try await PartitionTests.withMembers(kind) { members in
+            let store = try await PartitionedEventStore.open(members: members)
+            let stream = try PartitionTests.stream(on: "a", of: store)
+            let moved = try store.placement.moving(store.location(of: stream).bucket, to: "b")
+            let events = EventLog()
+            try await withThrowingTaskGroup { group in
+                group.addTask {
+                    try await store.transaction { transaction in
+                        try await transaction.append([EventMessage(messageName: "InFlight")], to: stream, expectedVersion: .noStream)
+                        events.append("written")
+                        try await Task.sleep(for: .milliseconds(400))
+                        events.append("committing")
+                    }
+                }
+                group.addTask {
+                    while events.all.isEmpty { try await Task.sleep(for: .milliseconds(5)) }
+                    #expect(try await members[0].store.storePlacement(moved, as: "a", replacing: 1))
+                    events.append("map stored")
+                }
+                try await group.waitForAll()
+            }
+            #expect(events.all == ["written", "committing", "map stored"], "the map waited for the write's commit")
+            #expect(try await members[0].store.load(stream).collect().map(\.messageName) == ["InFlight"])
+        }
+    }
+
+    @Test(arguments: MemberKind.allCases)
+    func aTransactionStaysOnOneMember(_ kind: MemberKind) async throws {
+        if kind == .postgres, !PartitionTests.postgresShouldRun { return }
+        try await PartitionTests.withStore(kind) { store in
+            let onA = try PartitionTests.stream(on: "a", of: store)
+            let alsoOnA = try PartitionTests.stream(on: "a", of: store, index: 1)
+            let onB = try PartitionTests.stream(on: "b", of: store)
+            try await store.transaction { transaction in
+                try await transaction.append([EventMessage(messageName: "One")], to: onA, expectedVersion: .noStream)
+                try await transaction.append([EventMessage(messageName: "Two")], to: alsoOnA, expectedVersion: .noStream)
+                #expect(try await transaction.streamNames(limit: 10, offset: 0).map(\.rawValue).sorted() == [onA.rawValue, alsoOnA.rawValue].sorted())
+            }
+            #expect(try await store.load(onA).collect().count == 1)
+            #expect(try await store.load(alsoOnA).collect().count == 1)
+
+            let spanning = try PartitionTests.stream(on: "a", of: store, index: 2)
+            await #expect(throws: EventStoreError.self) {
+                try await store.transaction { transaction in
+                    try await transaction.append([EventMessage(messageName: "First")], to: spanning, expectedVersion: .noStream)
+                    do {
+                        try await transaction.append([EventMessage(messageName: "Elsewhere")], to: onB, expectedVersion: .noStream)
+                    } catch let error as EventStoreError {
+                        #expect(error.code == .invalidArgument, "\(error)")
+                        throw error
+                    }
+                }
+            }
+            #expect(try await store.hasStream(spanning) == false, "the first member's write was rolled back")
+            #expect(try await store.hasStream(onB) == false)
+            try await store.transaction { transaction in
+                await #expect(throws: EventStoreError.self, "the outer store refuses a write inside its transaction") {
+                    try await store.append([EventMessage(messageName: "Out")], to: onA)
+                }
+                let found = try await transaction.hasStream(onA)
+                #expect(found)
+            }
+        }
+    }
+}
+
+@Suite("Partitioned store with a member down", .enabled(if: PartitionTests.postgresShouldRun), .watchdog())
+struct PartitionMemberDownTests {
+    /// Member c is a server of this test's own, stopped: writes and reads of its streams fail with `backend`
+    /// within the connect timeout (2 s here), listings (which read every member) fail the same way, and the other members' streams keep
+    /// working. Once c is back, its streams are written again.
+    @Test func aMemberDownFailsItsStreamsClearlyAndTheOthersKeepWorking() async throws {
+        let server = try await PrivatePostgresServer.start("partition-member-c")
+        defer { Task { await server.remove() } }
+        let prefix = TestDatabaseServer.uniquePrefix()
+        let urls = [try PartitionTests.servers[0].requiredURL(), try PartitionTests.servers[1].requiredURL(), server.url]
+        // A connection to a stopped server is refused at once, and the pool tries again until its connect timeout.
+        try await PartitionTests.withPostgres(urls, prefix: prefix, readBatchSize: 100, connectTimeouts: [server.url: .seconds(2)], opened: []) { members in
+            let store = try await PartitionedEventStore.open(members: members)
+            let onC = try PartitionTests.stream(on: "c", of: store)
+            let onA = try PartitionTests.stream(on: "a", of: store)
+            let onB = try PartitionTests.stream(on: "b", of: store)
+            try await store.create(onC, events: [EventMessage(messageName: "Before")])
+
+            try await server.stop()
+            let started = ContinuousClock.now
+            for call in [
+                { try await store.append([EventMessage(messageName: "Lost")], to: onC, expectedVersion: .any) },
+                { _ = try await store.load(onC).collect() },
+                { _ = try await store.streamNames(limit: 10, offset: 0) },
+            ] as [@Sendable () async throws -> Void] {
+                do {
+                    try await call()
+                    Issue.record("a call that needs member c succeeded while c is down")
+                } catch let error as EventStoreError {
+                    #expect(error.code == .backend, "\(error)")
+                }
+            }
+            #expect(ContinuousClock.now - started < .seconds(15), "the failures came within the connect timeout of each call")
+            try await store.create(onA, events: [EventMessage(messageName: "StillWorking")])
+            try await store.create(onB, events: [EventMessage(messageName: "StillWorking")])
+            #expect(try await store.load(onA).collect().count == 1)
+
+            try await server.resume()
+            try await eventually("member c takes writes again") {
+                (try? await store.append([EventMessage(messageName: "After")], to: onC, expectedVersion: .exact(1))) != nil
+            }
+            #expect(try await store.load(onC).collect().map(\.messageName) == ["Before", "After"])
+        }
+    }
+}
+
+/// Tries `check` until it holds, at most 30 s.
+func eventually(_ what: String, _ check: () async throws -> Bool) async throws {
+    let deadline = ContinuousClock.now + .seconds(30)
+    while ContinuousClock.now < deadline {
+        if try await check() { return }
+        try await Task.sleep(for: .milliseconds(100))
+    }
+    Issue.record("\(what): not within 30 s")
+}
+
+/// What happened, in order, across a test's tasks.
+final class EventLog: Sendable {
+    private let entries = Mutex<[String]>([])
+    func append(_ entry: String) { entries.withLock { $0.append(entry) } }
+    var all: [String] { entries.withLock { $0 } }
+}
+
