@@ -48,10 +48,12 @@ extension EventStoreClient: ConsumerGroupStore {
     public func take(from group: String, consumer: String, count: Int) async throws -> [ConsumerGroupDelivery] {
         if consumer.isEmpty { throw EventStoreError.invalidArgument("a consumer needs a name") }
         if count < 1 { throw EventStoreError.invalidArgument("count must be 1 or more, not \(count)") }
+        // Shielded: a take sent runs to its answer even when the consumer is cancelled meanwhile, so that the
+        // server has handled it before the consumer's leave (else the take, handled after, made it a member again).
+        let path = Self.groupPath(group) + "/take"
+        let query = [("consumer", consumer), ("count", String(min(count, 1000)))]
         return try await instruments.measure(.changeConsumerGroup) {
-            let response = try await transport.send(
-                .POST, Self.groupPath(group) + "/take", query: [("consumer", consumer), ("count", String(min(count, 1000)))],
-                kind: .idempotentWrite)
+            let response = try await shielded { try await self.transport.send(.POST, path, query: query, kind: .idempotentWrite) }
             return try EventJSON.deliveries(fromTake: response.body)
         }
     }

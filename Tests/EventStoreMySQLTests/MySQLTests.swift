@@ -91,7 +91,8 @@ struct MySQLStoreTests {
         try await SQLShell.mariadb(
             host: configuration.host, port: configuration.port, user: configuration.username, password: configuration.password,
             database: configuration.database
-        ).run("DROP TABLE IF EXISTS \(Schema4Fixture.tablePrefix)consumer_groups")
+        ).run(
+            "DROP TABLE IF EXISTS \(Schema4Fixture.tablePrefix)consumer_groups, \(Schema4Fixture.tablePrefix)partition_placement")
         try await Schema4Fixture.load(
             "mariadb.sql", with: "mariadb",
             ["--no-defaults", "-h", configuration.host, "-P", "\(configuration.port)", "-u", configuration.username] + password

@@ -56,8 +56,91 @@ struct PartitionPlacementTests {
     }
 }
 
+@Suite("Composite position", .watchdog())
+struct CompositePositionTests {
+    @Test func itsTextReadsBackAndItsOrderIsPartial() throws {
+        let position = CompositePosition(parts: ["b": GlobalPosition("7:15")!, "a": GlobalPosition("1042")!, "c": .start])
+        #expect(position.description == "a=1042,b=7:15")
+        #expect(CompositePosition(position.description) == position)
+        #expect(CompositePosition("") == .start)
+        for bad in ["a", "a=", "=5", "a=1,a=2", "a=x", "a b=1", "a=1;b=2"] { #expect(CompositePosition(bad) == nil, "\(bad)") }
+        let later = CompositePosition(parts: ["a": GlobalPosition("1043")!, "b": GlobalPosition("7:15")!])
+        let elsewhere = CompositePosition(parts: ["a": GlobalPosition("1000")!, "c": GlobalPosition("3")!])
+        #expect(later.isAtOrAfter(position) && !position.isAtOrAfter(later))
+        #expect(!elsewhere.isAtOrAfter(position) && !position.isAtOrAfter(elsewhere), "neither is after the other")
+        #expect(position.isAtOrAfter(.start))
+    }
+}
+
 @Suite("Partitioned store", .watchdog())
 struct PartitionedStoreTests {
+    /// How many events each of the eight writers appends in the merged-reader test: 200 unless
+    /// `EVENTSTORE_PARTITION_EVENTS_PER_WRITER` says otherwise.
+    static var eventsPerWriter: Int {
+        ProcessInfo.processInfo.environment["EVENTSTORE_PARTITION_EVENTS_PER_WRITER"].flatMap(Int.init) ?? 200
+    }
+
+    /// Eight writers append to forty streams spread over the members while a reader follows the whole
+    /// store: it gets every event once, each stream's in order; a reader that resumes after any event it
+    /// got gets exactly the events after it.
+    @Test(arguments: MemberKind.allCases)
+    func eightWritersAndAMergedTailingReaderSeeEveryEventOnce(_ kind: MemberKind) async throws {
+        if kind == .postgres, !PartitionTests.postgresShouldRun { return }
+        try await PartitionTests.withStore(kind) { store in
+            let total = 8 * Self.eventsPerWriter
+            let reader = Task {
+                var got: [PartitionedEvent] = []
+                let deadline = ContinuousClock.now + .seconds(180)
+                for try await event in store.follow(pageSize: 100) {
+                    got.append(event)
+                    if got.count >= total || ContinuousClock.now > deadline { break }
+                }
+                return got
+            }
+            let written = try await withThrowingTaskGroup(of: [UUID].self) { group in
+                for writer in 0..<8 {
+                    group.addTask {
+                        var uuids: [UUID] = []
+                        for n in 0..<Self.eventsPerWriter {
+                            let stream = try StreamName("load-\(writer * 5 + n % 5)")
+                            let event = EventMessage(messageName: "Wrote", payload: ["n": JSONValue(integerLiteral: n)])
+                            if n < 5 {
+                                try await store.create(stream, events: [event])
+                            } else {
+                                try await store.append([event], to: stream, expectedVersion: .any)
+                            }
+                            uuids.append(event.uuid)
+                        }
+                        return uuids
+                    }
+                }
+                var all: [UUID] = []
+                for try await uuids in group { all += uuids }
+                return all
+            }
+            let got = try await reader.value
+            #expect(got.count == total, "events read")
+            #expect(Set(got.map(\.event.uuid)) == Set(written), "every event, once")
+            var last: [StreamName: Int] = [:]
+            for item in got {
+                let stream = item.event.streamName
+                #expect(item.event.position == (last[stream] ?? 0) + 1, "\(stream) in order")
+                last[stream] = item.event.position
+                #expect(item.member == store.location(of: stream).member)
+            }
+            #expect(Set(got.map(\.member)) == ["a", "b", "c"], "every member was written to")
+
+            // Resumed after any event, a reader gets exactly the rest.
+            for cut in [0, total / 3, total - 1] {
+                let page = try await store.readAll(after: got[cut].position, limit: total)
+                #expect(Set(page.events.map(\.event.uuid)) == Set(got[(cut + 1)...].map(\.event.uuid)), "after event \(cut)")
+                #expect(page.events.count == total - cut - 1)
+            }
+            await #expect(throws: EventStoreError.self) { try await store.readAll(after: CompositePosition("d=5")!, limit: 10) }
+            await #expect(throws: EventStoreError.self) { try await store.readAll(after: .start, limit: 0) }
+        }
+    }
+
     @Test(arguments: MemberKind.allCases)
     func eachStreamLivesOnItsMemberAndListingsMergeInByteOrder(_ kind: MemberKind) async throws {
         if kind == .postgres, !PartitionTests.postgresShouldRun { return }

@@ -147,7 +147,8 @@ struct PostgresStoreTests {
     @Test func aDatabaseOfTheSchema4BuildMigratesAndReadsBackUnchanged() async throws {
         let url = try #require(PostgresTestServer.url)
         // The dump drops the tables of its own schema; a later run's newer tables go first.
-        try await SQLShell.postgres(url).run("DROP TABLE IF EXISTS \(Schema4Fixture.tablePrefix)consumer_groups")
+        try await SQLShell.postgres(url).run(
+            "DROP TABLE IF EXISTS \(Schema4Fixture.tablePrefix)consumer_groups, \(Schema4Fixture.tablePrefix)partition_placement")
         try await Schema4Fixture.load("postgres.sql", with: "psql", [url, "-q", "-v", "ON_ERROR_STOP=1"])
         var configuration = try PostgresConfiguration(url: url)
         configuration.tablePrefix = Schema4Fixture.tablePrefix

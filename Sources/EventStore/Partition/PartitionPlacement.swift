@@ -107,10 +107,19 @@ public struct PlacementMap: Sendable, Hashable, Codable {
     public func validate() throws(EventStoreError) {
         if members.isEmpty { throw .invalidArgument("a placement map names one member or more") }
         if Set(members).count != members.count { throw .invalidArgument("a placement map names each member once") }
-        if members.contains(where: { $0.isEmpty }) { throw .invalidArgument("a member's name is not empty") }
+        if let bad = members.first(where: { !Self.isValid(memberName: $0) }) {
+            throw .invalidArgument("a member's name has 1 to 64 ASCII letters, digits, _, - and ., not \(JSONValue.string(bad).jsonText)")
+        }
         if owners.count < members.count { throw .invalidArgument("a placement map has at least a bucket per member") }
         if owners.contains(where: { !members.indices.contains($0) }) { throw .invalidArgument("a bucket's owner is not a member") }
         if version < 1 { throw .invalidArgument("a placement map's version is 1 or more") }
+    }
+
+    /// Whether `name` can name a member: 1 to 64 ASCII letters, digits, `_`, `-` and `.` (it stands in
+    /// ``CompositePosition``'s text).
+    public static func isValid(memberName name: String) -> Bool {
+        (1...64).contains(name.utf8.count)
+            && name.utf8.allSatisfy { $0 < 128 && (Character(Unicode.Scalar($0)).isLetter || Character(Unicode.Scalar($0)).isNumber || "_-.".utf8.contains($0)) }
     }
 
     /// The buckets `member` owns.
@@ -178,7 +187,7 @@ public enum BucketState: String, Sendable, Hashable {
 
 /// A store that can be a member of a ``PartitionedEventStore``: it stores the placement map, and checks in
 /// each write's transaction that it owns the write's bucket. Every SQL backend conforms. Backend API.
-public protocol PartitionMemberStore: EventStore {
+public protocol PartitionMemberStore: GlobalOrderEventStore {
     /// The placement map this member stores, `nil` when it stores none.
     @_spi(Backend) func storedPlacement() async throws -> PlacementMap?
 

@@ -54,9 +54,9 @@ public final class PartitionedEventStore: EventStore, Sendable {
     public let configuration: PartitionedStoreConfiguration
     private let map: Mutex<PlacementMap>
     /// Marks the tasks inside this store's transactions.
-    private let identity = Identity()
+    let identity = Identity()
 
-    private final class Identity: Sendable {}
+    final class Identity: Sendable {}
 
     /// Opens a store over `members`: it reads the placement map each member stores and keeps the newest,
     /// stores it in every member that lacks it or stores an older one, and makes a first map (members own

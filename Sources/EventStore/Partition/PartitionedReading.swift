@@ -1,0 +1,106 @@
+import Logging
+
+/// Reading a partitioned store as a whole: every member's own order, merged.
+///
+/// Each member keeps its own gap-free order; a reader keeps a ``CompositePosition`` (its place in each
+/// member's) and reads every member after its part. Events of one member come in that member's order, so
+/// each stream's events come in order; events of different members come in the order of their
+/// `createdAt` (the writers' clocks), which is no promise: there is no order across members.
+extension PartitionedEventStore {
+    /// Up to `limit` events of `target` after `position`: each member's next events, merged by `createdAt`
+    /// (each member's kept in its order), each with the composite position just after it.
+    /// - Throws: `invalidArgument` when `limit` < 1 or `position` names no member of the store; a member's
+    ///   failure (every member is read).
+    public func readAll(after position: CompositePosition, of target: SubscriptionTarget = .all, limit: Int) async throws -> PartitionedPage {
+        if limit < 1 { throw EventStoreError.invalidArgument("limit must be 1 or more, not \(limit)") }
+        let names = Set(members.map(\.name))
+        if let stranger = position.parts.keys.first(where: { !names.contains($0) }) {
+            throw EventStoreError.invalidArgument("the position names \(stranger), which is no member of this store")
+        }
+        // Each member's page after its part (every member at once).
+        try TransactionScope.checkOutsideTransaction(of: ObjectIdentifier(identity))
+        let memberPages = try await withThrowingTaskGroup(of: (Int, GlobalOrderPage).self) { group in
+            for (index, member) in members.enumerated() {
+                let after = position[member.name]
+                group.addTask { (index, try await member.store.readPage(after: after, of: target, limit: limit)) }
+            }
+            var found = [GlobalOrderPage?](repeating: nil, count: members.count)
+            for try await (index, page) in group { found[index] = page }
+            return found.compactMap { $0 }
+        }
+        // A merge of the pages' heads, the earliest `createdAt` first (ties: the member listed first).
+        var next = [Int](repeating: 0, count: members.count)
+        var current = position
+        var merged: [PartitionedEvent] = []
+        while merged.count < limit {
+            var chosen: Int?
+            for (index, page) in memberPages.enumerated() where next[index] < page.events.count {
+                let candidate = page.events[next[index]]
+                if let best = chosen, memberPages[best].events[next[best]].message.createdAtMicros <= candidate.message.createdAtMicros {
+                    continue
+                }
+                chosen = index
+            }
+            guard let index = chosen else { break }
+            let event = memberPages[index].events[next[index]]
+            next[index] += 1
+            current[members[index].name] = event.globalPosition
+            merged.append(PartitionedEvent(event: event, member: members[index].name, position: current))
+        }
+        // A member whose page was taken whole is read up to its page's end (past gaps no reader can fill).
+        for (index, page) in memberPages.enumerated() where next[index] == page.events.count {
+            current[members[index].name] = Swift.max(current[members[index].name], page.readThrough)
+        }
+        return PartitionedPage(events: merged, position: current)
+    }
+
+    /// The events of `target` after `position` as they come: every member read, then waited on (woken by
+    /// this process's appends, or after each member's `pollInterval`), until the consuming task is
+    /// cancelled. A failed read is tried again with back-off; each event comes once, with the position to
+    /// resume after it.
+    public func follow(_ target: SubscriptionTarget = .all, after position: CompositePosition = .start, pageSize: Int = 500)
+        -> AsyncThrowingStream<PartitionedEvent, any Error>
+    {
+        AsyncThrowingStream { continuation in
+            let task = Task {
+                var at = position
+                var delay: Duration = .milliseconds(100)
+                while !Task.isCancelled {
+                    let generations = members.map { $0.store.appendNotifier.generation }
+                    let page: PartitionedPage
+                    do {
+                        page = try await readAll(after: at, of: target, limit: pageSize)
+                        delay = .milliseconds(100)
+                    } catch let error as EventStoreError where error.code.isTransient {
+                        configuration.logger.warning("a partitioned reader could not read; it tries again in \(delay): \(error)")
+                        try? await Task.sleep(for: delay)
+                        delay = Swift.min(delay * 2, .seconds(5))
+                        continue
+                    } catch {
+                        continuation.finish(throwing: error)
+                        return
+                    }
+                    for event in page.events { continuation.yield(event) }
+                    at = page.position
+                    if page.events.count < pageSize { await waitForAppends(after: generations) }
+                }
+                continuation.finish()
+            }
+            continuation.onTermination = { _ in task.cancel() }
+        }
+    }
+
+    /// Waits until a member signals an append after `generations`, at most the longest poll interval.
+    private func waitForAppends(after generations: [UInt64]) async {
+        let members = self.members
+        await withTaskGroup(of: Void.self) { group in
+            for (index, member) in members.enumerated() {
+                group.addTask {
+                    await member.store.appendNotifier.wait(after: generations[index], timeout: member.store.pollInterval)
+                }
+            }
+            await group.next()
+            group.cancelAll()
+        }
+    }
+}
