@@ -80,11 +80,6 @@ enum ClientTests {
     static let limit = ConcurrencyLimit(6)
 }
 
-extension Result where Failure == any Error {
-    init(_ body: () async throws -> Success) async {
-        do { self = .success(try await body()) } catch { self = .failure(error) }
-    }
-}
 
 @Suite("EventStoreClient conformance", .watchdog())
 struct ClientConformanceTests {

@@ -99,9 +99,3 @@ enum PartitionTests {
         throw EventStoreError.invalidArgument("no stream of \(category) lives on \(member)")
     }
 }
-
-extension Result where Failure == any Error {
-    init(_ body: () async throws -> Success) async {
-        do { self = .success(try await body()) } catch { self = .failure(error) }
-    }
-}

@@ -88,14 +88,16 @@ struct PartitionedStoreTests {
         if kind == .postgres, !PartitionTests.postgresShouldRun { return }
         try await PartitionTests.withStore(kind) { store in
             let total = 8 * Self.eventsPerWriter
+            // Bounded whether or not events keep coming: a reader that lost one would wait for ever.
             let reader = Task {
-                var got: [PartitionedEvent] = []
-                let deadline = ContinuousClock.now + .seconds(180)
-                for try await event in store.follow(pageSize: 100) {
-                    got.append(event)
-                    if got.count >= total || ContinuousClock.now > deadline { break }
+                try await within(.seconds(180), "the merged reader gets all \(total) events") {
+                    var got: [PartitionedEvent] = []
+                    for try await event in store.follow(pageSize: 100) {
+                        got.append(event)
+                        if got.count >= total { break }
+                    }
+                    return got
                 }
-                return got
             }
             let written = try await withThrowingTaskGroup(of: [UUID].self) { group in
                 for writer in 0..<8 {
@@ -215,7 +217,9 @@ struct PartitionedStoreTests {
                     }
                 }
                 group.addTask {
-                    while events.all.isEmpty { try await Task.sleep(for: .milliseconds(5)) }
+                    try await within(.seconds(30), "the transaction writes") {
+                        while events.all.isEmpty { try await Task.sleep(for: .milliseconds(5)) }
+                    }
                     #expect(try await members[0].store.storePlacement(moved, as: "a", replacing: 1))
                     events.append("map stored")
                 }

@@ -92,9 +92,8 @@ public final class PartitionedEventStore: EventStore, Sendable {
 
     /// The member a stream lives on, under the current map, and its bucket.
     public func location(of stream: StreamName) -> (member: String, bucket: Int) {
-        let current = placement
-        let bucket = PartitionKey.bucket(of: configuration.key.key(of: stream), count: current.bucketCount)
-        return (current.members[current.owners[bucket]], bucket)
+        let (member, bucket) = route(stream, in: placement)
+        return (member.name, bucket)
     }
 
     /// Reads the members' maps again and routes by the newest (which it stores in members that lag).
