@@ -149,29 +149,17 @@ final class PostgresStandbys: Sendable {
     /// How far a standby has replayed WAL, in bytes (0 on a primary).
     static let replayedBytes = "coalesce((pg_last_wal_replay_lsn() - '0/0'::pg_lsn)::int8, 0)"
 
-    /// Asks a standby whether it is in recovery and streaming, how far it has replayed, and how far behind it is.
+    /// Checks a standby (``ask(_:)``) and keeps its status, logging a change.
     private func check(_ index: Int) async {
         defer { state.withLock { _ = $0.checking.remove(index) } }
-        let logger = self.logger
-        let maxLag = configuration.maxStandbyLag
-        let status: Status
+        var status: Status
         do {
-            status = try await deadline.withConnection(of: nodes.clients[index], .read) { connection in
-                let query: PostgresQuery = """
-                    SELECT pg_is_in_recovery(), \(unescaped: Self.replayedBytes),
-                        coalesce((SELECT coalesce(status, 'streaming') = 'streaming' FROM pg_stat_wal_receiver), false),
-                        CASE WHEN pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn() THEN 0
-                            ELSE coalesce(extract(epoch FROM now() - pg_last_xact_replay_timestamp())::float8, 0) END
-                    """
-                for try await (inRecovery, replayed, streaming, lag) in try await connection.query(query, logger: logger)
-                    .decode((Bool, Int64, Bool, Double).self)
-                {
-                    let reason =
-                        !inRecovery ? "not in recovery" : !streaming ? "not streaming from a primary"
-                        : lag > maxLag.seconds ? "\(lag) s behind" : ""
-                    return Status(usable: reason.isEmpty, replayed: UInt64(max(0, replayed)), checkedAt: .now, reason: reason)
-                }
-                throw EventStoreError.backend("the standby's status query returned no row")
+            do {
+                status = try await ask(index)
+            } catch where Self.closedByTheServer(error) {
+                // A pooled session the server ended meanwhile (a recovery conflict between two statements, an
+                // administrator) says nothing of the standby: asked again, on a new connection, once.
+                status = try await ask(index)
             }
         } catch {
             status = Status(usable: false, replayed: 0, checkedAt: .now, reason: "\(error)")
@@ -186,6 +174,35 @@ final class PostgresStandbys: Sendable {
             } else {
                 logger.notice("[EventStore] the standby \(nodes.hosts[index]) is passed over for reads: \(status.reason)")
             }
+        }
+    }
+
+    /// A session the server ended under a call: its connection closed, or a recovery conflict (40001).
+    static func closedByTheServer(_ error: any Error) -> Bool {
+        guard let error = error as? PSQLError else { return false }
+        return error.code == .serverClosedConnection || error.sqlState == "40001"
+    }
+
+    /// Asks a standby whether it is in recovery and streaming, how far it has replayed, and how far behind it is.
+    private func ask(_ index: Int) async throws -> Status {
+        let logger = self.logger
+        let maxLag = configuration.maxStandbyLag
+        return try await deadline.withConnection(of: nodes.clients[index], .read) { connection in
+            let query: PostgresQuery = """
+                SELECT pg_is_in_recovery(), \(unescaped: Self.replayedBytes),
+                    coalesce((SELECT coalesce(status, 'streaming') = 'streaming' FROM pg_stat_wal_receiver), false),
+                    CASE WHEN pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn() THEN 0
+                        ELSE coalesce(extract(epoch FROM now() - pg_last_xact_replay_timestamp())::float8, 0) END
+                """
+            for try await (inRecovery, replayed, streaming, lag) in try await connection.query(query, logger: logger)
+                .decode((Bool, Int64, Bool, Double).self)
+            {
+                let reason =
+                    !inRecovery ? "not in recovery" : !streaming ? "not streaming from a primary"
+                    : lag > maxLag.seconds ? "\(lag) s behind" : ""
+                return Status(usable: reason.isEmpty, replayed: UInt64(max(0, replayed)), checkedAt: .now, reason: reason)
+            }
+            throw EventStoreError.backend("the standby's status query returned no row")
         }
     }
 
