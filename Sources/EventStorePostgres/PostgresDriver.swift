@@ -564,6 +564,37 @@ final class PostgresDriver: SQLDriver {
         return try await read(transaction) { try await operations.bucketState($0, bucket, mapVersion: version) }
     }
 
+    var copyTables: (streams: String, events: String) { (operations.tables.streams, operations.tables.events) }
+    var partitionSQL: PartitionSQL { operations.partitionSQL }
+
+    func fencedBuckets(_ transaction: SQLTransactionHandle?) async throws -> [Int] {
+        let operations = self.operations
+        return try await read(transaction) { c in
+            var buckets: [Int] = []
+            for try await text in try await operations.run(c, operations.partitionSQL.fenced()).decode(String.self) {
+                if let bucket = Int(String(text.filter { $0 != " " })) { buckets.append(bucket) }
+            }
+            return buckets
+        }
+    }
+
+    func storedRow(_ transaction: SQLTransactionHandle?, _ stream: StreamName) async throws -> StoredStreamRow? {
+        let operations = self.operations
+        return try await read(transaction) { try await operations.storedRow($0, stream) }
+    }
+
+    func storedStreamNames(_ transaction: SQLTransactionHandle?, after name: String, limit: Int) async throws -> [String] {
+        let operations = self.operations
+        return try await read(transaction) { try await operations.storedStreamNames($0, after: name, limit: limit) }
+    }
+
+    func execute(_ transaction: SQLTransactionHandle?, _ statements: [SQLQuery]) async throws {
+        let operations = self.operations
+        try await write(transaction) { c in
+            for statement in statements { try await operations.execute(c, statement) }
+        }
+    }
+
     func consumerGroupRecord(_ transaction: SQLTransactionHandle?, named name: String) async throws -> ConsumerGroupRecord? {
         let operations = self.operations
         return try await read(transaction) { try await operations.consumerGroupText($0, named: name) }.map(ConsumerGroupSQL.record)

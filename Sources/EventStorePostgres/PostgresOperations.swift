@@ -483,7 +483,14 @@ struct PostgresOperations: Sendable {
 
     // MARK: Partitions
 
-    var partitionSQL: PartitionSQL { PartitionSQL(table: tables.partitions, shareLock: " FOR SHARE", updateLock: " FOR UPDATE") }
+    var partitionSQL: PartitionSQL {
+        PartitionSQL(table: tables.partitions, shareLock: "", updateLock: " FOR UPDATE", advisoryKey: tables.partitions)
+    }
+
+    /// Runs a statement, reading whatever rows it returns.
+    func execute(_ c: PostgresConnection, _ statement: SQLQuery) async throws {
+        for try await _ in try await run(c, statement) {}
+    }
 
     private func firstText(_ c: PostgresConnection, _ query: SQLQuery) async throws -> String? {
         for try await text in try await run(c, query).decode(String?.self) { return text }
@@ -497,6 +504,7 @@ struct PostgresOperations: Sendable {
     /// Stores `map` when the stored map's version is `replacing` (the caller holds the transaction).
     func storePlacement(_ c: PostgresConnection, _ map: PlacementMap, as member: String, replacing version: Int64?) async throws -> Bool {
         let sql = partitionSQL
+        if let lock = sql.lockForMapChange() { try await execute(c, lock) }
         guard try PartitionSQL.map(try await firstText(c, sql.map(lock: true)))?.version == version else { return false }
         _ = try await run(c, sql.clear())
         for insert in sql.insert(map, as: member) { _ = try await run(c, insert) }
@@ -504,7 +512,25 @@ struct PostgresOperations: Sendable {
     }
 
     func bucketState(_ c: PostgresConnection, _ bucket: Int, mapVersion version: Int64) async throws -> BucketState {
-        try PartitionSQL.state(try await firstText(c, partitionSQL.state(of: bucket, version: version)))
+        let sql = partitionSQL
+        if let lock = sql.lockForWrite(of: bucket) { try await execute(c, lock) }
+        return try PartitionSQL.state(try await firstText(c, sql.state(of: bucket, version: version)))
+    }
+
+    func storedRow(_ c: PostgresConnection, _ name: StreamName) async throws -> StoredStreamRow? {
+        let rows = try await run(c, StreamCopySQL.row(tables.streams, name)).decode((Int64, Int64, Int64, Int64, Int64).self)
+        for try await (id, version, deleted, beginsAt, removed) in rows {
+            return StoredStreamRow(id: id, version: Int(version), deleted: Int(deleted), beginsAt: Int(beginsAt), removed: Int(removed))
+        }
+        return nil
+    }
+
+    func storedStreamNames(_ c: PostgresConnection, after name: String, limit: Int) async throws -> [String] {
+        var names: [String] = []
+        for try await text in try await run(c, StreamCopySQL.names(tables.streams, after: name, limit: limit)).decode(String.self) {
+            names.append(text)
+        }
+        return names
     }
 
     // MARK: Consumer groups

@@ -12,7 +12,7 @@ struct DatabaseOptions: ParsableArguments {
     @Option(
         name: .long,
         help: ArgumentHelp(
-            "The store: \(StoreBackends.all.map { $0.urlForm }.joined(separator: ", ")).",
+            "The store: \(StoreBackends.all.map { $0.urlForm }.joined(separator: ", ")); \(PartitionedStoreFile.urlForm) for `eventstore partitions`.",
             discussion: "Read from \(environmentVariable) when absent; \(defaultURL) when neither is set.",
             valueName: "url"))
     var database: String?
@@ -26,7 +26,11 @@ struct DatabaseOptions: ParsableArguments {
     func withStore<T: Sendable>(logger: Logger = commandLogger, _ body: @Sendable (any ProjectionStore) async throws -> T)
         async throws -> T
     {
-        try await StoreBackends.backend(for: url).withStore(tablePrefix: nil, logger: logger) { try await body($0) }
+        if PartitionedStoreFile.names(url) {
+            throw CommandFailure.badInput(
+                "a partitioned store (\(PartitionedStoreFile.urlForm)) is read and changed with `eventstore partitions` so far; this command takes one store")
+        }
+        return try await StoreBackends.backend(for: url).withStore(tablePrefix: nil, logger: logger) { try await body($0) }
     }
 }
 

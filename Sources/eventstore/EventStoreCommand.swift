@@ -14,7 +14,7 @@ struct EventStoreCommand: AsyncParsableCommand {
         subcommands: [
             QuickStart.self, Create.self, Append.self, Read.self, Delete.self, NameList<StreamListing>.self, NameList<CategoryListing>.self,
             Serve.self, StreamMetadataCommand.self, Migrate.self, Verify.self, Scavenge.self, Subscribe.self, Projections.self, Groups.self, Consume.self,
-            Bench.self,
+            Partitions.self, Bench.self,
         ]
     )
 }

@@ -74,13 +74,17 @@ public struct PartitionKey: Sendable {
 /// Which member of a ``PartitionedEventStore`` owns each bucket, and the map's version. Every member stores
 /// it, and checks each write against it: a write routed by an older map fails (`wrongPartition`) instead of
 /// landing on a member that no longer owns its bucket.
-public struct PlacementMap: Sendable, Hashable, Codable {
+public struct PlacementMap: Sendable, Hashable {
     /// Grows by one with each change.
     public let version: Int64
     /// The members' names, in the order the store was given them.
     public let members: [String]
     /// The index in ``members`` of each bucket's owner.
     public let owners: [Int]
+    /// The buckets' moves, in the order they happened: where each moved bucket's copies and earlier events
+    /// lie in its members' orders (a merged reader skips the copies, and delivers a moved stream's later
+    /// events only after its earlier ones).
+    public let arrivals: [BucketArrival]
 
     /// The number of buckets of a new map: a power of two well above any member count, so that buckets can
     /// be moved a few at a time.
@@ -96,10 +100,35 @@ public struct PlacementMap: Sendable, Hashable, Codable {
         return map
     }
 
-    public init(version: Int64, members: [String], owners: [Int]) {
+    public init(version: Int64, members: [String], owners: [Int], arrivals: [BucketArrival] = []) {
         self.version = version
         self.members = members
         self.owners = owners
+        self.arrivals = arrivals
+    }
+
+    /// The move that brought `bucket` to the member at `member` (an index in ``members``), `nil` when none did.
+    public func arrival(of bucket: Int, on member: Int) -> BucketArrival? {
+        arrivals.last { $0.bucket == bucket && $0.member == member }
+    }
+
+    /// The member (an index) that owned `bucket` before any move.
+    public func firstOwner(of bucket: Int) -> Int {
+        arrivals.first { $0.bucket == bucket }?.from ?? owners[bucket]
+    }
+
+    /// Whether the member at `member` has ever owned `bucket` (it holds the bucket's streams, as they were
+    /// when it gave the bucket up, or as they are).
+    public func hasHeld(_ bucket: Int, member: Int) -> Bool {
+        firstOwner(of: bucket) == member || arrival(of: bucket, on: member) != nil
+    }
+
+    /// This map with `name` as a new member that owns no bucket, one version later.
+    /// - Throws: `invalidArgument` for a name taken or not valid.
+    public func adding(member name: String) throws(EventStoreError) -> PlacementMap {
+        let map = PlacementMap(version: version + 1, members: members + [name], owners: owners, arrivals: arrivals)
+        try map.validate()
+        return map
     }
 
     /// Checks the map's shape.
@@ -113,6 +142,11 @@ public struct PlacementMap: Sendable, Hashable, Codable {
         if owners.count < members.count { throw .invalidArgument("a placement map has at least a bucket per member") }
         if owners.contains(where: { !members.indices.contains($0) }) { throw .invalidArgument("a bucket's owner is not a member") }
         if version < 1 { throw .invalidArgument("a placement map's version is 1 or more") }
+        for arrival in arrivals {
+            guard owners.indices.contains(arrival.bucket), members.indices.contains(arrival.member), members.indices.contains(arrival.from),
+                arrival.member != arrival.from
+            else { throw .invalidArgument("a bucket's move names no bucket, or no member, or the same member twice") }
+        }
     }
 
     /// Whether `name` can name a member: 1 to 64 ASCII letters, digits, `_`, `-` and `.` (it stands in
@@ -128,13 +162,24 @@ public struct PlacementMap: Sendable, Hashable, Codable {
         return owners.indices.filter { owners[$0] == index }
     }
 
-    /// This map with `bucket` owned by `member`, one version later.
-    public func moving(_ bucket: Int, to member: String) throws(EventStoreError) -> PlacementMap {
+    /// This map with `bucket` owned by `member`, one version later, the move recorded when its positions are
+    /// given (a ``PartitionedEventStore`` move always gives them).
+    /// - Parameters:
+    ///   - copiedThrough: the new owner's position at or after the last copy of the bucket's streams.
+    ///   - sourceThrough: the former owner's position at or after the bucket's last event there.
+    public func moving(_ bucket: Int, to member: String, copiedThrough: GlobalPosition? = nil, sourceThrough: GlobalPosition? = nil)
+        throws(EventStoreError) -> PlacementMap
+    {
         guard owners.indices.contains(bucket) else { throw .invalidArgument("there is no bucket \(bucket) (0 to \(owners.count - 1))") }
         guard let index = members.firstIndex(of: member) else { throw .invalidArgument("no member is named \(member)") }
         var moved = owners
         moved[bucket] = index
-        return PlacementMap(version: version + 1, members: members, owners: moved)
+        var arrivals = arrivals
+        if let copiedThrough, let sourceThrough, owners[bucket] != index {
+            arrivals.append(
+                BucketArrival(bucket: bucket, member: index, from: owners[bucket], copiedThrough: copiedThrough, sourceThrough: sourceThrough))
+        }
+        return PlacementMap(version: version + 1, members: members, owners: moved, arrivals: arrivals)
     }
 
     /// The map as members store it: compact JSON.
@@ -146,7 +191,14 @@ public struct PlacementMap: Sendable, Hashable, Codable {
         }
         out += "],\"owners\":["
         out += owners.map(String.init).joined(separator: ",")
-        return out + "]}"
+        out += "]"
+        if !arrivals.isEmpty {
+            out += ",\"arrivals\":["
+            out += arrivals.map { "[\($0.bucket),\($0.member),\($0.from),\"\($0.copiedThrough)\",\"\($0.sourceThrough)\"]" }
+                .joined(separator: ",")
+            out += "]"
+        }
+        return out + "}"
     }
 
     /// Reads ``jsonText``.
@@ -166,12 +218,43 @@ public struct PlacementMap: Sendable, Hashable, Codable {
             guard let index = owner.wholeNumber else { throw .corrupt("a stored placement map has an owner that is no index") }
             indices.append(index)
         }
-        self.init(version: Int64(version), members: members, owners: indices)
+        var arrivals: [BucketArrival] = []
+        if case let .array(rows)? = value["arrivals"] {
+            for row in rows {
+                guard case let .array(cells) = row, cells.count == 5, let bucket = cells[0].wholeNumber, let member = cells[1].wholeNumber,
+                    let from = cells[2].wholeNumber, case let .string(copied) = cells[3], case let .string(source) = cells[4],
+                    let copiedThrough = GlobalPosition(copied), let sourceThrough = GlobalPosition(source)
+                else { throw .corrupt("a stored placement map has a move that cannot be read") }
+                arrivals.append(
+                    BucketArrival(bucket: bucket, member: member, from: from, copiedThrough: copiedThrough, sourceThrough: sourceThrough))
+            }
+        } else if value["arrivals"] != nil {
+            throw .corrupt("a stored placement map's moves are no list")
+        }
+        self.init(version: Int64(version), members: members, owners: indices, arrivals: arrivals)
         do {
             try validate()
         } catch {
             throw .corrupt("a stored placement map is not valid: \(error.reason)")
         }
+    }
+}
+
+/// A bucket's move to a member, as the placement map records it: the new owner's copies of the bucket's
+/// streams lie at or before `copiedThrough` in its order, and the bucket's events on the former owner at or
+/// before `sourceThrough` in that one's.
+public struct BucketArrival: Sendable, Hashable {
+    public let bucket: Int
+    /// The new owner, an index in ``PlacementMap/members``.
+    public let member: Int
+    /// The former owner, an index in ``PlacementMap/members``.
+    public let from: Int
+    public let copiedThrough: GlobalPosition
+    public let sourceThrough: GlobalPosition
+
+    public init(bucket: Int, member: Int, from: Int, copiedThrough: GlobalPosition, sourceThrough: GlobalPosition) {
+        (self.bucket, self.member, self.from) = (bucket, member, from)
+        (self.copiedThrough, self.sourceThrough) = (copiedThrough, sourceThrough)
     }
 }
 
@@ -201,4 +284,60 @@ public protocol PartitionMemberStore: GlobalOrderEventStore {
     /// map `version`, the bucket's row held (shared) until the transaction ends, so that a change of the
     /// map waits for it.
     @_spi(Backend) func bucketState(_ bucket: Int, mapVersion version: Int64) async throws -> BucketState
+
+    /// Stops (`fenced`) or lets again (`false`) the writes of a bucket this member owns under map `version`,
+    /// in a transaction of its own that waits for the writes in flight. - Returns: the bucket's state after.
+    @_spi(Backend) func fence(_ bucket: Int, mapVersion version: Int64, _ fenced: Bool) async throws -> BucketState
+
+    /// The buckets this member's writes are fenced for (a move holds them, or a move stopped without
+    /// releasing them), in order.
+    @_spi(Backend) func fencedBuckets() async throws -> [Int]
+
+    /// The names of every stream this member stores (live, soft-deleted or tombstone) after `name`, in byte
+    /// order, at most `limit`.
+    @_spi(Backend) func storedStreamNames(after name: String, limit: Int) async throws -> [String]
+
+    /// Inside a transaction: the stream as this member stores it, whatever its state, with every stored event
+    /// from `position` on (those a soft delete or retention hides too); `nil` when there is no such stream.
+    @_spi(Backend) func storedStream(_ stream: StreamName, from position: Int) async throws -> StoredStream?
+
+    /// Inside a transaction: writes `stream` as it was stored on another member: its events keep their
+    /// positions, uuids, times and metadata, and its row its version, state and counters.
+    /// - Throws: `streamExists` when this member stores a stream of that name.
+    @_spi(Backend) func insertCopy(_ stream: StoredStream) async throws
+
+    /// Inside a transaction: removes the stream and its events whatever its state (a copy that a failed
+    /// move left). Nothing happens when there is no such stream.
+    @_spi(Backend) func removeCopy(of stream: StreamName) async throws
+}
+
+/// A stream as a member stores it, for its copy to another member when its bucket moves.
+public struct StoredStream: Sendable, Hashable {
+    /// A stream row's state.
+    public enum State: Int, Sendable, Hashable {
+        case live = 0, softDeleted = 1, tombstone = 2
+    }
+
+    public var name: StreamName
+    /// The row's id on the member it was read from (a stream deleted and made again may get another).
+    public var rowID: Int64
+    /// The stream's metadata (empty unless it is live: no call reads a deleted stream's).
+    public var metadata: Metadata
+    /// Its last position.
+    public var version: Int
+    public var state: State
+    /// The first position of its present life (past the last event once soft-deleted).
+    public var beginsAt: Int
+    /// How many of its events retention or deletion removed.
+    public var removed: Int
+    /// The stored events read, in order (those a soft delete or retention hides included).
+    public var events: [RecordedEvent]
+
+    public init(
+        name: StreamName, rowID: Int64, metadata: Metadata, version: Int, state: State, beginsAt: Int, removed: Int,
+        events: [RecordedEvent]
+    ) {
+        (self.name, self.rowID, self.metadata, self.version, self.state) = (name, rowID, metadata, version, state)
+        (self.beginsAt, self.removed, self.events) = (beginsAt, removed, events)
+    }
 }

@@ -60,9 +60,11 @@ public final class PartitionedEventStore: EventStore, Sendable {
 
     /// Opens a store over `members`: it reads the placement map each member stores and keeps the newest,
     /// stores it in every member that lacks it or stores an older one, and makes a first map (members own
-    /// equal ranges of buckets) when none stores one.
-    /// - Throws: `invalidArgument` for no member, a name used twice, or members other than the stored
-    ///   map's; `backend` when a member cannot be reached and none of the others stores a map.
+    /// equal ranges of buckets) when none stores one. Members listed after the stored map's are added to
+    /// it, owning no bucket until buckets move to them (``move(bucket:to:)``).
+    /// - Throws: `invalidArgument` for no member, a name used twice, or members that do not start with the
+    ///   stored map's, in its order; `backend` when a member cannot be reached and none of the others stores
+    ///   a map.
     public static func open(members: [Member], configuration: PartitionedStoreConfiguration = .init()) async throws
         -> PartitionedEventStore
     {
@@ -71,13 +73,16 @@ public final class PartitionedEventStore: EventStore, Sendable {
         if newest == nil {
             newest = try PlacementMap.initial(members: names, bucketCount: configuration.bucketCount)
         }
-        guard let map = newest else { throw EventStoreError.invalidArgument("a partitioned store has one member or more") }
+        guard var map = newest else { throw EventStoreError.invalidArgument("a partitioned store has one member or more") }
+        if names.count > map.members.count, Array(names.prefix(map.members.count)) == map.members {
+            for name in names.dropFirst(map.members.count) { map = try map.adding(member: name) }
+        }
         if map.members != names {
             throw EventStoreError.invalidArgument(
                 "the members \(names) are not those of the stored placement map (\(map.members), version \(map.version))")
         }
         let store = PartitionedEventStore(members: members, configuration: configuration, map: map)
-        try await store.spread(map)
+        try await store.spreadPlacement(map)
         return store
     }
 
@@ -98,15 +103,28 @@ public final class PartitionedEventStore: EventStore, Sendable {
 
     /// Reads the members' maps again and routes by the newest (which it stores in members that lag).
     /// Members that cannot be reached are passed over.
+    /// - Throws: `invalidArgument` when the newest map names other members than this store's (a member
+    ///   was added by another process: open the store again with every member).
     @discardableResult
     public func reloadPlacement() async throws -> PlacementMap {
         guard let newest = try await Self.newestMap(of: members, logger: configuration.logger) else { return placement }
+        if newest.members != members.map(\.name) {
+            throw EventStoreError.invalidArgument(
+                "placement map \(newest.version) names the members \(newest.members), and this store was opened with \(members.map(\.name)): open it again with every member")
+        }
         let current = map.withLock { current in
             if newest.version > current.version { current = newest }
             return current
         }
-        try await spread(current)
+        try await spreadPlacement(current)
         return current
+    }
+
+    /// Routes by `map` from now on, unless the store routes by a newer one.
+    func adopt(_ map: PlacementMap) {
+        self.map.withLock { current in
+            if map.version > current.version { current = map }
+        }
     }
 
     /// The newest map the reachable members store, `nil` when none stores one.
@@ -132,7 +150,7 @@ public final class PartitionedEventStore: EventStore, Sendable {
     }
 
     /// Stores `map` in every reachable member whose map is older (or missing).
-    private func spread(_ map: PlacementMap) async throws {
+    func spreadPlacement(_ map: PlacementMap) async throws {
         for member in members {
             do {
                 let stored = try await member.store.storedPlacement()
@@ -237,23 +255,51 @@ public final class PartitionedEventStore: EventStore, Sendable {
         return route(stream, in: placement).member.store
     }
 
-    /// Every member's names merged in byte order: each member is asked for its first `offset + limit`.
+    /// Every member's names merged in byte order: each member is asked for its first `offset + limit` of the
+    /// streams it owns (a member keeps the streams of buckets that moved away, in its order, but no longer
+    /// lists them).
     public func streamNames(_ filter: NameFilter, matching: MetadataMatcher?, limit: Int, offset: Int) async throws -> [StreamName] {
         try await streamNames(filter, matching: matching, limit: limit, offset: offset, inTransaction: nil)
     }
 
     /// ``streamNames(_:matching:limit:offset:)`` with a transaction's member read by `inTransaction` (given
-    /// how many names to read).
+    /// how many names to read, and from where).
     func streamNames(
         _ filter: NameFilter, matching: MetadataMatcher?, limit: Int, offset: Int,
-        inTransaction: (member: String, read: @Sendable (_ limit: Int) async throws -> [StreamName])?
+        inTransaction: (member: String, read: @Sendable (_ limit: Int, _ offset: Int) async throws -> [StreamName])?
     ) async throws -> [StreamName] {
         try StoreValidation.listing(filter, matching: matching, limit: limit, offset: offset)
         let wanted = offset.addingReportingOverflow(limit).overflow ? Int.max : offset + limit
-        let lists = try await eachMember(inTransaction: inTransaction.map { open in (open.member, { try await open.read(wanted) }) }) {
-            try await $0.streamNames(filter, matching: matching, limit: wanted, offset: 0)
+        let map = placement
+        let owned = { @Sendable (index: Int, read: @Sendable (_ limit: Int, _ offset: Int) async throws -> [StreamName]) in
+            try await self.owned(by: index, in: map, wanted: wanted, read)
+        }
+        let lists = try await eachMember(
+            inTransaction: inTransaction.map { open in
+                let index = members.firstIndex { $0.name == open.member } ?? 0
+                return (open.member, { try await owned(index, open.read) })
+            }
+        ) { index, store in
+            try await owned(index) { try await store.streamNames(filter, matching: matching, limit: $0, offset: $1) }
         }
         return Self.merge(lists.map { $0.map(\.rawValue) }, offset: offset, limit: limit).compactMap { try? StreamName($0) }
+    }
+
+    /// The first `wanted` names that `read` lists (given a limit and an offset) of streams whose bucket the
+    /// member at `index` owns under `map`; a read of as many as wanted, then more while names were left out.
+    private func owned(
+        by index: Int, in map: PlacementMap, wanted: Int, _ read: @Sendable (_ limit: Int, _ offset: Int) async throws -> [StreamName]
+    ) async throws -> [StreamName] {
+        var names: [StreamName] = []
+        var offset = 0
+        while names.count < wanted {
+            let asked = wanted - names.count
+            let page = try await read(asked, offset)
+            names += page.filter { map.owners[PartitionKey.bucket(of: configuration.key.key(of: $0), count: map.bucketCount)] == index }
+            if page.count < asked { break }
+            offset += page.count
+        }
+        return names
     }
 
     /// Every member's categories merged in byte order, each once.
@@ -268,7 +314,7 @@ public final class PartitionedEventStore: EventStore, Sendable {
         try StoreValidation.listing(filter, limit: limit, offset: offset)
         let wanted = offset.addingReportingOverflow(limit).overflow ? Int.max : offset + limit
         let lists = try await eachMember(inTransaction: inTransaction.map { open in (open.member, { try await open.read(wanted) }) }) {
-            try await $0.categoryNames(filter, limit: wanted, offset: 0)
+            try await $1.categoryNames(filter, limit: wanted, offset: 0)
         }
         return Self.merge(lists, offset: offset, limit: limit)
     }
@@ -277,7 +323,7 @@ public final class PartitionedEventStore: EventStore, Sendable {
     /// on the transaction; the results in member order.
     func eachMember<T: Sendable>(
         inTransaction: (member: String, read: @Sendable () async throws -> T)? = nil,
-        _ read: @escaping @Sendable (any EventStore) async throws -> T
+        _ read: @escaping @Sendable (_ index: Int, _ store: any EventStore) async throws -> T
     ) async throws -> [T] {
         if inTransaction == nil { try TransactionScope.checkOutsideTransaction(of: ObjectIdentifier(identity)) }
         return try await withThrowingTaskGroup(of: (Int, T).self) { group in
@@ -285,7 +331,7 @@ public final class PartitionedEventStore: EventStore, Sendable {
                 if let inTransaction, inTransaction.member == member.name {
                     group.addTask { (index, try await inTransaction.read()) }
                 } else {
-                    group.addTask { (index, try await read(member.store)) }
+                    group.addTask { (index, try await read(index, member.store)) }
                 }
             }
             var results = [T?](repeating: nil, count: members.count)
@@ -357,7 +403,7 @@ extension PartitionedEventStore: SnapshotStore {
 
     /// Removes the type's snapshots from every member.
     public func removeAll(ofType aggregateType: String) async throws {
-        _ = try await eachMember { store in
+        _ = try await eachMember { _, store in
             guard let snapshots = store as? any SnapshotStore else { return }
             try await snapshots.removeAll(ofType: aggregateType)
         }
@@ -368,7 +414,7 @@ extension PartitionedEventStore: ScavengingEventStore {
     /// Scavenges every member; the counts added up.
     @discardableResult
     public func scavenge() async throws -> ScavengeResult {
-        let results = try await eachMember { store -> ScavengeResult in
+        let results = try await eachMember { _, store -> ScavengeResult in
             guard let scavenging = store as? any ScavengingEventStore else { return ScavengeResult() }
             return try await scavenging.scavenge()
         }

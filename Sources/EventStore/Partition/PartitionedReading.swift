@@ -13,7 +13,7 @@ extension PartitionedEventStore {
     ///   failure (every member is read).
     public func readAll(after position: CompositePosition, of target: SubscriptionTarget = .all, limit: Int) async throws -> PartitionedPage {
         if limit < 1 { throw EventStoreError.invalidArgument("limit must be 1 or more, not \(limit)") }
-        let names = Set(members.map(\.name))
+        let names = members.map(\.name)
         if let stranger = position.parts.keys.first(where: { !names.contains($0) }) {
             throw EventStoreError.invalidArgument("the position names \(stranger), which is no member of this store")
         }
@@ -28,13 +28,33 @@ extension PartitionedEventStore {
             for try await (index, page) in group { found[index] = page }
             return found.compactMap { $0 }
         }
-        // A merge of the pages' heads, the earliest `createdAt` first (ties: the member listed first).
+        // A merge of the pages' heads, the earliest `createdAt` first (ties: the member listed first). A head
+        // that is a moved bucket's copy is skipped; one that must wait for the bucket's earlier events on
+        // its former member is held back.
         var next = [Int](repeating: 0, count: members.count)
         var current = position
         var merged: [PartitionedEvent] = []
+        var moves = MoveRules(placement, key: configuration.key)
+        var reloaded = false
         while merged.count < limit {
             var chosen: Int?
-            for (index, page) in memberPages.enumerated() where next[index] < page.events.count {
+            for (index, page) in memberPages.enumerated() {
+                var verdict = MoveRules.Verdict.skip
+                while next[index] < page.events.count {
+                    let head = page.events[next[index]]
+                    verdict = moves.verdict(on: head, member: index, at: current, names: names)
+                    if verdict == .unknown, !reloaded {
+                        // A bucket this reader's map places elsewhere: its move may be newer than the map.
+                        moves = MoveRules(try await reloadPlacement(), key: configuration.key)
+                        reloaded = true
+                        verdict = moves.verdict(on: head, member: index, at: current, names: names)
+                    }
+                    guard verdict == .skip || verdict == .unknown else { break }
+                    // A copy (or a move's copy not yet in any map): every reader skips it.
+                    next[index] += 1
+                    current[members[index].name] = head.globalPosition
+                }
+                guard next[index] < page.events.count, verdict == .deliver else { continue }
                 let candidate = page.events[next[index]]
                 if let best = chosen, memberPages[best].events[next[best]].message.createdAtMicros <= candidate.message.createdAtMicros {
                     continue
@@ -102,5 +122,52 @@ extension PartitionedEventStore {
             await group.next()
             group.cancelAll()
         }
+    }
+}
+
+/// How a merged reader treats an event of a bucket that moved (``PlacementMap/arrivals``): a member's copies
+/// of a bucket that moved to it are skipped (the reader delivers the events where they were written); its
+/// later events of that bucket wait until the reader has passed the bucket's events on the former member.
+struct MoveRules {
+    enum Verdict { case deliver, skip, wait, unknown }
+
+    let map: PlacementMap
+    let key: PartitionKey
+    /// The move that brought each bucket to each member, by `bucket * members + member`.
+    private let arrivals: [Int: BucketArrival]
+    /// Each bucket's member before any move.
+    private let firstOwners: [Int]
+
+    init(_ map: PlacementMap, key: PartitionKey) {
+        self.map = map
+        self.key = key
+        var arrivals: [Int: BucketArrival] = [:]
+        var firstOwners = map.owners
+        var seen = Set<Int>()
+        for arrival in map.arrivals {
+            arrivals[arrival.bucket * map.members.count + arrival.member] = arrival
+            if seen.insert(arrival.bucket).inserted { firstOwners[arrival.bucket] = arrival.from }
+        }
+        self.arrivals = arrivals
+        self.firstOwners = firstOwners
+    }
+
+    /// What to do with `event` of the member at `member` for a reader at `position` (`names`: the members'
+    /// names): deliver it; skip it (a copy); hold it back (its bucket's earlier events on the former member
+    /// come first); or `unknown`: the map does not say the member ever held the bucket (a move's copy, or
+    /// a move newer than the map).
+    func verdict(on event: RecordedEvent, member: Int, at position: CompositePosition, names: [String]) -> Verdict {
+        if map.arrivals.isEmpty { return deliverIfFirstOwner(event, member) }
+        let bucket = PartitionKey.bucket(of: key.key(of: event.streamName), count: map.bucketCount)
+        if let arrival = arrivals[bucket * map.members.count + member] {
+            if event.globalPosition <= arrival.copiedThrough { return .skip }
+            return position[names[arrival.from]] >= arrival.sourceThrough ? .deliver : .wait
+        }
+        return firstOwners[bucket] == member ? .deliver : .unknown
+    }
+
+    private func deliverIfFirstOwner(_ event: RecordedEvent, _ member: Int) -> Verdict {
+        let bucket = PartitionKey.bucket(of: key.key(of: event.streamName), count: map.bucketCount)
+        return map.owners[bucket] == member ? .deliver : .unknown
     }
 }

@@ -236,7 +236,9 @@ final class PartitionedTransaction: EventStore, Sendable {
         return try await store.streamNames(
             filter, matching: matching, limit: limit, offset: offset,
             inTransaction: session.map { session in
-                (session.member, { wanted in try await session.run { try await $0.streamNames(filter, matching: matching, limit: wanted, offset: 0) } })
+                (session.member, { limit, offset in
+                    try await session.run { try await $0.streamNames(filter, matching: matching, limit: limit, offset: offset) }
+                })
             })
     }
 

@@ -56,6 +56,8 @@ package enum StoreOperation: String, Sendable, CaseIterable {
     case verify
     case readPlacement = "read_placement"
     case changePlacement = "change_placement"
+    /// A stream's copy read from, or written to, a member when its bucket moves.
+    case copyStream = "copy_stream"
     /// A caller's own work on a connection of the store (PostgreSQL's `withConnection`).
     case connection
 }

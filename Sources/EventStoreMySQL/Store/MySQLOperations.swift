@@ -195,6 +195,24 @@ struct MySQLOperations: BlockingSQLOperations {
 
     // MARK: Reads
 
+    func storedRow(_ c: MariaDBConnection, _ name: StreamName) throws -> StoredStreamRow? {
+        var found: StoredStreamRow?
+        try c.query(StreamCopySQL.row(tables.streams, name)) { row in
+            let values = (0..<5).compactMap { row[$0].flatMap { Int64($0) } }
+            if values.count == 5 {
+                found = StoredStreamRow(
+                    id: values[0], version: Int(values[1]), deleted: Int(values[2]), beginsAt: Int(values[3]), removed: Int(values[4]))
+            }
+        }
+        return found
+    }
+
+    var copyTables: (streams: String, events: String) { (tables.streams, tables.events) }
+
+    func storedStreamNames(_ c: MariaDBConnection, after name: String, limit: Int) throws -> [String] {
+        try firstColumn(c, StreamCopySQL.names(tables.streams, after: name, limit: limit))
+    }
+
     func stream(_ c: MariaDBConnection, _ name: StreamName) throws -> StreamRow? {
         var found: StreamRow?
         try c.query(DeletionSQL.row(tables.streams, name)) { row in

@@ -30,6 +30,12 @@ package protocol BlockingSQLOperations: Sendable {
     func lockAppends(_ c: Connection, of name: StreamName) throws
     /// The stream's row (``DeletionSQL/row(_:_:)``), `nil` when there is none.
     func stream(_ c: Connection, _ name: StreamName) throws -> StreamRow?
+    /// The stream's row as a copy reads it (``StreamCopySQL/row(_:_:)``), whatever its state.
+    func storedRow(_ c: Connection, _ name: StreamName) throws -> StoredStreamRow?
+    /// The streams and events tables, as this backend's statements name them.
+    var copyTables: (streams: String, events: String) { get }
+    /// Every stream row's name after `name` (``StreamCopySQL/names(_:after:limit:)``).
+    func storedStreamNames(_ c: Connection, after name: String, limit: Int) throws -> [String]
     /// Inserts a stream's row. - Returns: its id. - Throws: `streamExists`.
     func insertStream(_ c: Connection, _ name: StreamName, metadata: Metadata) throws -> Int64
     func metadata(_ c: Connection, of name: StreamName) throws -> Metadata
@@ -385,6 +391,32 @@ package struct BlockingDriver<Connections: BlockingSQLConnections>: SQLDriver {
     package func bucketState(_ transaction: SQLTransactionHandle?, _ bucket: Int, mapVersion version: Int64) async throws -> BucketState {
         let operations = self.operations
         return try await connections.read(held(transaction)) { try operations.bucketState($0, bucket, mapVersion: version) }
+    }
+
+    package var copyTables: (streams: String, events: String) { operations.copyTables }
+
+    package func fencedBuckets(_ transaction: SQLTransactionHandle?) async throws -> [Int] {
+        let operations = self.operations
+        return try await connections.read(held(transaction)) { try operations.firstColumn($0, operations.partitionSQL.fenced()) }
+            .compactMap { Int(String($0.filter { $0 != " " })) }
+    }
+    package var partitionSQL: PartitionSQL { operations.partitionSQL }
+
+    package func storedRow(_ transaction: SQLTransactionHandle?, _ stream: StreamName) async throws -> StoredStreamRow? {
+        let operations = self.operations
+        return try await connections.read(held(transaction)) { try operations.storedRow($0, stream) }
+    }
+
+    package func storedStreamNames(_ transaction: SQLTransactionHandle?, after name: String, limit: Int) async throws -> [String] {
+        let operations = self.operations
+        return try await connections.read(held(transaction)) { try operations.storedStreamNames($0, after: name, limit: limit) }
+    }
+
+    package func execute(_ transaction: SQLTransactionHandle?, _ statements: [SQLQuery]) async throws {
+        let operations = self.operations
+        try await connections.write(held(transaction)) { c in
+            for statement in statements { try operations.run(c, statement) }
+        }
     }
 
     package func projectionRecord(_ transaction: SQLTransactionHandle?, named name: String) async throws -> ProjectionRecord? {

@@ -122,6 +122,22 @@ package protocol SQLDriver: Sendable {
     /// The bucket's state under `version`, its row held shared until the transaction ends.
     func bucketState(_ transaction: SQLTransactionHandle?, _ bucket: Int, mapVersion version: Int64) async throws -> BucketState
 
+    /// The buckets whose writes are fenced.
+    func fencedBuckets(_ transaction: SQLTransactionHandle?) async throws -> [Int]
+
+    // A stream's copy to another member (``StreamCopySQL``).
+
+    /// The streams and events tables, as this backend's statements name them.
+    var copyTables: (streams: String, events: String) { get }
+    /// The placement table's statements, with this backend's row locks.
+    var partitionSQL: PartitionSQL { get }
+    /// The stream's row whatever its state, `nil` when there is none.
+    func storedRow(_ transaction: SQLTransactionHandle?, _ stream: StreamName) async throws -> StoredStreamRow?
+    /// The names of every stream row after `name`, in byte order, at most `limit`.
+    func storedStreamNames(_ transaction: SQLTransactionHandle?, after name: String, limit: Int) async throws -> [String]
+    /// Runs statements that return no rows, in order, as a write.
+    func execute(_ transaction: SQLTransactionHandle?, _ statements: [SQLQuery]) async throws
+
     // MARK: Retention
 
     /// The ids of the streams with retention after `id`, at most `limit`, in id order.

@@ -106,6 +106,21 @@ struct SQLiteOperations: BlockingSQLOperations {
 
     // MARK: Reads
 
+    func storedRow(_ c: SQLiteConnection, _ name: StreamName) throws -> StoredStreamRow? {
+        var row: StoredStreamRow?
+        try c.query(StreamCopySQL.row(tables.streams.quoted, name)) {
+            row = StoredStreamRow(
+                id: $0.int(0), version: Int($0.int(1)), deleted: Int($0.int(2)), beginsAt: Int($0.int(3)), removed: Int($0.int(4)))
+        }
+        return row
+    }
+
+    var copyTables: (streams: String, events: String) { (tables.streams.quoted, tables.events.quoted) }
+
+    func storedStreamNames(_ c: SQLiteConnection, after name: String, limit: Int) throws -> [String] {
+        try firstColumn(c, StreamCopySQL.names(tables.streams.quoted, after: name, limit: limit))
+    }
+
     func stream(_ c: SQLiteConnection, _ name: StreamName) throws -> StreamRow? {
         var row: StreamRow?
         try c.query(DeletionSQL.row(tables.streams.quoted, name)) {

@@ -1,0 +1,99 @@
+import EventStore
+import EventStoreBackends
+import EventStoreTestSupport
+import Foundation
+import Logging
+import Testing
+
+/// `eventstore partitions status|move` over a partitioned store of SQLite files (issue 25).
+@Suite("Partitions from the command line", .serialized, .watchdog())
+struct PartitionCommandTests {
+    /// A store of two members gets a third: the file lists it last, `partitions move --count` moves buckets
+    /// to it, `partitions status` shows where the buckets are, and every stream reads as before.
+    @Test func aMemberAddedAndBucketsMovedToIt() async throws {
+        try await withTemporaryDatabase { path in
+            let directory = URL(fileURLWithPath: path).deletingLastPathComponent()
+            let file = directory.appendingPathComponent("members.json")
+            func write(members: [String]) throws {
+                let list = members.map { name in
+                    let database = "sqlite:" + directory.appendingPathComponent(name + ".sqlite").path
+                    return "{\"name\": \"\(name)\", \"database\": \"\(database)\"}"
+                }
+                try Data(#"{"members": [\#(list.joined(separator: ", "))], "key": "category", "bucketCount": 16}"#.utf8).write(to: file)
+            }
+            try write(members: ["a", "b"])
+            let database = "--database=partitioned:\(file.path)"
+            let categories = (0..<12).map { "cat\($0)" }
+            let logger = Logger(label: "test")
+            try await PartitionedStoreFile(url: "partitioned:\(file.path)").withStore(logger: logger) { store in
+                for category in categories {
+                    try await store.create(try StreamName("\(category)-1"), events: [EventMessage(messageName: "Made")])
+                }
+            }
+            let before = try await EventStoreProcess.run(["partitions", "status", database])
+            #expect(before.status == 0, "\(before.stderr)")
+            let status = try JSONValue(parsing: before.stdout)
+            #expect(status["version"]?.wholeNumber == 1 && status["bucketCount"]?.wholeNumber == 16 && status["key"] == .string("category"))
+            #expect(status["members"]?[0]?["buckets"]?.wholeNumber == 8)
+
+            try write(members: ["a", "b", "c"])
+            let moved = try await EventStoreProcess.run(["partitions", "move", "--to", "c", "--count", "5", database])
+            #expect(moved.status == 0, "\(moved.stderr)")
+            let moves = try moved.stdout.split(separator: "\n").map { try JSONValue(parsing: String($0)) }
+            #expect(moves.count == 5 && moves.allSatisfy { $0["to"] == .string("c") })
+            let after = try JSONValue(parsing: try await EventStoreProcess.run(["partitions", "status", database]).stdout)
+            #expect(after["version"]?.wholeNumber == 7, "a map for the new member, then one per move")
+            #expect(after["members"]?[2]?["buckets"]?.wholeNumber == 5)
+            #expect(after["members"]?[0]?["buckets"]?.wholeNumber == 5 || after["members"]?[0]?["buckets"]?.wholeNumber == 6)
+            #expect(after["moves"].map { if case let .array(list) = $0 { list.count } else { 0 } } == 5)
+
+            try await PartitionedStoreFile(url: "partitioned:\(file.path)").withStore(logger: logger) { store in
+                for category in categories {
+                    let events = try await store.load(try StreamName("\(category)-1")).collect()
+                    #expect(events.map(\.messageName) == ["Made"])
+                }
+                let names = try await store.streamNames(limit: 100, offset: 0)
+                #expect(names.count == categories.count)
+                #expect(store.placement.buckets(of: "c").count == 5)
+            }
+
+            // Bad input: exit status 2 and one line on stderr.
+            for arguments in [
+                ["partitions", "move", "--to", "c", database],
+                ["partitions", "move", "--to", "nobody", "--bucket", "1", database],
+                ["partitions", "move", "--to", "c", "--bucket", "99", database],
+                ["partitions", "status", "--database=sqlite:\(path)"],
+                ["partitions", "status", "--database=partitioned:\(directory.appendingPathComponent("missing.json").path)"],
+                ["streams", database],
+            ] {
+                let failed = try await EventStoreProcess.run(arguments)
+                #expect(failed.status == 2, "\(arguments): \(failed.stderr)")
+                #expect(!failed.stderr.isEmpty)
+            }
+        }
+    }
+
+    /// The file's shape is checked before anything opens.
+    @Test func aBadFileIsRefusedWithItsReason() {
+        for text in [
+            "[]", #"{"members": []}"#, #"{"members": [{"name": "a"}]}"#,
+            #"{"members": [{"name": "a b", "database": "sqlite:x"}]}"#,
+            #"{"members": [{"name": "a", "database": "sqlite:x"}, {"name": "a", "database": "sqlite:y"}]}"#,
+            #"{"members": [{"name": "a", "database": "sqlite:x"}], "key": "colour"}"#,
+            #"{"members": [{"name": "a", "database": "sqlite:x"}], "bucketCount": 0}"#,
+            #"{"members": [{"name": "a", "database": "partitioned:x"}]}"#,
+        ] {
+            #expect(throws: EventStoreError.self, "\(text)") { try PartitionedStoreFile(jsonText: text) }
+        }
+        let file = try? PartitionedStoreFile(jsonText: #"{"members": [{"name": "a", "database": "sqlite:x"}], "key": "prefix:/", "moveWaitSeconds": 0.5}"#)
+        #expect(file?.key == "prefix:/" && file?.moveWaitSeconds == 0.5 && file?.bucketCount == 1024)
+    }
+}
+
+extension JSONValue {
+    /// The element at `index` of an array, `nil` for anything else.
+    fileprivate subscript(index: Int) -> JSONValue? {
+        guard case let .array(items) = self, items.indices.contains(index) else { return nil }
+        return items[index]
+    }
+}
