@@ -1,4 +1,5 @@
 import EventStore
+import EventStoreBackends
 import Foundation
 
 /// `eventstore bench`: every workload on every given backend, each beside a raw baseline measured in the
@@ -30,7 +31,9 @@ package enum Benchmark {
         defer {
             for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: temporary.path + suffix) }
         }
-        let targets = try (urls.isEmpty ? ["memory:", "sqlite:" + temporary.path] : urls).map(BenchTarget.init(url:))
+        let all = urls.isEmpty ? ["memory:", "sqlite:" + temporary.path] : urls
+        let targets = try all.filter { !PartitionedStoreFile.names($0) }.map(BenchTarget.init(url:))
+        let partitioned = try all.filter(PartitionedStoreFile.names).map(PartitionedStoreFile.init(url:))
         let runner = BenchRunner(scale: quick ? .quick : .full, workloads: chosen.isEmpty ? BenchWorkload.allCases : chosen)
         var results: [BenchResult] = []
         for target in targets {
@@ -39,6 +42,10 @@ package enum Benchmark {
                 print(BenchTable.line(result))
                 results.append(result)
             }
+        }
+        for file in partitioned {
+            print("# partitioned over \(file.members.map(\.name).joined(separator: ", ")) (\(quick ? "quick" : "full") sizes)")
+            results += try await PartitionedBench(file: file, scale: runner.scale, workloads: runner.workloads).results(print: print)
         }
         print("")
         print(BenchTable.render(results))

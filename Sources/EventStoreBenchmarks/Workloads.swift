@@ -87,7 +87,7 @@ struct BenchRunner: Sendable {
     }
 
     /// Appends `count` events to `stream` in batches of 1000, to the store and to the baseline.
-    private func fill(_ store: any EventStore, _ raw: any RawBaseline, stream: StreamName, count: Int) async throws {
+    func fill(_ store: any EventStore, _ raw: any RawBaseline, stream: StreamName, count: Int) async throws {
         var written = 0
         while written < count {
             let size = min(1000, count - written)
@@ -114,7 +114,7 @@ struct BenchRunner: Sendable {
         return (Double(events) / total, latencies)
     }
 
-    private func result(
+    func result(
         _ workload: String, _ target: BenchTarget, rate: Double, baseline: Double?, latencies: [Double] = [], peak: Int? = nil,
         cpuSeconds perEvent: Double? = nil
     ) -> BenchResult {
@@ -188,7 +188,7 @@ struct BenchRunner: Sendable {
     }
 
     /// Runs `writers` tasks, each calling `write(writer, number)` for numbers 1…perWriter in turn.
-    private static func concurrently(
+    static func concurrently(
         writers: Int, perWriter: Int, _ write: @escaping @Sendable (Int, Int) async throws -> Void
     ) async throws -> (seconds: Double, latencies: [Double]) {
         var latencies: [Double] = []
@@ -576,7 +576,7 @@ enum BenchTable {
     static func targets(_ results: [BenchResult]) -> [String] {
         var lines: [String] = []
         let backends = results.map(\.backend).reduce(into: [String]()) { if !$0.contains($1) { $0.append($1) } }
-        for backend in backends {
+        for backend in backends where !backend.hasPrefix(PartitionedBench.backendPrefix) {
             let rows = results.filter { $0.backend == backend }
             func row(_ prefix: String) -> [BenchResult] { rows.filter { $0.workload.hasPrefix(prefix) } }
             func verdict(_ ok: Bool) -> String { ok ? "met" : "MISSED" }

@@ -10,7 +10,9 @@ struct Bench: AsyncParsableCommand {
             own (a fresh prefix) and drops them at the end. Workloads: \(Benchmark.workloadNames.joined(separator: ", ")).
             """)
 
-    @Option(name: .customLong("database"), help: "A backend URL (repeatable): memory:, sqlite:PATH, postgres://…, mysql://…")
+    @Option(
+        name: .customLong("database"),
+        help: "A backend URL (repeatable): memory:, sqlite:PATH, postgres://…, mysql://…, or partitioned:FILE (its rows with 1, 2, … of its members).")
     var databases: [String] = []
     @Option(name: .customLong("workload"), help: "Only these workloads (repeatable).") var workloads: [String] = []
     @Flag(help: "Small sizes: a smoke run of about a minute in a release build.") var quick = false

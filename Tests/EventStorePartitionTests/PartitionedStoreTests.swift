@@ -306,12 +306,33 @@ struct PartitionMemberDownTests {
             try await store.create(onA, events: [EventMessage(messageName: "StillWorking")])
             try await store.create(onB, events: [EventMessage(messageName: "StillWorking")])
             #expect(try await store.load(onA).collect().count == 1)
+            // A merged reader goes on with the members that answer; c's part of its position stays.
+            let page = try await within(.seconds(60), "a merged read while c is down") {
+                var page = try await store.readAll(after: .start, limit: 100)
+                while page.events.count < 2 { page = try await store.readAll(after: .start, limit: 100) }
+                return page
+            }
+            #expect(page.events.map(\.event.messageName) == ["StillWorking", "StillWorking"])
+            #expect(Set(page.events.map(\.member)) == ["a", "b"])
+            #expect(page.unavailable.keys.sorted() == ["c"] && page.position["c"] == .start)
 
             try await server.resume()
             try await eventually("member c takes writes again") {
                 (try? await store.append([EventMessage(messageName: "After")], to: onC, expectedVersion: .exact(1))) != nil
             }
             #expect(try await store.load(onC).collect().map(\.messageName) == ["Before", "After"])
+            // c's events, from before it went down and after, come once it answers.
+            let rest = try await within(.seconds(60), "c's events in the merged order") {
+                var rest: [PartitionedEvent] = []
+                var at = page.position
+                while rest.count < 2 {
+                    let next = try await store.readAll(after: at, limit: 100)
+                    rest += next.events
+                    at = next.position
+                }
+                return rest
+            }
+            #expect(rest.map(\.event.messageName) == ["Before", "After"] && rest.allSatisfy { $0.member == "c" })
         }
     }
 }

@@ -59,4 +59,10 @@ public struct PartitionedPage: Sendable {
     /// Where the next page starts: after the last event, or further when members were read to their
     /// readable end (a short page skips what no reader can see anyway, as ``GlobalOrderPage`` does).
     public let position: CompositePosition
+    /// The members that could not be read, with their failures: their parts of ``position`` stayed.
+    public let unavailable: [String: EventStoreError]
+
+    public init(events: [PartitionedEvent], position: CompositePosition, unavailable: [String: EventStoreError] = [:]) {
+        (self.events, self.position, self.unavailable) = (events, position, unavailable)
+    }
 }

@@ -9,8 +9,13 @@ import Logging
 extension PartitionedEventStore {
     /// Up to `limit` events of `target` after `position`: each member's next events, merged by `createdAt`
     /// (each member's kept in its order), each with the composite position just after it.
+    ///
+    /// A member that cannot be read (a transient failure: down, unreachable, failing over) is passed over:
+    /// its part of the position stays where it was, so its events come once it answers again, and the page
+    /// names it in ``PartitionedPage/unavailable``. The other members' events come meanwhile (there is no
+    /// order across members to keep).
     /// - Throws: `invalidArgument` when `limit` < 1 or `position` names no member of the store; a member's
-    ///   failure (every member is read).
+    ///   failure that is not transient; the first member's failure when none could be read.
     public func readAll(after position: CompositePosition, of target: SubscriptionTarget = .all, limit: Int) async throws -> PartitionedPage {
         if limit < 1 { throw EventStoreError.invalidArgument("limit must be 1 or more, not \(limit)") }
         let names = members.map(\.name)
@@ -19,15 +24,33 @@ extension PartitionedEventStore {
         }
         // Each member's page after its part (every member at once).
         try TransactionScope.checkOutsideTransaction(of: ObjectIdentifier(identity))
-        let memberPages = try await withThrowingTaskGroup(of: (Int, GlobalOrderPage).self) { group in
+        let read = await withTaskGroup(of: (Int, Result<GlobalOrderPage, any Error>).self) { group in
             for (index, member) in members.enumerated() {
                 let after = position[member.name]
-                group.addTask { (index, try await member.store.readPage(after: after, of: target, limit: limit)) }
+                group.addTask {
+                    do {
+                        return (index, .success(try await member.store.readPage(after: after, of: target, limit: limit)))
+                    } catch {
+                        return (index, .failure(error))
+                    }
+                }
             }
-            var found = [GlobalOrderPage?](repeating: nil, count: members.count)
-            for try await (index, page) in group { found[index] = page }
+            var found = [Result<GlobalOrderPage, any Error>?](repeating: nil, count: members.count)
+            for await (index, result) in group { found[index] = result }
             return found.compactMap { $0 }
         }
+        var memberPages: [GlobalOrderPage] = []
+        var unavailable: [String: EventStoreError] = [:]
+        for (index, result) in read.enumerated() {
+            switch result {
+            case let .success(page): memberPages.append(page)
+            case let .failure(error as EventStoreError) where error.code.isTransient:
+                unavailable[names[index]] = error
+                memberPages.append(GlobalOrderPage(events: [], after: position[names[index]], limit: limit, readable: nil))
+            case let .failure(error): throw error
+            }
+        }
+        if unavailable.count == members.count, let first = names.first, let error = unavailable[first] { throw error }
         // A merge of the pages' heads, the earliest `createdAt` first (ties: the member listed first). A head
         // that is a moved bucket's copy is skipped; one that must wait for the bucket's earlier events on
         // its former member is held back.
@@ -71,7 +94,7 @@ extension PartitionedEventStore {
         for (index, page) in memberPages.enumerated() where next[index] == page.events.count {
             current[members[index].name] = Swift.max(current[members[index].name], page.readThrough)
         }
-        return PartitionedPage(events: merged, position: current)
+        return PartitionedPage(events: merged, position: current, unavailable: unavailable)
     }
 
     /// The events of `target` after `position` as they come: every member read, then waited on (woken by
@@ -99,6 +122,10 @@ extension PartitionedEventStore {
                     } catch {
                         continuation.finish(throwing: error)
                         return
+                    }
+                    if !page.unavailable.isEmpty {
+                        configuration.logger.warning(
+                            "a partitioned reader goes on without \(page.unavailable.keys.sorted()), whose events come once they answer: \(page.unavailable.values.first.map(String.init(describing:)) ?? "")")
                     }
                     for event in page.events { continuation.yield(event) }
                     at = page.position
