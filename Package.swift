@@ -280,6 +280,7 @@ let package = Package(
             name: "EventStorePartitionTests",
             dependencies: [
                 "EventStore", "EventStoreSQLite", "EventStorePostgres", "EventStoreConformance", "EventStoreTestSupport",
+                .target(name: "EventStoreMySQL", condition: .when(traits: ["MySQL"])),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strictSettings

@@ -72,7 +72,7 @@ struct PartitionMoveTests {
     /// cannot move back to the member that gave it up.
     @Test(arguments: MemberKind.allCases)
     func aMovedBucketKeepsEveryStreamAsItWas(_ kind: MemberKind) async throws {
-        if kind == .postgres, !PartitionTests.postgresShouldRun { return }
+        if !kind.shouldRun { return }
         let configuration = {
             var configuration = PartitionedStoreConfiguration(key: .category)
             configuration.bucketCount = 64
@@ -150,7 +150,7 @@ struct PartitionMoveTests {
     /// stream's in order.
     @Test(arguments: MemberKind.allCases)
     func bucketsMovedUnderLoadLoseAndRepeatNothing(_ kind: MemberKind) async throws {
-        if kind == .postgres, !PartitionTests.postgresShouldRun { return }
+        if !kind.shouldRun { return }
         // Writers of a moving bucket wait for its move however long a loaded machine makes it: here no
         // write may fail (the wait's bound has a test of its own).
         let configuration = {
@@ -303,7 +303,7 @@ struct PartitionMoveTests {
     /// event once; a store opened with fewer members, or in another order, is refused.
     @Test(arguments: MemberKind.allCases)
     func aMemberAddedTakesBucketsByMoves(_ kind: MemberKind) async throws {
-        if kind == .postgres, !PartitionTests.postgresShouldRun { return }
+        if !kind.shouldRun { return }
         try await PartitionTests.withMembers(kind) { members in
             let two = try await PartitionedEventStore.open(members: Array(members.prefix(2)))
             let streams = (0..<30).map { try! StreamName("item-\($0)") }

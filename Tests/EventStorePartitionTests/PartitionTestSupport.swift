@@ -6,12 +6,31 @@ import Foundation
 import Logging
 import Testing
 
+#if MySQL
+import EventStoreMySQL
+#endif
+
 /// What a partitioned store's members are in a test.
 enum MemberKind: String, CaseIterable, Sendable, CustomTestStringConvertible {
     /// Three SQLite files.
     case sqlite
     /// Three PostgreSQL databases, each on a server of its own (scripts/test starts them).
     case postgres
+    #if MySQL
+    /// Three sets of tables (three prefixes) on the MariaDB server.
+    case mariadb
+    #endif
+
+    /// Whether this kind's servers are there (in CI a missing one fails the run: ``TestDatabaseServer``).
+    var shouldRun: Bool {
+        switch self {
+        case .sqlite: true
+        case .postgres: PartitionTests.postgresShouldRun
+        #if MySQL
+        case .mariadb: PartitionTests.mariadb.shouldRun
+        #endif
+        }
+    }
 
     var testDescription: String { rawValue }
 }
@@ -25,6 +44,8 @@ enum PartitionTests {
     ]
 
     static var postgresShouldRun: Bool { servers.allSatisfy(\.shouldRun) }
+
+    static let mariadb = TestDatabaseServer(variable: "EVENTSTORE_MYSQL_URL", what: "a MariaDB database")
 
     /// Cases run at once: each holds three stores (three files and their logs, or three pools).
     static let limit = ConcurrencyLimit(8)
@@ -53,6 +74,27 @@ enum PartitionTests {
             let prefix = TestDatabaseServer.uniquePrefix()
             let urls = try servers.map { try $0.requiredURL() }
             return try await withPostgres(urls, prefix: prefix, readBatchSize: readBatchSize, opened: []) { try await body($0) }
+        #if MySQL
+        case .mariadb:
+            let url = try mariadb.requiredURL()
+            let prefix = TestDatabaseServer.uniquePrefix()
+            var stores: [MySQLEventStore] = []
+            let opened = await Result {
+                for name in memberNames {
+                    var configuration = try MySQLConfiguration(url: url)
+                    configuration.tablePrefix = prefix + name + "_"
+                    configuration.readBatchSize = readBatchSize
+                    configuration.poolSize = 4
+                    stores.append(try await MySQLEventStore(configuration: configuration))
+                }
+            }
+            let result = await Result {
+                try opened.get()
+                return try await body(zip(memberNames, stores).map { .init(name: $0, store: $1) })
+            }
+            for store in stores { await store.close() }
+            return try result.get()
+        #endif
         }
     }
 

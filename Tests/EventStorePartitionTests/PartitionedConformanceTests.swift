@@ -64,7 +64,7 @@ struct PartitionedConformanceTests {
 
     @Test(arguments: cases, MemberKind.allCases)
     func conformance(_ testCase: ConformanceCase, members: MemberKind) async throws {
-        if members == .postgres, !PartitionTests.postgresShouldRun { return }
+        if !members.shouldRun { return }
         Watchdog.step("case \(testCase) on a partitioned store over \(members)")
         let configuration = {
             var configuration = PartitionedStoreConfiguration()

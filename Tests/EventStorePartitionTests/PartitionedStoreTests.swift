@@ -85,7 +85,7 @@ struct PartitionedStoreTests {
     /// got gets exactly the events after it.
     @Test(arguments: MemberKind.allCases)
     func eightWritersAndAMergedTailingReaderSeeEveryEventOnce(_ kind: MemberKind) async throws {
-        if kind == .postgres, !PartitionTests.postgresShouldRun { return }
+        if !kind.shouldRun { return }
         try await PartitionTests.withStore(kind) { store in
             let total = 8 * Self.eventsPerWriter
             // Bounded whether or not events keep coming: a reader that lost one would wait for ever.
@@ -145,7 +145,7 @@ struct PartitionedStoreTests {
 
     @Test(arguments: MemberKind.allCases)
     func eachStreamLivesOnItsMemberAndListingsMergeInByteOrder(_ kind: MemberKind) async throws {
-        if kind == .postgres, !PartitionTests.postgresShouldRun { return }
+        if !kind.shouldRun { return }
         try await PartitionTests.withMembers(kind) { members in
             let store = try await PartitionedEventStore.open(members: members)
             // Names whose byte order is not Swift's string order, and 60 streams over the members.
@@ -172,7 +172,7 @@ struct PartitionedStoreTests {
 
     @Test(arguments: MemberKind.allCases)
     func aWriteRoutedByAnOldMapNeverLandsOnAMemberThatGaveItsBucketAway(_ kind: MemberKind) async throws {
-        if kind == .postgres, !PartitionTests.postgresShouldRun { return }
+        if !kind.shouldRun { return }
         try await PartitionTests.withMembers(kind) { members in
             let stale = try await PartitionedEventStore.open(members: members)
             let other = try await PartitionedEventStore.open(members: members)
@@ -201,7 +201,7 @@ struct PartitionedStoreTests {
 
     @Test(arguments: MemberKind.allCases)
     func aMapChangeWaitsForTheWritesOfTheBucketInFlight(_ kind: MemberKind) async throws {
-        if kind == .postgres, !PartitionTests.postgresShouldRun { return }
+        if !kind.shouldRun { return }
         try await PartitionTests.withMembers(kind) { members in
             let store = try await PartitionedEventStore.open(members: members)
             let stream = try PartitionTests.stream(on: "a", of: store)
@@ -232,7 +232,7 @@ struct PartitionedStoreTests {
 
     @Test(arguments: MemberKind.allCases)
     func aTransactionStaysOnOneMember(_ kind: MemberKind) async throws {
-        if kind == .postgres, !PartitionTests.postgresShouldRun { return }
+        if !kind.shouldRun { return }
         try await PartitionTests.withStore(kind) { store in
             let onA = try PartitionTests.stream(on: "a", of: store)
             let alsoOnA = try PartitionTests.stream(on: "a", of: store, index: 1)
