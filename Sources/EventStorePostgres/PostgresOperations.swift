@@ -321,6 +321,11 @@ struct PostgresOperations: Sendable {
         // One row more than the page, with the bound alone: how far a short page looked, from the same
         // snapshot as its events (an empty page is that row alone): the newest event below the oldest
         // transaction still running (``GlobalOrderRead``).
+        // Retention's predicate is computed in a subquery the planner keeps whole (`OFFSET 0`): written in
+        // the join, its four conditions looked so selective to the planner, where the streams table has no
+        // statistics (autovacuum analyzes a table only past 50 changed rows), that it sorted the whole
+        // events table for every page instead of reading the global order's index (57 ms against 1.9 ms a
+        // page of 1,000 out of 100,000 events).
         return """
             WITH snapshot AS MATERIALIZED (
                 SELECT pg_snapshot_xmin(pg_current_snapshot()) AS xmin, (pg_last_wal_replay_lsn() - '0/0'::pg_lsn)::int8 AS replayed
@@ -337,9 +342,10 @@ struct PostgresOperations: Sendable {
                 SELECT \(unsafeSQL: columns), s.name
                 FROM bound AS b, \(unsafeSQL: tables.events) AS e
                 JOIN \(unsafeSQL: tables.streams) AS s ON s.id = e.stream_id
+                CROSS JOIN LATERAL (SELECT \(RetentionSQL.kept(dialect)) AS kept OFFSET 0) AS k
                 WHERE (e.transaction_id, e.global_position) > (\(bind: String(position.commit))::xid8, \(bind: position.sequence))
                     AND e.transaction_id < b.xmin
-                    AND \(dialect.targetCondition(target, name: "s.name", category: "s.category")) AND \(RetentionSQL.kept(dialect))
+                    AND \(dialect.targetCondition(target, name: "s.name", category: "s.category")) AND k.kept
                 ORDER BY e.transaction_id, e.global_position LIMIT \(bind: limit)
             )
             SELECT p.*, NULL::int8, NULL::int8, NULL::int8

@@ -22,98 +22,125 @@ extension PartitionedEventStore {
         if let stranger = position.parts.keys.first(where: { !names.contains($0) }) {
             throw EventStoreError.invalidArgument("the position names \(stranger), which is no member of this store")
         }
-        // Each member's page after its part (every member at once).
         try TransactionScope.checkOutsideTransaction(of: ObjectIdentifier(identity))
-        let read = await withTaskGroup(of: (Int, Result<GlobalOrderPage, any Error>).self) { group in
-            for (index, member) in members.enumerated() {
-                let after = position[member.name]
-                group.addTask {
-                    do {
-                        return (index, .success(try await member.store.readPage(after: after, of: target, limit: limit)))
-                    } catch {
-                        return (index, .failure(error))
-                    }
-                }
-            }
-            var found = [Result<GlobalOrderPage, any Error>?](repeating: nil, count: members.count)
-            for await (index, result) in group { found[index] = result }
-            return found.compactMap { $0 }
-        }
-        var memberPages: [GlobalOrderPage] = []
+        var cursor = MergeCursor(position, members: members.count)
+        let (events, unavailable) = try await advance(&cursor, of: target, limit: limit)
+        return PartitionedPage(events: events, position: cursor.position, unavailable: unavailable)
+    }
+
+    /// Reads the members whose read events ran out (every member at once), then merges up to `limit` events
+    /// of what `cursor` holds: the earliest `createdAt` first (ties: the member listed first), each member's
+    /// in its order. A head that is a moved bucket's copy is skipped; one that must wait for its bucket's
+    /// earlier events on the former member is held back. A member whose full read runs out is read again
+    /// before the merge goes on (its next events may come first); a follower keeps the cursor, so that it
+    /// reads each member's events once. Fewer than `limit` events only when every member was read as far
+    /// as it could be.
+    func advance(_ cursor: inout MergeCursor, of target: SubscriptionTarget, limit: Int) async throws
+        -> (events: [PartitionedEvent], unavailable: [String: EventStoreError])
+    {
+        let names = members.map(\.name)
         var unavailable: [String: EventStoreError] = [:]
-        for (index, result) in read.enumerated() {
-            switch result {
-            case let .success(page): memberPages.append(page)
-            case let .failure(error as EventStoreError) where error.code.isTransient:
-                unavailable[names[index]] = error
-                memberPages.append(GlobalOrderPage(events: [], after: position[names[index]], limit: limit, readable: nil))
-            case let .failure(error): throw error
-            }
-        }
-        if unavailable.count == members.count, let first = names.first, let error = unavailable[first] { throw error }
-        // A merge of the pages' heads, the earliest `createdAt` first (ties: the member listed first). A head
-        // that is a moved bucket's copy is skipped; one that must wait for the bucket's earlier events on
-        // its former member is held back.
-        var next = [Int](repeating: 0, count: members.count)
-        var current = position
         var merged: [PartitionedEvent] = []
         var moves = MoveRules(placement, key: configuration.key)
         var reloaded = false
-        while merged.count < limit {
-            var chosen: Int?
-            for (index, page) in memberPages.enumerated() {
-                var verdict = MoveRules.Verdict.skip
-                while next[index] < page.events.count {
-                    let head = page.events[next[index]]
-                    verdict = moves.verdict(on: head, member: index, at: current, names: names)
-                    if verdict == .unknown, !reloaded {
-                        // A bucket this reader's map places elsewhere: its move may be newer than the map.
-                        moves = MoveRules(try await reloadPlacement(), key: configuration.key)
-                        reloaded = true
-                        verdict = moves.verdict(on: head, member: index, at: current, names: names)
+        // Every member with nothing in hand is read; then, while the merge stops short at a member whose
+        // full read ran out, that member again.
+        var toRead = cursor.buffered.indices.filter { cursor.buffered[$0].isEmpty }
+        while !toRead.isEmpty {
+            let read = await withTaskGroup(of: MemberRead.self) { group in
+                for index in toRead {
+                    let (member, after) = (members[index], cursor.position[names[index]])
+                    group.addTask {
+                        do {
+                            return MemberRead(
+                                index: index, page: try await member.store.readPage(after: after, of: target, limit: limit), failure: nil)
+                        } catch {
+                            return MemberRead(index: index, page: nil, failure: error)
+                        }
                     }
-                    guard verdict == .skip || verdict == .unknown else { break }
-                    // A copy (or a move's copy not yet in any map): every reader skips it.
-                    next[index] += 1
-                    current[members[index].name] = head.globalPosition
                 }
-                guard next[index] < page.events.count, verdict == .deliver else { continue }
-                let candidate = page.events[next[index]]
-                if let best = chosen, memberPages[best].events[next[best]].message.createdAtMicros <= candidate.message.createdAtMicros {
-                    continue
-                }
-                chosen = index
+                var found: [MemberRead] = []
+                for await result in group { found.append(result) }
+                return found
             }
-            guard let index = chosen else { break }
-            let event = memberPages[index].events[next[index]]
-            next[index] += 1
-            current[members[index].name] = event.globalPosition
-            merged.append(PartitionedEvent(event: event, member: members[index].name, position: current))
+            for result in read {
+                if let page = result.page {
+                    cursor.buffered[result.index] = page.events[...]
+                    cursor.full[result.index] = page.events.count >= limit
+                    cursor.readThrough[result.index] = page.readThrough
+                } else if let error = result.failure as? EventStoreError, error.code.isTransient {
+                    unavailable[names[result.index]] = error
+                    cursor.full[result.index] = false
+                    cursor.readThrough[result.index] = cursor.position[names[result.index]]
+                } else if let error = result.failure {
+                    throw error
+                }
+            }
+            if unavailable.count == members.count, let error = unavailable[names[0]] { throw error }
+            var dry: Int?
+            merging: while merged.count < limit {
+                var chosen: Int?
+                for index in cursor.buffered.indices {
+                    var verdict = MoveRules.Verdict.skip
+                    while let head = cursor.buffered[index].first {
+                        verdict = moves.verdict(on: head, member: index, at: cursor.position, names: names)
+                        if verdict == .unknown, !reloaded {
+                            // A bucket this reader's map places elsewhere: its move may be newer than the map.
+                            moves = MoveRules(try await reloadPlacement(), key: configuration.key)
+                            reloaded = true
+                            verdict = moves.verdict(on: head, member: index, at: cursor.position, names: names)
+                        }
+                        guard verdict == .skip || verdict == .unknown else { break }
+                        // A copy (or a move's copy not yet in any map): every reader skips it.
+                        cursor.buffered[index].removeFirst()
+                        cursor.position[names[index]] = head.globalPosition
+                    }
+                    if cursor.buffered[index].isEmpty, cursor.full[index] {
+                        dry = index
+                        break merging
+                    }
+                    guard let candidate = cursor.buffered[index].first, verdict == .deliver else { continue }
+                    if let best = chosen, cursor.buffered[best].first!.message.createdAtMicros <= candidate.message.createdAtMicros { continue }
+                    chosen = index
+                }
+                guard let index = chosen else { break }
+                let event = cursor.buffered[index].removeFirst()
+                cursor.position[names[index]] = event.globalPosition
+                merged.append(PartitionedEvent(event: event, member: names[index], position: cursor.position))
+            }
+            toRead = merged.count < limit ? dry.map { [$0] } ?? [] : []
         }
-        // A member whose page was taken whole is read up to its page's end (past gaps no reader can fill).
-        for (index, page) in memberPages.enumerated() where next[index] == page.events.count {
-            current[members[index].name] = Swift.max(current[members[index].name], page.readThrough)
+        // A member whose read was short and is taken whole is read up to how far it looked (past gaps no
+        // reader can fill).
+        for index in cursor.buffered.indices where cursor.buffered[index].isEmpty && !cursor.full[index] {
+            cursor.position[names[index]] = Swift.max(cursor.position[names[index]], cursor.readThrough[index])
         }
-        return PartitionedPage(events: merged, position: current, unavailable: unavailable)
+        return (merged, unavailable)
     }
 
     /// The events of `target` after `position` as they come: every member read, then waited on (woken by
     /// this process's appends, or after each member's `pollInterval`), until the consuming task is
-    /// cancelled. A failed read is tried again with back-off; each event comes once, with the position to
+    /// cancelled. Each member's events are read once (a member is read again when the events read from it
+    /// are merged). A failed read is tried again with back-off; each event comes once, with the position to
     /// resume after it.
     public func follow(_ target: SubscriptionTarget = .all, after position: CompositePosition = .start, pageSize: Int = 500)
         -> AsyncThrowingStream<PartitionedEvent, any Error>
     {
         AsyncThrowingStream { continuation in
             let task = Task {
-                var at = position
+                var cursor = MergeCursor(position, members: members.count)
                 var delay: Duration = .milliseconds(100)
                 while !Task.isCancelled {
                     let generations = members.map { $0.store.appendNotifier.generation }
-                    let page: PartitionedPage
+                    let events: [PartitionedEvent]
                     do {
-                        page = try await readAll(after: at, of: target, limit: pageSize)
+                        let (merged, unavailable) = try await advance(&cursor, of: target, limit: pageSize)
+                        events = merged
                         delay = .milliseconds(100)
+                        if !unavailable.isEmpty {
+                            configuration.logger.warning(
+                                "a partitioned reader goes on without \(unavailable.keys.sorted()), whose events come once they answer: \(unavailable.values.first.map(String.init(describing:)) ?? "")")
+                        }
                     } catch let error as EventStoreError where error.code.isTransient {
                         configuration.logger.warning("a partitioned reader could not read; it tries again in \(delay): \(error)")
                         try? await Task.sleep(for: delay)
@@ -123,13 +150,9 @@ extension PartitionedEventStore {
                         continuation.finish(throwing: error)
                         return
                     }
-                    if !page.unavailable.isEmpty {
-                        configuration.logger.warning(
-                            "a partitioned reader goes on without \(page.unavailable.keys.sorted()), whose events come once they answer: \(page.unavailable.values.first.map(String.init(describing:)) ?? "")")
-                    }
-                    for event in page.events { continuation.yield(event) }
-                    at = page.position
-                    if page.events.count < pageSize { await waitForAppends(after: generations) }
+                    for event in events { continuation.yield(event) }
+                    // A short page: nothing more can be merged now (the members were read as far as they could be).
+                    if events.count < pageSize { await waitForAppends(after: generations) }
                 }
                 continuation.finish()
             }
@@ -150,6 +173,31 @@ extension PartitionedEventStore {
             group.cancelAll()
         }
     }
+}
+
+/// A merged reader's state between reads: its position, and each member's events read and not yet merged.
+struct MergeCursor: Sendable {
+    var position: CompositePosition
+    /// Each member's events read after its part of ``position``, not yet delivered or skipped.
+    var buffered: [ArraySlice<RecordedEvent>]
+    /// Whether each member's last read came back full: more may be there at once.
+    var full: [Bool]
+    /// How far each member's last read looked.
+    var readThrough: [GlobalPosition]
+
+    init(_ position: CompositePosition, members: Int) {
+        self.position = position
+        buffered = Array(repeating: [], count: members)
+        full = Array(repeating: false, count: members)
+        readThrough = Array(repeating: .start, count: members)
+    }
+}
+
+/// A member's page of a merged read, or its failure.
+private struct MemberRead: Sendable {
+    let index: Int
+    let page: GlobalOrderPage?
+    let failure: (any Error)?
 }
 
 /// How a merged reader treats an event of a bucket that moved (``PlacementMap/arrivals``): a member's copies
