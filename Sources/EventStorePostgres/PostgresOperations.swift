@@ -370,9 +370,19 @@ struct PostgresOperations: Sendable {
     }
 
     /// `(next transaction id, 0)`: every committed event sorts below it, and so does ``readableHead(_:)``.
+    /// The next transaction id, as a position past every event. Asked of the primary: a standby's (a server
+    /// the store still took for the primary while a failover demoted it) may be behind the one that handed
+    /// a reader its position, which would then look like a position of another store.
+    /// - Throws: `backend` (which makes the store look for the primary again) when the server is a standby.
     func highestPosition(_ c: PostgresConnection) async throws -> GlobalPosition {
-        let query: PostgresQuery = "SELECT pg_snapshot_xmax(pg_current_snapshot())::text::int8"
-        for try await next in try await run(c, query).decode(Int64.self) { return GlobalPosition(commit: next, sequence: 0) }
+        let query: PostgresQuery = "SELECT pg_snapshot_xmax(pg_current_snapshot())::text::int8, pg_is_in_recovery()"
+        for try await (next, recovering) in try await run(c, query).decode((Int64, Bool).self) {
+            if recovering {
+                throw EventStoreError.backend(
+                    "the server asked for the newest position is a standby (a failover under way?): the primary is looked for again")
+            }
+            return GlobalPosition(commit: next, sequence: 0)
+        }
         return .start
     }
 

@@ -1,11 +1,14 @@
 import EventStore
 import EventStoreConformance
 import EventStorePostgres
+import PostgresNIO
 import EventStoreTestSupport
 import Foundation
 import Logging
 import Synchronization
 import Testing
+
+@testable import EventStorePostgres
 
 /// Stores on the cluster of `scripts/test` (``TestCluster``).
 enum PostgresTestCluster {
@@ -292,6 +295,32 @@ struct PostgresClusterTests {
     /// A standby query cancelled by a recovery conflict (SQLSTATE 40001: the standbys replay exclusive locks
     /// the primary takes on the events table, and cancel the queries in their way at once) is run again:
     /// every load returns the whole stream while the standbys count the queries they cancelled.
+    /// A reader's position is checked against the newest position the primary handed out; a standby that
+    /// answers in its place (a failover demoted the server the store still took for the primary) may be
+    /// behind, and its answer would call the reader's position one of another store (`invalidArgument`, which
+    /// ends a subscription): the standby's answer is a `backend` failure instead, which readers retry. CI saw
+    /// a subscriber end so in a switchover under load.
+    @Test func aPositionIsNeverJudgedByAStandby() async throws {
+        try await TestCluster.run("heal")
+        let url = try TestCluster.server.requiredURL()
+        let primary = try TestCluster.port(of: try await TestCluster.run("primary"))
+        let standby = try #require(try PostgresConfiguration(url: url).hosts.first { $0.port != primary })
+        let operations = PostgresOperations(tables: try PostgresTables(schema: nil, prefix: "unused_"), logger: PostgresTestServer.logger)
+        let client = PostgresClient(configuration: try PostgresConfiguration(url: try TestCluster.url(ofPort: standby.port)).clientConfiguration())
+        try await withThrowingTaskGroup { group in
+            group.addTask { await client.run() }
+            defer { group.cancelAll() }
+            let error = await #expect(throws: EventStoreError.self) {
+                try await client.withConnection { try await operations.highestPosition($0) }
+            }
+            #expect(error?.code == .backend, "\(String(describing: error))")
+            // The primary answers.
+            let primaryClient = PostgresClient(configuration: try PostgresConfiguration(url: try TestCluster.url(ofPort: primary)).clientConfiguration())
+            group.addTask { await primaryClient.run() }
+            #expect(try await primaryClient.withConnection { try await operations.highestPosition($0) } > .start)
+        }
+    }
+
     @Test func aReadCancelledByARecoveryConflictIsRunAgain() async throws {
         try await TestCluster.run("heal")
         let url = try TestCluster.server.requiredURL()
@@ -314,7 +343,10 @@ struct PostgresClusterTests {
         let prefix = TestDatabaseServer.uniquePrefix()
         try await conflicts(after: "0")
         do {
-            try await PostgresTestCluster.withStore(prefix: prefix, readsFromStandbys: true) { store in
+            let logs = CapturedLogs()
+            // A standby passed over says so: a status that fails, or a read that fails otherwise than by a conflict.
+            @Sendable func passedOver() -> [String] { logs.all.filter { $0.contains("passed over") || $0.contains("reads go elsewhere") } }
+            try await PostgresTestCluster.withStore(prefix: prefix, readsFromStandbys: true, logger: logs.logger(label: "conflicts")) { store in
                 let events = (1...2_000).map { EventMessage(messageName: "Event \($0)") }
                 try await store.create("conflict-1", events: events)
                 #expect(try await store.load("conflict-1").collect().count == 2_000)
@@ -334,10 +366,9 @@ struct PostgresClusterTests {
                     loads += 1
                     if loads > 2_000 { break }
                 }
-                // Run again rather than passed over: the standbys still serve reads. Asked at once, while the
-                // loads keep their statuses fresh (a status unchecked for 3 s no longer counts).
-                let standbyHosts = try PostgresConfiguration(url: url).hosts.filter { $0.port != primary }.map(\.description)
-                #expect(Set(store.nodes.reads) == Set(standbyHosts), "\(store.nodes)")
+                // Run again rather than passed over: the standbys still serve reads, and no standby was passed over.
+                // (Their list in `nodes` is no witness on a loaded machine: a status unchecked for 3 s leaves it.)
+                #expect(passedOver().isEmpty, "\(passedOver()) (\(store.nodes))")
                 try await locks.value
                 #expect(try await cancelled() > before, "the standbys cancelled queries in \(loads) loads")
                 // A conflict that finds a session between two statements ends the session ("terminating connection
@@ -350,7 +381,7 @@ struct PostgresClusterTests {
                         """)
                 }
                 for _ in 0..<4 { #expect(try await store.load("conflict-1").collect().count == 2_000) }
-                #expect(Set(store.nodes.reads) == Set(standbyHosts), "after closed sessions: \(store.nodes)")
+                #expect(passedOver().isEmpty, "after closed sessions: \(passedOver())")
             }
         } catch {
             try? await conflicts(after: "30s")
