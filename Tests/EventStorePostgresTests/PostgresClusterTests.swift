@@ -343,10 +343,17 @@ struct PostgresClusterTests {
         let prefix = TestDatabaseServer.uniquePrefix()
         try await conflicts(after: "0")
         do {
-            let logs = CapturedLogs()
+            let logs = LogRecorder()
+            let logger = {
+                var logger = logs.logger(label: "conflicts")
+                logger.logLevel = .info
+                return logger
+            }()
             // A standby passed over says so: a status that fails, or a read that fails otherwise than by a conflict.
-            @Sendable func passedOver() -> [String] { logs.all.filter { $0.contains("passed over") || $0.contains("reads go elsewhere") } }
-            try await PostgresTestCluster.withStore(prefix: prefix, readsFromStandbys: true, logger: logs.logger(label: "conflicts")) { store in
+            @Sendable func passedOver() -> [String] {
+                logs.all.map(\.message).filter { $0.contains("passed over") || $0.contains("reads go elsewhere") }
+            }
+            try await PostgresTestCluster.withStore(prefix: prefix, readsFromStandbys: true, logger: logger) { store in
                 let events = (1...2_000).map { EventMessage(messageName: "Event \($0)") }
                 try await store.create("conflict-1", events: events)
                 #expect(try await store.load("conflict-1").collect().count == 2_000)
