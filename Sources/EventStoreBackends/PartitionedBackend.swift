@@ -109,21 +109,31 @@ package struct PartitionedStoreFile: Sendable, Hashable {
     /// - Throws: `invalidArgument` for a member whose backend cannot be a member (`memory:`).
     package func withStore<T: Sendable>(logger: Logger, _ body: @Sendable (PartitionedEventStore) async throws -> T) async throws -> T {
         let configuration = try configuration(logger: logger)
-        return try await opening(members[...], opened: [], logger: logger) { opened in
+        return try await withMembers(members.count, tablePrefix: nil, logger: logger) { opened in
             try await body(try await PartitionedEventStore.open(members: opened, configuration: configuration))
         }
     }
 
+    /// Opens the first `count` members (each as `--database` would, with `tablePrefix` in place of its URL's
+    /// when given), runs `body` with them, and closes them whether `body` returns or throws.
+    /// - Throws: `invalidArgument` for a member whose backend cannot be a member (`memory:`).
+    package func withMembers<T: Sendable>(
+        _ count: Int, tablePrefix: String?, logger: Logger, _ body: @Sendable ([PartitionedEventStore.Member]) async throws -> T
+    ) async throws -> T {
+        try await opening(members.prefix(count), opened: [], tablePrefix: tablePrefix, logger: logger, body)
+    }
+
     private func opening<T: Sendable>(
-        _ rest: ArraySlice<Member>, opened: [PartitionedEventStore.Member], logger: Logger,
+        _ rest: ArraySlice<Member>, opened: [PartitionedEventStore.Member], tablePrefix: String?, logger: Logger,
         _ body: @Sendable ([PartitionedEventStore.Member]) async throws -> T
     ) async throws -> T {
         guard let next = rest.first else { return try await body(opened) }
-        return try await StoreBackends.backend(for: next.database).withStore(tablePrefix: nil, logger: logger) { store in
+        return try await StoreBackends.backend(for: next.database).withStore(tablePrefix: tablePrefix, logger: logger) { store in
             guard let member = store as? any PartitionMemberStore else {
                 throw EventStoreError.invalidArgument("member \(next.name)'s database (\(next.database)) cannot be a member: use an SQL backend")
             }
-            return try await opening(rest.dropFirst(), opened: opened + [.init(name: next.name, store: member)], logger: logger, body)
+            return try await opening(
+                rest.dropFirst(), opened: opened + [.init(name: next.name, store: member)], tablePrefix: tablePrefix, logger: logger, body)
         }
     }
 }

@@ -51,23 +51,12 @@ struct PartitionedBench: Sendable {
         }
         let baselines = raws
         return try await withCleanup {
-            try await opening(file.members.prefix(count), prefix: prefix, opened: []) { members in
+            try await file.withMembers(count, tablePrefix: prefix, logger: BenchTarget.logger) { members in
                 let store = try await PartitionedEventStore.open(members: members)
                 return try await body(store, baselines[0])
             }
         } cleanup: {
             for raw in baselines { try await raw.close() }
-        }
-    }
-
-    private func opening<T: Sendable>(
-        _ rest: ArraySlice<PartitionedStoreFile.Member>, prefix: String, opened: [PartitionedEventStore.Member],
-        _ body: @Sendable ([PartitionedEventStore.Member]) async throws -> T
-    ) async throws -> T {
-        guard let next = rest.first else { return try await body(opened) }
-        return try await StoreBackends.backend(for: next.database).withStore(tablePrefix: prefix, logger: BenchTarget.logger) { store in
-            guard let member = store as? any PartitionMemberStore else { throw BenchFailure("member \(next.name) cannot be a member") }
-            return try await opening(rest.dropFirst(), prefix: prefix, opened: opened + [.init(name: next.name, store: member)], body)
         }
     }
 

@@ -232,17 +232,11 @@ struct MoveRules {
     /// come first); or `unknown`: the map does not say the member ever held the bucket (a move's copy, or
     /// a move newer than the map).
     func verdict(on event: RecordedEvent, member: Int, at position: CompositePosition, names: [String]) -> Verdict {
-        if map.arrivals.isEmpty { return deliverIfFirstOwner(event, member) }
         let bucket = PartitionKey.bucket(of: key.key(of: event.streamName), count: map.bucketCount)
         if let arrival = arrivals[bucket * map.members.count + member] {
             if event.globalPosition <= arrival.copiedThrough { return .skip }
             return position[names[arrival.from]] >= arrival.sourceThrough ? .deliver : .wait
         }
         return firstOwners[bucket] == member ? .deliver : .unknown
-    }
-
-    private func deliverIfFirstOwner(_ event: RecordedEvent, _ member: Int) -> Verdict {
-        let bucket = PartitionKey.bucket(of: key.key(of: event.streamName), count: map.bucketCount)
-        return map.owners[bucket] == member ? .deliver : .unknown
     }
 }
