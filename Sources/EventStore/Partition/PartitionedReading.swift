@@ -18,10 +18,7 @@ extension PartitionedEventStore {
     ///   failure that is not transient; the first member's failure when none could be read.
     public func readAll(after position: CompositePosition, of target: SubscriptionTarget = .all, limit: Int) async throws -> PartitionedPage {
         if limit < 1 { throw EventStoreError.invalidArgument("limit must be 1 or more, not \(limit)") }
-        let names = members.map(\.name)
-        if let stranger = position.parts.keys.first(where: { !names.contains($0) }) {
-            throw EventStoreError.invalidArgument("the position names \(stranger), which is no member of this store")
-        }
+        try checkMembers(of: position)
         try TransactionScope.checkOutsideTransaction(of: ObjectIdentifier(identity))
         var cursor = MergeCursor(position, members: members.count)
         let (events, unavailable) = try await advance(&cursor, of: target, limit: limit)
@@ -128,6 +125,12 @@ extension PartitionedEventStore {
     {
         AsyncThrowingStream { continuation in
             let task = Task {
+                do {
+                    try checkMembers(of: position)
+                } catch {
+                    continuation.finish(throwing: error)
+                    return
+                }
                 var cursor = MergeCursor(position, members: members.count)
                 var delay: Duration = .milliseconds(100)
                 while !Task.isCancelled {
