@@ -84,11 +84,20 @@ extension Routes {
     static func globalOrderQuery(_ request: Request, maxLimit: Int = maxGlobalOrderPage) throws
         -> (GlobalPosition, SubscriptionTarget, Int)
     {
-        let query = request.uri.queryParameters
-        let afterText = query.get("after") ?? "0"
-        guard let after = GlobalPosition(afterText) else {
-            throw HTTPProblem.badRequest("after is a global position such as 42 or 7:42, not \"\(afterText)\"")
+        try orderQuery(request, maxLimit: maxLimit, start: "0") { text in
+            guard let position = GlobalPosition(text) else {
+                throw HTTPProblem.badRequest("after is a global position such as 42 or 7:42, not \"\(text)\"")
+            }
+            return position
         }
+    }
+
+    /// `after` (read by `position`; `start` when absent), the target and `limit` of a read of a store's order.
+    static func orderQuery<Position>(
+        _ request: Request, maxLimit: Int = maxGlobalOrderPage, start: String, position: (String) throws -> Position
+    ) throws -> (Position, SubscriptionTarget, Int) {
+        let query = request.uri.queryParameters
+        let after = try position(query.get("after") ?? start)
         let limitText = query.get("limit") ?? "100"
         guard let limit = Int(limitText), (1...maxLimit).contains(limit) else {
             throw HTTPProblem.badRequest("limit is a number from 1 to \(maxLimit), not \"\(limitText)\"")

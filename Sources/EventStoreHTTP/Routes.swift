@@ -79,17 +79,10 @@ struct Routes: Sendable {
         }
         // Every store of this package can be followed; a store that cannot simply has no SSE routes.
         if let followable = store as? any GlobalOrderEventStore {
-            router.get("/subscribe/all") { request, context in
-                try await subscribe(followable, request, to: try Self.globalOrderTarget(request), logger: context.logger)
-            }
-            router.get("/subscribe/stream/{name}") { request, context in
-                try await subscribe(followable, request, to: .stream(try streamName(context)), logger: context.logger)
-            }
-            router.get("/subscribe/category/{name}") { request, context in
-                try await subscribe(followable, request, to: .category(try parameter(context, "name")), logger: context.logger)
-            }
+            registerSubscribe(on: router) { request, target, logger in try await subscribe(followable, request, to: target, logger: logger) }
         }
         if let followable = store as? any GlobalOrderEventStore { registerGlobalOrder(on: router, followable) }
+        if let partitioned = store as? PartitionedEventStore { registerPartitionedOrder(on: router, partitioned) }
         if let snapshots = store as? any SnapshotStore { registerSnapshots(on: router, snapshots) }
         if let scavenging = store as? any ScavengingEventStore { registerScavenge(on: router, scavenging) }
         if let projectionStore = store as? any ProjectionStore {
@@ -163,12 +156,19 @@ struct Routes: Sendable {
     /// streams) and `tail`. A large page is written as it is made, ``eventWriteSize`` bytes at a time: the
     /// client reads the first events while the last are written, and no page is held whole.
     func jsonEvents(head: String, _ events: [RecordedEvent], tail: StaticString) -> Response {
+        jsonEvents(head: head, events, tail: tail) { EventJSON.write($0, includeStream: true, into: &$1) }
+    }
+
+    /// `head`, the events written by `write` and joined by `,`, and `tail`, in chunks of about ``eventWriteSize`` bytes.
+    func jsonEvents<Event: Sendable>(
+        head: String, _ events: [Event], tail: StaticString, write: @escaping @Sendable (Event, inout JSONBytes) -> Void
+    ) -> Response {
         let body = ResponseBody { writer in
             var out = JSONBytes(capacity: min(Self.eventWriteSize, head.utf8.count + events.count * 400) + 512)
             out.append(raw: head)
             for (index, event) in events.enumerated() {
                 if index > 0 { out.append(",") }
-                EventJSON.write(event, includeStream: true, into: &out)
+                write(event, &out)
                 if out.bytes.count >= Self.eventWriteSize {
                     try await writer.write(ByteBuffer(bytes: out.bytes))
                     out.bytes.removeAll(keepingCapacity: true)
@@ -425,6 +425,23 @@ struct Routes: Sendable {
 
     // MARK: Server-Sent Events
 
+    /// `GET /subscribe/all` (`stream` and `category` name the target), `/subscribe/stream/{name}` and
+    /// `/subscribe/category/{name}`, each answered by `subscribe` with its target.
+    func registerSubscribe(
+        on router: Router<BasicRequestContext>,
+        _ subscribe: @escaping @Sendable (Request, SubscriptionTarget, Logger) async throws -> Response
+    ) {
+        router.get("/subscribe/all") { request, context in
+            try await subscribe(request, try Self.globalOrderTarget(request), context.logger)
+        }
+        router.get("/subscribe/stream/{name}") { request, context in
+            try await subscribe(request, .stream(try streamName(context)), context.logger)
+        }
+        router.get("/subscribe/category/{name}") { request, context in
+            try await subscribe(request, .category(try parameter(context, "name")), context.logger)
+        }
+    }
+
     /// Server-Sent Events of `target`.
     func subscribe(
         _ store: any GlobalOrderEventStore, _ request: Request, to target: SubscriptionTarget, logger: Logger
@@ -442,14 +459,25 @@ struct Routes: Sendable {
             start = .start
         }
         let subscription = try await openEventStream { try await store.subscribe(to: target, from: start) }
-        return eventStream(describing: "\(target)", logger: logger) { frames in
+        return eventStream(of: target, subscription, logger: logger) { event in
+            (event, "\(event.globalPosition)", EventJSON.line(for: event, includeStream: true))
+        }
+    }
+
+    /// The Server-Sent-Events response of `subscription`: for each element, the event's `id` (where a client
+    /// resumes: `Last-Event-ID`), its message name and its `data`, as `frame` gives them.
+    func eventStream<Events: AsyncSequence & Sendable>(
+        of target: SubscriptionTarget, _ subscription: Events, logger: Logger,
+        frame: @escaping @Sendable (Events.Element) -> (event: RecordedEvent, id: String, data: String)
+    ) -> Response {
+        eventStream(describing: "\(target)", logger: logger) { frames in
             await frames.send(ByteBuffer(string: ": subscribed to \(target)\n\n"))
             do {
-                for try await event in subscription {
+                for try await element in subscription {
+                    let (event, id, data) = frame(element)
                     // Names with line breaks are refused on write; one stored before that cannot end the field.
                     let name = String(event.messageName.unicodeScalars.map { $0 == "\n" || $0 == "\r" ? " " : Character($0) })
-                    let data = EventJSON.line(for: event, includeStream: true)
-                    await frames.send(ByteBuffer(string: "id: \(event.globalPosition)\nevent: \(name)\ndata: \(data)\n\n"))
+                    await frames.send(ByteBuffer(string: "id: \(id)\nevent: \(name)\ndata: \(data)\n\n"))
                 }
             } catch {
                 // The subscription retries backend failures itself: what ends it is for the client to know
@@ -605,6 +633,9 @@ struct Routes: Sendable {
                     if let watch {
                         // The watch reads the database: its answer is also whether the database answers.
                         if let stall = try await watch.check(), stall.age >= watch.threshold { return answer.give("\(stall)") }
+                    } else if let partitioned = store as? PartitionedEventStore {
+                        // Every member answers: one that does not fails its streams.
+                        for member in partitioned.members { _ = try await member.store.hasStream("$health") }
                     } else {
                         _ = try await store.hasStream("$health")
                     }

@@ -12,7 +12,7 @@ struct DatabaseOptions: ParsableArguments {
     @Option(
         name: .long,
         help: ArgumentHelp(
-            "The store: \(StoreBackends.all.map { $0.urlForm }.joined(separator: ", ")); \(PartitionedStoreFile.urlForm) for `eventstore partitions`.",
+            "The store: \(StoreBackends.all.map { $0.urlForm }.joined(separator: ", ")), or \(PartitionedStoreFile.urlForm) for a partitioned store.",
             discussion: "Read from \(environmentVariable) when absent; \(defaultURL) when neither is set.",
             valueName: "url"))
     var database: String?
@@ -22,15 +22,24 @@ struct DatabaseOptions: ParsableArguments {
         database ?? ProcessInfo.processInfo.environment[Self.environmentVariable] ?? Self.defaultURL
     }
 
-    /// Opens the store, logging to `logger`, runs `body` with it and closes it.
-    func withStore<T: Sendable>(logger: Logger = commandLogger, _ body: @Sendable (any ProjectionStore) async throws -> T)
+    /// Opens the store (one backend's, or a partitioned store over its members), logging to `logger`, runs
+    /// `body` with it and closes it.
+    func withStore<T: Sendable>(logger: Logger = commandLogger, _ body: @Sendable (any EventStore) async throws -> T)
         async throws -> T
     {
         if PartitionedStoreFile.names(url) {
-            throw CommandFailure.badInput(
-                "a partitioned store (\(PartitionedStoreFile.urlForm)) is read and changed with `eventstore partitions` so far; this command takes one store")
+            return try await PartitionedStoreFile(url: url).withStore(logger: logger) { try await body($0) }
         }
         return try await StoreBackends.backend(for: url).withStore(tablePrefix: nil, logger: logger) { try await body($0) }
+    }
+
+    /// Runs `body` with the store as one that keeps projections.
+    /// - Throws: bad input for a store that keeps none.
+    func withProjectionStore<T: Sendable>(_ body: @Sendable (any ProjectionStore) async throws -> T) async throws -> T {
+        try await withStore { store in
+            guard let projections = store as? any ProjectionStore else { throw CommandFailure.badInput("this store keeps no projections") }
+            return try await body(projections)
+        }
     }
 }
 

@@ -17,7 +17,7 @@ struct Projections: AsyncParsableCommand {
 extension DatabaseOptions {
     /// Runs `body` with a manager of the store's projections.
     func withManager<T: Sendable>(_ body: @Sendable (ProjectionManager) async throws -> T) async throws -> T {
-        try await withStore { store in try await body(ProjectionManager(store: store)) }
+        try await withProjectionStore { store in try await body(ProjectionManager(store: store)) }
     }
 }
 
@@ -25,8 +25,9 @@ extension DatabaseOptions {
 enum ProjectionListing: NameListing {
     static let configuration = CommandConfiguration(
         commandName: "list", abstract: "Print projection names in byte order, one per line.")
-    static func names(in store: any ProjectionStore, _ filter: NameFilter, limit: Int, offset: Int) async throws -> [String] {
-        try await ProjectionManager(store: store).projectionNames(filter, limit: limit, offset: offset)
+    static func names(in store: any EventStore, _ filter: NameFilter, limit: Int, offset: Int) async throws -> [String] {
+        guard let projections = store as? any ProjectionStore else { throw CommandFailure.badInput("this store keeps no projections") }
+        return try await ProjectionManager(store: projections).projectionNames(filter, limit: limit, offset: offset)
     }
 }
 

@@ -141,13 +141,24 @@ struct Serve: AsyncParsableCommand {
             try await options.withStore(logger: serverLogger) { [configuration] store in
                 serverLogger.info("serving \(url) on \(configuration.tls == nil ? "http" : "https")://\(host):\(port)")
                 var configuration = configuration
-                let watch = GlobalOrderWatch(store: store, threshold: stallThreshold, logger: serverLogger)
-                configuration.globalOrderWatch = watch
+                // Readers of the global order are watched for stalls: a store's, or each member's of a partitioned
+                // store (whose stalls are logged; `/health/ready` and `/metrics` report a single store's).
+                var watches: [GlobalOrderWatch] = []
+                if let single = store as? any GlobalOrderEventStore {
+                    watches = [GlobalOrderWatch(store: single, threshold: stallThreshold, logger: serverLogger)]
+                    configuration.globalOrderWatch = watches.first
+                } else if let partitioned = store as? PartitionedEventStore {
+                    watches = partitioned.members.map { member in
+                        var logger = serverLogger
+                        logger[metadataKey: "eventstore.member"] = .string(member.name)
+                        return GlobalOrderWatch(store: member.store, threshold: stallThreshold, logger: logger)
+                    }
+                }
                 let app = try EventStoreHTTPServer.application(
                     store: store, host: host, port: port, configuration: configuration, logger: serverLogger)
                 // On SIGTERM or SIGINT the server stops accepting and lets requests in flight finish; past the
                 // shutdown timeout they are cancelled.
-                var services: [any Service] = (traceExport.map { [$0] } ?? []) + [app, GlobalOrderWatchService(watch: watch)]
+                var services: [any Service] = (traceExport.map { [$0] } ?? []) + [app] + watches.map(GlobalOrderWatchService.init)
                 if scavengeInterval > 0, let scavenging = store as? any ScavengingEventStore {
                     services.append(ScavengeService(store: scavenging, interval: .seconds(scavengeInterval), logger: serverLogger))
                 }

@@ -171,7 +171,7 @@ struct ListOptions: ParsableArguments {
 protocol NameListing: SendableMetatype {
     static var configuration: CommandConfiguration { get }
     /// The names with this filter, limit and offset, in byte order.
-    static func names(in store: any ProjectionStore, _ filter: NameFilter, limit: Int, offset: Int) async throws -> [String]
+    static func names(in store: any EventStore, _ filter: NameFilter, limit: Int, offset: Int) async throws -> [String]
 }
 
 /// A command that prints names one per line: streams, categories, projections.
@@ -194,7 +194,7 @@ struct NameList<Listing: NameListing>: AsyncParsableCommand {
 enum StreamListing: NameListing {
     static let configuration = CommandConfiguration(
         commandName: "streams", abstract: "Print stream names in byte order, one per line.")
-    static func names(in store: any ProjectionStore, _ filter: NameFilter, limit: Int, offset: Int) async throws -> [String] {
+    static func names(in store: any EventStore, _ filter: NameFilter, limit: Int, offset: Int) async throws -> [String] {
         try await store.streamNames(filter, matching: nil, limit: limit, offset: offset).map(\.rawValue)
     }
 }
@@ -203,7 +203,7 @@ enum StreamListing: NameListing {
 enum CategoryListing: NameListing {
     static let configuration = CommandConfiguration(
         commandName: "categories", abstract: "Print category names in byte order, one per line.")
-    static func names(in store: any ProjectionStore, _ filter: NameFilter, limit: Int, offset: Int) async throws -> [String] {
+    static func names(in store: any EventStore, _ filter: NameFilter, limit: Int, offset: Int) async throws -> [String] {
         try await store.categoryNames(filter, limit: limit, offset: offset)
     }
 }
@@ -237,9 +237,17 @@ struct Migrate: AsyncParsableCommand {
 
     func run() async throws {
         try await reportingFailures {
-            let backend = try StoreBackends.backend(for: options.url)
-            let version = try await backend.migrate(logger: commandLogger)
-            emit("schema version \(version)" + (version == 0 ? " (\(type(of: backend).name) has no schema)" : ""))
+            guard PartitionedStoreFile.names(options.url) else {
+                let backend = try StoreBackends.backend(for: options.url)
+                let version = try await backend.migrate(logger: commandLogger)
+                emit("schema version \(version)" + (version == 0 ? " (\(type(of: backend).name) has no schema)" : ""))
+                return
+            }
+            // A partitioned store: every member, in the file's order, one line each.
+            for member in try PartitionedStoreFile(url: options.url).members {
+                let version = try await StoreBackends.backend(for: member.database).migrate(logger: commandLogger)
+                emit("\(member.name): schema version \(version)")
+            }
         }
     }
 }

@@ -16,7 +16,18 @@ struct Verify: AsyncParsableCommand {
         try await reportingFailures {
             guard readBatchSize >= 1 else { throw CommandFailure.badInput("--read-batch-size must be 1 or more") }
             let batch = readBatchSize
-            let findings = try await options.withStore { store in try await IntegrityScan(store: store, readBatchSize: batch).run() }
+            let findings = try await options.withStore { store in
+                // A partitioned store is checked member by member: each is a whole store, whose SQL-only checks
+                // run too, and each finding names its member.
+                guard let partitioned = store as? PartitionedEventStore else {
+                    return try await IntegrityScan(store: store, readBatchSize: batch).run()
+                }
+                var findings: [String] = []
+                for member in partitioned.members {
+                    findings += try await IntegrityScan(store: member.store, readBatchSize: batch).run().map { "\(member.name): \($0)" }
+                }
+                return findings
+            }
             for finding in findings { emit(finding) }
             if !findings.isEmpty {
                 throw CommandFailure(message: "verify found \(findings.count) problem(s)", exitCode: 1)

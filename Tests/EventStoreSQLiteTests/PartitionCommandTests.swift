@@ -64,9 +64,76 @@ struct PartitionCommandTests {
                 ["partitions", "move", "--to", "c", "--bucket", "99", database],
                 ["partitions", "status", "--database=sqlite:\(path)"],
                 ["partitions", "status", "--database=partitioned:\(directory.appendingPathComponent("missing.json").path)"],
-                ["streams", database],
             ] {
                 let failed = try await EventStoreProcess.run(arguments)
+                #expect(failed.status == 2, "\(arguments): \(failed.stderr)")
+                #expect(!failed.stderr.isEmpty)
+            }
+        }
+    }
+
+    /// Every command that reads or writes streams takes a partitioned store: the schema of each member,
+    /// writes routed to their members, merged listings, `subscribe` from a composite position and `verify`
+    /// member by member. What a partitioned store does not keep (projections, consumer groups) is bad input.
+    @Test func everyStreamCommandTakesAPartitionedStore() async throws {
+        try await withTemporaryDatabase { path in
+            let directory = URL(fileURLWithPath: path).deletingLastPathComponent()
+            let file = directory.appendingPathComponent("members.json")
+            let list = ["a", "b", "c"].map { "{\"name\": \"\($0)\", \"database\": \"sqlite:\(directory.appendingPathComponent($0 + ".sqlite").path)\"}" }
+            try Data(#"{"members": [\#(list.joined(separator: ", "))], "bucketCount": 16}"#.utf8).write(to: file)
+            let database = "--database=partitioned:\(file.path)"
+            func run(_ arguments: [String], input: String = "") async throws -> String {
+                let result = try await EventStoreProcess.run(arguments + [database], input: input)
+                #expect(result.status == 0, "\(arguments): \(result.stderr)")
+                return result.stdout
+            }
+
+            #expect(try await run(["migrate"]).split(separator: "\n") == ["a: schema version 9", "b: schema version 9", "c: schema version 9"])
+            for index in 0..<9 { _ = try await run(["append", "user-\(index)"], input: eventsJSON(2)) }
+            _ = try await run(["create", "admin-1"])
+            #expect(try await run(["append", "admin-1", "--expected-version", "0"], input: eventsJSON(1)) == "1\n")
+            let members = try await PartitionedStoreFile(url: "partitioned:\(file.path)").withStore(logger: Logger(label: "test")) { store in
+                Set((0..<9).map { store.location(of: try! StreamName("user-\($0)")).member })
+            }
+            #expect(members.count == 3, "the streams are spread over every member")
+            #expect(try await run(["read", "user-4"]).split(separator: "\n").count == 2)
+            #expect(try await run(["streams"]).split(separator: "\n") == ["admin-1"] + (0..<9).map { "user-\($0)" }[...])
+            #expect(try await run(["categories"]) == "admin\nuser\n")
+            #expect(try await run(["metadata", "user-1", "--set", #"{"owner": "ops"}"#]) == #"{"owner":"ops"}"# + "\n")
+            _ = try await run(["delete", "user-8"])
+            #expect(try await run(["verify"]) == "ok: every stream and event reads back\n")
+            #expect(try await run(["scavenge"]) == #"{"streams":0,"events":0}"# + "\n")
+            #expect(try await run(["quickstart"]) == "It works\n")
+
+            // subscribe prints each event with its member and the composite position after it, and --from
+            // takes one of them.
+            let out = directory.appendingPathComponent("subscribe.out")
+            let all = directory.appendingPathComponent("subscribe-all.out")
+            let first = try EventStoreProcess.start(
+                ["subscribe", "--category", "user", database], stdoutFile: all, stderrFile: directory.appendingPathComponent("subscribe-all.err"))
+            defer { kill(first.processIdentifier, SIGKILL) }
+            try await within(.seconds(30), "subscribe printed the 16 stored events of category user (user-8 was deleted)") {
+                while (try? String(contentsOf: all, encoding: .utf8))?.split(separator: "\n").count ?? 0 < 16 {
+                    try await Task.sleep(for: .milliseconds(50))
+                }
+            }
+            let lines = try String(contentsOf: all, encoding: .utf8).split(separator: "\n").map { try JSONValue(parsing: String($0)) }
+            #expect(lines.count == 16, "8 streams of 2 events (user-8 was deleted)")
+            guard case let .string(from)? = lines[5]["composite_position"], case .string? = lines[5]["member"] else {
+                Issue.record("a line has its member and composite position: \(lines[5].jsonText)")
+                return
+            }
+            let resumed = try EventStoreProcess.start(
+                ["subscribe", "--category", "user", "--from", from, database], stdoutFile: out,
+                stderrFile: directory.appendingPathComponent("subscribe.err"))
+            defer { kill(resumed.processIdentifier, SIGKILL) }
+            _ = try await run(["append", "user-0"], input: eventsJSON(1, name: "Live"))
+            #expect(try await EventStoreProcess.waitFor("\"Live\"", in: out))
+            let rest = try String(contentsOf: out, encoding: .utf8).split(separator: "\n").map { try JSONValue(parsing: String($0))["uuid"] }
+            #expect(rest.dropLast() == lines.dropFirst(6).map { $0["uuid"] }[...], "the rest after the position, once")
+
+            for arguments in [["projections", "list"], ["groups", "list"], ["subscribe", "--from", "42"]] {
+                let failed = try await EventStoreProcess.run(arguments + [database])
                 #expect(failed.status == 2, "\(arguments): \(failed.stderr)")
                 #expect(!failed.stderr.isEmpty)
             }

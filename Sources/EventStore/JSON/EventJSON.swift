@@ -265,6 +265,26 @@ public enum EventJSON {
         out.append("}")
     }
 
+    /// An event of a partitioned store's merged order as one line of JSON: ``line(for:includeStream:)`` with
+    /// the stream, plus `member` (where it lives; `global_position` is in that member's order) and
+    /// `composite_position` (where a reader that handled it resumes).
+    public static func line(for event: PartitionedEvent) -> String {
+        var out = JSONBytes(capacity: 320)
+        write(event, into: &out)
+        return String(decoding: out.bytes, as: UTF8.self)
+    }
+
+    /// Writes ``line(for:)-(PartitionedEvent)`` at the end of `out`.
+    package static func write(_ event: PartitionedEvent, into out: inout JSONBytes) {
+        write(event.event, includeStream: true, singleLine: true, into: &out)
+        out.bytes.removeLast()  // the object's `}`: two more members follow.
+        out.append(",\"member\":")
+        out.appendQuoted(event.member)
+        out.append(",\"composite_position\":")
+        out.appendQuoted(event.position.description)
+        out.append("}")
+    }
+
     /// Reads a matcher value the way the command line and the HTTP API do: as JSON when it parses (`4` an
     /// integer, `"4"` a string, `[1,2]` a list, `true` a boolean), as a plain string otherwise.
     public static func matcherValue(_ text: String) throws(EventStoreError) -> MetadataMatcher.Value {
