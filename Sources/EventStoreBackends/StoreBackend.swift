@@ -24,7 +24,7 @@ package protocol StoreBackend: Sendable {
     /// Opens a store, with `tablePrefix` (when given) in place of the URL's, runs `body` with it, and closes it
     /// whether `body` returns or throws.
     func withStore<T: Sendable>(
-        tablePrefix: String?, logger: Logger, _ body: @Sendable (any ProjectionStore) async throws -> T
+        tablePrefix: String?, logger: Logger, _ body: @Sendable (any GlobalOrderEventStore & ProjectionStore) async throws -> T
     ) async throws -> T
 
     /// Creates or upgrades the schema. - Returns: its version (0 for a backend without one).
@@ -82,7 +82,7 @@ package struct MemoryBackend: StoreBackend {
     }
 
     package func withStore<T: Sendable>(
-        tablePrefix: String?, logger: Logger, _ body: @Sendable (any ProjectionStore) async throws -> T
+        tablePrefix: String?, logger: Logger, _ body: @Sendable (any GlobalOrderEventStore & ProjectionStore) async throws -> T
     ) async throws -> T {
         try await body(InMemoryEventStore(logger: logger))
     }
@@ -111,7 +111,7 @@ package struct PostgresBackend: ConfiguredBackend {
     package init(configuration: PostgresConfiguration) { self.configuration = configuration }
 
     package func withStore<T: Sendable>(
-        tablePrefix: String?, logger: Logger, _ body: @Sendable (any ProjectionStore) async throws -> T
+        tablePrefix: String?, logger: Logger, _ body: @Sendable (any GlobalOrderEventStore & ProjectionStore) async throws -> T
     ) async throws -> T {
         try await PostgresEventStore.withStore(configuration: configuration.prefixed(tablePrefix), logger: logger) {
             try await body($0)
@@ -180,7 +180,7 @@ protocol ClosingBackend: ConfiguredBackend {
 
 extension ClosingBackend {
     package func withStore<T: Sendable>(
-        tablePrefix: String?, logger: Logger, _ body: @Sendable (any ProjectionStore) async throws -> T
+        tablePrefix: String?, logger: Logger, _ body: @Sendable (any GlobalOrderEventStore & ProjectionStore) async throws -> T
     ) async throws -> T {
         try await Self.closing(try await Self.open(configuration.prefixed(tablePrefix), logger: logger)) { try await body($0) }
     }

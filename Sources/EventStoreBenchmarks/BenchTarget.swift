@@ -89,7 +89,7 @@ struct BenchTarget: Sendable {
 
     /// Runs `body` with a new store and a raw baseline on tables of their own, dropped afterwards.
     func withStore<T: Sendable>(
-        _ label: String, _ body: @Sendable (any ProjectionStore, any RawBaseline) async throws -> T
+        _ label: String, _ body: @Sendable (any GlobalOrderEventStore & ProjectionStore, any RawBaseline) async throws -> T
     ) async throws -> T {
         let prefix = "b\(run)_\(label)_"
         let raw = try await backend.rawBaseline(prefix: prefix, logger: Self.logger)

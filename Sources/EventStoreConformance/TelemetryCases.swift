@@ -56,7 +56,7 @@ extension EventStoreConformance {
             try await store.create("paged-1", events: [EventMessage(messageName: "E"), EventMessage(messageName: "E")])
             let tracer = RecordingTracer()
             try await withTracer(tracer) {
-                var events = try await store.subscribe(to: .stream("paged-1")).makeAsyncIterator()
+                var events = try await store.followable().subscribe(to: .stream("paged-1")).makeAsyncIterator()
                 #expect(try await events.next()?.position == 1)
                 try await ProjectionManager(store: store).createProjection("paged").initialState(0).fromStream("paged-1")
                     .whenAny { n, _, _ in n + 1 }.run(keepRunning: false)

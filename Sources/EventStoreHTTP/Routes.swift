@@ -1,5 +1,5 @@
 import AsyncAlgorithms
-import EventStore
+@_spi(Backend) import EventStore
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -700,10 +700,12 @@ struct Routes: Sendable {
         let names = try await store.projectionNames(.all, limit: lagProjectionLimit, offset: 0)
         for name in names {
             guard let record = try await store.projectionRecord(named: name) else { continue }
-            let (after, source) = (record.globalPosition ?? .start, record.source ?? .all)
-            let behind = try await store.eventCount(after: after, of: source, limit: lagCountLimit)
+            let feed = store.projectionFeed
+            let (after, source) = (record.position ?? feed.start, record.source ?? .all)
+            let behind = try await feed.count(after: after, of: source, limit: lagCountLimit)
             registry.makeGauge(descriptor: lagDescriptor, labels: [("projection", name)]).set(Double(behind))
-            let seconds = try await EventLag.seconds(after: after, of: source, in: store, count: behind)
+            let oldest = behind > 0 ? try await feed.first(after: after, of: source) : nil
+            let seconds = oldest.map { max(0, Date().timeIntervalSince($0.createdAt)) } ?? 0
             registry.makeGauge(descriptor: lagSecondsDescriptor, labels: [("projection", name)]).set(seconds)
         }
     }

@@ -46,7 +46,7 @@ package struct ProjectionSQL: Sendable {
         func text(_ value: String?) -> SQLValue { value.map(SQLValue.text) ?? .null }
         return [
             .text(record.kind.rawValue), .text(record.status.rawValue), text(record.state), .text(record.streamPositionsJSON),
-            text(record.globalPosition?.description), record.lockedUntil.map(SQLValue.int) ?? .null, text(record.leaseOwner),
+            text(record.position?.description), record.lockedUntil.map(SQLValue.int) ?? .null, text(record.leaseOwner),
             text(record.pendingReadModelAction?.rawValue), text(record.source?.storedText),
         ]
     }
@@ -91,9 +91,9 @@ package struct ProjectionSQL: Sendable {
         guard let kind = ProjectionRecord.Kind(rawValue: row.kind), let status = ProjectionStatus(rawValue: row.status) else {
             throw .corrupt("projection \"\(row.name)\" has an unknown kind or status (\(row.kind), \(row.status))")
         }
-        var checkpoint: GlobalPosition?
+        var checkpoint: ProjectionPosition?
         if let text = row.checkpoint {
-            guard let position = GlobalPosition(text) else { throw .corrupt("projection \"\(row.name)\" has a corrupt checkpoint") }
+            guard let position = ProjectionPosition(text) else { throw .corrupt("projection \"\(row.name)\" has a corrupt checkpoint") }
             checkpoint = position
         }
         var action: ProjectionRecord.ReadModelAction?
@@ -105,7 +105,7 @@ package struct ProjectionSQL: Sendable {
         }
         return ProjectionRecord(
             name: row.name, kind: kind, status: status, state: row.state,
-            streamPositions: try ProjectionRecord.streamPositions(fromJSON: row.positions), globalPosition: checkpoint,
+            streamPositions: try ProjectionRecord.streamPositions(fromJSON: row.positions), position: checkpoint,
             lockedUntil: row.lockedUntil, leaseOwner: row.leaseOwner, pendingReadModelAction: action,
             source: try row.source.map { text throws(EventStoreError) in try SubscriptionTarget(storedText: text) })
     }

@@ -74,7 +74,7 @@ struct PartitionCommandTests {
 
     /// Every command that reads or writes streams takes a partitioned store: the schema of each member,
     /// writes routed to their members, merged listings, `subscribe` from a composite position and `verify`
-    /// member by member. What a partitioned store does not keep (projections, consumer groups) is bad input.
+    /// member by member, projections. What a partitioned store does not keep (consumer groups) is bad input.
     @Test func everyStreamCommandTakesAPartitionedStore() async throws {
         try await withTemporaryDatabase { path in
             let directory = URL(fileURLWithPath: path).deletingLastPathComponent()
@@ -132,7 +132,15 @@ struct PartitionCommandTests {
             let rest = try String(contentsOf: out, encoding: .utf8).split(separator: "\n").map { try JSONValue(parsing: String($0))["uuid"] }
             #expect(rest.dropLast() == lines.dropFirst(6).map { $0["uuid"] }[...], "the rest after the position, once")
 
-            for arguments in [["projections", "list"], ["groups", "list"], ["subscribe", "--from", "42"]] {
+            // A projection run through the library is listed and read from the command line.
+            try await PartitionedStoreFile(url: "partitioned:\(file.path)").withStore(logger: Logger(label: "test")) { store in
+                try await ProjectionManager(store: store).createProjection("users").initialState(0).fromCategory("user")
+                    .whenAny { n, _, _ in n + 1 }.run(keepRunning: false)
+            }
+            #expect(try await run(["projections", "list"]) == "users\n")
+            #expect(try await run(["projections", "state", "users"]) == "17\n", "16 events, and the live one")
+
+            for arguments in [["groups", "list"], ["subscribe", "--from", "42"]] {
                 let failed = try await EventStoreProcess.run(arguments + [database])
                 #expect(failed.status == 2, "\(arguments): \(failed.stderr)")
                 #expect(!failed.stderr.isEmpty)

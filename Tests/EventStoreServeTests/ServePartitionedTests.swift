@@ -79,12 +79,15 @@ struct ServePartitionedTests {
         let checkpoint = try JSONValue(parsing: try await serve.get("/checkpoints/billing", timeout: .seconds(10)).body)
         #expect(checkpoint["position"] == .string(headText))
 
-        // Bad positions are 400s with a problem body; what a partitioned store does not serve is a 404.
+        // Bad positions are 400s with a problem body; what a partitioned store does not serve is a 404;
+        // projections are served.
         for path in ["/all?after=nonsense", "/all?after=z%3D5", "/subscribe/all?from=a%3Dx"] {
             let answer = try await serve.get(path, timeout: .seconds(10))
             #expect(answer.status == 400 && answer.body.contains("\"detail\""), "\(path): \(answer.status) \(answer.body)")
         }
-        #expect(try await serve.get("/projections", timeout: .seconds(10)).status == 404)
+        #expect(try await serve.get("/all/count", timeout: .seconds(10)).status == 404)
+        let projections = try await serve.get("/projections", accept: "application/json", timeout: .seconds(10))
+        #expect(projections.status == 200 && projections.body == "[]")
         #expect(try await serve.get("/health/ready", timeout: .seconds(10)).status == 200)
 
         // The event stream delivered every event; the server is killed, started again, and more are

@@ -5,7 +5,7 @@ import Testing
 typealias Machine = ProjectionRunnerStateMachine
 
 /// Position `n` of a single-counter store.
-private func at(_ n: Int64) -> GlobalPosition { GlobalPosition(sequence: n) }
+private func at(_ n: Int64) -> ProjectionPosition { .global(GlobalPosition(sequence: n)) }
 
 /// A machine with small numbers: blocks of 3, pages of 10, a renewal every second (lock timeout 3 s), an idle
 /// check every second, and the store polling every 500 ms.
@@ -32,23 +32,23 @@ private func running(keepRunning: Bool = true, at now: Duration = .zero) -> Mach
 }
 
 /// Handles `count` events of a page that reach no block, then reports the page.
-private func page(_ machine: inout Machine, events count: Int, endingAt globalPosition: GlobalPosition, at now: Duration)
+private func page(_ machine: inout Machine, events count: Int, endingAt position: ProjectionPosition, at now: Duration)
     -> Machine.Action
 {
     for _ in 0..<count { #expect(machine.eventHandled() == nil) }
-    return machine.pageProcessed(count: count, globalPosition: globalPosition, at: now)
+    return machine.pageProcessed(count: count, position: position, at: now)
 }
 
 /// Makes a live pass at `now` that finds nothing: it ends waiting for events.
 private func emptyPass(_ machine: inout Machine, at now: Duration) {
     #expect(machine.passStarted(at: now) == .readPage)
-    #expect(page(&machine, events: 0, endingAt: .start, at: now) == .waitForEvents(.milliseconds(500)))
+    #expect(page(&machine, events: 0, endingAt: .global(.start), at: now) == .waitForEvents(.milliseconds(500)))
 }
 
 /// A live machine that has caught up (an empty first page) and waits for events.
 private func waiting() -> Machine {
     var machine = running()
-    #expect(page(&machine, events: 0, endingAt: .start, at: .zero) == .waitForEvents(.milliseconds(500)))
+    #expect(page(&machine, events: 0, endingAt: .global(.start), at: .zero) == .waitForEvents(.milliseconds(500)))
     return machine
 }
 
@@ -84,7 +84,7 @@ struct ProjectionRunnerStateMachineTests {
         #expect(query.passStarted(at: .zero) == .readHead)
         #expect(query.headRead(at(5), at: .zero) == .readPage)
         for _ in 0..<5 { #expect(query.eventHandled() == nil) }
-        #expect(query.pageProcessed(count: 5, globalPosition: at(5), at: .seconds(30)) == .finish)
+        #expect(query.pageProcessed(count: 5, position: at(5), at: .seconds(30)) == .finish)
         #expect(query.state == .finished)
     }
 
@@ -128,10 +128,10 @@ struct ProjectionRunnerStateMachineTests {
         _ = query.started()
         _ = query.passStarted(at: .zero)
         _ = query.headRead(at(5), at: .seconds(1))
-        #expect(page(&query, events: 0, endingAt: .start, at: .milliseconds(10_999)) == .readReadableHead)
+        #expect(page(&query, events: 0, endingAt: .global(.start), at: .milliseconds(10_999)) == .readReadableHead)
         #expect(query.readableHeadRead(at(1)) == .settleWait(.milliseconds(5)))
         #expect(query.settleWaitEnded() == .readPage)
-        #expect(page(&query, events: 0, endingAt: .start, at: .seconds(11)) == .finish)
+        #expect(page(&query, events: 0, endingAt: .global(.start), at: .seconds(11)) == .finish)
     }
 
     @Test func aSettlingPassStopsWaitingForHeldBackEventsWhenCancelled() {
@@ -157,7 +157,7 @@ struct ProjectionRunnerStateMachineTests {
         #expect(machine.saved(status: .running, at: .zero) == .handleEvents)
         #expect(machine.eventHandled() == nil)
         // The one event after the block is saved at the end of the pass.
-        #expect(machine.pageProcessed(count: 4, globalPosition: at(4), at: .zero) == .save)
+        #expect(machine.pageProcessed(count: 4, position: at(4), at: .zero) == .save)
         #expect(machine.saved(status: .running, at: .zero) == .waitForEvents(.milliseconds(500)))
     }
 
@@ -166,7 +166,7 @@ struct ProjectionRunnerStateMachineTests {
         for _ in 0..<2 { #expect(machine.eventHandled() == nil) }
         #expect(machine.eventHandled() == .save)
         #expect(machine.saved(status: .running, at: .zero) == .handleEvents)
-        #expect(machine.pageProcessed(count: 3, globalPosition: at(3), at: .zero) == .waitForEvents(.milliseconds(500)))
+        #expect(machine.pageProcessed(count: 3, position: at(3), at: .zero) == .waitForEvents(.milliseconds(500)))
     }
 
     @Test func aFullPageIsFollowedByTheNextRead() {
@@ -176,7 +176,7 @@ struct ProjectionRunnerStateMachineTests {
             #expect(action == (index.isMultiple(of: 3) ? .save : nil))
             if action == .save { #expect(machine.saved(status: .running, at: .zero) == .handleEvents) }
         }
-        #expect(machine.pageProcessed(count: 10, globalPosition: at(10), at: .zero) == .readPage)
+        #expect(machine.pageProcessed(count: 10, position: at(10), at: .zero) == .readPage)
     }
 
     @Test func aSlowPassSavesToRenewItsLeaseAndReadsOn() {
@@ -190,11 +190,11 @@ struct ProjectionRunnerStateMachineTests {
             }
         }
         #expect(saves == 3)
-        #expect(machine.pageProcessed(count: 10, globalPosition: at(10), at: .milliseconds(1100)) == .save)
+        #expect(machine.pageProcessed(count: 10, position: at(10), at: .milliseconds(1100)) == .save)
         #expect(machine.saved(status: .running, at: .milliseconds(1100)) == .readPage)
         // Half a second later no renewal is due, and the pass is caught up with nothing unsaved.
         #expect(
-            machine.pageProcessed(count: 0, globalPosition: at(10), at: .milliseconds(1600)) == .waitForEvents(.milliseconds(500)))
+            machine.pageProcessed(count: 0, position: at(10), at: .milliseconds(1600)) == .waitForEvents(.milliseconds(500)))
     }
 
     @Test func theRenewalIntervalCountsFromThePassStartNotTheRunStart() {
@@ -202,12 +202,12 @@ struct ProjectionRunnerStateMachineTests {
         #expect(machine.waitEnded(at: .milliseconds(500)) == .startPass)
         #expect(machine.passStarted(at: .seconds(5)) == .readPage)
         #expect(
-            machine.pageProcessed(count: 0, globalPosition: .start, at: .milliseconds(5999)) == .waitForEvents(.milliseconds(500)))
+            machine.pageProcessed(count: 0, position: .global(.start), at: .milliseconds(5999)) == .waitForEvents(.milliseconds(500)))
     }
 
     @Test func aRenewalSaveThatFindsNothingWaitingEndsAPassThatIsCaughtUp() {
         var machine = running()
-        #expect(machine.pageProcessed(count: 0, globalPosition: .start, at: .seconds(2)) == .save)
+        #expect(machine.pageProcessed(count: 0, position: .global(.start), at: .seconds(2)) == .save)
         #expect(machine.saved(status: .running, at: .seconds(2)) == .waitForEvents(.milliseconds(500)))
     }
 
@@ -279,7 +279,7 @@ struct ProjectionRunnerStateMachineTests {
     @Test(arguments: commands)
     func aCommandFoundAtARenewalSaveEndsThePass(_ status: ProjectionStatus, _ action: Machine.Action) {
         var machine = running()
-        #expect(machine.pageProcessed(count: 10, globalPosition: at(10), at: .seconds(1)) == .save)
+        #expect(machine.pageProcessed(count: 10, position: at(10), at: .seconds(1)) == .save)
         #expect(machine.saved(status: status, at: .seconds(1)) == action)
     }
 
@@ -343,7 +343,7 @@ struct ProjectionRunnerStateMachineTests {
     @Test func aStopRequestedAtTheEndOfAPassIsObeyedWithoutWaiting() {
         var machine = running()
         machine.stopRequested()
-        #expect(machine.pageProcessed(count: 0, globalPosition: .start, at: .zero) == .stop)
+        #expect(machine.pageProcessed(count: 0, position: .global(.start), at: .zero) == .stop)
     }
 
     @Test func aFailureWhileCancelledDuringAPassIsAStop() {
@@ -407,7 +407,7 @@ struct ProjectionRunnerStateMachineTests {
 
     @Test func withoutKeepRunningAndNothingUnsavedTheLastRenewalFollowsThePass() {
         var machine = running(keepRunning: false)
-        #expect(machine.pageProcessed(count: 0, globalPosition: at(100), at: .zero) == .renewLease)
+        #expect(machine.pageProcessed(count: 0, position: at(100), at: .zero) == .renewLease)
     }
 
     @Test(arguments: [
@@ -416,13 +416,13 @@ struct ProjectionRunnerStateMachineTests {
     ])
     func withoutKeepRunningACommandWrittenAfterTheLastSaveIsObeyed(_ status: ProjectionStatus, _ action: Machine.Action) {
         var machine = running(keepRunning: false)
-        #expect(machine.pageProcessed(count: 0, globalPosition: at(100), at: .zero) == .renewLease)
+        #expect(machine.pageProcessed(count: 0, position: at(100), at: .zero) == .renewLease)
         #expect(machine.leaseRenewed(status: status, at: .zero) == action)
     }
 
     @Test func withoutKeepRunningAResetAfterTheLastSaveReleasesTheLeaseWithoutSaving() {
         var machine = running(keepRunning: false)
-        #expect(machine.pageProcessed(count: 0, globalPosition: at(100), at: .zero) == .renewLease)
+        #expect(machine.pageProcessed(count: 0, position: at(100), at: .zero) == .renewLease)
         #expect(machine.leaseRenewed(status: .resetting, at: .zero) == .reset)
         #expect(machine.resetDone() == .release(.idle, saving: false))
     }
@@ -438,6 +438,6 @@ struct ProjectionRunnerStateMachineTests {
     @Test func withoutKeepRunningAStopRequestedDuringThePassStopsWithoutTheLastRenewal() {
         var machine = running(keepRunning: false)
         machine.stopRequested()
-        #expect(machine.pageProcessed(count: 0, globalPosition: at(100), at: .zero) == .stop)
+        #expect(machine.pageProcessed(count: 0, position: at(100), at: .zero) == .stop)
     }
 }

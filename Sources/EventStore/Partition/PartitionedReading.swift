@@ -163,13 +163,15 @@ extension PartitionedEventStore {
         }
     }
 
-    /// Waits until a member signals an append after `generations`, at most the longest poll interval.
-    private func waitForAppends(after generations: [UInt64]) async {
+    /// Waits until a member signals an append after `generations`, at most `timeout` on `clock` (each member's
+    /// poll interval when `nil`).
+    func waitForAppends(after generations: [UInt64], timeout: Duration? = nil, clock: AnyClock = AnyClock(ContinuousClock())) async {
         let members = self.members
         await withTaskGroup(of: Void.self) { group in
             for (index, member) in members.enumerated() {
                 group.addTask {
-                    await member.store.appendNotifier.wait(after: generations[index], timeout: member.store.pollInterval)
+                    await member.store.appendNotifier.wait(
+                        after: generations[index], timeout: timeout ?? member.store.pollInterval, clock: clock)
                 }
             }
             await group.next()

@@ -265,7 +265,7 @@ public struct ProjectionSource: Sendable, Hashable {
 
 /// How a runner is wired to its kind (query, emitting projection, read-model projection).
 struct RunnerSetup<Context: ProjectionContext>: Sendable {
-    let store: any GlobalOrderEventStore
+    let store: any ProjectionStore
     /// `nil` for a query: nothing persists.
     let persistence: ProjectionPersistence?
     let options: ProjectionOptions

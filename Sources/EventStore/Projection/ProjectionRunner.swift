@@ -21,7 +21,8 @@ public final class ProjectionRunner<Context: ProjectionContext, State: Codable &
     private struct Local: Sendable {
         var state: State
         var positions: [String: Int] = [:]
-        var globalPosition: GlobalPosition = .start
+        /// Where the run is in the store's order: the position after the last event processed.
+        var position: ProjectionPosition
         var running = false
     }
 
@@ -47,7 +48,7 @@ public final class ProjectionRunner<Context: ProjectionContext, State: Codable &
         self.handlers = handlers
         let context = setup.makeContext(core)
         self.context = context
-        self.local = Mutex(Local(state: makeState(context)))
+        self.local = Mutex(Local(state: makeState(context), position: setup.store.projectionFeed.start))
     }
 
     /// The projection's name; `nil` for a query.
@@ -104,7 +105,7 @@ public final class ProjectionRunner<Context: ProjectionContext, State: Codable &
         core.clearStop()
         let clock = AnyClock(clock)
         let configuration = Machine.Configuration(
-            options: setup.options, pollInterval: setup.store.pollInterval, persistent: setup.persistence != nil,
+            options: setup.options, pollInterval: setup.store.projectionFeed.base.pollInterval, persistent: setup.persistence != nil,
             keepRunning: keepRunning)
         guard let persistence = setup.persistence else {
             var machine = Machine(configuration: configuration)
@@ -166,7 +167,7 @@ public final class ProjectionRunner<Context: ProjectionContext, State: Codable &
                 "took the projection over from runner \(previous), whose lease expired",
                 metadata: [
                     "eventstore.lease_expired_at": .string(until.map { "\(Date(timeIntervalSince1970: Double($0) / 1_000_000))" } ?? "-"),
-                    "eventstore.position": .string("\(record.globalPosition ?? .start)"),
+                    "eventstore.position": .string(record.position?.description ?? "start"),
                 ])
         }
         let session = Session(persistence: persistence, owner: owner, leaseMicros: lease)
@@ -186,7 +187,7 @@ public final class ProjectionRunner<Context: ProjectionContext, State: Codable &
                     if action == .delete {
                         record.state = nil
                         record.streamPositions = [:]
-                        record.globalPosition = nil
+                        record.position = nil
                     }
                     return ProjectionChange(record)
                 }
@@ -205,14 +206,16 @@ public final class ProjectionRunner<Context: ProjectionContext, State: Codable &
     /// Every I/O of a run is here; before each input the machine learns of a stop request or cancellation.
     /// - Throws: what an action threw, when the machine ends the run with it.
     private func drive(_ machine: Machine, from first: Machine.Action, session: Session?, clock: AnyClock) async throws {
-        let store = setup.store
+        let feed = setup.store.projectionFeed.base
         let evaluator = try matcher.map { matcher throws(EventStoreError) in try MatcherEvaluator(matcher) }
         var machine = machine
         var page: [RecordedEvent] = []
+        /// The position after each event of `page`.
+        var positions: [ProjectionPosition] = []
         /// How far the read of `page` looked: the runner's position once the page is handled.
-        var readThrough = GlobalPosition.start
+        var readThrough = feed.start
         var next = 0
-        var generations: (append: UInt64, stop: UInt64) = (0, 0)
+        var generations: (append: AppendMark, stop: UInt64) = (AppendMark(generations: []), 0)
         let leaseRenewalInterval = setup.options.lockTimeout / 2
         var lastRenewal = clock.now.offset
 
@@ -239,7 +242,7 @@ public final class ProjectionRunner<Context: ProjectionContext, State: Codable &
                 local.withLock { local in
                     local.state = state
                     local.positions[event.streamName.rawValue] = event.position
-                    local.globalPosition = event.globalPosition
+                    local.position = positions[next - 1]
                 }
                 observe()
                 if let action = machine.eventHandled() { return action }
@@ -250,11 +253,11 @@ public final class ProjectionRunner<Context: ProjectionContext, State: Codable &
                 }
             }
             let position = local.withLock { local in
-                local.globalPosition = Swift.max(local.globalPosition, readThrough)
-                return local.globalPosition
+                local.position = local.position.joined(with: readThrough)
+                return local.position
             }
             observe()
-            return machine.pageProcessed(count: page.count, globalPosition: position, at: now())
+            return machine.pageProcessed(count: page.count, position: position, at: now())
         }
 
         var action = first
@@ -262,20 +265,19 @@ public final class ProjectionRunner<Context: ProjectionContext, State: Codable &
             do {
                 switch action {
                 case .startPass:
-                    generations = (store.appendNotifier.generation, core.wakeUp.generation)
+                    generations = (feed.appendMark(), core.wakeUp.generation)
                     action = machine.passStarted(at: now())
                 case .readHead:
-                    let head = try await store.headPosition()
+                    let head = try await feed.head()
                     observe()
                     action = machine.headRead(head, at: now())
                 case .readPage:
-                    let globalPosition = local.withLock { $0.globalPosition }
+                    let position = local.withLock { $0.position }
                     action = try await withSpan("eventstore projection page", ofKind: .consumer) { span in
                         if let name = setup.persistence?.name { span.attributes["eventstore.projection"] = name }
-                        span.attributes["eventstore.position"] = "\(globalPosition)"
-                        let read = try await store.readPage(
-                            after: globalPosition, of: source.target, limit: machine.configuration.readBatchSize)
-                        (page, readThrough) = (read.events, read.readThrough)
+                        span.attributes["eventstore.position"] = "\(position)"
+                        let read = try await feed.page(after: position, of: source.target, limit: machine.configuration.readBatchSize)
+                        (page, positions, readThrough) = (read.events, read.positions, read.readThrough)
                         span.attributes["eventstore.events"] = page.count
                         next = 0
                         return try await handleEvents()
@@ -294,7 +296,7 @@ public final class ProjectionRunner<Context: ProjectionContext, State: Codable &
                     observe()
                     action = machine.saved(status: status, at: now())
                 case .readReadableHead:
-                    let readable = try await store.readableHead()
+                    let readable = try await feed.readableHead()
                     observe()
                     action = machine.readableHeadRead(readable)
                 case let .settleWait(delay):
@@ -304,7 +306,7 @@ public final class ProjectionRunner<Context: ProjectionContext, State: Codable &
                 case let .waitForEvents(timeout):
                     let (append, stop) = generations
                     await withTaskGroup(of: Void.self) { group in
-                        group.addTask { await store.appendNotifier.wait(after: append, timeout: timeout, clock: clock) }
+                        group.addTask { await feed.waitForAppends(after: append, timeout: timeout, clock: clock) }
                         group.addTask { await self.core.wakeUp.wait(after: stop, timeout: timeout, clock: clock) }
                         await group.next()
                         group.cancelAll()
@@ -364,13 +366,13 @@ public final class ProjectionRunner<Context: ProjectionContext, State: Codable &
     /// an emitting projection created and alone wrote to are deleted.
     private func reset(_ session: Session) async throws {
         if let readModel = session.persistence.readModel { try await readModel.reset() }
-        let fresh = Local(state: makeState(context), running: true)
+        let fresh = Local(state: makeState(context), position: setup.store.projectionFeed.start, running: true)
         local.withLock { $0 = fresh }
         let stateJSON = try encode(fresh.state)
         _ = try await session.change { record in
             record.state = stateJSON
             record.streamPositions = [:]
-            record.globalPosition = nil
+            record.position = nil
             record.status = .running
             return ProjectionChange(record)
         }
@@ -388,7 +390,7 @@ public final class ProjectionRunner<Context: ProjectionContext, State: Codable &
         if withEmittedEvents, session.persistence.kind == .projection {
             try await Emitter.deleteCreatedStreams(of: session.persistence.name, in: setup.store)
         }
-        local.withLock { $0 = Local(state: makeState(context), running: true) }
+        local.withLock { $0 = Local(state: makeState(context), position: setup.store.projectionFeed.start, running: true) }
     }
 
     /// Takes state and positions from a saved row (keeping the initial state when the row has none).
@@ -398,7 +400,7 @@ public final class ProjectionRunner<Context: ProjectionContext, State: Codable &
         local.withLock { local in
             local.state = decoded ?? initial ?? local.state
             local.positions = record.streamPositions
-            local.globalPosition = record.globalPosition ?? .start
+            local.position = record.position ?? setup.store.projectionFeed.start
         }
     }
 
@@ -406,7 +408,7 @@ public final class ProjectionRunner<Context: ProjectionContext, State: Codable &
         let local = local.withLock { $0 }
         return SavedProgress(
             state: try encode(local.state), positions: local.positions,
-            globalPosition: local.globalPosition == .start ? nil : local.globalPosition)
+            position: local.position.isStart ? nil : local.position)
     }
 
     private func encode(_ state: State) throws -> String {
@@ -422,7 +424,7 @@ public final class ProjectionRunner<Context: ProjectionContext, State: Codable &
         local.withLock { local in
             local.state = state
             local.positions = [:]
-            local.globalPosition = .start
+            local.position = setup.store.projectionFeed.start
         }
     }
 }
@@ -465,7 +467,7 @@ private struct Session: Sendable {
         try await change { record in
             record.state = saved.state
             record.streamPositions = saved.positions
-            record.globalPosition = saved.globalPosition
+            record.position = saved.position
             return ProjectionChange(record.status)
         }
     }
@@ -476,7 +478,7 @@ private struct Session: Sendable {
             if let saved {
                 record.state = saved.state
                 record.streamPositions = saved.positions
-                record.globalPosition = saved.globalPosition
+                record.position = saved.position
             }
             record.status = status
             record.lockedUntil = nil
@@ -501,5 +503,5 @@ private struct Session: Sendable {
 struct SavedProgress: Sendable {
     let state: String
     let positions: [String: Int]
-    let globalPosition: GlobalPosition?
+    let position: ProjectionPosition?
 }

@@ -91,7 +91,7 @@ struct ProjectionRunnerStateMachine: Sendable {
         /// Read the next page after the global position processed last and handle its events as for ``handleEvents``.
         case readPage
         /// Handle the page's remaining events, calling ``eventHandled()`` after each and acting on what it
-        /// returns; when none is left, ``pageProcessed(count:globalPosition:at:)``.
+        /// returns; when none is left, ``pageProcessed(count:position:at:)``.
         case handleEvents
         /// Persist the read model and save state and positions (renewing the lease), then
         /// ``saved(status:at:)``.
@@ -122,9 +122,9 @@ struct ProjectionRunnerStateMachine: Sendable {
     enum SaveReason: Sendable, Hashable {
         /// The block was full in the middle of a page.
         case block
-        /// The renewal interval passed; the page of `count` events that ended at `globalPosition` is then
+        /// The renewal interval passed; the page of `count` events that ended at `position` is then
         /// looked at as if no save had come.
-        case renewal(count: Int, globalPosition: GlobalPosition)
+        case renewal(count: Int, position: ProjectionPosition)
         /// The pass is over, with events unsaved.
         case end
     }
@@ -151,7 +151,7 @@ struct ProjectionRunnerStateMachine: Sendable {
         /// When the pass began or last saved.
         var savedAt: Duration
         /// A settling pass's head, once read.
-        var head: GlobalPosition?
+        var head: ProjectionPosition?
         /// When a settling pass stops waiting for held-back events.
         var settleDeadline: Duration?
         /// The readable head passed ``head``: the next page is the pass's last.
@@ -255,7 +255,7 @@ struct ProjectionRunnerStateMachine: Sendable {
 
     /// A settling pass read the head it must reach; it waits for held-back events until `now` plus the
     /// settle timeout.
-    mutating func headRead(_ head: GlobalPosition, at now: Duration) -> Action {
+    mutating func headRead(_ head: ProjectionPosition, at now: Duration) -> Action {
         var pass = pass(in: .readingHead)
         pass.head = head
         pass.settleDeadline = now + configuration.settleTimeout
@@ -265,7 +265,7 @@ struct ProjectionRunnerStateMachine: Sendable {
     }
 
     /// An event was handled (its position is now the runner's). - Returns: `nil` to go on with the page's next
-    /// event (or ``pageProcessed(count:globalPosition:at:)`` after the last); ``Action/save`` when the block is
+    /// event (or ``pageProcessed(count:position:at:)`` after the last); ``Action/save`` when the block is
     /// full; the end of the pass when a stop was requested.
     mutating func eventHandled() -> Action? {
         var pass = pass(in: .reading)
@@ -280,16 +280,16 @@ struct ProjectionRunnerStateMachine: Sendable {
         return nil
     }
 
-    /// Every event of a page of `count` was handled, the last at `globalPosition` (the global position from
+    /// Every event of a page of `count` was handled, the last at `position` (the position from
     /// before for an empty page), at `now`.
-    mutating func pageProcessed(count: Int, globalPosition: GlobalPosition, at now: Duration) -> Action {
+    mutating func pageProcessed(count: Int, position: ProjectionPosition, at now: Duration) -> Action {
         var pass = pass(in: .reading)
         if configuration.persistent, now - pass.savedAt >= configuration.renewalInterval {
-            pass.step = .saving(.renewal(count: count, globalPosition: globalPosition))
+            pass.step = .saving(.renewal(count: count, position: position))
             state = .passing(pass)
             return .save
         }
-        return afterPage(pass, count: count, globalPosition: globalPosition, at: now)
+        return afterPage(pass, count: count, position: position, at: now)
     }
 
     /// A save ended at `now`; `status` is the row's. A command there ends the pass.
@@ -306,17 +306,17 @@ struct ProjectionRunnerStateMachine: Sendable {
         case .block:
             if isStopRequested { return passEnded(nil, at: now) }
             return .handleEvents
-        case let .renewal(count, globalPosition):
-            return afterPage(pass, count: count, globalPosition: globalPosition, at: now)
+        case let .renewal(count, position):
+            return afterPage(pass, count: count, position: position, at: now)
         case .end:
             return passEnded(nil, at: now)
         }
     }
 
     /// A settling pass read the readable head: once it is past the pass's head, the next page is the last.
-    mutating func readableHeadRead(_ readable: GlobalPosition) -> Action {
+    mutating func readableHeadRead(_ readable: ProjectionPosition) -> Action {
         var pass = pass(in: .readingReadableHead)
-        pass.settled = pass.head.map { readable > $0 } ?? true
+        pass.settled = pass.head.map { readable.isPast($0) } ?? true
         pass.step = pass.settled ? .reading : .settleWaiting
         state = .passing(pass)
         return pass.settled ? .readPage : .settleWait(configuration.settleRetryDelay)
@@ -401,7 +401,7 @@ struct ProjectionRunnerStateMachine: Sendable {
     }
 
     /// After a page (and its renewal save, if any): read on, wait for held-back events, or end the pass.
-    private mutating func afterPage(_ pass: Pass, count: Int, globalPosition: GlobalPosition, at now: Duration) -> Action {
+    private mutating func afterPage(_ pass: Pass, count: Int, position: ProjectionPosition, at now: Duration) -> Action {
         var pass = pass
         pass.step = .reading
         if count >= configuration.readBatchSize {
@@ -411,7 +411,7 @@ struct ProjectionRunnerStateMachine: Sendable {
         // Caught up with what can be read. Events committed before a settling pass began may still be held
         // back (on PostgreSQL, behind a transaction that began earlier and is still open): wait a little for
         // them, so that the pass ends at least at the head it started from.
-        if let head = pass.head, let deadline = pass.settleDeadline, !pass.settled, globalPosition < head, now < deadline,
+        if let head = pass.head, let deadline = pass.settleDeadline, !pass.settled, !position.isAtOrAfter(head), now < deadline,
             !isCancelled, !isStopRequested
         {
             pass.step = .readingReadableHead

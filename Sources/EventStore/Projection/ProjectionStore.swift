@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 
 /// What a projection is doing, as its row in the projections table says. The values are prooph's.
 public enum ProjectionStatus: String, Sendable, Hashable, Codable, CaseIterable {
@@ -45,9 +46,15 @@ public struct ProjectionRecord: Sendable, Hashable {
     public var state: String?
     /// Per stream, the position of the last event processed.
     public var streamPositions: [String: Int]
-    /// The global position of the last event processed, `nil` for none: where the next run resumes.
-    /// (A subscription's saved position is its checkpoint, see ``GlobalOrderEventStore/checkpoint(named:)``.)
-    public var globalPosition: GlobalPosition?
+    /// The position of the last event processed, `nil` for none: where the next run resumes. A global
+    /// position, or a composite one for a projection of a ``PartitionedEventStore``. (A subscription's saved
+    /// position is its checkpoint, see ``GlobalOrderEventStore/checkpoint(named:)``.)
+    public var position: ProjectionPosition?
+    /// ``position`` when it is a global position (every store but a partitioned one).
+    public var globalPosition: GlobalPosition? {
+        get { position?.global }
+        set { position = newValue.map(ProjectionPosition.global) }
+    }
     /// Until when the lease is held, in microseconds since 1970; `nil` when no runner holds it. Only the
     /// runners and the manager change it.
     public package(set) var lockedUntil: Int64?
@@ -63,7 +70,7 @@ public struct ProjectionRecord: Sendable, Hashable {
     /// read; users get rows from ``ProjectionManager/record(_:)``.
     @_spi(Backend) public init(
         name: String, kind: Kind, status: ProjectionStatus = .idle, state: String? = nil,
-        streamPositions: [String: Int] = [:], globalPosition: GlobalPosition? = nil, lockedUntil: Int64? = nil,
+        streamPositions: [String: Int] = [:], position: ProjectionPosition? = nil, lockedUntil: Int64? = nil,
         leaseOwner: String? = nil, pendingReadModelAction: ReadModelAction? = nil, source: SubscriptionTarget? = nil
     ) {
         self.name = name
@@ -71,7 +78,7 @@ public struct ProjectionRecord: Sendable, Hashable {
         self.status = status
         self.state = state
         self.streamPositions = streamPositions
-        self.globalPosition = globalPosition
+        self.position = position
         self.lockedUntil = lockedUntil
         self.leaseOwner = leaseOwner
         self.pendingReadModelAction = pendingReadModelAction
@@ -133,9 +140,16 @@ public struct ProjectionRecord: Sendable, Hashable {
     }
 }
 
-/// A store that keeps projections: every backend conforms. Backends only read and write rows; what the
-/// rows mean is decided once, by ``ProjectionManager`` and the runners.
-public protocol ProjectionStore: GlobalOrderEventStore {
+/// A store that keeps projections: every backend conforms, and ``PartitionedEventStore``. Backends only read
+/// and write rows; what the rows mean is decided once, by ``ProjectionManager`` and the runners, which read
+/// the store through its ``projectionFeed`` (a ``GlobalOrderEventStore``'s global order by default).
+public protocol ProjectionStore: EventStore {
+    /// How projection runners read this store. Backend API (`@_spi(Backend) import EventStore`).
+    @_spi(Backend) var projectionFeed: ProjectionFeed { get }
+
+    /// Where the store logs, and projections on it log by default.
+    var logger: Logger { get }
+
     /// The row named `name`, tombstones included; `nil` when there is none.
     func projectionRecord(named name: String) async throws -> ProjectionRecord?
 
@@ -152,6 +166,10 @@ public protocol ProjectionStore: GlobalOrderEventStore {
     @_spi(Backend) func changeProjection<Result: Sendable>(
         named name: String, _ change: @escaping @Sendable (inout ProjectionRecord?) throws -> ProjectionChange<Result>
     ) async throws -> Result
+}
+
+extension ProjectionStore where Self: GlobalOrderEventStore {
+    @_spi(Backend) public var projectionFeed: ProjectionFeed { ProjectionFeed(globalOrderOf: self) }
 }
 
 extension ProjectionStore {
