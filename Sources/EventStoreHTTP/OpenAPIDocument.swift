@@ -8,7 +8,7 @@ public enum OpenAPIDocument {
  "info": {
   "title": "swift-event-store HTTP API",
   "version": "1.0.0",
-  "description": "prooph's event-store-http-api routes and JSON shapes, with problem documents (RFC 9457) for every error. Without tokens configured no route asks for one. Every response carries ES-API-Version: 1; a request may send ES-API-Version to say which version it speaks, and one this server does not speak gets 400. A server of a partitioned store (serve --database partitioned:FILE) answers the stream routes as described, and /all, /head, /checkpoints and /subscribe with composite positions (a=1042,b=7:15, one part per member; empty for the start) wherever this document says global position: its events also carry member and composite_position, /all also answers unavailable (the members that could not be read), and /head answers head only; it serves no /all/count, projections or consumer groups."
+  "description": "prooph's event-store-http-api routes and JSON shapes, with problem documents (RFC 9457) for every error. Without tokens configured no route asks for one. Every response carries ES-API-Version: 1; a request may send ES-API-Version to say which version it speaks, and one this server does not speak gets 400. A server of a partitioned store (serve --database partitioned:FILE) answers the stream routes as described, and /all, /head, /checkpoints and /subscribe with composite positions (a=1042,b=7:15, one part per member; empty for the start) wherever this document says global position: its events also carry member and composite_position, /all also answers unavailable (the members that could not be read), and /head answers head only; it serves projections, and no /all/count or consumer groups."
  },
  "security": [
   {

@@ -634,8 +634,9 @@ struct Routes: Sendable {
                         // The watch reads the database: its answer is also whether the database answers.
                         if let stall = try await watch.check(), stall.age >= watch.threshold { return answer.give("\(stall)") }
                     } else if let partitioned = store as? PartitionedEventStore {
-                        // Every member answers: one that does not fails its streams.
-                        for member in partitioned.members { _ = try await member.store.hasStream("$health") }
+                        // Ready while a member answers: the other members' streams are served (and every server of
+                        // the store shares its members, so taking this one out of service would help nothing).
+                        try await Self.someMemberAnswers(partitioned)
                     } else {
                         _ = try await store.hasStream("$health")
                     }
@@ -646,6 +647,24 @@ struct Routes: Sendable {
                 // A timer of a check that answered would sleep on for nothing.
                 timer.cancel()
             }
+        }
+    }
+
+    /// Returns once a member of `store` answers. - Throws: the first member's failure when none does.
+    static func someMemberAnswers(_ store: PartitionedEventStore) async throws {
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for member in store.members { group.addTask { _ = try await member.store.hasStream("$health") } }
+            var first: (any Error)?
+            while let result = await group.nextResult() {
+                switch result {
+                case .success:
+                    group.cancelAll()
+                    return
+                case let .failure(error):
+                    first = first ?? error
+                }
+            }
+            if let first { throw first }
         }
     }
 

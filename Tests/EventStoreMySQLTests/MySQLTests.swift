@@ -99,7 +99,7 @@ struct MySQLStoreTests {
                 + [configuration.database])
         configuration.tablePrefix = Schema4Fixture.tablePrefix
         let store = try await MySQLEventStore(configuration: configuration)
-        #expect(store.schemaVersion == 10)
+        #expect(store.schemaVersion == 11)
         try await Schema4Fixture.verify(store, globalOrder: store)
         await store.close()
     }
@@ -171,7 +171,7 @@ struct MySQLStoreTests {
             for _ in 0..<4 { group.addTask { try await MySQLEventStore(configuration: configuration).schemaVersion } }
             return try await group.reduce(into: []) { $0.append($1) }
         }
-        #expect(versions.count == 4 && Set(versions) == [10])
+        #expect(versions.count == 4 && Set(versions) == [11])
     }
 
     /// A start waits for another process's migration however long it takes (up to 60 s), though each
@@ -188,7 +188,7 @@ struct MySQLStoreTests {
         try await shell.waitFor("SELECT IS_USED_LOCK('\(lock)') IS NOT NULL", toPrint: "1")
         Watchdog.step("another session holds the migration lock for 5 s")
         let store = try await MySQLEventStore(configuration: configuration)
-        #expect(store.schemaVersion == 10)
+        #expect(store.schemaVersion == 11)
         _ = try await holder.value
         await store.close()
     }

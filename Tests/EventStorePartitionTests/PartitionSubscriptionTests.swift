@@ -34,7 +34,7 @@ struct PartitionSubscriptionTests {
 
     /// A durable subscription keeps its place in every member, one part on each; resumed after a bucket
     /// moved, it delivers the moved stream's new events once and none of the copies; every event comes
-    /// once but the one whose handler failed, which comes again first.
+    /// once but the one whose handler failed, which comes again.
     @Test(arguments: MemberKind.allCases)
     func aDurableSubscriptionKeepsItsPlaceInEveryMemberAcrossAMove(_ kind: MemberKind) async throws {
         if !kind.shouldRun { return }
@@ -58,7 +58,9 @@ struct PartitionSubscriptionTests {
 
             // 9 + 3 events, 4 of them checkpointed: the rest is 8.
             let second = try await Self.run("audit", on: store, handling: 8)
-            #expect(second.first?.event.uuid == first[4].event.uuid, "the event whose handler failed comes again first")
+            // The event whose handler failed comes again (not necessarily first: on PostgreSQL a member's events
+            // may become readable only now, others' transactions having held them back, and come before it).
+            #expect(second.contains { $0.event.uuid == first[4].event.uuid }, "the event whose handler failed comes again")
             let delivered = first.prefix(4).map(\.event.uuid) + second.map(\.event.uuid)
             var stored: [UUID] = []
             for stream in streams { stored += try await store.load(stream).collect().map(\.uuid) }

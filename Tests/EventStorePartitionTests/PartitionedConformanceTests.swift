@@ -53,12 +53,16 @@ struct PartitionedConformanceTests {
         "transactions/aConflictInsideRollsBackEarlierWrites": oneMember,
         "transactions/aReadThatFailsInsideATransactionLeavesItUsable": oneMember,
         "deletion/deletesInATransactionThatFailsAreUndone": oneMember,
-        "projections/queriesAndProjectionsReadSeveralStreamsInGlobalOrder": """
-            Checks the order of events across two streams: there is none across members, so its streams are placed             on one member, whose order the merged order keeps.
-            """,
+        "projections/queriesAndProjectionsReadSeveralStreamsInGlobalOrder": acrossStreams,
+        "projections/fromAllSkipsInternalStreamsAndFromCategoriesTakeTheirStreams": acrossStreams,
     ]
 
     static let oneMember = "A transaction over streams of several members fails with invalidArgument: its streams are placed on one member."
+
+    static let acrossStreams = """
+        Checks the order of events across streams: there is none across members, so its streams are placed on \
+        one member, whose order the merged order keeps.
+        """
 
     static var cases: [ConformanceCase] {
         EventStoreConformance.cases.filter { skippedFeatures[$0.feature] == nil && skipped["\($0.feature)/\($0.name)"] == nil }
@@ -74,7 +78,9 @@ struct PartitionedConformanceTests {
             return configuration
         }()
         try await testCase.run { settings, body in
-            try await PartitionTests.withStore(members, readBatchSize: settings.readBatchSize, configuration: configuration) { store in
+            try await PartitionTests.withStore(
+                members, readBatchSize: settings.readBatchSize, configuration: configuration, limit: PartitionTests.conformanceLimit
+            ) { store in
                 try await body(store)
             }
         }

@@ -273,8 +273,9 @@ struct PartitionedStoreTests {
 @Suite("Partitioned store with a member down", .enabled(if: PartitionTests.postgresShouldRun), .watchdog())
 struct PartitionMemberDownTests {
     /// Member c is a server of this test's own, stopped: writes and reads of its streams fail with `backend`
-    /// within the connect timeout (2 s here), listings (which read every member) fail the same way, and the other members' streams keep
-    /// working. Once c is back, its streams are written again.
+    /// within the connect timeout (2 s here), listings, projections and durable subscriptions (which read every
+    /// member) fail the same way, and the other members' streams keep working. Once c is back, its streams
+    /// are written again.
     @Test func aMemberDownFailsItsStreamsClearlyAndTheOthersKeepWorking() async throws {
         let server = try await PrivatePostgresServer.start("partition-member-c")
         defer { Task { await server.remove() } }
@@ -294,6 +295,18 @@ struct PartitionMemberDownTests {
                 { try await store.append([EventMessage(messageName: "Lost")], to: onC, expectedVersion: .any) },
                 { _ = try await store.load(onC).collect() },
                 { _ = try await store.streamNames(limit: 10, offset: 0) },
+                // A projection needs every member: a query (its head), and a live projection whose row is on a
+                // member that answers (its pages).
+                {
+                    _ = try await ProjectionManager(store: store).createQuery().initialState(0).fromAll()
+                        .whenAny { n, _, _ in n + 1 }.run()
+                },
+                {
+                    let name = (0..<1_000).lazy.map { "live\($0)" }.first { store.home(of: $0).name == "a" }!
+                    try await ProjectionManager(store: store).createProjection(name).initialState(0).fromAll()
+                        .whenAny { n, _, _ in n + 1 }.run(keepRunning: true)
+                },
+                { _ = try await store.checkpoint(named: "audit") },
             ] as [@Sendable () async throws -> Void] {
                 do {
                     try await call()

@@ -117,50 +117,14 @@ extension PartitionedEventStore {
 
     /// The events of `target` after `position` as they come: every member read, then waited on (woken by
     /// this process's appends, or after each member's `pollInterval`), until the consuming task is
-    /// cancelled. Each member's events are read once (a member is read again when the events read from it
-    /// are merged). A failed read is tried again with back-off; each event comes once, with the position to
-    /// resume after it.
+    /// cancelled. A page is read only when the consumer has taken the one before, so a slow consumer slows
+    /// reading and memory stays bounded; each member's events are read once (a member is read again when the
+    /// events read from it are merged). A failed read is tried again with back-off; each event comes once,
+    /// with the position to resume after it.
     public func follow(_ target: SubscriptionTarget = .all, after position: CompositePosition = .start, pageSize: Int = 500)
-        -> AsyncThrowingStream<PartitionedEvent, any Error>
+        -> PartitionedSubscription
     {
-        AsyncThrowingStream { continuation in
-            let task = Task {
-                do {
-                    try checkMembers(of: position)
-                } catch {
-                    continuation.finish(throwing: error)
-                    return
-                }
-                var cursor = MergeCursor(position, members: members.count)
-                var delay: Duration = .milliseconds(100)
-                while !Task.isCancelled {
-                    let generations = members.map { $0.store.appendNotifier.generation }
-                    let events: [PartitionedEvent]
-                    do {
-                        let (merged, unavailable) = try await advance(&cursor, of: target, limit: pageSize)
-                        events = merged
-                        delay = .milliseconds(100)
-                        if !unavailable.isEmpty {
-                            configuration.logger.warning(
-                                "a partitioned reader goes on without \(unavailable.keys.sorted()), whose events come once they answer: \(unavailable.values.first.map(String.init(describing:)) ?? "")")
-                        }
-                    } catch let error as EventStoreError where error.code.isTransient {
-                        configuration.logger.warning("a partitioned reader could not read; it tries again in \(delay): \(error)")
-                        try? await Task.sleep(for: delay)
-                        delay = Swift.min(delay * 2, .seconds(5))
-                        continue
-                    } catch {
-                        continuation.finish(throwing: error)
-                        return
-                    }
-                    for event in events { continuation.yield(event) }
-                    // A short page: nothing more can be merged now (the members were read as far as they could be).
-                    if events.count < pageSize { await waitForAppends(after: generations) }
-                }
-                continuation.finish()
-            }
-            continuation.onTermination = { _ in task.cancel() }
-        }
+        PartitionedSubscription(store: self, target: target, after: position, pageSize: pageSize)
     }
 
     /// Waits until a member signals an append after `generations`, at most `timeout` on `clock` (each member's
@@ -243,5 +207,85 @@ struct MoveRules {
             return position[names[arrival.from]] >= arrival.sourceThrough ? .deliver : .wait
         }
         return firstOwners[bucket] == member ? .deliver : .unknown
+    }
+}
+
+/// The events of a partitioned store's merged order as they come (see ``PartitionedEventStore/follow(_:after:pageSize:)``).
+/// It ends only when the consuming task is cancelled, or with an error that is not a member's transient
+/// failure.
+public struct PartitionedSubscription: AsyncSequence, Sendable {
+    public typealias Element = PartitionedEvent
+
+    let store: PartitionedEventStore
+    let target: SubscriptionTarget
+    let after: CompositePosition
+    let pageSize: Int
+
+    public func makeAsyncIterator() -> Iterator {
+        Iterator(store: store, target: target, after: after, pageSize: pageSize)
+    }
+
+    public struct Iterator: AsyncIteratorProtocol {
+        let store: PartitionedEventStore
+        let target: SubscriptionTarget
+        let pageSize: Int
+        var cursor: MergeCursor
+        var buffer: [PartitionedEvent] = []
+        var index = 0
+        /// The members' append signals before the last read, when that read could merge no more now: the
+        /// next read waits for a signal after them.
+        var waitAfter: [UInt64]?
+        /// The members the last read passed over (logged when the set changes).
+        var unavailable: Set<String> = []
+        var checked = false
+        let after: CompositePosition
+
+        init(store: PartitionedEventStore, target: SubscriptionTarget, after: CompositePosition, pageSize: Int) {
+            (self.store, self.target, self.after, self.pageSize) = (store, target, after, pageSize)
+            cursor = MergeCursor(after, members: store.members.count)
+        }
+
+        public mutating func next() async throws -> PartitionedEvent? {
+            if !checked {
+                try store.checkMembers(of: after)
+                if pageSize < 1 { throw EventStoreError.invalidArgument("pageSize must be 1 or more, not \(pageSize)") }
+                checked = true
+            }
+            var delay: Duration = .milliseconds(100)
+            let logger = store.configuration.logger
+            while index == buffer.count {
+                if Task.isCancelled { return nil }
+                if let generations = waitAfter {
+                    await store.waitForAppends(after: generations)
+                    if Task.isCancelled { return nil }
+                }
+                let generations = store.members.map { $0.store.appendNotifier.generation }
+                do {
+                    let (merged, down) = try await store.advance(&cursor, of: target, limit: pageSize)
+                    (buffer, index, delay) = (merged, 0, .milliseconds(100))
+                    // A short page: nothing more can be merged now (the members were read as far as they could be).
+                    waitAfter = merged.count < pageSize ? generations : nil
+                    if Set(down.keys) != unavailable {
+                        unavailable = Set(down.keys)
+                        if unavailable.isEmpty {
+                            logger.notice("a partitioned reader reads every member again")
+                        } else {
+                            logger.warning(
+                                "a partitioned reader goes on without \(unavailable.sorted()), whose events come once they answer: \(down.values.first.map(String.init(describing:)) ?? "")")
+                        }
+                    }
+                } catch where Task.isCancelled {
+                    // Cancelling the consumer ends the sequence, whatever the read in flight threw.
+                    return nil
+                } catch let error as EventStoreError where error.code.isTransient {
+                    logger.warning("a partitioned reader could not read; it tries again in \(delay): \(error)")
+                    try? await Task.sleep(for: delay)
+                    delay = Swift.min(delay * 2, .seconds(5))
+                    waitAfter = nil
+                }
+            }
+            index += 1
+            return buffer[index - 1]
+        }
     }
 }

@@ -33,7 +33,7 @@ extension PartitionedEventStore {
     /// - Throws: `invalidArgument` when `pageSize` < 1 or the start names no member of the store.
     public func subscribe(
         to target: SubscriptionTarget = .all, from start: PartitionedSubscriptionStart = .start, pageSize: Int = 500
-    ) async throws -> AsyncThrowingStream<PartitionedEvent, any Error> {
+    ) async throws -> PartitionedSubscription {
         if pageSize < 1 { throw EventStoreError.invalidArgument("pageSize must be 1 or more, not \(pageSize)") }
         let position: CompositePosition
         switch start {

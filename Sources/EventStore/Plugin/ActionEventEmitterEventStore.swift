@@ -239,7 +239,9 @@ extension ActionEventEmitterEventStore: GlobalOrderEventStore {
     }
 
     /// The wrapped store's logger.
-    public var logger: Logger { (innerStore as? any GlobalOrderEventStore)?.logger ?? Logger(label: "eventstore") }
+    public var logger: Logger {
+        (innerStore as? any GlobalOrderEventStore)?.logger ?? (innerStore as? any ProjectionStore)?.logger ?? Logger(label: "eventstore")
+    }
 
     /// Reads the wrapped store's global order (no action events; upcasters do not apply).
     public func readAll(after position: GlobalPosition, of target: SubscriptionTarget, limit: Int) async throws
@@ -301,6 +303,11 @@ extension ActionEventEmitterEventStore: ProjectionStore {
             throw EventStoreError.invalidArgument("the wrapped store keeps no projections")
         }
         return store
+    }
+
+    /// How the wrapped store's runners read it: a partitioned store's merged order too.
+    @_spi(Backend) public var projectionFeed: ProjectionFeed {
+        (innerStore as? any ProjectionStore)?.projectionFeed ?? ProjectionFeed(globalOrderOf: self)
     }
 
     /// The wrapped store's projection rows (no action events). Events a projection emits go through this
