@@ -350,8 +350,12 @@ struct PostgresClusterTests {
                 return logger
             }()
             // A standby passed over says so: a status that fails, or a read that fails otherwise than by a conflict.
+            // A status check that got no answer within the query timeout is left out: on a machine loaded by the
+            // other suites a standby replaying 400 exclusive locks once took longer than 10 s to answer (CI,
+            // 2026-12-07), and passing it over then is right; what this test holds is that a conflict's error
+            // never passes a standby over.
             @Sendable func passedOver() -> [String] {
-                logs.all.map(\.message).filter { $0.contains("passed over") || $0.contains("reads go elsewhere") }
+                logs.all.map(\.message).filter { ($0.contains("passed over") || $0.contains("reads go elsewhere")) && !$0.contains("did not answer within") }
             }
             try await PostgresTestCluster.withStore(prefix: prefix, readsFromStandbys: true, logger: logger) { store in
                 let events = (1...2_000).map { EventMessage(messageName: "Event \($0)") }
