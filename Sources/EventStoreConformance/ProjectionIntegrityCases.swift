@@ -177,5 +177,24 @@ extension EventStoreConformance {
             #expect(readModel.users.users.count == 3)
             #expect(try await manager.streamPositions(of: "users") == ["user-123": 3])
         },
+        ConformanceCase("projections", "aRowKeepsItsPositionWholeWhateverItsKindAndLength") { inner in
+            // A partitioned store's projection keeps a composite position (a part per member) in its home
+            // member's row: every backend keeps one of many long parts as it keeps a global position (MariaDB's
+            // column was 64 characters before schema version 11).
+            let store = try inner.projecting()
+            var parts: [String: GlobalPosition] = [:]
+            for index in 0..<12 {
+                parts["member-with-a-long-name-\(index)"] = GlobalPosition(commit: 9_000_000_000_000 + Int64(index), sequence: 123_456_789)
+            }
+            let composite = ProjectionPosition.composite(CompositePosition(parts: parts))
+            #expect(composite.description.utf8.count > 500)
+            for (name, position) in [("composite", composite), ("global", .global(GlobalPosition(commit: 7, sequence: 42)))] {
+                try await store.changeProjection(named: name) { row in
+                    row = ProjectionRecord(name: name, kind: .projection, position: position)
+                    return ProjectionChange(())
+                }
+                #expect(try await store.projectionRecord(named: name)?.position == position, "\(name)")
+            }
+        },
     ]
 }

@@ -9,6 +9,7 @@ import NIOCore
 /// - `GET /all?after=P&limit=N[&stream=S…|&category=C…]`: a page of the global order, `{"events", "read_through"}`
 ///   (`GET /subscribe/all` takes the same `stream` and `category`);
 /// - `GET /all/count?after=P&limit=N[&…]`: `{"count"}`, how many events of the target follow `P`, up to `N`;
+/// - `GET /subscribe/all`, `/subscribe/stream/{name}`, `/subscribe/category/{name}`: Server-Sent Events;
 /// - `GET /head`: `{"head", "readable"}`, the last committed position and the one below which every event is readable;
 /// - `GET /checkpoints/{name}` (`{"position"}`, `null` when none) and `PUT /checkpoints/{name}` with `{"position"}`;
 /// - `GET /snapshots/{type}/{id}`, `POST /snapshots` with an array of snapshots, `DELETE /snapshots/{type}`;
@@ -20,6 +21,7 @@ extension Routes {
     static let maxGlobalOrderPage = 10_000
 
     func registerGlobalOrder(on router: Router<BasicRequestContext>, _ store: any GlobalOrderEventStore) {
+        registerSubscribe(on: router) { request, target, logger in try await subscribe(store, request, to: target, logger: logger) }
         router.get("/all") { request, _ in
             let (after, target, limit) = try Self.globalOrderQuery(request)
             let page = try await store.readPage(after: after, of: target, limit: limit)

@@ -77,10 +77,8 @@ struct Routes: Sendable {
         router.get("/categories-regex/{filter}") { request, context in
             try await categories(request, filter: .regex(try parameter(context, "filter")))
         }
-        // Every store of this package can be followed; a store that cannot simply has no SSE routes.
-        if let followable = store as? any GlobalOrderEventStore {
-            registerSubscribe(on: router) { request, target, logger in try await subscribe(followable, request, to: target, logger: logger) }
-        }
+        // Every store of this package can be followed, in its global order or a partitioned store's merged one;
+        // a store that cannot simply has no SSE routes.
         if let followable = store as? any GlobalOrderEventStore { registerGlobalOrder(on: router, followable) }
         if let partitioned = store as? PartitionedEventStore { registerPartitionedOrder(on: router, partitioned) }
         if let snapshots = store as? any SnapshotStore { registerSnapshots(on: router, snapshots) }
@@ -717,9 +715,9 @@ struct Routes: Sendable {
     /// (a read of one event). A row from a build that did not keep sources is counted against every stream.
     static func updateProjectionLag(in registry: PrometheusCollectorRegistry, store: any ProjectionStore) async throws {
         let names = try await store.projectionNames(.all, limit: lagProjectionLimit, offset: 0)
+        let feed = store.projectionFeed
         for name in names {
             guard let record = try await store.projectionRecord(named: name) else { continue }
-            let feed = store.projectionFeed
             let (after, source) = (record.position ?? feed.start, record.source ?? .all)
             let behind = try await feed.count(after: after, of: source, limit: lagCountLimit)
             registry.makeGauge(descriptor: lagDescriptor, labels: [("projection", name)]).set(Double(behind))

@@ -370,7 +370,7 @@ struct PostgresOperations: Sendable {
     }
 
     /// `(next transaction id, 0)`: every committed event sorts below it, and so does ``readableHead(_:)``.
-    /// The next transaction id, as a position past every event. Asked of the primary: a standby's (a server
+    /// Asked of the primary: a standby's (a server
     /// the store still took for the primary while a failover demoted it) may be behind the one that handed
     /// a reader its position, which would then look like a position of another store.
     /// - Throws: `backend` (which makes the store look for the primary again) when the server is a standby.

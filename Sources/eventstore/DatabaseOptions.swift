@@ -36,10 +36,13 @@ struct DatabaseOptions: ParsableArguments {
     /// Runs `body` with the store as one that keeps projections.
     /// - Throws: bad input for a store that keeps none.
     func withProjectionStore<T: Sendable>(_ body: @Sendable (any ProjectionStore) async throws -> T) async throws -> T {
-        try await withStore { store in
-            guard let projections = store as? any ProjectionStore else { throw CommandFailure.badInput("this store keeps no projections") }
-            return try await body(projections)
-        }
+        try await withStore { store in try await body(try Self.projectionStore(store)) }
+    }
+
+    /// `store` as one that keeps projections. - Throws: bad input for a store that keeps none.
+    static func projectionStore(_ store: any EventStore) throws -> any ProjectionStore {
+        guard let projections = store as? any ProjectionStore else { throw CommandFailure.badInput("this store keeps no projections") }
+        return projections
     }
 }
 

@@ -26,8 +26,7 @@ enum ProjectionListing: NameListing {
     static let configuration = CommandConfiguration(
         commandName: "list", abstract: "Print projection names in byte order, one per line.")
     static func names(in store: any EventStore, _ filter: NameFilter, limit: Int, offset: Int) async throws -> [String] {
-        guard let projections = store as? any ProjectionStore else { throw CommandFailure.badInput("this store keeps no projections") }
-        return try await ProjectionManager(store: projections).projectionNames(filter, limit: limit, offset: offset)
+        try await ProjectionManager(store: DatabaseOptions.projectionStore(store)).projectionNames(filter, limit: limit, offset: offset)
     }
 }
 

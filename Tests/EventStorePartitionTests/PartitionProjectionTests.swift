@@ -14,11 +14,7 @@ struct PartitionProjectionTests {
     @Test(arguments: MemberKind.allCases)
     func aProjectionKeepsItsRowOnItsHomeAndHandlesEachEventOnceAcrossAMove(_ kind: MemberKind) async throws {
         if !kind.shouldRun { return }
-        var configuration = PartitionedStoreConfiguration()
-        configuration.bucketCount = 64
-        try await PartitionTests.withStore(kind, configuration: configuration) { store in
-            let streams = try store.members.map { try PartitionTests.stream(on: $0.name, of: store) }
-            for stream in streams { try await store.create(stream, events: PartitionMoveTests.events(3)) }
+        try await PartitionTests.withStreamOnEachMember(kind, events: 3) { store, streams in
             let manager = ProjectionManager(store: store)
             let handled = Shared(0)
             // Pages of two events: the runner reads on from each page's end, across the move below.
@@ -71,27 +67,6 @@ struct PartitionProjectionTests {
                 let tally = try StreamName("tally-\(stream.rawValue.dropFirst(2))")
                 #expect(try await store.load(tally).collect().count == count, "every event linked once to \(tally)")
             }
-        }
-    }
-
-    /// Every kind of member keeps a projection's composite position whole, however many parts it has and
-    /// however long its members' names are (MariaDB's column was 64 characters before schema version 11).
-    @Test(arguments: MemberKind.allCases)
-    func aMemberKeepsALongCompositePositionInAProjectionsRow(_ kind: MemberKind) async throws {
-        if !kind.shouldRun { return }
-        var parts: [String: GlobalPosition] = [:]
-        for index in 0..<12 {
-            parts["member-with-a-long-name-\(index)"] = GlobalPosition(commit: 9_000_000_000_000 + Int64(index), sequence: 123_456_789)
-        }
-        let position = ProjectionPosition.composite(CompositePosition(parts: parts))
-        #expect(position.description.utf8.count > 500)
-        try await PartitionTests.withMembers(kind) { members in
-            let member = members[0].store
-            try await member.changeProjection(named: "long") { row in
-                row = ProjectionRecord(name: "long", kind: .projection, position: position)
-                return ProjectionChange(())
-            }
-            #expect(try await member.projectionRecord(named: "long")?.position == position)
         }
     }
 

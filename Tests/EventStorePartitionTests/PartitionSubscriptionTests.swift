@@ -8,12 +8,6 @@ import Testing
 struct PartitionSubscriptionTests {
     struct Stop: Error {}
 
-    static var configuration: PartitionedStoreConfiguration {
-        var configuration = PartitionedStoreConfiguration()
-        configuration.bucketCount = 64
-        return configuration
-    }
-
     /// Runs the durable subscription `name` until it has handled `count` events (the last one's handler
     /// throws, so its checkpoint is not saved), and returns them.
     static func run(_ name: String, on store: PartitionedEventStore, handling count: Int) async throws -> [PartitionedEvent] {
@@ -38,9 +32,7 @@ struct PartitionSubscriptionTests {
     @Test(arguments: MemberKind.allCases)
     func aDurableSubscriptionKeepsItsPlaceInEveryMemberAcrossAMove(_ kind: MemberKind) async throws {
         if !kind.shouldRun { return }
-        try await PartitionTests.withStore(kind, configuration: Self.configuration) { store in
-            let streams = try store.members.map { try PartitionTests.stream(on: $0.name, of: store) }
-            for stream in streams { try await store.create(stream, events: PartitionMoveTests.events(3)) }
+        try await PartitionTests.withStreamOnEachMember(kind, events: 3) { store, streams in
             let first = try await Self.run("audit", on: store, handling: 5)
             #expect(first.count == 5)
             // The checkpoint is the fourth event's position (the fifth's handler threw), each member its part.
@@ -78,9 +70,7 @@ struct PartitionSubscriptionTests {
     @Test(arguments: MemberKind.allCases)
     func aSubscriptionStartsWhereItIsAsked(_ kind: MemberKind) async throws {
         if !kind.shouldRun { return }
-        try await PartitionTests.withStore(kind, configuration: Self.configuration) { store in
-            let streams = try store.members.map { try PartitionTests.stream(on: $0.name, of: store) }
-            for stream in streams { try await store.create(stream, events: PartitionMoveTests.events(2)) }
+        try await PartitionTests.withStreamOnEachMember(kind, events: 2) { store, streams in
             let all = try await PartitionMoveTests.readToHead(of: store)
             #expect(all.count == 6)
             let after = all[1].position

@@ -140,6 +140,20 @@ enum PartitionTests {
         }
     }
 
+    /// A partitioned store of 64 buckets over three members of `kind`, with a stream on each member (in the
+    /// members' order) holding `events` events.
+    static func withStreamOnEachMember<T: Sendable>(
+        _ kind: MemberKind, events: Int, _ body: @Sendable (PartitionedEventStore, [StreamName]) async throws -> T
+    ) async throws -> T {
+        var configuration = PartitionedStoreConfiguration()
+        configuration.bucketCount = 64
+        return try await withStore(kind, configuration: configuration) { store in
+            let streams = try store.members.map { try stream(on: $0.name, of: store) }
+            for stream in streams { try await store.create(stream, events: PartitionMoveTests.events(events)) }
+            return try await body(store, streams)
+        }
+    }
+
     /// A stream name of `category` whose member under `store`'s map is `member`, the `index`-th such name.
     static func stream(on member: String, of store: PartitionedEventStore, category: String = "s", index: Int = 0) throws -> StreamName {
         var found = 0

@@ -286,16 +286,24 @@ public final class PartitionedEventStore: EventStore, Sendable {
     }
 
     /// The first `wanted` names that `read` lists (given a limit and an offset) of streams whose bucket the
-    /// member at `index` owns under `map`; a read of as many as wanted, then more while names were left out.
+    /// member at `index` owns under `map`.
     private func owned(
         by index: Int, in map: PlacementMap, wanted: Int, _ read: @Sendable (_ limit: Int, _ offset: Int) async throws -> [StreamName]
     ) async throws -> [StreamName] {
-        var names: [StreamName] = []
+        try await Self.firstKept(wanted, read) { map.owners[PartitionKey.bucket(of: configuration.key.key(of: $0), count: map.bucketCount)] == index }
+    }
+
+    /// The first `wanted` names that `read` lists (given a limit and an offset) that `keep` keeps: a read of as
+    /// many as wanted, then more while names were left out.
+    static func firstKept<Name>(
+        _ wanted: Int, _ read: @Sendable (_ limit: Int, _ offset: Int) async throws -> [Name], keep: (Name) -> Bool
+    ) async throws -> [Name] {
+        var names: [Name] = []
         var offset = 0
         while names.count < wanted {
             let asked = wanted - names.count
             let page = try await read(asked, offset)
-            names += page.filter { map.owners[PartitionKey.bucket(of: configuration.key.key(of: $0), count: map.bucketCount)] == index }
+            names += page.filter(keep)
             if page.count < asked { break }
             offset += page.count
         }

@@ -31,27 +31,11 @@ extension PartitionedEventStore: ProjectionStore {
         let wanted = offset.addingReportingOverflow(limit).overflow ? Int.max : offset + limit
         // A member's rows of other names (kept from before it joined) are no projections of this store.
         let lists = try await eachMember { index, _ in
-            try await self.homed(on: index, wanted: wanted) { try await members[index].store.projectionNames(filter, limit: $0, offset: $1) }
+            try await Self.firstKept(wanted, { try await members[index].store.projectionNames(filter, limit: $0, offset: $1) }) {
+                self.home(of: $0).name == members[index].name
+            }
         }
         return Self.merge(lists, offset: offset, limit: limit)
-    }
-
-    /// The first `wanted` names that `read` lists (given a limit and an offset) whose home is the member at
-    /// `index`: a read of as many as wanted, then more while names were left out.
-    private func homed(on index: Int, wanted: Int, _ read: @Sendable (_ limit: Int, _ offset: Int) async throws -> [String]) async throws
-        -> [String]
-    {
-        let member = members[index].name
-        var found: [String] = []
-        var offset = 0
-        while found.count < wanted {
-            let asked = wanted - found.count
-            let page = try await read(asked, offset)
-            found += page.filter { home(of: $0).name == member }
-            if page.count < asked { break }
-            offset += page.count
-        }
-        return found
     }
 
     /// Changes the row on its home member. A stream the change asks to delete is deleted through this store
@@ -98,13 +82,10 @@ struct PartitionedFeed: OrderFeed {
 
     func page(after position: ProjectionPosition, of target: SubscriptionTarget, limit: Int) async throws -> OrderPage {
         let after = try composite(position)
-        if limit < 1 { throw EventStoreError.invalidArgument("limit must be 1 or more, not \(limit)") }
-        try store.checkMembers(of: after)
-        try TransactionScope.checkOutsideTransaction(of: ObjectIdentifier(store.identity))
         var cursor = last.withLock { last in
             last.flatMap { $0.cursor.position == after && $0.target == target ? $0.cursor : nil }
         } ?? MergeCursor(after, members: store.members.count)
-        let (events, unavailable) = try await store.advance(&cursor, of: target, limit: limit)
+        let (events, unavailable) = try await store.read(&cursor, of: target, limit: limit)
         // A projection needs every member, as a single store's needs its database: a page without one would
         // end a query (or a settling pass) without its events.
         if let member = unavailable.keys.sorted().first, let error = unavailable[member] { throw error }
@@ -116,11 +97,7 @@ struct PartitionedFeed: OrderFeed {
 
     func head() async throws -> ProjectionPosition { .composite(try await store.headPosition()) }
 
-    func readableHead() async throws -> ProjectionPosition {
-        let members = store.members
-        let readable = try await store.eachMember { index, _ in try await members[index].store.readableHead() }
-        return .composite(CompositePosition(parts: Dictionary(uniqueKeysWithValues: zip(members.map(\.name), readable))))
-    }
+    func readableHead() async throws -> ProjectionPosition { .composite(try await store.eachMemberPosition { try await $0.readableHead() }) }
 
     /// Each member's count after its part, summed (a member's copies of buckets moved to it count too: an
     /// overestimate after a move, until the projection passes them).

@@ -17,12 +17,19 @@ extension PartitionedEventStore {
     /// - Throws: `invalidArgument` when `limit` < 1 or `position` names no member of the store; a member's
     ///   failure that is not transient; the first member's failure when none could be read.
     public func readAll(after position: CompositePosition, of target: SubscriptionTarget = .all, limit: Int) async throws -> PartitionedPage {
-        if limit < 1 { throw EventStoreError.invalidArgument("limit must be 1 or more, not \(limit)") }
-        try checkMembers(of: position)
-        try TransactionScope.checkOutsideTransaction(of: ObjectIdentifier(identity))
         var cursor = MergeCursor(position, members: members.count)
-        let (events, unavailable) = try await advance(&cursor, of: target, limit: limit)
+        let (events, unavailable) = try await read(&cursor, of: target, limit: limit)
         return PartitionedPage(events: events, position: cursor.position, unavailable: unavailable)
+    }
+
+    /// ``advance(_:of:limit:)`` after a reader's checks: `limit`, the cursor's members, no transaction.
+    func read(_ cursor: inout MergeCursor, of target: SubscriptionTarget, limit: Int) async throws
+        -> (events: [PartitionedEvent], unavailable: [String: EventStoreError])
+    {
+        if limit < 1 { throw EventStoreError.invalidArgument("limit must be 1 or more, not \(limit)") }
+        try checkMembers(of: cursor.position)
+        try TransactionScope.checkOutsideTransaction(of: ObjectIdentifier(identity))
+        return try await advance(&cursor, of: target, limit: limit)
     }
 
     /// Reads the members whose read events ran out (every member at once), then merges up to `limit` events

@@ -21,10 +21,15 @@ public enum PartitionedSubscriptionStart: Sendable, Hashable {
 extension PartitionedEventStore {
     /// Each member's last committed position: a reader after it sees only events committed later.
     /// - Throws: a member's failure.
-    public func headPosition() async throws -> CompositePosition {
+    public func headPosition() async throws -> CompositePosition { try await eachMemberPosition { try await $0.headPosition() } }
+
+    /// The composite position of each member's `read` (every member at once). - Throws: a member's failure.
+    func eachMemberPosition(_ read: @escaping @Sendable (any PartitionMemberStore) async throws -> GlobalPosition) async throws
+        -> CompositePosition
+    {
         let members = self.members
-        let heads = try await eachMember { index, _ in try await members[index].store.headPosition() }
-        return CompositePosition(parts: Dictionary(uniqueKeysWithValues: zip(members.map(\.name), heads)))
+        let parts = try await eachMember { index, _ in try await read(members[index].store) }
+        return CompositePosition(parts: Dictionary(uniqueKeysWithValues: zip(members.map(\.name), parts)))
     }
 
     /// Follows `target` from `start`: first what is stored, then new events as they commit, each event once
