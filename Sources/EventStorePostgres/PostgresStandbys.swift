@@ -153,16 +153,21 @@ final class PostgresStandbys: Sendable {
     private func check(_ index: Int) async {
         defer { state.withLock { _ = $0.checking.remove(index) } }
         var status: Status
-        do {
+        // A pooled session the server ended meanwhile (a recovery conflict between two statements, an
+        // administrator) says nothing of the standby: it is asked again. Every pooled session may have been
+        // ended at once, and the pool hands them out one by one: asked at most once per pooled session, and
+        // once more on a new one.
+        var sessionsEnded = 0
+        while true {
             do {
                 status = try await ask(index)
-            } catch where Self.closedByTheServer(error) {
-                // A pooled session the server ended meanwhile (a recovery conflict between two statements, an
-                // administrator) says nothing of the standby: asked again, on a new connection, once.
-                status = try await ask(index)
+                break
+            } catch where Self.closedByTheServer(error) && sessionsEnded < configuration.poolSize {
+                sessionsEnded += 1
+            } catch {
+                status = Status(usable: false, replayed: 0, checkedAt: .now, reason: "\(error)")
+                break
             }
-        } catch {
-            status = Status(usable: false, replayed: 0, checkedAt: .now, reason: "\(error)")
         }
         let was = state.withLock { state in
             defer { state.statuses[index] = status }
@@ -177,10 +182,12 @@ final class PostgresStandbys: Sendable {
         }
     }
 
-    /// A session the server ended under a call: its connection closed, or a recovery conflict (40001).
+    /// A session the server ended under a call: its connection closed, a recovery conflict (40001), or an
+    /// administrator's `pg_terminate_backend` (57P01, which a server shutting down sends too: asked again,
+    /// such a standby then refuses the new connection).
     static func closedByTheServer(_ error: any Error) -> Bool {
         guard let error = error as? PSQLError else { return false }
-        return error.code == .serverClosedConnection || error.sqlState == "40001"
+        return error.code == .serverClosedConnection || error.sqlState == "40001" || error.sqlState == "57P01"
     }
 
     /// Asks a standby whether it is in recovery and streaming, how far it has replayed, and how far behind it is.
