@@ -147,7 +147,7 @@ struct MySQLStoreTests {
     }
 
     @Test func urlsCarryEverySetting() throws {
-        let configuration = try MySQLConfiguration(url: "mysql://app:s%40cret@db.example:3307/events?pool_size=4&connect_timeout=3&query_timeout=7&table_prefix=p_")
+        let configuration = try MySQLConfiguration(url: "mysql://app:s%40cret@db.example:3307/events?pool_size=4&connect_timeout=3&query_timeout=7&migration_timeout=900&table_prefix=p_")
         #expect(configuration.flavor == .mysql)
         #expect(configuration.host == "db.example")
         #expect(configuration.port == 3307)
@@ -158,9 +158,11 @@ struct MySQLStoreTests {
         #expect(configuration.connectTimeout == .seconds(3))
         #expect(configuration.queryTimeout == .seconds(7))
         #expect(try MySQLConfiguration(url: "mysql://h/x").queryTimeout == .seconds(30))
+        #expect(configuration.migrationTimeout == .seconds(900))
+        #expect(try MySQLConfiguration(url: "mysql://h/x").migrationTimeout == .seconds(300))
         #expect(configuration.tablePrefix == "p_")
         #expect(try MySQLConfiguration(url: "mariadb://localhost/x").flavor == .mariadb)
-        for bad in ["postgres://h/x", "mysql://h", "mysql:///x", "mysql://h/x?pool_size=0", "mysql://h/x?query_timeout=0", "mysql://h/x?color=red"] {
+        for bad in ["postgres://h/x", "mysql://h", "mysql:///x", "mysql://h/x?pool_size=0", "mysql://h/x?query_timeout=0", "mysql://h/x?migration_timeout=0", "mysql://h/x?color=red"] {
             #expect(throws: EventStoreError.self, "\(bad)") { try MySQLConfiguration(url: bad) }
         }
     }
@@ -174,7 +176,30 @@ struct MySQLStoreTests {
         #expect(versions.count == 4 && Set(versions) == [11])
     }
 
-    /// A start waits for another process's migration however long it takes (up to 60 s), though each
+    /// A start waits for another process's migration at most `migrationTimeout`, then fails with `backend`
+    /// naming the setting: a process that hangs holding the lock never hangs the starts beside it.
+    @Test func aStartGivesUpOnAMigrationLockHeldPastItsTimeout() async throws {
+        var configuration = try MySQLTestServer.configuration()
+        try await MySQLEventStore(configuration: configuration).close()
+        configuration.queryTimeout = .seconds(2)
+        configuration.migrationTimeout = .seconds(3)
+        let shell = try MySQLTestServer.shell()
+        let lock = "eventstore:migrate:" + configuration.tablePrefix
+        let holder = Task { try await shell.run("SELECT GET_LOCK('\(lock)', 0); SELECT SLEEP(12)") }
+        try await shell.waitFor("SELECT IS_USED_LOCK('\(lock)') IS NOT NULL", toPrint: "1")
+        let started = ContinuousClock.now
+        do {
+            let store = try await MySQLEventStore(configuration: configuration)
+            await store.close()
+            Issue.record("the store opened while another session held the migration lock")
+        } catch let error as EventStoreError {
+            #expect(error.code == .backend && "\(error)".contains("migration_timeout"), "\(error)")
+        }
+        #expect(ContinuousClock.now - started < .seconds(10))
+        _ = try await holder.value
+    }
+
+    /// A start waits for another process's migration however long it takes (up to `migrationTimeout`), though each
     /// statement has a shorter deadline: the wait for the lock is many short waits, not one longer than the
     /// query timeout (it was one, and a start beside a slow migration lost its connection).
     @Test func aStartWaitsForAMigrationLongerThanItsQueryTimeout() async throws {

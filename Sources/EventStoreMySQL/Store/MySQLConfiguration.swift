@@ -35,6 +35,10 @@ public struct MySQLConfiguration: Sendable {
     /// a server that stopped answering (a frozen server, a half-open socket); it is no limit on the server's
     /// own work, and a statement that legitimately runs longer fails too.
     public var queryTimeout: Duration = .seconds(30)
+    /// How long opening the store waits while another process creates or upgrades the same tables (it holds
+    /// the migration lock) before it fails with `backend`. 5 minutes by default: an upgrade that rebuilds a
+    /// large table takes longer, and every other start waits for it (set more for such an upgrade).
+    public var migrationTimeout: Duration = .seconds(300)
     /// A prefix for the store's tables (ASCII letters, digits and `_`, at most 36). Empty by default.
     public var tablePrefix: String = ""
     /// How many events one read of a load fetches (a load reads its stream in batches of this size, so
@@ -47,7 +51,8 @@ public struct MySQLConfiguration: Sendable {
     }
 
     /// Reads `mysql://user:password@host:port/database` or `mariadb://…`, with optional settings
-    /// `pool_size=N`, `connect_timeout=SECONDS`, `query_timeout=SECONDS` and `table_prefix=P`.
+    /// `pool_size=N`, `connect_timeout=SECONDS`, `query_timeout=SECONDS`, `migration_timeout=SECONDS` and
+    /// `table_prefix=P`.
     /// - Throws: ``EventStoreError`` `invalidArgument` when the URL is not such a URL.
     public init(url text: String) throws(EventStoreError) {
         guard let url = URLComponents(string: text), let scheme = url.scheme?.lowercased(),
@@ -66,6 +71,7 @@ public struct MySQLConfiguration: Sendable {
         if let size = try settings.integer("pool_size", atLeast: 1) { poolSize = size }
         if let seconds = try settings.integer("connect_timeout", atLeast: 1, unit: "seconds") { connectTimeout = .seconds(seconds) }
         if let seconds = try settings.integer("query_timeout", atLeast: 1, unit: "seconds") { queryTimeout = .seconds(seconds) }
+        if let seconds = try settings.integer("migration_timeout", atLeast: 1, unit: "seconds") { migrationTimeout = .seconds(seconds) }
         if let prefix = settings.text("table_prefix") { tablePrefix = prefix }
         try settings.finish()
     }

@@ -92,7 +92,8 @@ struct MySQLConnections: BlockingSQLConnections {
             connectTimeoutSeconds: MariaDBConnection.Settings.wholeSeconds(configuration.connectTimeout),
             queryTimeoutSeconds: MariaDBConnection.Settings.wholeSeconds(configuration.queryTimeout))
         operations = MySQLOperations(
-            tables: try MySQLTables(prefix: configuration.tablePrefix), statementSeconds: settings.queryTimeoutSeconds)
+            tables: try MySQLTables(prefix: configuration.tablePrefix), statementSeconds: settings.queryTimeoutSeconds,
+            migrationTimeout: configuration.migrationTimeout)
         pool = WorkerPool(
             (0..<max(1, configuration.poolSize)).map {
                 BlockingWorker(

@@ -10,6 +10,8 @@ struct MySQLOperations: BlockingSQLOperations {
     let tables: MySQLTables
     /// The connections' read timeout, in whole seconds: no statement the store sends may wait longer.
     let statementSeconds: UInt32
+    /// How long a start waits for another process's migration (``MySQLConfiguration/migrationTimeout``).
+    let migrationTimeout: Duration
     let dialect = MySQLDialect()
     /// The highest head a committed read saw, shared by every connection of the store (see `readAll`).
     let knownHead = KnownHead()
@@ -21,17 +23,19 @@ struct MySQLOperations: BlockingSQLOperations {
 
     // MARK: Schema
 
-    /// Waits up to 60 s for the named migration lock, in waits shorter than the connection's read timeout
-    /// (one wait past it would end the connection, though the other process's migration is only slow).
+    /// Waits up to `migrationTimeout` for the named migration lock, in waits shorter than the connection's
+    /// read timeout (one wait past it would end the connection, though the other process's migration is only
+    /// slow).
     private func takeMigrationLock(_ c: MariaDBConnection) throws {
         let wait = max(0, min(5, Int(statementSeconds) - 1))
-        let deadline = ContinuousClock.now + .seconds(60)
+        let deadline = ContinuousClock.now + migrationTimeout
         while true {
             var locked = false
             try c.query("SELECT GET_LOCK(\(bind: tables.migrationLockName), \(bind: wait))") { row in locked = row.first == "1" }
             if locked { return }
             guard ContinuousClock.now < deadline else {
-                throw EventStoreError.backend("another process held the migration lock for 60 s")
+                throw EventStoreError.backend(
+                    "another process held the migration lock for \(migrationTimeout) (its migration is slow, or it hangs): see migration_timeout")
             }
             // A blocking worker's thread, not the cooperative pool: the pause between waits of 0 s.
             if wait == 0 { Thread.sleep(forTimeInterval: 0.1) }
