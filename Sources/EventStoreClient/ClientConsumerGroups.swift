@@ -1,4 +1,4 @@
-import EventStore
+@_spi(Backend) import EventStore
 import Foundation
 import NIOHTTP1
 

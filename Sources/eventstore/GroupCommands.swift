@@ -28,7 +28,7 @@ struct GroupCreate: AsyncParsableCommand {
     @Option(help: "Share one stream's events.") var stream: String?
     @Option(help: "Share the events of every stream of a category.") var category: String?
     @Flag(help: "Share the events of every stream but internal ($…) ones (the default).") var all = false
-    @Option(help: "start (the default), end, or a global position to start after.") var from = "start"
+    @Option(help: "start (the default), end, or a position to start after (global, or composite on a partitioned store).") var from = "start"
     @Option(help: "Hand-outs after the first before an event is parked.") var maxRetries = 10
     @Option(help: "Seconds a consumer has to acknowledge an event.") var messageTimeout = 30.0
     @Option(help: "Unacknowledged events one consumer holds at most.") var maxInFlight = 10
@@ -46,8 +46,9 @@ struct GroupCreate: AsyncParsableCommand {
             case "start": start = .start
             case "end": start = .end
             default:
-                guard let position = GlobalPosition(from) else {
-                    throw CommandFailure.badInput("--from takes start, end or a global position such as 42 or 7:42, not \"\(from)\"")
+                guard !from.isEmpty, let position = ProjectionPosition(from) else {
+                    throw CommandFailure.badInput(
+                        "--from takes start, end, a global position such as 42 or 7:42, or a partitioned store's composite position such as a=42,b=7:15, not \"\(from)\"")
                 }
                 start = .after(position)
             }

@@ -75,10 +75,16 @@ struct PartitionProjectionTests {
     @Test func positionsKeepTheirKindAndARowOfAnotherKindOfStoreIsRefused() async throws {
         let global = ProjectionPosition.global(GlobalPosition(commit: 7, sequence: 42))
         let composite = ProjectionPosition.composite(try #require(CompositePosition("a=5,b=7:3")))
-        for position in [global, composite, .global(GlobalPosition(sequence: 3))] {
+        for position in [global, composite, .global(GlobalPosition(sequence: 3)), .global(.start), .composite(.start)] {
             #expect(ProjectionPosition(position.description) == position)
+            let stored = try JSONEncoder().encode([position])
+            #expect(try JSONDecoder().decode([ProjectionPosition].self, from: stored) == [position], "\(position) as JSON")
         }
-        #expect(ProjectionPosition("") == nil && ProjectionPosition("a=x") == nil && ProjectionPosition("x") == nil)
+        // A global position stored before positions could be composite (a number, or its text) reads back.
+        #expect(try JSONDecoder().decode([ProjectionPosition].self, from: Data(#"[42,"7:42"]"#.utf8)) == [
+            .global(GlobalPosition(sequence: 42)), global,
+        ])
+        #expect(ProjectionPosition("a=x") == nil && ProjectionPosition("x") == nil && ProjectionPosition(",") == nil)
         #expect(!global.isAtOrAfter(composite) && !composite.isAtOrAfter(global))
         let later = ProjectionPosition.composite(try #require(CompositePosition("a=6,b=7:3")))
         #expect(later.isAtOrAfter(composite) && !composite.isAtOrAfter(later))

@@ -9,13 +9,12 @@ import Testing
 struct PartitionedConformanceTests {
     static let globalOrder = """
         Needs the global order (GlobalOrderEventStore): a partitioned store has one order per member and no \
-        total order across them; its subscriptions are its own (tested in PartitionSubscriptionTests), and \
-        consumer groups over it are not built yet (issue 25).
+        total order across them; its subscriptions are its own (tested in PartitionSubscriptionTests).
         """
 
-    /// The features a partitioned store does not offer yet, each with its reason.
+    /// The features a partitioned store does not offer, each with its reason.
     static let skippedFeatures: [String: String] = [
-        "subscriptions": globalOrder, "consumer groups": globalOrder,
+        "subscriptions": globalOrder
     ]
 
     static let readsTheGlobalOrder = """
@@ -91,7 +90,7 @@ struct PartitionedConformanceTests {
         let features = Set(EventStoreConformance.cases.map(\.feature))
         for name in Self.skipped.keys { #expect(names.contains(name), "\(name) is skipped but is no case of the suite") }
         for name in Self.adapted.keys { #expect(names.contains(name), "\(name) is adapted but is no case of the suite") }
-        // All but subscriptions (the partitioned store's own), consumer groups and what needs a total order.
+        // All but subscriptions (the partitioned store's own) and what needs a total order.
         #expect(Self.cases.count * 5 >= EventStoreConformance.cases.count * 4, "at least four fifths of the suite runs")
         for feature in Self.skippedFeatures.keys { #expect(features.contains(feature), "\(feature) is skipped but is no feature of the suite") }
     }

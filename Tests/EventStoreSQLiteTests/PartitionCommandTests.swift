@@ -74,7 +74,7 @@ struct PartitionCommandTests {
 
     /// Every command that reads or writes streams takes a partitioned store: the schema of each member,
     /// writes routed to their members, merged listings, `subscribe` from a composite position and `verify`
-    /// member by member, projections. What a partitioned store does not keep (consumer groups) is bad input.
+    /// member by member, projections and consumer groups (made after a composite position, listed, consumed).
     @Test func everyStreamCommandTakesAPartitionedStore() async throws {
         try await withTemporaryDatabase { path in
             let directory = URL(fileURLWithPath: path).deletingLastPathComponent()
@@ -140,7 +140,23 @@ struct PartitionCommandTests {
             #expect(try await run(["projections", "list"]) == "users\n")
             #expect(try await run(["projections", "state", "users"]) == "17\n", "16 events, and the live one")
 
-            for arguments in [["groups", "list"], ["subscribe", "--from", "42"]] {
+            // A consumer group made after the sixth event of the category hands out the rest, once; its
+            // checkpoint is a composite position; a global position is bad input.
+            let made = try JSONValue(parsing: try await run(["groups", "create", "mailer", "--category", "user", "--from", from]))
+            #expect(made["checkpoint"] == .string(from))
+            #expect(try await run(["groups", "list"]) == "mailer\n")
+            let consumed = try await run(["consume", "mailer", "--consumer", "a", "--count", "\(lines.count - 6 + 1)"])
+                .split(separator: "\n").map { try JSONValue(parsing: String($0))["uuid"] }
+            #expect(consumed == lines.dropFirst(6).map { $0["uuid"] } + [rest.last!], "the rest after the position, and the live event, once")
+            let info = try JSONValue(parsing: try await run(["groups", "info", "mailer"]))
+            #expect(info["acknowledged"] == JSONValue(integerLiteral: lines.count - 6 + 1) && info["lag_events"] == 0, "\(info.jsonText)")
+            guard case let .string(checkpoint)? = info["checkpoint"], let position = CompositePosition(checkpoint) else {
+                Issue.record("the checkpoint is a composite position: \(info.jsonText)")
+                return
+            }
+            #expect(position.parts.count == 3, "every member's part moved: \(checkpoint)")
+
+            for arguments in [["subscribe", "--from", "42"], ["groups", "create", "other", "--from", "42"]] {
                 let failed = try await EventStoreProcess.run(arguments + [database])
                 #expect(failed.status == 2, "\(arguments): \(failed.stderr)")
                 #expect(!failed.stderr.isEmpty)

@@ -5,6 +5,7 @@ import EventStoreTestSupport
 import Foundation
 import Logging
 import NIOCore
+import NIOHTTP1
 import Testing
 
 /// Issue 25: `eventstore serve --database partitioned:FILE` serves a partitioned store over three SQLite
@@ -90,6 +91,22 @@ struct ServePartitionedTests {
         #expect(projections.status == 200 && projections.body == "[]")
         #expect(try await serve.get("/health/ready", timeout: .seconds(10)).status == 200)
 
+        // A consumer group made after the head (a composite position) keeps it as its checkpoint; one after
+        // a global position is a 400.
+        func send(_ method: HTTPMethod, _ path: String, _ body: String) async throws -> (status: UInt, body: String) {
+            var request = HTTPClientRequest(url: "\(serve.baseURL)\(path)")
+            request.method = method
+            request.headers.add(name: "Content-Type", value: "application/json")
+            request.body = .bytes(ByteBuffer(string: body))
+            let response = try await testClient.execute(request, timeout: .seconds(10))
+            return (response.status.code, String(buffer: try await response.body.collect(upTo: 1 << 20)))
+        }
+        #expect(try await send(.PUT, "/groups/mailer", #"{"target":"all","start":{"after":"\#(headText)"}}"#).status == 201)
+        let group = try JSONValue(parsing: try await serve.get("/groups/mailer", timeout: .seconds(10)).body)
+        #expect(group["checkpoint"] == .string(headText) && group["lag_events"] == 0, "\(group.jsonText)")
+        let global = try await send(.PUT, "/groups/other", #"{"target":"all","start":{"after":"42"}}"#)
+        #expect(global.status == 400 && global.body.contains("composite"), "\(global)")
+
         // The event stream delivered every event; the server is killed, started again, and more are
         // written: the follower reconnects with the last composite position it got, and gets only the rest.
         #expect(await follower.waitFor(Set(uuids), upTo: .seconds(30)))
@@ -106,6 +123,17 @@ struct ServePartitionedTests {
         #expect(received.map(\.uuid).sorted() == (uuids + later).sorted(), "each event once across the reconnection")
         #expect(follower.connections >= 2)
         #expect(received.allSatisfy { CompositePosition($0.id) != nil }, "each id is a composite position")
+        // The group hands out the events written after its start, across the restart.
+        let taken = try JSONValue(parsing: try await send(.POST, "/groups/mailer/take?consumer=x&count=100", "").body)
+        guard case let .array(deliveries)? = taken["deliveries"] else {
+            Issue.record("take answers the deliveries: \(taken.jsonText)")
+            return
+        }
+        let delivered = deliveries.compactMap { delivery -> String? in
+            guard case let .string(uuid)? = delivery["event"]?["uuid"] else { return nil }
+            return uuid
+        }
+        #expect(delivered.sorted() == later.sorted(), "\(taken.jsonText)")
         await follower.stop()
         #expect(await serve.terminate(within: .seconds(30)) != nil)
     }

@@ -39,8 +39,15 @@ public enum ConsumerGroupStart: Sendable, Hashable {
     case start
     /// After the events stored when the group is made: only new events.
     case end
+    /// After a position of the store's order: a global position, or a composite one on a
+    /// ``PartitionedEventStore`` (a group's ``ConsumerGroupInfo/position``, to start a group again there).
+    case after(ProjectionPosition)
+
     /// After a global position.
-    case after(GlobalPosition)
+    public static func after(_ position: GlobalPosition) -> ConsumerGroupStart { .after(.global(position)) }
+
+    /// After a composite position (a ``PartitionedEventStore``'s).
+    public static func after(_ position: CompositePosition) -> ConsumerGroupStart { .after(.composite(position)) }
 }
 
 /// A consumer group (KurrentDB's persistent subscription): a target whose events its consumers share, each
@@ -122,8 +129,11 @@ public struct ParkedEvent: Sendable, Hashable {
 public struct ConsumerGroupInfo: Sendable, Hashable {
     public let group: ConsumerGroup
     /// Every event of the target at or before it is acknowledged, skipped or parked: where the group would
-    /// start again.
-    public let checkpoint: GlobalPosition
+    /// start again. A global position, or a composite one on a ``PartitionedEventStore``.
+    public let position: ProjectionPosition
+    /// ``position`` when it is a global position (every store but a partitioned one), ``GlobalPosition/start``
+    /// otherwise.
+    public var checkpoint: GlobalPosition { position.global ?? .start }
     /// The consumers heard from within the last two message timeouts, by name.
     public let consumers: [String]
     public let inFlight: Int

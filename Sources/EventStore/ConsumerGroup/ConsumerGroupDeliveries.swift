@@ -17,7 +17,7 @@ extension ConsumerGroupStore {
         if consumer.isEmpty { throw EventStoreError.invalidArgument("a consumer needs a name") }
         if batchSize < 1 { throw EventStoreError.invalidArgument("batchSize must be 1 or more, not \(batchSize)") }
         return ConsumerGroupDeliveries(
-            store: self, group: group, consumer: consumer, batchSize: batchSize, pollInterval: pollInterval, clock: AnyClock(clock),
+            store: self, feed: consumerGroupFeed, group: group, consumer: consumer, batchSize: batchSize, pollInterval: pollInterval, clock: AnyClock(clock),
             logger: logger ?? self.logger)
     }
 }
@@ -27,6 +27,8 @@ public struct ConsumerGroupDeliveries: AsyncSequence, Sendable {
     public typealias Element = ConsumerGroupDelivery
 
     let store: any ConsumerGroupStore
+    /// What the consumer waits on for appends.
+    let feed: ProjectionFeed
     /// The group's name.
     public let group: String
     /// This consumer's name.
@@ -79,7 +81,7 @@ public struct ConsumerGroupDeliveries: AsyncSequence, Sendable {
                     await d.leave()
                     return nil
                 }
-                let generation = d.store.appendNotifier.generation
+                let mark = d.feed.base.appendMark()
                 do {
                     buffer = try await d.store.take(from: d.group, consumer: d.consumer, count: d.batchSize)
                     index = 0
@@ -95,7 +97,7 @@ public struct ConsumerGroupDeliveries: AsyncSequence, Sendable {
                     continue
                 }
                 if buffer.isEmpty {
-                    await d.store.appendNotifier.wait(after: generation, timeout: d.pollInterval, clock: d.clock)
+                    await d.feed.base.waitForAppends(after: mark, timeout: d.pollInterval, clock: d.clock)
                 }
             }
             defer { index += 1 }

@@ -149,11 +149,11 @@ extension ConsumerGroupStart {
         case nil, .string("start")?: self = .start
         case .string("end")?: self = .end
         case let .object(members)? where members.count == 1 && members[0].key == "after":
-            guard let position = members[0].value.globalPosition else {
-                throw .invalidArgument("start.after is a global position, as this API writes them")
+            guard let position = members[0].value.orderPosition else {
+                throw .invalidArgument("start.after is a position, as this API writes them (global, or composite on a partitioned store)")
             }
             self = .after(position)
-        default: throw .invalidArgument("start is \"start\", \"end\" or {\"after\": a global position}")
+        default: throw .invalidArgument("start is \"start\", \"end\" or {\"after\": a position}")
         }
     }
 }
@@ -225,7 +225,7 @@ extension ConsumerGroupInfo {
     public var json: JSONValue {
         .object(
             [(key: "name", value: .string(group.name))] + group.definitionMembers + [
-                (key: "checkpoint", value: .string(checkpoint.description)),
+                (key: "checkpoint", value: .string(position.description)),
                 (key: "consumers", value: .array(consumers.map { .string($0) })),
                 (key: "in_flight", value: JSONValue(integerLiteral: inFlight)),
                 (key: "parked", value: JSONValue(integerLiteral: parked)),
@@ -251,7 +251,7 @@ extension ConsumerGroupInfo {
         } catch {
             throw .corrupt("consumer group \(name) cannot be read: \(error.reason)")
         }
-        guard let checkpoint = value["checkpoint"]?.globalPosition else { throw .corrupt("a consumer group's checkpoint is not a position") }
+        guard let checkpoint = value["checkpoint"]?.orderPosition else { throw .corrupt("a consumer group's checkpoint is not a position") }
         guard case let .array(items)? = value["consumers"] else { throw .corrupt("a consumer group's consumers are not an array") }
         var consumers: [String] = []
         for item in items {
@@ -262,7 +262,7 @@ extension ConsumerGroupInfo {
             throw .corrupt("a consumer group's lag_seconds is not a number")
         }
         self.init(
-            group: group, checkpoint: checkpoint, consumers: consumers, inFlight: try count("in_flight"), parked: try count("parked"),
+            group: group, position: checkpoint, consumers: consumers, inFlight: try count("in_flight"), parked: try count("parked"),
             retries: try count("retries"), acknowledged: try count("acknowledged"), skipped: try count("skipped"),
             lagEvents: try count("lag_events"), lagSeconds: lagSeconds)
     }

@@ -16,7 +16,10 @@ import Foundation
             case parked
         }
 
+        /// The event's global position in its member's order (the store's, for a single store).
         public var position: GlobalPosition
+        /// The member of a ``PartitionedEventStore`` it was read from, `nil` in a single store.
+        public var member: String?
         public var stream: String
         /// The event's position in its stream: where a delivery loads it from.
         public var streamPosition: Int
@@ -33,7 +36,6 @@ import Foundation
 
     /// An event handed out by ``take(for:count:now:)``.
     public struct Handout: Sendable, Hashable {
-        public var position: GlobalPosition
         public var stream: String
         public var streamPosition: Int
         public var delivery: UUID
@@ -42,11 +44,13 @@ import Foundation
     }
 
     public var definition: ConsumerGroup
-    /// Every event of the target at or before it is acknowledged, skipped or parked.
-    public var checkpoint: GlobalPosition
+    /// Every event of the target at or before it is acknowledged, skipped or parked. A global position, or
+    /// a composite one (a part per member) in a partitioned store's group.
+    public var checkpoint: ProjectionPosition
     /// How far the group has read its target: the window holds every unsettled event up to here.
-    public var readThrough: GlobalPosition
-    /// The unsettled events, in global order.
+    public var readThrough: ProjectionPosition
+    /// The unsettled events, in the order they were read (the global order, or a partitioned store's
+    /// merged order).
     public var entries: [Entry]
     /// Each consumer's last call, in microseconds on the database's clock.
     public var consumers: [String: Int64]
@@ -55,7 +59,7 @@ import Foundation
     public var skipped: Int
     public var parkedTotal: Int
 
-    public init(definition: ConsumerGroup, position: GlobalPosition) {
+    public init(definition: ConsumerGroup, position: ProjectionPosition) {
         self.definition = definition
         checkpoint = position
         readThrough = position
@@ -111,23 +115,28 @@ import Foundation
         }
     }
 
-    /// Adds what a read of the target after ``readThrough`` returned, and moves ``readThrough``.
+    /// Adds what a read of the target after ``readThrough`` returned (each event with the member it was read
+    /// from, `nil` in a single store), and moves ``readThrough``.
     /// - Returns: `false` when the group read further meanwhile (the page is dropped).
-    public mutating func add(_ events: [RecordedEvent], after position: GlobalPosition, readThrough through: GlobalPosition) -> Bool {
+    public mutating func add(
+        _ events: [(event: RecordedEvent, member: String?)], after position: ProjectionPosition, readThrough through: ProjectionPosition
+    ) -> Bool {
         guard position == readThrough else { return false }
         // Parked events stay when a changed target is read again from the checkpoint: not added twice.
-        let present = Set(entries.lazy.filter { $0.state == .parked }.map(\.position))
-        for event in events where event.globalPosition > readThrough && !present.contains(event.globalPosition) {
-            entries.append(
-                Entry(
-                    position: event.globalPosition, stream: event.streamName.rawValue, streamPosition: event.position,
-                    state: .available, deliveries: 0, consumer: nil,
-                    delivery: nil, deadline: nil, reason: nil))
+        let present = Set(entries.lazy.filter { $0.state == .parked }.map(Self.key))
+        for (event, member) in events where event.globalPosition > readThrough.part(of: member) {
+            let entry = Entry(
+                position: event.globalPosition, member: member, stream: event.streamName.rawValue, streamPosition: event.position,
+                state: .available, deliveries: 0, consumer: nil, delivery: nil, deadline: nil, reason: nil)
+            if !present.contains(Self.key(entry)) { entries.append(entry) }
         }
-        readThrough = Swift.max(readThrough, through)
+        readThrough = readThrough.joined(with: through)
         advanceCheckpoint()
         return true
     }
+
+    /// What tells entries apart: the event's position in its member's order.
+    private static func key(_ entry: Entry) -> String { "\(entry.member ?? "")=\(entry.position)" }
 
     /// Hands `consumer` up to `count` events (fewer when it holds its in-flight limit), in global order, by
     /// the group's strategy, until `now` plus the message timeout.
@@ -153,9 +162,7 @@ import Foundation
             entries[index].deadline = deadline
             entries[index].deliveries += 1
             taken.append(
-                Handout(
-                    position: entry.position, stream: entry.stream, streamPosition: entry.streamPosition, delivery: delivery,
-                    attempt: entries[index].deliveries))
+                Handout(stream: entry.stream, streamPosition: entry.streamPosition, delivery: delivery, attempt: entries[index].deliveries))
             room -= 1
         }
         return taken
@@ -230,19 +237,33 @@ import Foundation
     }
 
     /// Starts the group over after `position`: the window and the parked events are dropped.
-    public mutating func move(to position: GlobalPosition) {
+    public mutating func move(to position: ProjectionPosition) {
         entries = []
         checkpoint = position
         readThrough = position
     }
 
     /// Parked entries do not hold the checkpoint back: it moves to just before the first event still
-    /// waiting or in flight, or to ``readThrough``.
+    /// waiting or in flight, or to ``readThrough``. In a partitioned store's group, each member's part moves
+    /// so, by that member's entries.
     private mutating func advanceCheckpoint() {
-        if let first = entries.first(where: { $0.state != .parked }) {
-            checkpoint = Swift.max(checkpoint, GlobalPosition(commit: first.position.commit, sequence: first.position.sequence - 1))
-        } else {
-            checkpoint = Swift.max(checkpoint, readThrough)
+        func before(_ first: Entry?, else through: GlobalPosition) -> GlobalPosition {
+            guard let first else { return through }
+            return GlobalPosition(commit: first.position.commit, sequence: first.position.sequence - 1)
+        }
+        switch readThrough {
+        case let .global(through):
+            checkpoint = checkpoint.joined(with: .global(before(entries.first { $0.state != .parked }, else: through)))
+        case let .composite(through):
+            var firstWaiting: [String: Entry] = [:]
+            for entry in entries where entry.state != .parked {
+                if let member = entry.member, firstWaiting[member] == nil { firstWaiting[member] = entry }
+            }
+            var parts = through
+            for member in Set(through.parts.keys).union(firstWaiting.keys) {
+                parts[member] = before(firstWaiting[member], else: through[member])
+            }
+            checkpoint = checkpoint.joined(with: .composite(parts))
         }
         // Parked entries before the checkpoint stay listed; nothing else is kept before it.
     }

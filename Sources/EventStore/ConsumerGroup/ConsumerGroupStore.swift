@@ -1,3 +1,4 @@
+import Logging
 import Foundation
 
 /// A store that keeps consumer groups, so that consumers in several processes share them: every backend
@@ -7,7 +8,7 @@ import Foundation
 /// leaves), but each event is acknowledged once: an acknowledgement counts only for the delivery in
 /// flight, and a late one of a delivery handed out again since is ignored. A consumer that crashes loses
 /// nothing: its deliveries time out, on the database's clock, and go to the others.
-public protocol ConsumerGroupStore: GlobalOrderEventStore {
+public protocol ConsumerGroupStore: EventStore {
     /// Makes a consumer group, starting at `start`.
     /// - Throws: `invalidArgument` for a bad name or settings, or a position this store never handed out;
     ///   `consumerGroupExists` for a name taken.
@@ -65,6 +66,18 @@ public protocol ConsumerGroupStore: GlobalOrderEventStore {
     /// - Throws: `consumerGroupNotFound`.
     @discardableResult
     func replayParkedEvents(in group: String) async throws -> Int
+
+    /// The order groups read (their target's events, their lag) and wait on for appends: a
+    /// ``GlobalOrderEventStore``'s global order by default, a ``PartitionedEventStore``'s merged order.
+    /// Backend API.
+    @_spi(Backend) var consumerGroupFeed: ProjectionFeed { get }
+
+    /// Where consumers log what goes wrong.
+    var logger: Logger { get }
+}
+
+extension ConsumerGroupStore where Self: GlobalOrderEventStore {
+    @_spi(Backend) public var consumerGroupFeed: ProjectionFeed { ProjectionFeed(globalOrderOf: self) }
 }
 
 extension ConsumerGroupStore {
@@ -150,17 +163,18 @@ extension ConsumerGroupRecordStore {
 
     public func consumerGroup(named name: String) async throws -> ConsumerGroupInfo {
         guard let record = try await consumerGroupRecord(named: name) else { throw EventStoreError.consumerGroupNotFound(name) }
-        let lagEvents = try await eventCount(after: record.checkpoint, of: record.definition.target, limit: 10_000)
+        let feed = consumerGroupFeed
+        let lagEvents = try await feed.count(after: record.checkpoint, of: record.definition.target, limit: 10_000)
         var lagSeconds = 0.0
         if let oldest = record.entries.first(where: { $0.state != .parked }),
             let event = try await events(at: [(oldest.stream, oldest.streamPosition)]).first
         {
             lagSeconds = max(0, Date().timeIntervalSince(event.createdAt))
-        } else {
-            lagSeconds = try await EventLag.seconds(after: record.checkpoint, of: record.definition.target, in: self, count: lagEvents)
+        } else if lagEvents > 0, let event = try await feed.first(after: record.checkpoint, of: record.definition.target) {
+            lagSeconds = max(0, Date().timeIntervalSince(event.createdAt))
         }
         return ConsumerGroupInfo(
-            group: record.definition, checkpoint: record.checkpoint, consumers: record.consumers.keys.sorted(),
+            group: record.definition, position: record.checkpoint, consumers: record.consumers.keys.sorted(),
             inFlight: record.entries.count { $0.state == .inFlight }, parked: record.entries.count { $0.state == .parked },
             retries: record.retried, acknowledged: record.acknowledged, skipped: record.skipped, lagEvents: lagEvents,
             lagSeconds: lagSeconds)
@@ -169,12 +183,12 @@ extension ConsumerGroupRecordStore {
     public func take(from group: String, consumer: String, count: Int) async throws -> [ConsumerGroupDelivery] {
         if consumer.isEmpty { throw EventStoreError.invalidArgument("a consumer needs a name") }
         if count < 1 { throw EventStoreError.invalidArgument("count must be 1 or more, not \(count)") }
-        typealias Taken = (taken: [ConsumerGroupRecord.Handout], wanted: (after: GlobalPosition, count: Int)?, group: ConsumerGroup)
+        typealias Taken = (taken: [ConsumerGroupRecord.Handout], wanted: (after: ProjectionPosition, count: Int)?, group: ConsumerGroup)
         let first: Taken = try await changeConsumerGroup(named: group) { record, now in
             guard var changed = record else { throw EventStoreError.consumerGroupNotFound(group) }
             changed.expire(now: now)
             let taken = changed.take(for: consumer, count: count, now: now)
-            let wanted: (after: GlobalPosition, count: Int)? =
+            let wanted: (after: ProjectionPosition, count: Int)? =
                 changed.wantsEvents ? (after: changed.readThrough, count: changed.eventsWanted) : nil
             record = changed
             return (taken, wanted, changed.definition)
@@ -182,8 +196,8 @@ extension ConsumerGroupRecordStore {
         var taken = first.taken
         if taken.count < count, let wanted = first.wanted {
             // The window runs low: read on, and hand out what came.
-            let page = try await readPage(after: wanted.after, of: first.group.target, limit: wanted.count)
-            let matching = try Self.filter(page.events, by: first.group.matcher)
+            let page = try await consumerGroupFeed.base.page(after: wanted.after, of: first.group.target, limit: wanted.count)
+            let matching = try Self.filter(Array(zip(page.events, page.members)), by: first.group.matcher)
             let rest = count - taken.count
             let more: [ConsumerGroupRecord.Handout] = try await changeConsumerGroup(named: group) { record, now in
                 guard var changed = record else { throw EventStoreError.consumerGroupNotFound(group) }
@@ -196,8 +210,8 @@ extension ConsumerGroupRecordStore {
         }
         guard !taken.isEmpty else { return [] }
         let events = try await self.events(at: taken.map { ($0.stream, $0.streamPosition) })
-        let byPosition = Dictionary(events.map { ($0.globalPosition, $0) }, uniquingKeysWith: { first, _ in first })
-        let gone = taken.filter { byPosition[$0.position] == nil }
+        let byPosition = Self.byStreamPosition(events)
+        let gone = taken.filter { byPosition[StreamEvent($0.stream, $0.streamPosition)] == nil }
         if !gone.isEmpty {
             // Deleted since the window read them: settled, as skipped.
             try await changeConsumerGroup(named: group) { record, now in
@@ -205,7 +219,9 @@ extension ConsumerGroupRecordStore {
             }
         }
         return taken.compactMap { handout in
-            byPosition[handout.position].map { ConsumerGroupDelivery(id: handout.delivery, event: $0, attempt: handout.attempt) }
+            byPosition[StreamEvent(handout.stream, handout.streamPosition)].map {
+                ConsumerGroupDelivery(id: handout.delivery, event: $0, attempt: handout.attempt)
+            }
         }
     }
 
@@ -238,9 +254,9 @@ extension ConsumerGroupRecordStore {
         guard let record = try await consumerGroupRecord(named: group) else { throw EventStoreError.consumerGroupNotFound(group) }
         let parked = record.entries.filter { $0.state == .parked }.prefix(limit)
         let events = try await self.events(at: parked.map { ($0.stream, $0.streamPosition) })
-        let byPosition = Dictionary(events.map { ($0.globalPosition, $0) }, uniquingKeysWith: { first, _ in first })
+        let byPosition = Self.byStreamPosition(events)
         return parked.compactMap { entry in
-            byPosition[entry.position].map { ParkedEvent(event: $0, reason: entry.reason ?? "", deliveries: entry.deliveries) }
+            byPosition[StreamEvent(entry.stream, entry.streamPosition)].map { ParkedEvent(event: $0, reason: entry.reason ?? "", deliveries: entry.deliveries) }
         }
     }
 
@@ -253,17 +269,28 @@ extension ConsumerGroupRecordStore {
     }
 
     /// Where a group starts.
-    /// - Throws: `invalidArgument` for a position this store never handed out (a read after it says so).
-    private func position(of start: ConsumerGroupStart, for target: SubscriptionTarget) async throws -> GlobalPosition {
+    /// - Throws: `invalidArgument` for a position of another kind than this store's, or one it never handed
+    ///   out (a read after it says so).
+    private func position(of start: ConsumerGroupStart, for target: SubscriptionTarget) async throws -> ProjectionPosition {
+        let feed = consumerGroupFeed
         switch start {
         case .start:
-            return .start
+            return feed.start
         case .end:
-            return try await headPosition()
+            return try await feed.base.head()
         case let .after(position):
-            _ = try await readAll(after: position, of: target, limit: 1)
+            let composite = feed.start.global == nil
+            guard (position.global == nil) == composite else {
+                throw EventStoreError.invalidArgument(
+                    "\(position) is not a position of this store's order: its positions are \(composite ? "composite" : "global")")
+            }
+            _ = try await feed.base.page(after: position, of: target, limit: 1)
             return position
         }
+    }
+
+    static func byStreamPosition(_ events: [RecordedEvent]) -> [StreamEvent: RecordedEvent] {
+        Dictionary(events.map { (StreamEvent($0.streamName.rawValue, $0.position), $0) }, uniquingKeysWith: { first, _ in first })
     }
 
     /// The events at these stream positions, each stream's loaded in runs of nearby positions: the cost
@@ -288,12 +315,22 @@ extension ConsumerGroupRecordStore {
                 runStart = runEnd + 1
             }
         }
-        return found.sorted { $0.globalPosition < $1.globalPosition }
+        return found
     }
 
-    static func filter(_ events: [RecordedEvent], by matcher: MetadataMatcher?) throws -> [RecordedEvent] {
+    static func filter(_ events: [(event: RecordedEvent, member: String?)], by matcher: MetadataMatcher?) throws
+        -> [(event: RecordedEvent, member: String?)]
+    {
         guard let matcher, !matcher.isEmpty else { return events }
         let evaluator = try MatcherEvaluator(matcher)
-        return events.filter { evaluator.matches($0.message, position: $0.position) }
+        return events.filter { evaluator.matches($0.event.message, position: $0.event.position) }
     }
+}
+
+/// An event by its stream and position there: what tells a group's events apart in every store (a
+/// partitioned store's members number their orders apart, so global positions repeat across them).
+struct StreamEvent: Hashable {
+    let stream: String
+    let position: Int
+    init(_ stream: String, _ position: Int) { (self.stream, self.position) = (stream, position) }
 }

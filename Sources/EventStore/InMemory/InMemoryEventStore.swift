@@ -6,7 +6,7 @@ import Logging
 /// It behaves as every other backend does (expected versions, duplicate checks, transactions), which
 /// the conformance suite proves. Writers are serialised; a transaction holds the write lock from its
 /// start to its end, while readers go on seeing the last committed state.
-public actor InMemoryEventStore: ProjectionStore, SnapshotStore, ConsumerGroupRecordStore, ScavengingEventStore {
+public actor InMemoryEventStore: GlobalOrderEventStore, ProjectionStore, SnapshotStore, ConsumerGroupRecordStore, ScavengingEventStore {
     /// How many events one read of a load fetches. Formerly `loadBatchSize`.
     public nonisolated let readBatchSize: Int
     /// Signalled after every commit.

@@ -140,6 +140,13 @@ extension JSONValue {
         return textValue.flatMap(GlobalPosition.init)
     }
 
+    /// A position of a store's order as the API writes it: a global position (``globalPosition``), or a
+    /// composite one's text (a partitioned store's); `nil` for anything else.
+    package var orderPosition: ProjectionPosition? {
+        if let global = globalPosition { return .global(global) }
+        return textValue.flatMap(ProjectionPosition.init)
+    }
+
     /// A number that is whole (JSON's `5.0` is one too, as JSON Schema's `integer` says), within ±10^15.
     package var wholeNumber: Int? {
         guard case let .number(text) = self else { return nil }

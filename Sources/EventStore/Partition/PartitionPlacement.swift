@@ -270,7 +270,7 @@ public enum BucketState: String, Sendable, Hashable {
 
 /// A store that can be a member of a ``PartitionedEventStore``: it stores the placement map, and checks in
 /// each write's transaction that it owns the write's bucket. Every SQL backend conforms. Backend API.
-public protocol PartitionMemberStore: GlobalOrderEventStore, ProjectionStore {
+public protocol PartitionMemberStore: GlobalOrderEventStore, ProjectionStore, ConsumerGroupRecordStore {
     /// The placement map this member stores, `nil` when it stores none.
     @_spi(Backend) func storedPlacement() async throws -> PlacementMap?
 

@@ -92,7 +92,8 @@ struct PartitionedFeed: OrderFeed {
         let next = cursor
         last.withLock { $0 = (next, target) }
         return OrderPage(
-            events: events.map(\.event), positions: events.map { .composite($0.position) }, readThrough: .composite(cursor.position))
+            events: events.map(\.event), positions: events.map { .composite($0.position) }, members: events.map(\.member),
+            readThrough: .composite(cursor.position))
     }
 
     func head() async throws -> ProjectionPosition { .composite(try await store.headPosition()) }

@@ -335,6 +335,11 @@ extension ActionEventEmitterEventStore: ConsumerGroupRecordStore {
         return store
     }
 
+    /// The wrapped store's order (a partitioned store's merged order when it wraps one).
+    @_spi(Backend) public var consumerGroupFeed: ProjectionFeed {
+        (innerStore as? any ConsumerGroupStore)?.consumerGroupFeed ?? projectionFeed
+    }
+
     /// The wrapped store's consumer groups (no action events); their reads go through this store.
     @_spi(Backend) public func consumerGroupRecord(named name: String) async throws -> ConsumerGroupRecord? {
         try await consumerGroupStore().consumerGroupRecord(named: name)

@@ -12,11 +12,12 @@ public enum ProjectionPosition: Sendable, Hashable, CustomStringConvertible, Los
         }
     }
 
-    /// Reads ``description``: a global position, or a composite one with at least one part. `nil` otherwise.
+    /// Reads ``description``: a global position, or a composite one (the empty text is the composite
+    /// ``CompositePosition/start``: a global position's text is never empty). `nil` otherwise.
     public init?(_ text: String) {
         if let global = GlobalPosition(text) {
             self = .global(global)
-        } else if text.contains("="), let composite = CompositePosition(text) {
+        } else if text.isEmpty || text.contains("="), let composite = CompositePosition(text) {
             self = .composite(composite)
         } else {
             return nil
@@ -27,6 +28,16 @@ public enum ProjectionPosition: Sendable, Hashable, CustomStringConvertible, Los
     public var global: GlobalPosition? {
         if case let .global(position) = self { return position }
         return nil
+    }
+
+    /// The part of `member` (a composite position's), or the global position (`member` is `nil`); ``GlobalPosition/start``
+    /// when the kinds differ.
+    func part(of member: String?) -> GlobalPosition {
+        switch (self, member) {
+        case let (.global(position), nil): position
+        case let (.composite(position), member?): position[member]
+        default: .start
+        }
     }
 
     /// `true` before every event.
@@ -65,6 +76,33 @@ public enum ProjectionPosition: Sendable, Hashable, CustomStringConvertible, Los
     }
 }
 
+extension ProjectionPosition: Codable {
+    /// Reads what ``encode(to:)`` writes, or a ``GlobalPosition``'s stored form (a number or its text): rows
+    /// written before a position could be composite read as global positions.
+    public init(from decoder: any Decoder) throws {
+        if let global = try? GlobalPosition(from: decoder) {
+            self = .global(global)
+            return
+        }
+        let container = try decoder.singleValueContainer()
+        let text = try container.decode(String.self)
+        guard let position = ProjectionPosition(text) else {
+            throw DecodingError.dataCorruptedError(in: container, debugDescription: "not a position: \(text)")
+        }
+        self = position
+    }
+
+    /// A global position as ``GlobalPosition`` writes itself, a composite one as its text.
+    public func encode(to encoder: any Encoder) throws {
+        switch self {
+        case let .global(position): try position.encode(to: encoder)
+        case let .composite(position):
+            var container = encoder.singleValueContainer()
+            try container.encode(position.description)
+        }
+    }
+}
+
 /// How projection runners read a ``ProjectionStore``: its order, its head, and its wake-ups. A store that is a
 /// ``GlobalOrderEventStore`` gets one reading its global order; a ``PartitionedEventStore`` has one of
 /// its members' merged order. Backend API: runners and the HTTP server's metrics use it.
@@ -95,6 +133,8 @@ public enum ProjectionPosition: Sendable, Hashable, CustomStringConvertible, Los
 struct OrderPage: Sendable {
     var events: [RecordedEvent]
     var positions: [ProjectionPosition]
+    /// The member each event was read from: `nil` in a single store's order.
+    var members: [String?]
     var readThrough: ProjectionPosition
 }
 
@@ -140,7 +180,9 @@ struct GlobalOrderFeed<Store: GlobalOrderEventStore>: OrderFeed {
 
     func page(after position: ProjectionPosition, of target: SubscriptionTarget, limit: Int) async throws -> OrderPage {
         let page = try await store.readPage(after: try global(position), of: target, limit: limit)
-        return OrderPage(events: page.events, positions: page.events.map { .global($0.globalPosition) }, readThrough: .global(page.readThrough))
+        return OrderPage(
+            events: page.events, positions: page.events.map { .global($0.globalPosition) },
+            members: Array(repeating: nil, count: page.events.count), readThrough: .global(page.readThrough))
     }
 
     func head() async throws -> ProjectionPosition { .global(try await store.headPosition()) }

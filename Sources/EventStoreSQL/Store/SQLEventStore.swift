@@ -9,7 +9,7 @@ import Synchronization
 /// ``RecordedEventSequence``s, transactions (no nesting, a transaction's store that fails once its
 /// transaction ended, its calls one at a time, a signal after commit), the global order, checkpoints,
 /// projections and snapshots. Users never make one directly.
-open class SQLEventStore: ProjectionStore, SnapshotStore, ConsumerGroupRecordStore, ScavengingEventStore, @unchecked Sendable {
+open class SQLEventStore: GlobalOrderEventStore, ProjectionStore, SnapshotStore, ConsumerGroupRecordStore, ScavengingEventStore, @unchecked Sendable {
     // @unchecked: every stored property is immutable and Sendable; subclasses keep it so.
     package let driver: any SQLDriver
     /// The store's logger, metrics and tracer.
