@@ -307,6 +307,30 @@ extension EventStoreConformance {
             #expect(batch.map(\.event.position) == [7, 8, 9])
             #expect(try await store.consumerGroup(named: "twos").group.matcher == matcher, "the matcher is kept")
         },
+        ConformanceCase("consumer groups", "anEventPurgedFromTheWindowIsSkippedNotReplacedByALaterEventAtItsPlace") { inner in
+            // Events in the window whose stream is purged and written again: the new events take the old ones'
+            // stream positions, but they are new events. Each is handed out once, as itself; the old ones are
+            // settled as skipped, never delivered as the new events.
+            let store = try inner.grouping()
+            try await store.create("job-1", events: jobs(3))
+            try await store.createConsumerGroup(ConsumerGroup(name: "purged", target: .category("job")))
+            #expect(try await takeSome(store, from: "purged", consumer: "a", count: 10).count == 3)
+            try await store.delete("job-1", mode: .purge)
+            let again = jobs(3, stream: 1)
+            try await store.create("job-1", events: again)
+            try await store.leave("purged", consumer: "a")
+            var delivered: [ConsumerGroupDelivery] = []
+            try await eventually("the new events are handed out") {
+                let batch = try await store.take(from: "purged", consumer: "b", count: 10)
+                try await store.acknowledge(batch.map(\.id), in: "purged")
+                delivered += batch
+                return delivered.count >= 3
+            }
+            #expect(delivered.map(\.event.uuid).sorted() == again.map(\.uuid).sorted(), "each new event once, none for an old one")
+            #expect(try await store.take(from: "purged", consumer: "b", count: 10).isEmpty)
+            let info = try await store.consumerGroup(named: "purged")
+            #expect(info.skipped == 3 && info.acknowledged == 3 && info.inFlight == 0, "\(info)")
+        },
         ConformanceCase("consumer groups", "consumersFollowAGroupAsASequenceAndLeaveWhenCancelled") { inner in
             let store = try inner.grouping()
             try await store.createConsumerGroup(ConsumerGroup(name: "live", target: .category("job")))

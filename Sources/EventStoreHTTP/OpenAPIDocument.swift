@@ -2908,7 +2908,7 @@ public enum OpenAPIDocument {
     }
    },
    "GroupStart": {
-    "description": "start (the default: the target's first event), end (only events stored from now on), or after a global position this store handed out",
+    "description": "start (the default: the target's first event), end (only events stored from now on), or after a global position this store handed out (a composite position on a partitioned server)",
     "oneOf": [
      {
       "enum": [

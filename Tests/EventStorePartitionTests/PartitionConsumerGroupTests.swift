@@ -53,6 +53,11 @@ struct PartitionConsumerGroupTests {
                 return
             }
             #expect(checkpoint[streams[0].member(in: store)] < held.event.globalPosition, "the event in flight holds a's part back")
+            // The other members' parts pass every event settled there (a parked one holds nothing back).
+            for stream in streams.dropFirst() {
+                let last = try #require(first.filter { $0.event.streamName == stream }.map(\.event.globalPosition).max())
+                #expect(checkpoint[stream.member(in: store)] >= last, "\(stream.member(in: store))'s part moved: \(checkpoint)")
+            }
             #expect(waiting.inFlight == 1 && waiting.parked == 1 && waiting.acknowledged == 7)
 
             let moved = store.location(of: streams[0]).bucket
@@ -94,9 +99,10 @@ struct PartitionConsumerGroupTests {
     @Test func aGroupStartsOnlyAtAPositionOfTheStoresOrder() async throws {
         try await PartitionTests.withStreamOnEachMember(.sqlite, events: 2) { store, _ in
             for start: ConsumerGroupStart in [.after(GlobalPosition(sequence: 1)), .after(try #require(CompositePosition("z=1")))] {
-                await #expect(throws: EventStoreError.self, "\(start)") {
+                let error = await #expect(throws: EventStoreError.self, "\(start)") {
                     try await store.createConsumerGroup(ConsumerGroup(name: "bad", target: .all), from: start)
                 }
+                #expect(error?.code == .invalidArgument, "\(start): \(String(describing: error))")
             }
             #expect(try await store.consumerGroupNames(limit: 10, offset: 0).isEmpty)
             try await store.createConsumerGroup(ConsumerGroup(name: "new", target: .all), from: .end)
@@ -120,11 +126,16 @@ struct PartitionConsumerGroupTests {
             try await store.createConsumerGroup(ConsumerGroup(name: "jobs", target: .category("job")))
             let written = Shared<[UUID]>([])
             let acknowledged = Shared<[UUID]>([])
+            let failures = Shared<[String]>([])
             let consumers = (0..<2).map { consumer in
                 Task {
-                    let deliveries = try store.consume("jobs", as: "c\(consumer)", batchSize: 5, pollInterval: .milliseconds(50))
-                    for try await delivery in deliveries {
-                        if try await deliveries.acknowledge(delivery) { acknowledged.withLock { $0.append(delivery.event.uuid) } }
+                    do {
+                        let deliveries = try store.consume("jobs", as: "c\(consumer)", batchSize: 5, pollInterval: .milliseconds(50))
+                        for try await delivery in deliveries {
+                            if try await deliveries.acknowledge(delivery) { acknowledged.withLock { $0.append(delivery.event.uuid) } }
+                        }
+                    } catch where !Task.isCancelled {
+                        failures.withLock { $0.append("c\(consumer): \(error)") }
                     }
                 }
             }
@@ -149,7 +160,10 @@ struct PartitionConsumerGroupTests {
             }
             let total = written.withLock { $0.count }
             try await within(.seconds(240), "the consumers acknowledge every written event") {
-                while acknowledged.withLock({ $0.count }) < total { try await Task.sleep(for: .milliseconds(50)) }
+                while acknowledged.withLock({ $0.count }) < total {
+                    if let failure = failures.withLock({ $0.first }) { throw EventStoreError.backend("a consumer ended: \(failure)") }
+                    try await Task.sleep(for: .milliseconds(50))
+                }
             }
             // Nothing more comes (no copy of a moved event) while the consumers go on a little.
             try await Task.sleep(for: .milliseconds(500))

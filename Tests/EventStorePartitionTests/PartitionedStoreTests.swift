@@ -274,8 +274,9 @@ struct PartitionedStoreTests {
 struct PartitionMemberDownTests {
     /// Member c is a server of this test's own, stopped: writes and reads of its streams fail with `backend`
     /// within the connect timeout (2 s here), listings, projections and durable subscriptions (which read every
-    /// member) fail the same way, and the other members' streams keep working. Once c is back, its streams
-    /// are written again.
+    /// member) fail the same way, and the other members' streams keep working. A consumer group hands out
+    /// what its window holds of the other members' streams, and keeps c's events for later, not counted as
+    /// tries. Once c is back, its streams are written again, and the group hands out c's events.
     @Test func aMemberDownFailsItsStreamsClearlyAndTheOthersKeepWorking() async throws {
         let server = try await PrivatePostgresServer.start("partition-member-c")
         defer { Task { await server.remove() } }
@@ -288,6 +289,20 @@ struct PartitionMemberDownTests {
             let onA = try PartitionTests.stream(on: "a", of: store)
             let onB = try PartitionTests.stream(on: "b", of: store)
             try await store.create(onC, events: [EventMessage(messageName: "Before")])
+            let early = try PartitionTests.stream(on: "a", of: store, index: 1)
+            try await store.create(early, events: [EventMessage(messageName: "Early")])
+            // A group (its row on a) whose window holds an event of c and one of a, handed back by its consumer.
+            let group = (0..<1_000).lazy.map { "group\($0)" }.first { store.home(of: $0).name == "a" }!
+            try await store.createConsumerGroup(ConsumerGroup(name: group, target: .all))
+            // (Each event is readable in the merged order once its member's readable bound passes it, and a
+            // loaded machine may take longer than c's short connect timeout: takes are tried again.)
+            var first: [ConsumerGroupDelivery] = []
+            try await eventually("x takes c's and a's events") {
+                first += (try? await store.take(from: group, consumer: "x", count: 2)) ?? []
+                return first.count >= 2
+            }
+            #expect(first.map(\.event.messageName).sorted() == ["Before", "Early"])
+            try await store.leave(group, consumer: "x")
 
             try await server.stop()
             let started = ContinuousClock.now
@@ -316,16 +331,28 @@ struct PartitionMemberDownTests {
                 }
             }
             #expect(ContinuousClock.now - started < .seconds(15), "the failures came within the connect timeout of each call")
+            // The group hands out a's event; c's goes back to the window, not counted as a delivery or a retry.
+            let handed = try await store.take(from: group, consumer: "y", count: 10)
+            #expect(handed.map(\.event.messageName) == ["Early"])
+            try await store.acknowledge(handed.map(\.id), in: group)
+            let row = try #require(try await store.home(of: group).store.consumerGroupRecord(named: group))
+            #expect(row.retried == 0 && row.entries.filter { $0.stream == onC.rawValue }.map(\.deliveries) == [0], "\(row.entries)")
+            do {
+                _ = try await store.take(from: group, consumer: "y", count: 10)
+                Issue.record("a take with only c's event to hand out succeeded while c is down")
+            } catch let error as EventStoreError {
+                #expect(error.code == .backend, "\(error)")
+            }
             try await store.create(onA, events: [EventMessage(messageName: "StillWorking")])
             try await store.create(onB, events: [EventMessage(messageName: "StillWorking")])
             #expect(try await store.load(onA).collect().count == 1)
             // A merged reader goes on with the members that answer; c's part of its position stays.
             let page = try await within(.seconds(60), "a merged read while c is down") {
                 var page = try await store.readAll(after: .start, limit: 100)
-                while page.events.count < 2 { page = try await store.readAll(after: .start, limit: 100) }
+                while page.events.count < 3 { page = try await store.readAll(after: .start, limit: 100) }
                 return page
             }
-            #expect(page.events.map(\.event.messageName) == ["StillWorking", "StillWorking"])
+            #expect(page.events.map(\.event.messageName) == ["Early", "StillWorking", "StillWorking"])
             #expect(Set(page.events.map(\.member)) == ["a", "b"])
             #expect(page.unavailable.keys.sorted() == ["c"] && page.position["c"] == .start)
 
@@ -346,6 +373,14 @@ struct PartitionMemberDownTests {
                 return rest
             }
             #expect(rest.map(\.event.messageName) == ["Before", "After"] && rest.allSatisfy { $0.member == "c" })
+            // The group hands out c's event as a first try, and the rest.
+            var taken: [ConsumerGroupDelivery] = []
+            try await eventually("the group hands out c's event and the rest") {
+                taken += (try? await store.take(from: group, consumer: "y", count: 10)) ?? []
+                return taken.count >= 4
+            }
+            #expect(taken.map(\.event.messageName).sorted() == ["After", "Before", "StillWorking", "StillWorking"])
+            #expect(taken.first { $0.event.messageName == "Before" }?.attempt == 1)
         }
     }
 }

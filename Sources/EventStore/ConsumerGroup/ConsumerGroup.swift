@@ -46,7 +46,9 @@ public enum ConsumerGroupStart: Sendable, Hashable {
     /// After a global position.
     public static func after(_ position: GlobalPosition) -> ConsumerGroupStart { .after(.global(position)) }
 
-    /// After a composite position (a ``PartitionedEventStore``'s).
+    /// After a composite position (a ``PartitionedEventStore``'s). Disfavoured: `.after(.start)` is the
+    /// global start, as it was before composite positions.
+    @_disfavoredOverload
     public static func after(_ position: CompositePosition) -> ConsumerGroupStart { .after(.composite(position)) }
 }
 
@@ -133,6 +135,7 @@ public struct ConsumerGroupInfo: Sendable, Hashable {
     public let position: ProjectionPosition
     /// ``position`` when it is a global position (every store but a partitioned one), ``GlobalPosition/start``
     /// otherwise.
+    @available(*, deprecated, message: "read position: on a partitioned store, checkpoint is .start")
     public var checkpoint: GlobalPosition { position.global ?? .start }
     /// The consumers heard from within the last two message timeouts, by name.
     public let consumers: [String]

@@ -20,6 +20,9 @@ import Foundation
         public var position: GlobalPosition
         /// The member of a ``PartitionedEventStore`` it was read from, `nil` in a single store.
         public var member: String?
+        /// The event's id: what tells it from an event at the same stream position later (its stream purged
+        /// and written again). `nil` in rows written before it was kept.
+        public var uuid: UUID?
         public var stream: String
         /// The event's position in its stream: where a delivery loads it from.
         public var streamPosition: Int
@@ -36,6 +39,9 @@ import Foundation
 
     /// An event handed out by ``take(for:count:now:)``.
     public struct Handout: Sendable, Hashable {
+        /// The event's global position in its member's order, and its id (see ``Entry``).
+        public var position: GlobalPosition
+        public var uuid: UUID?
         public var stream: String
         public var streamPosition: Int
         public var delivery: UUID
@@ -126,7 +132,8 @@ import Foundation
         let present = Set(entries.lazy.filter { $0.state == .parked }.map(Self.key))
         for (event, member) in events where event.globalPosition > readThrough.part(of: member) {
             let entry = Entry(
-                position: event.globalPosition, member: member, stream: event.streamName.rawValue, streamPosition: event.position,
+                position: event.globalPosition, member: member, uuid: event.uuid, stream: event.streamName.rawValue,
+                streamPosition: event.position,
                 state: .available, deliveries: 0, consumer: nil, delivery: nil, deadline: nil, reason: nil)
             if !present.contains(Self.key(entry)) { entries.append(entry) }
         }
@@ -162,7 +169,9 @@ import Foundation
             entries[index].deadline = deadline
             entries[index].deliveries += 1
             taken.append(
-                Handout(stream: entry.stream, streamPosition: entry.streamPosition, delivery: delivery, attempt: entries[index].deliveries))
+                Handout(
+                    position: entry.position, uuid: entry.uuid, stream: entry.stream, streamPosition: entry.streamPosition, delivery: delivery,
+                    attempt: entries[index].deliveries))
             room -= 1
         }
         return taken
@@ -214,12 +223,24 @@ import Foundation
     public mutating func leave(_ consumer: String) {
         consumers[consumer] = nil
         for index in entries.indices where entries[index].state == .inFlight && entries[index].consumer == consumer {
-            entries[index].state = .available
-            entries[index].consumer = nil
-            entries[index].delivery = nil
-            entries[index].deadline = nil
-            entries[index].deliveries -= 1
+            handBack(index)
         }
+    }
+
+    /// Deliveries that never reached their consumer (the events could not be loaded) go back at once, as if
+    /// never handed out.
+    public mutating func handBack(_ ids: Set<UUID>) {
+        for index in entries.indices where entries[index].state == .inFlight && entries[index].delivery.map(ids.contains) == true {
+            handBack(index)
+        }
+    }
+
+    private mutating func handBack(_ index: Int) {
+        entries[index].state = .available
+        entries[index].consumer = nil
+        entries[index].delivery = nil
+        entries[index].deadline = nil
+        entries[index].deliveries -= 1
     }
 
     /// The parked events go back to the consumers, as new (their tries count from zero again).

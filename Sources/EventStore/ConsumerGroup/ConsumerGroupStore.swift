@@ -167,7 +167,8 @@ extension ConsumerGroupRecordStore {
         let lagEvents = try await feed.count(after: record.checkpoint, of: record.definition.target, limit: 10_000)
         var lagSeconds = 0.0
         if let oldest = record.entries.first(where: { $0.state != .parked }),
-            let event = try await events(at: [(oldest.stream, oldest.streamPosition)]).first
+            let event = LoadedEvents(try await events(at: [(oldest.stream, oldest.streamPosition)]))
+                .event(of: oldest.stream, at: oldest.streamPosition, uuid: oldest.uuid, position: oldest.position)
         {
             lagSeconds = max(0, Date().timeIntervalSince(event.createdAt))
         } else if lagEvents > 0, let event = try await feed.first(after: record.checkpoint, of: record.definition.target) {
@@ -196,22 +197,49 @@ extension ConsumerGroupRecordStore {
         var taken = first.taken
         if taken.count < count, let wanted = first.wanted {
             // The window runs low: read on, and hand out what came.
-            let page = try await consumerGroupFeed.base.page(after: wanted.after, of: first.group.target, limit: wanted.count)
-            let matching = try Self.filter(Array(zip(page.events, page.members)), by: first.group.matcher)
-            let rest = count - taken.count
-            let more: [ConsumerGroupRecord.Handout] = try await changeConsumerGroup(named: group) { record, now in
-                guard var changed = record else { throw EventStoreError.consumerGroupNotFound(group) }
-                _ = changed.add(matching, after: wanted.after, readThrough: page.readThrough)
-                let taken = changed.take(for: consumer, count: rest, now: now)
-                record = changed
-                return taken
+            do {
+                let page = try await consumerGroupFeed.base.page(after: wanted.after, of: first.group.target, limit: wanted.count)
+                let matching = try Self.filter(Array(zip(page.events, page.members)), by: first.group.matcher)
+                let rest = count - taken.count
+                let more: [ConsumerGroupRecord.Handout] = try await changeConsumerGroup(named: group) { record, now in
+                    guard var changed = record else { throw EventStoreError.consumerGroupNotFound(group) }
+                    _ = changed.add(matching, after: wanted.after, readThrough: page.readThrough)
+                    let taken = changed.take(for: consumer, count: rest, now: now)
+                    record = changed
+                    return taken
+                }
+                taken += more
+            } catch let error as EventStoreError where !taken.isEmpty && error.code.isTransient {
+                // What the window held is handed out; reading on waits for a later take (a member, or the
+                // database, did not answer).
+                logger.warning("consumer group \(group) could not read on, and hands out what it holds: \(error)")
             }
-            taken += more
         }
         guard !taken.isEmpty else { return [] }
-        let events = try await self.events(at: taken.map { ($0.stream, $0.streamPosition) })
-        let byPosition = Self.byStreamPosition(events)
-        let gone = taken.filter { byPosition[StreamEvent($0.stream, $0.streamPosition)] == nil }
+        // Deliveries whose events cannot be loaded now (their stream's member is down) go back to the others
+        // at once, not as retries: handed out in the row but never to the consumer, they would otherwise time
+        // out and, their retries spent, park healthy events.
+        func handBack(_ handouts: [ConsumerGroupRecord.Handout]) async {
+            guard !handouts.isEmpty else { return }
+            let ids = Set(handouts.map(\.delivery))
+            _ = try? await changeConsumerGroup(named: group) { record, _ in record?.handBack(ids) }
+        }
+        let events: [RecordedEvent]
+        do {
+            let found = try await self.loadEvents(at: taken.map { ($0.stream, $0.streamPosition) })
+            events = found.events
+            if let failure = found.unreachable.values.first {
+                let unreachable = taken.filter { found.unreachable[$0.stream] != nil }
+                await handBack(unreachable)
+                taken.removeAll { found.unreachable[$0.stream] != nil }
+                if taken.isEmpty { throw failure }
+            }
+        } catch {
+            await handBack(taken)
+            throw error
+        }
+        let loaded = LoadedEvents(events)
+        let gone = taken.filter { loaded.event(of: $0.stream, at: $0.streamPosition, uuid: $0.uuid, position: $0.position) == nil }
         if !gone.isEmpty {
             // Deleted since the window read them: settled, as skipped.
             try await changeConsumerGroup(named: group) { record, now in
@@ -219,7 +247,7 @@ extension ConsumerGroupRecordStore {
             }
         }
         return taken.compactMap { handout in
-            byPosition[StreamEvent(handout.stream, handout.streamPosition)].map {
+            loaded.event(of: handout.stream, at: handout.streamPosition, uuid: handout.uuid, position: handout.position).map {
                 ConsumerGroupDelivery(id: handout.delivery, event: $0, attempt: handout.attempt)
             }
         }
@@ -253,10 +281,9 @@ extension ConsumerGroupRecordStore {
         if limit < 1 { throw EventStoreError.invalidArgument("limit must be 1 or more, not \(limit)") }
         guard let record = try await consumerGroupRecord(named: group) else { throw EventStoreError.consumerGroupNotFound(group) }
         let parked = record.entries.filter { $0.state == .parked }.prefix(limit)
-        let events = try await self.events(at: parked.map { ($0.stream, $0.streamPosition) })
-        let byPosition = Self.byStreamPosition(events)
+        let loaded = LoadedEvents(try await self.events(at: parked.map { ($0.stream, $0.streamPosition) }))
         return parked.compactMap { entry in
-            byPosition[StreamEvent(entry.stream, entry.streamPosition)].map { ParkedEvent(event: $0, reason: entry.reason ?? "", deliveries: entry.deliveries) }
+            loaded.event(of: entry.stream, at: entry.streamPosition, uuid: entry.uuid, position: entry.position).map { ParkedEvent(event: $0, reason: entry.reason ?? "", deliveries: entry.deliveries) }
         }
     }
 
@@ -282,22 +309,30 @@ extension ConsumerGroupRecordStore {
             let composite = feed.start.global == nil
             guard (position.global == nil) == composite else {
                 throw EventStoreError.invalidArgument(
-                    "\(position) is not a position of this store's order: its positions are \(composite ? "composite" : "global")")
+                    "\"\(position)\" is not a position of this store's order: its positions are \(composite ? "composite" : "global")")
             }
             _ = try await feed.base.page(after: position, of: target, limit: 1)
             return position
         }
     }
 
-    static func byStreamPosition(_ events: [RecordedEvent]) -> [StreamEvent: RecordedEvent] {
-        Dictionary(events.map { (StreamEvent($0.streamName.rawValue, $0.position), $0) }, uniquingKeysWith: { first, _ in first })
+    /// The events at these stream positions (see ``loadEvents(at:)``).
+    /// - Throws: a stream's failure.
+    func events(at positions: [(stream: String, position: Int)]) async throws -> [RecordedEvent] {
+        let loaded = try await loadEvents(at: positions)
+        if let failure = loaded.unreachable.values.first { throw failure }
+        return loaded.events
     }
 
     /// The events at these stream positions, each stream's loaded in runs of nearby positions: the cost
     /// follows the events asked for, not how far apart in the global order they are. Events of streams
-    /// deleted since are missing.
-    func events(at positions: [(stream: String, position: Int)]) async throws -> [RecordedEvent] {
+    /// deleted since are missing; streams that could not be read now (a transient failure: a partitioned
+    /// store's member down) are in `unreachable`, with their failures.
+    func loadEvents(at positions: [(stream: String, position: Int)]) async throws
+        -> (events: [RecordedEvent], unreachable: [String: EventStoreError])
+    {
         var found: [RecordedEvent] = []
+        var unreachable: [String: EventStoreError] = [:]
         for (stream, streamPositions) in Dictionary(grouping: positions, by: \.stream) {
             let name = try StreamName(stream)
             let sorted = Set(streamPositions.map(\.position)).sorted()
@@ -311,11 +346,15 @@ extension ConsumerGroupRecordStore {
                     found += events.filter { wanted.contains($0.position) }
                 } catch let error as EventStoreError where error.code == .streamNotFound {
                     break
+                } catch let error as EventStoreError where error.code.isTransient {
+                    found.removeAll { $0.streamName == name }
+                    unreachable[stream] = error
+                    break
                 }
                 runStart = runEnd + 1
             }
         }
-        return found
+        return (found, unreachable)
     }
 
     static func filter(_ events: [(event: RecordedEvent, member: String?)], by matcher: MetadataMatcher?) throws
@@ -327,10 +366,25 @@ extension ConsumerGroupRecordStore {
     }
 }
 
-/// An event by its stream and position there: what tells a group's events apart in every store (a
-/// partitioned store's members number their orders apart, so global positions repeat across them).
-struct StreamEvent: Hashable {
-    let stream: String
-    let position: Int
-    init(_ stream: String, _ position: Int) { (self.stream, self.position) = (stream, position) }
+/// The events a group loaded for its window's entries, found by stream and stream position (a partitioned
+/// store's members number their orders apart, so global positions repeat across them), and taken only when
+/// they are the entry's event: the same id (or, in rows written before ids were kept, the same global
+/// position). An event at the same place that is not the entry's (its stream was purged and written again)
+/// counts as gone.
+struct LoadedEvents {
+    private struct Place: Hashable {
+        let stream: String
+        let position: Int
+    }
+
+    private let events: [Place: RecordedEvent]
+
+    init(_ events: [RecordedEvent]) {
+        self.events = Dictionary(events.map { (Place(stream: $0.streamName.rawValue, position: $0.position), $0) }, uniquingKeysWith: { first, _ in first })
+    }
+
+    func event(of stream: String, at streamPosition: Int, uuid: UUID?, position: GlobalPosition) -> RecordedEvent? {
+        guard let event = events[Place(stream: stream, position: streamPosition)] else { return nil }
+        return (uuid.map { $0 == event.uuid } ?? (event.globalPosition == position)) ? event : nil
+    }
 }

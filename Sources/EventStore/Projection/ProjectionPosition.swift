@@ -162,7 +162,8 @@ protocol OrderFeed: Sendable {
 extension OrderFeed {
     /// A position of another kind than this feed's: a row written through another kind of store.
     func mismatch(_ position: ProjectionPosition) -> EventStoreError {
-        .corrupt("a projection's position \(position) is not one of this store's order: its row was written through another kind of store")
+        .corrupt(
+            "the position \(position) (of a projection's or a consumer group's row) is not one of this store's order: the row was written through another kind of store")
     }
 }
 
