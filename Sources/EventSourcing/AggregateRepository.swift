@@ -176,6 +176,8 @@ public struct AggregateRepository<Root: AggregateRoot>: Sendable {
     /// Loads, decides and saves, again on a conflict, at most `maxAttempts` times: the way to change an
     /// aggregate when other writers may change it at the same time.
     /// - Parameters:
+    ///   - id: the aggregate's id.
+    ///   - maxAttempts: how many times it loads and decides at most (at least once).
     ///   - createIfMissing: start from a new aggregate when it has no events (otherwise `streamNotFound`).
     ///   - decide: records the events of the change; called again, on a freshly loaded aggregate, after a
     ///     conflict. What it throws ends the update.

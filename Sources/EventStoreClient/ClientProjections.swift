@@ -2,11 +2,11 @@ import EventStore
 import Foundation
 import NIOHTTP1
 
-/// The server's projections, managed as ``ProjectionManager`` manages a local store's: they run beside the
+/// The server's projections, managed as `ProjectionManager` manages a local store's: they run beside the
 /// store, in the server (their records change in the backend's transactions, which one request cannot
 /// carry), and the client lists them, reads their status, state and positions, and sends them commands.
 extension EventStoreClient {
-    /// Projection names in byte order (`GET /projections`), as ``ProjectionManager/projectionNames(_:limit:offset:)``.
+    /// Projection names in byte order (`GET /projections`), as `ProjectionManager.projectionNames(_:limit:offset:)`.
     public func projectionNames(_ filter: NameFilter = .all, limit: Int = 20, offset: Int = 0) async throws -> [String] {
         try StoreValidation.listing(filter, limit: limit, offset: offset)
         return try await instruments.measure(.listProjections) {
@@ -44,18 +44,18 @@ extension EventStoreClient {
         return positions
     }
 
-    /// Asks a projection to stop (`POST /projection/stop/{name}`), as ``ProjectionManager/stopProjection(_:)``.
+    /// Asks a projection to stop (`POST /projection/stop/{name}`), as `ProjectionManager.stopProjection(_:)`.
     public func stopProjection(_ name: String) async throws {
         try await projectionCommand("/projection/stop/\(ClientTransport.encoded(name))")
     }
 
-    /// Asks a projection to start over (`POST /projection/reset/{name}`), as ``ProjectionManager/resetProjection(_:)``.
+    /// Asks a projection to start over (`POST /projection/reset/{name}`), as `ProjectionManager.resetProjection(_:)`.
     public func resetProjection(_ name: String) async throws {
         try await projectionCommand("/projection/reset/\(ClientTransport.encoded(name))")
     }
 
     /// Asks a projection to delete itself (`POST /projection/delete/{name}/{true|false}`), with the events it
-    /// emitted or its read model when `deleteEmittedEvents`, as ``ProjectionManager/deleteProjection(_:deleteEmittedEvents:)``.
+    /// emitted or its read model when `deleteEmittedEvents`, as `ProjectionManager.deleteProjection(_:deleteEmittedEvents:)`.
     public func deleteProjection(_ name: String, deleteEmittedEvents: Bool) async throws {
         try await projectionCommand("/projection/delete/\(ClientTransport.encoded(name))/\(deleteEmittedEvents)")
     }

@@ -45,8 +45,8 @@ public struct EventStoreClientConfiguration: Sendable {
 }
 
 /// A store served by `eventstore serve`, reached over HTTP: the same protocols as a local store
-/// (``EventStore``, ``GlobalOrderEventStore`` with subscriptions, ``SnapshotStore`` and
-/// ``ScavengingEventStore``), the same ``EventStoreError`` codes, proved by the same conformance suite.
+/// (`EventStore`, `GlobalOrderEventStore` with subscriptions, `SnapshotStore` and
+/// `ScavengingEventStore`), the same `EventStoreError` codes, proved by the same conformance suite.
 ///
 /// ```swift
 /// let store = try EventStoreClient(url: "https://events.example.com", configuration: .init(token: token))

@@ -9,7 +9,7 @@ import Testing
 ///
 /// A backend's tests run it on one store of theirs; each sequence works in streams of its own (named after
 /// its seed) against a fresh reference, so sequences need no fresh tables. A failure names its seed, and
-/// ``run(on:seeds:operations:)`` with that one seed replays it.
+/// ``run(on:seeds:operations:sourceLocation:)`` with that one seed replays it.
 public enum ModelCheck {
     /// How many sequences a test runs: `EVENTSTORE_MODEL_SEQUENCES`, or 300.
     public static var sequences: Int {

@@ -51,7 +51,7 @@ public struct EventStoreHTTPConfiguration: Sendable {
     /// What `/health/ready` and `/metrics` (`eventstore_global_order_stall_seconds`) ask whether readers of
     /// the global order wait for an open transaction; readiness fails once they have waited past its
     /// threshold. `nil` (the default): a watch of the store with a 10 s threshold. Run the same watch
-    /// (``GlobalOrderWatch/run(every:)``, as `eventstore serve` does) for a log line while nobody asks.
+    /// (`GlobalOrderWatch.run(every:)`, as `eventstore serve` does) for a log line while nobody asks.
     public var globalOrderWatch: GlobalOrderWatch?
     /// The tracer of the API's spans (each request's, Hummingbird's `TracingMiddleware`, with the incoming W3C
     /// `traceparent` as its parent) and of the store's spans within a request, when the store's telemetry

@@ -7,7 +7,7 @@ public struct HTTPProblem: HTTPResponseError, Sendable {
     public var status: HTTPResponse.Status
     public var title: String
     public var detail: String?
-    /// Members besides RFC 9457's, in order: for a store error its `code` (``EventStoreError/Code/label``), and
+    /// Members besides RFC 9457's, in order: for a store error its `code` (`EventStoreError.Code.label`), and
     /// the `stream`, `expected_version` and `actual_version` it names, so that a client rebuilds the error.
     public var extensions: [(key: String, value: JSONValue)] = []
 

@@ -109,7 +109,7 @@ public struct PostgresConfiguration: Sendable {
     /// (also `postgresql://`), with `&patroni=http://host:port,…`, `&read=primary|standby`, `&max_standby_lag=S` and
     /// `&target_session_attrs=read-write` (what the store does with several hosts anyway). Missing parts: port 5432, user `postgres`, `sslmode=prefer`. `connect_timeout`
     /// is whole seconds, `query_timeout` seconds with an optional fraction (`0.5`).
-    /// - Throws: ``EventStoreError`` `invalidArgument` when the URL is not such a URL.
+    /// - Throws: `EventStoreError` `invalidArgument` when the URL is not such a URL.
     public init(url text: String) throws(EventStoreError) {
         // URLComponents takes one host: the others of a multi-host URL are read here, and the rest of the URL
         // through it with the first host alone.

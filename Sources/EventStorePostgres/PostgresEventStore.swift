@@ -7,7 +7,7 @@ import ServiceLifecycle
 /// An event store in PostgreSQL, on PostgresNIO's connection pool.
 ///
 /// The store works while ``run()`` runs (it runs the pool, as a swift-service-lifecycle `Service`), and
-/// its schema must exist: ``migrate()`` creates or upgrades it. ``withStore(configuration:logger:_:)`` does
+/// its schema must exist: ``migrate()`` creates or upgrades it. ``withStore(configuration:logger:telemetry:_:)`` does
 /// both around a closure:
 /// ```swift
 /// try await PostgresEventStore.withStore(configuration: try PostgresConfiguration(url: url), logger: logger) { store in
@@ -15,10 +15,10 @@ import ServiceLifecycle
 /// }
 /// ```
 ///
-/// The global order is (writing transaction's id, sequence), and ``readAll(after:of:limit:)`` reads only
+/// The global order is (writing transaction's id, sequence), and `readAll(after:of:limit:)` reads only
 /// what every older transaction has finished with, so a transaction that commits late is never passed over;
 /// writers to different streams commit in parallel. Each append is one transaction (a savepoint inside
-/// ``transaction(_:)``); its events go in one statement. ``close()`` does nothing here: the pool runs while
+/// `transaction(_:)`); its events go in one statement. `close()` does nothing here: the pool runs while
 /// ``run()`` does.
 public final class PostgresEventStore: SQLEventStore, Service, NodeReportingStore, @unchecked Sendable {
     /// The configuration the store was made with.
@@ -40,7 +40,7 @@ public final class PostgresEventStore: SQLEventStore, Service, NodeReportingStor
     /// A store for the configured server. Nothing connects until ``run()`` runs.
     /// - Throws: `invalidArgument` for a bad schema or table prefix.
     ///   - logger: where the store and its connection pool log.
-    ///   - telemetry: where it records metrics and spans (``EventStoreTelemetry``): the process's own by default.
+    ///   - telemetry: where it records metrics and spans (`EventStoreTelemetry`): the process's own by default.
     public init(
         configuration: PostgresConfiguration, logger: Logger = Logger(label: "eventstore"),
         telemetry: EventStoreTelemetry = EventStoreTelemetry()
@@ -170,7 +170,7 @@ public final class PostgresEventStore: SQLEventStore, Service, NodeReportingStor
     /// Wake-ups after appends commit: the last global position of each append, as other connections
     /// (and processes) commit them, through `LISTEN`/`NOTIFY`. Ends when the task is cancelled or the
     /// connection fails; a consumer should treat a wake-up as "read from where you are", since
-    /// notifications can be coalesced or lost with a connection. The first element, ``GlobalPosition/start``,
+    /// notifications can be coalesced or lost with a connection. The first element, `GlobalPosition.start`,
     /// says that the listener is in place: appends committed after it are signalled.
     public func notifications() -> AsyncThrowingStream<GlobalPosition, any Error> {
         let channel = postgres.operations.tables.channel

@@ -220,7 +220,7 @@ extension ConsumerGroup {
 }
 
 extension ConsumerGroupInfo {
-    /// As the HTTP API and `eventstore groups info` show it: `name`, the definition (``ConsumerGroup/definitionMembers``),
+    /// As the HTTP API and `eventstore groups info` show it: `name`, the definition (`definitionMembers`),
     /// `checkpoint`, `consumers` and the counters, in snake case.
     public var json: JSONValue {
         .object(

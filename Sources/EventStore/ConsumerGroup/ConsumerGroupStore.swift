@@ -104,7 +104,7 @@ extension ConsumerGroupStore {
     }
 }
 
-/// A store that keeps each consumer group as one row (``ConsumerGroupRecord``), changed in its database's
+/// A store that keeps each consumer group as one row (`ConsumerGroupRecord`), changed in its database's
 /// transactions on its clock: the rules of ``ConsumerGroupStore`` live in this protocol's extension, once for
 /// every backend. Backend API.
 public protocol ConsumerGroupRecordStore: ConsumerGroupStore {

@@ -6,7 +6,7 @@ extension InMemoryEventStore {
     @available(*, deprecated, renamed: "readBatchSize")
     public nonisolated var loadBatchSize: Int { readBatchSize }
 
-    /// The old spelling of ``init(readBatchSize:)``.
+    /// The old spelling of ``init(readBatchSize:logger:telemetry:)``.
     @available(*, deprecated, renamed: "init(readBatchSize:)")
     public init(loadBatchSize: Int) { self.init(readBatchSize: loadBatchSize) }
 }
@@ -32,7 +32,7 @@ extension ProjectionOptions {
 }
 
 extension GlobalOrderEventStore {
-    /// The old spelling of ``subscribe(to:from:readBatchSize:clock:)``.
+    /// The old spelling of ``subscribe(to:from:readBatchSize:clock:logger:)``.
     @available(*, deprecated, renamed: "subscribe(to:from:readBatchSize:clock:)")
     public func subscribe(
         to target: SubscriptionTarget, from start: SubscriptionStart = .start, bufferSize: Int
@@ -40,7 +40,7 @@ extension GlobalOrderEventStore {
         try await subscribe(to: target, from: start, readBatchSize: bufferSize)
     }
 
-    /// The old spelling of ``runSubscription(named:to:readBatchSize:clock:handler:)``.
+    /// The old spelling of ``runSubscription(named:to:readBatchSize:clock:logger:metrics:lagInterval:handler:)``.
     @available(*, deprecated, renamed: "runSubscription(named:to:readBatchSize:clock:handler:)")
     public func runSubscription(
         named name: String, to target: SubscriptionTarget, bufferSize: Int,

@@ -23,7 +23,9 @@ public enum Timestamp {
     }
 
     /// `yyyy-MM-ddTHH:mm:ss.ffffff`, in UTC.
-    /// - Parameter dateTimeSeparator: between date and time: `T`, or a space for MySQL's `DATETIME` text.
+    /// - Parameters:
+    ///   - microseconds: microseconds since 1970, in UTC.
+    ///   - dateTimeSeparator: between date and time: `T`, or a space for MySQL's `DATETIME` text.
     public static func format(microseconds: Int64, dateTimeSeparator: Unicode.Scalar = "T") -> String {
         let (days, microOfDay) = floorDivide(microseconds, 86_400_000_000)
         let (year, month, day) = civil(fromDays: days)

@@ -165,6 +165,8 @@ public struct PlacementMap: Sendable, Hashable {
     /// This map with `bucket` owned by `member`, one version later, the move recorded when its positions are
     /// given (a ``PartitionedEventStore`` move always gives them).
     /// - Parameters:
+    ///   - bucket: the bucket that moves.
+    ///   - member: the member that owns it in the new map.
     ///   - copiedThrough: the new owner's position at or after the last copy of the bucket's streams.
     ///   - sourceThrough: the former owner's position at or after the bucket's last event there.
     public func moving(_ bucket: Int, to member: String, copiedThrough: GlobalPosition? = nil, sourceThrough: GlobalPosition? = nil)

@@ -37,9 +37,10 @@ public final class ActionEventEmitterEventStore: EventStore {
 
     /// Attaches a listener to an action.
     /// - Parameters:
+    ///   - action: the operation to listen to.
     ///   - priority: above 0 runs before the store, 0 and below after it; higher first.
     ///   - listener: called once per operation, with the operation's action event.
-    /// - Returns: a handle for ``detach(_:)``.
+    /// - Returns: a handle for ``detach(_:)-(ListenerHandle)``.
     @discardableResult
     public func attach<Input, Output>(
         _ action: Action<Input, Output>, priority: Int = 0,

@@ -142,7 +142,7 @@ public struct ProjectionRecord: Sendable, Hashable {
 
 /// A store that keeps projections: every backend conforms, and ``PartitionedEventStore``. Backends only read
 /// and write rows; what the rows mean is decided once, by ``ProjectionManager`` and the runners, which read
-/// the store through its ``projectionFeed`` (a ``GlobalOrderEventStore``'s global order by default).
+/// the store through its `projectionFeed` (a ``GlobalOrderEventStore``'s global order by default).
 public protocol ProjectionStore: EventStore {
     /// How projection runners read this store. Backend API (`@_spi(Backend) import EventStore`).
     @_spi(Backend) var projectionFeed: ProjectionFeed { get }

@@ -1,25 +1,3 @@
-/// An event store: streams of events, appended with optimistic concurrency and read back in order.
-///
-/// Every backend (in memory, SQLite, PostgreSQL, MySQL/MariaDB) behaves the same way; the
-/// `EventStoreConformance` suite is the statement of that behaviour. All methods are safe to call
-/// from any task at the same time.
-///
-/// ## Topics
-/// ### Writing
-/// - ``create(_:metadata:events:)``
-/// - ``append(_:to:expectedVersion:)``
-/// - ``delete(_:mode:)``
-/// - ``delete(_:)``
-/// - ``updateStreamMetadata(_:of:)``
-/// ### Reading
-/// - ``load(_:from:count:matching:)``
-/// - ``loadReverse(_:from:count:matching:)``
-/// - ``hasStream(_:)``
-/// - ``streamMetadata(of:)``
-/// - ``streamNames(_:matching:limit:offset:)``
-/// - ``categoryNames(_:limit:offset:)``
-/// ### Transactions
-/// - ``transaction(_:)``
 /// The reading half of an event store: what a read-only wrapper exposes.
 public protocol ReadOnlyEventStore: Sendable {
     /// The events of a stream from position `from` on, oldest first: at most `count` of those that
@@ -56,6 +34,28 @@ public protocol ReadOnlyEventStore: Sendable {
     func categoryNames(_ filter: NameFilter, limit: Int, offset: Int) async throws -> [String]
 }
 
+/// An event store: streams of events, appended with optimistic concurrency and read back in order.
+///
+/// Every backend (in memory, SQLite, PostgreSQL, MySQL/MariaDB) behaves the same way; the
+/// `EventStoreConformance` suite is the statement of that behaviour. All methods are safe to call
+/// from any task at the same time.
+///
+/// ## Topics
+/// ### Writing
+/// - ``create(_:metadata:events:)``
+/// - ``append(_:to:expectedVersion:)``
+/// - ``delete(_:mode:)``
+/// - ``delete(_:)``
+/// - ``updateStreamMetadata(_:of:)``
+/// ### Reading
+/// - ``ReadOnlyEventStore/load(_:from:count:matching:)``
+/// - ``ReadOnlyEventStore/loadReverse(_:from:count:matching:)``
+/// - ``ReadOnlyEventStore/hasStream(_:)``
+/// - ``ReadOnlyEventStore/streamMetadata(of:)``
+/// - ``ReadOnlyEventStore/streamNames(_:matching:limit:offset:)``
+/// - ``ReadOnlyEventStore/categoryNames(_:limit:offset:)``
+/// ### Transactions
+/// - ``transaction(_:)``
 public protocol EventStore: ReadOnlyEventStore {
     /// Creates a stream with its metadata and, optionally, its first events (positions 1, 2, …).
     /// - Throws: `streamExists` when a stream of that name exists; `invalidArgument` for an event that

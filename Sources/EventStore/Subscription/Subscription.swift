@@ -278,7 +278,7 @@ extension GlobalOrderEventStore {
     }
 }
 
-/// The events of a subscription: catch-up, then live (see ``GlobalOrderEventStore/subscribe(to:from:readBatchSize:clock:)``).
+/// The events of a subscription: catch-up, then live (see ``GlobalOrderEventStore/subscribe(to:from:readBatchSize:clock:logger:)``).
 /// It ends only when the consuming task is cancelled, or with an error that is not a backend failure.
 public struct EventSubscription: AsyncSequence, Sendable {
     public typealias Element = RecordedEvent

@@ -53,7 +53,7 @@ public struct MySQLConfiguration: Sendable {
     /// Reads `mysql://user:password@host:port/database` or `mariadb://…`, with optional settings
     /// `pool_size=N`, `connect_timeout=SECONDS`, `query_timeout=SECONDS`, `migration_timeout=SECONDS` and
     /// `table_prefix=P`.
-    /// - Throws: ``EventStoreError`` `invalidArgument` when the URL is not such a URL.
+    /// - Throws: `EventStoreError` `invalidArgument` when the URL is not such a URL.
     public init(url text: String) throws(EventStoreError) {
         guard let url = URLComponents(string: text), let scheme = url.scheme?.lowercased(),
             let flavor = Flavor(rawValue: scheme)

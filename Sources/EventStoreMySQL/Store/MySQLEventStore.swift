@@ -10,7 +10,7 @@ import Logging
 /// run on Swift's cooperative pool). Every append is one transaction that first locks one row of
 /// `event_store_lock`, so global positions are handed out in commit order; a page of the global order is
 /// bounded by the head a statement before it saw, so a reader never passes over a late commit. Inside
-/// ``transaction(_:)`` each operation runs in a savepoint of the
+/// `transaction(_:)` each operation runs in a savepoint of the
 /// transaction's one connection.
 ///
 /// ```swift
@@ -31,8 +31,9 @@ public final class MySQLEventStore: SQLEventStore, @unchecked Sendable {
     /// - Throws: `invalidArgument` for a bad table prefix; `backend` when the server cannot be reached or its
     ///   schema is newer than this build.
     /// - Parameters:
+    ///   - configuration: the server, the pool, the deadlines and the table prefix.
     ///   - logger: where the store logs.
-    ///   - telemetry: where it records metrics and spans (``EventStoreTelemetry``): the process's own by default.
+    ///   - telemetry: where it records metrics and spans (`EventStoreTelemetry`): the process's own by default.
     public init(
         configuration: MySQLConfiguration, logger: Logger = Logger(label: "eventstore"),
         telemetry: EventStoreTelemetry = EventStoreTelemetry()

@@ -55,7 +55,7 @@ public struct SQLiteConfiguration: Sendable {
     /// Reads `sqlite:PATH` (also `sqlite://PATH`), the path percent-encoded where it must be, with optional
     /// settings `synchronous=off|normal|full|extra`, `busy_timeout_ms=N` and `table_prefix=P`:
     /// `sqlite:/data/events.sqlite?busy_timeout_ms=10000`.
-    /// - Throws: ``EventStoreError`` `invalidArgument` when the URL is not such a URL.
+    /// - Throws: `EventStoreError` `invalidArgument` when the URL is not such a URL.
     public init(url text: String) throws(EventStoreError) {
         guard text.lowercased().hasPrefix("sqlite:") else { throw .invalidArgument("\"\(text)\" is not a sqlite: URL") }
         var rest = Substring(text.dropFirst("sqlite:".count))

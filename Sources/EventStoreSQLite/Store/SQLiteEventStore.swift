@@ -35,8 +35,9 @@ public final class SQLiteEventStore: SQLEventStore, @unchecked Sendable {
     /// - Throws: `invalidArgument` for a bad table prefix; `backend` when the file cannot be opened or its
     ///   schema is newer than this build; `busy` when another process holds the write lock too long.
     /// - Parameters:
+    ///   - configuration: the file, its pool and the table prefix.
     ///   - logger: where the store logs.
-    ///   - telemetry: where it records metrics and spans (``EventStoreTelemetry``): the process's own by default.
+    ///   - telemetry: where it records metrics and spans (`EventStoreTelemetry`): the process's own by default.
     public init(
         configuration: SQLiteConfiguration, logger: Logger = Logger(label: "eventstore"),
         telemetry: EventStoreTelemetry = EventStoreTelemetry()
