@@ -85,6 +85,10 @@ public struct PostgresConfiguration: Sendable {
     /// `statement_timeout`, and ``PostgresEventStore/migrate()`` is not bound by it (an index built on a
     /// large table takes as long as it takes).
     public var queryTimeout: Duration = .seconds(30)
+    /// How long opening the store waits while another process creates or upgrades the same tables (it holds
+    /// the migration lock) before it fails with `backend`. 5 minutes by default. The migration itself is not
+    /// bound by it. URL setting `migration_timeout=SECONDS`.
+    public var migrationTimeout: Duration = .seconds(300)
     /// The schema of the store's tables; `nil` uses the connection's search path (normally `public`).
     public var schema: String?
     /// A prefix for the store's tables, so that several stores can share one database (ASCII letters,
@@ -105,7 +109,7 @@ public struct PostgresConfiguration: Sendable {
         (self.username, self.password, self.database) = (username, password, database)
     }
 
-    /// Reads `postgres://user:password@host:port[,host:port…]/database?sslmode=disable|prefer|require&pool_size=N&connect_timeout=S&query_timeout=S&schema=S&table_prefix=P&reader=libpq|postgresnio`
+    /// Reads `postgres://user:password@host:port[,host:port…]/database?sslmode=disable|prefer|require&pool_size=N&connect_timeout=S&query_timeout=S&migration_timeout=S&schema=S&table_prefix=P&reader=libpq|postgresnio`
     /// (also `postgresql://`), with `&patroni=http://host:port,…`, `&read=primary|standby`, `&max_standby_lag=S` and
     /// `&target_session_attrs=read-write` (what the store does with several hosts anyway). Missing parts: port 5432, user `postgres`, `sslmode=prefer`. `connect_timeout`
     /// is whole seconds, `query_timeout` seconds with an optional fraction (`0.5`).
@@ -131,6 +135,7 @@ public struct PostgresConfiguration: Sendable {
         if let size = try settings.integer("pool_size", atLeast: 1) { poolSize = size }
         if let seconds = try settings.integer("connect_timeout", atLeast: 1, unit: "seconds") { connectTimeout = .seconds(seconds) }
         if let timeout = try Self.seconds(settings.text("query_timeout"), "query_timeout") { queryTimeout = timeout }
+        if let timeout = try Self.seconds(settings.text("migration_timeout"), "migration_timeout") { migrationTimeout = timeout }
         if let read = try settings.choice("read", of: ReadFrom.self) { readsFromStandbys = read == .standby }
         if let lag = try Self.seconds(settings.text("max_standby_lag"), "max_standby_lag") { maxStandbyLag = lag }
         if let name = settings.text("schema") { schema = name }

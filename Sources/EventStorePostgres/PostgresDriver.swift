@@ -36,7 +36,8 @@ final class PostgresDriver: SQLDriver {
     init(configuration: PostgresConfiguration, logger: Logger) throws {
         self.logger = logger
         self.operations = PostgresOperations(
-            tables: try PostgresTables(schema: configuration.schema, prefix: configuration.tablePrefix), logger: logger)
+            tables: try PostgresTables(schema: configuration.schema, prefix: configuration.tablePrefix), logger: logger,
+            migrationTimeout: configuration.migrationTimeout)
         self.nodes = try PostgresNodes(configuration: configuration, logger: logger)
         self.deadline = PostgresCallDeadline(connectTimeout: configuration.connectTimeout, queryTimeout: configuration.queryTimeout)
         self.readBatchSize = configuration.readBatchSize

@@ -8,6 +8,8 @@ import PostgresNIO
 struct PostgresOperations: Sendable {
     let tables: PostgresTables
     let logger: Logger
+    /// How long a start waits for another process's migration (``PostgresConfiguration/migrationTimeout``).
+    var migrationTimeout: Duration = .seconds(300)
     let dialect = PostgresDialect()
 
     // MARK: Running queries
@@ -23,9 +25,19 @@ struct PostgresOperations: Sendable {
 
     // MARK: Schema
 
-    /// Creates or upgrades the schema; concurrent starts wait for each other on an advisory lock.
+    /// Creates or upgrades the schema; concurrent starts wait for each other on an advisory lock, at most
+    /// `migrationTimeout` (`lock_timeout` bounds the wait; the migration's own statements are not bound).
     func migrate(_ c: PostgresConnection) async throws -> Int {
-        try await run(c, "SELECT pg_advisory_xact_lock(hashtext(\(tables.migrationLockName)))")
+        let milliseconds = max(1, migrationTimeout.components.seconds * 1000 + migrationTimeout.components.attoseconds / 1_000_000_000_000_000)
+        _ = try await run(c, "SELECT set_config('lock_timeout', \(bind: "\(milliseconds)ms"), true)" as SQLQuery)
+        do {
+            // The rows are read here: a statement's failure surfaces as its rows are read.
+            for try await _ in try await run(c, "SELECT pg_advisory_xact_lock(hashtext(\(tables.migrationLockName)))") {}
+        } catch let error as PSQLError where error.sqlState == "55P03" {
+            throw EventStoreError.backend(
+                "another process held the migration lock for \(migrationTimeout) (its migration is slow, or it hangs): see migration_timeout")
+        }
+        _ = try await run(c, "SELECT set_config('lock_timeout', \(bind: "0"), true)" as SQLQuery)
         try await run(
             c,
             PostgresQuery(

@@ -21,7 +21,7 @@ struct PostgresStoreTests {
 
     @Test func urlsCarryEverySetting() throws {
         let configuration = try PostgresConfiguration(
-            url: "postgres://app:s%40cret@db.example:6543/events?sslmode=require&pool_size=7&connect_timeout=3&query_timeout=2.5&schema=es&table_prefix=p_&reader=postgresnio")
+            url: "postgres://app:s%40cret@db.example:6543/events?sslmode=require&pool_size=7&connect_timeout=3&query_timeout=2.5&migration_timeout=900&schema=es&table_prefix=p_&reader=postgresnio")
         #expect(configuration.host == "db.example")
         #expect(configuration.port == 6543)
         #expect(configuration.username == "app")
@@ -31,6 +31,7 @@ struct PostgresStoreTests {
         #expect(configuration.poolSize == 7)
         #expect(configuration.connectTimeout == .seconds(3))
         #expect(configuration.queryTimeout == .milliseconds(2500))
+        #expect(configuration.migrationTimeout == .seconds(900))
         #expect(configuration.schema == "es")
         #expect(configuration.tablePrefix == "p_")
         #expect(!configuration.readsThroughLibpq)
@@ -39,11 +40,12 @@ struct PostgresStoreTests {
         #expect(defaults.port == 5432)
         #expect(defaults.username == "postgres")
         #expect(defaults.queryTimeout == .seconds(30))
+        #expect(defaults.migrationTimeout == .seconds(300))
         #expect(defaults.readsThroughLibpq)
         for bad in [
             "mysql://x", "postgres://", "postgres://h/db?sslmode=maybe", "postgres://h/db?pool_size=0", "postgres://h/db?color=red",
             "postgres://h/db?query_timeout=0", "postgres://h/db?query_timeout=-1", "postgres://h/db?query_timeout=soon",
-            "postgres://h/db?query_timeout=inf", "postgres://h/db?reader=odbc",
+            "postgres://h/db?query_timeout=inf", "postgres://h/db?reader=odbc", "postgres://h/db?migration_timeout=0",
         ] {
             #expect(throws: EventStoreError.self, "\(bad)") { try PostgresConfiguration(url: bad) }
         }
@@ -110,6 +112,32 @@ struct PostgresStoreTests {
             return try await group.reduce(into: []) { $0.append($1) }
         }
         #expect(versions.count == 4 && Set(versions) == [10])
+    }
+
+    /// A start waits for another process's migration at most `migrationTimeout`, then fails with `backend`
+    /// naming the setting: a process that hangs holding the migration lock never hangs the starts beside it
+    /// (PostgreSQL's `lock_timeout` bounds the wait; it waited for ever).
+    @Test func aStartGivesUpOnAMigrationLockHeldPastItsTimeout() async throws {
+        var configuration = try PostgresTestServer.configuration()
+        _ = try await PostgresEventStore.withStore(configuration: configuration, logger: PostgresTestServer.logger) { _ in }
+        configuration.migrationTimeout = .seconds(2)
+        let lock = "eventstore:migrate:." + configuration.tablePrefix
+        let shell = try PostgresTestServer.shell()
+        let holder = Task { try await shell.run("BEGIN; SELECT pg_advisory_xact_lock(hashtext('\(lock)')); SELECT pg_sleep(10); COMMIT;") }
+        try await shell.waitFor(
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted AND objid = hashtext('\(lock)')::oid", toPrint: "1")
+        let started = ContinuousClock.now
+        do {
+            _ = try await PostgresEventStore.withStore(configuration: configuration, logger: PostgresTestServer.logger) { _ in
+                Issue.record("the store opened while another session held the migration lock")
+            }
+        } catch let error as EventStoreError {
+            #expect(error.code == .backend && "\(error)".contains("migration_timeout"), "\(error)")
+        }
+        #expect(ContinuousClock.now - started < .seconds(8))
+        _ = try await holder.value
+        // Once the lock is free, the same start opens.
+        _ = try await PostgresEventStore.withStore(configuration: configuration, logger: PostgresTestServer.logger) { _ in }
     }
 
     @Test func tablesCanLiveInTheirOwnSchema() async throws {
