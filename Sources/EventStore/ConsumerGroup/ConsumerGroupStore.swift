@@ -167,8 +167,7 @@ extension ConsumerGroupRecordStore {
         let lagEvents = try await feed.count(after: record.checkpoint, of: record.definition.target, limit: 10_000)
         var lagSeconds = 0.0
         if let oldest = record.entries.first(where: { $0.state != .parked }),
-            let event = LoadedEvents(try await events(at: [(oldest.stream, oldest.streamPosition)]))
-                .event(of: oldest.stream, at: oldest.streamPosition, uuid: oldest.uuid, position: oldest.position)
+            let event = LoadedEvents(try await events(at: [(oldest.stream, oldest.streamPosition)])).event(for: oldest)
         {
             lagSeconds = max(0, Date().timeIntervalSince(event.createdAt))
         } else if lagEvents > 0, let event = try await feed.first(after: record.checkpoint, of: record.definition.target) {
@@ -239,7 +238,7 @@ extension ConsumerGroupRecordStore {
             throw error
         }
         let loaded = LoadedEvents(events)
-        let gone = taken.filter { loaded.event(of: $0.stream, at: $0.streamPosition, uuid: $0.uuid, position: $0.position) == nil }
+        let gone = taken.filter { loaded.event(for: $0) == nil }
         if !gone.isEmpty {
             // Deleted since the window read them: settled, as skipped.
             try await changeConsumerGroup(named: group) { record, now in
@@ -247,9 +246,7 @@ extension ConsumerGroupRecordStore {
             }
         }
         return taken.compactMap { handout in
-            loaded.event(of: handout.stream, at: handout.streamPosition, uuid: handout.uuid, position: handout.position).map {
-                ConsumerGroupDelivery(id: handout.delivery, event: $0, attempt: handout.attempt)
-            }
+            loaded.event(for: handout).map { ConsumerGroupDelivery(id: handout.delivery, event: $0, attempt: handout.attempt) }
         }
     }
 
@@ -283,7 +280,7 @@ extension ConsumerGroupRecordStore {
         let parked = record.entries.filter { $0.state == .parked }.prefix(limit)
         let loaded = LoadedEvents(try await self.events(at: parked.map { ($0.stream, $0.streamPosition) }))
         return parked.compactMap { entry in
-            loaded.event(of: entry.stream, at: entry.streamPosition, uuid: entry.uuid, position: entry.position).map { ParkedEvent(event: $0, reason: entry.reason ?? "", deliveries: entry.deliveries) }
+            loaded.event(for: entry).map { ParkedEvent(event: $0, reason: entry.reason ?? "", deliveries: entry.deliveries) }
         }
     }
 
@@ -383,8 +380,20 @@ struct LoadedEvents {
         self.events = Dictionary(events.map { (Place(stream: $0.streamName.rawValue, position: $0.position), $0) }, uniquingKeysWith: { first, _ in first })
     }
 
-    func event(of stream: String, at streamPosition: Int, uuid: UUID?, position: GlobalPosition) -> RecordedEvent? {
-        guard let event = events[Place(stream: stream, position: streamPosition)] else { return nil }
-        return (uuid.map { $0 == event.uuid } ?? (event.globalPosition == position)) ? event : nil
+    /// The event of a window's entry or hand-out, `nil` when it is gone.
+    func event(for reference: some WindowEventReference) -> RecordedEvent? {
+        guard let event = events[Place(stream: reference.stream, position: reference.streamPosition)] else { return nil }
+        return (reference.uuid.map { $0 == event.uuid } ?? (event.globalPosition == reference.position)) ? event : nil
     }
 }
+
+/// What a window's entry and a hand-out say of their event: where to load it, and what tells it apart.
+protocol WindowEventReference {
+    var stream: String { get }
+    var streamPosition: Int { get }
+    var uuid: UUID? { get }
+    var position: GlobalPosition { get }
+}
+
+extension ConsumerGroupRecord.Entry: WindowEventReference {}
+extension ConsumerGroupRecord.Handout: WindowEventReference {}
