@@ -1,4 +1,5 @@
 import EventStore
+import Foundation
 import Testing
 
 /// What a conformance case needs of the store it is given.
@@ -67,8 +68,15 @@ public struct ConformanceCase: Sendable, CustomTestStringConvertible, CustomStri
 /// }
 /// ```
 public enum EventStoreConformance {
-    /// Every case.
+    /// The cases a backend's tests run: every case, or those whose `feature/name` contains the environment
+    /// variable `EVENTSTORE_CONFORMANCE_CASE` when it is set (to run one case while working on it).
     public static var cases: [ConformanceCase] {
+        guard let only = ProcessInfo.processInfo.environment["EVENTSTORE_CONFORMANCE_CASE"], !only.isEmpty else { return allCases }
+        return allCases.filter { "\($0.feature)/\($0.name)".contains(only) }
+    }
+
+    /// Every case, whatever the environment says.
+    public static var allCases: [ConformanceCase] {
         streamCases + expectedVersionCases + duplicateCases + loadCases + payloadCases + matcherCases
             + listingCases + transactionCases + concurrencyCases + validationCases + typedEventCases + pluginCases + subscriptionCases
             + eventSourcingCases + projectionCases + integrityCases + telemetryCases + consumerGroupCases + retentionCases + deletionCases

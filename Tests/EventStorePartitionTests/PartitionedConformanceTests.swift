@@ -63,8 +63,10 @@ struct PartitionedConformanceTests {
         one member, whose order the merged order keeps.
         """
 
-    static var cases: [ConformanceCase] {
-        EventStoreConformance.cases.filter { skippedFeatures[$0.feature] == nil && skipped["\($0.feature)/\($0.name)"] == nil }
+    static var cases: [ConformanceCase] { kept(EventStoreConformance.cases) }
+
+    static func kept(_ cases: [ConformanceCase]) -> [ConformanceCase] {
+        cases.filter { skippedFeatures[$0.feature] == nil && skipped["\($0.feature)/\($0.name)"] == nil }
     }
 
     @Test(arguments: cases, MemberKind.allCases)
@@ -86,12 +88,12 @@ struct PartitionedConformanceTests {
     }
 
     @Test func everySkippedCaseIsACaseOfTheSuite() {
-        let names = Set(EventStoreConformance.cases.map { "\($0.feature)/\($0.name)" })
-        let features = Set(EventStoreConformance.cases.map(\.feature))
+        let names = Set(EventStoreConformance.allCases.map { "\($0.feature)/\($0.name)" })
+        let features = Set(EventStoreConformance.allCases.map(\.feature))
         for name in Self.skipped.keys { #expect(names.contains(name), "\(name) is skipped but is no case of the suite") }
         for name in Self.adapted.keys { #expect(names.contains(name), "\(name) is adapted but is no case of the suite") }
         // All but subscriptions (the partitioned store's own) and what needs a total order.
-        #expect(Self.cases.count * 5 >= EventStoreConformance.cases.count * 4, "at least four fifths of the suite runs")
+        #expect(Self.kept(EventStoreConformance.allCases).count * 5 >= EventStoreConformance.allCases.count * 4, "at least four fifths of the suite runs")
         for feature in Self.skippedFeatures.keys { #expect(features.contains(feature), "\(feature) is skipped but is no feature of the suite") }
     }
 }

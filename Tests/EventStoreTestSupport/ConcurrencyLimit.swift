@@ -12,12 +12,17 @@ public actor ConcurrencyLimit {
         self.limit = limit
     }
 
-    /// Runs `body` once fewer than `limit` others run.
+    /// Runs `body` once fewer than `limit` others run. A test's watchdog clock stops while it waits for its
+    /// turn and starts again from its turn (``Watchdog/stopClock()``): Swift Testing starts every case at
+    /// once, so the last in the queue waits for nearly the whole suite, which its own limit is not for. The
+    /// queue cannot hang unseen: each body that holds a permit is watched.
     public func run<T: Sendable>(_ body: @Sendable () async throws -> T) async rethrows -> T {
         if running < limit {
             running += 1
         } else {
+            Watchdog.stopClock()
             await withCheckedContinuation { waiters.append($0) }
+            Watchdog.restartClock()
         }
         defer { release() }
         return try await body()

@@ -23,14 +23,15 @@ public final class Watchdog: Sendable {
     /// The time the test may take.
     public let limit: Duration
     private let parent: Watchdog?
-    private let started: ContinuousClock.Instant
+    /// When the clock started; nil while it is stopped (``stopClock()``).
+    private let started: Mutex<ContinuousClock.Instant?>
     private let currentStep = Mutex<String>("starting")
 
     private init(name: String, limit: Duration, parent: Watchdog?) {
         self.name = name
         self.limit = limit
         self.parent = parent
-        self.started = .now
+        self.started = Mutex(.now)
     }
 
     /// The step the test is at, as last named by ``step(_:)``.
@@ -61,6 +62,22 @@ public final class Watchdog: Sendable {
         return try await $current.withValue(watchdog) { try await body() }
     }
 
+    /// Stops the running test's clock until ``restartClock()``: for a test that waits for its turn (a
+    /// ``ConcurrencyLimit``'s permit) behind others, which are watched themselves; its limit is for its own
+    /// work, not for the queue's. Does nothing outside a watched test.
+    public static func stopClock() { setClock(nil) }
+
+    /// Starts the running test's clock again, from now. Does nothing outside a watched test.
+    public static func restartClock() { setClock(.now) }
+
+    private static func setClock(_ instant: ContinuousClock.Instant?) {
+        var watchdog = current
+        while let each = watchdog {
+            each.started.withLock { $0 = instant }
+            watchdog = each.parent
+        }
+    }
+
     /// `EVENTSTORE_TEST_TIME_SCALE`: a factor for every limit (1 by default).
     static let timeScale: Double = {
         guard let text = ProcessInfo.processInfo.environment["EVENTSTORE_TEST_TIME_SCALE"], let scale = Double(text),
@@ -69,10 +86,11 @@ public final class Watchdog: Sendable {
         return scale
     }()
 
-    fileprivate var deadline: ContinuousClock.Instant { started + limit }
+    /// When the test runs out of time; nil while its clock is stopped.
+    fileprivate var deadline: ContinuousClock.Instant? { started.withLock { $0 }.map { $0 + limit } }
 
     fileprivate func report(at now: ContinuousClock.Instant) -> String {
-        "watchdog: \(name) ran past its time limit of \(limit) (\(now - started) so far) at step \"\(stepDescription)\""
+        "watchdog: \(name) ran past its time limit of \(limit) (\(deadline.map { now - $0 + limit } ?? .zero) so far) at step \"\(stepDescription)\""
     }
 
     /// The thread that checks deadlines: a plain thread, so that a blocked cooperative pool cannot stop it.
@@ -97,7 +115,8 @@ public final class Watchdog: Sendable {
         private func check() {
             let now = ContinuousClock.now
             let running = watched.withLock { Array($0.values) }
-            guard let expired = running.filter({ $0.deadline <= now }).min(by: { $0.deadline < $1.deadline }) else { return }
+            let late = running.compactMap { watchdog in watchdog.deadline.flatMap { $0 <= now ? (watchdog, $0) : nil } }
+            guard let expired = late.min(by: { $0.1 < $1.1 })?.0 else { return }
             var lines = [expired.report(at: now)]
             let others = running.filter { $0 !== expired }.map { "  still running: \($0.name) at step \"\($0.stepDescription)\"" }
             lines.append(contentsOf: others.sorted())

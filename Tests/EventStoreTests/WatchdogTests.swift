@@ -43,6 +43,39 @@ struct WatchdogTests {
         }
     }
 
+    /// A test's clock starts again when it gets its turn in a ``ConcurrencyLimit``: the wait behind others
+    /// (2 s here) does not count against its limit (1 s), its own work does.
+    @Test func aTestIsTimedFromItsTurnInAConcurrencyLimit() async throws {
+        await #expect(processExitsWith: .success) {
+            let limit = ConcurrencyLimit(1)
+            async let first: Void = Watchdog.run("first", limit: .seconds(5)) {
+                await limit.run { try? await Task.sleep(for: .seconds(2)) }
+            }
+            try? await Task.sleep(for: .milliseconds(200))
+            await Watchdog.run("second", limit: .seconds(1)) {
+                await limit.run { try? await Task.sleep(for: .milliseconds(300)) }
+            }
+            await first
+        }
+        let result = await #expect(processExitsWith: .exitCode(Watchdog.exitCode), observing: [\.standardErrorContent]) {
+            let limit = ConcurrencyLimit(1)
+            async let first: Void = Watchdog.run("first", limit: .seconds(5)) {
+                await limit.run { try? await Task.sleep(for: .seconds(2)) }
+            }
+            try? await Task.sleep(for: .milliseconds(200))
+            await Watchdog.run("second", limit: .seconds(1)) {
+                await limit.run {
+                    Watchdog.step("waiting for ever after its turn")
+                    await withUnsafeContinuation { (_: UnsafeContinuation<Void, Never>) in }
+                }
+            }
+            await first
+        }
+        let report = String(decoding: try #require(result).standardErrorContent, as: UTF8.self)
+        #expect(report.contains("watchdog: second ran past its time limit of 1.0 seconds"), "\(report)")
+        #expect(report.contains("at step \"waiting for ever after its turn\""))
+    }
+
     /// The trait names the running test, and steps name what it does.
     @Test func theTraitNamesTheTestAndItsSteps() throws {
         let watchdog = try #require(Watchdog.current)
