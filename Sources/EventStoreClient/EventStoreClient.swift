@@ -309,7 +309,7 @@ public final class EventStoreClient: GlobalOrderEventStore, SnapshotStore, Scave
     }
 
     public func readPage(after position: GlobalPosition, of target: SubscriptionTarget, limit: Int) async throws -> GlobalOrderPage {
-        if limit < 1 { throw EventStoreError.invalidArgument("limit must be 1 or more, not \(limit)") }
+        try StoreValidation.globalRead(of: target, limit: limit)
         let size = min(limit, 10_000)
         return try await instruments.measure(.readAll) {
             let response = try await transport.send(
@@ -320,7 +320,7 @@ public final class EventStoreClient: GlobalOrderEventStore, SnapshotStore, Scave
     }
 
     public func eventCount(after position: GlobalPosition, of target: SubscriptionTarget, limit: Int) async throws -> Int {
-        if limit < 1 { throw EventStoreError.invalidArgument("limit must be 1 or more, not \(limit)") }
+        try StoreValidation.globalRead(of: target, limit: limit)
         return try await instruments.measure(.countEvents) {
             let response = try await transport.send(
                 .GET, "/all/count", query: [("after", position.description), ("limit", String(limit))] + Self.targetQuery(target),

@@ -93,6 +93,17 @@ extension EventStoreConformance {
             if let globalOrder = store as? any GlobalOrderEventStore {
                 await expectError(.invalidArgument) { try await globalOrder.saveCheckpoint(.start, named: "c\u{0}") }
                 await expectError(.invalidArgument) { _ = try await globalOrder.checkpoint(named: "c\u{0}") }
+                // A category is looked up as a name is (PostgreSQL refused the text with a backend failure).
+                for target in [SubscriptionTarget.category("kept\u{0}"), .categories(["kept", "a\u{0}b"])] {
+                    await expectError(.invalidArgument) { _ = try await globalOrder.readAll(after: .start, of: target, limit: 10) }
+                    await expectError(.invalidArgument) { _ = try await globalOrder.eventCount(after: .start, of: target, limit: 10) }
+                }
+            }
+            if let groups = store as? any ConsumerGroupStore {
+                await expectError(.invalidArgument) {
+                    try await groups.createConsumerGroup(ConsumerGroup(name: "nul", target: .categories(["kept", "a\u{0}b"])))
+                }
+                #expect(try await groups.consumerGroupNames(limit: 10, offset: 0).isEmpty, "nothing was made")
             }
             if let projections = store as? any ProjectionStore {
                 await expectError(.invalidArgument) { _ = try await projections.projectionRecord(named: "p\u{0}") }

@@ -70,10 +70,11 @@ public struct ConsumerGroup: Sendable, Hashable {
         self.settings = settings
     }
 
-    /// Checks the name and the settings.
+    /// Checks the name, the target and the settings.
     /// - Throws: `invalidArgument`.
     func validate() throws(EventStoreError) {
         try Self.validate(name: name)
+        try StoreValidation.target(target)
         if !(0...1_000_000).contains(settings.maxRetries) {
             throw .invalidArgument("maxRetries is from 0 to 1,000,000, not \(settings.maxRetries)")
         }

@@ -44,7 +44,7 @@ package enum StoreValidation {
             throw .invalidArgument(
                 "position \(position) is past every position this store handed out (\(highest)): it comes from another store, "
                     + "or from before a restore or a failover that lost events, and reading after it would skip new events; "
-                    + "read again from a position of this store (README, Repair)")
+                    + "read again from a position of this store (documentation: Backing up, restoring and upgrading)")
         }
     }
 
@@ -52,6 +52,22 @@ package enum StoreValidation {
     /// aggregate type and id): U+0000 is refused, as no backend can store or compare it the same way.
     package static func key(_ text: String, _ what: String) throws(EventStoreError) {
         if text.utf8.contains(0) { throw .invalidArgument("\(what) must not hold U+0000") }
+    }
+
+    /// Checks a read of the global order: a `limit` of at least 1, and categories without U+0000 (PostgreSQL
+    /// refuses the text, where the other backends would look for it and find nothing).
+    package static func globalRead(of target: SubscriptionTarget, limit: Int) throws(EventStoreError) {
+        if limit < 1 { throw .invalidArgument("limit must be 1 or more, not \(limit)") }
+        try self.target(target)
+    }
+
+    /// Checks a target's categories: U+0000 is refused, as in every name the store looks up.
+    package static func target(_ target: SubscriptionTarget) throws(EventStoreError) {
+        switch target {
+        case let .category(category): try key(category, "a category")
+        case let .categories(categories): for category in categories { try key(category, "a category") }
+        case .stream, .streams, .all: break
+        }
     }
 
     /// Checks the keys of snapshots before they are written.
