@@ -2676,7 +2676,7 @@ public enum OpenAPIDocument {
    },
    "Pattern": {
     "type": "string",
-    "description": "A regular expression (documented here as literal words; the shared syntax is in the README)",
+    "description": "A regular expression (documented here as literal words; the shared syntax is in the EventStore documentation, \"Streams and events\")",
     "pattern": "^[A-Za-z0-9_]{1,100}$"
    },
    "GlobalPosition": {
@@ -3396,7 +3396,7 @@ public enum OpenAPIDocument {
     }
    },
    "RegexFilter": {
-    "description": "A regular expression of the syntax every backend shares (README, Matchers)",
+    "description": "A regular expression of the syntax every backend shares (the EventStore documentation, \"Streams and events\")",
     "in": "path",
     "name": "filter",
     "required": true,

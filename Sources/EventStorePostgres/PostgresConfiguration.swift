@@ -99,8 +99,8 @@ public struct PostgresConfiguration: Sendable {
     /// as 1). Formerly `loadBatchSize`.
     public var readBatchSize: Int = 1000
     /// Whether the pages of loads and of the global order are read through libpq (loaded at run time from
-    /// `libpq.so.5`, Debian's `libpq5`) rather than PostgresNIO: about twice the rows per second (README,
-    /// PostgreSQL). True by default; where libpq is missing, reads go through PostgresNIO and a notice says
+    /// `libpq.so.5`, Debian's `libpq5`) rather than PostgresNIO: about twice the rows per second
+    /// (<doc:Configuration>). True by default; where libpq is missing, reads go through PostgresNIO and a notice says
     /// so. URL setting `reader=libpq` or `reader=postgresnio`.
     public var readsThroughLibpq = true
 

@@ -29,6 +29,6 @@ enum TransactionCounter {
             "the stored events were written by transactions up to \(stored), but this server's next transaction is \(next) "
                 + "(the database was restored from a dump, or the server lost transactions in a failover): new events would "
                 + "sort before the stored ones and readers past them would skip them. Stop the server, run "
-                + "`pg_resetwal -e \(epoch) -x \(xid) DATADIR` as its owner, and start it again (README, Repair)")
+                + "`pg_resetwal -e \(epoch) -x \(xid) DATADIR` as its owner, and start it again (documentation: \"Backing up, restoring and upgrading\")")
     }
 }

@@ -7,7 +7,7 @@ import Foundation
 struct Partitions: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Show a partitioned store's placement map and members; move buckets between members.",
-        discussion: "Takes --database partitioned:FILE, a JSON file naming the members and the routing key (README, \"Partitioning\").",
+        discussion: "Takes --database partitioned:FILE, a JSON file naming the members and the routing key (the EventStore documentation, \"Partitioning\").",
         subcommands: [PartitionStatus.self, PartitionMove.self])
 }
 

@@ -7,7 +7,7 @@ import Foundation
 struct Verify: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Check that every stored stream and event reads back; print what does not (exit status 1 when anything).",
-        discussion: "See the README's \"Repair\" section for what to do about each finding.")
+        discussion: "See \"What the store promises\" in the EventStore documentation for what to do about each finding.")
 
     @Option(help: "Events per read.") var readBatchSize = 1000
     @OptionGroup var options: DatabaseOptions

@@ -1,52 +1,52 @@
 import EventStore
 import EventStoreTestSupport
+import Foundation
 import Testing
 
-// The README's quick start, kept compiling and passing here.
+// The README's quick start, kept compiling and passing here: the code between the markers is the README's,
+// line for line (ReadmeQuickStartTests.theReadmeShowsThisCode checks it).
 
-struct UserRegistered: DomainEvent {
+private struct UserRegistered: DomainEvent {
     static let messageName = "UserRegistered"
     var name: String
-    var email: String
 }
 
-@Test(.watchdog()) func readmeQuickStart() async throws {
-    let store = InMemoryEventStore()
-    let stream: StreamName = "user-42"
-
-    // Create a stream with metadata, then append with an expected version.
-    try await store.create(stream, metadata: ["tenant": "acme"])
-    let registered = try EventMessage(
-        UserRegistered(name: "Alice", email: "alice@example.com"),
-        metadata: ["_aggregate_type": "user", "_aggregate_id": "42", "_aggregate_version": 1])
-    let renamed = EventMessage(
-        messageName: "UserRenamed", payload: ["name": "Alicia"],
-        metadata: ["_aggregate_type": "user", "_aggregate_id": "42", "_aggregate_version": 2])
-    try await store.append([registered, renamed], to: stream, expectedVersion: .exact(0))
-
-    // A writer that read an older version loses, and nothing of its batch is written.
-    do {
-        try await store.append(EventMessage(messageName: "UserRenamed"), to: stream, expectedVersion: .exact(1))
-    } catch let error as EventStoreError where error.code == .wrongExpectedVersion {
-        print("stream is at version \(error.actualVersion ?? 0)")  // 2
+@Suite("README quick start", .watchdog())
+struct ReadmeQuickStartTests {
+    @Test func theQuickStartRuns() async throws {
+        // README begin
+        let store = InMemoryEventStore()  // or: try await SQLiteEventStore(path: "eventstore.sqlite")
+        try await store.append(try EventMessage(UserRegistered(name: "Alice")), to: "user-1", expectedVersion: .noStream)
+        try await store.append(EventMessage(messageName: "UserRenamed", payload: ["name": "Alicia"]),
+                               to: "user-1", expectedVersion: .exact(1))
+        do {  // a writer that read version 1 loses, and writes nothing
+            try await store.append(EventMessage(messageName: "UserRenamed"), to: "user-1", expectedVersion: .exact(1))
+        } catch let error as EventStoreError where error.code == .wrongExpectedVersion {
+            print("the stream is at version", error.actualVersion ?? 0)  // 2
+        }
+        for try await event in try await store.load("user-1") {
+            print(event.position, event.messageName)  // 1 UserRegistered, then 2 UserRenamed
+        }
+        let alice = try await store.load("user-1", count: 1).collect()[0].decode(UserRegistered.self)
+        // README end
+        #expect(alice.name == "Alice")
+        let events = try await store.load("user-1").collect()
+        #expect(events.map(\.messageName) == ["UserRegistered", "UserRenamed"], "the losing writer wrote nothing")
+        await #expect(throws: EventStoreError.self) {
+            try await store.append(EventMessage(messageName: "UserRenamed"), to: "user-1", expectedVersion: .exact(1))
+        }
     }
 
-    // Load with a matcher: only the renames.
-    let renames = try MetadataMatcher().property(.messageName, .equals, "UserRenamed")
-    for try await event in try await store.load(stream, matching: renames) {
-        print(event.position, event.messageName, event.payload)  // 2 UserRenamed {"name":"Alicia"}
+    /// The README shows the code of ``theQuickStartRuns()`` between its markers, line for line (indentation
+    /// aside), so that the two cannot drift apart.
+    @Test func theReadmeShowsThisCode() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let test = try String(contentsOf: URL(fileURLWithPath: #filePath), encoding: .utf8)
+        let readme = try String(contentsOf: root.appendingPathComponent("README.md"), encoding: .utf8)
+        let lines = test.components(separatedBy: "\n")
+        let begin = try #require(lines.firstIndex { $0.hasSuffix("// README begin") })
+        let end = try #require(lines.firstIndex { $0.hasSuffix("// README end") })
+        let code = lines[(begin + 1)..<end].map { String($0.dropFirst(8)) }.joined(separator: "\n")
+        #expect(readme.contains(code), "the README's quick start is not the test's code:\n\(code)")
     }
-
-    // Load backward, a page of 10 at a time, newest first.
-    var newest = try await store.loadReverse(stream, count: 10).collect()
-    while let oldest = newest.last, oldest.position > 1 {
-        newest = try await store.loadReverse(stream, from: oldest.position - 1, count: 10).collect()
-    }
-
-    // Typed events decode in one call.
-    let first = try #require(try await store.load(stream, count: 1).collect().first)
-    let user = try first.decode(UserRegistered.self)
-    #expect(user.name == "Alice")
-    #expect(first.metadata["_position"] == 1)
-    #expect(try await store.load(stream, matching: renames).collect().count == 1)
 }

@@ -68,7 +68,7 @@ public protocol EventStore: ReadOnlyEventStore {
     ///
     /// The events take the positions after the stream's last one, in order. An empty list writes nothing
     /// but still checks the stream and the expected version. The same events (by uuid) sent again get the
-    /// first append's result, while the stream holds them where that append put them (README, "Retries are safe").
+    /// first append's result, while the stream holds them where that append put them (<doc:Streams>, "Retries are safe").
     /// - Throws: `streamNotFound` when the stream does not exist (unless `expectedVersion` is
     ///   ``ExpectedVersion/noStream``, which creates it); `wrongExpectedVersion` when the stream is not
     ///   as expected; `duplicateEvent` when an event's uuid, or its `(_aggregate_type, _aggregate_id,

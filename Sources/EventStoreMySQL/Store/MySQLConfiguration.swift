@@ -4,7 +4,7 @@ import Foundation
 
 /// How a ``MySQLEventStore`` reaches its server and lays out its tables.
 public struct MySQLConfiguration: Sendable {
-    /// Which server the URL named (the SQL is the same; see the README for the differences).
+    /// Which server the URL named (the SQL is the same; the documentation's "MySQL and MariaDB" article lists the differences).
     public enum Flavor: String, Sendable {
         case mysql
         case mariadb

@@ -358,7 +358,7 @@ struct MySQLOperations: BlockingSQLOperations {
     /// flush up to its own record, which lies past every commit up to the head (they were visible before it
     /// began): once it returns, they are on disk. Made once per head: a read that looks no further than the
     /// last head made durable needs none. A read inside a transaction cannot commit on its own and makes none
-    /// (README, MySQL and MariaDB); it says then that it looked no further than its events.
+    /// (documentation: "How MySQL and MariaDB keep the global order"); it says then that it looked no further than its events.
     private func makeDurable(_ c: MariaDBConnection, upTo bound: Int64) throws {
         guard bound > knownDurable.value, !c.isInTransaction else { return }
         // Rows by connection, so that readers seldom wait for one another's row lock.

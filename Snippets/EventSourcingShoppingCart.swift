@@ -1,12 +1,16 @@
+// A shopping cart on SQLite: typed events, an aggregate, a command handler and a repository with snapshots.
 import EventSourcing
 import EventStore
 import EventStoreSQLite
-import EventStoreTestSupport
+// snippet.hide
 import Foundation
-import Testing
 
-// The README's event-sourcing example, kept compiling and passing here.
+let folder = FileManager.default.temporaryDirectory.appendingPathComponent("event-sourcing-\(UUID().uuidString)")
+try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+let path = folder.appendingPathComponent("shop.sqlite").path
+// snippet.show
 
+// snippet.events
 struct CartOpened: DomainEvent {
     static let messageName = "CartOpened"
     var customer: String
@@ -21,7 +25,9 @@ struct ItemAdded: DomainEvent {
 struct CartCheckedOut: DomainEvent {
     static let messageName = "CartCheckedOut"
 }
+// snippet.end
 
+// snippet.aggregate
 struct ShoppingCart: AggregateRoot {
     static let aggregateType = "cart"
     static let eventTypes: [any DomainEvent.Type] = [CartOpened.self, ItemAdded.self, CartCheckedOut.self]
@@ -42,7 +48,9 @@ struct ShoppingCart: AggregateRoot {
         }
     }
 }
+// snippet.end
 
+// snippet.handler
 enum CartCommand {
     case open(cart: String, customer: String)
     case add(cart: String, sku: String, quantity: Int)
@@ -77,25 +85,44 @@ struct CartHandler {
         }
     }
 }
+// snippet.end
 
-@Test(.watchdog()) func readmeEventSourcingExample() async throws {
-    let directory = FileManager.default.temporaryDirectory.appendingPathComponent("readme-\(UUID().uuidString)")
-    try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-    defer { try? FileManager.default.removeItem(at: directory) }
+// snippet.repository
+let store = try await SQLiteEventStore(path: path)  // a program of your own: "./shop.sqlite"
+let carts = AggregateRepository<ShoppingCart>(store: store, snapshotStore: store, snapshotEvery: 100)
+let handler = CartHandler(carts: carts)
+// snippet.end
 
-    let store = try await SQLiteEventStore(path: directory.appendingPathComponent("shop.sqlite").path)
-    let carts = AggregateRepository<ShoppingCart>(store: store, snapshotStore: store, snapshotEvery: 100)
-    let handler = CartHandler(carts: carts)
+// snippet.run
+try await handler.handle(.open(cart: "c-1", customer: "ada"))
+try await handler.handle(.add(cart: "c-1", sku: "book", quantity: 2))
+try await handler.handle(.add(cart: "c-1", sku: "pen", quantity: 1))
+try await handler.handle(.checkOut(cart: "c-1"))
 
-    try await handler.handle(.open(cart: "c-1", customer: "ada"))
-    try await handler.handle(.add(cart: "c-1", sku: "book", quantity: 2))
-    try await handler.handle(.add(cart: "c-1", sku: "pen", quantity: 1))
-    try await handler.handle(.checkOut(cart: "c-1"))
-    await #expect(throws: CartError.self) { try await handler.handle(.add(cart: "c-1", sku: "mug", quantity: 1)) }
-
-    let cart = try #require(try await carts.load("c-1"))
+if let cart = try await carts.load("c-1") {
     print(cart.root.customer, cart.root.items, cart.version)  // ada ["book": 2, "pen": 1] 4
-    #expect(cart.root.items == ["book": 2, "pen": 1])
-    #expect(cart.version == 4)
-    #expect(cart.root.checkedOut)
+    // snippet.hide
+    precondition(cart.root.customer == "ada")
+    precondition(cart.root.items == ["book": 2, "pen": 1])
+    precondition(cart.version == 4)
+    precondition(cart.root.checkedOut)
+    // snippet.show
 }
+// snippet.end
+
+// snippet.hide
+// A checked-out cart refuses more items: the handler's decision throws, and nothing is written.
+do {
+    try await handler.handle(.add(cart: "c-1", sku: "mug", quantity: 1))
+    preconditionFailure("a checked-out cart took an item")
+} catch is CartError {
+}
+let reloaded = try await carts.load("c-1")
+precondition(reloaded?.version == 4 && reloaded?.root.items == ["book": 2, "pen": 1])
+// The events carry the aggregate's type, id and version in their metadata.
+let stored = try await store.load("cart-c-1").collect()
+precondition(stored.map(\.messageName) == ["CartOpened", "ItemAdded", "ItemAdded", "CartCheckedOut"])
+precondition(stored.last?.metadata["_aggregate_version"] == 4)
+precondition(stored.last?.metadata["_aggregate_type"] == "cart")
+precondition(stored.last?.metadata["_aggregate_id"] == "c-1")
+try? FileManager.default.removeItem(at: folder)
