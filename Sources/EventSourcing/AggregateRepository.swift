@@ -17,7 +17,9 @@ public struct AggregateRepository<Root: AggregateRoot>: Sendable {
         case custom(@Sendable (String) throws -> StreamName)
     }
 
+    /// The event store the aggregates' events are loaded from and appended to.
     public let store: any EventStore
+    /// Where the aggregates' events live: one stream per aggregate or one shared stream.
     public let layout: StreamLayout
     /// Where snapshots are kept; `nil` for none.
     public let snapshotStore: (any SnapshotStore)?
@@ -26,6 +28,14 @@ public struct AggregateRepository<Root: AggregateRoot>: Sendable {
     /// Metadata of the streams the repository creates.
     public let streamMetadata: Metadata
 
+    /// A repository of aggregates of type `Root` in a store.
+    /// - Parameters:
+    ///   - store: the event store to load from and append to.
+    ///   - layout: where the events live; one stream per aggregate, `<aggregateType>-<id>`, by default.
+    ///   - snapshotStore: where snapshots are kept; `nil` (the default) for none.
+    ///   - snapshotEvery: take a snapshot each time the version passes a multiple of this (values below 1
+    ///     count as 1); `nil` (the default) for never.
+    ///   - streamMetadata: metadata of the streams the repository creates; empty by default.
     public init(
         store: any EventStore, layout: StreamLayout = .streamPerAggregate, snapshotStore: (any SnapshotStore)? = nil,
         snapshotEvery: Int? = nil, streamMetadata: Metadata = [:]

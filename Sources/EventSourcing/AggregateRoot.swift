@@ -42,6 +42,7 @@ public enum AggregateError: Error, Sendable, CustomStringConvertible {
     /// `update` ran out of attempts; the last conflict is attached.
     case tooManyConflicts(attempts: Int, last: EventStoreError)
 
+    /// A one-line English explanation of the error, naming the message name, aggregate type or attempts.
     public var description: String {
         switch self {
         case let .unknownEvent(event): return "the aggregate cannot apply \(type(of: event).messageName)"
@@ -75,6 +76,7 @@ public struct Aggregate<Root: AggregateRoot>: Sendable {
         self.savedVersion = version
     }
 
+    /// The aggregate's identity: the root's ``AggregateRoot/id``.
     public var id: String { root.id }
 
     /// Applies a new event and keeps it for saving; its version is the next one.

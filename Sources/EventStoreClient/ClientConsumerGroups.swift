@@ -11,32 +11,62 @@ import NIOHTTP1
 /// ``consume(_:as:batchSize:pollInterval:clock:logger:)`` asks for deliveries as soon as this client
 /// appends, and otherwise every `pollInterval`.
 extension EventStoreClient: ConsumerGroupStore {
+    /// Makes a consumer group on the server, starting at `start` (`PUT /groups/{name}`); tried again only when
+    /// its first try never reached the server.
+    /// - Parameters:
+    ///   - group: the group's name, target, matcher and settings.
+    ///   - start: where the group starts reading its target.
+    /// - Throws: `invalidArgument` for a bad name (1 to 150 bytes, no control characters) or settings, or a
+    ///   position the store never handed out; `consumerGroupExists` for a name taken.
     public func createConsumerGroup(_ group: ConsumerGroup, from start: ConsumerGroupStart) async throws {
         try ConsumerGroup.validate(name: group.name)
         let body = JSONValue.object(group.definitionMembers + [(key: "start", value: start.json)]).jsonText
         try await groupChange(.PUT, group.name, body: body, kind: .write)
     }
 
+    /// Changes a group's target, matcher or settings (`POST /groups/{name}`); its checkpoint stays. Tried again
+    /// after any transient failure.
+    /// - Parameter group: the group's new definition, found by its name.
+    /// - Throws: `consumerGroupNotFound`; `invalidArgument` for a bad name or settings.
     public func updateConsumerGroup(_ group: ConsumerGroup) async throws {
         try ConsumerGroup.validate(name: group.name)
         try await groupChange(.POST, group.name, body: JSONValue.object(group.definitionMembers).jsonText, kind: .idempotentWrite)
     }
 
+    /// Deletes a group, its window and its parked events (`DELETE /groups/{name}`); tried again only when its
+    /// first try never reached the server.
+    /// - Parameter name: the group's name.
+    /// - Throws: `consumerGroupNotFound`.
     public func deleteConsumerGroup(named name: String) async throws {
         try await groupChange(.DELETE, name, kind: .write)
     }
 
+    /// Starts a group over at `start`, dropping its window and parked events (`POST /groups/{name}/move`);
+    /// tried again only when its first try never reached the server.
+    /// - Parameters:
+    ///   - name: the group's name.
+    ///   - start: where the group reads from now.
+    /// - Throws: `consumerGroupNotFound`; `invalidArgument` for a position the store never handed out.
     public func moveConsumerGroup(named name: String, to start: ConsumerGroupStart) async throws {
         // Moved to the end twice, a group could skip what came between: tried again only when unsent.
         try await groupChange(.POST, name, "/move", body: JSONValue.object([(key: "start", value: start.json)]).jsonText, kind: .write)
     }
 
+    /// What a group is doing: its checkpoint, consumers, counters and lag (`GET /groups/{name}`).
+    /// - Parameter name: the group's name.
+    /// - Throws: `consumerGroupNotFound`.
     public func consumerGroup(named name: String) async throws -> ConsumerGroupInfo {
         try await instruments.measure(.readConsumerGroup) {
             try ConsumerGroupInfo(json: try JSONValue(parsing: try await transport.send(.GET, Self.groupPath(name), kind: .read).body))
         }
     }
 
+    /// The names of the server's groups in byte order, read with `GET /groups` in pages of at most
+    /// ``EventStoreClientConfiguration/listingPageSize`` names.
+    /// - Parameters:
+    ///   - limit: how many names at most, 1 or more.
+    ///   - offset: how many names to skip first, 0 or more.
+    /// - Throws: `invalidArgument` when `limit` < 1 or `offset` < 0.
     public func consumerGroupNames(limit: Int, offset: Int) async throws -> [String] {
         try StoreValidation.listing(.all, limit: limit, offset: offset)
         return try await instruments.measure(.listConsumerGroups) {
@@ -58,12 +88,30 @@ extension EventStoreClient: ConsumerGroupStore {
         }
     }
 
+    /// Acknowledges deliveries with one `POST /groups/{name}/ack`: their events are settled. Ids of deliveries
+    /// no longer in flight are ignored; an empty list sends nothing.
+    /// - Parameters:
+    ///   - deliveries: the ids of the deliveries.
+    ///   - group: the group's name.
+    ///   - consumer: the consumer acknowledging, which counts as heard from; `nil` for none.
+    /// - Returns: how many were acknowledged.
+    /// - Throws: `consumerGroupNotFound`.
     @discardableResult
     public func acknowledge(_ deliveries: [UUID], in group: String, consumer: String?) async throws -> Int {
         guard !deliveries.isEmpty else { return 0 }
         return try await settle("/ack", group, ids: deliveries, members: [], consumer: consumer, counted: "acknowledged")
     }
 
+    /// Rejects deliveries with one `POST /groups/{name}/nack`: retried, parked or skipped. Ids no longer in
+    /// flight are ignored; an empty list sends nothing.
+    /// - Parameters:
+    ///   - deliveries: the ids of the deliveries.
+    ///   - group: the group's name.
+    ///   - action: what becomes of their events: retry, park or skip.
+    ///   - reason: why, kept with a parked event; `nil` for none.
+    ///   - consumer: the consumer rejecting, which counts as heard from; `nil` for none.
+    /// - Returns: how many were found in flight.
+    /// - Throws: `consumerGroupNotFound`.
     @discardableResult
     public func reject(_ deliveries: [UUID], in group: String, action: ConsumerGroupNack, reason: String?, consumer: String?)
         async throws -> Int
@@ -74,6 +122,12 @@ extension EventStoreClient: ConsumerGroupStore {
         return try await settle("/nack", group, ids: deliveries, members: members, consumer: consumer, counted: "rejected")
     }
 
+    /// A consumer leaves the group (`POST /groups/{name}/leave`): its deliveries go to the others at once.
+    /// Nothing happens for a group or a consumer that is not there.
+    /// - Parameters:
+    ///   - group: the group's name.
+    ///   - consumer: the consumer that leaves.
+    /// - Throws: `invalidArgument` for an empty consumer name.
     public func leave(_ group: String, consumer: String) async throws {
         if consumer.isEmpty { throw EventStoreError.invalidArgument("a consumer needs a name") }
         try await groupChange(.POST, group, "/leave", query: [("consumer", consumer)], kind: .idempotentWrite)
@@ -89,6 +143,11 @@ extension EventStoreClient: ConsumerGroupStore {
         }
     }
 
+    /// Hands the group's parked events out again, their tries counted from zero
+    /// (`POST /groups/{name}/replay-parked`).
+    /// - Parameter group: the group's name.
+    /// - Returns: how many.
+    /// - Throws: `consumerGroupNotFound`.
     @discardableResult
     public func replayParkedEvents(in group: String) async throws -> Int {
         let body = try await groupChange(.POST, group, "/replay-parked", kind: .idempotentWrite)

@@ -16,7 +16,7 @@ extension EventStoreClient {
     /// with (its `event: error` frame), or a request it refuses (a 4xx), ends the sequence with that error.
     ///
     /// Each event is the JSON the stream carries on one line: a payload whose whitespace held line breaks
-    /// (outside its strings) arrives with spaces there, the same JSON value. ``subscribe(to:from:readBatchSize:clock:logger:)``
+    /// (outside its strings) arrives with spaces there, the same JSON value. `subscribe(to:from:readBatchSize:clock:logger:)`
     /// reads pages with `GET /all` instead, and keeps every payload byte for byte.
     public func follow(_ target: SubscriptionTarget, after position: GlobalPosition? = nil) -> ClientEventStream {
         ClientEventStream(client: self, target: target, after: position)
@@ -25,14 +25,19 @@ extension EventStoreClient {
 
 /// The events ``EventStoreClient/follow(_:after:)`` delivers.
 public struct ClientEventStream: AsyncSequence, Sendable {
+    /// The sequence's element: an event as the server stored it, with its stream position and global position.
     public typealias Element = RecordedEvent
 
     let client: EventStoreClient
     let target: SubscriptionTarget
     let after: GlobalPosition?
 
+    /// An iterator that opens its own connection on its first ``Iterator/next()`` and reads from the sequence's
+    /// start position: each iterator receives every event.
     public func makeAsyncIterator() -> Iterator { Iterator(stream: self, last: after) }
 
+    /// Reads the Server-Sent Events of one connection at a time and hands out their events, opening the
+    /// connection again after the last event delivered when it drops.
     public struct Iterator: AsyncIteratorProtocol {
         let stream: ClientEventStream
         /// The position of the last event delivered: where a new connection resumes.
@@ -54,6 +59,15 @@ public struct ClientEventStream: AsyncSequence, Sendable {
             var data: [String] = []
         }
 
+        /// The next event: one read already, or the next the server sends, waiting for as long as it takes.
+        ///
+        /// A dropped or silent connection, a server that cannot be reached, or a transient store error
+        /// (`backend`, `busy`, `wrongPartition`, also from an `event: error` frame, and a frame that names no
+        /// code counts as `backend`) is waited out, with a pause of ``EventStoreClientConfiguration/retryDelay``
+        /// doubling up to 5 s, and the connection is opened again with `Last-Event-ID`.
+        /// - Returns: the event, or `nil` once the task is cancelled.
+        /// - Throws: any other `EventStoreError` an `event: error` frame or a refused request names (such as
+        ///   `invalidArgument`); `corrupt` for an event whose JSON cannot be read.
         public mutating func next() async throws -> RecordedEvent? {
             while true {
                 if Task.isCancelled { return nil }

@@ -41,6 +41,9 @@ public struct EventStoreClientConfiguration: Sendable {
     /// a request made in a span carries its `traceparent`, so the server's spans join the caller's trace.
     public var telemetry = EventStoreTelemetry()
 
+    /// Settings with every default and the server's bearer token.
+    /// - Parameter token: the token `eventstore serve` was given (`--token`); `nil` (the default) for a server
+    ///   that asks for none.
     public init(token: String? = nil) { self.token = token }
 }
 
@@ -87,11 +90,27 @@ public final class EventStoreClient: GlobalOrderEventStore, SnapshotStore, Scave
     /// Closes the client's connections; requests after it fail.
     public func shutdown() async throws { try await transport.shutdown() }
 
+    /// Where the client logs, and subscriptions and consumers on it log by default:
+    /// ``EventStoreClientConfiguration/logger``.
     public var logger: Logger { instruments.logger }
     @_spi(Backend) public var pollInterval: Duration { configuration.pollInterval }
 
     // MARK: Writing
 
+    /// Creates a stream with its metadata and, optionally, its first events (positions 1, 2, …), with
+    /// `POST /append`.
+    ///
+    /// Tried again only when its first try never reached the server: a second create could fail with
+    /// `streamExists` because the first one did its work.
+    /// - Parameters:
+    ///   - stream: the name of the new stream.
+    ///   - metadata: the stream's metadata.
+    ///   - events: the stream's first events; none for an empty stream.
+    /// - Returns: the stream's version and the global position of its last event.
+    /// - Throws: `streamExists` when a stream of that name exists; `invalidArgument` for an event that cannot
+    ///   be stored; `duplicateEvent` when two of the events share a uuid or aggregate version;
+    ///   `nestedTransaction` inside one of this client's transactions; `backend` when the server could not be
+    ///   reached, saying when the outcome is unknown.
     @discardableResult
     public func create(_ stream: StreamName, metadata: Metadata, events: [EventMessage]) async throws -> AppendResult {
         try ClientTransaction.refuseInside(self)
@@ -101,6 +120,20 @@ public final class EventStoreClient: GlobalOrderEventStore, SnapshotStore, Scave
         }
     }
 
+    /// Appends events to a stream, all or none of them, with `POST /append`.
+    ///
+    /// Tried again after any transient failure: each event carries its uuid from the first try, so the store
+    /// keeps it once and a second try gets the first one's result.
+    /// - Parameters:
+    ///   - events: the events, in order; none to only check the stream and the expected version.
+    ///   - stream: the stream to append to.
+    ///   - expectedVersion: what the stream's version must be; `.noStream` creates the stream.
+    /// - Returns: the stream's version and the global position of the last event written.
+    /// - Throws: `streamNotFound` when the stream does not exist (unless `expectedVersion` is `.noStream`);
+    ///   `wrongExpectedVersion` when the stream is not as expected; `duplicateEvent` when an event's uuid or
+    ///   aggregate version is already in the stream or twice in the list; `invalidArgument` for an event that
+    ///   cannot be stored; `nestedTransaction` inside one of this client's transactions; `backend` when the
+    ///   server could not be reached.
     @discardableResult
     public func append(_ events: [EventMessage], to stream: StreamName, expectedVersion: ExpectedVersion) async throws
         -> AppendResult
@@ -112,6 +145,14 @@ public final class EventStoreClient: GlobalOrderEventStore, SnapshotStore, Scave
         }
     }
 
+    /// Deletes a stream as `mode` says, with `POST /delete/{name}?mode=…`; tried again only when its first try
+    /// never reached the server.
+    /// - Parameters:
+    ///   - stream: the stream to delete.
+    ///   - mode: how: `purge`, a soft delete or a delete for good.
+    /// - Throws: `streamNotFound` when the stream does not exist (or, for a soft delete, was soft-deleted);
+    ///   `streamDeleted` when it was deleted for good; `nestedTransaction` inside one of this client's
+    ///   transactions; `backend` when the server could not be reached.
     public func delete(_ stream: StreamName, mode: DeleteMode) async throws {
         try ClientTransaction.refuseInside(self)
         try await instruments.measure(.delete, stream: stream) {
@@ -123,6 +164,13 @@ public final class EventStoreClient: GlobalOrderEventStore, SnapshotStore, Scave
         appendNotifier.signal()
     }
 
+    /// Replaces the stream's metadata, with `POST /streammetadata/{name}`; tried again after any transient
+    /// failure (the same metadata sent twice replaces it once).
+    /// - Parameters:
+    ///   - metadata: the new metadata, replacing all of the old.
+    ///   - stream: the stream whose metadata changes.
+    /// - Throws: `streamNotFound` when the stream does not exist; `nestedTransaction` inside one of this
+    ///   client's transactions; `backend` when the server could not be reached.
     public func updateStreamMetadata(_ metadata: Metadata, of stream: StreamName) async throws {
         try ClientTransaction.refuseInside(self)
         try await instruments.measure(.updateStreamMetadata, stream: stream) {
@@ -133,6 +181,20 @@ public final class EventStoreClient: GlobalOrderEventStore, SnapshotStore, Scave
         }
     }
 
+    /// Runs `body` with a store that holds its writes, then sends them together as one `POST /append`, all
+    /// or none; nothing is sent when `body` throws or wrote nothing.
+    ///
+    /// Inside `body`, reads go to the server at once, and only before the first write: a read after a
+    /// write throws `invalidArgument`, since the writes are not sent yet. A create or an append with an exact
+    /// expectation returns the version it will give; one that cannot tell returns -1. The body's store
+    /// throws `transactionClosed` when used after the body returned. The request is tried again only when
+    /// its first try never reached the server.
+    /// - Parameter body: the work of the transaction; it must read and write through the store it is given.
+    /// - Returns: what `body` returns.
+    /// - Throws: what `body` throws; `nestedTransaction` when called inside one of this client's
+    ///   transactions; the writes' errors (`wrongExpectedVersion`, `streamExists`, …), and then none of the
+    ///   writes is stored; `CancellationError` when the task is cancelled before the writes are sent;
+    ///   `backend` when the server could not be reached.
     @discardableResult
     public func transaction<T: Sendable>(_ body: @Sendable (any EventStore) async throws -> T) async throws -> T {
         try ClientTransaction.refuseInside(self)
@@ -183,12 +245,38 @@ public final class EventStoreClient: GlobalOrderEventStore, SnapshotStore, Scave
 
     // MARK: Reading
 
+    /// The events of a stream from position `from` on, oldest first: at most `count` of those that meet the
+    /// matcher, read with `GET /stream/{name}/{start}/forward/{count}` in pages of
+    /// ``EventStoreClientConfiguration/readBatchSize`` events.
+    ///
+    /// The first page is read before the sequence is returned, so a missing stream or a bad argument throws
+    /// here.
+    /// - Parameters:
+    ///   - stream: the stream to read.
+    ///   - from: the first position to read, 1 or more.
+    ///   - count: how many matching events at most; `nil` for all of them.
+    ///   - matching: the conditions on metadata and message properties the events meet; `nil` for every event.
+    /// - Throws: `streamNotFound` when the stream does not exist; `invalidArgument` when `from` < 1 or
+    ///   `count` < 1.
     public func load(_ stream: StreamName, from: Int, count: Int?, matching: MetadataMatcher?) async throws
         -> RecordedEventSequence
     {
         try await sequence(stream, direction: .forward, from: from, count: count, matching: matching)
     }
 
+    /// The events of a stream from position `from` back, newest first: at most `count` of those that meet the
+    /// matcher, read with `GET /stream/{name}/{start}/backward/{count}` in pages of
+    /// ``EventStoreClientConfiguration/readBatchSize`` events (`head` for the start when `from` is `nil`).
+    ///
+    /// The first page is read before the sequence is returned, so a missing stream or a bad argument throws
+    /// here.
+    /// - Parameters:
+    ///   - stream: the stream to read.
+    ///   - from: the first position to read, 1 or more; `nil` for the newest event.
+    ///   - count: how many matching events at most; `nil` for all of them.
+    ///   - matching: the conditions on metadata and message properties the events meet; `nil` for every event.
+    /// - Throws: `streamNotFound` when the stream does not exist; `invalidArgument` when `from` < 1 or
+    ///   `count` < 1.
     public func loadReverse(_ stream: StreamName, from: Int?, count: Int?, matching: MetadataMatcher?) async throws
         -> RecordedEventSequence
     {
@@ -221,6 +309,8 @@ public final class EventStoreClient: GlobalOrderEventStore, SnapshotStore, Scave
         }
     }
 
+    /// `true` when the stream exists, asked with `GET /has-stream/{name}` (404 for `false`).
+    /// - Parameter stream: the stream to look for.
     public func hasStream(_ stream: StreamName) async throws -> Bool {
         try await instruments.measure(.findStream, stream: stream) {
             let response = try await transport.send(
@@ -229,6 +319,9 @@ public final class EventStoreClient: GlobalOrderEventStore, SnapshotStore, Scave
         }
     }
 
+    /// The stream's metadata, read with `GET /streammetadata/{name}`.
+    /// - Parameter stream: the stream whose metadata is read.
+    /// - Throws: `streamNotFound` when the stream does not exist.
     public func streamMetadata(of stream: StreamName) async throws -> Metadata {
         try await instruments.measure(.streamMetadata, stream: stream) {
             let response = try await transport.send(.GET, "/streammetadata/\(ClientTransport.encoded(stream.rawValue))", kind: .read)
@@ -236,6 +329,15 @@ public final class EventStoreClient: GlobalOrderEventStore, SnapshotStore, Scave
         }
     }
 
+    /// Stream names in byte order, read with `GET /streams` (`/streams/{name}`, `/streams-regex/{pattern}`) in
+    /// pages of at most ``EventStoreClientConfiguration/listingPageSize`` names.
+    /// - Parameters:
+    ///   - filter: all names, one exact name, or those a regular expression finds.
+    ///   - matching: conditions on the streams' metadata; `nil` for every stream.
+    ///   - limit: how many names at most, 1 or more.
+    ///   - offset: how many names to skip first, 0 or more.
+    /// - Throws: `invalidArgument` when `limit` < 1, `offset` < 0, the regex does not compile or the matcher
+    ///   tests message properties.
     public func streamNames(_ filter: NameFilter, matching: MetadataMatcher?, limit: Int, offset: Int) async throws -> [StreamName] {
         try await instruments.measure(.listStreams) {
             try StoreValidation.listing(filter, matching: matching, limit: limit, offset: offset)
@@ -244,6 +346,14 @@ public final class EventStoreClient: GlobalOrderEventStore, SnapshotStore, Scave
         }
     }
 
+    /// Category names (the part of stream names before the first `-`) in byte order, each once, read with
+    /// `GET /categories` (`/categories/{name}`, `/categories-regex/{pattern}`) in pages of at most
+    /// ``EventStoreClientConfiguration/listingPageSize`` names.
+    /// - Parameters:
+    ///   - filter: all names, one exact name, or those a regular expression finds.
+    ///   - limit: how many names at most, 1 or more.
+    ///   - offset: how many names to skip first, 0 or more.
+    /// - Throws: `invalidArgument` when `limit` < 1, `offset` < 0 or the regex does not compile.
     public func categoryNames(_ filter: NameFilter, limit: Int, offset: Int) async throws -> [String] {
         try await instruments.measure(.listCategories) {
             try StoreValidation.listing(filter, limit: limit, offset: offset)
@@ -304,10 +414,23 @@ public final class EventStoreClient: GlobalOrderEventStore, SnapshotStore, Scave
 
     // MARK: The global order
 
+    /// The events of `target` after `position`, in global order: the events of ``readPage(after:of:limit:)``.
+    /// - Parameters:
+    ///   - position: the global position to read after; `.start` for the first event.
+    ///   - target: every event, or those of some streams or categories.
+    ///   - limit: how many events at most, 1 or more; one request reads at most 10,000.
+    /// - Throws: `invalidArgument` when `limit` < 1 or a category holds U+0000.
     public func readAll(after position: GlobalPosition, of target: SubscriptionTarget, limit: Int) async throws -> [RecordedEvent] {
         try await readPage(after: position, of: target, limit: limit).events
     }
 
+    /// A page of `target`'s events after `position`, in global order, read with `GET /all`, and how far the
+    /// server's read looked (its `read_through`).
+    /// - Parameters:
+    ///   - position: the global position to read after; `.start` for the first event.
+    ///   - target: every event, or those of some streams or categories.
+    ///   - limit: how many events at most, 1 or more; a page holds at most 10,000, the server's bound.
+    /// - Throws: `invalidArgument` when `limit` < 1 or a category holds U+0000.
     public func readPage(after position: GlobalPosition, of target: SubscriptionTarget, limit: Int) async throws -> GlobalOrderPage {
         try StoreValidation.globalRead(of: target, limit: limit)
         let size = min(limit, 10_000)
@@ -319,6 +442,13 @@ public final class EventStoreClient: GlobalOrderEventStore, SnapshotStore, Scave
         }
     }
 
+    /// How many events of `target` are stored after `position`, counted by the server up to `limit`
+    /// (`GET /all/count`) without sending them.
+    /// - Parameters:
+    ///   - position: the global position to count after.
+    ///   - target: every event, or those of some streams or categories.
+    ///   - limit: where the count stops, 1 or more.
+    /// - Throws: `invalidArgument` when `limit` < 1 or a category holds U+0000.
     public func eventCount(after position: GlobalPosition, of target: SubscriptionTarget, limit: Int) async throws -> Int {
         try StoreValidation.globalRead(of: target, limit: limit)
         return try await instruments.measure(.countEvents) {
@@ -332,6 +462,7 @@ public final class EventStoreClient: GlobalOrderEventStore, SnapshotStore, Scave
         }
     }
 
+    /// The global position of the last event committed, `.start` when there is none, read with `GET /head`.
     public func headPosition() async throws -> GlobalPosition { try await heads().head }
 
     @_spi(Backend) public func readableHead() async throws -> GlobalPosition { try await heads().readable }
@@ -346,6 +477,8 @@ public final class EventStoreClient: GlobalOrderEventStore, SnapshotStore, Scave
         return (head, readable)
     }
 
+    /// The checkpoint saved on the server under `name`, `nil` when there is none (`GET /checkpoints/{name}`).
+    /// - Parameter name: the checkpoint's name.
     public func checkpoint(named name: String) async throws -> GlobalPosition? {
         try await instruments.measure(.checkpoint) {
             let body = try JSONValue(parsing: try await transport.send(.GET, "/checkpoints/\(ClientTransport.encoded(name))", kind: .read).body)
@@ -353,6 +486,11 @@ public final class EventStoreClient: GlobalOrderEventStore, SnapshotStore, Scave
         }
     }
 
+    /// Saves a checkpoint on the server under `name`, replacing the one before (`PUT /checkpoints/{name}`);
+    /// tried again after any transient failure.
+    /// - Parameters:
+    ///   - position: the global position to keep.
+    ///   - name: the checkpoint's name.
     public func saveCheckpoint(_ position: GlobalPosition, named name: String) async throws {
         let body = "{\"position\":\"\(position)\"}"
         try await instruments.measure(.saveCheckpoint) {
@@ -375,6 +513,11 @@ public final class EventStoreClient: GlobalOrderEventStore, SnapshotStore, Scave
 
     // MARK: Snapshots and scavenging
 
+    /// The latest snapshot of an aggregate, `nil` when there is none (`GET /snapshots/{type}/{id}`, 404 for
+    /// none).
+    /// - Parameters:
+    ///   - aggregateType: the aggregate's type.
+    ///   - aggregateID: the aggregate's id.
     public func snapshot(ofType aggregateType: String, id aggregateID: String) async throws -> Snapshot? {
         let path = "/snapshots/\(ClientTransport.encoded(aggregateType))/\(ClientTransport.encoded(aggregateID))"
         return try await instruments.measure(.readSnapshot) {
@@ -383,6 +526,9 @@ public final class EventStoreClient: GlobalOrderEventStore, SnapshotStore, Scave
         }
     }
 
+    /// Saves snapshots, each replacing the one before for its aggregate, with one `POST /snapshots`; tried
+    /// again after any transient failure.
+    /// - Parameter snapshots: the snapshots to keep.
     public func save(_ snapshots: [Snapshot]) async throws {
         let body = "[" + snapshots.map { EventJSON.object(for: $0) }.joined(separator: ",") + "]"
         try await instruments.measure(.saveSnapshots) {
@@ -390,6 +536,8 @@ public final class EventStoreClient: GlobalOrderEventStore, SnapshotStore, Scave
         }
     }
 
+    /// Removes every snapshot of an aggregate type (`DELETE /snapshots/{type}`).
+    /// - Parameter aggregateType: the aggregate type whose snapshots go.
     public func removeAll(ofType aggregateType: String) async throws {
         try await instruments.measure(.removeSnapshots) {
             _ = try await shielded {
@@ -398,6 +546,8 @@ public final class EventStoreClient: GlobalOrderEventStore, SnapshotStore, Scave
         }
     }
 
+    /// Has the server remove the events past their stream's retention now (`POST /scavenge`).
+    /// - Returns: how many streams lost events and how many events were removed.
     @discardableResult
     public func scavenge() async throws -> ScavengeResult {
         let body = try await instruments.measure(.scavenge) {

@@ -7,6 +7,8 @@ public struct StoreSettings: Sendable, Hashable {
     /// How many events a load may fetch at a time. Paging cases set it small to cross page boundaries.
     public var readBatchSize: Int
 
+    /// Settings for a case.
+    /// - Parameter readBatchSize: how many events a load may fetch at a time (100 by default).
     public init(readBatchSize: Int = 100) {
         self.readBatchSize = readBatchSize
     }
@@ -47,7 +49,10 @@ public struct ConformanceCase: Sendable, CustomTestStringConvertible, CustomStri
         self.body = body
     }
 
+    /// How Swift Testing names the case among a test's arguments: `feature: name`
+    /// (`load: loadReverseReturnsNewestFirst`).
     public var testDescription: String { "\(feature): \(name)" }
+    /// The case as text: `feature: name`, as ``testDescription``.
     public var description: String { testDescription }
 
     /// Runs the case on a fresh store from `provider`.

@@ -3,14 +3,19 @@ import Synchronization
 
 /// A log handler that keeps what it is given, for tests that check what was logged.
 public final class LogRecorder: Sendable {
+    /// One entry that was logged.
     public struct Entry: Sendable {
+        /// The entry's level.
         public let level: Logger.Level
+        /// The entry's message, as text.
         public let message: String
+        /// The logger's metadata merged with the entry's own (the entry's value wins for a key in both).
         public let metadata: Logger.Metadata
     }
 
     private let entries = Mutex<[Entry]>([])
 
+    /// A recorder that has kept nothing yet.
     public init() {}
 
     /// A logger whose every entry (trace level and up) this recorder keeps.
@@ -20,6 +25,7 @@ public final class LogRecorder: Sendable {
         return logger
     }
 
+    /// Every entry kept, oldest first, from all the loggers ``logger(label:)`` made.
     public var all: [Entry] { entries.withLock { $0 } }
 
     /// The entries at `level` whose message contains `text`.

@@ -329,8 +329,12 @@ public enum ModelCheck {
 public struct SeededGenerator: RandomNumberGenerator, Sendable {
     private var state: UInt64
 
+    /// A generator whose sequence `seed` fixes: the same seed gives the same numbers.
+    /// - Parameter seed: the generator's starting state; any value, 0 included.
     public init(seed: UInt64) { state = seed }
 
+    /// The next number of the sequence: the state advances by the golden-ratio constant, and the result is
+    /// the state mixed (SplitMix64).
     public mutating func next() -> UInt64 {
         state &+= 0x9E37_79B9_7F4A_7C15
         var z = state

@@ -3,6 +3,7 @@ import Testing
 
 /// What the example read models of the backends' tests do: keep a user's name by stream.
 public enum UserOperation: Sendable, Hashable {
+    /// Sets the name of the user `id` (the user's stream name), adding the user when it is new.
     case upsert(id: String, name: String)
 }
 

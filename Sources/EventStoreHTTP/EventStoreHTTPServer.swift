@@ -58,6 +58,7 @@ public struct EventStoreHTTPConfiguration: Sendable {
     /// names no tracer of its own. `nil` (the default): the bootstrapped `InstrumentationSystem.tracer`.
     public var tracer: (any Tracer)?
 
+    /// Settings with every default: no token needed, 8 MiB bodies, plain HTTP; change the properties after.
     public init() {}
 }
 

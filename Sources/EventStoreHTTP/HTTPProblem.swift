@@ -4,13 +4,22 @@ import Logging
 
 /// An error answered with an RFC 9457 problem document (`application/problem+json`).
 public struct HTTPProblem: HTTPResponseError, Sendable {
+    /// The response's status, also the document's `status` member (`503` also sends `Retry-After: 1`).
     public var status: HTTPResponse.Status
+    /// A short summary of the kind of problem: the status's reason phrase (`Not Found`) in every problem the
+    /// server makes.
     public var title: String
+    /// What went wrong in this case, for a person to read; `nil` leaves the member out.
     public var detail: String?
     /// Members besides RFC 9457's, in order: for a store error its `code` (`EventStoreError.Code.label`), and
     /// the `stream`, `expected_version` and `actual_version` it names, so that a client rebuilds the error.
     public var extensions: [(key: String, value: JSONValue)] = []
 
+    /// A problem with no extension members.
+    /// - Parameters:
+    ///   - status: the response's status.
+    ///   - title: a short summary of the kind of problem, usually the status's reason phrase.
+    ///   - detail: what went wrong in this case; `nil` (the default) for nothing more.
     public init(_ status: HTTPResponse.Status, _ title: String, detail: String? = nil) {
         self.status = status
         self.title = title
@@ -27,6 +36,11 @@ public struct HTTPProblem: HTTPResponseError, Sendable {
         return body + "}"
     }
 
+    /// The response Hummingbird sends for the error: the problem document on one line, with
+    /// `Content-Type: application/problem+json`, and `Retry-After: 1` for a 503.
+    /// - Parameters:
+    ///   - request: the request that failed; not read.
+    ///   - context: the request's context; not read.
     public func response(from request: Request, context: some RequestContext) throws -> Response {
         var headers: HTTPFields = [.contentType: "application/problem+json"]
         if status == .serviceUnavailable { headers[.retryAfter] = "1" }

@@ -2,6 +2,7 @@
 /// request bodies and every response's schema. `HTTPAPITests` checks that it lists every route the router
 /// registers, and `scripts/fuzz-http` that the server answers as it says.
 public enum OpenAPIDocument {
+    /// The document as OpenAPI 3.1 JSON text, as `GET /openapi.json` answers it.
     public static let json = #"""
 {
  "openapi": "3.1.0",

@@ -17,9 +17,15 @@ public struct PostgresConfiguration: Sendable {
 
     /// A server of the store: a host name or address and a port.
     public struct Host: Sendable, Hashable, CustomStringConvertible {
+        /// The server's host name or address (an IPv6 address without brackets).
         public var host: String
+        /// The server's port.
         public var port: Int
 
+        /// A server at `host` and `port`.
+        /// - Parameters:
+        ///   - host: the server's host name or address.
+        ///   - port: the server's port; 5432 by default.
         public init(_ host: String, port: Int = 5432) {
             (self.host, self.port) = (host, port)
         }
@@ -104,6 +110,14 @@ public struct PostgresConfiguration: Sendable {
     /// so. URL setting `reader=libpq` or `reader=postgresnio`.
     public var readsThroughLibpq = true
 
+    /// The settings of one server, every other one at its default (``TLSMode/prefer``, a pool of 20, reads
+    /// through libpq).
+    /// - Parameters:
+    ///   - host: the server's host name or address.
+    ///   - port: the server's port; 5432 by default.
+    ///   - username: the role to connect as.
+    ///   - password: the role's password; `nil` (the default) for none.
+    ///   - database: the database; `nil` (the default) for the one named like the role.
     public init(host: String, port: Int = 5432, username: String, password: String? = nil, database: String? = nil) {
         self.hosts = [Host(host, port: port)]
         (self.username, self.password, self.database) = (username, password, database)

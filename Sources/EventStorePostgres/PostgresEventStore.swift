@@ -228,7 +228,9 @@ public final class PostgresEventStore: SQLEventStore, Service, NodeReportingStor
 
 /// A PostgreSQL or driver error, with the SQLSTATE and the server's message when there are.
 public struct PostgresFailure: Error, Sendable, CustomStringConvertible {
+    /// The error's SQLSTATE (`40001`, `23505`), `nil` for an error that is not the server's.
     public let sqlState: String?
+    /// The server's message; for an error without one, the driver's error code or the error's description.
     public let message: String
     init(_ error: any Error) {
         if let error = error as? PSQLError {
@@ -240,6 +242,7 @@ public struct PostgresFailure: Error, Sendable, CustomStringConvertible {
         }
     }
 
+    /// `SQLSTATE: message`, or the message alone when there is no SQLSTATE.
     public var description: String { sqlState.map { "\($0): \(message)" } ?? message }
 
     /// Errors of the server, the driver or the network, as opposed to those of the caller's own code.

@@ -264,9 +264,13 @@ final class PostgresNodes: Sendable {
 
 /// A Patroni REST API endpoint, `http://host:port`.
 public struct PatroniEndpoint: Sendable, Hashable, CustomStringConvertible {
+    /// The host name or address of the Patroni REST API.
     public let host: String
+    /// The port of the Patroni REST API (`8008` in ``PostgresConfiguration/patroniEndpoints``'s example).
     public let port: Int
 
+    /// Reads an endpoint from its URL, `http://host:port` (a trailing `/` allowed).
+    /// - Parameter text: the URL: `http`, a host and a port, and no user, path or query.
     /// - Throws: `invalidArgument` when `text` is not `http://host:port`.
     public init(_ text: String) throws(EventStoreError) {
         guard let url = URLComponents(string: text), url.scheme?.lowercased() == "http", let host = url.host, !host.isEmpty,
@@ -277,6 +281,7 @@ public struct PatroniEndpoint: Sendable, Hashable, CustomStringConvertible {
         (self.host, self.port) = (host, port)
     }
 
+    /// The endpoint as its URL, `http://host:port`.
     public var description: String { "http://\(host):\(port)" }
 
     /// The body of `GET path` when the endpoint answers 200, within `timeout`.

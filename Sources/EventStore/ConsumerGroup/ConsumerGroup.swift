@@ -22,6 +22,15 @@ public struct ConsumerGroupSettings: Sendable, Hashable, Codable {
     /// Round robin by default.
     public var strategy: ConsumerGroupStrategy
 
+    /// Settings, each with its default unless given; a store checks them when the group is made or updated.
+    /// - Parameters:
+    ///   - maxRetries: how many times an event is handed out again before it is parked: 0 to 1,000,000, 10 by
+    ///     default.
+    ///   - messageTimeout: how long a consumer has to acknowledge an event: 1 ms to 1 day, 30 s by default;
+    ///     stored in whole milliseconds.
+    ///   - maxInFlightPerConsumer: how many unacknowledged events one consumer holds at most: 1 to 1,000, 10
+    ///     by default.
+    ///   - strategy: how the events are shared; ``ConsumerGroupStrategy/roundRobin`` by default.
     public init(
         maxRetries: Int = 10, messageTimeout: Duration = .seconds(30), maxInFlightPerConsumer: Int = 10,
         strategy: ConsumerGroupStrategy = .roundRobin
@@ -61,8 +70,15 @@ public struct ConsumerGroup: Sendable, Hashable {
     public var target: SubscriptionTarget
     /// Only the target's events that meet it (every event when `nil`).
     public var matcher: MetadataMatcher?
+    /// Retries, timeout, in-flight limit and strategy.
     public var settings: ConsumerGroupSettings
 
+    /// A group's definition; a store checks it when the group is made or updated.
+    /// - Parameters:
+    ///   - name: 1 to 150 bytes of UTF-8, no control characters.
+    ///   - target: the events the group shares.
+    ///   - matcher: only the target's events that meet it; `nil` (the default) for every event.
+    ///   - settings: the group's settings; the defaults of ``ConsumerGroupSettings`` unless given.
     public init(name: String, target: SubscriptionTarget, matcher: MetadataMatcher? = nil, settings: ConsumerGroupSettings = .init()) {
         self.name = name
         self.target = target
@@ -99,6 +115,7 @@ public struct ConsumerGroup: Sendable, Hashable {
 public struct ConsumerGroupDelivery: Sendable, Hashable {
     /// Names this hand-out: an acknowledgement of it counts only while it is in flight.
     public let id: UUID
+    /// The event handed out.
     public let event: RecordedEvent
     /// 1 for the first time it is handed out, 2 for the first retry, …
     public let attempt: Int
@@ -116,7 +133,10 @@ public enum ConsumerGroupNack: String, Sendable, Hashable, CaseIterable {
 
 /// A parked event and why it was parked.
 public struct ParkedEvent: Sendable, Hashable {
+    /// The event that was parked.
     public let event: RecordedEvent
+    /// Why it was parked: the reason the consumer gave when it rejected the event, else the store's
+    /// (`parked by a consumer`, `not acknowledged within …`, `rejected for a retry more than … times`).
     public let reason: String
     /// How many times it was handed out.
     public let deliveries: Int
@@ -130,6 +150,7 @@ public struct ParkedEvent: Sendable, Hashable {
 
 /// What a consumer group is doing.
 public struct ConsumerGroupInfo: Sendable, Hashable {
+    /// The group's definition.
     public let group: ConsumerGroup
     /// Every event of the target at or before it is acknowledged, skipped or parked: where the group would
     /// start again. A global position, or a composite one on a ``PartitionedEventStore``.
@@ -140,11 +161,15 @@ public struct ConsumerGroupInfo: Sendable, Hashable {
     public var checkpoint: GlobalPosition { position.global ?? .start }
     /// The consumers heard from within the last two message timeouts, by name.
     public let consumers: [String]
+    /// Events handed out to a consumer and not yet acknowledged or rejected.
     public let inFlight: Int
+    /// Events parked now, waiting to be replayed.
     public let parked: Int
     /// Events handed out again after a timeout or a rejection, since the group was made.
     public let retries: Int
+    /// Events acknowledged since the group was made.
     public let acknowledged: Int
+    /// Events rejected with ``ConsumerGroupNack/skip`` since the group was made.
     public let skipped: Int
     /// Events of the target after the checkpoint, counted up to 10,000.
     public let lagEvents: Int
@@ -177,6 +202,11 @@ extension ConsumerGroup: Codable {
         var b: Bool?
     }
 
+    /// Reads the stored form that ``encode(to:)`` writes.
+    /// - Parameter decoder: the decoder of the group's row.
+    /// - Throws: `corrupt` for a target, an operator, a field or a value this build cannot read;
+    ///   `invalidArgument` for a condition the matcher refuses (``MetadataMatcher/adding(_:_:_:)``); the
+    ///   decoder's errors.
     public init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
         name = try container.decode(String.self, forKey: .name)
@@ -216,6 +246,11 @@ extension ConsumerGroup: Codable {
         }
     }
 
+    /// Writes the stored form a group's row keeps: `name`, `target` (as text), `max_retries`,
+    /// `message_timeout_ms` (whole milliseconds), `max_in_flight`, `strategy`, and the matcher's conditions
+    /// under `matcher` when there is one.
+    /// - Parameter encoder: the encoder of the group's row.
+    /// - Throws: the encoder's errors.
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encode(name, forKey: .name)

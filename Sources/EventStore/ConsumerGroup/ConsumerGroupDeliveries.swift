@@ -24,6 +24,7 @@ extension ConsumerGroupStore {
 
 /// One consumer's deliveries from a consumer group (``ConsumerGroupStore/consume(_:as:batchSize:pollInterval:clock:logger:)``).
 public struct ConsumerGroupDeliveries: AsyncSequence, Sendable {
+    /// One event handed to this consumer.
     public typealias Element = ConsumerGroupDelivery
 
     let store: any ConsumerGroupStore
@@ -52,6 +53,7 @@ public struct ConsumerGroupDeliveries: AsyncSequence, Sendable {
         try await store.reject([delivery.id], in: group, action: action, reason: reason, consumer: consumer) == 1
     }
 
+    /// An iterator over this consumer's deliveries, with no batch taken yet.
     public func makeAsyncIterator() -> Iterator { Iterator(deliveries: self) }
 
     /// Leaves the group, in a task of its own: the consuming task is cancelled, and calls made in it would
@@ -68,11 +70,20 @@ public struct ConsumerGroupDeliveries: AsyncSequence, Sendable {
         }.value
     }
 
+    /// Takes the consumer's deliveries from the group a batch at a time and hands them out one by one.
     public struct Iterator: AsyncIteratorProtocol {
         let deliveries: ConsumerGroupDeliveries
         var buffer: [ConsumerGroupDelivery] = []
         var index = 0
 
+        /// The next delivery: the next of the batch taken last, or of a new batch; while the group has none
+        /// for this consumer, it waits for appends, or at most the poll interval.
+        ///
+        /// `nil` once the consuming task is cancelled (checked before each batch is taken): the consumer
+        /// leaves the group first. A transient failure is logged and retried after 100 ms, then twice as
+        /// long each time, up to 5 s.
+        /// - Throws: the errors that are not transient, for example `consumerGroupNotFound` when the group
+        ///   was deleted.
         public mutating func next() async throws -> ConsumerGroupDelivery? {
             let d = deliveries
             var retryDelay: Duration = .milliseconds(100)

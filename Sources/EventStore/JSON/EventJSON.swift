@@ -96,9 +96,15 @@ public enum EventJSON {
             case delete(DeleteMode)
         }
 
+        /// The stream written.
         public var stream: StreamName
+        /// What the write does to the stream.
         public var operation: Operation
 
+        /// One stream's write.
+        /// - Parameters:
+        ///   - stream: the stream written.
+        ///   - operation: what the write does to it.
         public init(stream: StreamName, operation: Operation) {
             self.stream = stream
             self.operation = operation

@@ -3,15 +3,25 @@
 /// Numbers are never converted to binary floating point: `1.0` stays `1.0` and a 20-digit integer keeps
 /// every digit, which is what the event store promises for payloads.
 public enum JSONValue: Sendable, Equatable {
+    /// JSON's `null`.
     case null
+    /// `true` or `false`.
     case bool(Bool)
     /// A number, as the exact text that stood in the document (or that a literal produced).
     case number(String)
+    /// A string, unescaped.
     case string(String)
+    /// An array, its items in order.
     case array([JSONValue])
     /// An object, its members in document order.
     case object([(key: String, value: JSONValue)])
 
+    /// Whether two values are the same JSON: numbers by their text (`1` is not `1.0`), strings as Swift
+    /// compares them, arrays item by item, and objects member by member in order (the same members in
+    /// another order are another value).
+    /// - Parameters:
+    ///   - lhs: a value.
+    ///   - rhs: the value to compare it with.
     public static func == (lhs: JSONValue, rhs: JSONValue) -> Bool {
         switch (lhs, rhs) {
         case (.null, .null): return true
@@ -85,15 +95,28 @@ public enum JSONValue: Sendable, Equatable {
 extension JSONValue: ExpressibleByStringLiteral, ExpressibleByIntegerLiteral, ExpressibleByFloatLiteral,
     ExpressibleByBooleanLiteral, ExpressibleByArrayLiteral, ExpressibleByDictionaryLiteral, ExpressibleByNilLiteral
 {
+    /// A string literal: ``string(_:)``.
+    /// - Parameter value: the string.
     public init(stringLiteral value: String) { self = .string(value) }
+    /// An integer literal: ``number(_:)`` with its decimal text.
+    /// - Parameter value: the integer.
     public init(integerLiteral value: Int) { self = .number(String(value)) }
     /// A float literal; a value that is not finite becomes `null`, since JSON has no such number.
     public init(floatLiteral value: Double) { self = value.isFinite ? .number(JSONWriter.storedDoubleText(value)) : .null }
+    /// A boolean literal: ``bool(_:)``.
+    /// - Parameter value: the boolean.
     public init(booleanLiteral value: Bool) { self = .bool(value) }
+    /// An array literal: ``array(_:)``.
+    /// - Parameter elements: the items, in order.
     public init(arrayLiteral elements: JSONValue...) { self = .array(elements) }
+    /// A dictionary literal: ``object(_:)``, its members in the literal's order (a key written twice is kept
+    /// twice).
+    /// - Parameter elements: the members, as key and value.
     public init(dictionaryLiteral elements: (String, JSONValue)...) {
         self = .object(elements.map { (key: $0.0, value: $0.1) })
     }
+    /// The `nil` literal: ``null``.
+    /// - Parameter nilLiteral: nothing.
     public init(nilLiteral: ()) { self = .null }
 }
 

@@ -16,14 +16,24 @@ import Foundation
 public struct MetadataMatcher: Sendable, Hashable {
     /// The nine comparison operators.
     public enum Operator: String, Sendable, Hashable, CaseIterable {
+        /// The value equals the given one (`=`): strings by UTF-8 bytes, numbers by value (`5` equals `5.0`);
+        /// values of different kinds (a string and a number, say) are never equal.
         case equals = "="
+        /// The value differs from the given one (`!=`), a value of another kind (a string for a number) included.
         case notEquals = "!="
+        /// The value sorts after the given one (`>`); a string and a number never compare.
         case greaterThan = ">"
+        /// The value equals or sorts after the given one (`>=`); a string and a number never compare.
         case greaterThanOrEquals = ">="
+        /// The value sorts before the given one (`<`); a string and a number never compare.
         case lessThan = "<"
+        /// The value equals or sorts before the given one (`<=`); a string and a number never compare.
         case lessThanOrEquals = "<="
+        /// The value equals one of a list (`in`).
         case `in` = "in"
+        /// The value equals none of a list (`nin`, `not in`).
         case notIn = "nin"
+        /// The value is a string in which the pattern matches somewhere (`regex`; the syntax every backend shares).
         case regex = "regex"
 
         /// Reads an operator by its symbol (`=`, `!=`, `>`, `>=`, `<`, `<=`, `in`, `nin`, `regex`;
@@ -67,9 +77,12 @@ public struct MetadataMatcher: Sendable, Hashable {
 
     /// What a condition tests.
     public enum Field: Sendable, Hashable, CustomStringConvertible {
+        /// The value under a metadata key.
         case metadata(String)
+        /// A property of the event (not available to stream listings).
         case property(MessageProperty)
 
+        /// The field as error messages name it: `metadata "key"` or `property message_name`.
         public var description: String {
             switch self {
             case let .metadata(key): return "metadata \"\(key)\""
@@ -82,13 +95,25 @@ public struct MetadataMatcher: Sendable, Hashable {
     public enum Value: Sendable, Hashable, ExpressibleByStringLiteral, ExpressibleByIntegerLiteral,
         ExpressibleByFloatLiteral, ExpressibleByBooleanLiteral, ExpressibleByArrayLiteral
     {
+        /// One value, for every operator but `in` and `not in`.
         case scalar(MetadataValue)
+        /// A list of values, for `in` and `not in`.
         case list([MetadataValue])
 
+        /// A scalar string from a string literal.
+        /// - Parameter value: The string.
         public init(stringLiteral value: String) { self = .scalar(.string(value)) }
+        /// A scalar integer from an integer literal.
+        /// - Parameter value: The integer.
         public init(integerLiteral value: Int) { self = .scalar(.int(value)) }
+        /// A scalar double from a floating-point literal.
+        /// - Parameter value: The double.
         public init(floatLiteral value: Double) { self = .scalar(.double(value)) }
+        /// A scalar boolean from a boolean literal.
+        /// - Parameter value: The boolean.
         public init(booleanLiteral value: Bool) { self = .scalar(.bool(value)) }
+        /// A list from an array literal, for `in` and `not in`.
+        /// - Parameter elements: The values.
         public init(arrayLiteral elements: MetadataValue...) { self = .list(elements) }
 
         /// The values a condition compares with, one for a scalar.
@@ -102,7 +127,9 @@ public struct MetadataMatcher: Sendable, Hashable {
 
     /// One condition, validated.
     public struct Condition: Sendable, Hashable {
+        /// What the condition tests: a metadata key or a message property.
         public let field: Field
+        /// How the field's value is compared with ``value``.
         public let op: Operator
         /// The value, normalised: uuids lowercased and timestamps in their canonical text form.
         public let value: Value

@@ -22,6 +22,13 @@ public struct EventMessage: Sendable, Hashable {
     /// ``createdAt`` as microseconds since 1970.
     public var createdAtMicros: Int64 { createdAtMicroseconds }
 
+    /// Makes a message to write; a store checks it when it takes it (``problem``).
+    /// - Parameters:
+    ///   - messageName: what happened, for example `UserRegistered`.
+    ///   - payload: the event's data; `{}` by default.
+    ///   - metadata: scalar key/value pairs about the event; none by default.
+    ///   - uuid: the event's id; a new random one by default.
+    ///   - createdAt: when the event was created, rounded to the microsecond; now by default.
     public init(
         messageName: String, payload: Payload = .empty, metadata: Metadata = [:], uuid: UUID = UUID(),
         createdAt: Date = Date()
@@ -77,10 +84,14 @@ public struct EventMessage: Sendable, Hashable {
 /// `(_aggregate_type, _aggregate_id, _aggregate_version)` of an event, by the text of each value: at most one
 /// event in a stream may carry a given key.
 public struct AggregateKey: Sendable, Hashable, CustomStringConvertible {
+    /// The text of the `_aggregate_type` value.
     public let type: String
+    /// The text of the `_aggregate_id` value.
     public let id: String
+    /// The text of the `_aggregate_version` value (an integer version `3` is `"3"`).
     public let version: String
 
+    /// `aggregate <type> <id> at version <version>`, as error messages name the key.
     public var description: String { "aggregate \(type) \(id) at version \(version)" }
 }
 

@@ -11,6 +11,7 @@ public enum ExpectedVersion: Sendable, Hashable, CustomStringConvertible {
     /// The stream must exist and be at exactly this version.
     case exact(Int)
 
+    /// The text form of the CLI and HTTP API: `any`, `no-stream`, `exists` or the version number.
     public var description: String {
         switch self {
         case .any: return "any"

@@ -10,6 +10,10 @@ public struct GlobalPosition: Sendable, Hashable, Comparable, CustomStringConver
     /// The event's sequence number.
     public var sequence: Int64
 
+    /// A position from its two parts.
+    /// - Parameters:
+    ///   - commit: the committing transaction's order; 0 (the default) for backends with a single counter.
+    ///   - sequence: the event's sequence number.
     public init(commit: Int64 = 0, sequence: Int64) {
         self.commit = commit
         self.sequence = sequence
@@ -18,10 +22,15 @@ public struct GlobalPosition: Sendable, Hashable, Comparable, CustomStringConver
     /// Before every event.
     public static let start = GlobalPosition(commit: 0, sequence: 0)
 
+    /// Whether `lhs` comes before `rhs` in the global order: by ``commit``, then by ``sequence``.
+    /// - Parameters:
+    ///   - lhs: a position.
+    ///   - rhs: the position to compare it with.
     public static func < (lhs: GlobalPosition, rhs: GlobalPosition) -> Bool {
         (lhs.commit, lhs.sequence) < (rhs.commit, rhs.sequence)
     }
 
+    /// The text form: `sequence` when ``commit`` is 0, `commit:sequence` otherwise (`1042`, `7:15`).
     public var description: String { commit == 0 ? String(sequence) : "\(commit):\(sequence)" }
 
     /// Reads `sequence` or `commit:sequence` (non-negative integers).

@@ -3,11 +3,16 @@ import Foundation
 /// A scalar metadata value: a string, a 64-bit integer, a double or a boolean.
 ///
 /// Values are typed: the integer `5`, the double `5.5` and the string `"5"` are different values.
-/// Integers and doubles compare with each other as numbers (`5 == 5.0`).
+/// `==` keeps them apart too (`.int(5) != .double(5)`); a ``MetadataMatcher`` compares integers and doubles
+/// with each other as numbers, so `5` matches a condition on `5.0`.
 public enum MetadataValue: Sendable, Hashable, CustomStringConvertible {
+    /// A string; it compares by its UTF-8 bytes.
     case string(String)
+    /// A 64-bit signed integer.
     case int(Int)
+    /// A double; metadata a store takes holds finite doubles only (see ``Metadata/problem``).
     case double(Double)
+    /// A boolean.
     case bool(Bool)
 
     /// The value as JSON text.
@@ -26,6 +31,8 @@ public enum MetadataValue: Sendable, Hashable, CustomStringConvertible {
         }
     }
 
+    /// The value as plain text: a string as it is (no quotes), an integer in decimal, a double with a fraction
+    /// or exponent (`5.0`), `true` or `false`.
     public var description: String {
         switch self {
         case let .string(s): return s
@@ -65,6 +72,12 @@ public enum MetadataValue: Sendable, Hashable, CustomStringConvertible {
         }
     }
 
+    /// `true` when both values are the same kind and equal: strings by their UTF-8 bytes, numbers by value
+    /// (`-0.0 == 0.0`). An integer never equals a double here (`.int(5) != .double(5)`); matchers compare
+    /// them as numbers.
+    /// - Parameters:
+    ///   - lhs: A value.
+    ///   - rhs: The value to compare it with.
     public static func == (lhs: MetadataValue, rhs: MetadataValue) -> Bool {
         switch (lhs, rhs) {
         case let (.string(a), .string(b)): return a.utf8.elementsEqual(b.utf8)
@@ -75,6 +88,8 @@ public enum MetadataValue: Sendable, Hashable, CustomStringConvertible {
         }
     }
 
+    /// Feeds the kind and the value into `hasher` (a string by its UTF-8 bytes), consistent with `==`.
+    /// - Parameter hasher: The hasher to feed.
     public func hash(into hasher: inout Hasher) {
         switch self {
         case let .string(s):
@@ -90,13 +105,24 @@ public enum MetadataValue: Sendable, Hashable, CustomStringConvertible {
 extension MetadataValue: ExpressibleByStringLiteral, ExpressibleByIntegerLiteral, ExpressibleByFloatLiteral,
     ExpressibleByBooleanLiteral
 {
+    /// A ``string(_:)`` value from a string literal.
+    /// - Parameter value: The string.
     public init(stringLiteral value: String) { self = .string(value) }
+    /// An ``int(_:)`` value from an integer literal.
+    /// - Parameter value: The integer.
     public init(integerLiteral value: Int) { self = .int(value) }
+    /// A ``double(_:)`` value from a floating-point literal.
+    /// - Parameter value: The double.
     public init(floatLiteral value: Double) { self = .double(value) }
+    /// A ``bool(_:)`` value from a boolean literal.
+    /// - Parameter value: The boolean.
     public init(booleanLiteral value: Bool) { self = .bool(value) }
 }
 
 extension MetadataValue: Codable {
+    /// Decodes a single value: a boolean, else an integer, else a double, else a string.
+    /// - Parameter decoder: The decoder to read from.
+    /// - Throws: The decoder's error when the value is none of these.
     public init(from decoder: any Decoder) throws {
         let container = try decoder.singleValueContainer()
         if let b = try? container.decode(Bool.self) {
@@ -110,6 +136,9 @@ extension MetadataValue: Codable {
         }
     }
 
+    /// Encodes the value as a single string, integer, double or boolean.
+    /// - Parameter encoder: The encoder to write to.
+    /// - Throws: The encoder's error.
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.singleValueContainer()
         switch self {
@@ -128,6 +157,7 @@ extension MetadataValue: Codable {
 /// `_correlation_id`, `_position`, `_projection`, `_traceparent`). Keys are compared by their UTF-8 bytes, as JSON and every backend's
 /// SQL compare them; iteration is in that order.
 public struct Metadata: Sendable, Hashable, Sequence, ExpressibleByDictionaryLiteral, CustomStringConvertible {
+    /// A key and its value, as iteration yields them.
     public typealias Element = (key: String, value: MetadataValue)
 
     private enum Storage: Sendable {
@@ -141,10 +171,14 @@ public struct Metadata: Sendable, Hashable, Sequence, ExpressibleByDictionaryLit
 
     private var storage: Storage
 
+    /// Metadata holding the pairs of a dictionary; empty by default.
+    /// - Parameter values: The key/value pairs.
     public init(_ values: [String: MetadataValue] = [:]) {
         storage = .pairs(values.map { (key: $0.key, value: $0.value) }.sorted { FlatJSONObject.compare($0.key, $1.key) < 0 })
     }
 
+    /// Metadata from a dictionary literal; of two equal keys (by UTF-8 bytes) the last one stays.
+    /// - Parameter elements: The key/value pairs.
     public init(dictionaryLiteral elements: (String, MetadataValue)...) {
         storage = .pairs(Self.normalised(elements.map { (key: $0.0, value: $0.1) }))
     }
@@ -254,11 +288,14 @@ public struct Metadata: Sendable, Hashable, Sequence, ExpressibleByDictionaryLit
         }
     }
 
+    /// `true` when there is no key.
     public var isEmpty: Bool { pairs.isEmpty }
+    /// The number of keys.
     public var count: Int { pairs.count }
     /// The keys, sorted by their UTF-8 bytes.
     public var keys: [String] { pairs.map(\.key) }
 
+    /// An iterator over the pairs, in the order of their keys' UTF-8 bytes.
     public func makeIterator() -> IndexingIterator<[Element]> { pairs.makeIterator() }
 
     /// This metadata with `value` under `key`.
@@ -268,6 +305,10 @@ public struct Metadata: Sendable, Hashable, Sequence, ExpressibleByDictionaryLit
         return copy
     }
 
+    /// `true` when both hold the same keys (by UTF-8 bytes) with equal values (``MetadataValue``'s `==`).
+    /// - Parameters:
+    ///   - lhs: Some metadata.
+    ///   - rhs: The metadata to compare it with.
     public static func == (lhs: Metadata, rhs: Metadata) -> Bool {
         if case let .stored(a, addedA, _) = lhs.storage, case let .stored(b, addedB, _) = rhs.storage,
             a.utf8.elementsEqual(b.utf8), addedA?.key == addedB?.key, addedA?.value == addedB?.value
@@ -280,6 +321,8 @@ public struct Metadata: Sendable, Hashable, Sequence, ExpressibleByDictionaryLit
             && zip(a, b).allSatisfy { FlatJSONObject.compare($0.key, $1.key) == 0 && $0.value == $1.value }
     }
 
+    /// Feeds the number of pairs and each key's UTF-8 bytes and value into `hasher`, consistent with `==`.
+    /// - Parameter hasher: The hasher to feed.
     public func hash(into hasher: inout Hasher) {
         let pairs = pairs
         hasher.combine(pairs.count)
@@ -391,6 +434,7 @@ public struct Metadata: Sendable, Hashable, Sequence, ExpressibleByDictionaryLit
         return nil
     }
 
+    /// The metadata as a JSON object, the same text as ``jsonText``.
     public var description: String { jsonText }
 
     /// Reads metadata from a JSON object of scalars.
@@ -485,10 +529,17 @@ public struct Metadata: Sendable, Hashable, Sequence, ExpressibleByDictionaryLit
 }
 
 extension Metadata: Codable {
+    /// Decodes a keyed container of ``MetadataValue``s (a JSON object of scalars).
+    /// - Parameter decoder: The decoder to read from.
+    /// - Throws: The decoder's error when the value is not such a container.
     public init(from decoder: any Decoder) throws {
         self.init(try decoder.singleValueContainer().decode([String: MetadataValue].self))
     }
 
+    /// Encodes the pairs as a dictionary of ``MetadataValue``s (``values``, so keys come in the encoder's order,
+    /// not sorted as in ``jsonText``).
+    /// - Parameter encoder: The encoder to write to.
+    /// - Throws: The encoder's error.
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.singleValueContainer()
         try container.encode(values)
@@ -497,10 +548,17 @@ extension Metadata: Codable {
 
 /// The metadata keys the store and its helpers use.
 public enum MetadataKey {
+    /// `_aggregate_type`: the type of the aggregate the event belongs to (an `AggregateRepository` sets it).
     public static let aggregateType = "_aggregate_type"
+    /// `_aggregate_id`: the id of the aggregate the event belongs to (an `AggregateRepository` sets it).
     public static let aggregateID = "_aggregate_id"
+    /// `_aggregate_version`: the aggregate's version after the event, an integer from 1. A stream holds at most
+    /// one event with a given type, id and version (``AggregateKey``).
     public static let aggregateVersion = "_aggregate_version"
+    /// `_causation_id`: the id of the command or event that caused this event. Reserved; the store does not set it.
     public static let causationID = "_causation_id"
+    /// `_correlation_id`: the id shared by the events of one conversation or workflow. Reserved; the store does
+    /// not set it.
     public static let correlationID = "_correlation_id"
     /// Added to every event's metadata on read with its stream position, unless the writer set it.
     public static let position = "_position"

@@ -64,10 +64,17 @@ public struct Payload: Sendable, Hashable, CustomStringConvertible {
     /// The payload's bytes.
     public var data: Data { Data(jsonText.utf8) }
 
+    /// The JSON text, as ``jsonText``.
     public var description: String { jsonText }
 
+    /// `true` when both payloads have the same JSON text, byte for byte: `{"a":1}` and `{"a": 1}` differ.
+    /// - Parameters:
+    ///   - lhs: A payload.
+    ///   - rhs: The payload to compare it with.
     public static func == (lhs: Payload, rhs: Payload) -> Bool { lhs.jsonText.utf8.elementsEqual(rhs.jsonText.utf8) }
 
+    /// Feeds the JSON text's UTF-8 bytes into `hasher`, consistent with `==`.
+    /// - Parameter hasher: The hasher to feed.
     public func hash(into hasher: inout Hasher) {
         for byte in jsonText.utf8 { hasher.combine(byte) }
     }

@@ -2,14 +2,24 @@ import Foundation
 
 /// An aggregate's state at a version, so that loading it replays only the events after that version.
 public struct Snapshot: Sendable, Hashable {
+    /// The aggregate's type, not empty (an `AggregateRepository` uses its events' `_aggregate_type`).
     public let aggregateType: String
+    /// The aggregate's id, not empty (an `AggregateRepository` uses its events' `_aggregate_id`).
     public let aggregateID: String
     /// The version of the last event the state includes (1 or more).
     public let lastVersion: Int
     /// The aggregate's state as a JSON object.
     public let state: Payload
+    /// When the snapshot was taken, rounded to the microsecond.
     public let createdAt: Date
 
+    /// A snapshot of an aggregate's state; `createdAt` is rounded to the microsecond.
+    /// - Parameters:
+    ///   - aggregateType: The aggregate's type, not empty.
+    ///   - aggregateID: The aggregate's id, not empty.
+    ///   - lastVersion: The version of the last event the state includes, 1 or more.
+    ///   - state: The aggregate's state as a JSON object.
+    ///   - createdAt: When the snapshot was taken; now by default.
     /// - Throws: `invalidArgument` when the type or id is empty or `lastVersion` < 1.
     public init(aggregateType: String, aggregateID: String, lastVersion: Int, state: Payload, createdAt: Date = Date())
         throws(EventStoreError)

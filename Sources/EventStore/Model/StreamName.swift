@@ -49,25 +49,44 @@ public struct StreamName: Sendable, Hashable, Comparable, CustomStringConvertibl
     /// `true` for names that start with `$`: streams the store and its projections keep for themselves.
     public var isInternal: Bool { rawValue.utf8.first == UInt8(ascii: "$") }
 
+    /// The name as text, as ``rawValue``.
     public var description: String { rawValue }
 
+    /// `true` when `lhs` sorts before `rhs` by their UTF-8 bytes, the order every backend lists names in.
+    /// - Parameters:
+    ///   - lhs: A name.
+    ///   - rhs: The name to compare it with.
     public static func < (lhs: StreamName, rhs: StreamName) -> Bool {
         lhs.rawValue.utf8.lexicographicallyPrecedes(rhs.rawValue.utf8)
     }
 
+    /// `true` when both names have the same UTF-8 bytes: `é` written as one scalar or as `e` and a combining accent
+    /// are two names.
+    /// - Parameters:
+    ///   - lhs: A name.
+    ///   - rhs: The name to compare it with.
     public static func == (lhs: StreamName, rhs: StreamName) -> Bool {
         lhs.rawValue.utf8.elementsEqual(rhs.rawValue.utf8)
     }
 
+    /// Feeds the name's UTF-8 bytes into `hasher`, consistent with `==`.
+    /// - Parameter hasher: The hasher to feed.
     public func hash(into hasher: inout Hasher) {
         for byte in rawValue.utf8 { hasher.combine(byte) }
     }
 
+    /// Decodes a name from a string, checked as ``init(_:)`` checks it.
+    /// - Parameter decoder: The decoder to read from.
+    /// - Throws: The decoder's error when the value is not a string; ``EventStoreError`` `invalidArgument` when
+    ///   the name is not valid.
     public init(from decoder: any Decoder) throws {
         let text = try decoder.singleValueContainer().decode(String.self)
         try self.init(text)
     }
 
+    /// Encodes the name as a string.
+    /// - Parameter encoder: The encoder to write to.
+    /// - Throws: The encoder's error.
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.singleValueContainer()
         try container.encode(rawValue)

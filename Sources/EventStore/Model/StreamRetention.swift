@@ -11,19 +11,29 @@
 /// has not reached an event by the time it passes retention never sees it. Until a scavenge removes them,
 /// lifting a stream's retention shows its events again.
 public struct StreamRetention: Sendable, Hashable {
-    /// The metadata keys.
+    /// The metadata key of the age limit, `$maxAge`: a whole number of seconds, 1 or more.
     public static let maxAgeKey = "$maxAge"
+    /// The metadata key of the count limit, `$maxCount`: a whole number of events, 1 or more.
     public static let maxCountKey = "$maxCount"
+    /// The metadata key of the first position kept, `$tb` ("truncate before"): a whole number, 0 or more.
     public static let truncateBeforeKey = "$tb"
 
     /// The largest value each key takes: kept below what every backend's 64-bit arithmetic on positions and
     /// timestamps holds.
     public static let largest = 1 << 52
 
+    /// How old an event may be, in seconds by the database's clock since its `createdAt`; `nil` for no limit.
     public var maxAgeSeconds: Int?
+    /// How many of the stream's last events stay; `nil` for no limit.
     public var maxCount: Int?
+    /// The first stream position that stays (events below it are past retention); `nil` for none.
     public var truncateBefore: Int?
 
+    /// A retention with the limits given, none by default; the values are not checked.
+    /// - Parameters:
+    ///   - maxAgeSeconds: How old an event may be, in seconds; `nil` for no limit.
+    ///   - maxCount: How many of the last events stay; `nil` for no limit.
+    ///   - truncateBefore: The first position that stays; `nil` for none.
     public init(maxAgeSeconds: Int? = nil, maxCount: Int? = nil, truncateBefore: Int? = nil) {
         (self.maxAgeSeconds, self.maxCount, self.truncateBefore) = (maxAgeSeconds, maxCount, truncateBefore)
     }
@@ -74,6 +84,10 @@ public struct ScavengeResult: Sendable, Hashable, Codable {
     /// Events removed.
     public var events: Int
 
+    /// A result with the counts given, 0 by default.
+    /// - Parameters:
+    ///   - streams: How many streams lost events.
+    ///   - events: How many events were removed.
     public init(streams: Int = 0, events: Int = 0) { (self.streams, self.events) = (streams, events) }
 }
 

@@ -11,6 +11,8 @@ public struct CompositePosition: Sendable, Hashable, CustomStringConvertible, Lo
     /// Before every event of every member.
     public static let start = CompositePosition(parts: [:])
 
+    /// A position made of each member's part; parts at ``GlobalPosition/start`` are left out.
+    /// - Parameter parts: each member's global position, by member name.
     public init(parts: [String: GlobalPosition]) {
         self.parts = parts.filter { $0.value != .start }
     }
@@ -27,6 +29,8 @@ public struct CompositePosition: Sendable, Hashable, CustomStringConvertible, Lo
         other.parts.allSatisfy { self[$0.key] >= $0.value }
     }
 
+    /// Each member's part as `name=position`, in name order, joined by `,` (`a=1042,b=7:15`); the empty text
+    /// for ``start``.
     public var description: String {
         parts.keys.sorted().map { "\($0)=\(parts[$0]!)" }.joined(separator: ",")
     }
@@ -48,13 +52,17 @@ public struct CompositePosition: Sendable, Hashable, CustomStringConvertible, Lo
 /// An event of a ``PartitionedEventStore``'s merged order: the event, its member, and the composite
 /// position just after it (where a reader that handled it resumes).
 public struct PartitionedEvent: Sendable, Hashable {
+    /// The event as its member stored it: its `globalPosition` is in that member's own order.
     public let event: RecordedEvent
+    /// The name of the member it was read from (``PartitionedEventStore/Member/name``).
     public let member: String
+    /// The composite position just after the event: where a reader that handled it resumes.
     public let position: CompositePosition
 }
 
 /// A page of a ``PartitionedEventStore``'s merged order.
 public struct PartitionedPage: Sendable {
+    /// The events, merged by `createdAt` (the earliest first), each member's kept in its own order.
     public let events: [PartitionedEvent]
     /// Where the next page starts: after the last event, or further when members were read to their
     /// readable end (a short page skips what no reader can see anyway, as ``GlobalOrderPage`` does).
@@ -62,6 +70,11 @@ public struct PartitionedPage: Sendable {
     /// The members that could not be read, with their failures: their parts of ``position`` stayed.
     public let unavailable: [String: EventStoreError]
 
+    /// A page of merged events.
+    /// - Parameters:
+    ///   - events: The events, in merged order.
+    ///   - position: Where the next page starts.
+    ///   - unavailable: The members that could not be read, by name, with their failures; none by default.
     public init(events: [PartitionedEvent], position: CompositePosition, unavailable: [String: EventStoreError] = [:]) {
         (self.events, self.position, self.unavailable) = (events, position, unavailable)
     }

@@ -2,8 +2,11 @@ import Logging
 
 /// What a bucket's move did (``PartitionedEventStore/move(bucket:to:)``).
 public struct BucketMove: Sendable, Hashable {
+    /// The bucket moved: a number from 0 to below ``PlacementMap/bucketCount``.
     public let bucket: Int
+    /// The name of the member that owned the bucket before.
     public let from: String
+    /// The name of the member that owns the bucket now.
     public let to: String
     /// The bucket's streams copied (live, soft-deleted and tombstones).
     public let streams: Int

@@ -90,6 +90,7 @@ public struct PlacementMap: Sendable, Hashable {
     /// be moved a few at a time.
     public static let defaultBucketCount = 1024
 
+    /// The number of buckets (the length of ``owners``); every later version of the map keeps it.
     public var bucketCount: Int { owners.count }
 
     /// A first map (version 1): `members` own contiguous, nearly equal ranges of `bucketCount` buckets.
@@ -100,6 +101,12 @@ public struct PlacementMap: Sendable, Hashable {
         return map
     }
 
+    /// A map as given, not checked (``validate()`` checks it).
+    /// - Parameters:
+    ///   - version: The map's version, 1 or more.
+    ///   - members: The members' names, in the store's order.
+    ///   - owners: The index in `members` of each bucket's owner, one per bucket.
+    ///   - arrivals: The buckets' moves, in the order they happened; none by default.
     public init(version: Int64, members: [String], owners: [Int], arrivals: [BucketArrival] = []) {
         self.version = version
         self.members = members
@@ -246,14 +253,26 @@ public struct PlacementMap: Sendable, Hashable {
 /// streams lie at or before `copiedThrough` in its order, and the bucket's events on the former owner at or
 /// before `sourceThrough` in that one's.
 public struct BucketArrival: Sendable, Hashable {
+    /// The bucket moved: a number from 0 to below ``PlacementMap/bucketCount``.
     public let bucket: Int
     /// The new owner, an index in ``PlacementMap/members``.
     public let member: Int
     /// The former owner, an index in ``PlacementMap/members``.
     public let from: Int
+    /// The new owner's head position once the bucket's streams were copied: its events of the bucket at or
+    /// before this one are copies, which merged readers skip.
     public let copiedThrough: GlobalPosition
+    /// The former owner's head position once the bucket's writes were fenced: merged readers deliver the
+    /// bucket's events on the new owner only after they have read the former owner up to here.
     public let sourceThrough: GlobalPosition
 
+    /// A move as a map records it (``PlacementMap/moving(_:to:copiedThrough:sourceThrough:)`` makes it).
+    /// - Parameters:
+    ///   - bucket: the bucket moved.
+    ///   - member: the new owner, an index in ``PlacementMap/members``.
+    ///   - from: the former owner, an index in ``PlacementMap/members``.
+    ///   - copiedThrough: the new owner's position at or after the last copy of the bucket's streams.
+    ///   - sourceThrough: the former owner's position at or after the bucket's last event there.
     public init(bucket: Int, member: Int, from: Int, copiedThrough: GlobalPosition, sourceThrough: GlobalPosition) {
         (self.bucket, self.member, self.from) = (bucket, member, from)
         (self.copiedThrough, self.sourceThrough) = (copiedThrough, sourceThrough)
@@ -317,9 +336,13 @@ public protocol PartitionMemberStore: GlobalOrderEventStore, ProjectionStore, Co
 public struct StoredStream: Sendable, Hashable {
     /// A stream row's state.
     public enum State: Int, Sendable, Hashable {
+        /// The stream's life, the number its row stores: `live` (0) reads as usual; `softDeleted` (1) was
+        /// deleted with ``DeleteMode/soft`` and reads as missing; `tombstone` (2) was deleted with
+        /// ``DeleteMode/hard``, for good.
         case live = 0, softDeleted = 1, tombstone = 2
     }
 
+    /// The stream's name.
     public var name: StreamName
     /// The row's id on the member it was read from (a stream deleted and made again may get another).
     public var rowID: Int64
@@ -327,6 +350,7 @@ public struct StoredStream: Sendable, Hashable {
     public var metadata: Metadata
     /// Its last position.
     public var version: Int
+    /// Whether the stream is live, soft-deleted or a tombstone.
     public var state: State
     /// The first position of its present life (past the last event once soft-deleted).
     public var beginsAt: Int
@@ -335,6 +359,16 @@ public struct StoredStream: Sendable, Hashable {
     /// The stored events read, in order (those a soft delete or retention hides included).
     public var events: [RecordedEvent]
 
+    /// A stream as a member read it.
+    /// - Parameters:
+    ///   - name: The stream's name.
+    ///   - rowID: The row's id on the member it was read from.
+    ///   - metadata: The stream's metadata (empty unless it is live).
+    ///   - version: Its last position.
+    ///   - state: Whether it is live, soft-deleted or a tombstone.
+    ///   - beginsAt: The first position of its present life.
+    ///   - removed: How many of its events retention or deletion removed.
+    ///   - events: The stored events read, in order.
     public init(
         name: StreamName, rowID: Int64, metadata: Metadata, version: Int, state: State, beginsAt: Int, removed: Int,
         events: [RecordedEvent]

@@ -13,6 +13,8 @@ public struct PartitionedStoreConfiguration: Sendable {
     /// Where the store logs map reloads.
     public var logger = Logger(label: "eventstore.partitioned")
 
+    /// Settings with `key` and the defaults for the rest.
+    /// - Parameter key: What decides a stream's member; ``PartitionKey/stream`` by default.
     public init(key: PartitionKey = .stream) { self.key = key }
 }
 
@@ -41,16 +43,24 @@ public struct PartitionedStoreConfiguration: Sendable {
 public final class PartitionedEventStore: EventStore, Sendable {
     /// A member: its name in the placement map, and its store.
     public struct Member: Sendable {
+        /// The member's name in the placement map: 1 to 64 ASCII letters, digits, `_`, `-` and `.`.
         public let name: String
+        /// The member's store.
         public let store: any PartitionMemberStore
 
+        /// A member; ``PartitionedEventStore/open(members:configuration:)`` checks its name.
+        /// - Parameters:
+        ///   - name: The member's name in the placement map: 1 to 64 ASCII letters, digits, `_`, `-` and `.`.
+        ///   - store: The member's store.
         public init(name: String, store: any PartitionMemberStore) {
             self.name = name
             self.store = store
         }
     }
 
+    /// The members, in the order of the placement map's ``PlacementMap/members``.
     public let members: [Member]
+    /// The settings the store was opened with.
     public let configuration: PartitionedStoreConfiguration
     private let map: Mutex<PlacementMap>
     /// Marks the tasks inside this store's transactions.

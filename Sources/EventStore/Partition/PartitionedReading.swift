@@ -221,6 +221,7 @@ struct MoveRules {
 /// It ends only when the consuming task is cancelled, or with an error that is not a member's transient
 /// failure.
 public struct PartitionedSubscription: AsyncSequence, Sendable {
+    /// An event of the merged order, with its member and the position to resume after it.
     public typealias Element = PartitionedEvent
 
     let store: PartitionedEventStore
@@ -228,10 +229,12 @@ public struct PartitionedSubscription: AsyncSequence, Sendable {
     let after: CompositePosition
     let pageSize: Int
 
+    /// An iterator that reads from the subscription's start position; each iterator reads on its own.
     public func makeAsyncIterator() -> Iterator {
         Iterator(store: store, target: target, after: after, pageSize: pageSize)
     }
 
+    /// Reads the merged order a page at a time, and waits for appends once it has caught up.
     public struct Iterator: AsyncIteratorProtocol {
         let store: PartitionedEventStore
         let target: SubscriptionTarget
@@ -252,6 +255,11 @@ public struct PartitionedSubscription: AsyncSequence, Sendable {
             cursor = MergeCursor(after, members: store.members.count)
         }
 
+        /// The next event, waiting for one when every member was read as far as it could be; `nil` once the
+        /// consuming task is cancelled. A member that fails transiently is passed over while the others are
+        /// read; when none can be read, the read is tried again after 100 ms, doubling up to 5 s.
+        /// - Throws: ``EventStoreError`` `invalidArgument` on the first call when the start position names no member
+        ///   of the store or the page size is below 1; a member's failure that is not transient.
         public mutating func next() async throws -> PartitionedEvent? {
             if !checked {
                 try store.checkMembers(of: after)

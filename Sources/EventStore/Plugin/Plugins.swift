@@ -35,6 +35,8 @@ public protocol MetadataEnricher: Sendable {
 public struct ClosureMetadataEnricher: MetadataEnricher {
     private let body: @Sendable (EventMessage) async throws -> EventMessage
 
+    /// An enricher that calls `body` for each message.
+    /// - Parameter body: returns the message with its metadata enriched; an error it throws ends the write.
     public init(_ body: @escaping @Sendable (EventMessage) async throws -> EventMessage) {
         self.body = body
     }
@@ -44,8 +46,11 @@ public struct ClosureMetadataEnricher: MetadataEnricher {
 
 /// Enrichers applied one after the other, in order.
 public struct MetadataEnricherChain: MetadataEnricher {
+    /// The enrichers, in the order they are applied.
     public let enrichers: [any MetadataEnricher]
 
+    /// A chain applying `enrichers` in order, each to the message the one before returned.
+    /// - Parameter enrichers: The enrichers; an empty list leaves messages unchanged.
     public init(_ enrichers: [any MetadataEnricher]) {
         self.enrichers = enrichers
     }
@@ -59,9 +64,15 @@ public struct MetadataEnricherChain: MetadataEnricher {
 
 /// Enriches every event written by `create` and `append`, before the store sees it (priority 1000 by default).
 public struct MetadataEnricherPlugin: EventStorePlugin {
+    /// The enricher applied to each event of a `create` or `append`.
     public let enricher: any MetadataEnricher
+    /// The priority of the plugin's listeners; the default, 1000, runs them before the store writes (above 0).
     public let priority: Int
 
+    /// A plugin applying one enricher.
+    /// - Parameters:
+    ///   - enricher: The enricher applied to each event written.
+    ///   - priority: The priority of the plugin's listeners: above 0 to run before the store; 1000 by default.
     public init(_ enricher: any MetadataEnricher, priority: Int = 1000) {
         self.enricher = enricher
         self.priority = priority
@@ -101,6 +112,10 @@ extension MetadataEnricher {
 /// The events an upcaster returns keep the stream, position and global position of the event they came
 /// from.
 public protocol Upcaster: Sendable {
+    /// The events that replace `event` as it is read, in order: `[event.message]` leaves it unchanged, `[]`
+    /// drops it.
+    /// - Parameter event: The event as stored (or as the upcaster before in a chain returned it).
+    /// - Throws: Any error, which fails the reading of the load's events.
     func upcast(_ event: RecordedEvent) throws -> [EventMessage]
 }
 
@@ -113,6 +128,10 @@ public protocol SingleEventUpcaster: Upcaster {
 }
 
 extension SingleEventUpcaster {
+    /// ``SingleEventUpcaster/doUpcast(_:)``'s events when ``SingleEventUpcaster/canUpcast(_:)`` is `true`,
+    /// otherwise the event's message unchanged.
+    /// - Parameter event: The event as stored.
+    /// - Throws: What ``SingleEventUpcaster/doUpcast(_:)`` throws.
     public func upcast(_ event: RecordedEvent) throws -> [EventMessage] {
         canUpcast(event) ? try doUpcast(event) : [event.message]
     }
@@ -122,6 +141,9 @@ extension SingleEventUpcaster {
 public struct ClosureUpcaster: Upcaster {
     private let body: @Sendable (RecordedEvent) throws -> [EventMessage]
 
+    /// An upcaster that calls `body` for each event read.
+    /// - Parameter body: returns the events that replace the event it is given (`[event.message]` to keep
+    ///   it, `[]` to drop it).
     public init(_ body: @escaping @Sendable (RecordedEvent) throws -> [EventMessage]) {
         self.body = body
     }
@@ -132,12 +154,19 @@ public struct ClosureUpcaster: Upcaster {
 /// Upcasters applied one after the other: each gets every event the one before produced. An empty chain
 /// passes events through unchanged.
 public struct UpcasterChain: Upcaster {
+    /// The upcasters, in the order they are applied.
     public let upcasters: [any Upcaster]
 
+    /// A chain applying `upcasters` in order.
+    /// - Parameter upcasters: The upcasters; an empty list passes events through unchanged.
     public init(_ upcasters: [any Upcaster]) {
         self.upcasters = upcasters
     }
 
+    /// Applies each upcaster to every event the one before produced, all of them at the stream, position and
+    /// global position of `event`.
+    /// - Parameter event: The event as stored.
+    /// - Throws: The first error an upcaster throws.
     public func upcast(_ event: RecordedEvent) throws -> [EventMessage] {
         var events = [event]
         for upcaster in upcasters {
@@ -149,9 +178,15 @@ public struct UpcasterChain: Upcaster {
 
 /// Upcasts the events of every `load` and `loadReverse` after the store read them (priority -1000 by default).
 public struct UpcastingPlugin: EventStorePlugin {
+    /// The upcaster applied to the events a `load` or `loadReverse` returns.
     public let upcaster: any Upcaster
+    /// The priority of the plugin's listeners; the default, -1000, runs them after the store read (0 or below).
     public let priority: Int
 
+    /// A plugin applying one upcaster.
+    /// - Parameters:
+    ///   - upcaster: The upcaster applied to each event read.
+    ///   - priority: The priority of the plugin's listeners: 0 or below to run after the store; -1000 by default.
     public init(_ upcaster: any Upcaster, priority: Int = -1000) {
         self.upcaster = upcaster
         self.priority = priority
@@ -187,6 +222,8 @@ extension RecordedEvent {
 public struct ReadOnlyEventStoreWrapper: ReadOnlyEventStore {
     private let store: any ReadOnlyEventStore
 
+    /// A wrapper that passes the reading operations to `store`.
+    /// - Parameter store: The store to read from.
     public init(_ store: any ReadOnlyEventStore) {
         self.store = store
     }

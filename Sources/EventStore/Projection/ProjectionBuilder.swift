@@ -212,11 +212,14 @@ enum EmittedEventID {
 
 /// The state of a projection that was given no initial state.
 public struct EmptyState: Codable, Sendable, Hashable {
+    /// The empty state; it is stored as `{}`.
     public init() {}
 }
 
 /// One handler of a `when` list: the events of one message name.
 public struct ProjectionHandler<State: Sendable, Context: ProjectionContext>: Sendable {
+    /// A handler's closure: gets the state, the event and the run's context, and returns the new state. An
+    /// error it throws ends the run, which rethrows it (a persistent projection keeps its last save).
     public typealias Body = @Sendable (State, RecordedEvent, Context) async throws -> State
     let messageName: String
     let body: Body
@@ -319,6 +322,7 @@ public struct InitializedProjectionBuilder<Context: ProjectionContext, State: Co
 
 /// The `from…` step, shared by the first two steps.
 public protocol ProjectionSourceChoosing {
+    /// The step ``from(_:)`` leads to: a ``SourcedProjectionBuilder``, which takes the handlers.
     associatedtype Sourced
     /// Reads from `source`.
     func from(_ source: ProjectionSource) -> Sourced

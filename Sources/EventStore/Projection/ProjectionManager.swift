@@ -22,6 +22,9 @@ public struct ProjectionManager: Sendable {
     public let store: any ProjectionStore
     private let readModels = ReadModelRegistry()
 
+    /// A manager of the projections of `store`. The read models of ``createReadModelProjection(_:readModel:options:)``
+    /// are remembered by this manager only.
+    /// - Parameter store: The store the projections read and keep their rows in.
     public init(store: any ProjectionStore) {
         self.store = store
     }

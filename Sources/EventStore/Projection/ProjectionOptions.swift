@@ -12,6 +12,13 @@ public struct ProjectionOptions: Sendable, Hashable {
     /// most half of ``lockTimeout``. Default 1 s.
     public var idleCheckInterval: Duration
 
+    /// Options, each with its default unless given; a runner checks them when it runs (`invalidArgument`).
+    /// - Parameters:
+    ///   - persistBlockSize: Save after this many events, 1 or more; 1000 by default.
+    ///   - readBatchSize: How many events one read fetches, 1 or more; 1000 by default.
+    ///   - lockTimeout: How long a lease lasts without renewal, at least twice `idleCheckInterval`; 5 s by default.
+    ///   - idleCheckInterval: How often an idle live runner renews its lease and reads commands, more than
+    ///     zero; 1 s by default.
     public init(
         persistBlockSize: Int = 1000, readBatchSize: Int = 1000, lockTimeout: Duration = .seconds(5),
         idleCheckInterval: Duration = .seconds(1)

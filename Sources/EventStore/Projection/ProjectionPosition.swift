@@ -1,7 +1,9 @@
 /// Where a projection is in its store's order: a global position (a single store), or a composite position
 /// (a ``PartitionedEventStore``, one part per member). Rows store its text.
 public enum ProjectionPosition: Sendable, Hashable, CustomStringConvertible, LosslessStringConvertible {
+    /// A position in a single store's global order.
     case global(GlobalPosition)
+    /// A position in a ``PartitionedEventStore``'s merged order: one global position per member.
     case composite(CompositePosition)
 
     /// The text rows store: ``GlobalPosition``'s (`42`, `7:42`) or ``CompositePosition``'s (`a=42,b=7:42`).

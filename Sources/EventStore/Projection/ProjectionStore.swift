@@ -39,8 +39,11 @@ public struct ProjectionRecord: Sendable, Hashable {
         case delete
     }
 
+    /// The projection's name, the row's key: one row per name in a store.
     public var name: String
+    /// Which kind of projection owns the row: an emitting one or a read-model one.
     public var kind: Kind
+    /// What the projection is doing, or the command waiting for its runner (stop, reset, delete).
     public var status: ProjectionStatus
     /// The state as JSON text; `nil` before the first run, and after a reset the runner has not yet seen.
     public var state: String?

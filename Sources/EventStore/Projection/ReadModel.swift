@@ -42,6 +42,7 @@ public protocol ReadModel: Sendable {
 public final class OperationStack<Operation: Sendable>: Sendable {
     private let operations = Mutex<[Operation]>([])
 
+    /// An empty stack.
     public init() {}
 
     /// Adds an operation.

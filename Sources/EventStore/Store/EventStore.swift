@@ -114,6 +114,10 @@ public struct AppendResult: Sendable, Hashable {
     /// The global position of the last event written, `nil` when none was.
     public var lastGlobalPosition: GlobalPosition?
 
+    /// A result from its two parts.
+    /// - Parameters:
+    ///   - streamVersion: the stream's version after the write.
+    ///   - lastGlobalPosition: the global position of the last event written, `nil` when none was.
     public init(streamVersion: Int, lastGlobalPosition: GlobalPosition?) {
         self.streamVersion = streamVersion
         self.lastGlobalPosition = lastGlobalPosition

@@ -92,6 +92,7 @@ public struct EventStoreError: Error, Sendable, CustomStringConvertible {
             self == .wrongExpectedVersion || self == .duplicateEvent || self == .streamExists || self == .consumerGroupExists
         }
 
+        /// The code in words, as ``EventStoreError/description`` starts: `stream not found`, `backend failure`.
         public var description: String { base.rawValue }
 
         /// The code as one word, as metrics and logs label it: `wrong_expected_version`, `backend_failure`.
@@ -119,6 +120,16 @@ public struct EventStoreError: Error, Sendable, CustomStringConvertible {
     /// The error of the database or driver, for ``Code/backend`` and ``Code/busy``.
     public var underlying: (any Error & Sendable)?
 
+    /// An error with its code, its reason and the context that applies; the factories (``streamNotFound(_:)``
+    /// and the others) fill these in for each code.
+    /// - Parameters:
+    ///   - code: what went wrong.
+    ///   - reason: a sentence for a person.
+    ///   - streamName: the stream the operation was about, if any.
+    ///   - expectedVersion: for ``Code/wrongExpectedVersion``, what the writer expected.
+    ///   - actualVersion: for ``Code/wrongExpectedVersion``, the stream's version (`nil` when it does not exist).
+    ///   - projectionName: for ``Code/projectionNotFound``, the projection's name.
+    ///   - underlying: the database's or driver's error, for ``Code/backend`` and ``Code/busy``.
     public init(
         code: Code, reason: String, streamName: StreamName? = nil, expectedVersion: ExpectedVersion? = nil,
         actualVersion: Int? = nil, projectionName: String? = nil, underlying: (any Error & Sendable)? = nil
@@ -132,6 +143,7 @@ public struct EventStoreError: Error, Sendable, CustomStringConvertible {
         self.underlying = underlying
     }
 
+    /// `<code>: <reason>`, followed by the underlying error in parentheses when there is one.
     public var description: String {
         var text = "\(code): \(reason)"
         if let underlying { text += " (\(underlying))" }
@@ -147,20 +159,31 @@ public struct EventStoreError: Error, Sendable, CustomStringConvertible {
 
     // MARK: Factories
 
+    /// A ``Code/streamNotFound`` error about `stream`.
+    /// - Parameter stream: the stream that does not exist.
     public static func streamNotFound(_ stream: StreamName) -> Self {
         .init(code: .streamNotFound, reason: "a stream named \"\(stream)\" could not be found", streamName: stream)
     }
 
+    /// A ``Code/streamDeleted`` error about `stream`.
+    /// - Parameter stream: the stream that was deleted for good.
     public static func streamDeleted(_ stream: StreamName) -> Self {
         .init(
             code: .streamDeleted, reason: "the stream \"\(stream)\" was deleted for good: its name cannot be used again",
             streamName: stream)
     }
 
+    /// A ``Code/streamExists`` error about `stream`.
+    /// - Parameter stream: the stream that exists already.
     public static func streamExists(_ stream: StreamName) -> Self {
         .init(code: .streamExists, reason: "a stream named \"\(stream)\" exists already", streamName: stream)
     }
 
+    /// A ``Code/wrongExpectedVersion`` error about `stream`, with the expected and the actual version.
+    /// - Parameters:
+    ///   - stream: the stream written to.
+    ///   - expected: what the writer expected.
+    ///   - actual: the stream's version, `nil` when the stream does not exist.
     public static func wrongExpectedVersion(_ stream: StreamName, expected: ExpectedVersion, actual: Int?) -> Self {
         let actualText = actual.map { "is at version \($0)" } ?? "does not exist"
         return .init(
@@ -169,30 +192,48 @@ public struct EventStoreError: Error, Sendable, CustomStringConvertible {
             streamName: stream, expectedVersion: expected, actualVersion: actual)
     }
 
+    /// A ``Code/duplicateEvent`` error about `stream`; its reason reads `stream "<stream>" already has <detail>`.
+    /// - Parameters:
+    ///   - stream: the stream written to.
+    ///   - detail: what is taken, for example `event <uuid>` or an ``AggregateKey``'s description.
     public static func duplicateEvent(_ stream: StreamName, _ detail: String) -> Self {
         .init(code: .duplicateEvent, reason: "stream \"\(stream)\" already has \(detail)", streamName: stream)
     }
 
+    /// An ``Code/invalidArgument`` error, about no stream.
+    /// - Parameter reason: what is not acceptable, and why.
     public static func invalidArgument(_ reason: String) -> Self {
         .init(code: .invalidArgument, reason: reason)
     }
 
+    /// A ``Code/projectionNotFound`` error, with the projection's name in ``projectionName``.
+    /// - Parameter name: the name no projection has.
     public static func projectionNotFound(_ name: String) -> Self {
         .init(code: .projectionNotFound, reason: "a projection named \"\(name)\" could not be found", projectionName: name)
     }
 
+    /// A ``Code/consumerGroupNotFound`` error; the name is in the reason only, as a JSON string.
+    /// - Parameter name: the name no consumer group has.
     public static func consumerGroupNotFound(_ name: String) -> Self {
         .init(code: .consumerGroupNotFound, reason: "a consumer group named \(JSONValue.string(name).jsonText) could not be found")
     }
 
+    /// A ``Code/consumerGroupExists`` error; the name is in the reason only, as a JSON string.
+    /// - Parameter name: the name of the consumer group that exists already.
     public static func consumerGroupExists(_ name: String) -> Self {
         .init(code: .consumerGroupExists, reason: "a consumer group named \(JSONValue.string(name).jsonText) exists already")
     }
 
+    /// A ``Code/corrupt`` error, about no stream.
+    /// - Parameter reason: which stored value cannot be read back, and why.
     public static func corrupt(_ reason: String) -> Self {
         .init(code: .corrupt, reason: reason)
     }
 
+    /// A ``Code/backend`` error: the database or its driver failed.
+    /// - Parameters:
+    ///   - reason: what failed.
+    ///   - underlying: the database's or driver's error, if there is one.
     public static func backend(_ reason: String, underlying: (any Error & Sendable)? = nil) -> Self {
         .init(code: .backend, reason: reason, underlying: underlying)
     }

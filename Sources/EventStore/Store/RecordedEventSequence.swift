@@ -3,6 +3,7 @@
 /// Pages are fetched by keyset (position after the last one seen), so memory stays constant however
 /// long the stream, and `count` is honoured exactly whatever the page size.
 public struct RecordedEventSequence: AsyncSequence, Sendable {
+    /// A recorded event of the load.
     public typealias Element = RecordedEvent
 
     /// Which way positions run.
@@ -69,10 +70,12 @@ public struct RecordedEventSequence: AsyncSequence, Sendable {
         }
     }
 
+    /// An iterator over the events, from the load's start: each iterator reads the pages again.
     public func makeAsyncIterator() -> Iterator {
         Iterator(sequence: self, bound: start, remaining: count)
     }
 
+    /// Iterates a ``RecordedEventSequence``, fetching a page whenever the one before is used up.
     public struct Iterator: AsyncIteratorProtocol {
         let sequence: RecordedEventSequence
         var bound: Int
@@ -81,6 +84,9 @@ public struct RecordedEventSequence: AsyncSequence, Sendable {
         var index = 0
         var exhausted = false
 
+        /// The next event, fetching the next page when needed; `nil` after the last one.
+        /// - Throws: The backend's error when a page cannot be read, or what an upcaster
+        ///   (``RecordedEventSequence/flatMapEvents(_:)``) throws.
         public mutating func next() async throws -> RecordedEvent? {
             while index == page.count {
                 if exhausted || remaining == 0 { return nil }

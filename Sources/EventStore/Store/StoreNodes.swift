@@ -7,6 +7,10 @@ public struct StoreNodes: Sendable, Hashable {
     /// The servers the store reads from (`host:port`); empty while it does not know them.
     public var reads: [String]
 
+    /// Nodes as a store found them.
+    /// - Parameters:
+    ///   - writes: The server that takes the writes (`host:port`), or `nil` when unknown.
+    ///   - reads: The servers reads go to (`host:port`); empty when unknown.
     public init(writes: String?, reads: [String]) {
         (self.writes, self.reads) = (writes, reads)
     }
@@ -14,5 +18,6 @@ public struct StoreNodes: Sendable, Hashable {
 
 /// A store that can say which database servers it uses (``StoreNodes``).
 public protocol NodeReportingStore: Sendable {
+    /// The servers the store writes to and reads from, as it last found them (what `/health/ready` reports).
     var nodes: StoreNodes { get }
 }

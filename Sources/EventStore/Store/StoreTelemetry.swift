@@ -19,10 +19,15 @@ import Tracing
 /// An append made while a span is current keeps the W3C `traceparent` of its span in each event's metadata
 /// under ``MetadataKey/traceParent`` (unless the event has one), so that a consumer can continue the trace.
 public struct EventStoreTelemetry: Sendable {
+    /// The factory of the store's timers and counters; the store makes them when it is opened.
     public var metrics: any MetricsFactory
     /// `nil`: `InstrumentationSystem.tracer` at each operation.
     public var tracer: (any Tracer)?
 
+    /// Where to send metrics and spans.
+    /// - Parameters:
+    ///   - metrics: the metrics factory; `MetricsSystem.factory` as it is now by default.
+    ///   - tracer: the tracer; `nil` (the default) for `InstrumentationSystem.tracer` at each operation.
     public init(metrics: any MetricsFactory = MetricsSystem.factory, tracer: (any Tracer)? = nil) {
         self.metrics = metrics
         self.tracer = tracer

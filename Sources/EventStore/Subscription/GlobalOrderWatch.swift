@@ -5,6 +5,7 @@ import Synchronization
 /// cluster that has a transaction id and is still open (events committed after it started are not read
 /// until it ends, so that none is ever passed over).
 public struct GlobalOrderBlocker: Sendable, Hashable, CustomStringConvertible {
+    /// Where the blocking transaction lives: in a session, or prepared for two-phase commit.
     public enum Kind: String, Sendable, Hashable {
         /// A session's open transaction (`pg_stat_activity`).
         case session
@@ -12,6 +13,7 @@ public struct GlobalOrderBlocker: Sendable, Hashable, CustomStringConvertible {
         case prepared
     }
 
+    /// Whether it is a session's transaction or a prepared one.
     public var kind: Kind
     /// Its transaction id (32 bits, as `pg_stat_activity.backend_xid` shows it).
     public var transactionID: Int64
@@ -28,6 +30,16 @@ public struct GlobalOrderBlocker: Sendable, Hashable, CustomStringConvertible {
     /// The prepared transaction's name (`COMMIT PREPARED` or `ROLLBACK PREPARED` ends it).
     public var preparedName: String?
 
+    /// A blocking transaction, as the backend found it.
+    /// - Parameters:
+    ///   - kind: a session's transaction or a prepared one.
+    ///   - transactionID: its transaction id.
+    ///   - age: how long it has been open; `nil` (the default) when it cannot be seen.
+    ///   - database: the database it runs in, if known.
+    ///   - processID: the session's process id, for a session's transaction.
+    ///   - state: the session's state, for a session's transaction.
+    ///   - applicationName: the session's `application_name`, for a session's transaction.
+    ///   - preparedName: the prepared transaction's name, for a prepared one.
     public init(
         kind: Kind, transactionID: Int64, age: Duration? = nil, database: String? = nil, processID: Int? = nil,
         state: String? = nil, applicationName: String? = nil, preparedName: String? = nil
@@ -42,6 +54,9 @@ public struct GlobalOrderBlocker: Sendable, Hashable, CustomStringConvertible {
         self.preparedName = preparedName
     }
 
+    /// One line for a log or a person, parts joined by `, `: `transaction <id> of session <pid>`, its state and
+    /// application, or `prepared transaction "<name>" (<id>)`; then its database and how long it has been
+    /// open (in seconds, to a tenth; `age not visible to this role` without ``age``).
     public var description: String {
         var parts: [String] = []
         switch kind {
@@ -69,6 +84,8 @@ public struct GlobalOrderStall: Sendable, CustomStringConvertible {
     /// What holds them back, where the backend can tell.
     public var blockers: [GlobalOrderBlocker]
 
+    /// `readers of the global order have waited <age> s for <cause>`: the blockers' descriptions joined by
+    /// `; `, or `an open transaction` when there are none.
     public var description: String {
         let cause = blockers.isEmpty ? "an open transaction" : blockers.map(\.description).joined(separator: "; ")
         return "readers of the global order have waited \(Self.seconds(age)) s for \(cause)"
@@ -95,6 +112,7 @@ public final class GlobalOrderWatch: Sendable {
         var last: GlobalOrderStall?
     }
 
+    /// The store whose heads the watch reads.
     public let store: any GlobalOrderEventStore
     /// How old a stall is before it is a warning, and before `/health/ready` reports it: 10 s by default.
     public let threshold: Duration
@@ -103,6 +121,12 @@ public final class GlobalOrderWatch: Sendable {
     private let logger: Logger
     private let state = Mutex(State())
 
+    /// A watch of `store`'s global order; it checks nothing until ``check()`` or ``run(every:)`` is called.
+    /// - Parameters:
+    ///   - store: the store to watch.
+    ///   - threshold: how old a stall is before it is a warning; 10 s by default.
+    ///   - repeatInterval: how often a warning is repeated while the stall lasts; 60 s by default.
+    ///   - logger: where the warnings go; `eventstore.global-order` by default.
     public init(
         store: any GlobalOrderEventStore, threshold: Duration = .seconds(10), repeatInterval: Duration = .seconds(60),
         logger: Logger = Logger(label: "eventstore.global-order")

@@ -30,6 +30,8 @@ public enum SubscriptionTarget: Sendable, Hashable, CustomStringConvertible {
         }
     }
 
+    /// The target as logs and messages show it: `stream user-1`, `streams a, b`, `category user`,
+    /// `categories user, order` or `all`.
     public var description: String {
         switch self {
         case let .stream(name): return "stream \(name)"
@@ -281,6 +283,7 @@ extension GlobalOrderEventStore {
 /// The events of a subscription: catch-up, then live (see ``GlobalOrderEventStore/subscribe(to:from:readBatchSize:clock:logger:)``).
 /// It ends only when the consuming task is cancelled, or with an error that is not a backend failure.
 public struct EventSubscription: AsyncSequence, Sendable {
+    /// One event of the target, in the global order.
     public typealias Element = RecordedEvent
 
     let store: any GlobalOrderEventStore
@@ -294,10 +297,12 @@ public struct EventSubscription: AsyncSequence, Sendable {
     /// The most time between retries after backend failures.
     static let maxRetryDelay: Duration = .seconds(5)
 
+    /// An iterator that starts after the subscription's start position.
     public func makeAsyncIterator() -> Iterator {
         Iterator(store: store, target: target, last: after, readBatchSize: readBatchSize, clock: clock, logger: logger)
     }
 
+    /// Reads the target's events a page at a time and hands them out one by one.
     public struct Iterator: AsyncIteratorProtocol {
         let store: any GlobalOrderEventStore
         let target: SubscriptionTarget
@@ -317,6 +322,12 @@ public struct EventSubscription: AsyncSequence, Sendable {
             ["eventstore.target": .string(target.description), "eventstore.position": .string("\(last)")]
         }
 
+        /// The next event: the next of the page read last, or of a new page of at most the read batch size;
+        /// when there is none, it waits for an append, or at most the store's poll interval, and reads again.
+        ///
+        /// `nil` once the consuming task is cancelled (checked before each read). A transient failure is
+        /// logged and the read retried after 100 ms, then twice as long each time, up to 5 s.
+        /// - Throws: the errors that are not transient.
         public mutating func next() async throws -> RecordedEvent? {
             var retryDelay: Duration = .milliseconds(100)
             var failures = 0

@@ -6,7 +6,9 @@ import Foundation
 public struct MySQLConfiguration: Sendable {
     /// Which server the URL named (the SQL is the same; the documentation's "MySQL and MariaDB" article lists the differences).
     public enum Flavor: String, Sendable {
+        /// MySQL: a `mysql://` URL.
         case mysql
+        /// MariaDB: a `mariadb://` URL.
         case mariadb
     }
 
@@ -46,6 +48,14 @@ public struct MySQLConfiguration: Sendable {
     /// as 1). Formerly `loadBatchSize`.
     public var readBatchSize: Int = 1000
 
+    /// The settings of a server, every other one at its default (``Flavor/mariadb``, a pool of 10, no table
+    /// prefix).
+    /// - Parameters:
+    ///   - host: the server's host name or address.
+    ///   - port: the server's port; 3306 by default.
+    ///   - username: the user to connect as.
+    ///   - password: the user's password; `nil` (the default) for none.
+    ///   - database: the database the store's tables are in.
     public init(host: String, port: Int = 3306, username: String, password: String? = nil, database: String) {
         (self.host, self.port, self.username, self.password, self.database) = (host, port, username, password, database)
     }

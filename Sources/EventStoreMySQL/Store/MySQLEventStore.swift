@@ -17,6 +17,7 @@ import Logging
 /// let store = try await MySQLEventStore(configuration: try MySQLConfiguration(url: "mariadb://app:secret@127.0.0.1/events"))
 /// ```
 public final class MySQLEventStore: SQLEventStore, @unchecked Sendable {
+    /// The settings the store was opened with: its server, pool, deadlines and table prefix.
     public let configuration: MySQLConfiguration
     /// The schema version of the database.
     public let schemaVersion: Int
