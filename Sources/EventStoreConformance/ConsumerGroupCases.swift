@@ -333,20 +333,35 @@ extension EventStoreConformance {
         },
         ConformanceCase("consumer groups", "consumersFollowAGroupAsASequenceAndLeaveWhenCancelled") { inner in
             let store = try inner.grouping()
-            try await store.createConsumerGroup(ConsumerGroup(name: "live", target: .category("job")))
+            // A timeout longer than the wait below: a delivery handed out and lost would not come again within
+            // it, so it fails the case instead of passing as a retry.
+            let settings = ConsumerGroupSettings(messageTimeout: .seconds(300))
+            try await store.createConsumerGroup(ConsumerGroup(name: "live", target: .category("job"), settings: settings))
             let received = Shared<[String: [Int]]>([:])
+            let failures = Shared<[String]>([])
             let consumers = (0..<2).map { index in
                 Task {
-                    let deliveries = try store.consume("live", as: "c\(index)", batchSize: 2, pollInterval: .milliseconds(50))
-                    for try await delivery in deliveries {
-                        received.withLock { $0["c\(index)", default: []].append(delivery.event.position) }
-                        try await deliveries.acknowledge(delivery)
+                    do {
+                        let deliveries = try store.consume("live", as: "c\(index)", batchSize: 2, pollInterval: .milliseconds(50))
+                        for try await delivery in deliveries {
+                            received.withLock { $0["c\(index)", default: []].append(delivery.event.position) }
+                            try await deliveries.acknowledge(delivery)
+                        }
+                    } catch {
+                        failures.withLock { $0.append("c\(index): \(error)") }
                     }
                 }
             }
             for _ in 1...10 { try await put(jobs(1), to: "job-1", in: store) }
-            try await eventually("every event is acknowledged") {
+            // Two minutes: the case once ran out of 30 s at the start of a full CI run, when every suite's cases
+            // start at once on two cores (two consumers had acknowledged 8 events).
+            try await eventually("every event is acknowledged", within: .seconds(120)) {
                 try await store.consumerGroup(named: "live").acknowledged == 10
+            }
+            #expect(try await store.consumerGroup(named: "live").retries == 0, "no delivery was handed out twice")
+            #expect(failures.withLock { $0 }.isEmpty, "a consumer failed: \(failures.withLock { $0 })")
+            if try await store.consumerGroup(named: "live").acknowledged < 10 {
+                Issue.record("not every event was acknowledged: \(try await store.consumerGroup(named: "live"))")
             }
             let positions = received.withLock { $0.values.flatMap { $0 } }.sorted()
             #expect(positions == Array(1...10))

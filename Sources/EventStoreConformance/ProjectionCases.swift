@@ -72,9 +72,10 @@ private func changedCount(_ count: Int, _ event: RecordedEvent, _ context: some 
 
 /// Waits (up to 30 s) until `condition` holds.
 func eventually(
-    _ what: String, sourceLocation: SourceLocation = #_sourceLocation, _ condition: () async throws -> Bool
+    _ what: String, within limit: Duration = .seconds(30), sourceLocation: SourceLocation = #_sourceLocation,
+    _ condition: () async throws -> Bool
 ) async throws {
-    let deadline = ContinuousClock.now + .seconds(30)
+    let deadline = ContinuousClock.now + limit
     while ContinuousClock.now < deadline {
         // Errors (a row not yet written, say) count as "not yet".
         if (try? await condition()) == true { return }
