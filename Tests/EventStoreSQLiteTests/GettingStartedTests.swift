@@ -2,21 +2,28 @@ import EventStoreTestSupport
 import Foundation
 import Testing
 
-/// The getting-started article's shell transcripts, run as written: each `$ ` line (with its `\`
-/// continuations) is a command, the lines under it are what it prints (standard output and standard error,
+/// The shell transcripts of the getting-started article and of the README, run as written: each `$ ` line
+/// (with its `\` continuations) is a command, the lines under it are what it prints (standard output and standard error,
 /// as a terminal shows them), `…` standing for any text. `swift run eventstore` is the built executable, port
 /// 8080 a free one, and the folder a new, empty one.
 @Suite("Getting started", .watchdog())
 struct GettingStartedTests {
-    static let article = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent().appendingPathComponent("Sources/EventStore/EventStore.docc/GettingStarted.md")
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent()
+
+    /// The files whose transcripts run, each in a folder of its own, and how many transcripts each has at
+    /// least.
+    static let documents: [(path: String, transcripts: Int)] = [
+        ("Sources/EventStore/EventStore.docc/GettingStarted.md", 2),
+        ("README.md", 2),
+    ]
 
     struct Step {
         var command: String
         var expected: [String]
     }
 
-    /// The article's transcripts: its `sh` blocks that hold `$ ` commands, each a list of steps.
+    /// A document's transcripts: its `sh` blocks that hold `$ ` commands, each a list of steps.
     static func transcripts(of text: String) -> [[Step]] {
         var blocks: [[Step]] = []
         var lines: [String]?
@@ -106,10 +113,12 @@ struct GettingStartedTests {
         #expect(!Self.matches("ab", "a…b…c"))
     }
 
-    @Test func theArticlesCommandsPrintWhatItShows() async throws {
-        let text = try String(contentsOf: Self.article, encoding: .utf8)
+    @Test(arguments: documents.map(\.path))
+    func theCommandsPrintWhatTheDocumentShows(_ path: String) async throws {
+        let text = try String(contentsOf: Self.root.appendingPathComponent(path), encoding: .utf8)
         let blocks = Self.transcripts(of: text)
-        #expect(blocks.count >= 2, "the command-line and the HTTP transcripts")
+        let least = try #require(Self.documents.first { $0.path == path }).transcripts
+        #expect(blocks.count >= least, "the command-line and the HTTP transcripts")
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("getting-started-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: folder) }
@@ -117,7 +126,7 @@ struct GettingStartedTests {
             let port = try LocalPort.free()
             let executable = EventStoreProcess.executable.path
             for (index, block) in blocks.enumerated() {
-                Watchdog.step("transcript \(index + 1) of the getting-started article")
+                Watchdog.step("transcript \(index + 1) of \(path)")
                 // One script per block (a server started with & lives until the block's `kill %1`); a marker
                 // before each command splits what the block printed.
                 var script = "exec 2>&1\ntrap 'kill $(jobs -p) 2>/dev/null' EXIT\n"
@@ -141,7 +150,7 @@ struct GettingStartedTests {
                     let expected = step.expected.filter { !$0.isEmpty }
                     let same = printed[number].count == expected.count
                         && zip(printed[number], expected).allSatisfy { Self.matches($0, $1) }
-                    #expect(same, "$ \(step.command)\nprinted:\n\(printed[number].joined(separator: "\n"))\nthe article shows:\n\(expected.joined(separator: "\n"))")
+                    #expect(same, "$ \(step.command)\nprinted:\n\(printed[number].joined(separator: "\n"))\n\(path) shows:\n\(expected.joined(separator: "\n"))")
                 }
             }
         }
