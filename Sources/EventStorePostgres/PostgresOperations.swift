@@ -28,7 +28,7 @@ struct PostgresOperations: Sendable {
     /// Creates or upgrades the schema; concurrent starts wait for each other on an advisory lock, at most
     /// `migrationTimeout` (`lock_timeout` bounds the wait; the migration's own statements are not bound).
     func migrate(_ c: PostgresConnection) async throws -> Int {
-        let milliseconds = max(1, migrationTimeout.components.seconds * 1000 + migrationTimeout.components.attoseconds / 1_000_000_000_000_000)
+        let milliseconds = max(1, migrationTimeout.milliseconds)
         _ = try await run(c, "SELECT set_config('lock_timeout', \(bind: "\(milliseconds)ms"), true)" as SQLQuery)
         do {
             // The rows are read here: a statement's failure surfaces as its rows are read.

@@ -8,9 +8,6 @@ import Testing
 /// 8080 a free one, and the folder a new, empty one.
 @Suite("Getting started", .watchdog())
 struct GettingStartedTests {
-    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent()
-
     /// The files whose transcripts run, each in a folder of its own, and how many transcripts each has at
     /// least.
     static let documents: [(path: String, transcripts: Int)] = [
@@ -115,7 +112,7 @@ struct GettingStartedTests {
 
     @Test(arguments: documents.map(\.path))
     func theCommandsPrintWhatTheDocumentShows(_ path: String) async throws {
-        let text = try String(contentsOf: Self.root.appendingPathComponent(path), encoding: .utf8)
+        let text = try String(contentsOf: DocumentedCode.root.appendingPathComponent(path), encoding: .utf8)
         let blocks = Self.transcripts(of: text)
         let least = try #require(Self.documents.first { $0.path == path }).transcripts
         #expect(blocks.count >= least, "the command-line and the HTTP transcripts")
@@ -129,7 +126,8 @@ struct GettingStartedTests {
                 Watchdog.step("transcript \(index + 1) of \(path)")
                 // One script per block (a server started with & lives until the block's `kill %1`); a marker
                 // before each command splits what the block printed.
-                var script = "exec 2>&1\ntrap 'kill $(jobs -p) 2>/dev/null' EXIT\n"
+                // The EXIT trap stops a server the block started, also when the test terminates the script.
+                var script = "exec 2>&1\ntrap 'kill $(jobs -p) 2>/dev/null' EXIT\ntrap 'exit 143' TERM\n"
                 for (number, step) in block.enumerated() {
                     let command = step.command.replacingOccurrences(of: "swift run eventstore", with: "'\(executable)'")
                         .replacingOccurrences(of: "8080", with: "\(port)")

@@ -90,7 +90,7 @@ public final class Watchdog: Sendable {
     fileprivate var deadline: ContinuousClock.Instant? { started.withLock { $0 }.map { $0 + limit } }
 
     fileprivate func report(at now: ContinuousClock.Instant) -> String {
-        "watchdog: \(name) ran past its time limit of \(limit) (\(deadline.map { now - $0 + limit } ?? .zero) so far) at step \"\(stepDescription)\""
+        "watchdog: \(name) ran past its time limit of \(limit) (\(started.withLock { $0 }.map { now - $0 } ?? .zero) so far) at step \"\(stepDescription)\""
     }
 
     /// The thread that checks deadlines: a plain thread, so that a blocked cooperative pool cannot stop it.

@@ -1,7 +1,6 @@
 import EventStore
 import EventStoreConformance
 import EventStoreTestSupport
-import Foundation
 import Testing
 
 /// The example of the EventStoreConformance catalog's "Testing your backend" article, compiled here: the code
@@ -26,14 +25,8 @@ struct ConformanceArticleExample {
 @Suite("The conformance article", .watchdog())
 struct ConformanceArticleTests {
     @Test func theArticleShowsThisCode() throws {
-        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        let article = try String(
-            contentsOf: root.appendingPathComponent("Sources/EventStoreConformance/EventStoreConformance.docc/TestingYourBackend.md"),
-            encoding: .utf8)
-        let lines = try String(contentsOf: URL(fileURLWithPath: #filePath), encoding: .utf8).components(separatedBy: "\n")
-        let begin = try #require(lines.firstIndex { $0.hasSuffix("// Article begin") })
-        let end = try #require(lines.firstIndex { $0.hasSuffix("// Article end") })
-        let code = lines[(begin + 1)..<end].map { String($0.dropFirst(4)) }.joined(separator: "\n")
-        #expect(article.contains(code), "the article's example is not this file's code:\n\(code)")
+        try DocumentedCode.expectShown(
+            between: "Article", in: #filePath, indentation: 4,
+            in: "Sources/EventStoreConformance/EventStoreConformance.docc/TestingYourBackend.md")
     }
 }

@@ -1,6 +1,5 @@
 import EventStore
 import EventStoreTestSupport
-import Foundation
 import Testing
 
 // The README's quick start, kept compiling and passing here: the code between the markers is the README's,
@@ -40,13 +39,6 @@ struct ReadmeQuickStartTests {
     /// The README shows the code of ``theQuickStartRuns()`` between its markers, line for line (indentation
     /// aside), so that the two cannot drift apart.
     @Test func theReadmeShowsThisCode() throws {
-        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        let test = try String(contentsOf: URL(fileURLWithPath: #filePath), encoding: .utf8)
-        let readme = try String(contentsOf: root.appendingPathComponent("README.md"), encoding: .utf8)
-        let lines = test.components(separatedBy: "\n")
-        let begin = try #require(lines.firstIndex { $0.hasSuffix("// README begin") })
-        let end = try #require(lines.firstIndex { $0.hasSuffix("// README end") })
-        let code = lines[(begin + 1)..<end].map { String($0.dropFirst(8)) }.joined(separator: "\n")
-        #expect(readme.contains(code), "the README's quick start is not the test's code:\n\(code)")
+        try DocumentedCode.expectShown(between: "README", in: #filePath, indentation: 8, in: "README.md")
     }
 }

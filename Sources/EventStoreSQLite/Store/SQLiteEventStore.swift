@@ -104,8 +104,7 @@ struct SQLiteConnections: BlockingSQLConnections {
 
     init(configuration: SQLiteConfiguration) async throws {
         let tables = try SQLiteTables(prefix: configuration.tablePrefix)
-        let timeout = Int32(clamping: configuration.busyTimeout.components.seconds * 1000
-            + configuration.busyTimeout.components.attoseconds / 1_000_000_000_000_000)
+        let timeout = Int32(clamping: configuration.busyTimeout.milliseconds)
         let path = configuration.path
         writer = try await Self.opened(label: "eventstore.sqlite.writer") {
             let connection = try SQLiteConnection(path: path, readOnly: false, busyTimeoutMilliseconds: timeout)
