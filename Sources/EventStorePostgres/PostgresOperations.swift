@@ -385,9 +385,20 @@ struct PostgresOperations: Sendable {
     /// Asked of the primary: a standby's (a server
     /// the store still took for the primary while a failover demoted it) may be behind the one that handed
     /// a reader its position, which would then look like a position of another store.
+    ///
+    /// Not the snapshot's `xmax` alone: that is the newest transaction id *ended* plus one, and a primary
+    /// ends a commit only once its synchronous standby has answered, while a standby that replayed the
+    /// commit already shows its events: a reader's position from there was past `xmax`. `age()` of a
+    /// transaction id counts from the next one to hand out (in a statement that holds none); the 32-bit
+    /// difference is added to `xmax`, which is at most that far behind (an `xmax` whose low 32 bits are
+    /// one of the special ids 0–2, after a wraparound, adds nothing).
     /// - Throws: `backend` (which makes the store look for the primary again) when the server is a standby.
     func highestPosition(_ c: PostgresConnection) async throws -> GlobalPosition {
-        let query: PostgresQuery = "SELECT pg_snapshot_xmax(pg_current_snapshot())::text::int8, pg_is_in_recovery()"
+        let query: PostgresQuery = """
+            SELECT x.xmax::text::int8 + CASE WHEN xid(x.xmax)::text::int8 >= 3 THEN GREATEST(0, age(xid(x.xmax))) ELSE 0 END,
+                pg_is_in_recovery()
+            FROM (SELECT pg_snapshot_xmax(pg_current_snapshot()) AS xmax) AS x
+            """
         for try await (next, recovering) in try await run(c, query).decode((Int64, Bool).self) {
             if recovering {
                 throw EventStoreError.backend(

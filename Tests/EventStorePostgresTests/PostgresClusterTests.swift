@@ -321,6 +321,56 @@ struct PostgresClusterTests {
         }
     }
 
+    /// A standby shows a commit before the primary ends it: the primary marks a transaction ended only once
+    /// its synchronous standby has answered, and a standby that replayed the commit shows its events before
+    /// that. A position read on a standby and then read after on the primary, which does not show its event
+    /// yet, is not refused as past every position the store handed out (it was: the subscriber of the
+    /// switchover test stopped with `invalidArgument` in a CI run); the read waits for the event's commit.
+    @Test func aPositionAStandbyShowsBeforeThePrimaryEndsTheCommitIsNotRefused() async throws {
+        try await TestCluster.run("heal")
+        let url = try TestCluster.server.requiredURL()
+        let primary = try TestCluster.port(of: try await TestCluster.run("primary"))
+        let receivers = try PostgresConfiguration(url: url).hosts.filter { $0.port != primary }
+            .map { try TestCluster.walReceiverProcess(of: TestCluster.node(onPort: $0.port)) }
+        let shell = SQLShell.postgres(try TestCluster.url(ofPort: primary))
+        let prefix = TestDatabaseServer.uniquePrefix()
+        try await PostgresTestCluster.withStore(queryTimeout: .seconds(60), prefix: prefix) { store in
+            try await PostgresTestCluster.withStore(prefix: prefix, readsFromStandbys: true) { reader in
+                let first = try #require(try await store.create("ended-1", events: [EventMessage(messageName: "First")]).lastGlobalPosition)
+                try await ProcessFreezer.freeze(receivers)
+                let frozen = Mutex(receivers)
+                defer { ProcessFreezer.thaw(frozen.withLock { $0 }) }
+                let append = Task { try await store.append([EventMessage(messageName: "Waiting")], to: "ended-1") }
+                Watchdog.step("wait for the append to wait for the synchronous standby")
+                let backend = try await within(.seconds(30), "the append waits for the synchronous standby") {
+                    while true {
+                        let pid = try await shell.run("SELECT pid FROM pg_stat_activity WHERE wait_event = 'SyncRep' LIMIT 1")
+                        if let pid = pid_t(pid) { return pid }
+                        try await Task.sleep(for: .milliseconds(20))
+                    }
+                }
+                try await ProcessFreezer.freeze([backend])
+                frozen.withLock { $0 = [backend] }
+                ProcessFreezer.thaw(receivers)
+                Watchdog.step("read the event on a standby while the primary's backend, frozen, has not ended the commit")
+                let shown = try await within(.seconds(30), "a standby shows the event") {
+                    while true {
+                        if let event = try await reader.readPage(after: first, of: .stream("ended-1"), limit: 10).events.first { return event }
+                        try await Task.sleep(for: .milliseconds(50))
+                    }
+                }
+                #expect(shown.messageName == "Waiting")
+                #expect(try await store.readPage(after: first, of: .stream("ended-1"), limit: 10).events.isEmpty, "the primary shows it not yet")
+                let next = try await store.readPage(after: shown.globalPosition, of: .stream("ended-1"), limit: 10)
+                #expect(next.events.isEmpty)
+                ProcessFreezer.thaw([backend])
+                frozen.withLock { $0 = [] }
+                try await append.value
+                #expect(try await store.load("ended-1").collect().map(\.messageName) == ["First", "Waiting"])
+            }
+        }
+    }
+
     @Test func aReadCancelledByARecoveryConflictIsRunAgain() async throws {
         try await TestCluster.run("heal")
         let url = try TestCluster.server.requiredURL()

@@ -37,6 +37,12 @@ public enum TestCluster {
         try #require(try serverProcess(of: node, named: "startup"), "\(node) has no startup process: is it a standby?")
     }
 
+    /// The process of `node`'s PostgreSQL that receives WAL on a standby (`postgres: … walreceiver`): while it is
+    /// frozen, a primary whose synchronous standby is `node` waits in every commit for the standby's answer.
+    public static func walReceiverProcess(of node: String) throws -> pid_t {
+        try #require(try serverProcess(of: node, named: "walreceiver"), "\(node) has no walreceiver: is it a standby?")
+    }
+
     /// The process of `node`'s PostgreSQL that flushes WAL in the background (`postgres: … walwriter`):
     /// frozen, WAL that no commit flushes (a rollback's) stays in the server's buffers, unseen by standbys.
     public static func walWriterProcess(of node: String) throws -> pid_t {
