@@ -12,8 +12,10 @@ extension EventStoreClient {
     /// A connection that drops, or stays silent past ``EventStoreClientConfiguration/requestTimeout`` (the
     /// server sends a comment every 15 s), is opened again with `Last-Event-ID`, the position of the last
     /// event delivered: nothing is skipped or repeated. A server that cannot be reached is tried again with a
-    /// doubling pause of at most 5 s, for as long as the consumer waits. An error the server ends the stream
-    /// with (its `event: error` frame), or a request it refuses (a 4xx), ends the sequence with that error.
+    /// doubling pause of at most 5 s, for as long as the consumer waits, and so is a transient error the server
+    /// ends the stream with (its `event: error` frame naming `backend`, `busy` or `wrongPartition`, or no
+    /// code at all). Any other error of a frame, or a request the server refuses (a 4xx), ends the sequence
+    /// with that error.
     ///
     /// Each event is the JSON the stream carries on one line: a payload whose whitespace held line breaks
     /// (outside its strings) arrives with spaces there, the same JSON value. `subscribe(to:from:readBatchSize:clock:logger:)`
@@ -71,11 +73,12 @@ public struct ClientEventStream: AsyncSequence, Sendable {
         public mutating func next() async throws -> RecordedEvent? {
             while true {
                 if Task.isCancelled { return nil }
-                if let line = takeLine() {
-                    if let event = try dispatch(line) { return event }
-                    continue
-                }
                 do {
+                    // An `event: error` frame is thrown here, and waited out below when it is transient.
+                    if let line = takeLine() {
+                        if let event = try dispatch(line) { return event }
+                        continue
+                    }
                     if body == nil { body = try await connect() }
                     guard let chunk = try await body?.next() else {
                         // The server ended the stream (a shutdown): open it again.

@@ -553,10 +553,13 @@ public final class EventStoreClient: GlobalOrderEventStore, SnapshotStore, Scave
         let body = try await instruments.measure(.scavenge) {
             try JSONValue(parsing: try await shielded { try await self.transport.send(.POST, "/scavenge", kind: .idempotentWrite) }.body)
         }
-        guard case let .number(streams)? = body["streams"], case let .number(events)? = body["events"] else {
-            throw EventStoreError.corrupt("the server's scavenge result is not {streams, events}")
+        // Counts that are not whole numbers are a wrong answer, never 0.
+        guard case let .number(streams)? = body["streams"], case let .number(events)? = body["events"],
+            let streamCount = Int(streams), let eventCount = Int(events), streamCount >= 0, eventCount >= 0
+        else {
+            throw EventStoreError.corrupt("the server's scavenge result is not {streams, events} as two counts: \(body.jsonText)")
         }
-        return ScavengeResult(streams: Int(streams) ?? 0, events: Int(events) ?? 0)
+        return ScavengeResult(streams: streamCount, events: eventCount)
     }
 }
 

@@ -65,7 +65,10 @@ public final class PostgresEventStore: SQLEventStore, Service, NodeReportingStor
     public func run() async {
         await withDiscardingTaskGroup { group in
             group.addTask { await self.postgres.nodes.run() }
-            group.addTask { await self.listenForAppends() }
+            group.addTask {
+                await self.postgres.nodes.untilRunning()
+                await self.listenForAppends()
+            }
         }
         await postgres.reader?.close()
     }
@@ -97,6 +100,7 @@ public final class PostgresEventStore: SQLEventStore, Service, NodeReportingStor
         return try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { await store.run() }
             defer { group.cancelAll() }
+            await store.postgres.nodes.untilRunning()
             try await store.migrate()
             return try await body(store)
         }

@@ -43,10 +43,42 @@ final class PostgresNodes: Sendable {
         }
     }
 
+    /// How many pools have started to run, and who waits for all of them (``untilRunning()``).
+    private let starts = Mutex<(count: Int, waiters: [CheckedContinuation<Void, Never>])>((0, []))
+
     /// Runs every host's pool until the task is cancelled.
     func run() async {
         await withDiscardingTaskGroup { group in
-            for client in clients { group.addTask { await client.run() } }
+            for client in clients {
+                group.addTask {
+                    self.poolStarts()
+                    // Nothing suspends before the pool's `run()` marks it running.
+                    await client.run()
+                }
+            }
+        }
+    }
+
+    private func poolStarts() {
+        let waiters = starts.withLock { starts in
+            starts.count += 1
+            guard starts.count == clients.count else { return [CheckedContinuation<Void, Never>]() }
+            defer { starts.waiters = [] }
+            return starts.waiters
+        }
+        for waiter in waiters { waiter.resume() }
+    }
+
+    /// Returns once ``run()`` has started every pool: a call before that waits in PostgresNIO all the same, but
+    /// logs a warning that the pool's `run()` was not called.
+    func untilRunning() async {
+        await withCheckedContinuation { waiter in
+            let started = starts.withLock { starts in
+                if starts.count == clients.count { return true }
+                starts.waiters.append(waiter)
+                return false
+            }
+            if started { waiter.resume() }
         }
     }
 
