@@ -143,7 +143,7 @@ final class PostgresDriver: SQLDriver {
     /// A top-level read that may go to a standby (PostgresNIO).
     private func standbyRead<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) async throws -> T) async throws -> T {
         try await readOnStandby { index in
-            try await Self.reportingDriverErrors { try await deadline.withConnection(of: nodes.clients[index], .read, body) }
+            try await Self.reportingDriverErrors { try await deadline.withConnection(of: nodes.client(index), .read, body) }
         } else: {
             try await onConnection(.read, body)
         }
@@ -443,7 +443,7 @@ final class PostgresDriver: SQLDriver {
             if libpq, let standbyReader = standbyReaders[index] {
                 result = try await Self.reportingLibPQErrors { try await standbyReader.read(viaLibpq) }
             } else {
-                result = try await Self.reportingDriverErrors { try await deadline.withConnection(of: nodes.clients[index], .read, viaNIO) }
+                result = try await Self.reportingDriverErrors { try await deadline.withConnection(of: nodes.client(index), .read, viaNIO) }
             }
             if let checked { try await Self.reportingDriverErrors { try await checked(result) } }
             return result

@@ -22,7 +22,7 @@ import Synchronization
 /// and promoting a primary is Patroni's.
 final class PostgresNodes: Sendable {
     let hosts: [PostgresConfiguration.Host]
-    let clients: [PostgresClient]
+    private let clients: [PostgresClient]
     private let configuration: PostgresConfiguration
     private let logger: Logger
     private let state = Mutex(State())
@@ -38,13 +38,27 @@ final class PostgresNodes: Sendable {
         self.configuration = configuration
         self.logger = logger
         hosts = configuration.hosts
+        let poolLogger = Logger(label: logger.label) { _ in PoolLogHandler(base: logger.handler) }
         clients = try configuration.hosts.map {
-            PostgresClient(configuration: try configuration.clientConfiguration(for: $0), backgroundLogger: logger)
+            PostgresClient(configuration: try configuration.clientConfiguration(for: $0), backgroundLogger: poolLogger)
         }
     }
 
+    /// The pool of host `index`. A call before ``run()`` started the pools waits in PostgresNIO until it
+    /// does (or its deadline passes): that is logged once, as a warning.
+    func client(_ index: Int) -> PostgresClient {
+        let warn = starts.withLock { starts in
+            defer { starts.warned = true }
+            return starts.count < clients.count && !starts.warned
+        }
+        if warn {
+            logger.warning("[EventStore] a call to PostgreSQL came before the store's run(): it waits until run() runs, or fails at its deadline")
+        }
+        return clients[index]
+    }
+
     /// How many pools have started to run, and who waits for all of them (``untilRunning()``).
-    private let starts = Mutex<(count: Int, waiters: [CheckedContinuation<Void, Never>])>((0, []))
+    private let starts = Mutex<(count: Int, waiters: [CheckedContinuation<Void, Never>], warned: Bool)>((0, [], false))
 
     /// Runs every host's pool until the task is cancelled.
     func run() async {
@@ -69,8 +83,8 @@ final class PostgresNodes: Sendable {
         for waiter in waiters { waiter.resume() }
     }
 
-    /// Returns once ``run()`` has started every pool: a call before that waits in PostgresNIO all the same, but
-    /// logs a warning that the pool's `run()` was not called.
+    /// Returns once ``run()`` has started every pool (each pool's own `run()` is then called at once, without
+    /// suspending).
     func untilRunning() async {
         await withCheckedContinuation { waiter in
             let started = starts.withLock { starts in
@@ -85,7 +99,7 @@ final class PostgresNodes: Sendable {
     /// The primary's pool: found first when it is not known.
     /// - Throws: `backend` when no host is a primary now (a failover under way), saying what each host answered.
     func primary() async throws -> PostgresClient {
-        try await clients[primaryIndex()]
+        try await client(primaryIndex())
     }
 
     /// The host believed to be the primary, when one is known.
@@ -396,5 +410,38 @@ enum HTTPGet {
         func channelRead(context: ChannelHandlerContext, data: NIOAny) {
             received.append(unwrapInboundIn(data))
         }
+    }
+}
+
+/// The logger PostgresNIO's pools log to: the store's, without PostgresNIO's warning at every connection leased
+/// before the pool's `run()` has marked it running. A store's first call can come in that moment (its
+/// `withStore` waits until the pools start, not until PostgresNIO marks them), where the lease waits for the
+/// pool as it would a moment later; a call truly before the store runs is logged by ``PostgresNodes/client(_:)``.
+struct PoolLogHandler: LogHandler {
+    var base: any LogHandler
+
+    var logLevel: Logger.Level {
+        get { base.logLevel }
+        set { base.logLevel = newValue }
+    }
+
+    var metadata: Logger.Metadata {
+        get { base.metadata }
+        set { base.metadata = newValue }
+    }
+
+    var metadataProvider: Logger.MetadataProvider? {
+        get { base.metadataProvider }
+        set { base.metadataProvider = newValue }
+    }
+
+    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { base[metadataKey: key] }
+        set { base[metadataKey: key] = newValue }
+    }
+
+    func log(event: LogEvent) {
+        if event.level == .warning, "\(event.message)".hasPrefix("Trying to lease connection from `PostgresClient`") { return }
+        base.log(event: event)
     }
 }

@@ -80,7 +80,7 @@ final class PostgresStandbys: Sendable {
         let unnoted = state.withLock { $0.unnoted }
         guard unnoted != state.withLock({ $0.unnotedCovered }) else { return true }
         let logger = self.logger
-        let position = try? await deadline.withConnection(of: nodes.clients[primary], .read) { connection in
+        let position = try? await deadline.withConnection(of: nodes.client(primary), .read) { connection in
             for try await position in try await connection.query(Self.insertPosition, logger: logger).decode(Int64.self) {
                 return UInt64(max(0, position))
             }
@@ -194,7 +194,7 @@ final class PostgresStandbys: Sendable {
     private func ask(_ index: Int) async throws -> Status {
         let logger = self.logger
         let maxLag = configuration.maxStandbyLag
-        return try await deadline.withConnection(of: nodes.clients[index], .read) { connection in
+        return try await deadline.withConnection(of: nodes.client(index), .read) { connection in
             let query: PostgresQuery = """
                 SELECT pg_is_in_recovery(), \(unescaped: Self.replayedBytes),
                     coalesce((SELECT coalesce(status, 'streaming') = 'streaming' FROM pg_stat_wal_receiver), false),
@@ -219,7 +219,7 @@ final class PostgresStandbys: Sendable {
         let end = clock.now + configuration.maxStandbyLag
         let logger = self.logger
         while clock.now < end {
-            let replayed = try? await deadline.withConnection(of: nodes.clients[index], .read) { connection in
+            let replayed = try? await deadline.withConnection(of: nodes.client(index), .read) { connection in
                 for try await replayed in try await connection.query("SELECT \(unescaped: Self.replayedBytes)", logger: logger)
                     .decode(Int64.self)
                 {

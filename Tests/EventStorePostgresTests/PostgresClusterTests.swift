@@ -365,7 +365,7 @@ struct PostgresClusterTests {
                 #expect(next.events.isEmpty)
                 ProcessFreezer.thaw([backend])
                 frozen.withLock { $0 = [] }
-                try await append.value
+                _ = try await append.value
                 #expect(try await store.load("ended-1").collect().map(\.messageName) == ["First", "Waiting"])
             }
         }

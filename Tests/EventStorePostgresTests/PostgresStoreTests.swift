@@ -1,7 +1,9 @@
 import EventStore
+import EventStoreConformance
 import EventStorePostgres
 import EventStoreTestSupport
 import Foundation
+import Logging
 import MetricsTestKit
 import Synchronization
 import Testing
@@ -17,6 +19,36 @@ struct PostgresStoreTests {
         ) { store in
             try await StoreMetricsCheck.run(store, metrics: metrics, backend: "postgresql")
         }
+    }
+
+    /// A store opened with `withStore` and used at once logs no warning: its first call waits until the pools
+    /// run (PostgresNIO warned, at almost every open, of a connection leased before its pool's `run()`). A store
+    /// whose `run()` is never called says so once.
+    @Test func aStoreOpenedAndUsedAtOnceLogsNoWarning() async throws {
+        let log = LogRecorder()
+        let prefix = PostgresTestServer.uniquePrefix()
+        for index in 1...5 {
+            _ = try await PostgresEventStore.withStore(configuration: try PostgresTestServer.configuration(prefix: prefix), logger: log.logger()) {
+                store in
+                try await store.create(try StreamName("opened-\(index)"), events: [EventMessage(messageName: "Opened")])
+            }
+        }
+        #expect(log.all.filter { $0.level >= .warning }.map(\.message) == [])
+        #expect(!log.all.isEmpty, "the recorder kept the store's log")
+
+        // A store whose run() nobody calls: its calls fail at their deadline, and that is said once.
+        let forgotten = LogRecorder()
+        var configuration = try PostgresTestServer.configuration(prefix: prefix)
+        configuration.queryTimeout = .seconds(1)
+        configuration.connectTimeout = .seconds(1)
+        let store = try PostgresEventStore(configuration: configuration, logger: forgotten.logger())
+        for _ in 1...2 {
+            let error = await #expect(throws: EventStoreError.self) { try await store.load("opened-1").collect() }
+            #expect(error?.code == .backend, "\(String(describing: error))")
+        }
+        let warnings = forgotten.all.filter { $0.level >= .warning }.map(\.message)
+        #expect(warnings.filter { $0.contains("came before the store's run()") }.count == 1, "\(warnings)")
+        #expect(!warnings.contains { $0.contains("Trying to lease") }, "\(warnings)")
     }
 
     @Test func urlsCarryEverySetting() throws {
