@@ -110,18 +110,31 @@ struct Routes: Sendable {
         if let registry = configuration.metricsRegistry {
             let subscribers = self.subscribers
             let groupMetrics = ConsumerGroupMetrics()
-            router.get("/metrics") { _, _ in
-                if let projectionStore = store as? any ProjectionStore {
-                    try await Self.updateProjectionLag(in: registry, store: projectionStore)
+            router.get("/metrics") { _, context in
+                // What the store is asked (lags, groups, the stall) has the readiness timeout. A store that fails
+                // or is late leaves those gauges as the last scrape set them and sets `eventstore_store_up` to 0:
+                // the scrape is still answered, with the store's failure counters, when they matter most.
+                let failure = await Self.answer(within: readinessTimeout, late: "the event store did not answer within \(readinessTimeout)") {
+                    () -> String? in
+                    do {
+                        if let projectionStore = store as? any ProjectionStore {
+                            try await Self.updateProjectionLag(in: registry, store: projectionStore)
+                        }
+                        if let groupStore = store as? any ConsumerGroupStore {
+                            try await groupMetrics.update(in: registry, store: groupStore)
+                        }
+                        if let watch {
+                            let stall = try await watch.check()
+                            registry.makeGauge(descriptor: Self.globalOrderStallDescriptor).set(stall?.age.seconds ?? 0)
+                        }
+                        return nil
+                    } catch {
+                        return "\(error)"
+                    }
                 }
-                if let groupStore = store as? any ConsumerGroupStore {
-                    try await groupMetrics.update(in: registry, store: groupStore)
-                }
+                if let failure { context.logger.notice("/metrics reports the store down: \(failure)") }
+                registry.makeGauge(descriptor: Self.storeUpDescriptor).set(Double(failure == nil ? 1 : 0))
                 registry.makeGauge(descriptor: Self.openStreamsDescriptor).set(Double(subscribers.count))
-                if let watch {
-                    let stall = try await watch.check()
-                    registry.makeGauge(descriptor: Self.globalOrderStallDescriptor).set(stall?.age.seconds ?? 0)
-                }
                 var bytes: [UInt8] = []
                 registry.emit(into: &bytes)
                 return Response(
@@ -619,30 +632,38 @@ struct Routes: Sendable {
     /// task of its own, so that a call the backend cannot give up (a blocked client library) cannot hold the
     /// answer past `timeout`; it ends within the backend's own deadline.
     static func readinessProblem(of store: any EventStore, watch: GlobalOrderWatch?, within timeout: Duration) async -> String? {
-        let answer = FirstAnswer()
+        await answer(within: timeout, late: "the event store did not answer within \(timeout)") { () -> String? in
+            do {
+                if let watch {
+                    // The watch reads the database: its answer is also whether the database answers.
+                    if let stall = try await watch.check(), stall.age >= watch.threshold { return "\(stall)" }
+                } else if let partitioned = store as? PartitionedEventStore {
+                    // Ready while a member answers: the other members' streams are served (and every server of
+                    // the store shares its members, so taking this one out of service would help nothing).
+                    try await Self.someMemberAnswers(partitioned)
+                } else {
+                    _ = try await store.hasStream("$health")
+                }
+                return nil
+            } catch {
+                return "the event store does not answer: \(error)"
+            }
+        }
+    }
+
+    /// What `work` returns, or `late` once `timeout` passes first: `work` then goes on unwaited for, bounded
+    /// by the store's own deadlines.
+    static func answer<T: Sendable>(within timeout: Duration, late: T, _ work: @escaping @Sendable () async -> T) async -> T {
+        let answer = FirstAnswer<T>()
         return await withCheckedContinuation { continuation in
             answer.wait(continuation)
             let timer = Task {
                 try await Task.sleep(for: timeout)
-                answer.give("the event store did not answer within \(timeout)")
+                answer.give(late)
             }
             Task {
-                do {
-                    if let watch {
-                        // The watch reads the database: its answer is also whether the database answers.
-                        if let stall = try await watch.check(), stall.age >= watch.threshold { return answer.give("\(stall)") }
-                    } else if let partitioned = store as? PartitionedEventStore {
-                        // Ready while a member answers: the other members' streams are served (and every server of
-                        // the store shares its members, so taking this one out of service would help nothing).
-                        try await Self.someMemberAnswers(partitioned)
-                    } else {
-                        _ = try await store.hasStream("$health")
-                    }
-                    answer.give(nil)
-                } catch {
-                    answer.give("the event store does not answer: \(error)")
-                }
-                // A timer of a check that answered would sleep on for nothing.
+                answer.give(await work())
+                // A timer of work that answered would sleep on for nothing.
                 timer.cancel()
             }
         }
@@ -667,11 +688,11 @@ struct Routes: Sendable {
     }
 
     /// The first of several answers, given to one waiter.
-    private final class FirstAnswer: Sendable {
-        private let waiter = Mutex<CheckedContinuation<String?, Never>?>(nil)
+    private final class FirstAnswer<T: Sendable>: Sendable {
+        private let waiter = Mutex<CheckedContinuation<T, Never>?>(nil)
 
-        func wait(_ continuation: CheckedContinuation<String?, Never>) { waiter.withLock { $0 = continuation } }
-        func give(_ problem: String?) { waiter.withLock { $0.take() }?.resume(returning: problem) }
+        func wait(_ continuation: CheckedContinuation<T, Never>) { waiter.withLock { $0 = continuation } }
+        func give(_ answer: T) { waiter.withLock { $0.take() }?.resume(returning: answer) }
     }
 
     /// `eventstore_event_streams_stalled_total`.
@@ -684,6 +705,12 @@ struct Routes: Sendable {
     static var openStreamsDescriptor: MetricNameDescriptor {
         MetricNameDescriptor(
             metricName: "eventstore_event_streams", unitName: "open", helpText: "Server-Sent-Events streams open now.")
+    }
+    /// `eventstore_store_up`.
+    static var storeUpDescriptor: MetricNameDescriptor {
+        MetricNameDescriptor(
+            metricName: "eventstore_store", unitName: "up",
+            helpText: "1 when the event store answered this scrape's questions within the readiness timeout, else 0 (its gauges then keep the last values it gave).")
     }
     /// `eventstore_global_order_stall_seconds`.
     static var globalOrderStallDescriptor: MetricNameDescriptor {

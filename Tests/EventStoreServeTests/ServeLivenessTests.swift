@@ -93,6 +93,48 @@ extension ServeFaultTests {
         }
     }
 
+    /// `/metrics` answers while the database is frozen, within the readiness timeout (5 s) rather than the
+    /// query deadline (30 s), with `eventstore_store_up 0`; once it is thawed, 1 again. (It answered 503, after
+    /// the query deadline: a scrape failed exactly while the outage was on.)
+    @Test func metricsAreAnsweredWhileTheDatabaseIsFrozen() async throws {
+        try await Self.withPostgres("sv-metrics") { server in
+            let serve = try await ServeProcess.start(database: server.url, in: server.directory)
+            #expect(await serve.post(UUID().uuidString.lowercased(), to: "metrics-1") == 204)
+            func storeUp() async throws -> (status: UInt, up: Double?, took: Duration) {
+                let started = ContinuousClock.now
+                let metrics = try await serve.get("/metrics", timeout: .seconds(40))
+                let line = metrics.body.split(separator: "\n").first { $0.hasPrefix("eventstore_store_up ") }
+                return (metrics.status, line.flatMap { Double($0.split(separator: " ").last ?? "") }, ContinuousClock.now - started)
+            }
+            let before = try await storeUp()
+            #expect(before.status == 200 && before.up == 1, "\(before)")
+
+            Watchdog.step("scrape /metrics while PostgreSQL is frozen")
+            try await server.freeze()
+            let frozen: (status: UInt, up: Double?, took: Duration)
+            do {
+                frozen = try await storeUp()
+            } catch {
+                try server.thaw()
+                throw error
+            }
+            try server.thaw()
+            #expect(frozen.status == 200 && frozen.up == 0, "\(frozen)")
+            #expect(frozen.took < .seconds(15), "the scrape took \(frozen.took)")
+
+            Watchdog.step("scrape /metrics until the store is up again")
+            var after = try await storeUp()
+            let deadline = ContinuousClock.now + .seconds(30)
+            while after.up != 1, ContinuousClock.now < deadline {
+                try await Task.sleep(for: .milliseconds(200))
+                after = try await storeUp()
+            }
+            #expect(after.status == 200 && after.up == 1, "\(after)")
+            let exit = await serve.terminate(within: .seconds(30))
+            #expect(exit.map { $0 < Self.exitBound } == true, "serve exited after \(String(describing: exit))")
+        }
+    }
+
     /// Review B17: with `pool_size=1` the listener held the only connection and every call waited for it
     /// until the connect timeout. The listener has a connection of its own: requests and event streams work.
     @Test func aPoolOfOneConnectionServesRequestsAndEventStreams() async throws {
