@@ -419,7 +419,7 @@ public final class EventStoreClient: GlobalOrderEventStore, SnapshotStore, Scave
     ///   - position: the global position to read after; `.start` for the first event.
     ///   - target: every event, or those of some streams or categories.
     ///   - limit: how many events at most, 1 or more; one request reads at most 10,000.
-    /// - Throws: `invalidArgument` when `limit` < 1 or a category holds U+0000.
+    /// - Throws: `invalidArgument` when `limit` < 1, `position` has a negative part or a category holds U+0000.
     public func readAll(after position: GlobalPosition, of target: SubscriptionTarget, limit: Int) async throws -> [RecordedEvent] {
         try await readPage(after: position, of: target, limit: limit).events
     }
@@ -430,9 +430,9 @@ public final class EventStoreClient: GlobalOrderEventStore, SnapshotStore, Scave
     ///   - position: the global position to read after; `.start` for the first event.
     ///   - target: every event, or those of some streams or categories.
     ///   - limit: how many events at most, 1 or more; a page holds at most 10,000, the server's bound.
-    /// - Throws: `invalidArgument` when `limit` < 1 or a category holds U+0000.
+    /// - Throws: `invalidArgument` when `limit` < 1, `position` has a negative part or a category holds U+0000.
     public func readPage(after position: GlobalPosition, of target: SubscriptionTarget, limit: Int) async throws -> GlobalOrderPage {
-        try StoreValidation.globalRead(of: target, limit: limit)
+        try StoreValidation.globalRead(after: position, of: target, limit: limit)
         let size = min(limit, 10_000)
         return try await instruments.measure(.readAll) {
             let response = try await transport.send(
@@ -448,9 +448,9 @@ public final class EventStoreClient: GlobalOrderEventStore, SnapshotStore, Scave
     ///   - position: the global position to count after.
     ///   - target: every event, or those of some streams or categories.
     ///   - limit: where the count stops, 1 or more.
-    /// - Throws: `invalidArgument` when `limit` < 1 or a category holds U+0000.
+    /// - Throws: `invalidArgument` when `limit` < 1, `position` has a negative part or a category holds U+0000.
     public func eventCount(after position: GlobalPosition, of target: SubscriptionTarget, limit: Int) async throws -> Int {
-        try StoreValidation.globalRead(of: target, limit: limit)
+        try StoreValidation.globalRead(after: position, of: target, limit: limit)
         return try await instruments.measure(.countEvents) {
             let response = try await transport.send(
                 .GET, "/all/count", query: [("after", position.description), ("limit", String(limit))] + Self.targetQuery(target),

@@ -51,6 +51,13 @@ extension EventStoreConformance {
             let ahead = GlobalPosition(commit: last.commit == 0 ? 0 : last.commit + 1_000_000, sequence: last.sequence + 1_000_000)
             await expectError(.invalidArgument) { try await store.readAll(after: ahead, of: .all, limit: 10) }
             await expectError(.invalidArgument) { try await store.readAll(after: ahead, of: .stream("ahead-1"), limit: 10) }
+            // No store hands out a negative part: PostgreSQL read commit -1 as its highest transaction id and
+            // found nothing after it, where the other backends read every event.
+            for negative in [GlobalPosition(sequence: -1), GlobalPosition(commit: -1, sequence: 5), GlobalPosition(commit: 3, sequence: -2)] {
+                await expectError(.invalidArgument) { try await store.readAll(after: negative, of: .all, limit: 10) }
+                await expectError(.invalidArgument) { try await store.readPage(after: negative, of: .stream("ahead-1"), limit: 10) }
+                await expectError(.invalidArgument) { try await store.eventCount(after: negative, of: .all, limit: 10) }
+            }
         },
         ConformanceCase("subscriptions", "aShortPageLooksAsFarAsTheStoreCanReadAndNeverPastAnOpenTransaction") { inner in
             // A reader of a quiet target goes on from how far its last read looked: it does not read again, at

@@ -153,7 +153,7 @@ public actor InMemoryEventStore: GlobalOrderEventStore, ProjectionStore, Snapsho
     public func readPage(after position: GlobalPosition, of target: SubscriptionTarget, limit: Int) async throws
         -> GlobalOrderPage
     {
-        try StoreValidation.globalRead(of: target, limit: limit)
+        try StoreValidation.globalRead(after: position, of: target, limit: limit)
         return try await instruments.measure(.readAll) { try readPage(of: try readable(), after: position, of: target, limit: limit) }
     }
 
@@ -167,7 +167,7 @@ public actor InMemoryEventStore: GlobalOrderEventStore, ProjectionStore, Snapsho
     }
 
     public func eventCount(after position: GlobalPosition, of target: SubscriptionTarget, limit: Int) async throws -> Int {
-        try StoreValidation.globalRead(of: target, limit: limit)
+        try StoreValidation.globalRead(after: position, of: target, limit: limit)
         return try await instruments.measure(.countEvents) { try readable().readAll(after: position, of: target, limit: limit).count }
     }
 

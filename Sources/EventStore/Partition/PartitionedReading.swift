@@ -26,7 +26,7 @@ extension PartitionedEventStore {
     func read(_ cursor: inout MergeCursor, of target: SubscriptionTarget, limit: Int) async throws
         -> (events: [PartitionedEvent], unavailable: [String: EventStoreError])
     {
-        try StoreValidation.globalRead(of: target, limit: limit)
+        try StoreValidation.globalRead(after: .start, of: target, limit: limit)
         try checkMembers(of: cursor.position)
         try TransactionScope.checkOutsideTransaction(of: ObjectIdentifier(identity))
         return try await advance(&cursor, of: target, limit: limit)

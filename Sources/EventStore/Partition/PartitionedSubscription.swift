@@ -104,5 +104,6 @@ extension PartitionedEventStore {
         if let stranger = position.parts.keys.sorted().first(where: { name in !members.contains { $0.name == name } }) {
             throw EventStoreError.invalidArgument("the position names \(stranger), which is no member of this store")
         }
+        for part in position.parts.values { try StoreValidation.position(part) }
     }
 }

@@ -54,11 +54,21 @@ package enum StoreValidation {
         if text.utf8.contains(0) { throw .invalidArgument("\(what) must not hold U+0000") }
     }
 
-    /// Checks a read of the global order: a `limit` of at least 1, and categories without U+0000 (PostgreSQL
-    /// refuses the text, where the other backends would look for it and find nothing).
-    package static func globalRead(of target: SubscriptionTarget, limit: Int) throws(EventStoreError) {
+    /// Checks a read of the global order: a `limit` of at least 1, a position with no negative part, and
+    /// categories without U+0000 (PostgreSQL refuses the text, where the other backends would look for it and
+    /// find nothing).
+    package static func globalRead(after position: GlobalPosition, of target: SubscriptionTarget, limit: Int) throws(EventStoreError) {
         if limit < 1 { throw .invalidArgument("limit must be 1 or more, not \(limit)") }
+        try self.position(position)
         try self.target(target)
+    }
+
+    /// Checks a position a reader gives: no store hands out a negative part (PostgreSQL read `-1` as the
+    /// highest transaction id and found nothing after it, where the other backends read from the start).
+    package static func position(_ position: GlobalPosition) throws(EventStoreError) {
+        if position.commit < 0 || position.sequence < 0 {
+            throw .invalidArgument("position \(position.commit):\(position.sequence) has a negative part: no store hands one out")
+        }
     }
 
     /// Checks a target's categories: U+0000 is refused, as in every name the store looks up.

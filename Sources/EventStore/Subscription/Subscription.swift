@@ -115,6 +115,8 @@ public enum SubscriptionStart: Sendable, Hashable {
 public protocol GlobalOrderEventStore: EventStore {
     /// The events of `target` after `position`, in global order, at most `limit` of them. Never passes over
     /// an event that commits later with a smaller position: each backend's mechanism guarantees it.
+    /// - Throws: `invalidArgument` when `limit` < 1, `position` has a negative part or is past every position
+    ///   the store handed out, or a category holds U+0000.
     func readAll(after position: GlobalPosition, of target: SubscriptionTarget, limit: Int) async throws -> [RecordedEvent]
 
     /// Reads like ``readAll(after:of:limit:)``, and says how far the read looked: a reader of a quiet target
@@ -123,7 +125,7 @@ public protocol GlobalOrderEventStore: EventStore {
 
     /// How many events of `target` are stored after `position`, counted up to `limit`, without reading
     /// them: how far a projection or a subscription is behind.
-    /// - Throws: `invalidArgument` when `limit` < 1.
+    /// - Throws: `invalidArgument` when `limit` < 1 or `position` has a negative part.
     func eventCount(after position: GlobalPosition, of target: SubscriptionTarget, limit: Int) async throws -> Int
 
     /// The global position of the last event committed, ``GlobalPosition/start`` when there is none.

@@ -251,7 +251,7 @@ open class SQLEventStore: GlobalOrderEventStore, ProjectionStore, SnapshotStore,
     public func readPage(after position: GlobalPosition, of target: SubscriptionTarget = .all, limit: Int) async throws
         -> GlobalOrderPage
     {
-        try StoreValidation.globalRead(of: target, limit: limit)
+        try StoreValidation.globalRead(after: position, of: target, limit: limit)
         let (events, readable) = try await read(.readAll) { try await driver.readAll($0, after: position, of: target, limit: limit) }
         // Checked on empty pages past what the read could see only: where a reader holding such a position
         // would wait for ever.
@@ -262,7 +262,7 @@ open class SQLEventStore: GlobalOrderEventStore, ProjectionStore, SnapshotStore,
     }
 
     public func eventCount(after position: GlobalPosition, of target: SubscriptionTarget, limit: Int) async throws -> Int {
-        try StoreValidation.globalRead(of: target, limit: limit)
+        try StoreValidation.globalRead(after: position, of: target, limit: limit)
         return try await read(.countEvents) { try await driver.eventCount($0, after: position, of: target, limit: limit) }
     }
 
